@@ -1,0 +1,26 @@
+# bosun server image: build in a Rust image, run as a non-root user in a slim Debian.
+# Build: docker build -t bosun .
+# Run:   docker run -p 3000:3000 -v bosun-data:/data bosun
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin bosun \
+ && install -D target/release/bosun /out/bosun
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates git \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin bosun \
+ && mkdir -p /data && chown bosun:bosun /data
+COPY --from=build /out/bosun /usr/local/bin/bosun
+USER bosun
+ENV BOSUN_DATA_DIR=/data \
+    BOSUN_LISTEN=0.0.0.0:3000 \
+    BOSUN_LOG_FORMAT=json
+VOLUME ["/data"]
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["/usr/local/bin/bosun", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/bosun"]
+CMD ["serve"]

@@ -1,0 +1,402 @@
+//! The public handle: starting and stopping the server, state set-up, inspection and faults.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::render::{actor_for, login_of, type_of};
+use crate::shared::Shared;
+use crate::state::{repo_key, ManifestCode, Reaction};
+use crate::{
+    routes, util, CommentRecord, FakeOptions, Fault, ManifestCredentials, ReactionRecord,
+    RequestRecord, TEST_APP_PRIVATE_KEY,
+};
+
+/// A running fake. Cheap to clone; the server stops when the last clone is dropped or on
+/// [`FakeGitHub::shutdown`].
+#[derive(Clone)]
+pub struct FakeGitHub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Dropping the sender also wakes the server; sending is just explicit.
+        if let Some(tx) = self.stop.get_mut().ok().and_then(Option::take) {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Splits `owner/name`; panics on anything else (a test set-up mistake).
+fn split_full_name(full_name: &str) -> (&str, &str) {
+    match full_name.split_once('/') {
+        Some((o, n)) if !o.is_empty() && !n.is_empty() && !n.contains('/') => (o, n),
+        _ => panic!("fake-github: {full_name:?} is not an owner/name repository name"),
+    }
+}
+
+fn key_of(full_name: &str) -> String {
+    let (o, n) = split_full_name(full_name);
+    repo_key(o, n)
+}
+
+impl FakeGitHub {
+    /// Starts a fake with [`FakeOptions::default`].
+    pub async fn start() -> FakeGitHub {
+        Self::start_with(FakeOptions::default()).await
+    }
+
+    /// Starts a fake on `127.0.0.1` with a random port.
+    pub async fn start_with(opts: FakeOptions) -> FakeGitHub {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("fake-github: cannot bind 127.0.0.1:0");
+        let addr = listener
+            .local_addr()
+            .expect("fake-github: no local address");
+        let shared = Arc::new(Shared::new(&opts, format!("http://{addr}")));
+        let app = routes::router(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        FakeGitHub {
+            inner: Arc::new(Inner {
+                shared,
+                stop: Mutex::new(Some(tx)),
+                task: Mutex::new(Some(task)),
+            }),
+        }
+    }
+
+    fn s(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn url(&self) -> String {
+        self.s().base.clone()
+    }
+
+    pub fn app_id(&self) -> u64 {
+        self.s().app.id
+    }
+
+    pub fn app_slug(&self) -> String {
+        self.s().app.slug.clone()
+    }
+
+    /// `<slug>[bot]`.
+    pub fn bot_login(&self) -> String {
+        self.s().app.bot_login()
+    }
+
+    /// Stops the server (for every clone of this handle) and waits for it to finish, at most 5 s
+    /// (in-flight requests are completed; a request stuck longer is aborted).
+    pub async fn shutdown(self) {
+        let tx = self.inner.stop.lock().ok().and_then(|mut g| g.take());
+        if let Some(tx) = tx {
+            let _ = tx.send(());
+        }
+        let task = self.inner.task.lock().ok().and_then(|mut g| g.take());
+        if let Some(mut task) = task {
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+
+    // --- state set-up ---------------------------------------------------------------------------
+
+    /// Creates the repository (public, default branch `main`) and installs the App on its owner.
+    /// Returns (repository id, installation id). Same owner => same installation. Idempotent.
+    pub fn add_repo(&self, full_name: &str) -> (u64, u64) {
+        let (o, n) = split_full_name(full_name);
+        self.s().model().add_repo(o, n, SystemTime::now())
+    }
+
+    /// permission: "admin" | "maintain" | "write" | "triage" | "read" | "none".
+    pub fn set_permission(&self, full_name: &str, login: &str, permission: &str) {
+        assert!(
+            ["admin", "maintain", "write", "triage", "read", "none"].contains(&permission),
+            "fake-github: unknown permission {permission:?}"
+        );
+        let key = key_of(full_name);
+        let mut m = self.s().model();
+        let repo = m
+            .repo_mut(&key)
+            .unwrap_or_else(|| panic!("fake-github: unknown repo {full_name}"));
+        repo.permissions
+            .insert(login.to_ascii_lowercase(), permission.to_owned());
+    }
+
+    /// Creates an open issue; returns its number (from 1 per repository).
+    pub fn add_issue(&self, full_name: &str, title: &str, body: &str, author: &str) -> u64 {
+        self.s()
+            .model()
+            .add_issue(&key_of(full_name), title, body, author, SystemTime::now())
+            .unwrap_or_else(|| panic!("fake-github: unknown repo {full_name}"))
+    }
+
+    /// Adds a comment as user `author` (the bot login `<slug>[bot]` makes it a bot comment);
+    /// returns the comment id.
+    pub fn add_comment(&self, full_name: &str, issue: u64, body: &str, author: &str) -> u64 {
+        let actor = actor_for(self.s(), author);
+        self.s()
+            .model()
+            .add_comment(&key_of(full_name), issue, body, actor, SystemTime::now())
+            .unwrap_or_else(|| panic!("fake-github: unknown issue {full_name}#{issue}"))
+    }
+
+    /// Puts a label on an issue as a user would (no webhook is sent). Unknown labels are created.
+    pub fn label_issue(&self, full_name: &str, issue: u64, label: &str) {
+        self.s()
+            .model()
+            .add_labels(
+                &key_of(full_name),
+                issue,
+                &[label.to_owned()],
+                SystemTime::now(),
+            )
+            .unwrap_or_else(|| panic!("fake-github: unknown issue {full_name}#{issue}"));
+    }
+
+    /// A file on the default branch (served by GET contents, base64, with its git blob sha).
+    pub fn put_file(&self, full_name: &str, path: &str, content: &str) {
+        let key = key_of(full_name);
+        let mut m = self.s().model();
+        let repo = m
+            .repo_mut(&key)
+            .unwrap_or_else(|| panic!("fake-github: unknown repo {full_name}"));
+        let bytes = content.as_bytes().to_vec();
+        let sha = util::git_blob_sha(&bytes);
+        repo.files.insert(
+            path.trim_matches('/').to_owned(),
+            crate::state::File {
+                content: bytes,
+                sha,
+            },
+        );
+    }
+
+    /// Registers a one-time code for `POST /app-manifests/{code}/conversions`.
+    pub fn register_manifest_code(&self, code: &str) {
+        self.s().model().manifest_codes.insert(
+            code.to_owned(),
+            ManifestCode {
+                client_secret: util::random_hex(40),
+                webhook_secret: util::random_hex(40),
+                used: false,
+            },
+        );
+    }
+
+    // --- set-up helpers added beyond the contract -------------------------------------------------
+
+    /// Closes (`"closed"`, with `state_reason` "completed") or reopens (`"open"`) an issue.
+    pub fn set_issue_state(&self, full_name: &str, issue: u64, state: &str) {
+        assert!(
+            state == "open" || state == "closed",
+            "fake-github: issue state is open or closed"
+        );
+        let key = key_of(full_name);
+        let mut m = self.s().model();
+        let i = m
+            .repo_mut(&key)
+            .and_then(|r| r.issues.get_mut(&issue))
+            .unwrap_or_else(|| panic!("fake-github: unknown issue {full_name}#{issue}"));
+        let now = SystemTime::now();
+        i.state = state.to_owned();
+        i.updated = now;
+        if state == "closed" {
+            i.closed_at = Some(now);
+            i.state_reason = Some("completed".to_owned());
+        } else {
+            i.closed_at = None;
+            i.state_reason = Some("reopened".to_owned());
+        }
+    }
+
+    /// Makes the repository's `clone_url` point somewhere real (e.g. a local bare repository).
+    pub fn set_clone_url(&self, full_name: &str, clone_url: &str) {
+        let key = key_of(full_name);
+        let mut m = self.s().model();
+        let repo = m
+            .repo_mut(&key)
+            .unwrap_or_else(|| panic!("fake-github: unknown repo {full_name}"));
+        repo.clone_url = Some(clone_url.to_owned());
+    }
+
+    /// The stable id the fake gives a user login (as rendered in `user.id`).
+    pub fn user_id(&self, login: &str) -> u64 {
+        if login.eq_ignore_ascii_case(&self.bot_login()) {
+            self.bot_user_id()
+        } else {
+            util::user_id_for(login)
+        }
+    }
+
+    /// The App bot user's id.
+    pub fn bot_user_id(&self) -> u64 {
+        self.s().app.bot_id
+    }
+
+    /// The secrets a manifest code converts to (known once the code is registered).
+    pub fn manifest_credentials(&self, code: &str) -> Option<ManifestCredentials> {
+        let m = self.s().model();
+        let c = m.manifest_codes.get(code)?;
+        Some(ManifestCredentials {
+            client_id: self.s().app.client_id.clone(),
+            client_secret: c.client_secret.clone(),
+            webhook_secret: c.webhook_secret.clone(),
+            pem: TEST_APP_PRIVATE_KEY.to_owned(),
+        })
+    }
+
+    // --- inspection -------------------------------------------------------------------------------
+
+    /// Label names on an issue, sorted by name as GitHub lists them. Empty if unknown.
+    pub fn issue_labels(&self, full_name: &str, issue: u64) -> Vec<String> {
+        self.s()
+            .model()
+            .issue_labels(&key_of(full_name), issue)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| l.name)
+            .collect()
+    }
+
+    /// Comments on an issue, oldest first. Empty if unknown.
+    pub fn comments(&self, full_name: &str, issue: u64) -> Vec<CommentRecord> {
+        let key = key_of(full_name);
+        let m = self.s().model();
+        let Some(i) = m.issue(&key, issue) else {
+            return Vec::new();
+        };
+        i.comment_ids
+            .iter()
+            .filter_map(|id| m.comments.get(id))
+            .map(|c| CommentRecord {
+                id: c.id,
+                body: c.body.clone(),
+                user_login: login_of(self.s(), &c.author),
+                user_type: type_of(&c.author).to_owned(),
+                created_at: util::rfc3339(c.created),
+                updated_at: util::rfc3339(c.updated),
+                edits: c.edits,
+            })
+            .collect()
+    }
+
+    fn reaction_records(&self, reactions: &[Reaction]) -> Vec<ReactionRecord> {
+        reactions
+            .iter()
+            .map(|r| ReactionRecord {
+                content: r.content.clone(),
+                user_login: login_of(self.s(), &r.actor),
+                at: r.at,
+            })
+            .collect()
+    }
+
+    /// Reactions on an issue, oldest first.
+    pub fn issue_reactions(&self, full_name: &str, issue: u64) -> Vec<ReactionRecord> {
+        let key = key_of(full_name);
+        let m = self.s().model();
+        m.issue(&key, issue)
+            .map(|i| self.reaction_records(&i.reactions))
+            .unwrap_or_default()
+    }
+
+    /// Reactions on a comment of this repository, oldest first.
+    pub fn comment_reactions(&self, full_name: &str, comment_id: u64) -> Vec<ReactionRecord> {
+        let key = key_of(full_name);
+        let m = self.s().model();
+        m.comment_in(&key, comment_id)
+            .map(|c| self.reaction_records(&c.reactions))
+            .unwrap_or_default()
+    }
+
+    /// Every answered request, in arrival order (requests still in flight are not listed).
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.s()
+            .model()
+            .requests
+            .iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets the request log (added beyond the contract).
+    pub fn clear_requests(&self) {
+        let mut m = self.s().model();
+        // Keep in-flight slots so their records still land; drop the answered ones.
+        if m.requests.iter().all(Option::is_some) {
+            m.requests.clear();
+        } else {
+            for r in m.requests.iter_mut() {
+                if r.is_some() {
+                    *r = None;
+                }
+            }
+        }
+    }
+
+    /// Installation tokens minted so far.
+    pub fn tokens_issued(&self) -> usize {
+        self.s().model().tokens_issued
+    }
+
+    /// Polls `what` every ~10 ms until it holds (true) or `timeout` passes (false).
+    pub async fn wait_until(&self, what: impl Fn(&FakeGitHub) -> bool, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if what(self) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    // --- faults -----------------------------------------------------------------------------------
+
+    /// The next `times` requests with this method whose path matches `path_glob` (`*` = one
+    /// segment, `**` = any rest; query ignored) get `fault`. First matching rule wins.
+    pub fn inject(&self, method: &str, path_glob: &str, fault: Fault, times: usize) {
+        self.s()
+            .model()
+            .faults
+            .push(method, path_glob, fault, times);
+    }
+
+    /// Fault firings not yet consumed (added beyond the contract).
+    pub fn pending_faults(&self) -> usize {
+        self.s().model().faults.pending()
+    }
+
+    /// Every installation token issued so far becomes invalid (401 Bad credentials).
+    pub fn expire_tokens(&self) {
+        self.s().model().expire_tokens();
+    }
+}

@@ -1,0 +1,123 @@
+//! A stateful fake of the GitHub REST API, served over real HTTP on 127.0.0.1.
+//!
+//! It is the one deliberate stand-in for GitHub in bosun's integration tests, benchmarks and demo.
+//! Shapes (field names, status codes, error bodies, `Link` pagination, rate-limit headers) follow the
+//! recorded material in `shared/fixtures`. See `CONTRACT.md` for the routes and the API.
+
+#![recursion_limit = "256"]
+
+mod auth;
+mod error;
+mod faults;
+mod handle;
+mod middleware;
+mod render;
+mod routes;
+mod shared;
+mod state;
+mod util;
+
+use std::time::{Duration, Instant};
+
+pub use handle::FakeGitHub;
+
+/// The test App's private key (PKCS#1 RSA PEM). For tests only.
+pub const TEST_APP_PRIVATE_KEY: &str = include_str!("../keys/test-app.pem");
+/// The public half of [`TEST_APP_PRIVATE_KEY`] (SPKI PEM).
+pub const TEST_APP_PUBLIC_KEY: &str = include_str!("../keys/test-app.pub.pem");
+
+/// How the fake App is configured.
+#[derive(Debug, Clone)]
+pub struct FakeOptions {
+    /// The App id, expected as `iss` in App JWTs.
+    pub app_id: u64,
+    /// The App slug; the App's bot user is `<slug>[bot]`.
+    pub app_slug: String,
+    /// PEM public key App JWTs are verified with (RS256).
+    pub public_key_pem: String,
+    /// Lifetime of minted installation tokens.
+    pub token_ttl: Duration,
+}
+
+impl Default for FakeOptions {
+    fn default() -> Self {
+        FakeOptions {
+            app_id: 4242,
+            app_slug: "bosun-test".to_owned(),
+            public_key_pem: TEST_APP_PUBLIC_KEY.to_owned(),
+            token_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// What an injected fault does to a matching request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer this status with a GitHub-shaped error body, without doing anything.
+    Status(u16),
+    /// Perform the request's effect, then answer this status (a lost reply).
+    StatusAfterEffect(u16),
+    /// 403 with `retry-after` and GitHub's secondary-rate-limit message.
+    SecondaryRateLimit { retry_after_secs: u64 },
+    /// 403 with `x-ratelimit-remaining: 0` and `x-ratelimit-reset` = now + `reset_in_secs`.
+    PrimaryRateLimit { reset_in_secs: u64 },
+    /// Answer normally after this delay.
+    Delay(Duration),
+}
+
+/// An issue comment as stored by the fake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentRecord {
+    pub id: u64,
+    pub body: String,
+    pub user_login: String,
+    /// `"User"` or `"Bot"`.
+    pub user_type: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// How many times the comment was edited through `PATCH`.
+    pub edits: usize,
+}
+
+/// A reaction on an issue or a comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionRecord {
+    pub content: String,
+    pub user_login: String,
+    pub at: Instant,
+}
+
+/// One HTTP request the fake answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub method: String,
+    /// The path, without the query string.
+    pub path: String,
+    /// The final status sent (after any fault).
+    pub status: u16,
+    pub auth: AuthKind,
+    /// When the request arrived.
+    pub at: Instant,
+    /// The raw query string (without `?`), empty if none. Added beyond the contract.
+    pub query: String,
+}
+
+/// The credential a request carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    None,
+    AppJwt,
+    InstallationToken(u64),
+    /// A credential was sent but was not valid (bad JWT, unknown or expired token).
+    Invalid,
+}
+
+/// Credentials returned by a manifest conversion (see [`FakeGitHub::manifest_credentials`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+    pub webhook_secret: String,
+    /// The private key handed out (always [`TEST_APP_PRIVATE_KEY`]).
+    pub pem: String,
+}

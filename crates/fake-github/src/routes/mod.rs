@@ -1,0 +1,214 @@
+//! The route table and the helpers the handlers share (auth checks, body parsing, pagination).
+
+mod app;
+mod comments;
+mod issues;
+mod repos;
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::Value;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, DOCS_REST};
+use crate::shared::Shared;
+use crate::state::{repo_key, Model, Repo};
+use crate::{middleware, util};
+
+pub(crate) type S = axum::extract::State<Arc<Shared>>;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/app", get(app::get_app))
+        .route(
+            "/app/installations/{installation_id}/access_tokens",
+            post(app::create_token),
+        )
+        .route("/installation/repositories", get(app::installation_repos))
+        .route(
+            "/app-manifests/{code}/conversions",
+            post(app::convert_manifest),
+        )
+        .route("/rate_limit", get(app::rate_limit))
+        .route("/repos/{owner}/{repo}", get(repos::get_repo))
+        .route(
+            "/repos/{owner}/{repo}/installation",
+            get(app::repo_installation),
+        )
+        .route(
+            "/repos/{owner}/{repo}/collaborators/{username}/permission",
+            get(repos::permission),
+        )
+        .route("/repos/{owner}/{repo}/contents", get(repos::contents_root))
+        .route("/repos/{owner}/{repo}/contents/", get(repos::contents_root))
+        .route(
+            "/repos/{owner}/{repo}/contents/{*path}",
+            get(repos::contents),
+        )
+        .route("/repos/{owner}/{repo}/issues", get(issues::list))
+        .route("/repos/{owner}/{repo}/issues/{number}", get(issues::get))
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/labels",
+            get(issues::list_labels).post(issues::add_labels),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/labels/{name}",
+            delete(issues::remove_label),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/comments",
+            get(comments::list).post(comments::create),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+            get(comments::get).patch(comments::update),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/reactions",
+            post(comments::react_to_issue),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+            post(comments::react_to_comment),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .layer(from_fn_with_state(shared.clone(), middleware::wrap))
+        .with_state(shared)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found(DOCS_REST)
+}
+
+/// A JSON answer with a status.
+pub(crate) fn json(status: u16, value: Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    (status, Json(value)).into_response()
+}
+
+/// Issue and comment numbers in paths; anything else is an unknown resource.
+pub(crate) fn number(raw: &str, docs: &str) -> Result<u64, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found(docs))
+}
+
+/// Parses a JSON request body; an empty body counts as `{}`.
+pub(crate) fn body_json(body: &[u8], docs: &str) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(body).map_err(|_| ApiError::parse_json(docs))
+}
+
+/// Checks that the caller is an installation allowed to use `permission` at `level` on the
+/// repository `owner/name`, and that the repository exists. Returns the repository key.
+pub(crate) fn authorize(
+    model: &Model,
+    caller: &Caller,
+    owner: &str,
+    name: &str,
+    permission: &str,
+    level: &str,
+    docs: &str,
+) -> Result<String, ApiError> {
+    let (installation_id, token) = caller.require_installation()?;
+    let key = repo_key(owner, name);
+    let repo = model.repo(&key).ok_or_else(|| ApiError::not_found(docs))?;
+    let selected = match &token.repo_ids {
+        Some(ids) => ids.contains(&repo.id),
+        None => true,
+    };
+    let in_scope = repo.installation_id == installation_id && selected;
+    if level == "write" && !in_scope {
+        return Err(ApiError::not_accessible(docs));
+    }
+    if !token.allows(permission, level) {
+        return Err(ApiError::not_accessible(docs));
+    }
+    Ok(key)
+}
+
+pub(crate) fn repo_or_404<'a>(
+    model: &'a Model,
+    key: &str,
+    docs: &str,
+) -> Result<&'a Repo, ApiError> {
+    model.repo(key).ok_or_else(|| ApiError::not_found(docs))
+}
+
+/// Page size and page number from a query string (`per_page` 30 by default, at most 100).
+pub(crate) fn page_params(query: &str) -> (usize, usize) {
+    let mut per_page = 30;
+    let mut page = 1;
+    for (k, v) in util::query_pairs(query) {
+        match k.as_str() {
+            "per_page" => per_page = v.parse().unwrap_or(30).clamp(1, 100),
+            "page" => page = v.parse().unwrap_or(1).max(1),
+            _ => {}
+        }
+    }
+    (per_page, page)
+}
+
+/// Answers one page of `items` with GitHub's `Link` header (`prev`/`next`/`last`/`first`).
+pub(crate) fn paginated(s: &Shared, path: &str, query: &str, items: Vec<Value>) -> Response {
+    let (per_page, page) = page_params(query);
+    let total_pages = items.len().div_ceil(per_page).max(1);
+    let page_items: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    let mut resp = json(200, Value::Array(page_items));
+    if let Some(link) = link_header(s, path, query, page, total_pages) {
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            resp.headers_mut().insert("link", v);
+        }
+    }
+    resp
+}
+
+/// The `Link` header for `page` of `total` pages; `None` when everything fits on one page.
+pub(crate) fn link_header(
+    s: &Shared,
+    path: &str,
+    query: &str,
+    page: usize,
+    total: usize,
+) -> Option<String> {
+    if total <= 1 && page <= 1 {
+        return None;
+    }
+    // Keep the caller's parameters as sent, in order; only `page` is replaced (appended last).
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && p.split('=').next() != Some("page"))
+        .collect();
+    let url = |n: usize| {
+        let mut q = kept.join("&");
+        if !q.is_empty() {
+            q.push('&');
+        }
+        format!("<{}{path}?{q}page={n}>", s.base)
+    };
+    let mut rels = Vec::new();
+    if page > 1 {
+        rels.push(format!(
+            "{}; rel=\"prev\"",
+            url((page - 1).min(total.max(1)))
+        ));
+    }
+    if page < total {
+        rels.push(format!("{}; rel=\"next\"", url(page + 1)));
+        rels.push(format!("{}; rel=\"last\"", url(total)));
+    }
+    if page > 1 {
+        rels.push(format!("{}; rel=\"first\"", url(1)));
+    }
+    Some(rels.join(", "))
+}

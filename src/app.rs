@@ -1,0 +1,257 @@
+//! Wiring: opens the database, starts the ingest writer, and, once credentials exist, the
+//! engine (intake and workers). `bosun serve` and the integration tests both start here.
+
+use crate::config::credentials::{self, AppCredentials};
+use crate::config::server::ServerConfig;
+use crate::db::Db;
+use crate::github::client::{GitHub, GitHubConfig, RetryPolicy};
+use crate::github::signature::WebhookSecrets;
+use crate::server::ingest::Ingest;
+use crate::server::{router, Activate, AppState, Configured, Mode, USER_AGENT};
+use crate::task::trigger::Identity;
+use crate::worker::backoff::backoff;
+use crate::worker::context::{Ctx, WorkerSettings};
+use crate::worker::intake::run_intake;
+use crate::worker::pool::run_pool;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+/// A built server: its router state, and the handle that stops its background work.
+pub struct Bosun {
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Bosun {
+    pub async fn build(config: ServerConfig) -> anyhow::Result<Bosun> {
+        let config = Arc::new(config);
+        let db = Db::open(&config.data_dir).await?;
+        let stored = Arc::new(Notify::new());
+        let ingest = Ingest::start(&db, stored.clone()).await?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+
+        let activate: Activate = {
+            let (db, config, tasks) = (db.clone(), config.clone(), tasks.clone());
+            Arc::new(move |creds: AppCredentials| {
+                let (db, config, stored, tasks, shutdown) = (
+                    db.clone(),
+                    config.clone(),
+                    stored.clone(),
+                    tasks.clone(),
+                    shutdown_rx.clone(),
+                );
+                Box::pin(async move {
+                    let (configured, engine) = start_engine(db, &config, creds, stored, shutdown)?;
+                    tasks.lock().unwrap_or_else(|p| p.into_inner()).push(engine);
+                    Ok(configured)
+                })
+            })
+        };
+
+        let state = AppState::new(db, ingest, config.clone(), Mode::Setup, activate);
+        if let Some(creds) = credentials::load(&config)? {
+            state.activate(creds).await?;
+        }
+        Ok(Bosun {
+            state,
+            shutdown,
+            tasks,
+        })
+    }
+
+    pub fn router(&self) -> axum::Router {
+        router(self.state.clone())
+    }
+
+    /// Tells the engine to stop and waits for it (at most `grace`).
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.shutdown.send(true);
+        let handles: Vec<_> =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        let all = futures_join(handles);
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("background work did not stop in time");
+        }
+        self.state.db.close().await;
+    }
+}
+
+async fn futures_join(handles: Vec<JoinHandle<()>>) {
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+fn settings(config: &ServerConfig) -> WorkerSettings {
+    WorkerSettings {
+        workers: config.workers,
+        lease: Duration::from_secs(config.lease_secs.max(1)),
+        placeholder: Duration::from_secs_f64(config.placeholder_secs.max(0.0)),
+        allowed_bot_ids: config.allowed_bot_ids.clone(),
+        ..WorkerSettings::default()
+    }
+}
+
+fn start_engine(
+    db: Db,
+    config: &ServerConfig,
+    creds: AppCredentials,
+    stored: Arc<Notify>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<(Arc<Configured>, JoinHandle<()>)> {
+    let github = GitHub::new(GitHubConfig {
+        api_url: config.github_api_url.clone(),
+        app_id: creds.app_id,
+        private_key_pem: creds.private_key_pem.clone(),
+        user_agent: USER_AGENT.to_string(),
+        retry: RetryPolicy::default(),
+    })?;
+    let configured = Arc::new(Configured {
+        app_id: creds.app_id,
+        secrets: WebhookSecrets::parse(&creds.webhook_secret),
+        github: github.clone(),
+    });
+    let handle = config.mention_handle.clone();
+    let settings = settings(config);
+    let engine = tokio::spawn(async move {
+        let Some(identity) = learn_identity(&github, handle, shutdown.clone()).await else {
+            return;
+        };
+        tracing::info!(handle = %identity.handle, bot = %identity.bot_login, "engine started");
+        let ctx = Arc::new(Ctx::new(db.clone(), github, identity.clone(), settings));
+        let intake = run_intake(
+            db.clone(),
+            identity,
+            stored,
+            ctx.jobs_added.clone(),
+            shutdown.clone(),
+        );
+        let pool = run_pool(ctx, shutdown.clone());
+        let upkeep = prune_old_deliveries(db, shutdown);
+        tokio::join!(intake, pool, upkeep);
+    });
+    Ok((configured, engine))
+}
+
+/// Who bosun is (`GET /app`), asked until GitHub answers: webhooks are still accepted and
+/// stored meanwhile, and intake catches up once this returns.
+async fn learn_identity(
+    github: &GitHub,
+    handle: Option<String>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Option<Identity> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let answer = tokio::select! {
+            answer = github.app() => answer,
+            _ = shutdown.changed() => return None,
+        };
+        match answer {
+            Ok(app) => {
+                return Some(Identity {
+                    handle: handle.unwrap_or_else(|| app.slug.clone()),
+                    bot_login: format!("{}[bot]", app.slug),
+                })
+            }
+            Err(e) => {
+                let wait = backoff(
+                    attempt,
+                    Duration::from_secs(1),
+                    Duration::from_secs(60),
+                    0.0,
+                );
+                tracing::error!(error = %e, retry_in_s = wait.as_secs(), "cannot ask GitHub who this App is (check GITHUB_APP_ID and the private key)");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => return None,
+                }
+            }
+        }
+    }
+}
+
+/// Hourly: drop payloads of handled deliveries after 3 days, forget their ids after 30.
+async fn prune_old_deliveries(db: Db, mut shutdown: watch::Receiver<bool>) {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    loop {
+        match db.prune_deliveries(3 * DAY_MS, 30 * DAY_MS).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "pruned old deliveries"),
+            Err(e) => tracing::warn!(error = %e, "pruning deliveries failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// `bosun serve`: binds, serves until SIGINT/SIGTERM, then stops the engine.
+pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let public = config.public_url();
+    let bosun = Bosun::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    match &*bosun.state.mode() {
+        Mode::Setup => tracing::info!(%listen, "no GitHub App configured yet: open {public}/setup"),
+        Mode::Configured(c) => tracing::info!(%listen, app_id = %c.app_id, "listening"),
+    }
+    axum::serve(
+        listener,
+        bosun
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("shutting down");
+    bosun.stop(Duration::from_secs(10)).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// `bosun resync`: the same credentials and database as `serve`, no server.
+pub async fn resync(
+    config: ServerConfig,
+    repo: &crate::github::ids::RepoRef,
+) -> anyhow::Result<crate::task::resync::ResyncReport> {
+    let creds = credentials::load(&config)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no GitHub App configured: run `bosun serve` and finish /setup, or set GITHUB_APP_ID"
+        )
+    })?;
+    let db = Db::open(&config.data_dir).await?;
+    let github = GitHub::new(GitHubConfig {
+        api_url: config.github_api_url.clone(),
+        app_id: creds.app_id,
+        private_key_pem: creds.private_key_pem,
+        user_agent: USER_AGENT.to_string(),
+        retry: RetryPolicy::default(),
+    })?;
+    let report = crate::task::resync::resync(&db, &github, repo).await;
+    db.close().await;
+    report
+}

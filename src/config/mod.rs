@@ -1,0 +1,6 @@
+//! Configuration: the server's (flags and env, parsed once), the App's credentials, and each
+//! repository's `.github/bosun.yml`.
+
+pub mod credentials;
+pub mod repo;
+pub mod server;

@@ -1,0 +1,642 @@
+//! `.github/bosun.yml`: per-repository settings, written by the repository's
+//! maintainers and read on every event.
+//!
+//! Every key is optional, and an empty or missing file means "all defaults".
+//! Unknown keys are errors rather than being ignored, so a typo such as
+//! `trigger:` is reported instead of silently keeping the default.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// GitHub rejects labels longer than this many characters.
+const MAX_LABEL_CHARS: usize = 50;
+
+/// The longest status label suffix; `label_prefix` must leave room for it.
+const LONGEST_STATUS_SUFFIX: &str = ":needs-review";
+
+/// Settings for one repository.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RepoConfig {
+    /// Adding this label to an issue starts work on it.
+    pub trigger_label: String,
+    /// Status labels are named `<prefix>:new`, `<prefix>:needs-review`, ...
+    pub label_prefix: String,
+    /// Logins allowed to trigger the App besides people with write access,
+    /// compared case-insensitively.
+    pub allowed_users: Vec<String>,
+    /// Account ids of bots allowed to trigger the App; other bots are
+    /// ignored so that two automations cannot start each other in a loop.
+    pub allowed_bots: Vec<u64>,
+    /// Defaults for the coding agent.
+    pub agent: AgentDefaults,
+}
+
+impl Default for RepoConfig {
+    fn default() -> Self {
+        RepoConfig {
+            trigger_label: "bosun".to_string(),
+            label_prefix: "bosun".to_string(),
+            allowed_users: Vec::new(),
+            allowed_bots: Vec::new(),
+            agent: AgentDefaults::default(),
+        }
+    }
+}
+
+impl RepoConfig {
+    /// Whether `login` is listed in `allowed_users`. GitHub logins are
+    /// case-insensitive, and a leading `@` in the file is tolerated.
+    pub fn allows_user(&self, login: &str) -> bool {
+        self.allowed_users.iter().any(|allowed| {
+            let allowed = allowed.trim();
+            let allowed = allowed.strip_prefix('@').unwrap_or(allowed);
+            allowed.eq_ignore_ascii_case(login)
+        })
+    }
+
+    /// Whether the bot account with this id is listed in `allowed_bots`.
+    pub fn allows_bot(&self, id: u64) -> bool {
+        self.allowed_bots.contains(&id)
+    }
+}
+
+/// Defaults for the coding agent that works on this repository's issues.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentDefaults {
+    /// Which configured agent to use; `None` means the server's default.
+    pub name: Option<String>,
+    /// How much effort a task is expected to need.
+    pub complexity: Complexity,
+    /// Which model the agent should use; `None` means the agent's default.
+    pub model: Option<String>,
+}
+
+/// How much effort a task is expected to need.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Complexity {
+    Simple,
+    #[default]
+    Standard,
+    Complex,
+}
+
+/// Why a `bosun.yml` was rejected, with the position when it is known.
+/// Lines and columns count from 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoConfigError {
+    pub message: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+impl fmt::Display for RepoConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => write!(f, "line {line}, column {column}: ")?,
+            (Some(line), None) => write!(f, "line {line}: ")?,
+            _ => {}
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RepoConfigError {}
+
+/// Parses and validates the contents of `.github/bosun.yml`.
+pub fn parse_repo_config(yaml: &str) -> Result<RepoConfig, RepoConfigError> {
+    // Parse loosely first: an empty file, one with only comments, or `null`
+    // is a valid "use the defaults", but would not deserialize as a struct.
+    let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(yaml).map_err(yaml_error)?;
+    if document.is_null() {
+        return Ok(RepoConfig::default());
+    }
+    if !document.is_mapping() {
+        return Err(not_a_mapping(yaml, &document));
+    }
+    // Parse again from the text rather than from `document`, so that type
+    // errors keep their line and column.
+    let config: RepoConfig = serde_yaml_ng::from_str(yaml).map_err(yaml_error)?;
+    validate(&config).map_err(|invalid| invalid.locate(yaml))?;
+    Ok(config)
+}
+
+/// Converts a YAML error, moving its position out of the message and into
+/// the fields so that it is not printed twice.
+fn yaml_error(error: serde_yaml_ng::Error) -> RepoConfigError {
+    let text = error.to_string();
+    match error.location() {
+        Some(location) => {
+            let position = format!(" at line {} column {}", location.line(), location.column());
+            RepoConfigError {
+                message: text.replacen(&position, "", 1),
+                line: Some(location.line()),
+                column: Some(location.column()),
+            }
+        }
+        None => RepoConfigError {
+            message: text,
+            line: None,
+            column: None,
+        },
+    }
+}
+
+/// serde's "expected struct RepoConfig" would name a Rust type; say what
+/// the file should look like instead.
+fn not_a_mapping(yaml: &str, document: &serde_yaml_ng::Value) -> RepoConfigError {
+    use serde_yaml_ng::Value;
+    let found = match document {
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Tagged(_) => "a tagged value",
+        Value::Null | Value::Mapping(_) => "something else",
+    };
+    let first_line = yaml.lines().position(|line| {
+        let line = line.trim();
+        !line.is_empty() && !line.starts_with('#') && line != "---"
+    });
+    RepoConfigError {
+        message: format!(
+            "the file must be a mapping of settings such as `trigger_label: bosun`, but is {found}"
+        ),
+        line: first_line.map(|index| index + 1),
+        column: None,
+    }
+}
+
+/// A value that parsed but is not acceptable, and the key it came from.
+#[derive(Debug)]
+struct Invalid {
+    key: Key,
+    message: String,
+}
+
+/// Where a validated key lives, for pointing at its line.
+#[derive(Debug, Clone, Copy)]
+enum Key {
+    TopLevel(&'static str),
+    Agent(&'static str),
+}
+
+impl Invalid {
+    fn new(key: Key, message: String) -> Self {
+        Invalid { key, message }
+    }
+
+    /// Attaches the line of the offending key, when it can be found.
+    fn locate(self, yaml: &str) -> RepoConfigError {
+        RepoConfigError {
+            message: self.message,
+            line: key_line(yaml, self.key),
+            column: None,
+        }
+    }
+}
+
+fn validate(config: &RepoConfig) -> Result<(), Invalid> {
+    let trigger = Key::TopLevel("trigger_label");
+    check_label_text(trigger, &config.trigger_label, MAX_LABEL_CHARS)?;
+    let prefix = Key::TopLevel("label_prefix");
+    let prefix_room = MAX_LABEL_CHARS - LONGEST_STATUS_SUFFIX.chars().count();
+    check_label_text(prefix, &config.label_prefix, prefix_room)?;
+    if let Some(name) = &config.agent.name {
+        check_agent_name(name)?;
+    }
+    Ok(())
+}
+
+/// Rules shared by the trigger label and the status label prefix.
+fn check_label_text(key: Key, value: &str, max_chars: usize) -> Result<(), Invalid> {
+    let name = key.name();
+    if value.is_empty() {
+        return Err(Invalid::new(key, format!("`{name}` must not be empty")));
+    }
+    if value.trim() != value {
+        let message = format!("`{name}` must not start or end with whitespace: {value:?}");
+        return Err(Invalid::new(key, message));
+    }
+    let chars = value.chars().count();
+    if chars > max_chars {
+        let message =
+            format!("`{name}` is {chars} characters long, at most {max_chars} are allowed");
+        return Err(Invalid::new(key, message));
+    }
+    // GitHub's issue search takes a comma-separated list of labels, so a
+    // label with a comma in it could never be looked up.
+    if value.contains(',') {
+        let message = format!("`{name}` must not contain a comma: {value:?}");
+        return Err(Invalid::new(key, message));
+    }
+    Ok(())
+}
+
+/// Agent names are identifiers in the server's own configuration.
+fn check_agent_name(name: &str) -> Result<(), Invalid> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if valid {
+        return Ok(());
+    }
+    let message = format!(
+        "`agent.name` must use only lowercase letters, digits, `_` and `-`, but is {name:?}"
+    );
+    Err(Invalid::new(Key::Agent("name"), message))
+}
+
+impl Key {
+    fn name(self) -> String {
+        match self {
+            Key::TopLevel(key) => key.to_string(),
+            Key::Agent(key) => format!("agent.{key}"),
+        }
+    }
+}
+
+/// Best-effort line (from 1) of a key in block-style YAML; `None` for flow
+/// style (`{trigger_label: x}`) and anything else it does not recognise.
+fn key_line(yaml: &str, key: Key) -> Option<usize> {
+    let lines = || {
+        yaml.lines()
+            .enumerate()
+            .map(|(index, line)| (index + 1, line))
+    };
+    match key {
+        Key::TopLevel(name) => lines()
+            .find(|(_, line)| defines_key(line, name) && !is_indented(line))
+            .map(|(number, _)| number),
+        Key::Agent(name) => {
+            let (agent_line, _) =
+                lines().find(|(_, line)| defines_key(line, "agent") && !is_indented(line))?;
+            lines()
+                .skip(agent_line)
+                .take_while(|(_, line)| {
+                    is_indented(line) || line.trim().is_empty() || line.starts_with('#')
+                })
+                .find(|(_, line)| defines_key(line.trim_start(), name))
+                .map(|(number, _)| number)
+        }
+    }
+}
+
+fn defines_key(line: &str, key: &str) -> bool {
+    line.strip_prefix(key)
+        .is_some_and(|rest| rest.trim_start().starts_with(':'))
+}
+
+fn is_indented(line: &str) -> bool {
+    line.starts_with([' ', '\t'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_err(yaml: &str) -> RepoConfigError {
+        match parse_repo_config(yaml) {
+            Ok(config) => panic!("expected an error for {yaml:?}, got {config:?}"),
+            Err(error) => error,
+        }
+    }
+
+    fn parse_ok(yaml: &str) -> RepoConfig {
+        match parse_repo_config(yaml) {
+            Ok(config) => config,
+            Err(error) => panic!("expected {yaml:?} to parse, got: {error}"),
+        }
+    }
+
+    // --- defaults -------------------------------------------------------
+
+    #[test]
+    fn defaults() {
+        let config = RepoConfig::default();
+        assert_eq!(config.trigger_label, "bosun");
+        assert_eq!(config.label_prefix, "bosun");
+        assert!(config.allowed_users.is_empty());
+        assert!(config.allowed_bots.is_empty());
+        assert_eq!(config.agent.name, None);
+        assert_eq!(config.agent.complexity, Complexity::Standard);
+        assert_eq!(config.agent.model, None);
+    }
+
+    #[test]
+    fn empty_comment_only_and_null_files_are_defaults() {
+        for yaml in [
+            "",
+            "\n\n",
+            "# nothing here\n# at all\n",
+            "null",
+            "~",
+            "---\n",
+        ] {
+            assert_eq!(parse_ok(yaml), RepoConfig::default(), "for {yaml:?}");
+        }
+    }
+
+    #[test]
+    fn empty_mapping_and_empty_agent_are_defaults() {
+        assert_eq!(parse_ok("{}"), RepoConfig::default());
+        assert_eq!(parse_ok("agent: {}"), RepoConfig::default());
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let example = include_str!("../../examples/bosun.yml");
+        assert_eq!(parse_ok(example), RepoConfig::default());
+    }
+
+    #[test]
+    fn example_file_mentions_every_key() {
+        let example = include_str!("../../examples/bosun.yml");
+        let keys = [
+            "trigger_label:",
+            "label_prefix:",
+            "allowed_users:",
+            "allowed_bots:",
+            "agent:",
+            "name:",
+            "complexity:",
+            "model:",
+        ];
+        for key in keys {
+            assert!(example.contains(key), "examples/bosun.yml lacks {key}");
+        }
+    }
+
+    // --- each key -------------------------------------------------------
+
+    #[test]
+    fn trigger_label() {
+        assert_eq!(
+            parse_ok("trigger_label: ai please").trigger_label,
+            "ai please"
+        );
+    }
+
+    #[test]
+    fn label_prefix() {
+        assert_eq!(parse_ok("label_prefix: bot").label_prefix, "bot");
+    }
+
+    #[test]
+    fn allowed_users() {
+        let config = parse_ok("allowed_users: [alice, Bob]");
+        assert_eq!(config.allowed_users, ["alice", "Bob"]);
+    }
+
+    #[test]
+    fn allowed_bots() {
+        let config = parse_ok("allowed_bots:\n  - 41898282\n  - 49699333\n");
+        assert_eq!(config.allowed_bots, [41_898_282, 49_699_333]);
+    }
+
+    #[test]
+    fn agent_keys() {
+        let config =
+            parse_ok("agent:\n  name: claude-code\n  complexity: complex\n  model: big-1\n");
+        assert_eq!(config.agent.name.as_deref(), Some("claude-code"));
+        assert_eq!(config.agent.complexity, Complexity::Complex);
+        assert_eq!(config.agent.model.as_deref(), Some("big-1"));
+    }
+
+    #[test]
+    fn every_complexity() {
+        for (text, expected) in [
+            ("simple", Complexity::Simple),
+            ("standard", Complexity::Standard),
+            ("complex", Complexity::Complex),
+        ] {
+            let yaml = format!("agent:\n  complexity: {text}\n");
+            assert_eq!(parse_ok(&yaml).agent.complexity, expected);
+        }
+    }
+
+    #[test]
+    fn null_optional_values_are_none() {
+        let config = parse_ok("agent:\n  name: null\n  model: ~\n");
+        assert_eq!(config.agent, AgentDefaults::default());
+    }
+
+    #[test]
+    fn serializes_back_to_the_same_config() {
+        let config =
+            parse_ok("trigger_label: ai\nallowed_bots: [7]\nagent:\n  complexity: simple\n");
+        let yaml = serde_yaml_ng::to_string(&config).expect("serializing a config cannot fail");
+        assert_eq!(parse_ok(&yaml), config);
+    }
+
+    // --- structural errors ------------------------------------------------
+
+    #[test]
+    fn unknown_top_level_key_has_its_line() {
+        let error = parse_err("label_prefix: x\n\ntrigger: bosun\n");
+        assert_eq!(error.line, Some(3));
+        assert_eq!(error.column, Some(1));
+        assert!(error.message.contains("unknown field `trigger`"), "{error}");
+        assert!(error.message.contains("`trigger_label`"), "{error}");
+        assert!(
+            !error.message.contains("at line"),
+            "position printed twice: {error}"
+        );
+        assert!(error
+            .to_string()
+            .starts_with("line 3, column 1: unknown field `trigger`"));
+    }
+
+    #[test]
+    fn unknown_agent_key_has_its_line() {
+        let error = parse_err("agent:\n  name: x\n  temperature: 2\n");
+        assert_eq!(error.line, Some(3));
+        assert!(
+            error.message.contains("unknown field `temperature`"),
+            "{error}"
+        );
+        assert!(error.message.contains("agent"), "{error}");
+    }
+
+    #[test]
+    fn top_level_must_be_a_mapping() {
+        for (yaml, found) in [
+            ("just a string", "a string"),
+            ("# settings\n\n- a\n- b\n", "a list"),
+            ("42", "a number"),
+            ("true", "a boolean"),
+        ] {
+            let error = parse_err(yaml);
+            assert!(
+                error.message.contains("must be a mapping"),
+                "{yaml:?}: {error}"
+            );
+            assert!(error.message.ends_with(found), "{yaml:?}: {error}");
+        }
+        assert_eq!(parse_err("# settings\n\n- a\n").line, Some(3));
+    }
+
+    #[test]
+    fn keys_left_empty_are_defaults() {
+        assert_eq!(
+            parse_ok("agent:\nallowed_users:\nallowed_bots:\n"),
+            RepoConfig::default()
+        );
+    }
+
+    #[test]
+    fn complexity_is_lowercase() {
+        let error = parse_err("agent:\n  complexity: Simple\n");
+        assert!(
+            error.message.contains("unknown variant `Simple`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn several_documents_are_rejected() {
+        let error = parse_err("trigger_label: a\n---\nlabel_prefix: b\n");
+        assert!(error.message.contains("more than one document"), "{error}");
+    }
+
+    #[test]
+    fn wrong_types() {
+        let cases = [
+            ("trigger_label: [a, b]", 1),
+            ("allowed_users: alice", 1),
+            ("allowed_bots: [dependabot]", 1),
+            ("allowed_bots: [-1]", 1),
+            ("agent: fast", 1),
+            ("\nagent:\n  complexity: huge\n", 3),
+        ];
+        for (yaml, line) in cases {
+            let error = parse_err(yaml);
+            assert_eq!(error.line, Some(line), "{yaml:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn unknown_complexity_lists_the_choices() {
+        let error = parse_err("agent:\n  complexity: huge\n");
+        assert!(error.message.contains("`simple`"), "{error}");
+    }
+
+    #[test]
+    fn syntax_error_has_a_position() {
+        let error = parse_err("trigger_label: [unclosed\n");
+        assert!(error.line.is_some(), "{error}");
+        assert!(!error.message.is_empty());
+    }
+
+    #[test]
+    fn duplicate_key_is_an_error() {
+        let error = parse_err("trigger_label: a\ntrigger_label: b\n");
+        assert!(error.message.contains("duplicate"), "{error}");
+    }
+
+    // --- validation -----------------------------------------------------
+
+    #[test]
+    fn empty_trigger_label() {
+        let error = parse_err("label_prefix: x\ntrigger_label: ''\n");
+        assert_eq!(error.line, Some(2));
+        assert_eq!(error.column, None);
+        assert_eq!(
+            error.to_string(),
+            "line 2: `trigger_label` must not be empty"
+        );
+    }
+
+    #[test]
+    fn whitespace_around_labels() {
+        assert!(parse_err("trigger_label: ' bosun'")
+            .message
+            .contains("whitespace"));
+        assert!(parse_err("label_prefix: \"bosun \"")
+            .message
+            .contains("whitespace"));
+    }
+
+    #[test]
+    fn trigger_label_length() {
+        let fifty = "a".repeat(50);
+        parse_ok(&format!("trigger_label: {fifty}"));
+        let error = parse_err(&format!("trigger_label: {fifty}b"));
+        assert!(error.message.contains("at most 50"), "{error}");
+    }
+
+    #[test]
+    fn trigger_label_length_counts_characters() {
+        parse_ok(&format!("trigger_label: {}", "é".repeat(50)));
+    }
+
+    #[test]
+    fn label_prefix_leaves_room_for_the_longest_status() {
+        let room = 50 - ":needs-review".len();
+        parse_ok(&format!("label_prefix: {}", "p".repeat(room)));
+        let error = parse_err(&format!("label_prefix: {}", "p".repeat(room + 1)));
+        assert!(error.message.contains("label_prefix"), "{error}");
+    }
+
+    #[test]
+    fn commas_in_labels() {
+        let error = parse_err("trigger_label: 'a,b'");
+        assert!(error.message.contains("comma"), "{error}");
+        assert!(parse_err("label_prefix: 'a,b'").message.contains("comma"));
+    }
+
+    #[test]
+    fn agent_name_charset() {
+        parse_ok("agent:\n  name: my_agent-2\n");
+        for bad in ["Claude", "my agent", "''", "agent.v2", "ünï"] {
+            let yaml = format!("agent:\n  model: m\n  name: {bad}\n");
+            let error = parse_err(&yaml);
+            assert_eq!(error.line, Some(3), "{yaml:?}: {error}");
+            assert!(error.message.contains("agent.name"), "{error}");
+        }
+    }
+
+    #[test]
+    fn agent_name_line_is_found_past_comments() {
+        let yaml = "trigger_label: x\nagent:\n# which agent\n\n  name: Bad\n";
+        assert_eq!(parse_err(yaml).line, Some(5));
+    }
+
+    #[test]
+    fn validation_in_flow_style_has_no_line() {
+        let error = parse_err("{trigger_label: ''}");
+        assert_eq!(error.line, None);
+        assert_eq!(error.to_string(), "`trigger_label` must not be empty");
+    }
+
+    #[test]
+    fn error_is_a_std_error() {
+        let error: Box<dyn std::error::Error> = Box::new(parse_err("x: 1"));
+        assert!(error.to_string().contains("unknown field `x`"));
+    }
+
+    // --- who may trigger --------------------------------------------------
+
+    #[test]
+    fn allows_user_is_case_insensitive() {
+        let config = parse_ok("allowed_users: [Alice, '@bob']");
+        assert!(config.allows_user("alice"));
+        assert!(config.allows_user("ALICE"));
+        assert!(config.allows_user("Bob"));
+        assert!(!config.allows_user("carol"));
+        assert!(!config.allows_user("alic"));
+        assert!(!RepoConfig::default().allows_user("alice"));
+    }
+
+    #[test]
+    fn allows_bot_by_id() {
+        let config = parse_ok("allowed_bots: [41898282]");
+        assert!(config.allows_bot(41_898_282));
+        assert!(!config.allows_bot(1));
+        assert!(!RepoConfig::default().allows_bot(41_898_282));
+    }
+}

@@ -1,0 +1,86 @@
+//! Server configuration: flags with environment fallbacks, parsed once at start-up.
+//! The README's configuration table mirrors this file.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Args)]
+pub struct ServerConfig {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "BOSUN_LISTEN", default_value = "0.0.0.0:3000")]
+    pub listen: SocketAddr,
+
+    /// Where bosun keeps its database, credentials and (later) mirrors and worktrees.
+    #[arg(long, env = "BOSUN_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// The GitHub App's numeric id.
+    #[arg(long, env = "GITHUB_APP_ID")]
+    pub github_app_id: Option<u64>,
+
+    /// The App's private key (PEM text). Prefer GITHUB_PRIVATE_KEY_PATH.
+    #[arg(long, env = "GITHUB_PRIVATE_KEY", hide_env_values = true)]
+    pub github_private_key: Option<String>,
+
+    /// A file holding the App's private key (PEM).
+    #[arg(long, env = "GITHUB_PRIVATE_KEY_PATH")]
+    pub github_private_key_path: Option<PathBuf>,
+
+    /// Webhook secret; several, comma-separated, while rotating.
+    #[arg(long, env = "GITHUB_WEBHOOK_SECRET", hide_env_values = true)]
+    pub github_webhook_secret: Option<String>,
+
+    /// GitHub's REST API base URL (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub github_api_url: String,
+
+    /// GitHub's web URL, where the setup page sends the App manifest.
+    #[arg(long, env = "GITHUB_WEB_URL", default_value = "https://github.com")]
+    pub github_web_url: String,
+
+    /// The name people @mention; defaults to the App's slug from `GET /app`.
+    #[arg(long, env = "BOSUN_MENTION_HANDLE")]
+    pub mention_handle: Option<String>,
+
+    /// Bot account ids allowed to trigger bosun in every repository (comma-separated).
+    #[arg(long, env = "BOSUN_ALLOWED_BOT_IDS", value_delimiter = ',')]
+    pub allowed_bot_ids: Vec<u64>,
+
+    /// The URL GitHub reaches this server at (used by the setup page for the webhook URL).
+    #[arg(long, env = "BOSUN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Serve the setup page to other hosts than localhost (only behind a trusted network).
+    #[arg(long, env = "BOSUN_SETUP_ALLOW_REMOTE", default_value_t = false)]
+    pub setup_allow_remote: bool,
+
+    /// How many jobs run at once.
+    #[arg(long, env = "BOSUN_WORKERS", default_value_t = 4)]
+    pub workers: usize,
+
+    /// Seconds a claimed job stays leased without a heartbeat before another worker reclaims it.
+    #[arg(long, env = "BOSUN_LEASE_SECS", default_value_t = 60)]
+    pub lease_secs: u64,
+
+    /// Seconds the placeholder work step takes (it stands in for the agent run).
+    #[arg(long, env = "BOSUN_PLACEHOLDER_SECS", default_value_t = 0.0)]
+    pub placeholder_secs: f64,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "BOSUN_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl ServerConfig {
+    /// The URL to show people and to put in the App manifest.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => {
+                let port = self.listen.port();
+                format!("http://localhost:{port}")
+            }
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! The durable work queue: enqueue, claim with a lease and a fencing token, heartbeat, finish,
+//! retry with backoff, and reclaim of leases left behind by a crashed process.
+
+use super::{now_ms, Db};
+use sqlx::{Row, Sqlite, Transaction};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JobId(pub i64);
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Proof that the holder owns a job's current lease. Every write a job makes carries it, and
+/// the database refuses the write when the lease has since passed to another worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fence {
+    pub job: JobId,
+    pub token: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: &'static str,
+    pub payload: String,
+    pub serial_key: Option<String>,
+    pub coalesce_key: Option<String>,
+    pub max_attempts: u32,
+    pub run_after: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub fence: Fence,
+    pub kind: String,
+    pub payload: String,
+    /// 1 on the first claim; a reclaim after a crash counts as another attempt.
+    pub attempt: u32,
+    pub max_attempts: u32,
+}
+
+pub(super) async fn enqueue_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    job: &NewJob,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    // OR IGNORE: a queued twin with the same coalesce key will do this work.
+    sqlx::query(
+        "INSERT OR IGNORE INTO jobs
+           (kind, payload, serial_key, coalesce_key, max_attempts, run_after, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(job.kind)
+    .bind(&job.payload)
+    .bind(&job.serial_key)
+    .bind(&job.coalesce_key)
+    .bind(job.max_attempts)
+    .bind(job.run_after)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Checks inside a transaction that `fence` still holds its job's lease.
+pub(super) async fn fence_holds(
+    tx: &mut Transaction<'static, Sqlite>,
+    fence: Fence,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query("SELECT 1 FROM jobs WHERE id = ? AND fence = ? AND state = 'running'")
+        .bind(fence.job.0)
+        .bind(fence.token)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.is_some())
+}
+
+impl Db {
+    pub async fn enqueue(&self, jobs: &[NewJob]) -> Result<(), sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        for job in jobs {
+            enqueue_in(&mut tx, job).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Claims the next runnable job: queued and due, or running with an expired lease (its
+    /// worker died). A job whose serial key is held by a live lease, or has an older queued
+    /// sibling, waits, so one task's steps run one at a time and in order.
+    pub async fn claim_job(
+        &self,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<Option<ClaimedJob>, sqlx::Error> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "UPDATE jobs
+             SET state = 'running', lease_owner = ?1, lease_until = ?2 + ?3,
+                 fence = fence + 1, attempts = attempts + 1, updated_at = ?2
+             WHERE id = (
+               SELECT j.id FROM jobs j
+               WHERE ((j.state = 'queued' AND j.run_after <= ?2)
+                      OR (j.state = 'running' AND j.lease_until < ?2))
+                 AND (j.serial_key IS NULL OR NOT EXISTS (
+                       SELECT 1 FROM jobs o
+                       WHERE o.serial_key = j.serial_key AND o.id != j.id
+                         AND ((o.state = 'running' AND o.lease_until >= ?2)
+                              OR (o.state = 'queued' AND o.id < j.id))))
+               ORDER BY j.run_after, j.id
+               LIMIT 1)
+             RETURNING id, fence, kind, payload, attempts, max_attempts",
+        )
+        .bind(owner)
+        .bind(now)
+        .bind(lease_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(ClaimedJob {
+                fence: Fence {
+                    job: JobId(r.try_get(0)?),
+                    token: r.try_get(1)?,
+                },
+                kind: r.try_get(2)?,
+                payload: r.try_get(3)?,
+                attempt: r.try_get(4)?,
+                max_attempts: r.try_get(5)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Extends the lease. `false` means it was lost: the worker must stop touching the job.
+    pub async fn heartbeat(&self, fence: Fence, lease_ms: i64) -> Result<bool, sqlx::Error> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_until = ?, updated_at = ?
+             WHERE id = ? AND fence = ? AND state = 'running'",
+        )
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(fence.job.0)
+        .bind(fence.token)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Marks the job done. `false` when the lease had passed to someone else.
+    pub async fn complete_job(&self, fence: Fence) -> Result<bool, sqlx::Error> {
+        self.end_job(fence, "done", None).await
+    }
+
+    /// Gives up on the job for good (attempts exhausted, or an error retrying cannot fix).
+    pub async fn bury_job(&self, fence: Fence, error: &str) -> Result<bool, sqlx::Error> {
+        self.end_job(fence, "dead", Some(error)).await
+    }
+
+    async fn end_job(
+        &self,
+        fence: Fence,
+        state: &str,
+        error: Option<&str>,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = ?, last_error = COALESCE(?, last_error), lease_owner = NULL,
+                    lease_until = NULL, updated_at = ?
+             WHERE id = ? AND fence = ? AND state = 'running'",
+        )
+        .bind(state)
+        .bind(error)
+        .bind(now_ms())
+        .bind(fence.job.0)
+        .bind(fence.token)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Puts the job back in the queue to run again at `run_after`. When a coalescing twin is
+    /// already queued, the twin will do the work and this job is closed instead.
+    pub async fn retry_job(
+        &self,
+        fence: Fence,
+        error: &str,
+        run_after: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let requeued = sqlx::query(
+            "UPDATE OR IGNORE jobs SET state = 'queued', last_error = ?, run_after = ?,
+                    lease_owner = NULL, lease_until = NULL, updated_at = ?
+             WHERE id = ? AND fence = ? AND state = 'running'",
+        )
+        .bind(error)
+        .bind(run_after)
+        .bind(now_ms())
+        .bind(fence.job.0)
+        .bind(fence.token)
+        .execute(&self.pool)
+        .await?;
+        if requeued.rows_affected() == 1 {
+            return Ok(true);
+        }
+        self.end_job(fence, "done", Some("coalesced into a queued twin"))
+            .await
+    }
+
+    /// When the earliest queued job becomes due, so idle workers sleep just long enough.
+    pub async fn next_job_due(&self) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT MIN(COALESCE(CASE WHEN state = 'queued' THEN run_after END, lease_until))
+             FROM jobs WHERE state IN ('queued', 'running')",
+        )
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// Jobs by state, for /metrics (queue depth is `queued` + `running`).
+    pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        let rows = sqlx::query("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(kind: &'static str, serial: Option<&str>, coalesce: Option<&str>) -> NewJob {
+        NewJob {
+            kind,
+            payload: "{}".into(),
+            serial_key: serial.map(str::to_string),
+            coalesce_key: coalesce.map(str::to_string),
+            max_attempts: 3,
+            run_after: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_expired_lease_is_reclaimed_and_fences_out_the_old_owner() {
+        let (db, _dir) = crate::db::test_db().await;
+        db.enqueue(&[job("a", None, None)]).await.unwrap();
+        let first = db.claim_job("w1", -1).await.unwrap().unwrap(); // lease already expired
+        let second = db.claim_job("w2", 60_000).await.unwrap().unwrap();
+        assert_eq!(first.fence.job, second.fence.job);
+        assert_eq!(second.attempt, 2);
+        assert!(!db.heartbeat(first.fence, 60_000).await.unwrap());
+        assert!(!db.complete_job(first.fence).await.unwrap());
+        assert!(db.complete_job(second.fence).await.unwrap());
+        assert!(db.claim_job("w3", 60_000).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_serial_key_runs_one_job_at_a_time_in_order() {
+        let (db, _dir) = crate::db::test_db().await;
+        db.enqueue(&[
+            job("first", Some("task:1"), None),
+            job("second", Some("task:1"), None),
+        ])
+        .await
+        .unwrap();
+        let a = db.claim_job("w1", 60_000).await.unwrap().unwrap();
+        assert_eq!(a.kind, "first");
+        assert!(db.claim_job("w2", 60_000).await.unwrap().is_none());
+        db.complete_job(a.fence).await.unwrap();
+        let b = db.claim_job("w2", 60_000).await.unwrap().unwrap();
+        assert_eq!(b.kind, "second");
+    }
+
+    #[tokio::test]
+    async fn queued_twins_coalesce_and_retry_waits_for_its_time() {
+        let (db, _dir) = crate::db::test_db().await;
+        db.enqueue(&[
+            job("sync", None, Some("face:1")),
+            job("sync", None, Some("face:1")),
+        ])
+        .await
+        .unwrap();
+        let claimed = db.claim_job("w", 60_000).await.unwrap().unwrap();
+        assert!(
+            db.claim_job("w", 60_000).await.unwrap().is_none(),
+            "twin dropped"
+        );
+        db.retry_job(claimed.fence, "boom", now_ms() + 60_000)
+            .await
+            .unwrap();
+        assert!(
+            db.claim_job("w", 60_000).await.unwrap().is_none(),
+            "not due yet"
+        );
+        assert!(db.next_job_due().await.unwrap().unwrap() > now_ms());
+    }
+
+    #[tokio::test]
+    async fn a_retry_beside_a_queued_twin_closes_instead() {
+        let (db, _dir) = crate::db::test_db().await;
+        db.enqueue(&[job("sync", None, Some("face:1"))])
+            .await
+            .unwrap();
+        let claimed = db.claim_job("w", 60_000).await.unwrap().unwrap();
+        db.enqueue(&[job("sync", None, Some("face:1"))])
+            .await
+            .unwrap();
+        assert!(db.retry_job(claimed.fence, "boom", 0).await.unwrap());
+        let counts = db.job_counts().await.unwrap();
+        assert!(counts.contains(&("done".to_string(), 1)), "{counts:?}");
+        assert!(counts.contains(&("queued".to_string(), 1)), "{counts:?}");
+    }
+}

@@ -1,0 +1,338 @@
+//! Webhook payloads parsed at the edge into bosun's own `Event`. Only the fields bosun reads are
+//! declared; everything else in GitHub's JSON is ignored, so new fields never break parsing.
+
+use super::ids::{CommentId, InstallationId, IssueNumber, RepoId, RepoRef, UserId};
+use serde::Deserialize;
+
+/// Who did something.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Actor {
+    pub login: String,
+    pub id: UserId,
+    pub is_bot: bool,
+}
+
+/// The issue (or pull request) an event is about, and where it lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueContext {
+    pub installation: Option<InstallationId>,
+    pub repo: RepoRef,
+    pub repo_id: RepoId,
+    pub issue: IssueNumber,
+    pub title: String,
+    pub body: String,
+    pub is_pull_request: bool,
+    pub sender: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentContext {
+    pub id: CommentId,
+    pub body: String,
+    pub author: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Ping,
+    IssueLabeled {
+        issue: IssueContext,
+        label: String,
+    },
+    IssueOpened {
+        issue: IssueContext,
+    },
+    /// `old_body` is present only when the body itself was edited.
+    IssueEdited {
+        issue: IssueContext,
+        old_body: Option<String>,
+    },
+    CommentCreated {
+        issue: IssueContext,
+        comment: CommentContext,
+    },
+    CommentEdited {
+        issue: IssueContext,
+        comment: CommentContext,
+        old_body: Option<String>,
+    },
+    Installation {
+        action: String,
+        installation: InstallationId,
+    },
+    /// Well-formed, but nothing bosun acts on.
+    Other {
+        event: String,
+        action: Option<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EventError {
+    #[error("the payload is not JSON: {0}")]
+    NotJson(String),
+    #[error("the {event} payload lacks what bosun needs: {detail}")]
+    Shape { event: String, detail: String },
+}
+
+// --- wire shapes (private: nothing outside this file sees GitHub's JSON) -----------------------
+
+#[derive(Deserialize)]
+struct WireUser {
+    login: String,
+    id: u64,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+}
+
+impl From<WireUser> for Actor {
+    fn from(u: WireUser) -> Self {
+        // GitHub marks Apps' users as type "Bot"; the `[bot]` suffix covers older payloads.
+        let is_bot = u.kind.as_deref() == Some("Bot") || u.login.ends_with("[bot]");
+        Actor {
+            login: u.login,
+            id: UserId(u.id),
+            is_bot,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WireRepo {
+    id: u64,
+    name: String,
+    owner: WireOwner,
+}
+
+#[derive(Deserialize)]
+struct WireOwner {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct WireInstallation {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct WireIssue {
+    number: u64,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    pull_request: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct WireLabel {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct WireComment {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+    user: WireUser,
+}
+
+#[derive(Deserialize, Default)]
+struct WireChanges {
+    body: Option<WireFrom>,
+}
+
+#[derive(Deserialize)]
+struct WireFrom {
+    from: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct IssuesPayload {
+    action: String,
+    issue: WireIssue,
+    repository: WireRepo,
+    sender: WireUser,
+    installation: Option<WireInstallation>,
+    label: Option<WireLabel>,
+    #[serde(default)]
+    changes: Option<WireChanges>,
+}
+
+#[derive(Deserialize)]
+struct IssueCommentPayload {
+    action: String,
+    issue: WireIssue,
+    comment: WireComment,
+    repository: WireRepo,
+    sender: WireUser,
+    installation: Option<WireInstallation>,
+    #[serde(default)]
+    changes: Option<WireChanges>,
+}
+
+#[derive(Deserialize)]
+struct InstallationPayload {
+    action: String,
+    installation: WireInstallation,
+}
+
+#[derive(Deserialize)]
+struct ActionOnly {
+    action: Option<String>,
+}
+
+fn issue_context(
+    issue: WireIssue,
+    repo: WireRepo,
+    sender: WireUser,
+    installation: Option<WireInstallation>,
+) -> IssueContext {
+    IssueContext {
+        installation: installation.map(|i| InstallationId(i.id)),
+        repo: RepoRef::new(repo.owner.login, repo.name),
+        repo_id: RepoId(repo.id),
+        issue: IssueNumber(issue.number),
+        title: issue.title,
+        body: issue.body.unwrap_or_default(),
+        is_pull_request: issue.pull_request.is_some(),
+        sender: sender.into(),
+    }
+}
+
+fn old_body(changes: Option<WireChanges>) -> Option<String> {
+    changes.and_then(|c| c.body).and_then(|b| b.from)
+}
+
+/// Parses one delivery. `NotJson` means quarantine; `Shape` means GitHub sent an event bosun
+/// knows without a field it needs (also quarantined, with the reason).
+pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
+    let shape = |e: serde_json::Error| {
+        if e.is_syntax() || e.is_eof() {
+            EventError::NotJson(e.to_string())
+        } else {
+            EventError::Shape {
+                event: event.to_string(),
+                detail: e.to_string(),
+            }
+        }
+    };
+    let other = || -> Result<Event, EventError> {
+        let a: ActionOnly = serde_json::from_slice(payload).map_err(shape)?;
+        Ok(Event::Other {
+            event: event.to_string(),
+            action: a.action,
+        })
+    };
+    match event {
+        "ping" => {
+            serde_json::from_slice::<serde::de::IgnoredAny>(payload).map_err(shape)?;
+            Ok(Event::Ping)
+        }
+        "issues" => {
+            let action: ActionOnly = serde_json::from_slice(payload).map_err(shape)?;
+            if !matches!(
+                action.action.as_deref(),
+                Some("labeled" | "opened" | "edited")
+            ) {
+                return other();
+            }
+            let p: IssuesPayload = serde_json::from_slice(payload).map_err(shape)?;
+            let changes = p.changes;
+            let label = p.label;
+            let action = p.action;
+            let issue = issue_context(p.issue, p.repository, p.sender, p.installation);
+            Ok(match action.as_str() {
+                "labeled" => Event::IssueLabeled {
+                    issue,
+                    label: label
+                        .ok_or_else(|| EventError::Shape {
+                            event: event.into(),
+                            detail: "issues.labeled without a label".into(),
+                        })?
+                        .name,
+                },
+                "opened" => Event::IssueOpened { issue },
+                _ => Event::IssueEdited {
+                    issue,
+                    old_body: old_body(changes),
+                },
+            })
+        }
+        "issue_comment" => {
+            let action: ActionOnly = serde_json::from_slice(payload).map_err(shape)?;
+            if !matches!(action.action.as_deref(), Some("created" | "edited")) {
+                return other();
+            }
+            let p: IssueCommentPayload = serde_json::from_slice(payload).map_err(shape)?;
+            let edited = p.action == "edited";
+            let old = old_body(p.changes);
+            let comment = CommentContext {
+                id: CommentId(p.comment.id),
+                body: p.comment.body.unwrap_or_default(),
+                author: p.comment.user.into(),
+            };
+            let issue = issue_context(p.issue, p.repository, p.sender, p.installation);
+            Ok(if edited {
+                Event::CommentEdited {
+                    issue,
+                    comment,
+                    old_body: old,
+                }
+            } else {
+                Event::CommentCreated { issue, comment }
+            })
+        }
+        "installation" | "installation_repositories" => {
+            let p: InstallationPayload = serde_json::from_slice(payload).map_err(shape)?;
+            Ok(Event::Installation {
+                action: p.action,
+                installation: InstallationId(p.installation.id),
+            })
+        }
+        _ => other(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_json_and_wrong_shapes_are_told_apart() {
+        assert!(matches!(
+            parse_event("issues", b"{not json"),
+            Err(EventError::NotJson(_))
+        ));
+        assert!(matches!(
+            parse_event("issues", br#"{"action":"labeled","issue":{}}"#),
+            Err(EventError::Shape { .. })
+        ));
+        assert_eq!(
+            parse_event("star", br#"{"action":"created"}"#),
+            Ok(Event::Other {
+                event: "star".into(),
+                action: Some("created".into())
+            })
+        );
+    }
+
+    #[test]
+    fn bots_are_recognised_by_type_or_suffix() {
+        let bot: Actor = WireUser {
+            login: "dependabot[bot]".into(),
+            id: 1,
+            kind: None,
+        }
+        .into();
+        assert!(bot.is_bot);
+        let app: Actor = WireUser {
+            login: "x".into(),
+            id: 2,
+            kind: Some("Bot".into()),
+        }
+        .into();
+        assert!(app.is_bot);
+    }
+}

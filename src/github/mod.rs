@@ -1,0 +1,19 @@
+//! Everything that knows GitHub's shapes: ids, webhook payloads, the one API client (the door),
+//! app authentication, and the markers bosun hides in its comments.
+
+pub mod app_auth;
+pub mod classify;
+pub mod client;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod installation;
+pub mod link;
+pub mod marker;
+pub mod rate_limit;
+pub mod retry;
+pub mod secret;
+pub mod signature;
+pub mod token_cache;
+pub mod transport;
+pub mod types;

@@ -1,0 +1,12 @@
+//! bosun: a self-hosted GitHub App that turns issues into pull requests.
+//! See `DESIGN.md` for the flow; `main.rs` only parses the command line and wires this up.
+
+pub mod app;
+pub mod command;
+pub mod config;
+pub mod db;
+pub mod github;
+pub mod reply;
+pub mod server;
+pub mod task;
+pub mod worker;

@@ -1,0 +1,83 @@
+//! The `bosun` command line: parse, initialise tracing, hand over to the library.
+
+use bosun::config::server::ServerConfig;
+use bosun::github::ids::RepoRef;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "bosun",
+    version,
+    about = "A self-hosted GitHub App that turns issues into pull requests"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: webhook receiver, setup page, workers.
+    Serve(ServerConfig),
+    /// Rebuild a repository's tasks in the database from its labels and tracking comments.
+    Resync {
+        /// The repository, as owner/name.
+        repo: RepoRef,
+        #[command(flatten)]
+        config: ServerConfig,
+    },
+    /// Exit 0 when the local server answers /health (for container health checks).
+    Healthcheck {
+        #[arg(long, env = "BOSUN_LISTEN", default_value = "127.0.0.1:3000")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+fn init_tracing(format: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(config) => {
+            init_tracing(&config.log_format);
+            bosun::app::serve(config).await
+        }
+        Command::Resync { repo, config } => {
+            init_tracing(&config.log_format);
+            let report = bosun::app::resync(config, &repo).await?;
+            println!(
+                "{repo}: {} labelled issues seen, {} tasks created or corrected",
+                report.seen, report.changed
+            );
+            Ok(())
+        }
+        Command::Healthcheck { listen } => {
+            let port = listen.port();
+            let url = format!("http://127.0.0.1:{port}/health");
+            let answer = reqwest::Client::new()
+                .get(&url)
+                .timeout(std::time::Duration::from_secs(4))
+                .send()
+                .await?;
+            anyhow::ensure!(
+                answer.status().is_success(),
+                "{url} answered {}",
+                answer.status()
+            );
+            Ok(())
+        }
+    }
+}

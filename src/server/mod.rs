@@ -1,0 +1,135 @@
+//! The HTTP face of bosun: webhook receiver, setup page, health and metrics.
+
+pub mod ingest;
+pub mod metrics;
+pub mod setup;
+pub mod webhook;
+
+use crate::config::credentials::AppCredentials;
+use crate::config::server::ServerConfig;
+use crate::db::Db;
+use crate::github::client::GitHub;
+use crate::github::ids::AppId;
+use crate::github::signature::WebhookSecrets;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ingest::Ingest;
+use metrics::WebhookCounters;
+use serde_json::json;
+use setup::SetupStates;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+
+pub const USER_AGENT: &str = concat!("bosun/", env!("CARGO_PKG_VERSION"));
+
+/// Whether bosun can talk to GitHub yet.
+pub enum Mode {
+    /// No App credentials: only the setup page works.
+    Setup,
+    Configured(Arc<Configured>),
+}
+
+pub struct Configured {
+    pub app_id: AppId,
+    pub secrets: WebhookSecrets,
+    pub github: GitHub,
+}
+
+/// Turns credentials into a running engine; provided by `app.rs`, called by the setup page.
+pub type Activate = Arc<
+    dyn Fn(AppCredentials) -> Pin<Box<dyn Future<Output = anyhow::Result<Arc<Configured>>> + Send>>
+        + Send
+        + Sync,
+>;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub ingest: Ingest,
+    pub counters: Arc<WebhookCounters>,
+    pub config: Arc<ServerConfig>,
+    pub setup_states: Arc<SetupStates>,
+    mode: Arc<RwLock<Arc<Mode>>>,
+    activate: Activate,
+}
+
+impl AppState {
+    pub fn new(
+        db: Db,
+        ingest: Ingest,
+        config: Arc<ServerConfig>,
+        mode: Mode,
+        activate: Activate,
+    ) -> Self {
+        AppState {
+            db,
+            ingest,
+            counters: Arc::new(WebhookCounters::default()),
+            config,
+            setup_states: Arc::new(SetupStates::default()),
+            mode: Arc::new(RwLock::new(Arc::new(mode))),
+            activate,
+        }
+    }
+
+    pub fn mode(&self) -> Arc<Mode> {
+        self.mode.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn configured(&self) -> Option<Arc<Configured>> {
+        match &*self.mode() {
+            Mode::Configured(c) => Some(c.clone()),
+            Mode::Setup => None,
+        }
+    }
+
+    /// Starts the engine with new credentials and switches the server to configured mode.
+    pub async fn activate(&self, creds: AppCredentials) -> anyhow::Result<()> {
+        let configured = (self.activate)(creds).await?;
+        *self.mode.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(Mode::Configured(configured));
+        Ok(())
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(root))
+        .route("/webhook", post(webhook::webhook))
+        .route("/setup", get(setup::setup_page))
+        .route("/setup/callback", get(setup::setup_callback))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics::metrics))
+        .with_state(state)
+}
+
+async fn root(State(state): State<AppState>) -> Response {
+    match &*state.mode() {
+        Mode::Setup => Redirect::to("/setup").into_response(),
+        Mode::Configured(_) => {
+            "bosun is running. Health: /health, metrics: /metrics.\n".into_response()
+        }
+    }
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let mode = match &*state.mode() {
+        Mode::Setup => "setup",
+        Mode::Configured(_) => "configured",
+    };
+    match state.db.ping().await {
+        Ok(()) => Json(json!({ "status": "ok", "database": "ok", "mode": mode })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "database": "unreachable", "mode": mode })),
+            )
+                .into_response()
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! The setup page: creates the GitHub App through GitHub's App Manifest flow, so a new user
+//! never has to fill in the App form by hand. Answers only on localhost unless told otherwise.
+//!
+//! 1. `GET /setup` shows a button that POSTs our manifest to GitHub with a random `state`.
+//! 2. GitHub sends the browser back to `GET /setup/callback?code=…&state=…`.
+//! 3. We check the state, exchange the code (`POST /app-manifests/{code}/conversions`), store the
+//!    credentials (mode 0600) and start the engine without a restart.
+
+use super::{AppState, Mode};
+use crate::config::credentials::{self, AppCredentials};
+use crate::github::client::convert_manifest;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use rand::RngCore;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// GitHub requires the whole flow to finish within an hour.
+const STATE_TTL: Duration = Duration::from_secs(3600);
+const MANIFEST_TEMPLATE: &str = include_str!("../../app-manifest.json");
+
+/// Outstanding `state` values, each usable once.
+#[derive(Default)]
+pub struct SetupStates(Mutex<HashMap<String, Instant>>);
+
+impl SetupStates {
+    fn issue(&self) -> String {
+        let mut bytes = [0u8; 24];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let state = hex::encode(bytes);
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, at| at.elapsed() < STATE_TTL);
+        map.insert(state.clone(), Instant::now());
+        state
+    }
+
+    /// True once for a state we issued less than an hour ago.
+    fn redeem(&self, state: &str) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        matches!(map.remove(state), Some(at) if at.elapsed() < STATE_TTL)
+    }
+}
+
+/// Localhost only, unless the operator allowed remote setup. A proxy in front means the
+/// request may come from anywhere, so a forwarded request does not count as local.
+fn allowed(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> bool {
+    if state.config.setup_allow_remote {
+        return true;
+    }
+    let forwarded = headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
+    peer.ip().is_loopback() && !forwarded
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}\
+         button{{font-size:1rem;padding:.5rem 1rem}}code{{background:#f3f3f3;padding:0 .2rem}}</style></head>\
+         <body><h1>{title}</h1>{body}</body></html>"
+    );
+    (status, Html(html)).into_response()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn forbidden() -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        "Setup is only available on localhost",
+        "<p>Open this page from the machine bosun runs on (for example through an SSH tunnel: \
+         <code>ssh -L 3000:localhost:3000 your-server</code>), or start bosun with \
+         <code>BOSUN_SETUP_ALLOW_REMOTE=true</code> on a network you trust.</p>",
+    )
+}
+
+/// The manifest with this server's URLs filled in.
+pub fn manifest(public_url: &str) -> Result<String, serde_json::Error> {
+    let mut m: serde_json::Value = serde_json::from_str(MANIFEST_TEMPLATE)?;
+    m["url"] = public_url.into();
+    m["hook_attributes"]["url"] = format!("{public_url}/webhook").into();
+    m["redirect_url"] = format!("{public_url}/setup/callback").into();
+    serde_json::to_string(&m)
+}
+
+#[derive(Deserialize)]
+pub struct SetupQuery {
+    org: Option<String>,
+}
+
+fn valid_org(org: &str) -> bool {
+    !org.is_empty()
+        && org.len() <= 39
+        && org.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+pub async fn setup_page(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<SetupQuery>,
+) -> Response {
+    if !allowed(&state, peer, &headers) {
+        return forbidden();
+    }
+    if let Mode::Configured(c) = &*state.mode() {
+        return page(
+            StatusCode::OK,
+            "bosun is set up",
+            &format!(
+                "<p>This server is configured as GitHub App <code>{}</code>. Install it on a \
+                 repository from the App's page on GitHub, then label an issue <code>bosun</code>.</p>",
+                c.app_id
+            ),
+        );
+    }
+    let web = state.config.github_web_url.trim_end_matches('/');
+    let action = match query.org.as_deref().filter(|o| !o.is_empty()) {
+        Some(org) if valid_org(org) => format!("{web}/organizations/{org}/settings/apps/new"),
+        Some(_) => return page(
+            StatusCode::BAD_REQUEST,
+            "That is not an organization name",
+            "<p>Organization names use letters, digits and dashes. <a href=\"/setup\">Back</a></p>",
+        ),
+        None => format!("{web}/settings/apps/new"),
+    };
+    let manifest = match manifest(&state.config.public_url()) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "app-manifest.json is invalid");
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Setup is broken",
+                "<p>The built-in App manifest is invalid; see the server log.</p>",
+            );
+        }
+    };
+    let token = state.setup_states.issue();
+    let owner = query
+        .org
+        .as_deref()
+        .map(|o| format!("the organization <code>{}</code>", escape(o)))
+        .unwrap_or_else(|| "your personal account".into());
+    page(
+        StatusCode::OK,
+        "Set up bosun",
+        &format!(
+            "<p>bosun is not connected to GitHub yet. The button below asks GitHub to create a \
+             GitHub App for {owner} with the permissions bosun needs; GitHub then sends you back \
+             here and bosun stores the App's credentials in its data directory.</p>\
+             <p>Webhooks will go to <code>{hook}</code>. If GitHub cannot reach that address, \
+             restart bosun with <code>BOSUN_PUBLIC_URL</code> set first.</p>\
+             <form method=\"post\" action=\"{action}?state={token}\">\
+             <input type=\"hidden\" name=\"manifest\" value=\"{manifest}\">\
+             <button type=\"submit\">Create the GitHub App</button></form>\
+             <form method=\"get\" action=\"/setup\"><p>For an organization instead: \
+             <input name=\"org\" placeholder=\"organization\"> <button type=\"submit\">Use it</button></p></form>",
+            hook = escape(&format!("{}/webhook", state.config.public_url())),
+            action = escape(&action),
+            manifest = escape(&manifest),
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+}
+
+pub async fn setup_callback(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    if !allowed(&state, peer, &headers) {
+        return forbidden();
+    }
+    if matches!(&*state.mode(), Mode::Configured(_)) {
+        return page(
+            StatusCode::CONFLICT,
+            "bosun is already set up",
+            "<p>Nothing was changed.</p>",
+        );
+    }
+    let restart = "<p><a href=\"/setup\">Start again</a>.</p>";
+    let Some(returned) = query.state.as_deref() else {
+        return page(StatusCode::BAD_REQUEST, "Missing state", restart);
+    };
+    if !state.setup_states.redeem(returned) {
+        tracing::warn!("setup callback with an unknown or expired state");
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Unknown or expired setup link",
+            restart,
+        );
+    }
+    let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "GitHub did not send a code",
+            restart,
+        );
+    };
+    let conversion =
+        match convert_manifest(&state.config.github_api_url, code, super::USER_AGENT).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "manifest code exchange failed");
+                return page(
+                    StatusCode::BAD_GATEWAY,
+                    "GitHub did not accept the setup code",
+                    &format!("<p>{}</p>{restart}", escape(&e.to_string())),
+                );
+            }
+        };
+    let Some(webhook_secret) = conversion.webhook_secret.clone().filter(|s| !s.is_empty()) else {
+        return page(
+            StatusCode::BAD_GATEWAY,
+            "GitHub created the App without a webhook secret",
+            "<p>bosun refuses unsigned webhooks. Set a webhook secret in the App's settings on \
+             GitHub, then start bosun with <code>GITHUB_APP_ID</code>, \
+             <code>GITHUB_PRIVATE_KEY_PATH</code> and <code>GITHUB_WEBHOOK_SECRET</code>.</p>",
+        );
+    };
+    let creds = AppCredentials {
+        app_id: conversion.id,
+        private_key_pem: conversion.pem.clone(),
+        webhook_secret,
+        slug: Some(conversion.slug.clone()),
+        client_id: Some(conversion.client_id.clone()),
+        client_secret: Some(conversion.client_secret.clone()),
+    };
+    let path = match credentials::store(&state.config.data_dir, &creds) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "storing the App credentials failed");
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Could not save the credentials",
+                "<p>See the server log.</p>",
+            );
+        }
+    };
+    if let Err(e) = state.activate(creds).await {
+        tracing::error!(error = %format!("{e:#}"), "starting with the new credentials failed");
+        return page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Could not start with the new App",
+            "<p>See the server log.</p>",
+        );
+    }
+    tracing::info!(app = %conversion.slug, path = %path.display(), "GitHub App created and stored");
+    let install = format!(
+        "{}/installations/new",
+        conversion.html_url.trim_end_matches('/')
+    );
+    page(
+        StatusCode::OK,
+        "bosun is connected",
+        &format!(
+            "<p>GitHub App <code>{}</code> was created and its credentials saved to <code>{}</code> \
+             (readable by this user only).</p><p>Next: <a href=\"{}\">install the App on your \
+             repositories</a>, then label an issue <code>bosun</code> or mention <code>@{}</code>.</p>",
+            escape(&conversion.name),
+            escape(&path.display().to_string()),
+            escape(&install),
+            escape(&conversion.slug),
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_single_use() {
+        let states = SetupStates::default();
+        let s = states.issue();
+        assert_eq!(s.len(), 48);
+        assert!(states.redeem(&s));
+        assert!(!states.redeem(&s));
+        assert!(!states.redeem("made-up"));
+    }
+
+    #[test]
+    fn the_manifest_points_at_this_server() {
+        let m: serde_json::Value =
+            serde_json::from_str(&manifest("https://bosun.example.org").unwrap()).unwrap();
+        assert_eq!(
+            m["hook_attributes"]["url"],
+            "https://bosun.example.org/webhook"
+        );
+        assert_eq!(
+            m["redirect_url"],
+            "https://bosun.example.org/setup/callback"
+        );
+        assert_eq!(m["default_permissions"]["issues"], "write");
+    }
+}

@@ -1,0 +1,172 @@
+//! `POST /webhook`: verify, dedup, store durably, answer. No GitHub call, no git, no Docker:
+//! everything else happens after the answer, in intake and the workers.
+
+use super::metrics::WebhookCounters;
+use super::{AppState, Mode};
+use crate::db::{now_ms, NewDelivery};
+use crate::github::ids::DeliveryId;
+use crate::github::signature::{verify, SignatureError};
+use crate::server::ingest::Stored;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::json;
+use tracing::Instrument;
+
+/// GitHub caps payloads at 25 MB; anything larger is not from GitHub.
+pub const MAX_BODY: usize = 25 * 1024 * 1024;
+
+fn answer(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "message": message }))).into_response()
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A GUID in practice; we accept any short printable token and refuse the rest, since it
+/// becomes a database key and appears in logs.
+fn valid_delivery_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn valid_event_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+}
+
+pub async fn webhook(State(state): State<AppState>, request: Request) -> Response {
+    let counters = &state.counters;
+    let secrets = match &*state.mode() {
+        Mode::Configured(c) => c.secrets.clone(),
+        Mode::Setup => {
+            WebhookCounters::bump(&counters.not_configured);
+            return answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "bosun is not configured yet: finish the setup page first",
+            );
+        }
+    };
+    let (parts, body) = request.into_parts();
+    let declared = header(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        WebhookCounters::bump(&counters.too_large);
+        return answer(StatusCode::PAYLOAD_TOO_LARGE, "payload over 25 MiB");
+    }
+    let body = match read_capped(body).await {
+        Ok(bytes) => bytes,
+        Err(status) => {
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                WebhookCounters::bump(&counters.too_large);
+            } else {
+                WebhookCounters::bump(&counters.bad_request);
+            }
+            return answer(status, "could not read the payload");
+        }
+    };
+
+    let signature = header(&parts.headers, "x-hub-signature-256");
+    let has_sha1 = parts.headers.contains_key("x-hub-signature");
+    if let Err(e) = verify(&secrets, signature, has_sha1, &body) {
+        WebhookCounters::bump(&counters.bad_signature);
+        tracing::warn!(reason = %e, "webhook rejected: signature");
+        let message = match e {
+            SignatureError::Missing => "missing X-Hub-Signature-256",
+            SignatureError::UnsupportedSha1Only => {
+                "only X-Hub-Signature (sha1) given; sha256 is required"
+            }
+            SignatureError::Malformed => "malformed X-Hub-Signature-256",
+            SignatureError::Mismatch => "signature does not match",
+        };
+        return answer(StatusCode::UNAUTHORIZED, message);
+    }
+
+    let (Some(event), Some(delivery)) = (
+        header(&parts.headers, "x-github-event").filter(|e| valid_event_name(e)),
+        header(&parts.headers, "x-github-delivery").filter(|d| valid_delivery_id(d)),
+    ) else {
+        WebhookCounters::bump(&counters.bad_request);
+        return answer(
+            StatusCode::BAD_REQUEST,
+            "X-GitHub-Event and X-GitHub-Delivery are required",
+        );
+    };
+    let delivery = DeliveryId(delivery.to_string());
+    let span = tracing::info_span!("webhook", delivery = %delivery, event);
+    let stored = state
+        .ingest
+        .store(NewDelivery {
+            id: delivery.clone(),
+            event: event.to_string(),
+            payload: body,
+            received_at: now_ms(),
+        })
+        .instrument(span.clone())
+        .await;
+    let _enter = span.enter();
+    match stored {
+        Ok(Stored::New) => {
+            WebhookCounters::bump(&counters.accepted);
+            tracing::debug!("delivery stored");
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "delivery": delivery, "status": "queued" })),
+            )
+                .into_response()
+        }
+        Ok(Stored::Duplicate) => {
+            WebhookCounters::bump(&counters.duplicate);
+            tracing::debug!("duplicate delivery ignored");
+            (
+                StatusCode::OK,
+                Json(json!({ "delivery": delivery, "status": "duplicate" })),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            // The one 5xx: the delivery is NOT stored, and a 2xx would make GitHub drop it.
+            // A 503 shows it as failed in the App's delivery log, where it can be redelivered.
+            WebhookCounters::bump(&counters.store_failed);
+            tracing::error!(error = %e, "delivery could not be stored");
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "delivery not stored; please redeliver",
+            )
+        }
+    }
+}
+
+/// Reads at most `MAX_BODY` bytes; stops reading (and buffering) as soon as the cap is passed.
+async fn read_capped(body: Body) -> Result<bytes::Bytes, StatusCode> {
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(StatusCode::PAYLOAD_TOO_LARGE)
+        }
+        Err(_) => Err(StatusCode::BAD_REQUEST),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_ids_and_event_names_are_checked() {
+        assert!(valid_delivery_id("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
+        assert!(!valid_delivery_id(""));
+        assert!(!valid_delivery_id("a b"));
+        assert!(!valid_delivery_id(&"a".repeat(129)));
+        assert!(valid_event_name("pull_request_review_comment"));
+        assert!(!valid_event_name("Issues"));
+        assert!(!valid_event_name("x\n"));
+    }
+}

@@ -1,0 +1,54 @@
+//! The face job: makes the task's tracking comment and status label on GitHub match the
+//! database. Idempotent, so it can run any number of times; queued twins coalesce.
+
+use crate::github::client::GitHubError;
+use crate::github::marker::TrackingMarker;
+use crate::reply;
+use crate::task::model::{project, TaskId, TaskStatus};
+use crate::worker::context::{Ctx, JobError};
+
+pub async fn handle_face(ctx: &Ctx, task_id: TaskId) -> Result<(), JobError> {
+    let Some(task) = ctx.db.task(task_id).await? else {
+        return Err(JobError::Fail(anyhow::anyhow!(
+            "task {task_id} does not exist"
+        )));
+    };
+    let state = project(&ctx.db.task_events(task_id).await?)?;
+    let client = ctx.github.installation(task.installation);
+    let body = reply::tracking_comment(&task, &state, &ctx.identity.handle);
+
+    let updated = match task.tracking_comment {
+        Some(id) => match client.update_comment(&task.repo, id, &body).await {
+            Ok(_) => true,
+            // Someone deleted it: post a new one rather than leave the task faceless.
+            Err(GitHubError::NotFound { .. }) => false,
+            Err(e) => return Err(e.into()),
+        },
+        None => false,
+    };
+    if !updated {
+        let marker = TrackingMarker::search_key(task.id);
+        let comment = client
+            .create_comment(&task.repo, task.issue, &body, &marker)
+            .await?;
+        ctx.db.set_tracking_comment(task.id, comment.id).await?;
+    }
+
+    let wanted = state.status.label(&task.label_prefix);
+    let present = match &wanted {
+        Some(label) => {
+            client
+                .add_labels(&task.repo, task.issue, std::slice::from_ref(label))
+                .await?
+        }
+        None => client.get_issue(&task.repo, task.issue).await?.labels,
+    };
+    let ours = TaskStatus::all_labels(&task.label_prefix);
+    for stale in present
+        .iter()
+        .filter(|l| ours.contains(l) && Some(*l) != wanted.as_ref())
+    {
+        client.remove_label(&task.repo, task.issue, stale).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! The run job. In this version the work of an attempt is a placeholder step that records that
+//! it ran; the agent run (workspace, sandbox, gates, pull request) replaces it in the next one.
+
+use crate::db::{Fence, RecordError};
+use crate::task::model::{project, TaskEvent, TaskId, TaskStatus};
+use crate::worker::context::{Ctx, JobError};
+use crate::worker::job::Job;
+
+pub const PLACEHOLDER_SUMMARY: &str =
+    "The placeholder work step ran. bosun's agent run is not part of \
+this version yet, so no code was changed and no pull request was opened.";
+
+pub async fn handle_run(
+    ctx: &Ctx,
+    task_id: TaskId,
+    attempt: u32,
+    fence: Fence,
+) -> Result<(), JobError> {
+    let face = [Job::SyncFace { task: task_id }.to_new(0)];
+    let task = ctx
+        .db
+        .task(task_id)
+        .await?
+        .ok_or_else(|| JobError::Fail(anyhow::anyhow!("task {task_id} does not exist")))?;
+    if !task.status.is_active() || task.attempt != attempt {
+        tracing::info!(status = %task.status, current = task.attempt, "attempt is over; nothing to run");
+        return Ok(());
+    }
+    // Recorded again after a crash: the log then shows the restart.
+    moved_on(
+        ctx.db
+            .record(task_id, &TaskEvent::Started { attempt }, Some(fence), &face)
+            .await,
+    )?;
+    ctx.jobs_added.notify_waiters();
+
+    if !keeps_running(ctx, task_id, attempt, ctx.settings.placeholder).await? {
+        tracing::info!("the task was stopped while it ran");
+        return Ok(());
+    }
+
+    let state = project(&ctx.db.task_events(task_id).await?)?;
+    if !state.placeholder_ran {
+        let ran = TaskEvent::PlaceholderRan { attempt };
+        if moved_on(ctx.db.record(task_id, &ran, Some(fence), &[]).await)?.is_none() {
+            return Ok(());
+        }
+    }
+    let finished = TaskEvent::Finished {
+        attempt,
+        status: TaskStatus::Done,
+        summary: PLACEHOLDER_SUMMARY.to_string(),
+    };
+    moved_on(ctx.db.record(task_id, &finished, Some(fence), &face).await)?;
+    ctx.jobs_added.notify_waiters();
+    Ok(())
+}
+
+/// Waits `duration`, looking every quarter second whether the attempt is still wanted, so a
+/// `stop` takes effect at once instead of after the work. False when it was stopped.
+async fn keeps_running(
+    ctx: &Ctx,
+    task_id: TaskId,
+    attempt: u32,
+    duration: std::time::Duration,
+) -> Result<bool, JobError> {
+    let step = std::time::Duration::from_millis(250);
+    let deadline = tokio::time::Instant::now() + duration;
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok(true);
+        }
+        tokio::time::sleep(step.min(deadline - now)).await;
+        match ctx.db.task(task_id).await? {
+            Some(t) if t.status.is_active() && t.attempt == attempt => {}
+            _ => return Ok(false),
+        }
+    }
+}
+
+/// A task stopped while its run was going turns the run's next event into an invalid
+/// transition: that is the run's cue to end quietly, not an error.
+fn moved_on<T>(result: Result<T, RecordError>) -> Result<Option<T>, JobError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(RecordError::Invalid(why)) => {
+            tracing::info!(%why, "the task moved on while it ran");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,275 @@
+//! The trigger job: decides whether a possible trigger comes from someone bosun trusts, in a
+//! repository whose config allows it, then starts, steers, stops or answers.
+
+use crate::command::Command;
+use crate::config::repo::RepoConfig;
+use crate::db::{Fence, NewAttempt, StartOutcome, TaskRow};
+use crate::github::client::{GitHubError, Installation};
+use crate::github::types::Reaction;
+use crate::reply;
+use crate::task::model::{TaskEvent, TaskKind, TriggerSource};
+use crate::task::trigger::{TriggerRequest, TriggerWhat};
+use crate::worker::context::{Ctx, JobError};
+use crate::worker::job::Job;
+
+/// The label that triggers work when a repository's config is unreadable: only it, or a label
+/// with bosun's default prefix, earns the broken-config comment.
+const DEFAULT_TRIGGER_LABEL: &str = "bosun";
+
+pub async fn handle_trigger(ctx: &Ctx, req: TriggerRequest, fence: Fence) -> Result<(), JobError> {
+    match trigger(ctx, req, fence).await {
+        // The App was uninstalled, or the repository or issue is gone: nobody is left to
+        // answer, and trying again will not bring it back.
+        Err(JobError::Fail(e))
+            if e.downcast_ref::<GitHubError>()
+                .is_some_and(GitHubError::is_not_found) =>
+        {
+            tracing::warn!(error = %e, "trigger dropped: not found on GitHub");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+async fn trigger(ctx: &Ctx, req: TriggerRequest, fence: Fence) -> Result<(), JobError> {
+    let installation = match req.installation {
+        Some(id) => id,
+        None => ctx.github.repo_installation(&req.repo).await?,
+    };
+    let client = ctx.github.installation(installation);
+
+    let config = match ctx.repo_config(&client, &req.repo, req.repo_id).await? {
+        Ok(config) => config,
+        Err(problem) => {
+            let meant_for_us = match &req.what {
+                TriggerWhat::Label { name } => {
+                    name == DEFAULT_TRIGGER_LABEL
+                        || name.starts_with(&format!("{DEFAULT_TRIGGER_LABEL}:"))
+                }
+                TriggerWhat::Commands { .. } => true,
+            };
+            if meant_for_us && trusted(ctx, &client, &req, &RepoConfig::default()).await? {
+                tracing::warn!(repo = %req.repo, error = %problem.message, "repository config is broken");
+                let key = format!("config:{}", problem.sha);
+                let body = reply::config_error(&problem.message, &key);
+                post_once(&client, &req, &body, &key).await?;
+            }
+            return Ok(());
+        }
+    };
+
+    let commands = match &req.what {
+        TriggerWhat::Label { name } => {
+            if name.eq_ignore_ascii_case(&config.trigger_label) {
+                vec![Command::Do(String::new())]
+            } else if name.eq_ignore_ascii_case(&format!("{}:plan", config.label_prefix)) {
+                vec![Command::Plan(None)]
+            } else {
+                tracing::debug!(label = %name, "not the trigger label");
+                return Ok(());
+            }
+        }
+        TriggerWhat::Commands { commands, .. } => commands.clone(),
+    };
+
+    if !trusted(ctx, &client, &req, &config).await? {
+        tracing::info!(sender = %req.sender.login, "ignored: sender may not steer bosun here");
+        return Ok(());
+    }
+
+    // The visible acknowledgement comes first: it is what the person is waiting for.
+    match &req.what {
+        TriggerWhat::Commands {
+            comment: Some(comment),
+            ..
+        } => {
+            client
+                .react_to_comment(&req.repo, *comment, Reaction::Eyes)
+                .await?
+        }
+        _ => {
+            client
+                .react_to_issue(&req.repo, req.issue, Reaction::Eyes)
+                .await?
+        }
+    }
+
+    for (index, command) in commands.into_iter().enumerate() {
+        let key = format!("{}:{index}", req.delivery);
+        apply(ctx, &client, &req, &config, command, &key, fence).await?;
+    }
+    Ok(())
+}
+
+/// Bots only when allowlisted; people when they can write or the repo config names them.
+async fn trusted(
+    ctx: &Ctx,
+    client: &Installation,
+    req: &TriggerRequest,
+    config: &RepoConfig,
+) -> Result<bool, JobError> {
+    if req.sender.is_bot {
+        let id = req.sender.id.0;
+        return Ok(ctx.settings.allowed_bot_ids.contains(&id) || config.allows_bot(id));
+    }
+    if config.allows_user(&req.sender.login) {
+        return Ok(true);
+    }
+    Ok(ctx
+        .can_write(client, &req.repo, req.repo_id, &req.sender.login)
+        .await?)
+}
+
+/// Posts a reply unless one with the same key is already there: a trigger job that runs again
+/// (after a crash or a retry) and a config that stays broken across triggers answer once.
+async fn post_once(
+    client: &Installation,
+    req: &TriggerRequest,
+    body: &str,
+    key: &str,
+) -> Result<(), GitHubError> {
+    let marker = reply::reply_marker(key);
+    if client
+        .find_own_comment(&req.repo, req.issue, &marker)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    client
+        .create_comment(&req.repo, req.issue, body, &marker)
+        .await
+        .map(|_| ())
+}
+
+fn source(req: &TriggerRequest) -> TriggerSource {
+    match &req.what {
+        TriggerWhat::Label { name } => TriggerSource::Label { name: name.clone() },
+        TriggerWhat::Commands {
+            comment: Some(id), ..
+        } => TriggerSource::Comment { comment_id: *id },
+        TriggerWhat::Commands { comment: None, .. } => TriggerSource::IssueBody,
+    }
+}
+
+fn face(task: &TaskRow) -> crate::db::NewJob {
+    Job::SyncFace { task: task.id }.to_new(0)
+}
+
+async fn apply(
+    ctx: &Ctx,
+    client: &Installation,
+    req: &TriggerRequest,
+    config: &RepoConfig,
+    command: Command,
+    key: &str,
+    fence: Fence,
+) -> Result<(), JobError> {
+    let handle = &ctx.identity.handle;
+    let by = req.sender.login.clone();
+    let existing = ctx.db.task_for_issue(req.repo_id, req.issue).await?;
+    let reply_with = |body: String| async move { post_once(client, req, &body, key).await };
+    match command {
+        Command::Do(text) => {
+            start_or_steer(ctx, client, req, config, fence, TaskKind::Implement, text).await
+        }
+        Command::Plan(text) => {
+            let text = text.unwrap_or_default();
+            start_or_steer(ctx, client, req, config, fence, TaskKind::Plan, text).await
+        }
+        Command::Retry(note) => match existing {
+            Some(task) if task.status.is_active() => {
+                Ok(reply_with(reply::already_running(&task, handle, key)).await?)
+            }
+            Some(task) => {
+                let note = note.unwrap_or_default();
+                start_or_steer(ctx, client, req, config, fence, task.kind, note).await
+            }
+            None => Ok(reply_with(reply::no_task_reply(handle, key)).await?),
+        },
+        Command::Stop => match existing {
+            Some(task) if task.status.is_active() => {
+                ctx.db
+                    .record(
+                        task.id,
+                        &TaskEvent::Stopped { by },
+                        Some(fence),
+                        &[face(&task)],
+                    )
+                    .await?;
+                ctx.jobs_added.notify_waiters();
+                Ok(())
+            }
+            other => Ok(reply_with(reply::nothing_to_stop(other.as_ref(), key)).await?),
+        },
+        Command::Status => match existing {
+            Some(task) => {
+                ctx.db.enqueue(&[face(&task)]).await?;
+                ctx.jobs_added.notify_waiters();
+                Ok(reply_with(reply::status_reply(&task, key)).await?)
+            }
+            None => Ok(reply_with(reply::no_task_reply(handle, key)).await?),
+        },
+        Command::Help => Ok(reply_with(reply::help(handle, key)).await?),
+        Command::Unknown(word) => Ok(reply_with(reply::unknown_command(&word, handle, key)).await?),
+    }
+}
+
+/// Starts a new attempt, or adds the text to the active one as further instructions.
+async fn start_or_steer(
+    ctx: &Ctx,
+    client: &Installation,
+    req: &TriggerRequest,
+    config: &RepoConfig,
+    fence: Fence,
+    kind: TaskKind,
+    text: String,
+) -> Result<(), JobError> {
+    let new = NewAttempt {
+        repo_id: req.repo_id,
+        repo: req.repo.clone(),
+        installation: client.id(),
+        issue: req.issue,
+        label_prefix: config.label_prefix.clone(),
+        event: TaskEvent::Triggered {
+            attempt: 0,
+            kind,
+            by: req.sender.login.clone(),
+            source: source(req),
+            instructions: text.clone(),
+        },
+    };
+    let outcome = ctx
+        .db
+        .start_attempt(new, |task| {
+            vec![
+                face(task),
+                Job::Run {
+                    task: task.id,
+                    attempt: task.attempt,
+                }
+                .to_new(0),
+            ]
+        })
+        .await?;
+    match outcome {
+        StartOutcome::Started(task) => {
+            tracing::info!(task = %task.id, attempt = task.attempt, "task started");
+        }
+        StartOutcome::AlreadyActive(task) if !text.trim().is_empty() => {
+            let steer = TaskEvent::Steered {
+                by: req.sender.login.clone(),
+                text,
+            };
+            ctx.db
+                .record(task.id, &steer, Some(fence), &[face(&task)])
+                .await?;
+            tracing::info!(task = %task.id, "further instructions added to the active task");
+        }
+        StartOutcome::AlreadyActive(task) => {
+            tracing::debug!(task = %task.id, "trigger on an issue whose task is active: nothing new");
+        }
+    }
+    ctx.jobs_added.notify_waiters();
+    Ok(())
+}

@@ -1,0 +1,359 @@
+//! The task: its status, its append-only events, and the projection from events to state.
+//! Pure code: the database stores events and a cached projection, GitHub shows the projection.
+
+use crate::github::ids::CommentId;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Task ids are ours (SQLite rowids), not GitHub's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskId(pub i64);
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Where a task stands. Each status but `Stopped` has a label `<prefix>:<status>` on the issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskStatus {
+    New,
+    InProgress,
+    Blocked,
+    NeedsReview,
+    Done,
+    Failed,
+    Stopped,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 7] = [
+        TaskStatus::New,
+        TaskStatus::InProgress,
+        TaskStatus::Blocked,
+        TaskStatus::NeedsReview,
+        TaskStatus::Done,
+        TaskStatus::Failed,
+        TaskStatus::Stopped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::New => "new",
+            TaskStatus::InProgress => "in-progress",
+            TaskStatus::Blocked => "blocked",
+            TaskStatus::NeedsReview => "needs-review",
+            TaskStatus::Done => "done",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Stopped => "stopped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Active tasks hold the issue: a new trigger steers them instead of starting another.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::New | TaskStatus::InProgress | TaskStatus::Blocked
+        )
+    }
+
+    /// The status label, e.g. `bosun:in-progress`. A stopped task carries none: the person who
+    /// stopped it said they do not want bosun's label on the issue any more.
+    pub fn label(self, prefix: &str) -> Option<String> {
+        match self {
+            TaskStatus::Stopped => None,
+            other => Some(format!("{prefix}:{}", other.as_str())),
+        }
+    }
+
+    /// Every status label bosun may have put on an issue, to remove stale ones.
+    pub fn all_labels(prefix: &str) -> Vec<String> {
+        Self::ALL.iter().filter_map(|s| s.label(prefix)).collect()
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the task is asked to produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// Change the code and open a pull request.
+    Implement,
+    /// Break the issue down into sub-issues.
+    Plan,
+}
+
+/// How a trigger reached bosun.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "via", rename_all = "snake_case")]
+pub enum TriggerSource {
+    Label { name: String },
+    Comment { comment_id: CommentId },
+    IssueBody,
+}
+
+/// One fact in a task's life. Stored as JSON, never changed once written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TaskEvent {
+    /// A trusted person asked for work; opens attempt `attempt`.
+    Triggered {
+        attempt: u32,
+        kind: TaskKind,
+        by: String,
+        source: TriggerSource,
+        instructions: String,
+    },
+    /// More instructions for the running attempt, from a trusted person.
+    Steered { by: String, text: String },
+    /// A worker began (or, after a crash, began again) the attempt.
+    Started { attempt: u32 },
+    /// The placeholder work step ran (the agent run replaces it in a later version).
+    PlaceholderRan { attempt: u32 },
+    /// The attempt ended.
+    Finished {
+        attempt: u32,
+        status: TaskStatus,
+        summary: String,
+    },
+    /// A trusted person stopped the attempt.
+    Stopped { by: String },
+    /// `bosun resync` rebuilt the task from its labels and tracking-comment marker.
+    Resynced { status: TaskStatus, attempt: u32 },
+}
+
+/// The current state of a task: a pure function of its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskState {
+    pub status: TaskStatus,
+    pub attempt: u32,
+    pub kind: TaskKind,
+    pub requested_by: String,
+    /// Instructions of the current attempt, in order: (who, text).
+    pub instructions: Vec<(String, String)>,
+    pub placeholder_ran: bool,
+    pub summary: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a task that is {status} cannot take {event}")]
+pub struct InvalidTransition {
+    pub status: &'static str,
+    pub event: &'static str,
+}
+
+impl TaskEvent {
+    fn name(&self) -> &'static str {
+        match self {
+            TaskEvent::Triggered { .. } => "triggered",
+            TaskEvent::Steered { .. } => "steered",
+            TaskEvent::Started { .. } => "started",
+            TaskEvent::PlaceholderRan { .. } => "placeholder_ran",
+            TaskEvent::Finished { .. } => "finished",
+            TaskEvent::Stopped { .. } => "stopped",
+            TaskEvent::Resynced { .. } => "resynced",
+        }
+    }
+}
+
+impl TaskState {
+    /// The state after the first event, which must be `Triggered` or `Resynced`.
+    pub fn initial(first: &TaskEvent) -> Result<Self, InvalidTransition> {
+        let blank = TaskState {
+            status: TaskStatus::Stopped,
+            attempt: 0,
+            kind: TaskKind::Implement,
+            requested_by: String::new(),
+            instructions: Vec::new(),
+            placeholder_ran: false,
+            summary: None,
+        };
+        match first {
+            TaskEvent::Triggered { .. } | TaskEvent::Resynced { .. } => blank.apply(first),
+            other => Err(InvalidTransition {
+                status: "not yet created",
+                event: other.name(),
+            }),
+        }
+    }
+
+    /// Whether `event` may follow this state. Checked before an event is stored, so the log
+    /// never holds an impossible history.
+    pub fn check(&self, event: &TaskEvent) -> Result<(), InvalidTransition> {
+        let active = self.status.is_active();
+        let current_attempt = |a: &u32| *a == self.attempt;
+        let ok = match event {
+            TaskEvent::Triggered { attempt, .. } => !active && *attempt == self.attempt + 1,
+            TaskEvent::Steered { .. } | TaskEvent::Stopped { .. } => active,
+            TaskEvent::Started { attempt } => active && current_attempt(attempt),
+            TaskEvent::PlaceholderRan { attempt } => {
+                self.status == TaskStatus::InProgress && current_attempt(attempt)
+            }
+            TaskEvent::Finished {
+                attempt, status, ..
+            } => active && current_attempt(attempt) && !status.is_active(),
+            TaskEvent::Resynced { .. } => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(InvalidTransition {
+                status: self.status.as_str(),
+                event: event.name(),
+            })
+        }
+    }
+
+    /// Applies one event after checking it.
+    pub fn apply(mut self, event: &TaskEvent) -> Result<Self, InvalidTransition> {
+        if self.attempt > 0 {
+            self.check(event)?;
+        }
+        match event {
+            TaskEvent::Triggered {
+                attempt,
+                kind,
+                by,
+                instructions,
+                ..
+            } => {
+                self.status = TaskStatus::New;
+                self.attempt = *attempt;
+                self.kind = *kind;
+                self.requested_by = by.clone();
+                self.instructions = vec![(by.clone(), instructions.clone())];
+                self.placeholder_ran = false;
+                self.summary = None;
+            }
+            TaskEvent::Steered { by, text } => self.instructions.push((by.clone(), text.clone())),
+            TaskEvent::Started { .. } => self.status = TaskStatus::InProgress,
+            TaskEvent::PlaceholderRan { .. } => self.placeholder_ran = true,
+            TaskEvent::Finished {
+                status, summary, ..
+            } => {
+                self.status = *status;
+                self.summary = Some(summary.clone());
+            }
+            TaskEvent::Stopped { by } => {
+                self.status = TaskStatus::Stopped;
+                self.summary = Some(format!("Stopped by @{by}."));
+            }
+            TaskEvent::Resynced { status, attempt } => {
+                self.status = *status;
+                self.attempt = *attempt;
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Replays a whole event log.
+pub fn project(events: &[TaskEvent]) -> Result<TaskState, InvalidTransition> {
+    let (first, rest) = events.split_first().ok_or(InvalidTransition {
+        status: "not yet created",
+        event: "nothing",
+    })?;
+    rest.iter()
+        .try_fold(TaskState::initial(first)?, |state, ev| state.apply(ev))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn triggered(attempt: u32) -> TaskEvent {
+        TaskEvent::Triggered {
+            attempt,
+            kind: TaskKind::Implement,
+            by: "alice".into(),
+            source: TriggerSource::Label {
+                name: "bosun".into(),
+            },
+            instructions: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_full_life_projects_to_done() {
+        let events = vec![
+            triggered(1),
+            TaskEvent::Steered {
+                by: "bob".into(),
+                text: "use the new API".into(),
+            },
+            TaskEvent::Started { attempt: 1 },
+            TaskEvent::PlaceholderRan { attempt: 1 },
+            TaskEvent::Finished {
+                attempt: 1,
+                status: TaskStatus::Done,
+                summary: "ok".into(),
+            },
+        ];
+        let state = project(&events).unwrap();
+        assert_eq!(state.status, TaskStatus::Done);
+        assert_eq!(state.instructions.len(), 2);
+        assert!(state.placeholder_ran);
+    }
+
+    #[test]
+    fn a_restart_after_a_crash_may_start_twice_but_finish_once() {
+        let mut state = project(&[triggered(1), TaskEvent::Started { attempt: 1 }]).unwrap();
+        state = state.apply(&TaskEvent::Started { attempt: 1 }).unwrap();
+        let finished = TaskEvent::Finished {
+            attempt: 1,
+            status: TaskStatus::Done,
+            summary: String::new(),
+        };
+        state = state.apply(&finished).unwrap();
+        assert!(state.apply(&finished).is_err());
+    }
+
+    #[test]
+    fn impossible_histories_are_rejected() {
+        let active = project(&[triggered(1)]).unwrap();
+        assert!(
+            active.check(&triggered(2)).is_err(),
+            "second trigger while active"
+        );
+        let stopped = active
+            .apply(&TaskEvent::Stopped { by: "a".into() })
+            .unwrap();
+        assert!(stopped.check(&TaskEvent::Started { attempt: 1 }).is_err());
+        assert!(stopped.check(&triggered(1)).is_err(), "attempt must grow");
+        assert!(stopped.check(&triggered(2)).is_ok());
+        assert!(project(&[TaskEvent::Started { attempt: 1 }]).is_err());
+    }
+
+    #[test]
+    fn labels_use_the_prefix_and_stopped_has_none() {
+        assert_eq!(
+            TaskStatus::NeedsReview.label("bosun").as_deref(),
+            Some("bosun:needs-review")
+        );
+        assert_eq!(TaskStatus::Stopped.label("bosun"), None);
+        assert_eq!(TaskStatus::all_labels("x").len(), 6);
+        for s in TaskStatus::ALL {
+            assert_eq!(TaskStatus::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn events_round_trip_as_json() {
+        let ev = triggered(3);
+        let json = serde_json::to_string(&ev).unwrap();
+        assert!(json.starts_with(r#"{"type":"triggered""#), "{json}");
+        assert_eq!(serde_json::from_str::<TaskEvent>(&json).unwrap(), ev);
+    }
+}

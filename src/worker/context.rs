@@ -1,0 +1,172 @@
+//! What every job handler gets: the database, the door to GitHub, who bosun is, settings,
+//! and the short-lived caches that keep repeated triggers from repeating API calls.
+
+use crate::config::repo::{parse_repo_config, RepoConfig};
+use crate::db::{Db, RecordError};
+use crate::github::client::{GitHub, GitHubError, Installation};
+use crate::github::ids::{RepoId, RepoRef};
+use crate::task::model::InvalidTransition;
+use crate::task::trigger::Identity;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// Where the repository config lives, on the default branch.
+pub const REPO_CONFIG_PATH: &str = ".github/bosun.yml";
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub workers: usize,
+    pub lease: Duration,
+    pub placeholder: Duration,
+    pub allowed_bot_ids: Vec<u64>,
+    /// How long a permission answer is trusted.
+    pub permission_ttl: Duration,
+    /// How long a repo config is trusted (there is no push webhook to invalidate it).
+    pub config_ttl: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            workers: 4,
+            lease: Duration::from_secs(60),
+            placeholder: Duration::ZERO,
+            allowed_bot_ids: Vec::new(),
+            permission_ttl: Duration::from_secs(300),
+            config_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+pub struct Ctx {
+    pub db: Db,
+    pub github: GitHub,
+    pub identity: Identity,
+    pub settings: WorkerSettings,
+    /// Woken whenever jobs are enqueued, so idle workers pick them up at once.
+    pub jobs_added: Arc<Notify>,
+    permissions: Mutex<HashMap<(RepoId, String), (bool, Instant)>>,
+    configs: Mutex<HashMap<RepoId, (ConfigResult, Instant)>>,
+}
+
+/// A repo config, or why the file could not be used (with the blob sha, so the complaint is
+/// posted once per broken version of the file).
+pub type ConfigResult = Result<RepoConfig, ConfigProblem>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigProblem {
+    pub message: String,
+    pub sha: String,
+}
+
+/// A failure of a job: `Retry` runs it again later with backoff, `Fail` gives up at once,
+/// `Fenced` means another worker owns the job now and this one must walk away quietly.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("{0:#}")]
+    Retry(anyhow::Error),
+    #[error("{0:#}")]
+    Fail(anyhow::Error),
+    #[error("lease lost")]
+    Fenced,
+}
+
+impl From<GitHubError> for JobError {
+    fn from(e: GitHubError) -> Self {
+        if e.is_transient() {
+            JobError::Retry(e.into())
+        } else {
+            JobError::Fail(e.into())
+        }
+    }
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(e: sqlx::Error) -> Self {
+        JobError::Retry(e.into())
+    }
+}
+
+impl From<InvalidTransition> for JobError {
+    fn from(e: InvalidTransition) -> Self {
+        JobError::Fail(e.into())
+    }
+}
+
+impl From<RecordError> for JobError {
+    fn from(e: RecordError) -> Self {
+        match e {
+            RecordError::Fenced => JobError::Fenced,
+            RecordError::Db(db) => JobError::Retry(db.into()),
+            other => JobError::Fail(other.into()),
+        }
+    }
+}
+
+impl Ctx {
+    pub fn new(db: Db, github: GitHub, identity: Identity, settings: WorkerSettings) -> Self {
+        Ctx {
+            db,
+            github,
+            identity,
+            settings,
+            jobs_added: Arc::new(Notify::new()),
+            permissions: Mutex::new(HashMap::new()),
+            configs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Write, maintain or admin on the repository, asked of the API (never inferred from the
+    /// payload's `author_association`) and cached for `permission_ttl`.
+    pub async fn can_write(
+        &self,
+        client: &Installation,
+        repo: &RepoRef,
+        repo_id: RepoId,
+        login: &str,
+    ) -> Result<bool, GitHubError> {
+        let key = (repo_id, login.to_ascii_lowercase());
+        let ttl = self.settings.permission_ttl;
+        if let Some((allowed, at)) = lock(&self.permissions).get(&key) {
+            if at.elapsed() < ttl {
+                return Ok(*allowed);
+            }
+        }
+        let allowed = client
+            .collaborator_permission(repo, login)
+            .await?
+            .can_write();
+        lock(&self.permissions).insert(key, (allowed, Instant::now()));
+        Ok(allowed)
+    }
+
+    /// The repository's `.github/bosun.yml` from the default branch, defaults when absent.
+    pub async fn repo_config(
+        &self,
+        client: &Installation,
+        repo: &RepoRef,
+        repo_id: RepoId,
+    ) -> Result<ConfigResult, GitHubError> {
+        if let Some((config, at)) = lock(&self.configs).get(&repo_id) {
+            if at.elapsed() < self.settings.config_ttl {
+                return Ok(config.clone());
+            }
+        }
+        let config = match client.get_file(repo, REPO_CONFIG_PATH).await? {
+            None => Ok(RepoConfig::default()),
+            Some(file) => parse_repo_config(&file.text).map_err(|e| ConfigProblem {
+                message: e.to_string(),
+                sha: file.sha,
+            }),
+        };
+        lock(&self.configs).insert(repo_id, (config.clone(), Instant::now()));
+        Ok(config)
+    }
+}
+
+/// A poisoned cache lock only means a panic elsewhere; the map itself is still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,67 @@
+//! The kinds of work in the queue, typed. The queue stores them as (kind, JSON payload); this
+//! file is the only place that maps between the two.
+
+use crate::db::NewJob;
+use crate::task::model::TaskId;
+use crate::task::trigger::TriggerRequest;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Job {
+    /// A possible trigger from a webhook: check who asked and what the repo allows, then act.
+    Trigger(TriggerRequest),
+    /// Do the work of one attempt of a task.
+    Run { task: TaskId, attempt: u32 },
+    /// Make the task's face on GitHub (tracking comment, status label) match the database.
+    SyncFace { task: TaskId },
+}
+
+impl Job {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Trigger(_) => "trigger",
+            Job::Run { .. } => "run",
+            Job::SyncFace { .. } => "sync_face",
+        }
+    }
+
+    /// How the queue should hold this job.
+    pub fn to_new(&self, run_after: i64) -> NewJob {
+        let (serial_key, coalesce_key, max_attempts) = match self {
+            // Triggers on one issue are handled in arrival order, so "stop" after "do" means stop.
+            Job::Trigger(t) => (Some(format!("issue:{}#{}", t.repo_id, t.issue)), None, 8),
+            Job::Run { task, .. } => (Some(format!("run:{task}")), None, 5),
+            // A queued refresh already covers any later change: twins coalesce.
+            Job::SyncFace { task } => (
+                Some(format!("face:{task}")),
+                Some(format!("face:{task}")),
+                10,
+            ),
+        };
+        NewJob {
+            kind: self.kind(),
+            payload: serde_json::to_string(self).expect("jobs serialize"),
+            serial_key,
+            coalesce_key,
+            max_attempts,
+            run_after,
+        }
+    }
+
+    pub fn from_stored(payload: &str) -> Result<Job, serde_json::Error> {
+        serde_json::from_str(payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_round_trip_and_faces_coalesce() {
+        let job = Job::SyncFace { task: TaskId(4) };
+        let new = job.to_new(0);
+        assert_eq!(new.coalesce_key.as_deref(), Some("face:4"));
+        assert_eq!(Job::from_stored(&new.payload).unwrap(), job);
+    }
+}

@@ -1,0 +1,7 @@
+//! The engine room: intake of stored deliveries, the durable job queue's workers, retries.
+
+pub mod backoff;
+pub mod context;
+pub mod intake;
+pub mod job;
+pub mod pool;

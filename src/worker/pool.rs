@@ -1,0 +1,184 @@
+//! The worker pool: each worker claims a job, keeps its lease alive with heartbeats while the
+//! handler runs, and records the outcome (done, retry with backoff, or dead).
+
+use super::backoff::backoff;
+use super::context::{Ctx, JobError};
+use super::job::Job;
+use crate::db::{now_ms, ClaimedJob, Fence};
+use crate::task::handle_face::handle_face;
+use crate::task::handle_run::handle_run;
+use crate::task::handle_trigger::handle_trigger;
+use crate::task::model::{TaskEvent, TaskStatus};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::Instrument;
+
+const RETRY_BASE: Duration = Duration::from_secs(2);
+const RETRY_CAP: Duration = Duration::from_secs(300);
+/// The longest an idle worker sleeps before looking again (jobs due later wake it too).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// Runs `ctx.settings.workers` workers until `shutdown` turns true.
+pub async fn run_pool(ctx: Arc<Ctx>, shutdown: watch::Receiver<bool>) {
+    let owner_prefix = format!("{}-{}", hostname(), std::process::id());
+    let mut handles = Vec::new();
+    for n in 0..ctx.settings.workers.max(1) {
+        let ctx = ctx.clone();
+        let owner = format!("{owner_prefix}-w{n}");
+        let shutdown = shutdown.clone();
+        handles.push(tokio::spawn(
+            async move { worker(ctx, owner, shutdown).await },
+        ));
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "bosun".into())
+}
+
+async fn worker(ctx: Arc<Ctx>, owner: String, mut shutdown: watch::Receiver<bool>) {
+    let lease_ms = ctx.settings.lease.as_millis() as i64;
+    while !*shutdown.borrow() {
+        let claimed = match ctx.db.claim_job(&owner, lease_ms).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "claiming a job failed");
+                tokio::time::sleep(IDLE_POLL).await;
+                continue;
+            }
+        };
+        match claimed {
+            Some(job) => run_one(&ctx, job).await,
+            None => {
+                let wait = match ctx.db.next_job_due().await {
+                    Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(1, 1000) as u64),
+                    _ => IDLE_POLL,
+                };
+                tokio::select! {
+                    _ = ctx.jobs_added.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+    }
+}
+
+async fn run_one(ctx: &Arc<Ctx>, claimed: ClaimedJob) {
+    let fence = claimed.fence;
+    let span = tracing::info_span!("job", job = %fence.job, kind = %claimed.kind, attempt = claimed.attempt);
+    async {
+        let job = match Job::from_stored(&claimed.payload) {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::error!(error = %e, "unreadable job payload; burying it");
+                let _ = ctx.db.bury_job(fence, &format!("unreadable payload: {e}")).await;
+                return;
+            }
+        };
+        if claimed.attempt > claimed.max_attempts {
+            // Only reclaims after crashes get here: every run died before it could finish.
+            give_up(ctx, &job, fence, "its worker died too many times").await;
+            return;
+        }
+        let outcome = with_heartbeat(ctx, fence, dispatch(ctx, &job, fence)).await;
+        match outcome {
+            Ok(()) => {
+                if let Err(e) = ctx.db.complete_job(fence).await {
+                    tracing::error!(error = %e, "recording a finished job failed; it may run again");
+                }
+            }
+            Err(JobError::Fenced) => tracing::warn!("lease lost to another worker; walking away"),
+            Err(JobError::Retry(e)) if claimed.attempt < claimed.max_attempts => {
+                let delay = backoff(claimed.attempt, RETRY_BASE, RETRY_CAP, rand::random::<f64>() * 2.0 - 1.0);
+                tracing::warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
+                let _ = ctx.db.retry_job(fence, &format!("{e:#}"), now_ms() + delay.as_millis() as i64).await;
+                ctx.jobs_added.notify_waiters();
+            }
+            Err(JobError::Retry(e) | JobError::Fail(e)) => {
+                tracing::error!(error = %format!("{e:#}"), "job failed for good");
+                give_up(ctx, &job, fence, &format!("{e:#}")).await;
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
+    match job {
+        Job::Trigger(req) => {
+            let span = tracing::info_span!("trigger", repo = %req.repo, issue = %req.issue, delivery = %req.delivery, sender = %req.sender.login);
+            handle_trigger(ctx, req.clone(), fence)
+                .instrument(span)
+                .await
+        }
+        Job::Run { task, attempt } => {
+            let span = tracing::info_span!("run", task = %task, attempt = attempt);
+            handle_run(ctx, *task, *attempt, fence)
+                .instrument(span)
+                .await
+        }
+        Job::SyncFace { task } => {
+            let span = tracing::info_span!("face", task = %task);
+            handle_face(ctx, *task).instrument(span).await
+        }
+    }
+}
+
+/// Runs `work` while renewing the lease every third of its length. If a renewal finds the
+/// lease gone, the work is dropped at its next await point and the job reports `Fenced`.
+async fn with_heartbeat(
+    ctx: &Ctx,
+    fence: Fence,
+    work: impl std::future::Future<Output = Result<(), JobError>>,
+) -> Result<(), JobError> {
+    let lease = ctx.settings.lease;
+    let lease_ms = lease.as_millis() as i64;
+    let beat = async {
+        let mut tick = tokio::time::interval((lease / 3).max(Duration::from_millis(50)));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match ctx.db.heartbeat(fence, lease_ms).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => tracing::warn!(error = %e, "heartbeat failed; trying again"),
+            }
+        }
+    };
+    tokio::select! {
+        result = work => result,
+        _ = beat => Err(JobError::Fenced),
+    }
+}
+
+/// Buries the job and, when it was a task's run, ends the attempt as failed so the issue says
+/// so instead of showing "in progress" forever.
+async fn give_up(ctx: &Ctx, job: &Job, fence: Fence, why: &str) {
+    if let Err(e) = ctx.db.bury_job(fence, why).await {
+        tracing::error!(error = %e, "burying a job failed");
+    }
+    if let Job::Run { task, attempt } = job {
+        let failed = TaskEvent::Finished {
+            attempt: *attempt,
+            status: TaskStatus::Failed,
+            summary: format!(
+                "bosun hit an internal error and stopped this attempt. The server log has the \
+                 details (task {task}). Comment `@{} retry` to try again.",
+                ctx.identity.handle
+            ),
+        };
+        let face = [Job::SyncFace { task: *task }.to_new(0)];
+        match ctx.db.record(*task, &failed, None, &face).await {
+            Ok(_) => ctx.jobs_added.notify_waiters(),
+            Err(e) => tracing::warn!(error = %e, "could not mark the task failed"),
+        }
+    }
+}

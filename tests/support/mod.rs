@@ -1,0 +1,263 @@
+//! The test app: the real bosun router served on loopback, pointed at the fake GitHub, plus
+//! helpers to sign and send real webhook payloads. Every integration test goes through here.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use bosun::app::Bosun;
+use bosun::config::server::ServerConfig;
+use bosun::github::signature::sign;
+use fake_github::{FakeGitHub, TEST_APP_PRIVATE_KEY};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tempfile::TempDir;
+
+pub const SECRET: &str = "test-webhook-secret";
+pub const REPO: &str = "octo-org/hello-world";
+
+/// A hard limit for every integration test: a hang fails instead of blocking CI.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A real example payload from `tests/fixtures/webhooks/<event>/<file>`.
+pub fn fixture(event: &str, file: &str) -> Value {
+    let path = fixtures_dir().join("webhooks").join(event).join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+pub fn server_config(github_url: &str, data_dir: &Path, app_id: u64) -> ServerConfig {
+    ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.to_path_buf(),
+        github_app_id: Some(app_id),
+        github_private_key: Some(TEST_APP_PRIVATE_KEY.to_string()),
+        github_private_key_path: None,
+        github_webhook_secret: Some(SECRET.to_string()),
+        github_api_url: github_url.to_string(),
+        github_web_url: github_url.to_string(),
+        mention_handle: None,
+        allowed_bot_ids: vec![],
+        public_url: None,
+        setup_allow_remote: false,
+        workers: 2,
+        lease_secs: 5,
+        placeholder_secs: 0.0,
+        log_format: "text".into(),
+    }
+}
+
+pub struct TestApp {
+    pub github: FakeGitHub,
+    pub url: String,
+    pub data_dir: TempDir,
+    pub repo_id: u64,
+    pub installation_id: u64,
+    http: reqwest::Client,
+    bosun: Option<Bosun>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,bosun=info".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts the fake GitHub (with `REPO` installed) and bosun, letting `tweak` adjust the
+    /// server config first.
+    pub async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
+        init_logs();
+        let github = FakeGitHub::start().await;
+        let (repo_id, installation_id) = github.add_repo(REPO);
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut config = server_config(&github.url(), data_dir.path(), github.app_id());
+        tweak(&mut config);
+        let bosun = Bosun::build(config).await.expect("bosun builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = bosun
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        TestApp {
+            github,
+            url: format!("http://{addr}"),
+            data_dir,
+            repo_id,
+            installation_id,
+            http: reqwest::Client::new(),
+            bosun: Some(bosun),
+            server: Some(server),
+        }
+    }
+
+    pub fn db(&self) -> &bosun::db::Db {
+        &self.bosun.as_ref().unwrap().state.db
+    }
+
+    /// Sends `body` signed with the test secret, as GitHub would.
+    pub async fn send(&self, event: &str, delivery: &str, body: &[u8]) -> reqwest::Response {
+        self.post(event, delivery, body, Some(&sign(SECRET, body)))
+            .await
+    }
+
+    pub async fn send_json(
+        &self,
+        event: &str,
+        delivery: &str,
+        payload: &Value,
+    ) -> reqwest::Response {
+        self.send(event, delivery, &serde_json::to_vec(payload).unwrap())
+            .await
+    }
+
+    pub async fn post(
+        &self,
+        event: &str,
+        delivery: &str,
+        body: &[u8],
+        signature: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(format!("{}/webhook", self.url))
+            .header("content-type", "application/json")
+            .header("x-github-event", event)
+            .header("x-github-delivery", delivery)
+            .body(body.to_vec());
+        if let Some(sig) = signature {
+            req = req.header("x-hub-signature-256", sig);
+        }
+        req.send().await.expect("bosun answers")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("bosun answers")
+    }
+
+    /// Waits until `check` holds on the fake GitHub.
+    pub async fn wait_for(&self, what: &str, check: impl Fn(&FakeGitHub) -> bool) {
+        assert!(
+            self.github.wait_until(check, Duration::from_secs(20)).await,
+            "timed out waiting for: {what}"
+        );
+    }
+
+    /// Waits until the queue has nothing queued or running.
+    pub async fn settle(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let waiting = self.db().waiting_deliveries(1).await.unwrap();
+            let jobs = self.db().job_counts().await.unwrap();
+            let busy = jobs
+                .iter()
+                .any(|(s, n)| (s == "queued" || s == "running") && *n > 0);
+            if waiting.is_empty() && !busy {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "queue never drained: {jobs:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Strict teardown: the queue must drain with no job dead (unless the test expects some),
+    /// then everything stops.
+    pub async fn finish(mut self) {
+        self.settle().await;
+        let jobs = self.db().job_counts().await.unwrap();
+        assert!(
+            !jobs.iter().any(|(s, n)| s == "dead" && *n > 0),
+            "a job died: {jobs:?}"
+        );
+        self.shutdown().await;
+    }
+
+    pub async fn shutdown(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        if let Some(bosun) = self.bosun.take() {
+            bosun.stop(Duration::from_secs(5)).await;
+        }
+    }
+}
+
+/// `issues.labeled` from the real example, moved onto `repo`/`issue` and sent by `sender`.
+pub fn labeled(app: &TestApp, issue: u64, label: &str, sender: &str) -> Value {
+    let mut p = fixture("issues", "labeled.payload.json");
+    retarget(&mut p, app, issue, sender);
+    p["label"]["name"] = label.into();
+    p
+}
+
+/// `issue_comment.created` from the real example, with `body`, by `sender`.
+pub fn comment_created(
+    app: &TestApp,
+    issue: u64,
+    comment_id: u64,
+    body: &str,
+    sender: &str,
+) -> Value {
+    let mut p = fixture("issue_comment", "created.payload.json");
+    retarget(&mut p, app, issue, sender);
+    p["comment"]["id"] = comment_id.into();
+    p["comment"]["body"] = body.into();
+    p["comment"]["user"] = p["sender"].clone();
+    p
+}
+
+/// Points a real payload at the fake's repository and issue, and sets the sender.
+pub fn retarget(p: &mut Value, app: &TestApp, issue: u64, sender: &str) {
+    retarget_raw(p, app.repo_id, app.installation_id, issue, sender)
+}
+
+pub fn retarget_raw(p: &mut Value, repo_id: u64, installation_id: u64, issue: u64, sender: &str) {
+    let (owner, name) = REPO.split_once('/').unwrap();
+    p["repository"]["id"] = repo_id.into();
+    p["repository"]["name"] = name.into();
+    p["repository"]["full_name"] = REPO.into();
+    p["repository"]["owner"]["login"] = owner.into();
+    p["issue"]["number"] = issue.into();
+    if let Some(obj) = p["issue"].as_object_mut() {
+        obj.remove("pull_request");
+    }
+    p["installation"] = serde_json::json!({ "id": installation_id });
+    p["sender"]["login"] = sender.into();
+    p["sender"]["id"] = user_id(sender).into();
+    p["sender"]["type"] = if sender.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    }
+    .into();
+}
+
+/// A stable fake user id per login.
+pub fn user_id(login: &str) -> u64 {
+    login
+        .bytes()
+        .fold(1000u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
+        % 1_000_000
+}

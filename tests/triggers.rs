@@ -1,0 +1,419 @@
+//! Triggers end to end: signed real payloads through the router, intake, the queue and the
+//! workers, with their effects observed on the fake GitHub.
+
+mod support;
+
+use bosun::github::marker::TrackingMarker;
+use bosun::task::model::TaskStatus;
+use fake_github::{FakeGitHub, Fault};
+use support::*;
+
+const WRITER: &str = "wanda-writer";
+const READER: &str = "rick-reader";
+
+fn tracking(github: &FakeGitHub, issue: u64) -> Vec<(u64, TrackingMarker)> {
+    github
+        .comments(REPO, issue)
+        .into_iter()
+        .filter_map(|c| TrackingMarker::find(&c.body).map(|m| (c.id, m)))
+        .collect()
+}
+
+fn done(github: &FakeGitHub, issue: u64) -> bool {
+    github
+        .issue_labels(REPO, issue)
+        .contains(&"bosun:done".to_string())
+        && tracking(github, issue)
+            .first()
+            .is_some_and(|(_, m)| m.status == TaskStatus::Done)
+}
+
+async fn app_with_issue() -> (TestApp, u64) {
+    let app = TestApp::start().await;
+    app.github.set_permission(REPO, WRITER, "write");
+    app.github.set_permission(REPO, READER, "read");
+    let issue = app
+        .github
+        .add_issue(REPO, "Fix the parser", "It panics on empty input.", WRITER);
+    (app, issue)
+}
+
+#[tokio::test]
+async fn a_writer_labels_an_issue_and_gets_reaction_label_and_tracking_comment() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let (app, issue) = app_with_issue().await;
+        app.github.label_issue(REPO, issue, "bosun");
+        let res = app
+            .send_json("issues", "label-1", &labeled(&app, issue, "bosun", WRITER))
+            .await;
+        assert_eq!(res.status(), 202);
+        app.wait_for("task done on GitHub", |g| done(g, issue))
+            .await;
+
+        let reactions = app.github.issue_reactions(REPO, issue);
+        assert_eq!(reactions.len(), 1);
+        assert_eq!(reactions[0].content, "eyes");
+        assert_eq!(reactions[0].user_login, app.github.bot_login());
+        let comments = app.github.comments(REPO, issue);
+        assert_eq!(
+            comments.len(),
+            1,
+            "exactly one comment: the tracking comment"
+        );
+        assert!(
+            comments[0].body.contains("placeholder"),
+            "{}",
+            comments[0].body
+        );
+        assert!(comments[0].edits >= 1, "updated in place");
+        let labels = app.github.issue_labels(REPO, issue);
+        let status_labels: Vec<_> = labels.iter().filter(|l| l.starts_with("bosun:")).collect();
+        assert_eq!(
+            status_labels,
+            ["bosun:done"],
+            "stale status labels removed: {labels:?}"
+        );
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn a_reader_a_bot_and_bosun_itself_trigger_nothing() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let (app, issue) = app_with_issue().await;
+        let bot_login = app.github.bot_login();
+        for (i, sender) in [READER, "dependabot[bot]", bot_login.as_str()]
+            .iter()
+            .enumerate()
+        {
+            app.send_json(
+                "issues",
+                &format!("l{i}"),
+                &labeled(&app, issue, "bosun", sender),
+            )
+            .await;
+            let mention = comment_created(
+                &app,
+                issue,
+                900 + i as u64,
+                "@bosun-test fix it please",
+                sender,
+            );
+            app.send_json("issue_comment", &format!("c{i}"), &mention)
+                .await;
+        }
+        app.settle().await;
+        assert!(app.github.comments(REPO, issue).is_empty());
+        assert!(app.github.issue_reactions(REPO, issue).is_empty());
+        assert!(app
+            .github
+            .issue_labels(REPO, issue)
+            .iter()
+            .all(|l| !l.starts_with("bosun:")));
+        assert!(app.db().task_counts().await.unwrap().is_empty());
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn ten_concurrent_copies_of_one_delivery_give_one_task() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let (app, issue) = app_with_issue().await;
+        let body = serde_json::to_vec(&labeled(&app, issue, "bosun", WRITER)).unwrap();
+        let mut sends = tokio::task::JoinSet::new();
+        for _ in 0..10 {
+            let (url, body) = (app.url.clone(), body.clone());
+            sends.spawn(
+                async move { post_signed(&url, "issues", "the-same-delivery", &body).await },
+            );
+        }
+        let mut created = 0;
+        while let Some(status) = sends.join_next().await {
+            let status = status.unwrap();
+            assert!(status == 200 || status == 202, "{status}");
+            created += usize::from(status == 202);
+        }
+        assert_eq!(created, 1, "exactly one copy is new");
+        app.wait_for("task done", |g| done(g, issue)).await;
+        app.settle().await;
+        assert_eq!(
+            app.db().task_counts().await.unwrap(),
+            vec![("done".to_string(), 1)]
+        );
+        assert_eq!(app.github.comments(REPO, issue).len(), 1);
+        assert_eq!(app.github.issue_reactions(REPO, issue).len(), 1);
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+async fn post_signed(url: &str, event: &str, delivery: &str, body: &[u8]) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{url}/webhook"))
+        .header("x-github-event", event)
+        .header("x-github-delivery", delivery)
+        .header(
+            "x-hub-signature-256",
+            bosun::github::signature::sign(SECRET, body),
+        )
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refreshed_once() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let (app, issue) = app_with_issue().await;
+        app.send_json("issues", "first", &labeled(&app, issue, "bosun", WRITER))
+            .await;
+        app.wait_for("first task done", |g| done(g, issue)).await;
+        app.settle().await;
+        let minted = app.github.tokens_issued();
+        app.github.expire_tokens();
+        let second = app.github.add_issue(REPO, "Second", "", WRITER);
+        app.send_json("issues", "second", &labeled(&app, second, "bosun", WRITER))
+            .await;
+        app.wait_for("second task done", |g| done(g, second)).await;
+        app.settle().await;
+        assert_eq!(
+            app.github.tokens_issued(),
+            minted + 1,
+            "one refresh, not a storm"
+        );
+        let unauthorized = app
+            .github
+            .requests()
+            .iter()
+            .filter(|r| r.status == 401)
+            .count();
+        assert_eq!(unauthorized, 1, "one 401, then the refreshed token");
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn a_502_after_the_comment_was_created_does_not_post_a_second_one() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let (app, issue) = app_with_issue().await;
+        app.github.inject(
+            "POST",
+            "/repos/*/*/issues/*/comments",
+            Fault::StatusAfterEffect(502),
+            1,
+        );
+        app.send_json("issues", "lossy", &labeled(&app, issue, "bosun", WRITER))
+            .await;
+        app.wait_for("task done", |g| done(g, issue)).await;
+        app.settle().await;
+        assert_eq!(app.github.comments(REPO, issue).len(), 1);
+        assert!(app.github.requests().iter().any(|r| r.status == 502));
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn a_mention_starts_work_and_reacts_on_the_comment() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let (app, issue) = app_with_issue().await;
+        let comment =
+            app.github
+                .add_comment(REPO, issue, "@bosun-test please fix the empty case", WRITER);
+        let payload = comment_created(
+            &app,
+            issue,
+            comment,
+            "@bosun-test please fix the empty case",
+            WRITER,
+        );
+        app.send_json("issue_comment", "mention", &payload).await;
+        app.wait_for("task done", |g| done(g, issue)).await;
+        let reactions = app.github.comment_reactions(REPO, comment);
+        assert_eq!(
+            reactions
+                .iter()
+                .map(|r| r.content.as_str())
+                .collect::<Vec<_>>(),
+            ["eyes"]
+        );
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn an_unknown_command_gets_a_helpful_reply_once() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let (app, issue) = app_with_issue().await;
+        let comment = app
+            .github
+            .add_comment(REPO, issue, "@bosun-test restart", WRITER);
+        let payload = comment_created(&app, issue, comment, "@bosun-test restart", WRITER);
+        app.send_json("issue_comment", "unknown", &payload).await;
+        app.wait_for("a reply", |g| g.comments(REPO, issue).len() == 2)
+            .await;
+        app.settle().await;
+        let reply = &app.github.comments(REPO, issue)[1];
+        assert!(reply.body.contains("`restart`"), "{}", reply.body);
+        assert!(
+            reply.body.contains("stop"),
+            "lists the commands: {}",
+            reply.body
+        );
+        assert!(
+            app.db().task_counts().await.unwrap().is_empty(),
+            "no task for an unknown command"
+        );
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn a_broken_repo_config_gets_one_clear_comment() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let (app, issue) = app_with_issue().await;
+        app.github.put_file(
+            REPO,
+            ".github/bosun.yml",
+            "trigger_label: bosun\nshiny_new_key: 1\n",
+        );
+        for i in 0..2 {
+            app.send_json(
+                "issues",
+                &format!("cfg-{i}"),
+                &labeled(&app, issue, "bosun", WRITER),
+            )
+            .await;
+            app.settle().await;
+        }
+        let comments = app.github.comments(REPO, issue);
+        assert_eq!(
+            comments.len(),
+            1,
+            "one comment per broken file, not per trigger"
+        );
+        assert!(
+            comments[0].body.contains("shiny_new_key"),
+            "{}",
+            comments[0].body
+        );
+        assert!(app.db().task_counts().await.unwrap().is_empty());
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn a_custom_trigger_label_and_prefix_from_the_repo_config() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let (app, issue) = app_with_issue().await;
+        app.github.put_file(
+            REPO,
+            ".github/bosun.yml",
+            "trigger_label: robot\nlabel_prefix: bot\n",
+        );
+        app.send_json(
+            "issues",
+            "default-label",
+            &labeled(&app, issue, "bosun", WRITER),
+        )
+        .await;
+        app.settle().await;
+        assert!(
+            app.github.comments(REPO, issue).is_empty(),
+            "the default label no longer triggers"
+        );
+        app.send_json(
+            "issues",
+            "custom-label",
+            &labeled(&app, issue, "robot", WRITER),
+        )
+        .await;
+        app.wait_for("custom prefix label", |g| {
+            g.issue_labels(REPO, issue)
+                .contains(&"bot:done".to_string())
+        })
+        .await;
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn stop_ends_a_running_task_and_an_edit_runs_only_new_commands() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let app = TestApp::start_with(|c| c.placeholder_secs = 30.0).await;
+        app.github.set_permission(REPO, WRITER, "maintain");
+        let issue = app.github.add_issue(REPO, "Long job", "", WRITER);
+        app.send_json("issues", "start", &labeled(&app, issue, "bosun", WRITER))
+            .await;
+        app.wait_for("in progress", |g| {
+            g.issue_labels(REPO, issue)
+                .contains(&"bosun:in-progress".to_string())
+        })
+        .await;
+        let comment = app
+            .github
+            .add_comment(REPO, issue, "@bosun-test status", WRITER);
+        let status = comment_created(&app, issue, comment, "@bosun-test status", WRITER);
+        app.send_json("issue_comment", "status", &status).await;
+        let mut edited = comment_created(
+            &app,
+            issue,
+            comment,
+            "@bosun-test status\n\n@bosun-test stop",
+            WRITER,
+        );
+        edited["action"] = "edited".into();
+        edited["changes"] = serde_json::json!({ "body": { "from": "@bosun-test status" } });
+        app.send_json("issue_comment", "edit", &edited).await;
+        app.wait_for("stopped", |g| {
+            tracking(g, issue)
+                .first()
+                .is_some_and(|(_, m)| m.status == TaskStatus::Stopped)
+                && g.issue_labels(REPO, issue)
+                    .iter()
+                    .all(|l| !l.starts_with("bosun:"))
+        })
+        .await;
+        app.settle().await;
+        let replies: Vec<_> = app
+            .github
+            .comments(REPO, issue)
+            .into_iter()
+            .filter(|c| {
+                c.user_login == app.github.bot_login() && TrackingMarker::find(&c.body).is_none()
+            })
+            .collect();
+        let bodies: Vec<_> = replies.iter().map(|c| c.body.as_str()).collect();
+        assert_eq!(
+            replies.len(),
+            1,
+            "one status reply; the edit did not re-run status: {bodies:#?}"
+        );
+        assert_eq!(
+            app.db().task_counts().await.unwrap(),
+            vec![("stopped".to_string(), 1)]
+        );
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}

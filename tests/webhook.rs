@@ -1,0 +1,254 @@
+//! `POST /webhook` through the real router: signatures, size cap, dedup, quarantine, and every
+//! real example payload answered 2xx.
+
+mod support;
+
+use support::*;
+
+#[tokio::test]
+async fn bad_signatures_are_refused_and_nothing_is_stored() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let app = TestApp::start().await;
+        let body = br#"{"zen":"hi"}"#;
+        let good = bosun::github::signature::sign(SECRET, body);
+        let sha1_only = reqwest::Client::new()
+            .post(format!("{}/webhook", app.url))
+            .header("x-github-event", "ping")
+            .header("x-github-delivery", "sha1-only")
+            .header(
+                "x-hub-signature",
+                "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59",
+            )
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sha1_only.status(), 401);
+        let cases = [
+            None,
+            Some(
+                "sha256=0000000000000000000000000000000000000000000000000000000000000000"
+                    .to_string(),
+            ),
+            Some(good.to_uppercase().replace("SHA256", "sha256")),
+            Some(good.trim_start_matches("sha256=").to_string()),
+            Some(good[..good.len() - 2].to_string()),
+            Some(bosun::github::signature::sign("another secret", body)),
+        ];
+        for (i, sig) in cases.iter().enumerate() {
+            let res = app
+                .post("ping", &format!("bad-{i}"), body, sig.as_deref())
+                .await;
+            assert_eq!(res.status(), 401, "case {i}: {sig:?}");
+        }
+        assert!(
+            app.db().delivery_counts().await.unwrap().is_empty(),
+            "nothing stored"
+        );
+        let ok = app.post("ping", "good", body, Some(&good)).await;
+        assert_eq!(ok.status(), 202);
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn a_second_secret_verifies_during_rotation() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let app = TestApp::start_with(|c| {
+            c.github_webhook_secret = Some(format!("new-secret, {SECRET}"));
+        })
+        .await;
+        let res = app.send("ping", "rotating", br#"{}"#).await;
+        assert_eq!(res.status(), 202);
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413_with_or_without_a_length() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let app = TestApp::start().await;
+        let big = vec![b' '; 25 * 1024 * 1024 + 1];
+        let res = app.post("ping", "big", &big, Some("sha256=00")).await;
+        assert_eq!(res.status(), 413);
+        // Chunked, with no Content-Length: the cap must stop the read by itself.
+        assert_eq!(send_chunked(&app.url, 26 * 1024 * 1024).await, 413);
+        assert!(app.db().delivery_counts().await.unwrap().is_empty());
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Sends `total` bytes as a chunked body over a raw connection and returns the status the
+/// server answered with (the server may answer and close before the body is all sent).
+async fn send_chunked(base: &str, total: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /webhook HTTP/1.1\r\nHost: {addr}\r\nx-github-event: ping\r\n\
+         x-github-delivery: chunked\r\nx-hub-signature-256: sha256=00\r\n\
+         transfer-encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b' '; 1024 * 1024];
+    let mut sent = 0;
+    while sent < total {
+        let frame = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+        if stream.write_all(&frame).await.is_err() {
+            break; // the server stopped reading: its answer is waiting
+        }
+        sent += chunk.len();
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"))
+}
+
+#[tokio::test]
+async fn every_real_example_payload_is_answered_2xx_and_parsed() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let app = TestApp::start().await;
+        let mut sent = 0;
+        let mut events: Vec<_> = std::fs::read_dir(fixtures_dir().join("webhooks"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        events.sort();
+        for dir in events {
+            let event = dir.file_name().unwrap().to_str().unwrap().to_string();
+            let mut files: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            for file in files {
+                let body = std::fs::read(&file).unwrap();
+                let res = app.send(&event, &format!("real-{sent}"), &body).await;
+                assert!(
+                    res.status().is_success(),
+                    "{}: {}",
+                    file.display(),
+                    res.status()
+                );
+                sent += 1;
+            }
+        }
+        assert!(sent >= 90, "only {sent} payloads found");
+        app.settle().await;
+        let counts = app.db().delivery_counts().await.unwrap();
+        let total: i64 = counts.iter().map(|(_, n)| n).sum();
+        assert_eq!(total, sent as i64);
+        assert!(
+            !counts
+                .iter()
+                .any(|(s, _)| s == "quarantined" || s == "received"),
+            "every real payload parses: {counts:?}"
+        );
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn a_redelivery_is_answered_and_does_nothing_twice() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let app = TestApp::start().await;
+        let body = br#"{"zen":"Design for failure."}"#;
+        assert_eq!(app.send("ping", "same-id", body).await.status(), 202);
+        let again = app.send("ping", "same-id", body).await;
+        assert_eq!(again.status(), 200);
+        let json: serde_json::Value = again.json().await.unwrap();
+        assert_eq!(json["status"], "duplicate");
+        app.settle().await;
+        assert_eq!(
+            app.db().delivery_counts().await.unwrap(),
+            vec![("processed".to_string(), 1)]
+        );
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn signed_garbage_is_kept_aside_and_unknown_events_are_ignored() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let app = TestApp::start().await;
+        assert!(app
+            .send("issues", "garbage", b"{not json")
+            .await
+            .status()
+            .is_success());
+        assert!(app
+            .send("star", "unknown", br#"{"action":"created"}"#)
+            .await
+            .status()
+            .is_success());
+        assert!(app
+            .send(
+                "issues",
+                "odd-shape",
+                br#"{"action":"labeled","issue":{"number":"x"}}"#
+            )
+            .await
+            .status()
+            .is_success());
+        app.settle().await;
+        let state = |id: &str| {
+            let db = app.db().clone();
+            let id = bosun::github::ids::DeliveryId(id.into());
+            async move { db.delivery_state(&id).await.unwrap().unwrap().0 }
+        };
+        assert_eq!(state("garbage").await, "quarantined");
+        assert_eq!(state("odd-shape").await, "quarantined");
+        assert_eq!(state("unknown").await, "ignored");
+        assert!(
+            app.github
+                .requests()
+                .iter()
+                .all(|r| !r.path.contains("/issues")),
+            "no GitHub effect"
+        );
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn health_and_metrics_answer() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let app = TestApp::start().await;
+        app.send("ping", "m1", br#"{}"#).await;
+        app.post("ping", "m2", br#"{}"#, None).await;
+        app.settle().await;
+        let health: serde_json::Value = app.get("/health").await.json().await.unwrap();
+        assert_eq!(health["status"], "ok");
+        assert_eq!(health["mode"], "configured");
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        for line in [
+            "bosun_webhook_deliveries_total{outcome=\"accepted\"} 1",
+            "bosun_webhook_deliveries_total{outcome=\"bad_signature\"} 1",
+            "bosun_deliveries{state=\"processed\"} 1",
+            "bosun_queue_depth 0",
+            "bosun_github_calls_total{status=\"200\"}",
+        ] {
+            assert!(metrics.contains(line), "missing {line} in:\n{metrics}");
+        }
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
