@@ -4,10 +4,10 @@
 use crate::config::credentials::{self, AppCredentials};
 use crate::config::server::ServerConfig;
 use crate::db::Db;
-use crate::github::client::{GitHub, GitHubConfig, RetryPolicy};
+use crate::github::client::{GitHub, GitHubConfig};
 use crate::github::signature::WebhookSecrets;
 use crate::server::ingest::Ingest;
-use crate::server::{router, Activate, AppState, Configured, Mode, USER_AGENT};
+use crate::server::{router, Activate, AppState, Configured, Mode};
 use crate::task::trigger::Identity;
 use crate::worker::backoff::backoff;
 use crate::worker::context::{Ctx, WorkerSettings};
@@ -104,13 +104,11 @@ fn start_engine(
     stored: Arc<Notify>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<(Arc<Configured>, JoinHandle<()>)> {
-    let github = GitHub::new(GitHubConfig {
-        api_url: config.github_api_url.clone(),
-        app_id: creds.app_id,
-        private_key_pem: creds.private_key_pem.clone(),
-        user_agent: USER_AGENT.to_string(),
-        retry: RetryPolicy::default(),
-    })?;
+    let github = GitHub::new(GitHubConfig::new(
+        &config.github_api_url,
+        creds.app_id,
+        &creds.private_key_pem,
+    ))?;
     let configured = Arc::new(Configured {
         app_id: creds.app_id,
         secrets: WebhookSecrets::parse(&creds.webhook_secret),
@@ -244,13 +242,11 @@ pub async fn resync(
         )
     })?;
     let db = Db::open(&config.data_dir).await?;
-    let github = GitHub::new(GitHubConfig {
-        api_url: config.github_api_url.clone(),
-        app_id: creds.app_id,
-        private_key_pem: creds.private_key_pem,
-        user_agent: USER_AGENT.to_string(),
-        retry: RetryPolicy::default(),
-    })?;
+    let github = GitHub::new(GitHubConfig::new(
+        &config.github_api_url,
+        creds.app_id,
+        &creds.private_key_pem,
+    ))?;
     let report = crate::task::resync::resync(&db, &github, repo).await;
     db.close().await;
     report

@@ -417,3 +417,58 @@ async fn stop_ends_a_running_task_and_an_edit_runs_only_new_commands() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test]
+async fn allowlisted_bots_and_users_may_trigger() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let bot = "renovate[bot]";
+        let app = TestApp::start_with(|c| c.allowed_bot_ids = vec![user_id(bot)]).await;
+        app.github.set_permission(REPO, READER, "read");
+        app.github.put_file(
+            REPO,
+            ".github/bosun.yml",
+            &format!("allowed_users: [{READER}]\n"),
+        );
+        let from_bot = app.github.add_issue(REPO, "Bump deps", "", bot);
+        let from_reader = app.github.add_issue(REPO, "Typo", "", READER);
+        app.send_json("issues", "bot", &labeled(&app, from_bot, "bosun", bot))
+            .await;
+        app.send_json(
+            "issues",
+            "reader",
+            &labeled(&app, from_reader, "bosun", READER),
+        )
+        .await;
+        app.wait_for("both done", |g| done(g, from_bot) && done(g, from_reader))
+            .await;
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn github_failing_for_a_while_delays_the_task_but_does_not_lose_it() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let (app, issue) = app_with_issue().await;
+        // More 502s than the door retries by itself: the job must go back to the queue.
+        app.github
+            .inject("POST", "/repos/*/*/issues/*/labels", Fault::Status(502), 6);
+        app.send_json("issues", "flaky", &labeled(&app, issue, "bosun", WRITER))
+            .await;
+        app.wait_for("task done despite the outage", |g| done(g, issue))
+            .await;
+        app.settle().await;
+        let failed = app
+            .github
+            .requests()
+            .iter()
+            .filter(|r| r.status == 502)
+            .count();
+        assert_eq!(failed, 6);
+        assert_eq!(app.github.comments(REPO, issue).len(), 1);
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}

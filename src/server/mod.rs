@@ -24,8 +24,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
-pub const USER_AGENT: &str = concat!("bosun/", env!("CARGO_PKG_VERSION"));
-
 /// Whether bosun can talk to GitHub yet.
 pub enum Mode {
     /// No App credentials: only the setup page works.

@@ -8,7 +8,7 @@
 
 use super::{AppState, Mode};
 use crate::config::credentials::{self, AppCredentials};
-use crate::github::client::convert_manifest;
+use crate::github::client::{convert_manifest, default_user_agent};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -213,7 +213,7 @@ pub async fn setup_callback(
         );
     };
     let conversion =
-        match convert_manifest(&state.config.github_api_url, code, super::USER_AGENT).await {
+        match convert_manifest(&state.config.github_api_url, code, &default_user_agent()).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "manifest code exchange failed");

@@ -13,6 +13,7 @@ pub async fn handle_face(ctx: &Ctx, task_id: TaskId) -> Result<(), JobError> {
             "task {task_id} does not exist"
         )));
     };
+    crate::task::record_span_ids(&task);
     let state = project(&ctx.db.task_events(task_id).await?)?;
     let client = ctx.github.installation(task.installation);
     let body = reply::tracking_comment(&task, &state, &ctx.identity.handle);

@@ -22,6 +22,7 @@ pub async fn handle_run(
         .task(task_id)
         .await?
         .ok_or_else(|| JobError::Fail(anyhow::anyhow!("task {task_id} does not exist")))?;
+    crate::task::record_span_ids(&task);
     if !task.status.is_active() || task.attempt != attempt {
         tracing::info!(status = %task.status, current = task.attempt, "attempt is over; nothing to run");
         return Ok(());

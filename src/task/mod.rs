@@ -6,3 +6,11 @@ pub mod handle_trigger;
 pub mod model;
 pub mod resync;
 pub mod trigger;
+
+/// Fills the `repo` and `issue` fields of the current job span once the task is loaded, so
+/// every log line of a task's job names where it belongs.
+pub(crate) fn record_span_ids(task: &crate::db::TaskRow) {
+    let span = tracing::Span::current();
+    span.record("repo", tracing::field::display(&task.repo));
+    span.record("issue", task.issue.0);
+}

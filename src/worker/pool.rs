@@ -120,13 +120,13 @@ async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
                 .await
         }
         Job::Run { task, attempt } => {
-            let span = tracing::info_span!("run", task = %task, attempt = attempt);
+            let span = tracing::info_span!("run", task = %task, attempt = attempt, repo = tracing::field::Empty, issue = tracing::field::Empty);
             handle_run(ctx, *task, *attempt, fence)
                 .instrument(span)
                 .await
         }
         Job::SyncFace { task } => {
-            let span = tracing::info_span!("face", task = %task);
+            let span = tracing::info_span!("face", task = %task, repo = tracing::field::Empty, issue = tracing::field::Empty);
             handle_face(ctx, *task).instrument(span).await
         }
     }
