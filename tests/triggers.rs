@@ -49,6 +49,7 @@ async fn a_writer_labels_an_issue_and_gets_reaction_label_and_tracking_comment()
         assert_eq!(res.status(), 202);
         app.wait_for("task done on GitHub", |g| done(g, issue))
             .await;
+        app.settle().await; // the face job may still be removing a stale label
 
         let reactions = app.github.issue_reactions(REPO, issue);
         assert_eq!(reactions.len(), 1);

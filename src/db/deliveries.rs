@@ -149,12 +149,8 @@ impl Db {
 
     /// Deliveries by state, for /metrics.
     pub async fn delivery_counts(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
-        let rows = sqlx::query("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        self.count_by("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
+            .await
     }
 
     /// Drops the payloads of handled deliveries older than `age_ms` (the id stays, so a late

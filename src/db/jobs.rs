@@ -220,12 +220,8 @@ impl Db {
 
     /// Jobs by state, for /metrics (queue depth is `queued` + `running`).
     pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
-        let rows = sqlx::query("SELECT state, COUNT(*) FROM jobs GROUP BY state")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        self.count_by("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+            .await
     }
 }
 

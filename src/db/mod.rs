@@ -83,6 +83,15 @@ impl Db {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 
+    /// Runs a `SELECT <label>, COUNT(*) … GROUP BY <label>` query (the /metrics gauges).
+    async fn count_by(&self, sql: &'static str) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        use sqlx::Row;
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

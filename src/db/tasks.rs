@@ -152,6 +152,48 @@ async fn append_in(
     task_in(tx, id).await?.ok_or(RecordError::NoSuchTask(id))
 }
 
+async fn task_for_issue_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    repo: RepoId,
+    issue: IssueNumber,
+) -> Result<Option<TaskRow>, sqlx::Error> {
+    let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE repo_id = ? AND issue_number = ?");
+    sqlx::query(&sql)
+        .bind(repo.0 as i64)
+        .bind(issue.0 as i64)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| task_from_row(&r))
+        .transpose()
+}
+
+/// A new task row for the issue in `new`; the caller appends its first event next.
+async fn insert_task_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    new: &NewAttempt,
+    status: TaskStatus,
+    attempt: u32,
+) -> Result<TaskId, sqlx::Error> {
+    let now = now_ms();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO tasks (repo_id, repo, installation_id, issue_number, kind,
+            label_prefix, status, attempt, requested_by, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'implement', ?, ?, ?, '', ?, ?) RETURNING id",
+    )
+    .bind(new.repo_id.0 as i64)
+    .bind(new.repo.to_string())
+    .bind(new.installation.0 as i64)
+    .bind(new.issue.0 as i64)
+    .bind(&new.label_prefix)
+    .bind(status.as_str())
+    .bind(attempt)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(TaskId(id))
+}
+
 impl Db {
     pub async fn task(&self, id: TaskId) -> Result<Option<TaskRow>, sqlx::Error> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?");
@@ -168,15 +210,10 @@ impl Db {
         repo: RepoId,
         issue: IssueNumber,
     ) -> Result<Option<TaskRow>, sqlx::Error> {
-        let sql =
-            format!("SELECT {TASK_COLUMNS} FROM tasks WHERE repo_id = ? AND issue_number = ?");
-        sqlx::query(&sql)
-            .bind(repo.0 as i64)
-            .bind(issue.0 as i64)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| task_from_row(&r))
-            .transpose()
+        let mut tx = self.pool.begin().await?;
+        let task = task_for_issue_in(&mut tx, repo, issue).await?;
+        tx.commit().await?;
+        Ok(task)
     }
 
     /// Every task of a repository, for `bosun resync` and the dashboard.
@@ -206,36 +243,11 @@ impl Db {
         jobs_for: impl FnOnce(&TaskRow) -> Vec<NewJob>,
     ) -> Result<StartOutcome, RecordError> {
         let mut tx = self.begin_write().await?;
-        let sql =
-            format!("SELECT {TASK_COLUMNS} FROM tasks WHERE repo_id = ? AND issue_number = ?");
-        let existing = sqlx::query(&sql)
-            .bind(new.repo_id.0 as i64)
-            .bind(new.issue.0 as i64)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| task_from_row(&r))
-            .transpose()?;
+        let existing = task_for_issue_in(&mut tx, new.repo_id, new.issue).await?;
         let (id, attempt) = match existing {
             Some(task) if task.status.is_active() => return Ok(StartOutcome::AlreadyActive(task)),
             Some(task) => (task.id, task.attempt + 1),
-            None => {
-                let now = now_ms();
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO tasks (repo_id, repo, installation_id, issue_number, kind,
-                        label_prefix, status, attempt, requested_by, created_at, updated_at)
-                     VALUES (?, ?, ?, ?, 'implement', ?, 'new', 0, '', ?, ?) RETURNING id",
-                )
-                .bind(new.repo_id.0 as i64)
-                .bind(new.repo.to_string())
-                .bind(new.installation.0 as i64)
-                .bind(new.issue.0 as i64)
-                .bind(&new.label_prefix)
-                .bind(now)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                (TaskId(id), 1)
-            }
+            None => (insert_task_in(&mut tx, &new, TaskStatus::New, 0).await?, 1),
         };
         // The repo may have been renamed or moved installations since the task was created.
         sqlx::query(
@@ -317,42 +329,13 @@ impl Db {
         tracking_comment: Option<CommentId>,
     ) -> Result<bool, RecordError> {
         let mut tx = self.begin_write().await?;
-        let sql =
-            format!("SELECT {TASK_COLUMNS} FROM tasks WHERE repo_id = ? AND issue_number = ?");
-        let existing = sqlx::query(&sql)
-            .bind(new.repo_id.0 as i64)
-            .bind(new.issue.0 as i64)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| task_from_row(&r))
-            .transpose()?;
-        let id = match &existing {
+        let id = match task_for_issue_in(&mut tx, new.repo_id, new.issue).await? {
             Some(t) if t.status == status && t.attempt == attempt => {
                 tx.commit().await?;
                 return Ok(false);
             }
             Some(t) => t.id,
-            None => {
-                let now = now_ms();
-                TaskId(
-                    sqlx::query_scalar(
-                        "INSERT INTO tasks (repo_id, repo, installation_id, issue_number, kind,
-                            label_prefix, status, attempt, requested_by, created_at, updated_at)
-                         VALUES (?, ?, ?, ?, 'implement', ?, ?, ?, '', ?, ?) RETURNING id",
-                    )
-                    .bind(new.repo_id.0 as i64)
-                    .bind(new.repo.to_string())
-                    .bind(new.installation.0 as i64)
-                    .bind(new.issue.0 as i64)
-                    .bind(&new.label_prefix)
-                    .bind(status.as_str())
-                    .bind(attempt)
-                    .bind(now)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?,
-                )
-            }
+            None => insert_task_in(&mut tx, &new, status, attempt).await?,
         };
         append_in(&mut tx, id, &TaskEvent::Resynced { status, attempt }).await?;
         if let Some(comment) = tracking_comment {
@@ -368,12 +351,8 @@ impl Db {
 
     /// Tasks by status, for /metrics.
     pub async fn task_counts(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
-        let rows = sqlx::query("SELECT status, COUNT(*) FROM tasks GROUP BY status")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        self.count_by("SELECT status, COUNT(*) FROM tasks GROUP BY status")
+            .await
     }
 }
 

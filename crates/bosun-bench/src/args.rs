@@ -1,0 +1,121 @@
+//! The command line: `<ingest|ack|all> [--seconds N] [--connections N] [--issues N]`.
+//! Parsed by hand: three numeric flags do not justify another dependency in the bench.
+
+use anyhow::{bail, Context};
+
+pub const USAGE: &str = "usage: bosun-bench <ingest|ack|all> [--seconds N] [--connections N] [--issues N]
+
+  ingest   signed webhooks over keep-alive connections: deliveries/s and ack latency
+  ack      webhook -> eyes reaction latency, one labelled issue at a time
+  all      ingest, then ack, against the same server
+
+  --seconds N       measured load time of ingest (default 10, after a 1 s warm-up)
+  --connections N   concurrent keep-alive connections of ingest (default 32)
+  --issues N        issues labelled by ack (default 100)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Ingest,
+    Ack,
+    All,
+}
+
+impl Mode {
+    pub fn runs_ingest(self) -> bool {
+        matches!(self, Mode::Ingest | Mode::All)
+    }
+
+    pub fn runs_ack(self) -> bool {
+        matches!(self, Mode::Ack | Mode::All)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Ingest => "ingest",
+            Mode::Ack => "ack",
+            Mode::All => "all",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    pub mode: Mode,
+    pub seconds: u64,
+    pub connections: usize,
+    pub issues: u64,
+}
+
+/// Upper bounds that keep a typo from turning into an hour-long run or a fork bomb of sockets.
+const MAX_SECONDS: u64 = 600;
+const MAX_CONNECTIONS: usize = 1024;
+const MAX_ISSUES: u64 = 10_000;
+
+/// `Ok(None)` means help was asked for.
+pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
+    let mut mode = None;
+    let mut parsed = Args {
+        mode: Mode::All,
+        seconds: 10,
+        connections: 32,
+        issues: 100,
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| -> anyhow::Result<u64> {
+            let v = args.next().with_context(|| format!("{flag} needs a number"))?;
+            let n: u64 = v
+                .parse()
+                .with_context(|| format!("{flag} {v}: not a number"))?;
+            anyhow::ensure!(n > 0, "{flag} must be at least 1");
+            Ok(n)
+        };
+        match arg.as_str() {
+            "-h" | "--help" | "help" => return Ok(None),
+            "--seconds" => parsed.seconds = value("--seconds")?.min(MAX_SECONDS),
+            "--connections" => {
+                parsed.connections = (value("--connections")? as usize).min(MAX_CONNECTIONS)
+            }
+            "--issues" => parsed.issues = value("--issues")?.min(MAX_ISSUES),
+            "ingest" | "ack" | "all" if mode.is_none() => {
+                mode = Some(match arg.as_str() {
+                    "ingest" => Mode::Ingest,
+                    "ack" => Mode::Ack,
+                    _ => Mode::All,
+                })
+            }
+            other => bail!("unexpected argument {other:?}\n\n{USAGE}"),
+        }
+    }
+    parsed.mode = mode.with_context(|| format!("which benchmark?\n\n{USAGE}"))?;
+    Ok(Some(parsed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(line: &str) -> anyhow::Result<Option<Args>> {
+        parse(line.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let a = parse_str("all").unwrap().unwrap();
+        assert_eq!((a.mode, a.seconds, a.connections, a.issues), (Mode::All, 10, 32, 100));
+        let a = parse_str("ingest --seconds 3 --connections 8")
+            .unwrap()
+            .unwrap();
+        assert_eq!((a.mode, a.seconds, a.connections), (Mode::Ingest, 3, 8));
+        assert!(parse_str("--help").unwrap().is_none());
+    }
+
+    #[test]
+    fn mistakes_are_refused() {
+        assert!(parse_str("").is_err());
+        assert!(parse_str("ingest ack").is_err());
+        assert!(parse_str("ack --issues").is_err());
+        assert!(parse_str("ack --issues 0").is_err());
+        assert!(parse_str("ack --issues many").is_err());
+    }
+}
