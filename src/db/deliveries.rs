@@ -25,6 +25,15 @@ pub struct StoredDelivery {
     pub payload: Vec<u8>,
 }
 
+/// Intake's decision about one stored delivery.
+#[derive(Debug, Clone)]
+pub struct Handled {
+    pub seq: i64,
+    pub state: DeliveryState,
+    pub outcome: String,
+    pub jobs: Vec<super::NewJob>,
+}
+
 /// What intake decided about a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
@@ -112,25 +121,25 @@ impl Db {
             .collect()
     }
 
-    /// Records intake's decision and enqueues the work it produced, atomically: a crash leaves
-    /// the delivery either waiting (and it is handled again) or handled with its jobs queued.
-    pub async fn finish_delivery(
-        &self,
-        seq: i64,
-        state: DeliveryState,
-        outcome: &str,
-        jobs: &[super::NewJob],
-    ) -> Result<(), sqlx::Error> {
+    /// Records intake's decisions for a batch and enqueues the work they produced, in one
+    /// transaction: a crash leaves the batch either waiting (handled again) or handled with its
+    /// jobs queued, and one commit serves the whole batch.
+    pub async fn finish_deliveries(&self, handled: &[Handled]) -> Result<(), sqlx::Error> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE deliveries SET state = ?, outcome = ?, processed_at = ? WHERE seq = ?")
-            .bind(state.as_str())
-            .bind(outcome)
-            .bind(now_ms())
-            .bind(seq)
+        let now = now_ms();
+        for h in handled {
+            sqlx::query(
+                "UPDATE deliveries SET state = ?, outcome = ?, processed_at = ? WHERE seq = ?",
+            )
+            .bind(h.state.as_str())
+            .bind(&h.outcome)
+            .bind(now)
+            .bind(h.seq)
             .execute(&mut *tx)
             .await?;
-        for job in jobs {
-            super::jobs::enqueue_in(&mut tx, job).await?;
+            for job in &h.jobs {
+                super::jobs::enqueue_in(&mut tx, job).await?;
+            }
         }
         tx.commit().await
     }
@@ -217,9 +226,14 @@ mod tests {
             .await
             .unwrap();
         let seq = db.waiting_deliveries(1).await.unwrap()[0].seq;
-        db.finish_delivery(seq, DeliveryState::Quarantined, "bad json", &[])
-            .await
-            .unwrap();
+        db.finish_deliveries(&[Handled {
+            seq,
+            state: DeliveryState::Quarantined,
+            outcome: "bad json".into(),
+            jobs: vec![],
+        }])
+        .await
+        .unwrap();
         assert!(db.waiting_deliveries(1).await.unwrap().is_empty());
         let (state, outcome) = db
             .delivery_state(&DeliveryId("a".into()))

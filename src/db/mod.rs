@@ -5,7 +5,7 @@ mod deliveries;
 mod jobs;
 mod tasks;
 
-pub use deliveries::{insert_delivery_batch, DeliveryState, NewDelivery, StoredDelivery};
+pub use deliveries::{insert_delivery_batch, DeliveryState, Handled, NewDelivery, StoredDelivery};
 pub use jobs::{ClaimedJob, Fence, JobId, NewJob};
 pub use tasks::{NewAttempt, RecordError, StartOutcome, TaskRow};
 

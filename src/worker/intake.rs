@@ -1,15 +1,15 @@
 //! Intake: turns stored deliveries into work, in arrival order. Pure decisions
-//! (`task::trigger::decide`) plus one transaction per delivery that marks it handled and
-//! enqueues its job, so a crash in between loses nothing and doubles nothing.
+//! (`task::trigger::decide`) plus one transaction per batch that marks the deliveries handled
+//! and enqueues their jobs, so a crash in between loses nothing and doubles nothing, and a
+//! burst of deliveries costs one commit rather than one each.
 
-use crate::db::{now_ms, Db, DeliveryState, StoredDelivery};
+use crate::db::{now_ms, Db, DeliveryState, Handled, StoredDelivery};
 use crate::github::events::{parse_event, EventError};
 use crate::task::trigger::{decide, Decision, Identity};
 use crate::worker::job::Job;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
-use tracing::Instrument;
 
 const BATCH: i64 = 200;
 
@@ -37,20 +37,30 @@ pub async fn run_intake(
             }
             continue;
         }
-        for delivery in waiting {
-            let span =
-                tracing::info_span!("delivery", delivery = %delivery.id, event = %delivery.event);
-            if let Err(e) = handle(&db, &identity, &delivery).instrument(span).await {
-                tracing::error!(error = %e, "recording intake's decision failed; will retry");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                break;
-            }
+        let handled: Vec<Handled> = waiting
+            .iter()
+            .map(|delivery| {
+                let span = tracing::info_span!("delivery", delivery = %delivery.id, event = %delivery.event);
+                span.in_scope(|| handle(&identity, delivery))
+            })
+            .collect();
+        if let Err(e) = db.finish_deliveries(&handled).await {
+            tracing::error!(error = %e, "recording intake's decisions failed; will retry");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
         }
         jobs_added.notify_waiters();
     }
 }
 
-async fn handle(db: &Db, me: &Identity, delivery: &StoredDelivery) -> Result<(), sqlx::Error> {
+/// Decides what one delivery means. Pure but for logging: the caller stores the decision.
+fn handle(me: &Identity, delivery: &StoredDelivery) -> Handled {
+    let done = |state, outcome: &str, jobs| Handled {
+        seq: delivery.seq,
+        state,
+        outcome: outcome.to_string(),
+        jobs,
+    };
     let event = match parse_event(&delivery.event, &delivery.payload) {
         Ok(event) => event,
         Err(e) => {
@@ -59,37 +69,22 @@ async fn handle(db: &Db, me: &Identity, delivery: &StoredDelivery) -> Result<(),
                 EventError::Shape { .. } => "signed JSON of an unexpected shape",
             };
             tracing::warn!(error = %e, "delivery quarantined: {why}");
-            return db
-                .finish_delivery(
-                    delivery.seq,
-                    DeliveryState::Quarantined,
-                    &e.to_string(),
-                    &[],
-                )
-                .await;
+            return done(DeliveryState::Quarantined, &e.to_string(), vec![]);
         }
     };
     match decide(&delivery.id, event, me) {
         Decision::Trigger(request) => {
             tracing::info!(repo = %request.repo, issue = %request.issue, sender = %request.sender.login, "possible trigger queued");
             let job = Job::Trigger(*request).to_new(now_ms());
-            db.finish_delivery(
-                delivery.seq,
-                DeliveryState::Processed,
-                "trigger queued",
-                &[job],
-            )
-            .await
+            done(DeliveryState::Processed, "trigger queued", vec![job])
         }
         Decision::Noted(what) => {
             tracing::debug!(what, "delivery noted");
-            db.finish_delivery(delivery.seq, DeliveryState::Processed, what, &[])
-                .await
+            done(DeliveryState::Processed, what, vec![])
         }
         Decision::Ignore(why) => {
             tracing::debug!(why = %why, "delivery ignored");
-            db.finish_delivery(delivery.seq, DeliveryState::Ignored, &why, &[])
-                .await
+            done(DeliveryState::Ignored, &why, vec![])
         }
     }
 }

@@ -1,1 +1,195 @@
-fn main() {}
+//! `bosun-bench`: builds the release `bosun`, runs it as a child process against the in-process
+//! fake GitHub, and prints numbers: ingest throughput and ack latency, and webhook → 👀 latency.
+//! A command to run by hand; no test asserts a time.
+//!
+//! `cargo run --release -p bosun-bench -- <ingest|ack|all> [--seconds N] [--connections N] [--issues N]`
+
+mod ack;
+mod args;
+mod binary;
+mod ingest;
+mod load;
+mod metrics;
+mod payloads;
+mod procfs;
+mod server;
+mod stats;
+
+use anyhow::Context;
+use args::Args;
+use fake_github::FakeGitHub;
+use payloads::Target;
+use server::{Server, ServerEnv};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+const REPO: &str = "bench-org/bench-repo";
+const WRITER: &str = "bench-writer";
+
+fn main() -> ExitCode {
+    let args = match args::parse(std::env::args().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{}", args::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("bosun-bench: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = binary::build_bosun().and_then(|bin| {
+        // One thread for the load generator and the fake GitHub: the client shares the
+        // machine's cores with the server it measures, so it must stay small and its CPU
+        // use must be measurable.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(until_interrupted(run(args, bin)))
+    });
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("bosun-bench: some checks failed (see above)");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("bosun-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM drops the benchmark future, and with it the server guard, which kills
+/// the child: an interrupted run leaves no `bosun` behind.
+async fn until_interrupted(
+    work: impl std::future::Future<Output = anyhow::Result<bool>>,
+) -> anyhow::Result<bool> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = work => result,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+        _ = term.recv() => anyhow::bail!("terminated"),
+    }
+}
+
+/// Runs the chosen benchmarks against one server start; true when every check passed.
+async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
+    let fake = FakeGitHub::start().await;
+    let (repo_id, installation_id) = fake.add_repo(REPO);
+    fake.set_permission(REPO, WRITER, "write");
+    let target = Target {
+        full_name: REPO.into(),
+        repo_id,
+        installation_id,
+        sender_login: WRITER.into(),
+        sender_id: fake.user_id(WRITER),
+    };
+    let secret = random_secret()?;
+    let server = Server::start(
+        &bin,
+        &ServerEnv {
+            app_id: fake.app_id(),
+            private_key_pem: fake_github::TEST_APP_PRIVATE_KEY.into(),
+            webhook_secret: secret.clone(),
+            api_url: fake.url(),
+        },
+    )
+    .await?;
+    // Intake and the workers start once bosun has asked GitHub who the App is.
+    let engine_up = |f: &FakeGitHub| {
+        f.requests()
+            .iter()
+            .any(|r| r.path == "/app" && r.status == 200)
+    };
+    anyhow::ensure!(
+        fake.wait_until(engine_up, Duration::from_secs(10)).await,
+        "bosun never asked the fake GitHub for its App; its log:\n{}",
+        server.log_tail(30)
+    );
+    print_header(&args, &bin, &server, &fake);
+
+    let mut passed = true;
+    let mut summary = Vec::new();
+    if args.mode.runs_ingest() {
+        println!(
+            "\n== ingest: {} keep-alive connections, {} s measured after a {} s warm-up",
+            args.connections,
+            args.seconds,
+            ingest::WARMUP.as_secs()
+        );
+        let report = ingest::run(&server, &secret, args.seconds, args.connections).await?;
+        report.print();
+        passed &= report.passed();
+        summary.push(report.summary());
+    }
+    if args.mode.runs_ack() {
+        println!(
+            "\n== ack: webhook -> 👀 reaction{}",
+            if args.mode.runs_ingest() {
+                " (same server, after intake handled the ingest backlog)"
+            } else {
+                ""
+            }
+        );
+        let report = ack::run(&fake, &server, &target, &secret, args.issues).await?;
+        report.print();
+        passed &= report.passed();
+        summary.push(report.summary());
+    }
+    if !passed {
+        println!("\nlast lines of the server log:\n{}", server.log_tail(20));
+    }
+
+    let machine = procfs::machine();
+    println!("\n== summary (for the README)");
+    println!(
+        "machine: {} CPUs ({}), Linux {}; bosun and the load generator share them",
+        machine.cpus, machine.model, machine.kernel
+    );
+    for line in summary {
+        println!("{line}");
+    }
+    println!(
+        "checks: {}",
+        if passed { "all passed" } else { "FAILED" }
+    );
+    Ok(passed)
+}
+
+fn print_header(args: &Args, bin: &Path, server: &Server, fake: &FakeGitHub) {
+    let machine = procfs::machine();
+    println!("bosun-bench {}", args.mode.name());
+    println!(
+        "machine   {} CPUs, {}, Linux {}",
+        machine.cpus, machine.model, machine.kernel
+    );
+    println!(
+        "settings  --seconds {} --connections {} --issues {}; one server start for the whole run",
+        args.seconds, args.connections, args.issues
+    );
+    println!(
+        "server    {} serve (pid {}), default settings (4 workers), RUST_LOG=warn",
+        bin.display(),
+        server.pid()
+    );
+    println!(
+        "          SQLite (WAL, synchronous=FULL) in {}",
+        server.data_dir().display()
+    );
+    println!(
+        "fake      GitHub at {}, in the bench process (one tokio thread with the load generator)",
+        fake.url()
+    );
+}
+
+/// A fresh webhook secret per run, from the kernel's random source.
+fn random_secret() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 24];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(hex::encode(bytes))
+}

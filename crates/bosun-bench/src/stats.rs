@@ -54,6 +54,19 @@ pub fn ms(micros: u64) -> String {
     }
 }
 
+impl Percentiles {
+    /// `p50 a / p90 b / p99 c / max d ms`, for one-line summaries.
+    pub fn slashed(&self) -> String {
+        format!(
+            "p50 {} / p90 {} / p99 {} / max {} ms",
+            ms(self.p50),
+            ms(self.p90),
+            ms(self.p99),
+            ms(self.max)
+        )
+    }
+}
+
 impl fmt::Display for Percentiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -1,0 +1,226 @@
+//! The ingest load generator: N keep-alive HTTP/1.1 connections, each sending signed deliveries
+//! back to back (closed loop: a connection sends its next request when the previous answer is
+//! in). Every request's latency is kept. Bodies and signatures are prepared before the clock
+//! starts; per request the client only formats a delivery id, because it shares the machine's
+//! cores with the server it measures.
+
+use crate::payloads::Signed;
+use crate::stats::micros;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{handshake, SendRequest};
+use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// When the warm-up ends and when the measurement ends. A request belongs to the phase in
+/// which it was sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub warm_end: Instant,
+    pub end: Instant,
+}
+
+impl Window {
+    pub fn starting_now(warmup: Duration, measure: Duration) -> Window {
+        let warm_end = Instant::now() + warmup;
+        Window {
+            warm_end,
+            end: warm_end + measure,
+        }
+    }
+}
+
+/// A signed delivery with its header values built once.
+struct Prepared {
+    event: HeaderValue,
+    signature: HeaderValue,
+    body: Bytes,
+}
+
+pub struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+}
+
+/// Opens `n` connections before any clock starts, so connecting is not part of the numbers.
+pub async fn connect(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<Connection>> {
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let stream = TcpStream::connect(addr).await?;
+        // Requests are single small writes; Nagle would only add delay.
+        stream.set_nodelay(true)?;
+        let (sender, driver) = handshake(TokioIo::new(stream)).await?;
+        // The driver does the socket I/O; it ends when the sender is dropped.
+        tokio::spawn(async move {
+            let _ = driver.await;
+        });
+        conns.push(Connection { sender });
+    }
+    Ok(conns)
+}
+
+/// What all connections saw.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Latency of every request sent in the measured window, in microseconds.
+    pub latencies_us: Vec<u64>,
+    /// Body bytes sent in the measured window.
+    pub measured_bytes: u64,
+    pub warmup_requests: u64,
+    /// Answers by status, warm-up included.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Transport errors; each ends its connection.
+    pub errors: Vec<String>,
+    /// From the end of the warm-up to the last measured answer.
+    pub measured_for: Duration,
+}
+
+impl Outcome {
+    pub fn answers(&self, status: u16) -> u64 {
+        self.statuses.get(&status).copied().unwrap_or(0)
+    }
+
+    pub fn non_2xx(&self) -> Vec<(u16, u64)> {
+        self.statuses
+            .iter()
+            .filter(|(s, _)| !(200..300).contains(*s))
+            .map(|(s, n)| (*s, *n))
+            .collect()
+    }
+}
+
+/// Drives every connection until `window.end`, then merges what they recorded.
+pub async fn drive(
+    conns: Vec<Connection>,
+    addr: SocketAddr,
+    mix: &[Signed],
+    window: Window,
+) -> anyhow::Result<Outcome> {
+    let prepared: Arc<Vec<Prepared>> = Arc::new(
+        mix.iter()
+            .map(|s| {
+                Ok(Prepared {
+                    event: HeaderValue::from_str(&s.event)?,
+                    signature: HeaderValue::from_str(&s.signature)?,
+                    body: s.body.clone(),
+                })
+            })
+            .collect::<anyhow::Result<_>>()?,
+    );
+    let host = HeaderValue::from_str(&addr.to_string())?;
+    let count = conns.len();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(id, conn)| {
+            // Spread the connections over the mix so concurrent requests are different events.
+            let offset = id * prepared.len() / count.max(1);
+            tokio::spawn(one_connection(
+                conn,
+                id,
+                offset,
+                prepared.clone(),
+                host.clone(),
+                window,
+            ))
+        })
+        .collect();
+    let mut all = Outcome::default();
+    let mut last_answer = window.warm_end;
+    for task in tasks {
+        let one = task.await?;
+        all.latencies_us.extend(one.latencies_us);
+        all.measured_bytes += one.measured_bytes;
+        all.warmup_requests += one.warmup_requests;
+        for (status, n) in one.statuses {
+            *all.statuses.entry(status).or_default() += n;
+        }
+        all.errors.extend(one.error);
+        last_answer = last_answer.max(one.last_answer);
+    }
+    all.measured_for = last_answer.saturating_duration_since(window.warm_end);
+    Ok(all)
+}
+
+struct ConnOutcome {
+    latencies_us: Vec<u64>,
+    measured_bytes: u64,
+    warmup_requests: u64,
+    statuses: BTreeMap<u16, u64>,
+    error: Option<String>,
+    last_answer: Instant,
+}
+
+async fn one_connection(
+    mut conn: Connection,
+    id: usize,
+    offset: usize,
+    mix: Arc<Vec<Prepared>>,
+    host: HeaderValue,
+    window: Window,
+) -> ConnOutcome {
+    let mut out = ConnOutcome {
+        // Room for a few thousand answers a second without regrowing in the hot loop.
+        latencies_us: Vec::with_capacity(1 << 14),
+        measured_bytes: 0,
+        warmup_requests: 0,
+        statuses: BTreeMap::new(),
+        error: None,
+        last_answer: window.warm_end,
+    };
+    for n in 0u64.. {
+        let sent = Instant::now();
+        if sent >= window.end {
+            break;
+        }
+        let p = &mix[(offset + n as usize) % mix.len()];
+        let status = match send(&mut conn.sender, p, &host, id, n).await {
+            Ok(status) => status,
+            Err(e) => {
+                out.error = Some(format!("connection {id}, request {n}: {e:#}"));
+                break;
+            }
+        };
+        let answered = Instant::now();
+        *out.statuses.entry(status).or_default() += 1;
+        if sent >= window.warm_end {
+            out.latencies_us.push(micros(answered - sent));
+            out.measured_bytes += p.body.len() as u64;
+            out.last_answer = answered;
+        } else {
+            out.warmup_requests += 1;
+        }
+    }
+    out
+}
+
+/// One request; the answer body is read to the end so the connection can carry the next.
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    p: &Prepared,
+    host: &HeaderValue,
+    id: usize,
+    n: u64,
+) -> anyhow::Result<u16> {
+    // Unique per request: the same id twice would be a redelivery, answered 200 and not stored.
+    let delivery = HeaderValue::from_str(&format!("bench-{id}-{n}"))?;
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/webhook")
+        .header(HOST, host.clone())
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        .header("x-github-event", p.event.clone())
+        .header("x-github-delivery", delivery)
+        .header("x-hub-signature-256", p.signature.clone())
+        .body(Full::new(p.body.clone()))?;
+    sender.ready().await?;
+    let answer = sender.send_request(request).await?;
+    let status = answer.status().as_u16();
+    answer.into_body().collect().await?;
+    Ok(status)
+}
