@@ -111,7 +111,7 @@ fn read_stored(data_dir: &Path) -> Result<Option<AppCredentials>, CredentialsErr
 /// Writes the credentials with mode 0600, via a temporary file and a rename so a crash never
 /// leaves half a file.
 pub fn store(data_dir: &Path, creds: &AppCredentials) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(data_dir)?;
+    crate::db::create_private_dir(data_dir)?;
     let path = data_dir.join(CREDENTIALS_FILE);
     let tmp = data_dir.join(format!("{CREDENTIALS_FILE}.tmp"));
     let mut options = std::fs::OpenOptions::new();

@@ -25,6 +25,22 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Creates the data directory readable by its owner only (it holds the database and the App's
+/// credentials). An existing directory is left as the operator set it up.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
 #[derive(Clone)]
 pub struct Db {
     pool: SqlitePool,
@@ -54,7 +70,7 @@ fn connect_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
 impl Db {
     /// Opens (creating if needed) `bosun.db` in `data_dir` and applies pending migrations.
     pub async fn open(data_dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir)?;
+        create_private_dir(data_dir)?;
         let path = data_dir.join("bosun.db");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
