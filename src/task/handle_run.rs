@@ -33,7 +33,7 @@ pub async fn handle_run(
             .record(task_id, &TaskEvent::Started { attempt }, Some(fence), &face)
             .await,
     )?;
-    ctx.jobs_added.notify_waiters();
+    ctx.jobs_added.notify_one();
 
     if !keeps_running(ctx, task_id, attempt, ctx.settings.placeholder).await? {
         tracing::info!("the task was stopped while it ran");
@@ -53,7 +53,7 @@ pub async fn handle_run(
         summary: PLACEHOLDER_SUMMARY.to_string(),
     };
     moved_on(ctx.db.record(task_id, &finished, Some(fence), &face).await)?;
-    ctx.jobs_added.notify_waiters();
+    ctx.jobs_added.notify_one();
     Ok(())
 }
 

@@ -197,7 +197,7 @@ async fn apply(
                         &[face(&task)],
                     )
                     .await?;
-                ctx.jobs_added.notify_waiters();
+                ctx.jobs_added.notify_one();
                 Ok(())
             }
             other => Ok(reply_with(reply::nothing_to_stop(other.as_ref(), key)).await?),
@@ -205,7 +205,7 @@ async fn apply(
         Command::Status => match existing {
             Some(task) => {
                 ctx.db.enqueue(&[face(&task)]).await?;
-                ctx.jobs_added.notify_waiters();
+                ctx.jobs_added.notify_one();
                 Ok(reply_with(reply::status_reply(&task, key)).await?)
             }
             None => Ok(reply_with(reply::no_task_reply(handle, key)).await?),
@@ -270,6 +270,6 @@ async fn start_or_steer(
             tracing::debug!(task = %task.id, "trigger on an issue whose task is active: nothing new");
         }
     }
-    ctx.jobs_added.notify_waiters();
+    ctx.jobs_added.notify_one();
     Ok(())
 }

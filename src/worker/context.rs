@@ -45,7 +45,9 @@ pub struct Ctx {
     pub github: GitHub,
     pub identity: Identity,
     pub settings: WorkerSettings,
-    /// Woken whenever jobs are enqueued, so idle workers pick them up at once.
+    /// Signalled (`notify_one`, which keeps a permit, so no wake-up is lost between a worker's
+    /// empty claim and its wait) whenever jobs are enqueued; a worker that finds a job passes
+    /// the signal on.
     pub jobs_added: Arc<Notify>,
     permissions: Mutex<HashMap<(RepoId, String), (bool, Instant)>>,
     configs: Mutex<HashMap<RepoId, (ConfigResult, Instant)>>,

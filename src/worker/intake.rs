@@ -49,7 +49,7 @@ pub async fn run_intake(
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         }
-        jobs_added.notify_waiters();
+        jobs_added.notify_one();
     }
 }
 

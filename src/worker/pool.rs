@@ -54,7 +54,12 @@ async fn worker(ctx: Arc<Ctx>, owner: String, mut shutdown: watch::Receiver<bool
             }
         };
         match claimed {
-            Some(job) => run_one(&ctx, job).await,
+            Some(job) => {
+                // Pass the wake-up on: there may be more work than this one job, and a
+                // notification only stores one permit.
+                ctx.jobs_added.notify_one();
+                run_one(&ctx, job).await
+            }
             None => {
                 let wait = match ctx.db.next_job_due().await {
                     Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(1, 1000) as u64),
@@ -99,7 +104,7 @@ async fn run_one(ctx: &Arc<Ctx>, claimed: ClaimedJob) {
                 let delay = backoff(claimed.attempt, RETRY_BASE, RETRY_CAP, rand::random::<f64>() * 2.0 - 1.0);
                 tracing::warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
                 let _ = ctx.db.retry_job(fence, &format!("{e:#}"), now_ms() + delay.as_millis() as i64).await;
-                ctx.jobs_added.notify_waiters();
+                ctx.jobs_added.notify_one();
             }
             Err(JobError::Retry(e) | JobError::Fail(e)) => {
                 tracing::error!(error = %format!("{e:#}"), "job failed for good");
@@ -177,7 +182,7 @@ async fn give_up(ctx: &Ctx, job: &Job, fence: Fence, why: &str) {
         };
         let face = [Job::SyncFace { task: *task }.to_new(0)];
         match ctx.db.record(*task, &failed, None, &face).await {
-            Ok(_) => ctx.jobs_added.notify_waiters(),
+            Ok(_) => ctx.jobs_added.notify_one(),
             Err(e) => tracing::warn!(error = %e, "could not mark the task failed"),
         }
     }

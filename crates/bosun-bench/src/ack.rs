@@ -143,11 +143,12 @@ impl AckReport {
                 ms(first)
             );
         }
-        println!("no 👀 in {} s    {}", REACTION_TIMEOUT.as_secs(), self.missing);
         println!(
-            "bosun:done       {} of {} issues",
-            self.done, self.issues
+            "no 👀 in {} s    {}",
+            REACTION_TIMEOUT.as_secs(),
+            self.missing
         );
+        println!("bosun:done       {} of {} issues", self.done, self.issues);
     }
 
     /// One line for the README.

@@ -3,7 +3,8 @@
 
 use anyhow::{bail, Context};
 
-pub const USAGE: &str = "usage: bosun-bench <ingest|ack|all> [--seconds N] [--connections N] [--issues N]
+pub const USAGE: &str =
+    "usage: bosun-bench <ingest|ack|all> [--seconds N] [--connections N] [--issues N]
 
   ingest   signed webhooks over keep-alive connections: deliveries/s and ack latency
   ack      webhook -> eyes reaction latency, one labelled issue at a time
@@ -63,7 +64,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| -> anyhow::Result<u64> {
-            let v = args.next().with_context(|| format!("{flag} needs a number"))?;
+            let v = args
+                .next()
+                .with_context(|| format!("{flag} needs a number"))?;
             let n: u64 = v
                 .parse()
                 .with_context(|| format!("{flag} {v}: not a number"))?;
@@ -102,7 +105,10 @@ mod tests {
     #[test]
     fn defaults_and_flags() {
         let a = parse_str("all").unwrap().unwrap();
-        assert_eq!((a.mode, a.seconds, a.connections, a.issues), (Mode::All, 10, 32, 100));
+        assert_eq!(
+            (a.mode, a.seconds, a.connections, a.issues),
+            (Mode::All, 10, 32, 100)
+        );
         let a = parse_str("ingest --seconds 3 --connections 8")
             .unwrap()
             .unwrap();

@@ -138,8 +138,7 @@ impl IngestReport {
         let o = &self.outcome;
         println!(
             "payload mix      {} fixtures, minified as GitHub sends them: {}",
-            self.mix_len,
-            self.mix
+            self.mix_len, self.mix
         );
         println!("                 (issues.labeled left out: it queues jobs that would compete for the CPU)");
         println!("mean payload     {:.1} KiB", self.mean_body / 1024.0);
@@ -149,7 +148,11 @@ impl IngestReport {
             o.measured_for.as_secs_f64(),
             o.warmup_requests
         );
-        let statuses: Vec<_> = o.statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+        let statuses: Vec<_> = o
+            .statuses
+            .iter()
+            .map(|(s, n)| format!("{s}: {n}"))
+            .collect();
         println!("answers          {}", statuses.join(", "));
         println!("non-2xx          {}", self.non_2xx());
         for (status, n) in o.non_2xx() {

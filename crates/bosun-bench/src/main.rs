@@ -152,10 +152,7 @@ async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
     for line in summary {
         println!("{line}");
     }
-    println!(
-        "checks: {}",
-        if passed { "all passed" } else { "FAILED" }
-    );
+    println!("checks: {}", if passed { "all passed" } else { "FAILED" });
     Ok(passed)
 }
 

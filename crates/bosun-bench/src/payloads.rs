@@ -84,7 +84,11 @@ pub fn ingest_mix(secret: &str) -> anyhow::Result<Vec<Signed>> {
             });
         }
     }
-    anyhow::ensure!(!mix.is_empty(), "no fixtures under {}", webhooks_dir().display());
+    anyhow::ensure!(
+        !mix.is_empty(),
+        "no fixtures under {}",
+        webhooks_dir().display()
+    );
     Ok(mix)
 }
 
@@ -188,6 +192,9 @@ mod tests {
         assert_eq!(p["installation"]["id"], 9);
         assert_eq!(p["issue"]["number"], 3);
         assert_eq!(p["label"]["name"], "bosun");
-        assert_eq!((p["sender"]["login"].as_str(), p["sender"]["id"].as_u64()), (Some("w"), Some(11)));
+        assert_eq!(
+            (p["sender"]["login"].as_str(), p["sender"]["id"].as_u64()),
+            (Some("w"), Some(11))
+        );
     }
 }

@@ -118,7 +118,11 @@ impl Server {
 
     pub async fn metrics(&self) -> anyhow::Result<Scrape> {
         let answer = self.http.get(self.url("/metrics")).send().await?;
-        anyhow::ensure!(answer.status() == 200, "/metrics answered {}", answer.status());
+        anyhow::ensure!(
+            answer.status() == 200,
+            "/metrics answered {}",
+            answer.status()
+        );
         Ok(Scrape::parse(&answer.text().await?))
     }
 
