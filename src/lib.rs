@@ -1,5 +1,5 @@
 //! bosun: a self-hosted GitHub App that turns issues into pull requests.
-//! See `DESIGN.md` for the flow; `main.rs` only parses the command line and wires this up.
+//! See `docs/architecture.md` for the flow; `main.rs` only parses the command line and wires this up.
 
 pub mod app;
 pub mod command;

@@ -151,15 +151,15 @@ impl AckReport {
         println!("bosun:done       {} of {} issues", self.done, self.issues);
     }
 
-    /// One line for the README.
-    pub fn summary(&self) -> String {
+    /// Lines for the README.
+    pub fn summary(&self) -> Vec<String> {
         let latency = self
             .latency
             .map(|p| p.slashed())
             .unwrap_or_else(|| "n/a".into());
-        format!(
-            "ack: webhook -> 👀 reaction {latency} over {} issues; {} of {} reached bosun:done",
-            self.issues, self.done, self.issues
-        )
+        vec![format!(
+            "ack     webhook -> 👀 {latency} ({} issues one at a time; {} of them reached bosun:done)",
+            self.issues, self.done
+        )]
     }
 }

@@ -34,3 +34,27 @@ pub fn build_bosun() -> anyhow::Result<PathBuf> {
     );
     Ok(bin)
 }
+
+/// Which source the binary was built from, for the report: `04053f8`, with a note when the
+/// working tree has uncommitted changes. `None` outside a git checkout.
+pub fn source_version() -> Option<String> {
+    let root = workspace_root();
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"])?;
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty {
+        format!("{commit} + uncommitted changes")
+    } else {
+        commit
+    })
+}

@@ -5,9 +5,9 @@
 use crate::load::{self, Outcome, Window};
 use crate::metrics::Scrape;
 use crate::payloads;
-use crate::procfs::{self, mib, CpuUse, Memory};
+use crate::procfs::{self, mib, CpuUse, MachineUse, Memory};
 use crate::server::Server;
-use crate::stats::{ms, Percentiles};
+use crate::stats::Percentiles;
 use std::time::{Duration, Instant};
 
 pub const WARMUP: Duration = Duration::from_secs(1);
@@ -20,13 +20,13 @@ pub struct IngestReport {
     connections: usize,
     mix_len: usize,
     mix: String,
-    mean_body: f64,
     outcome: Outcome,
     latency: Option<Percentiles>,
     idle: Memory,
     peak: Memory,
     server_cpu: CpuUse,
     bench_cpu: CpuUse,
+    machine_cpu: MachineUse,
     accepted_counter: f64,
     stored_rows: f64,
     backlog: f64,
@@ -42,7 +42,7 @@ pub async fn run(
     connections: usize,
 ) -> anyhow::Result<IngestReport> {
     let mix = payloads::ingest_mix(secret)?;
-    let (mix_text, mean_body) = payloads::describe_mix(&mix);
+    let mix_text = payloads::describe_mix(&mix);
     let pid = server.pid();
     let idle = procfs::memory(pid)?;
 
@@ -51,16 +51,22 @@ pub async fn run(
     // CPU is sampled at the window's edges by a task of its own, while the load runs.
     let sampler = tokio::spawn(async move {
         tokio::time::sleep_until(window.warm_end.into()).await;
-        let before = (procfs::cpu(Some(pid)), procfs::cpu(None), Instant::now());
+        let sample = || {
+            let server = procfs::cpu(Some(pid));
+            let bench = procfs::cpu(None);
+            let machine = procfs::machine_cpu();
+            (server, bench, machine, Instant::now())
+        };
+        let before = sample();
         tokio::time::sleep_until(window.end.into()).await;
-        let after = (procfs::cpu(Some(pid)), procfs::cpu(None), Instant::now());
-        (before, after)
+        (before, sample())
     });
     let outcome = load::drive(conns, server.addr(), &mix, window).await?;
-    let ((sb, bb, t0), (sa, ba, t1)) = sampler.await?;
+    let ((sb, bb, mb, t0), (sa, ba, ma, t1)) = sampler.await?;
     let wall = t1 - t0;
     let server_cpu = procfs::cpu_use(&sb?, &sa?, wall);
     let bench_cpu = procfs::cpu_use(&bb?, &ba?, wall);
+    let machine_cpu = procfs::machine_use(&mb?, &ma?, wall);
     let peak = procfs::memory(pid)?;
 
     let scrape = server.metrics().await?;
@@ -74,13 +80,13 @@ pub async fn run(
         connections,
         mix_len: mix.len(),
         mix: mix_text,
-        mean_body,
         latency: Percentiles::of(outcome.latencies_us.clone()),
         outcome,
         idle,
         peak,
         server_cpu,
         bench_cpu,
+        machine_cpu,
         accepted_counter,
         stored_rows,
         backlog,
@@ -117,6 +123,11 @@ impl IngestReport {
         self.measured() as f64 / self.outcome.measured_for.as_secs_f64().max(1e-9)
     }
 
+    /// Mean body size of the measured requests, in bytes.
+    fn mean_body(&self) -> f64 {
+        self.outcome.measured_bytes as f64 / self.measured().max(1) as f64
+    }
+
     fn accepted_answers(&self) -> u64 {
         self.outcome.answers(202)
     }
@@ -125,13 +136,15 @@ impl IngestReport {
         self.outcome.non_2xx().iter().map(|(_, n)| n).sum()
     }
 
-    /// Every answer a 2xx, no broken connection, and the server accounts for every 202.
+    /// Every answer a 2xx, no broken connection, the server accounts for every 202, and intake
+    /// caught up afterwards.
     pub fn passed(&self) -> bool {
         let accepted = self.accepted_answers() as f64;
         self.non_2xx() == 0
             && self.outcome.errors.is_empty()
             && self.accepted_counter == accepted
             && self.stored_rows == accepted
+            && self.drained_in.is_some()
     }
 
     pub fn print(&self) {
@@ -141,7 +154,10 @@ impl IngestReport {
             self.mix_len, self.mix
         );
         println!("                 (issues.labeled left out: it queues jobs that would compete for the CPU)");
-        println!("mean payload     {:.1} KiB", self.mean_body / 1024.0);
+        println!(
+            "mean payload     {:.1} KiB as sent",
+            self.mean_body() / 1024.0
+        );
         println!(
             "requests         {} measured over {:.2} s (+{} in the 1 s warm-up)",
             self.measured(),
@@ -161,7 +177,11 @@ impl IngestReport {
         for e in &o.errors {
             println!("  transport error: {e}");
         }
-        println!("deliveries/s     {:.0}", self.per_second());
+        println!(
+            "deliveries/s     {:.0} ({:.1} MiB/s of payload)",
+            self.per_second(),
+            self.per_second() * self.mean_body() / (1024.0 * 1024.0)
+        );
         match &self.latency {
             Some(p) => println!("ack latency      {p}"),
             None => println!("ack latency      no measured request"),
@@ -184,8 +204,9 @@ impl IngestReport {
             mib(self.idle.rss_kib),
             mib(self.peak.peak_kib)
         );
-        println!("CPU, measured    server {}", self.server_cpu);
-        println!("                 bench  {}", self.bench_cpu);
+        println!("CPU (measured)   server  {}", self.server_cpu);
+        println!("                 bench   {}", self.bench_cpu);
+        println!("                 machine {}", self.machine_cpu);
         match self.drained_in {
             Some(d) => println!(
                 "intake           {} deliveries still waiting after the load, all handled {:.1} s later",
@@ -209,23 +230,29 @@ impl IngestReport {
         );
     }
 
-    /// One line for the README.
-    pub fn summary(&self) -> String {
+    /// Lines for the README.
+    pub fn summary(&self) -> Vec<String> {
         let latency = self
             .latency
             .map(|p| p.slashed())
             .unwrap_or_else(|| "n/a".into());
-        format!(
-            "ingest: {:.0} deliveries/s acknowledged durably ({} connections, mean payload {:.1} KiB), \
-             ack latency {latency}, {} non-2xx; server RSS {} idle, {} peak; server CPU {:.2} cores, bench client {:.2}",
-            self.per_second(),
-            self.connections,
-            self.mean_body / 1024.0,
-            self.non_2xx(),
-            mib(self.idle.rss_kib),
-            mib(self.peak.peak_kib),
-            self.server_cpu.cores,
-            self.bench_cpu.cores,
-        )
+        vec![
+            format!(
+                "ingest  {:.0} deliveries/s, each 202 sent after its commit reached the disk \
+                 ({} keep-alive connections, mean payload {:.1} KiB, {} non-2xx)",
+                self.per_second(),
+                self.connections,
+                self.mean_body() / 1024.0,
+                self.non_2xx(),
+            ),
+            format!("        ack latency {latency}"),
+            format!(
+                "        server RSS {} idle, {} peak; server CPU {:.2} cores, bench client {:.2}",
+                mib(self.idle.rss_kib),
+                mib(self.peak.peak_kib),
+                self.server_cpu.cores,
+                self.bench_cpu.cores,
+            ),
+        ]
     }
 }

@@ -88,28 +88,9 @@ async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
         sender_id: fake.user_id(WRITER),
     };
     let secret = random_secret()?;
-    let server = Server::start(
-        &bin,
-        &ServerEnv {
-            app_id: fake.app_id(),
-            private_key_pem: fake_github::TEST_APP_PRIVATE_KEY.into(),
-            webhook_secret: secret.clone(),
-            api_url: fake.url(),
-        },
-    )
-    .await?;
-    // Intake and the workers start once bosun has asked GitHub who the App is.
-    let engine_up = |f: &FakeGitHub| {
-        f.requests()
-            .iter()
-            .any(|r| r.path == "/app" && r.status == 200)
-    };
-    anyhow::ensure!(
-        fake.wait_until(engine_up, Duration::from_secs(10)).await,
-        "bosun never asked the fake GitHub for its App; its log:\n{}",
-        server.log_tail(30)
-    );
-    print_header(&args, &bin, &server, &fake);
+    let server = start_server(&bin, &fake, &secret).await?;
+    let source = binary::source_version().unwrap_or_else(|| "unknown source".into());
+    print_header(&args, &bin, &source, &server, &fake);
 
     let mut passed = true;
     let mut summary = Vec::new();
@@ -123,7 +104,7 @@ async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
         let report = ingest::run(&server, &secret, args.seconds, args.connections).await?;
         report.print();
         passed &= report.passed();
-        summary.push(report.summary());
+        summary.extend(report.summary());
     }
     if args.mode.runs_ack() {
         println!(
@@ -137,26 +118,44 @@ async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
         let report = ack::run(&fake, &server, &target, &secret, args.issues).await?;
         report.print();
         passed &= report.passed();
-        summary.push(report.summary());
+        summary.extend(report.summary());
     }
     if !passed {
         println!("\nlast lines of the server log:\n{}", server.log_tail(20));
     }
 
-    let machine = procfs::machine();
-    println!("\n== summary (for the README)");
-    println!(
-        "machine: {} CPUs ({}), Linux {}; bosun and the load generator share them",
-        machine.cpus, machine.model, machine.kernel
-    );
-    for line in summary {
-        println!("{line}");
-    }
-    println!("checks: {}", if passed { "all passed" } else { "FAILED" });
+    print_summary(&source, &summary, passed);
     Ok(passed)
 }
 
-fn print_header(args: &Args, bin: &Path, server: &Server, fake: &FakeGitHub) {
+/// Starts `bosun serve` against the fake and waits until its engine is running.
+async fn start_server(bin: &Path, fake: &FakeGitHub, secret: &str) -> anyhow::Result<Server> {
+    let server = Server::start(
+        bin,
+        &ServerEnv {
+            app_id: fake.app_id(),
+            private_key_pem: fake_github::TEST_APP_PRIVATE_KEY.into(),
+            webhook_secret: secret.into(),
+            api_url: fake.url(),
+        },
+    )
+    .await?;
+    // Intake and the workers start once bosun has asked GitHub who the App is; until then
+    // deliveries are stored but nobody handles them.
+    let engine_up = |f: &FakeGitHub| {
+        f.requests()
+            .iter()
+            .any(|r| r.path == "/app" && r.status == 200)
+    };
+    anyhow::ensure!(
+        fake.wait_until(engine_up, Duration::from_secs(10)).await,
+        "bosun never asked the fake GitHub for its App; its log:\n{}",
+        server.log_tail(30)
+    );
+    Ok(server)
+}
+
+fn print_header(args: &Args, bin: &Path, source: &str, server: &Server, fake: &FakeGitHub) {
     let machine = procfs::machine();
     println!("bosun-bench {}", args.mode.name());
     println!(
@@ -168,10 +167,11 @@ fn print_header(args: &Args, bin: &Path, server: &Server, fake: &FakeGitHub) {
         args.seconds, args.connections, args.issues
     );
     println!(
-        "server    {} serve (pid {}), default settings (4 workers), RUST_LOG=warn",
+        "server    {} serve (pid {}), built from {source}",
         bin.display(),
         server.pid()
     );
+    println!("          default settings (4 workers), RUST_LOG=warn");
     println!(
         "          SQLite (WAL, synchronous=FULL) in {}",
         server.data_dir().display()
@@ -180,6 +180,21 @@ fn print_header(args: &Args, bin: &Path, server: &Server, fake: &FakeGitHub) {
         "fake      GitHub at {}, in the bench process (one tokio thread with the load generator)",
         fake.url()
     );
+}
+
+/// The block to paste into the README.
+fn print_summary(source: &str, lines: &[String], passed: bool) {
+    let machine = procfs::machine();
+    println!("\n== summary (for the README)");
+    println!(
+        "machine {} CPUs ({}), Linux {}, shared by bosun and the load generator",
+        machine.cpus, machine.model, machine.kernel
+    );
+    println!("bosun   release build of {source}, SQLite WAL with synchronous=FULL");
+    for line in lines {
+        println!("{line}");
+    }
+    println!("checks  {}", if passed { "all passed" } else { "FAILED" });
 }
 
 /// A fresh webhook secret per run, from the kernel's random source.

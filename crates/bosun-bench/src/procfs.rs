@@ -151,6 +151,72 @@ impl std::fmt::Display for CpuUse {
     }
 }
 
+/// The whole machine's CPU time (the `cpu` line of `/proc/stat`), in ticks: whether the cores
+/// were saturated, by whom (user or kernel), or waiting for the disk.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MachineSample {
+    user: u64,
+    system: u64,
+    idle: u64,
+    iowait: u64,
+    other: u64,
+}
+
+pub fn machine_cpu() -> anyhow::Result<MachineSample> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat.lines().next().context("empty /proc/stat")?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    let at = |i: usize| f.get(i).copied().unwrap_or(0);
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    Ok(MachineSample {
+        user: at(0) + at(1),
+        system: at(2),
+        idle: at(3),
+        iowait: at(4),
+        other: at(5) + at(6) + at(7),
+    })
+}
+
+/// Machine CPU between two samples, in cores.
+pub struct MachineUse {
+    pub busy: f64,
+    user: f64,
+    system: f64,
+    other: f64,
+    pub iowait: f64,
+    pub idle: f64,
+}
+
+pub fn machine_use(before: &MachineSample, after: &MachineSample, wall: Duration) -> MachineUse {
+    let secs = wall.as_secs_f64().max(1e-9);
+    let cores = |a: u64, b: u64| b.saturating_sub(a) as f64 / USER_HZ / secs;
+    let user = cores(before.user, after.user);
+    let system = cores(before.system, after.system);
+    let other = cores(before.other, after.other);
+    MachineUse {
+        busy: user + system + other,
+        user,
+        system,
+        other,
+        iowait: cores(before.iowait, after.iowait),
+        idle: cores(before.idle, after.idle),
+    }
+}
+
+impl std::fmt::Display for MachineUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.2} cores busy (user {:.2}, kernel {:.2}, irq/steal {:.2}), iowait {:.2}, idle {:.2}",
+            self.busy, self.user, self.system, self.other, self.iowait, self.idle
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +231,7 @@ mod tests {
     #[test]
     fn this_process_is_readable() {
         assert!(cpu(None).is_ok());
+        assert!(machine_cpu().is_ok());
         assert!(memory(std::process::id()).unwrap().peak_kib > 0);
     }
 }
