@@ -7,14 +7,35 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::process::Command;
 
+/// What cargo sets for the crate it runs (prefixes), as opposed to cargo's own configuration
+/// (CARGO_HOME, CARGO_TARGET_DIR, ...), which the child cargo must see.
+const CRATE_ENV: &[&str] = &[
+    "CARGO_MANIFEST_",
+    "CARGO_PKG_",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+];
+
 pub fn build_bosun() -> anyhow::Result<PathBuf> {
     let root = workspace_root();
     // `cargo run` tells us which cargo it is; use the same one (and so the same toolchain).
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!("building the release bosun binary (cargo build --release --bin bosun)...");
-    let status = Command::new(&cargo)
+    let mut build = Command::new(&cargo);
+    build
         .args(["build", "--release", "--bin", "bosun", "--manifest-path"])
-        .arg(root.join("Cargo.toml"))
+        .arg(root.join("Cargo.toml"));
+    // `cargo run` describes this crate to us in CARGO_MANIFEST_DIR, CARGO_PKG_*, ...; passed
+    // on, they look like a changed environment to build scripts that watch them (ring's does),
+    // and every bench run and every plain `cargo build` would rebuild half the tree.
+    for (name, _) in std::env::vars_os() {
+        let name_str = name.to_string_lossy();
+        if CRATE_ENV.iter().any(|p| name_str.starts_with(p)) {
+            build.env_remove(&name);
+        }
+    }
+    let status = build
         .status()
         .with_context(|| format!("running {}", cargo.to_string_lossy()))?;
     anyhow::ensure!(status.success(), "cargo build --release --bin bosun failed");

@@ -158,6 +158,9 @@ async fn start_server(bin: &Path, fake: &FakeGitHub, secret: &str) -> anyhow::Re
 fn print_header(args: &Args, bin: &Path, source: &str, server: &Server, fake: &FakeGitHub) {
     let machine = procfs::machine();
     println!("bosun-bench {}", args.mode.name());
+    if cfg!(debug_assertions) {
+        println!("WARNING   this bench client is a debug build: run it with --release, or it takes CPU from the server");
+    }
     println!(
         "machine   {} CPUs, {}, Linux {}",
         machine.cpus, machine.model, machine.kernel
