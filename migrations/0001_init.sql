@@ -4,18 +4,24 @@
 
 -- Every webhook delivery that passed signature verification, stored before the 2xx.
 -- `delivery_id` is X-GitHub-Delivery: GitHub keeps it across redeliveries, so it dedups them.
+-- The payload lives in its own table: intake's state updates then rewrite a small row, not the
+-- pages of a 15 KiB blob, and counting by state never reads payloads.
 CREATE TABLE deliveries (
-    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq          INTEGER PRIMARY KEY,
     delivery_id  TEXT    NOT NULL UNIQUE,
     event        TEXT    NOT NULL,
     received_at  INTEGER NOT NULL,
-    payload      BLOB,
     -- received | processed | ignored | quarantined
     state        TEXT    NOT NULL DEFAULT 'received',
     outcome      TEXT,
     processed_at INTEGER
 );
-CREATE INDEX deliveries_waiting ON deliveries (seq) WHERE state = 'received';
+CREATE INDEX deliveries_state ON deliveries (state, seq);
+
+CREATE TABLE delivery_payloads (
+    seq     INTEGER PRIMARY KEY REFERENCES deliveries (seq) ON DELETE CASCADE,
+    payload BLOB    NOT NULL
+);
 
 -- The durable work queue. A claim sets a lease and bumps `fence`; every effect a worker records
 -- is checked against the fence it claimed with, so a worker whose lease was reclaimed after a

@@ -6,7 +6,7 @@ use crate::config::server::ServerConfig;
 use crate::db::Db;
 use crate::github::client::{GitHub, GitHubConfig};
 use crate::github::signature::WebhookSecrets;
-use crate::server::ingest::Ingest;
+use crate::server::ingest::{Feed, Ingest};
 use crate::server::{router, Activate, AppState, Configured, Mode};
 use crate::task::trigger::Identity;
 use crate::worker::backoff::backoff;
@@ -16,8 +16,11 @@ use crate::worker::pool::run_pool;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// How often committed WAL frames are copied into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// A built server: its router state, and the handle that stops its background work.
 pub struct Bosun {
@@ -30,23 +33,44 @@ impl Bosun {
     pub async fn build(config: ServerConfig) -> anyhow::Result<Bosun> {
         let config = Arc::new(config);
         let db = Db::open(&config.data_dir).await?;
-        let stored = Arc::new(Notify::new());
-        let ingest = Ingest::start(&db, stored.clone()).await?;
+        let (ingest, feed) = Ingest::start(&db);
+        // Intake starts with the engine, once there are credentials; until then the feed waits.
+        let feed = Arc::new(Mutex::new(Some(feed)));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let checkpoints = {
+            let (db, shutdown) = (db.clone(), shutdown_rx.clone());
+            tokio::spawn(async move { db.run_checkpoints(CHECKPOINT_EVERY, shutdown).await })
+        };
+        tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(checkpoints);
 
         let activate: Activate = {
             let (db, config, tasks) = (db.clone(), config.clone(), tasks.clone());
             Arc::new(move |creds: AppCredentials| {
-                let (db, config, stored, tasks, shutdown) = (
+                let (db, config, feed, tasks, shutdown) = (
                     db.clone(),
                     config.clone(),
-                    stored.clone(),
+                    feed.clone(),
                     tasks.clone(),
                     shutdown_rx.clone(),
                 );
                 Box::pin(async move {
-                    let (configured, engine) = start_engine(db, &config, creds, stored, shutdown)?;
+                    // Checked before the feed is taken: a bad key must leave setup retryable.
+                    let github = GitHub::new(GitHubConfig::new(
+                        &config.github_api_url,
+                        creds.app_id,
+                        &creds.private_key_pem,
+                    ))?;
+                    let feed = feed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .take()
+                        .ok_or_else(|| anyhow::anyhow!("the engine is already running"))?;
+                    let (configured, engine) =
+                        start_engine(db, &config, creds, github, feed, shutdown);
                     tasks.lock().unwrap_or_else(|p| p.into_inner()).push(engine);
                     Ok(configured)
                 })
@@ -97,18 +121,16 @@ fn settings(config: &ServerConfig) -> WorkerSettings {
     }
 }
 
+/// Starts intake and the workers for an App whose client is built; never fails, so the
+/// one-time `feed` is not lost to an error.
 fn start_engine(
     db: Db,
     config: &ServerConfig,
     creds: AppCredentials,
-    stored: Arc<Notify>,
+    github: GitHub,
+    feed: Feed,
     shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<(Arc<Configured>, JoinHandle<()>)> {
-    let github = GitHub::new(GitHubConfig::new(
-        &config.github_api_url,
-        creds.app_id,
-        &creds.private_key_pem,
-    ))?;
+) -> (Arc<Configured>, JoinHandle<()>) {
     let configured = Arc::new(Configured {
         app_id: creds.app_id,
         secrets: WebhookSecrets::parse(&creds.webhook_secret),
@@ -125,7 +147,7 @@ fn start_engine(
         let intake = run_intake(
             db.clone(),
             identity,
-            stored,
+            feed,
             ctx.jobs_added.clone(),
             shutdown.clone(),
         );
@@ -133,7 +155,7 @@ fn start_engine(
         let upkeep = prune_old_deliveries(db, shutdown);
         tokio::join!(intake, pool, upkeep);
     });
-    Ok((configured, engine))
+    (configured, engine)
 }
 
 /// Who bosun is (`GET /app`), asked until GitHub answers: webhooks are still accepted and

@@ -5,7 +5,7 @@ use crate::github::ids::DeliveryId;
 use bytes::Bytes;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, Row};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// A verified delivery as the webhook handler hands it over.
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ pub struct StoredDelivery {
     pub seq: i64,
     pub id: DeliveryId,
     pub event: String,
-    pub payload: Vec<u8>,
+    pub payload: Bytes,
 }
 
 /// Intake's decision about one stored delivery.
@@ -35,7 +35,7 @@ pub struct Handled {
 }
 
 /// What intake decided about a delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeliveryState {
     Received,
     /// Turned into work (or recognised and nothing was needed).
@@ -64,36 +64,65 @@ impl DeliveryState {
     }
 }
 
-/// SQLite allows 32,766 bound variables per statement; four per row keeps a batch well under.
+/// SQLite allows 32,766 bound variables per statement; three per row keeps a batch well under.
 const MAX_ROWS_PER_STATEMENT: usize = 1000;
 
+fn values_list(rows: usize, one: &str) -> String {
+    let mut sql = String::with_capacity(rows * (one.len() + 1));
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(one);
+    }
+    sql
+}
+
 /// Stores a batch in ONE transaction (one fsync for all of them) and returns the ids that were
-/// new. A repeated id, in the table already or earlier in the same batch, is not new.
+/// new, with the sequence number each got. A repeated id, in the table already or earlier in
+/// the same batch, is not new.
 pub async fn insert_delivery_batch(
     conn: &mut SqliteConnection,
     batch: &[NewDelivery],
-) -> Result<HashSet<String>, sqlx::Error> {
-    let mut fresh = HashSet::with_capacity(batch.len());
+) -> Result<HashMap<String, i64>, sqlx::Error> {
+    let mut fresh = HashMap::with_capacity(batch.len());
     let mut tx = conn.begin().await?;
     for chunk in batch.chunks(MAX_ROWS_PER_STATEMENT) {
-        let mut sql = String::from(
-            "INSERT OR IGNORE INTO deliveries (delivery_id, event, received_at, payload) VALUES ",
+        let sql = format!(
+            "INSERT OR IGNORE INTO deliveries (delivery_id, event, received_at) VALUES {} \
+             RETURNING seq, delivery_id",
+            values_list(chunk.len(), "(?,?,?)")
         );
-        for i in 0..chunk.len() {
-            sql.push_str(if i == 0 { "(?,?,?,?)" } else { ",(?,?,?,?)" });
-        }
-        sql.push_str(" RETURNING delivery_id");
         let mut query = sqlx::query(&sql);
         for d in chunk {
-            query = query
-                .bind(&d.id.0)
-                .bind(&d.event)
-                .bind(d.received_at)
-                .bind(d.payload.as_ref());
+            query = query.bind(&d.id.0).bind(&d.event).bind(d.received_at);
         }
+        // The first copy of an id in the batch is the one whose row was inserted.
+        let mut first: HashMap<&str, &Bytes> = HashMap::with_capacity(chunk.len());
+        for d in chunk {
+            first.entry(d.id.0.as_str()).or_insert(&d.payload);
+        }
+        let mut stored = Vec::new();
         for row in query.fetch_all(&mut *tx).await? {
-            fresh.insert(row.try_get::<String, _>(0)?);
+            let seq: i64 = row.try_get(0)?;
+            let id: String = row.try_get(1)?;
+            if let Some(payload) = first.get(id.as_str()) {
+                stored.push((seq, (*payload).clone()));
+            }
+            fresh.insert(id, seq);
         }
+        if stored.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "INSERT INTO delivery_payloads (seq, payload) VALUES {}",
+            values_list(stored.len(), "(?,?)")
+        );
+        let mut query = sqlx::query(&sql);
+        for (seq, payload) in &stored {
+            query = query.bind(seq).bind(payload.as_ref());
+        }
+        query.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(fresh)
@@ -103,11 +132,12 @@ impl Db {
     /// The oldest deliveries intake has not handled yet.
     pub async fn waiting_deliveries(&self, limit: i64) -> Result<Vec<StoredDelivery>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT seq, delivery_id, event, payload FROM deliveries
-             WHERE state = 'received' ORDER BY seq LIMIT ?",
+            "SELECT d.seq, d.delivery_id, d.event, p.payload
+             FROM deliveries d LEFT JOIN delivery_payloads p ON p.seq = d.seq
+             WHERE d.state = 'received' ORDER BY d.seq LIMIT ?",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.into_iter()
             .map(|r| {
@@ -115,7 +145,10 @@ impl Db {
                     seq: r.try_get(0)?,
                     id: DeliveryId(r.try_get(1)?),
                     event: r.try_get(2)?,
-                    payload: r.try_get::<Option<Vec<u8>>, _>(3)?.unwrap_or_default(),
+                    payload: r
+                        .try_get::<Option<Vec<u8>>, _>(3)?
+                        .map(Bytes::from)
+                        .unwrap_or_default(),
                 })
             })
             .collect()
@@ -123,25 +156,43 @@ impl Db {
 
     /// Records intake's decisions for a batch and enqueues the work they produced, in one
     /// transaction: a crash leaves the batch either waiting (handled again) or handled with its
-    /// jobs queued, and one commit serves the whole batch.
-    pub async fn finish_deliveries(&self, handled: &[Handled]) -> Result<(), sqlx::Error> {
+    /// jobs queued. Only deliveries still `received` change, and only those enqueue jobs, so a
+    /// delivery intake sees twice (hand-off and catch-up) has its effects once.
+    pub async fn finish_deliveries(&self, handled: &[Handled]) -> Result<usize, sqlx::Error> {
+        let mut groups: HashMap<(DeliveryState, &str), Vec<i64>> = HashMap::new();
+        for h in handled {
+            groups.entry((h.state, &h.outcome)).or_default().push(h.seq);
+        }
         let mut tx = self.begin_write().await?;
         let now = now_ms();
-        for h in handled {
-            sqlx::query(
-                "UPDATE deliveries SET state = ?, outcome = ?, processed_at = ? WHERE seq = ?",
-            )
-            .bind(h.state.as_str())
-            .bind(&h.outcome)
-            .bind(now)
-            .bind(h.seq)
-            .execute(&mut *tx)
-            .await?;
+        let mut changed = HashSet::with_capacity(handled.len());
+        for ((state, outcome), seqs) in groups {
+            for chunk in seqs.chunks(MAX_ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "UPDATE deliveries SET state = ?, outcome = ?, processed_at = ? \
+                     WHERE state = 'received' AND seq IN ({}) RETURNING seq",
+                    values_list(chunk.len(), "?")
+                );
+                let mut query = sqlx::query(&sql)
+                    .bind(state.as_str())
+                    .bind(outcome)
+                    .bind(now);
+                for seq in chunk {
+                    query = query.bind(seq);
+                }
+                for row in query.fetch_all(&mut *tx).await? {
+                    changed.insert(row.try_get::<i64, _>(0)?);
+                }
+            }
+        }
+        // In delivery order: jobs of one issue must queue in the order their events came.
+        for h in handled.iter().filter(|h| changed.contains(&h.seq)) {
             for job in &h.jobs {
                 super::jobs::enqueue_in(&mut tx, job).await?;
             }
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(changed.len())
     }
 
     /// How intake left a delivery, with its outcome note (tests and the dashboard read it).
@@ -151,7 +202,7 @@ impl Db {
     ) -> Result<Option<(String, Option<String>)>, sqlx::Error> {
         let row = sqlx::query("SELECT state, outcome FROM deliveries WHERE delivery_id = ?")
             .bind(&id.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
     }
@@ -163,14 +214,15 @@ impl Db {
     }
 
     /// Drops the payloads of handled deliveries older than `age_ms` (the id stays, so a late
-    /// redelivery is still recognised) and forgets ids older than `forget_ms`.
+    /// redelivery is still recognised; quarantined ones keep theirs for a human to read) and
+    /// forgets ids older than `forget_ms`.
     pub async fn prune_deliveries(&self, age_ms: i64, forget_ms: i64) -> Result<u64, sqlx::Error> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let trimmed = sqlx::query(
-            "UPDATE deliveries SET payload = NULL
-             WHERE state != 'received' AND state != 'quarantined' AND payload IS NOT NULL
-               AND received_at < ?",
+            "DELETE FROM delivery_payloads WHERE seq IN (
+               SELECT seq FROM deliveries
+               WHERE state IN ('processed', 'ignored') AND received_at < ?)",
         )
         .bind(now - age_ms)
         .execute(&mut *tx)
@@ -203,7 +255,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_reports_only_first_sightings() {
         let (db, _dir) = super::super::test_db().await;
-        let mut conn = db.dedicated_connection().await.unwrap();
+        let mut conn = db.write_connection().await.unwrap();
         let fresh =
             insert_delivery_batch(&mut conn, &[delivery("a"), delivery("b"), delivery("a")])
                 .await
@@ -212,19 +264,27 @@ mod tests {
         let again = insert_delivery_batch(&mut conn, &[delivery("b"), delivery("c")])
             .await
             .unwrap();
-        assert_eq!(again, HashSet::from(["c".to_string()]));
+        assert_eq!(again.keys().collect::<Vec<_>>(), ["c"]);
         let waiting = db.waiting_deliveries(10).await.unwrap();
         let ids: Vec<_> = waiting.iter().map(|d| d.id.0.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c"]);
+        assert!(
+            waiting.iter().all(|d| d.payload == "{}"),
+            "payloads joined back"
+        );
+        assert_eq!(again["c"], waiting[2].seq);
     }
 
     #[tokio::test]
     async fn finishing_a_delivery_takes_it_out_of_the_inbox() {
         let (db, _dir) = super::super::test_db().await;
-        let mut conn = db.dedicated_connection().await.unwrap();
-        insert_delivery_batch(&mut conn, &[delivery("a")])
-            .await
-            .unwrap();
+        {
+            // Held only for the insert: every other write waits for this connection.
+            let mut conn = db.write_connection().await.unwrap();
+            insert_delivery_batch(&mut conn, &[delivery("a")])
+                .await
+                .unwrap();
+        }
         let seq = db.waiting_deliveries(1).await.unwrap()[0].seq;
         db.finish_deliveries(&[Handled {
             seq,
@@ -235,6 +295,17 @@ mod tests {
         .await
         .unwrap();
         assert!(db.waiting_deliveries(1).await.unwrap().is_empty());
+        let twice = Handled {
+            seq,
+            state: DeliveryState::Processed,
+            outcome: "again".into(),
+            jobs: vec![],
+        };
+        assert_eq!(
+            db.finish_deliveries(&[twice]).await.unwrap(),
+            0,
+            "handled once only"
+        );
         let (state, outcome) = db
             .delivery_state(&DeliveryId("a".into()))
             .await

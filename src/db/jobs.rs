@@ -117,7 +117,7 @@ impl Db {
         .bind(owner)
         .bind(now)
         .bind(lease_ms)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.write)
         .await?;
         row.map(|r| {
             Ok(ClaimedJob {
@@ -145,7 +145,7 @@ impl Db {
         .bind(now)
         .bind(fence.job.0)
         .bind(fence.token)
-        .execute(&self.pool)
+        .execute(&self.write)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -176,7 +176,7 @@ impl Db {
         .bind(now_ms())
         .bind(fence.job.0)
         .bind(fence.token)
-        .execute(&self.pool)
+        .execute(&self.write)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -199,7 +199,7 @@ impl Db {
         .bind(now_ms())
         .bind(fence.job.0)
         .bind(fence.token)
-        .execute(&self.pool)
+        .execute(&self.write)
         .await?;
         if requeued.rows_affected() == 1 {
             return Ok(true);
@@ -214,7 +214,7 @@ impl Db {
             "SELECT MIN(COALESCE(CASE WHEN state = 'queued' THEN run_after END, lease_until))
              FROM jobs WHERE state IN ('queued', 'running')",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&self.read)
         .await
     }
 

@@ -9,14 +9,16 @@ pub use deliveries::{insert_delivery_batch, DeliveryState, Handled, NewDelivery,
 pub use jobs::{ClaimedJob, Fence, JobId, NewJob};
 pub use tasks::{NewAttempt, RecordError, StartOutcome, TaskRow};
 
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Connection};
+use sqlx::{ConnectOptions, Connection, Sqlite};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
+use tokio::sync::watch;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -41,9 +43,13 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Reads go through a small pool; every write goes through ONE connection, so writers queue in
+/// process (an async wait, woken in order) instead of meeting on SQLite's file lock, whose busy
+/// handler sleeps and polls and turns contention into multi-millisecond stalls.
 #[derive(Clone)]
 pub struct Db {
-    pool: SqlitePool,
+    read: SqlitePool,
+    write: SqlitePool,
     path: PathBuf,
 }
 
@@ -63,6 +69,8 @@ fn connect_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
+            // Checkpoints run from a background task (`run_checkpoints`), not inside a commit.
+            .pragma("wal_autocheckpoint", "0")
             .log_statements(tracing::log::LevelFilter::Trace),
     )
 }
@@ -72,23 +80,61 @@ impl Db {
     pub async fn open(data_dir: &Path) -> anyhow::Result<Self> {
         create_private_dir(data_dir)?;
         let path = data_dir.join("bosun.db");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(connect_options(&path)?)
+        let options = connect_options(&path)?;
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
             .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Db { pool, path })
+        MIGRATOR.run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Db { read, write, path })
     }
 
-    /// A connection of its own, outside the pool, for the ingest writer's group commits.
-    pub async fn dedicated_connection(&self) -> Result<SqliteConnection, sqlx::Error> {
-        SqliteConnection::connect_with(&connect_options(&self.path)?).await
+    /// The write connection, for the ingest writer's group commits. Holding it keeps every
+    /// other writer waiting, so hold it for one transaction only.
+    pub async fn write_connection(&self) -> Result<PoolConnection<Sqlite>, sqlx::Error> {
+        self.write.acquire().await
+    }
+
+    /// Copies committed WAL frames into the database file every `every`, on a connection of
+    /// its own, until `shutdown`. PASSIVE never waits for or blocks a writer, so commits
+    /// neither pay for checkpoints (autocheckpoint is off) nor wait behind one.
+    pub async fn run_checkpoints(&self, every: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut conn = match SqliteConnection::connect_with(&match connect_options(&self.path) {
+            Ok(o) => o,
+            Err(e) => return tracing::error!(error = %e, "checkpointer cannot start"),
+        })
+        .await
+        {
+            Ok(c) => c,
+            Err(e) => return tracing::error!(error = %e, "checkpointer cannot connect"),
+        };
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => break,
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&mut conn)
+                .await
+            {
+                tracing::warn!(error = %e, "WAL checkpoint failed; will try again");
+            }
+        }
+        // A last full pass so a clean stop leaves a short WAL behind.
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut conn)
+            .await;
+        let _ = conn.close().await;
     }
 
     /// `SELECT 1`, for the health check.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")
-            .execute(&self.pool)
+            .execute(&self.read)
             .await
             .map(|_| ())
     }
@@ -96,20 +142,21 @@ impl Db {
     /// A write transaction that takes SQLite's write lock up front. A deferred BEGIN that reads
     /// first can fail to upgrade with a busy-snapshot error no timeout cures.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        self.write.begin_with("BEGIN IMMEDIATE").await
     }
 
     /// Runs a `SELECT <label>, COUNT(*) … GROUP BY <label>` query (the /metrics gauges).
     async fn count_by(&self, sql: &'static str) -> Result<Vec<(String, i64)>, sqlx::Error> {
         use sqlx::Row;
-        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql).fetch_all(&self.read).await?;
         rows.into_iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.read.close().await;
+        self.write.close().await;
     }
 }
 

@@ -199,7 +199,7 @@ impl Db {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?");
         sqlx::query(&sql)
             .bind(id.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?
             .map(|r| task_from_row(&r))
             .transpose()
@@ -210,7 +210,7 @@ impl Db {
         repo: RepoId,
         issue: IssueNumber,
     ) -> Result<Option<TaskRow>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.read.begin().await?;
         let task = task_for_issue_in(&mut tx, repo, issue).await?;
         tx.commit().await?;
         Ok(task)
@@ -222,13 +222,13 @@ impl Db {
             format!("SELECT {TASK_COLUMNS} FROM tasks WHERE repo_id = ? ORDER BY issue_number");
         let rows = sqlx::query(&sql)
             .bind(repo.0 as i64)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?;
         rows.iter().map(task_from_row).collect()
     }
 
     pub async fn task_events(&self, id: TaskId) -> Result<Vec<TaskEvent>, RecordError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.read.begin().await?;
         let events = events_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok(events)
@@ -314,7 +314,7 @@ impl Db {
         sqlx::query("UPDATE tasks SET tracking_comment_id = ? WHERE id = ?")
             .bind(comment.0 as i64)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&self.write)
             .await
             .map(|_| ())
     }

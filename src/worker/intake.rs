@@ -1,10 +1,11 @@
-//! Intake: turns stored deliveries into work, in arrival order. Pure decisions
+//! Intake: turns stored deliveries into work, in commit order. Pure decisions
 //! (`task::trigger::decide`) plus one transaction per batch that marks the deliveries handled
 //! and enqueues their jobs, so a crash in between loses nothing and doubles nothing, and a
 //! burst of deliveries costs one commit rather than one each.
 
 use crate::db::{now_ms, Db, DeliveryState, Handled, StoredDelivery};
 use crate::github::events::{parse_event, EventError};
+use crate::server::ingest::Feed;
 use crate::task::trigger::{decide, Decision, Identity};
 use crate::worker::job::Job;
 use std::sync::Arc;
@@ -12,44 +13,62 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 const BATCH: i64 = 200;
+/// With nothing handed over for this long, intake looks at the database anyway.
+const SAFETY_SWEEP: Duration = Duration::from_secs(5);
 
+/// Handles deliveries until `shutdown`: those handed over by the ingest writer as they are
+/// committed, and, at start-up or whenever the hand-off was dropped or went quiet, whatever the
+/// database still holds as `received`. A delivery seen both ways has its effects once
+/// (`Db::finish_deliveries` only changes deliveries still waiting).
 pub async fn run_intake(
     db: Db,
     identity: Identity,
-    stored: Arc<Notify>,
+    mut feed: Feed,
     jobs_added: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut catch_up = true;
     while !*shutdown.borrow() {
-        let waiting = match db.waiting_deliveries(BATCH).await {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::error!(error = %e, "reading the delivery inbox failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+        let batch = if catch_up {
+            match db.waiting_deliveries(BATCH).await {
+                Ok(waiting) if waiting.is_empty() => {
+                    catch_up = false;
+                    continue;
+                }
+                Ok(waiting) => waiting,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the delivery inbox failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+        } else {
+            tokio::select! {
+                group = feed.groups.recv() => match group {
+                    Some(group) => group,
+                    None => return, // the ingest writer is gone: the server is stopping
+                },
+                _ = feed.behind.notified() => { catch_up = true; continue; }
+                _ = tokio::time::sleep(SAFETY_SWEEP) => { catch_up = true; continue; }
+                _ = shutdown.changed() => continue,
             }
         };
-        if waiting.is_empty() {
-            tokio::select! {
-                _ = stored.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = shutdown.changed() => {}
-            }
-            continue;
-        }
-        let handled: Vec<Handled> = waiting
+        let handled: Vec<Handled> = batch
             .iter()
             .map(|delivery| {
                 let span = tracing::info_span!("delivery", delivery = %delivery.id, event = %delivery.event);
                 span.in_scope(|| handle(&identity, delivery))
             })
             .collect();
-        if let Err(e) = db.finish_deliveries(&handled).await {
-            tracing::error!(error = %e, "recording intake's decisions failed; will retry");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
+        match db.finish_deliveries(&handled).await {
+            Ok(0) => {}
+            Ok(_) => jobs_added.notify_one(),
+            Err(e) => {
+                tracing::error!(error = %e, "recording intake's decisions failed; will catch up");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                catch_up = true;
+            }
         }
-        jobs_added.notify_one();
     }
 }
 
