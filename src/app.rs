@@ -48,11 +48,13 @@ impl Bosun {
             .push(checkpoints);
 
         let activate: Activate = {
-            let (db, config, tasks) = (db.clone(), config.clone(), tasks.clone());
+            let (db, config, tasks, ingest) =
+                (db.clone(), config.clone(), tasks.clone(), ingest.clone());
             Arc::new(move |creds: AppCredentials| {
-                let (db, config, feed, tasks, shutdown) = (
+                let (db, config, writer, feed, tasks, shutdown) = (
                     db.clone(),
                     config.clone(),
+                    ingest.clone(),
                     feed.clone(),
                     tasks.clone(),
                     shutdown_rx.clone(),
@@ -70,7 +72,7 @@ impl Bosun {
                         .take()
                         .ok_or_else(|| anyhow::anyhow!("the engine is already running"))?;
                     let (configured, engine) =
-                        start_engine(db, &config, creds, github, feed, shutdown);
+                        start_engine(db, &config, creds, github, (writer, feed), shutdown);
                     tasks.lock().unwrap_or_else(|p| p.into_inner()).push(engine);
                     Ok(configured)
                 })
@@ -128,7 +130,7 @@ fn start_engine(
     config: &ServerConfig,
     creds: AppCredentials,
     github: GitHub,
-    feed: Feed,
+    (writer, feed): (Ingest, Feed),
     shutdown: watch::Receiver<bool>,
 ) -> (Arc<Configured>, JoinHandle<()>) {
     let configured = Arc::new(Configured {
@@ -147,6 +149,7 @@ fn start_engine(
         let intake = run_intake(
             db.clone(),
             identity,
+            writer,
             feed,
             ctx.jobs_added.clone(),
             shutdown.clone(),

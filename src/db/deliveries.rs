@@ -4,7 +4,7 @@ use super::{now_ms, Db};
 use crate::github::ids::DeliveryId;
 use bytes::Bytes;
 use sqlx::sqlite::SqliteConnection;
-use sqlx::{Connection, Row};
+use sqlx::{Connection, Row, Sqlite, Transaction};
 use std::collections::{HashMap, HashSet};
 
 /// A verified delivery as the webhook handler hands it over.
@@ -78,15 +78,56 @@ fn values_list(rows: usize, one: &str) -> String {
     sql
 }
 
-/// Stores a batch in ONE transaction (one fsync for all of them) and returns the ids that were
-/// new, with the sequence number each got. A repeated id, in the table already or earlier in
-/// the same batch, is not new.
-pub async fn insert_delivery_batch(
+/// What one group commit did: the new deliveries (id → sequence number; a repeated id, in the
+/// table already or earlier in the group, is not new) and the deliveries whose intake decision
+/// took effect.
+#[derive(Debug, Default)]
+pub struct GroupWritten {
+    pub fresh: HashMap<String, i64>,
+    pub finished: HashSet<i64>,
+}
+
+/// One transaction for the ingest writer: stores new deliveries and records intake's decisions
+/// together, so the two share one commit and never wait for each other's. With deliveries in
+/// the group the commit is FULL (its fsync also covers every NORMAL commit before it in the
+/// WAL): the 2xx that follows promises GitHub the delivery is on disk.
+pub async fn write_group(
     conn: &mut SqliteConnection,
+    new: &[NewDelivery],
+    decisions: &[Handled],
+) -> Result<GroupWritten, sqlx::Error> {
+    let durable = !new.is_empty();
+    if durable {
+        sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&mut *conn)
+            .await?;
+    }
+    let written = write_group_in(conn, new, decisions).await;
+    if durable {
+        sqlx::query("PRAGMA synchronous = NORMAL")
+            .execute(&mut *conn)
+            .await?;
+    }
+    written
+}
+
+async fn write_group_in(
+    conn: &mut SqliteConnection,
+    new: &[NewDelivery],
+    decisions: &[Handled],
+) -> Result<GroupWritten, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let fresh = insert_in(&mut tx, new).await?;
+    let finished = finish_in(&mut tx, decisions).await?;
+    tx.commit().await?;
+    Ok(GroupWritten { fresh, finished })
+}
+
+async fn insert_in(
+    tx: &mut Transaction<'_, Sqlite>,
     batch: &[NewDelivery],
 ) -> Result<HashMap<String, i64>, sqlx::Error> {
     let mut fresh = HashMap::with_capacity(batch.len());
-    let mut tx = conn.begin().await?;
     for chunk in batch.chunks(MAX_ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT OR IGNORE INTO deliveries (delivery_id, event, received_at) VALUES {} \
@@ -103,7 +144,7 @@ pub async fn insert_delivery_batch(
             first.entry(d.id.0.as_str()).or_insert(&d.payload);
         }
         let mut stored = Vec::new();
-        for row in query.fetch_all(&mut *tx).await? {
+        for row in query.fetch_all(&mut **tx).await? {
             let seq: i64 = row.try_get(0)?;
             let id: String = row.try_get(1)?;
             if let Some(payload) = first.get(id.as_str()) {
@@ -122,10 +163,43 @@ pub async fn insert_delivery_batch(
         for (seq, payload) in &stored {
             query = query.bind(seq).bind(payload.as_ref());
         }
-        query.execute(&mut *tx).await?;
+        query.execute(&mut **tx).await?;
     }
-    tx.commit().await?;
     Ok(fresh)
+}
+
+/// Applies intake's decisions to deliveries still `received` and enqueues the jobs of those
+/// that changed, in delivery order (jobs of one issue must queue in the order their events
+/// came). A delivery decided twice (hand-off and catch-up) takes effect once.
+async fn finish_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    handled: &[Handled],
+) -> Result<HashSet<i64>, sqlx::Error> {
+    let now = now_ms();
+    let mut changed = HashSet::with_capacity(handled.len());
+    // One statement per chunk, whatever mix of decisions it holds.
+    for chunk in handled.chunks(MAX_ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "UPDATE deliveries SET state = v.column2, outcome = v.column3, processed_at = ? \
+             FROM (VALUES {}) AS v \
+             WHERE deliveries.seq = v.column1 AND deliveries.state = 'received' \
+             RETURNING deliveries.seq",
+            values_list(chunk.len(), "(?,?,?)")
+        );
+        let mut query = sqlx::query(&sql).bind(now);
+        for h in chunk {
+            query = query.bind(h.seq).bind(h.state.as_str()).bind(&h.outcome);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            changed.insert(row.try_get::<i64, _>(0)?);
+        }
+    }
+    for h in handled.iter().filter(|h| changed.contains(&h.seq)) {
+        for job in &h.jobs {
+            super::jobs::enqueue_in(tx, job).await?;
+        }
+    }
+    Ok(changed)
 }
 
 impl Db {
@@ -154,45 +228,11 @@ impl Db {
             .collect()
     }
 
-    /// Records intake's decisions for a batch and enqueues the work they produced, in one
-    /// transaction: a crash leaves the batch either waiting (handled again) or handled with its
-    /// jobs queued. Only deliveries still `received` change, and only those enqueue jobs, so a
-    /// delivery intake sees twice (hand-off and catch-up) has its effects once.
+    /// Records intake's decisions for a batch (see `write_group`), on its own. The running
+    /// server sends decisions through the ingest writer instead, to share its commits.
     pub async fn finish_deliveries(&self, handled: &[Handled]) -> Result<usize, sqlx::Error> {
-        let mut groups: HashMap<(DeliveryState, &str), Vec<i64>> = HashMap::new();
-        for h in handled {
-            groups.entry((h.state, &h.outcome)).or_default().push(h.seq);
-        }
-        let mut tx = self.begin_write().await?;
-        let now = now_ms();
-        let mut changed = HashSet::with_capacity(handled.len());
-        for ((state, outcome), seqs) in groups {
-            for chunk in seqs.chunks(MAX_ROWS_PER_STATEMENT) {
-                let sql = format!(
-                    "UPDATE deliveries SET state = ?, outcome = ?, processed_at = ? \
-                     WHERE state = 'received' AND seq IN ({}) RETURNING seq",
-                    values_list(chunk.len(), "?")
-                );
-                let mut query = sqlx::query(&sql)
-                    .bind(state.as_str())
-                    .bind(outcome)
-                    .bind(now);
-                for seq in chunk {
-                    query = query.bind(seq);
-                }
-                for row in query.fetch_all(&mut *tx).await? {
-                    changed.insert(row.try_get::<i64, _>(0)?);
-                }
-            }
-        }
-        // In delivery order: jobs of one issue must queue in the order their events came.
-        for h in handled.iter().filter(|h| changed.contains(&h.seq)) {
-            for job in &h.jobs {
-                super::jobs::enqueue_in(&mut tx, job).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(changed.len())
+        let mut conn = self.write_connection().await?;
+        Ok(write_group(&mut conn, &[], handled).await?.finished.len())
     }
 
     /// How intake left a delivery, with its outcome note (tests and the dashboard read it).
@@ -256,14 +296,19 @@ mod tests {
     async fn a_batch_reports_only_first_sightings() {
         let (db, _dir) = super::super::test_db().await;
         let mut conn = db.write_connection().await.unwrap();
-        let fresh =
-            insert_delivery_batch(&mut conn, &[delivery("a"), delivery("b"), delivery("a")])
-                .await
-                .unwrap();
+        let fresh = write_group(
+            &mut conn,
+            &[delivery("a"), delivery("b"), delivery("a")],
+            &[],
+        )
+        .await
+        .unwrap()
+        .fresh;
         assert_eq!(fresh.len(), 2);
-        let again = insert_delivery_batch(&mut conn, &[delivery("b"), delivery("c")])
+        let again = write_group(&mut conn, &[delivery("b"), delivery("c")], &[])
             .await
-            .unwrap();
+            .unwrap()
+            .fresh;
         assert_eq!(again.keys().collect::<Vec<_>>(), ["c"]);
         let waiting = db.waiting_deliveries(10).await.unwrap();
         let ids: Vec<_> = waiting.iter().map(|d| d.id.0.as_str()).collect();
@@ -281,9 +326,7 @@ mod tests {
         {
             // Held only for the insert: every other write waits for this connection.
             let mut conn = db.write_connection().await.unwrap();
-            insert_delivery_batch(&mut conn, &[delivery("a")])
-                .await
-                .unwrap();
+            write_group(&mut conn, &[delivery("a")], &[]).await.unwrap();
         }
         let seq = db.waiting_deliveries(1).await.unwrap()[0].seq;
         db.finish_deliveries(&[Handled {

@@ -43,7 +43,7 @@ pub struct ClaimedJob {
 }
 
 pub(super) async fn enqueue_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'_, Sqlite>,
     job: &NewJob,
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();

@@ -5,7 +5,9 @@ mod deliveries;
 mod jobs;
 mod tasks;
 
-pub use deliveries::{insert_delivery_batch, DeliveryState, Handled, NewDelivery, StoredDelivery};
+pub use deliveries::{
+    write_group, DeliveryState, GroupWritten, Handled, NewDelivery, StoredDelivery,
+};
 pub use jobs::{ClaimedJob, Fence, JobId, NewJob};
 pub use tasks::{NewAttempt, RecordError, StartOutcome, TaskRow};
 
@@ -60,13 +62,16 @@ impl std::fmt::Debug for Db {
 }
 
 fn connect_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
-    // WAL lets readers run beside the single writer; FULL makes every commit reach the disk
-    // before we answer GitHub (group commit in the ingest writer keeps that affordable).
+    // WAL lets readers run beside the single writer. NORMAL survives a crash of bosun and keeps
+    // the database consistent through a power cut; the ingest writer switches to FULL for its
+    // own commits (see `insert_delivery_batch`), because a 2xx promises GitHub the delivery is
+    // on disk. Everything else bosun writes is redone safely if a power cut loses it: intake
+    // and jobs are idempotent.
     Ok(
         SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             // Checkpoints run from a background task (`run_checkpoints`), not inside a commit.

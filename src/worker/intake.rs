@@ -5,7 +5,7 @@
 
 use crate::db::{now_ms, Db, DeliveryState, Handled, StoredDelivery};
 use crate::github::events::{parse_event, EventError};
-use crate::server::ingest::Feed;
+use crate::server::ingest::{Feed, Ingest};
 use crate::task::trigger::{decide, Decision, Identity};
 use crate::worker::job::Job;
 use std::sync::Arc;
@@ -19,10 +19,12 @@ const SAFETY_SWEEP: Duration = Duration::from_secs(5);
 /// Handles deliveries until `shutdown`: those handed over by the ingest writer as they are
 /// committed, and, at start-up or whenever the hand-off was dropped or went quiet, whatever the
 /// database still holds as `received`. A delivery seen both ways has its effects once
-/// (`Db::finish_deliveries` only changes deliveries still waiting).
+/// (a decision only changes a delivery still waiting). Decisions are stored through the ingest
+/// writer, in its group commits.
 pub async fn run_intake(
     db: Db,
     identity: Identity,
+    writer: Ingest,
     mut feed: Feed,
     jobs_added: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
@@ -60,7 +62,7 @@ pub async fn run_intake(
                 span.in_scope(|| handle(&identity, delivery))
             })
             .collect();
-        match db.finish_deliveries(&handled).await {
+        match writer.finish(handled).await {
             Ok(0) => {}
             Ok(_) => jobs_added.notify_one(),
             Err(e) => {
