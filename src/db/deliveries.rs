@@ -12,8 +12,48 @@ use std::collections::{HashMap, HashSet};
 pub struct NewDelivery {
     pub id: DeliveryId,
     pub event: String,
+    /// As received: what intake parses.
     pub payload: Bytes,
+    /// As stored (see `PAYLOAD_ENCODING`).
+    pub compressed: Bytes,
     pub received_at: i64,
+}
+
+/// How `delivery_payloads.payload` is encoded.
+const PAYLOAD_ENCODING: &str = "lz4";
+
+impl NewDelivery {
+    /// Compresses here, in the request's own task, so the cost is spread over all the
+    /// runtime's threads instead of falling on the single writer.
+    pub fn new(id: DeliveryId, event: String, payload: Bytes, received_at: i64) -> Self {
+        let compressed = Bytes::from(lz4_flex::compress_prepend_size(&payload));
+        NewDelivery {
+            id,
+            event,
+            payload,
+            compressed,
+            received_at,
+        }
+    }
+}
+
+/// The payload as received, from its stored form. A payload that cannot be decoded comes back
+/// empty, and intake then quarantines the delivery as unreadable.
+fn decode_payload(encoding: &str, stored: Vec<u8>) -> Bytes {
+    match encoding {
+        PAYLOAD_ENCODING => match lz4_flex::decompress_size_prepended(&stored) {
+            Ok(raw) => Bytes::from(raw),
+            Err(e) => {
+                tracing::error!(error = %e, "a stored payload does not decompress");
+                Bytes::new()
+            }
+        },
+        "identity" => Bytes::from(stored),
+        other => {
+            tracing::error!(encoding = other, "a stored payload has an unknown encoding");
+            Bytes::new()
+        }
+    }
 }
 
 /// A delivery waiting for intake.
@@ -88,30 +128,10 @@ pub struct GroupWritten {
 }
 
 /// One transaction for the ingest writer: stores new deliveries and records intake's decisions
-/// together, so the two share one commit and never wait for each other's. With deliveries in
-/// the group the commit is FULL (its fsync also covers every NORMAL commit before it in the
-/// WAL): the 2xx that follows promises GitHub the delivery is on disk.
+/// together, so the two share one commit and never wait for each other's. The write connection
+/// commits with `synchronous=FULL`: the 2xx that follows promises GitHub the delivery is on
+/// disk.
 pub async fn write_group(
-    conn: &mut SqliteConnection,
-    new: &[NewDelivery],
-    decisions: &[Handled],
-) -> Result<GroupWritten, sqlx::Error> {
-    let durable = !new.is_empty();
-    if durable {
-        sqlx::query("PRAGMA synchronous = FULL")
-            .execute(&mut *conn)
-            .await?;
-    }
-    let written = write_group_in(conn, new, decisions).await;
-    if durable {
-        sqlx::query("PRAGMA synchronous = NORMAL")
-            .execute(&mut *conn)
-            .await?;
-    }
-    written
-}
-
-async fn write_group_in(
     conn: &mut SqliteConnection,
     new: &[NewDelivery],
     decisions: &[Handled],
@@ -141,7 +161,7 @@ async fn insert_in(
         // The first copy of an id in the batch is the one whose row was inserted.
         let mut first: HashMap<&str, &Bytes> = HashMap::with_capacity(chunk.len());
         for d in chunk {
-            first.entry(d.id.0.as_str()).or_insert(&d.payload);
+            first.entry(d.id.0.as_str()).or_insert(&d.compressed);
         }
         let mut stored = Vec::new();
         for row in query.fetch_all(&mut **tx).await? {
@@ -156,12 +176,15 @@ async fn insert_in(
             continue;
         }
         let sql = format!(
-            "INSERT INTO delivery_payloads (seq, payload) VALUES {}",
-            values_list(stored.len(), "(?,?)")
+            "INSERT INTO delivery_payloads (seq, encoding, payload) VALUES {}",
+            values_list(stored.len(), "(?,?,?)")
         );
         let mut query = sqlx::query(&sql);
         for (seq, payload) in &stored {
-            query = query.bind(seq).bind(payload.as_ref());
+            query = query
+                .bind(seq)
+                .bind(PAYLOAD_ENCODING)
+                .bind(payload.as_ref());
         }
         query.execute(&mut **tx).await?;
     }
@@ -206,7 +229,7 @@ impl Db {
     /// The oldest deliveries intake has not handled yet.
     pub async fn waiting_deliveries(&self, limit: i64) -> Result<Vec<StoredDelivery>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT d.seq, d.delivery_id, d.event, p.payload
+            "SELECT d.seq, d.delivery_id, d.event, p.encoding, p.payload
              FROM deliveries d LEFT JOIN delivery_payloads p ON p.seq = d.seq
              WHERE d.state = 'received' ORDER BY d.seq LIMIT ?",
         )
@@ -219,10 +242,13 @@ impl Db {
                     seq: r.try_get(0)?,
                     id: DeliveryId(r.try_get(1)?),
                     event: r.try_get(2)?,
-                    payload: r
-                        .try_get::<Option<Vec<u8>>, _>(3)?
-                        .map(Bytes::from)
-                        .unwrap_or_default(),
+                    payload: match (
+                        r.try_get::<Option<String>, _>(3)?,
+                        r.try_get::<Option<Vec<u8>>, _>(4)?,
+                    ) {
+                        (Some(encoding), Some(stored)) => decode_payload(&encoding, stored),
+                        _ => Bytes::new(),
+                    },
                 })
             })
             .collect()
@@ -284,12 +310,12 @@ mod tests {
     use super::*;
 
     fn delivery(id: &str) -> NewDelivery {
-        NewDelivery {
-            id: DeliveryId(id.into()),
-            event: "ping".into(),
-            payload: Bytes::from_static(b"{}"),
-            received_at: now_ms(),
-        }
+        NewDelivery::new(
+            DeliveryId(id.into()),
+            "ping".into(),
+            Bytes::from_static(b"{}"),
+            now_ms(),
+        )
     }
 
     #[tokio::test]
@@ -315,7 +341,7 @@ mod tests {
         assert_eq!(ids, ["a", "b", "c"]);
         assert!(
             waiting.iter().all(|d| d.payload == "{}"),
-            "payloads joined back"
+            "payloads joined back and decompressed"
         );
         assert_eq!(again["c"], waiting[2].seq);
     }

@@ -62,16 +62,13 @@ impl std::fmt::Debug for Db {
 }
 
 fn connect_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
-    // WAL lets readers run beside the single writer. NORMAL survives a crash of bosun and keeps
-    // the database consistent through a power cut; the ingest writer switches to FULL for its
-    // own commits (see `insert_delivery_batch`), because a 2xx promises GitHub the delivery is
-    // on disk. Everything else bosun writes is redone safely if a power cut loses it: intake
-    // and jobs are idempotent.
+    // WAL lets readers run beside the single writer; FULL makes every commit reach the disk
+    // before we answer GitHub (group commit in the ingest writer keeps that affordable).
     Ok(
         SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             // Checkpoints run from a background task (`run_checkpoints`), not inside a commit.

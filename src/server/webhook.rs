@@ -103,12 +103,12 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
     let span = tracing::info_span!("webhook", delivery = %delivery, event);
     let stored = state
         .ingest
-        .store(NewDelivery {
-            id: delivery.clone(),
-            event: event.to_string(),
-            payload: body,
-            received_at: now_ms(),
-        })
+        .store(NewDelivery::new(
+            delivery.clone(),
+            event.to_string(),
+            body,
+            now_ms(),
+        ))
         .instrument(span.clone())
         .await;
     let _enter = span.enter();
