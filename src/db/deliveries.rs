@@ -128,9 +128,8 @@ pub struct GroupWritten {
 }
 
 /// One transaction for the ingest writer: stores new deliveries and records intake's decisions
-/// together, so the two share one commit and never wait for each other's. The write connection
-/// commits with `synchronous=FULL`: the 2xx that follows promises GitHub the delivery is on
-/// disk.
+/// together, so the two share one commit and never wait for each other's. The commit is not
+/// yet durable: the caller makes it so with `Db::sync_wal` before it answers GitHub.
 pub async fn write_group(
     conn: &mut SqliteConnection,
     new: &[NewDelivery],

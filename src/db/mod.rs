@@ -62,13 +62,16 @@ impl std::fmt::Debug for Db {
 }
 
 fn connect_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
-    // WAL lets readers run beside the single writer; FULL makes every commit reach the disk
-    // before we answer GitHub (group commit in the ingest writer keeps that affordable).
+    // WAL lets readers run beside the single writer. Commits are NORMAL (written to the WAL,
+    // not yet fsynced) so the one write connection is never held through an fsync; the ingest
+    // writer makes its groups durable with `sync_wal` before answering GitHub, and everything
+    // else bosun writes is safe to redo if a power cut takes it (intake and jobs are
+    // idempotent). A crash of bosun itself loses nothing: the WAL is in the page cache.
     Ok(
         SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             // Checkpoints run from a background task (`run_checkpoints`), not inside a commit.
@@ -85,6 +88,9 @@ impl Db {
         let options = connect_options(&path)?;
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            // A ping per acquire costs a round trip on every group commit; the connection is
+            // local and long-lived, and a broken one fails its next statement anyway.
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&write).await?;
@@ -131,6 +137,18 @@ impl Db {
             .execute(&mut conn)
             .await;
         let _ = conn.close().await;
+    }
+
+    /// Makes every commit so far durable: fsyncs the WAL file, which holds them all. This is
+    /// the fsync `synchronous=FULL` would do inside the commit, done after it instead, so the
+    /// next group's transaction runs while the disk works. The file is opened by path each
+    /// time, so a truncated or recreated WAL is never missed.
+    pub async fn sync_wal(&self) -> std::io::Result<()> {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        tokio::task::spawn_blocking(move || std::fs::File::open(&wal)?.sync_data())
+            .await
+            .map_err(std::io::Error::other)?
     }
 
     /// `SELECT 1`, for the health check.

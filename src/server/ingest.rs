@@ -1,11 +1,13 @@
-//! The ingest writer: one task that owns the high-volume writes. It commits webhook deliveries
-//! in groups, each request waiting for the commit that holds its delivery, so nothing is
-//! acknowledged before it is on disk, yet a burst shares one fsync. Intake's decisions ride in
-//! the same commits, so deliveries and their handling never queue behind each other's
-//! transactions. After each commit the new deliveries are handed to intake in memory, so
-//! intake does not read back what it was just given.
+//! The ingest writer: the task that owns the high-volume writes. It commits webhook deliveries
+//! in groups; intake's decisions ride in the same commits, so deliveries and their handling
+//! never queue behind each other's transactions. A second task, the syncer, fsyncs the WAL
+//! after each commit (taking every commit made meanwhile with it) and only then answers the
+//! requests of those groups: nothing is acknowledged before it is on disk, a burst shares one
+//! fsync, and the next group's transaction runs while the disk works. The syncer then hands the
+//! new deliveries to intake in memory, in commit order, so intake does not read back what it was
+//! just given.
 
-use crate::db::{write_group, Db, Handled, NewDelivery, StoredDelivery};
+use crate::db::{write_group, Db, GroupWritten, Handled, NewDelivery, StoredDelivery};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -13,6 +15,8 @@ use tokio::sync::{mpsc, oneshot, Notify};
 const MAX_GROUP: usize = 512;
 /// Groups waiting for intake before the hand-off gives up and intake reads the database.
 const FEED_DEPTH: usize = 64;
+/// Committed groups waiting for the syncer before the writer waits too.
+const SYNC_DEPTH: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
@@ -43,10 +47,13 @@ struct FeedSender {
     behind: Arc<Notify>,
 }
 
+type StoreReply = oneshot::Sender<Result<Stored, IngestError>>;
+type FinishReply = oneshot::Sender<Result<usize, IngestError>>;
+
 enum Work {
-    Store(NewDelivery, oneshot::Sender<Result<Stored, IngestError>>),
+    Store(NewDelivery, StoreReply),
     /// Intake's decisions; answered with how many took effect.
-    Finish(Vec<Handled>, oneshot::Sender<Result<usize, IngestError>>),
+    Finish(Vec<Handled>, FinishReply),
 }
 
 #[derive(Clone)]
@@ -91,27 +98,42 @@ impl Ingest {
     }
 }
 
+/// A committed group on its way to the syncer: its answers wait for the fsync.
+struct Committed {
+    written: Result<GroupWritten, IngestError>,
+    new: Vec<NewDelivery>,
+    replies: Vec<StoreReply>,
+    /// Each finish request with the sequence numbers it decided.
+    finishes: Vec<(Vec<i64>, FinishReply)>,
+}
+
 async fn write_loop(db: Db, mut rx: mpsc::Receiver<Work>, feed: FeedSender) {
-    let mut new = Vec::with_capacity(MAX_GROUP);
-    let mut replies = Vec::with_capacity(MAX_GROUP);
-    let mut decisions = Vec::new();
-    let mut finishes = Vec::new();
+    let (committed, synced) = mpsc::channel(SYNC_DEPTH);
+    tokio::spawn(sync_loop(db.clone(), synced, feed));
     // Waits for the first piece of work, then takes whatever else is already waiting: no
     // timer, so a lone delivery is committed at once and a burst is grouped by itself.
     while let Some(first) = rx.recv().await {
+        let mut group = Committed {
+            written: Ok(GroupWritten::default()),
+            new: Vec::new(),
+            replies: Vec::new(),
+            finishes: Vec::new(),
+        };
+        let mut decisions = Vec::new();
         let mut next = Some(first);
         while let Some(work) = next {
             match work {
                 Work::Store(delivery, reply) => {
-                    new.push(delivery);
-                    replies.push(reply);
+                    group.new.push(delivery);
+                    group.replies.push(reply);
                 }
                 Work::Finish(handled, reply) => {
-                    finishes.push((handled.iter().map(|h| h.seq).collect::<Vec<_>>(), reply));
+                    let seqs = handled.iter().map(|h| h.seq).collect();
+                    group.finishes.push((seqs, reply));
                     decisions.extend(handled);
                 }
             }
-            next = if new.len() + decisions.len() < MAX_GROUP {
+            next = if group.new.len() + decisions.len() < MAX_GROUP {
                 rx.try_recv().ok()
             } else {
                 None
@@ -119,49 +141,79 @@ async fn write_loop(db: Db, mut rx: mpsc::Receiver<Work>, feed: FeedSender) {
         }
         // The write connection is taken per group and given back right after the commit, so
         // the workers' small writes go in between groups.
-        let result = match db.write_connection().await {
-            Ok(mut conn) => write_group(&mut conn, &new, &decisions).await,
+        group.written = match db.write_connection().await {
+            Ok(mut conn) => write_group(&mut conn, &group.new, &decisions).await,
             Err(e) => Err(e),
-        };
-        decisions.clear();
-        match result {
-            Ok(mut written) => {
-                let mut handed = Vec::with_capacity(written.fresh.len());
-                for (delivery, reply) in new.drain(..).zip(replies.drain(..)) {
-                    // `remove` so a second copy in the same group counts as a duplicate.
-                    let verdict = match written.fresh.remove(&delivery.id.0) {
-                        Some(seq) => {
-                            handed.push(StoredDelivery {
-                                seq,
-                                id: delivery.id,
-                                event: delivery.event,
-                                payload: delivery.payload,
-                            });
-                            Stored::New
-                        }
-                        None => Stored::Duplicate,
-                    };
-                    let _ = reply.send(Ok(verdict));
-                }
-                for (seqs, reply) in finishes.drain(..) {
-                    let took = seqs.iter().filter(|s| written.finished.contains(s)).count();
-                    let _ = reply.send(Ok(took));
-                }
-                if !handed.is_empty() && feed.groups.try_send(handed).is_err() {
-                    feed.behind.notify_one();
-                }
-            }
-            Err(err) => {
-                tracing::error!(error = %err, deliveries = new.len(), "group commit failed");
-                let failure = IngestError::Store(err.to_string());
-                new.clear();
-                for reply in replies.drain(..) {
-                    let _ = reply.send(Err(failure.clone()));
-                }
-                for (_, reply) in finishes.drain(..) {
-                    let _ = reply.send(Err(failure.clone()));
-                }
-            }
         }
+        .map_err(|e| {
+            tracing::error!(error = %e, deliveries = group.new.len(), "group commit failed");
+            IngestError::Store(e.to_string())
+        });
+        if committed.send(group).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Fsyncs, then answers, group after group in commit order.
+async fn sync_loop(db: Db, mut synced: mpsc::Receiver<Committed>, feed: FeedSender) {
+    while let Some(first) = synced.recv().await {
+        let mut groups = vec![first];
+        while let Ok(more) = synced.try_recv() {
+            groups.push(more);
+        }
+        // One fsync covers every group committed before it started.
+        let durable = db.sync_wal().await.map_err(|e| {
+            tracing::error!(error = %e, "fsync of the WAL failed");
+            IngestError::Store(format!("fsync failed: {e}"))
+        });
+        for group in groups {
+            answer(group, durable.clone(), &feed);
+        }
+    }
+}
+
+fn answer(group: Committed, durable: Result<(), IngestError>, feed: &FeedSender) {
+    let Committed {
+        written,
+        new,
+        replies,
+        finishes,
+    } = group;
+    let mut written = match written.and_then(|w| durable.map(|()| w)) {
+        Ok(w) => w,
+        Err(failure) => {
+            for reply in replies {
+                let _ = reply.send(Err(failure.clone()));
+            }
+            for (_, reply) in finishes {
+                let _ = reply.send(Err(failure.clone()));
+            }
+            return;
+        }
+    };
+    let mut handed = Vec::with_capacity(written.fresh.len());
+    for (delivery, reply) in new.into_iter().zip(replies) {
+        // `remove` so a second copy in the same group counts as a duplicate.
+        let verdict = match written.fresh.remove(&delivery.id.0) {
+            Some(seq) => {
+                handed.push(StoredDelivery {
+                    seq,
+                    id: delivery.id,
+                    event: delivery.event,
+                    payload: delivery.payload,
+                });
+                Stored::New
+            }
+            None => Stored::Duplicate,
+        };
+        let _ = reply.send(Ok(verdict));
+    }
+    for (seqs, reply) in finishes {
+        let took = seqs.iter().filter(|s| written.finished.contains(s)).count();
+        let _ = reply.send(Ok(took));
+    }
+    if !handed.is_empty() && feed.groups.try_send(handed).is_err() {
+        feed.behind.notify_one();
     }
 }

@@ -13,6 +13,8 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 const BATCH: i64 = 200;
+/// The most handed-over deliveries decided in one batch.
+const MAX_HANDED: usize = 2000;
 /// With nothing handed over for this long, intake looks at the database anyway.
 const SAFETY_SWEEP: Duration = Duration::from_secs(5);
 
@@ -47,7 +49,17 @@ pub async fn run_intake(
         } else {
             tokio::select! {
                 group = feed.groups.recv() => match group {
-                    Some(group) => group,
+                    // Everything already handed over goes into one decision batch: each
+                    // batch waits for a commit, so one per group would fall behind a burst.
+                    Some(mut batch) => {
+                        while batch.len() < MAX_HANDED {
+                            match feed.groups.try_recv() {
+                                Ok(more) => batch.extend(more),
+                                Err(_) => break,
+                            }
+                        }
+                        batch
+                    }
                     None => return, // the ingest writer is gone: the server is stopping
                 },
                 _ = feed.behind.notified() => { catch_up = true; continue; }
