@@ -1,5 +1,5 @@
 //! The ingest benchmark: how many signed deliveries bosun acknowledges per second, and how fast,
-//! when each 2xx means "on disk" (SQLite WAL, synchronous=FULL, group commit). Afterwards the
+//! when each 2xx means "on disk" (SQLite WAL, group commit, WAL fsynced before the 2xx). Afterwards the
 //! server's own counters must account for every 202 the bench received.
 
 use crate::load::{self, Outcome, Window};

@@ -176,7 +176,7 @@ fn print_header(args: &Args, bin: &Path, source: &str, server: &Server, fake: &F
     );
     println!("          default settings (4 workers), RUST_LOG=warn");
     println!(
-        "          SQLite (WAL, synchronous=FULL) in {}",
+        "          SQLite (WAL, group commit, WAL fsynced before each 2xx) in {}",
         server.data_dir().display()
     );
     println!(
@@ -193,7 +193,7 @@ fn print_summary(source: &str, lines: &[String], passed: bool) {
         "machine {} CPUs ({}), Linux {}, shared by bosun and the load generator",
         machine.cpus, machine.model, machine.kernel
     );
-    println!("bosun   release build of {source}, SQLite WAL with synchronous=FULL");
+    println!("bosun   release build of {source}, SQLite WAL, group commit, WAL fsynced before each 2xx");
     for line in lines {
         println!("{line}");
     }
