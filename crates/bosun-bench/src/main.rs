@@ -193,7 +193,9 @@ fn print_summary(source: &str, lines: &[String], passed: bool) {
         "machine {} CPUs ({}), Linux {}, shared by bosun and the load generator",
         machine.cpus, machine.model, machine.kernel
     );
-    println!("bosun   release build of {source}, SQLite WAL, group commit, WAL fsynced before each 2xx");
+    println!(
+        "bosun   release build of {source}, SQLite WAL, group commit, WAL fsynced before each 2xx"
+    );
     for line in lines {
         println!("{line}");
     }
