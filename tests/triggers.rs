@@ -473,3 +473,37 @@ async fn github_failing_for_a_while_delays_the_task_but_does_not_lose_it() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test]
+async fn deliveries_accepted_before_bosun_knows_itself_are_handled_once_it_does() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        // GitHub answers `GET /app` with 502s at first: webhooks are still stored and acked,
+        // and intake catches up from the database once the engine has started.
+        let app =
+            TestApp::start_custom(|g| g.inject("GET", "/app", Fault::Status(502), 4), |_| {}).await;
+        app.github.set_permission(REPO, WRITER, "write");
+        let issue = app.github.add_issue(REPO, "Early", "", WRITER);
+        let res = app
+            .send_json("issues", "early", &labeled(&app, issue, "bosun", WRITER))
+            .await;
+        assert_eq!(res.status(), 202);
+        app.wait_for("task done after the engine started", |g| done(g, issue))
+            .await;
+        app.settle().await;
+        let refused = app
+            .github
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/app" && r.status == 502)
+            .count();
+        assert_eq!(refused, 4, "the engine really started late");
+        assert_eq!(app.github.comments(REPO, issue).len(), 1);
+        assert_eq!(
+            app.db().task_counts().await.unwrap(),
+            vec![("done".to_string(), 1)]
+        );
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}

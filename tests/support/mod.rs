@@ -79,8 +79,18 @@ impl TestApp {
     /// Starts the fake GitHub (with `REPO` installed) and bosun, letting `tweak` adjust the
     /// server config first.
     pub async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
+        Self::start_custom(|_| {}, tweak).await
+    }
+
+    /// Like `start_with`, and `prepare` gets the fake GitHub before bosun starts (to inject
+    /// faults into bosun's first calls).
+    pub async fn start_custom(
+        prepare: impl FnOnce(&FakeGitHub),
+        tweak: impl FnOnce(&mut ServerConfig),
+    ) -> TestApp {
         init_logs();
         let github = FakeGitHub::start().await;
+        prepare(&github);
         let (repo_id, installation_id) = github.add_repo(REPO);
         let data_dir = tempfile::tempdir().unwrap();
         let mut config = server_config(&github.url(), data_dir.path(), github.app_id());
