@@ -384,4 +384,56 @@ mod tests {
             ("quarantined", Some("bad json"))
         );
     }
+
+    #[tokio::test]
+    async fn pruning_drops_old_payloads_then_old_ids_but_keeps_quarantined_payloads() {
+        let (db, _dir) = super::super::test_db().await;
+        let day = 24 * 3600 * 1000;
+        let aged = |id: &str, days: i64| {
+            let mut d = delivery(id);
+            d.received_at = now_ms() - days * day;
+            d
+        };
+        let batch = [
+            aged("fresh", 0),
+            aged("week", 7),
+            aged("odd", 7),
+            aged("old", 40),
+        ];
+        let seqs = {
+            let mut conn = db.write_connection().await.unwrap();
+            write_group(&mut conn, &batch, &[]).await.unwrap().fresh
+        };
+        let decide = |id: &str, state| Handled {
+            seq: seqs[id],
+            state,
+            outcome: String::new(),
+            jobs: vec![],
+        };
+        db.finish_deliveries(&[
+            decide("fresh", DeliveryState::Ignored),
+            decide("week", DeliveryState::Ignored),
+            decide("odd", DeliveryState::Quarantined),
+            decide("old", DeliveryState::Processed),
+        ])
+        .await
+        .unwrap();
+        db.prune_deliveries(3 * day, 30 * day).await.unwrap();
+
+        let payloads: Vec<i64> =
+            sqlx::query_scalar("SELECT seq FROM delivery_payloads ORDER BY seq")
+                .fetch_all(&db.read)
+                .await
+                .unwrap();
+        assert_eq!(payloads, [seqs["fresh"], seqs["odd"]]);
+        for (id, kept) in [
+            ("fresh", true),
+            ("week", true),
+            ("odd", true),
+            ("old", false),
+        ] {
+            let found = db.delivery_state(&DeliveryId(id.into())).await.unwrap();
+            assert_eq!(found.is_some(), kept, "{id}");
+        }
+    }
 }
