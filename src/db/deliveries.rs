@@ -48,7 +48,6 @@ fn decode_payload(encoding: &str, stored: Vec<u8>) -> Bytes {
                 Bytes::new()
             }
         },
-        "identity" => Bytes::from(stored),
         other => {
             tracing::error!(encoding = other, "a stored payload has an unknown encoding");
             Bytes::new()
@@ -121,7 +120,7 @@ fn values_list(rows: usize, one: &str) -> String {
 /// What one group commit did: the new deliveries (id → sequence number; a repeated id, in the
 /// table already or earlier in the group, is not new) and the deliveries whose intake decision
 /// took effect.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct GroupWritten {
     pub fresh: HashMap<String, i64>,
     pub finished: HashSet<i64>,
@@ -253,8 +252,9 @@ impl Db {
             .collect()
     }
 
-    /// Records intake's decisions for a batch (see `write_group`), on its own. The running
-    /// server sends decisions through the ingest writer instead, to share its commits.
+    /// Records intake's decisions for a batch (see `write_group`), on its own. Tests only: the
+    /// running server sends decisions through the ingest writer, to share its commits.
+    #[cfg(test)]
     pub async fn finish_deliveries(&self, handled: &[Handled]) -> Result<usize, sqlx::Error> {
         let mut conn = self.write_connection().await?;
         Ok(write_group(&mut conn, &[], handled).await?.finished.len())

@@ -113,27 +113,22 @@ async fn write_loop(db: Db, mut rx: mpsc::Receiver<Work>, feed: FeedSender) {
     // Waits for the first piece of work, then takes whatever else is already waiting: no
     // timer, so a lone delivery is committed at once and a burst is grouped by itself.
     while let Some(first) = rx.recv().await {
-        let mut group = Committed {
-            written: Ok(GroupWritten::default()),
-            new: Vec::new(),
-            replies: Vec::new(),
-            finishes: Vec::new(),
-        };
-        let mut decisions = Vec::new();
+        let (mut new, mut replies, mut finishes, mut decisions) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut next = Some(first);
         while let Some(work) = next {
             match work {
                 Work::Store(delivery, reply) => {
-                    group.new.push(delivery);
-                    group.replies.push(reply);
+                    new.push(delivery);
+                    replies.push(reply);
                 }
                 Work::Finish(handled, reply) => {
                     let seqs = handled.iter().map(|h| h.seq).collect();
-                    group.finishes.push((seqs, reply));
+                    finishes.push((seqs, reply));
                     decisions.extend(handled);
                 }
             }
-            next = if group.new.len() + decisions.len() < MAX_GROUP {
+            next = if new.len() + decisions.len() < MAX_GROUP {
                 rx.try_recv().ok()
             } else {
                 None
@@ -141,14 +136,20 @@ async fn write_loop(db: Db, mut rx: mpsc::Receiver<Work>, feed: FeedSender) {
         }
         // The write connection is taken per group and given back right after the commit, so
         // the workers' small writes go in between groups.
-        group.written = match db.write_connection().await {
-            Ok(mut conn) => write_group(&mut conn, &group.new, &decisions).await,
+        let written = match db.write_connection().await {
+            Ok(mut conn) => write_group(&mut conn, &new, &decisions).await,
             Err(e) => Err(e),
         }
         .map_err(|e| {
-            tracing::error!(error = %e, deliveries = group.new.len(), "group commit failed");
+            tracing::error!(error = %e, deliveries = new.len(), "group commit failed");
             IngestError::Store(e.to_string())
         });
+        let group = Committed {
+            written,
+            new,
+            replies,
+            finishes,
+        };
         if committed.send(group).await.is_err() {
             return;
         }
