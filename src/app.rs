@@ -6,6 +6,7 @@ use crate::config::server::ServerConfig;
 use crate::db::Db;
 use crate::github::client::{GitHub, GitHubConfig};
 use crate::github::signature::WebhookSecrets;
+use crate::locks::lock;
 use crate::server::ingest::{Feed, Ingest};
 use crate::server::{router, Activate, AppState, Configured, Mode};
 use crate::task::trigger::Identity;
@@ -42,10 +43,7 @@ impl Bosun {
             let (db, shutdown) = (db.clone(), shutdown_rx.clone());
             tokio::spawn(async move { db.run_checkpoints(CHECKPOINT_EVERY, shutdown).await })
         };
-        tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(checkpoints);
+        lock(&tasks).push(checkpoints);
 
         let activate: Activate = {
             let (db, config, tasks, ingest) =
@@ -66,14 +64,12 @@ impl Bosun {
                         creds.app_id,
                         &creds.private_key_pem,
                     ))?;
-                    let feed = feed
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
+                    let feed = lock(&feed)
                         .take()
                         .ok_or_else(|| anyhow::anyhow!("the engine is already running"))?;
                     let (configured, engine) =
                         start_engine(db, &config, creds, github, (writer, feed), shutdown);
-                    tasks.lock().unwrap_or_else(|p| p.into_inner()).push(engine);
+                    lock(&tasks).push(engine);
                     Ok(configured)
                 })
             })
@@ -97,8 +93,7 @@ impl Bosun {
     /// Tells the engine to stop and waits for it (at most `grace`).
     pub async fn stop(self, grace: Duration) {
         let _ = self.shutdown.send(true);
-        let handles: Vec<_> =
-            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        let handles: Vec<_> = std::mem::take(&mut *lock(&self.tasks));
         let all = futures_join(handles);
         if tokio::time::timeout(grace, all).await.is_err() {
             tracing::warn!("background work did not stop in time");

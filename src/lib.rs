@@ -6,6 +6,7 @@ pub mod command;
 pub mod config;
 pub mod db;
 pub mod github;
+pub mod locks;
 pub mod reply;
 pub mod server;
 pub mod task;

@@ -4,6 +4,7 @@
 
 use super::ids::AppId;
 pub use super::secret::Secret;
+use crate::locks::lock;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use std::fmt;
@@ -71,7 +72,7 @@ impl AppJwt {
     /// The current JWT, minting a new one when the cached one is within a minute of expiry.
     pub fn token(&self) -> Result<Secret, AppAuthError> {
         let now = chrono::Utc::now().timestamp();
-        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cached = lock(&self.cached);
         if let Some(c) = cached.as_ref() {
             if now < c.exp - REMINT_MARGIN_SECS {
                 return Ok(c.token.clone());
@@ -90,7 +91,7 @@ impl AppJwt {
 
     /// Drops the cached JWT (GitHub rejected it), so the next call signs a fresh one.
     pub fn invalidate(&self) {
-        *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *lock(&self.cached) = None;
     }
 }
 

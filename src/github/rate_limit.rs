@@ -4,6 +4,7 @@
 //! and GitHub asks for at least a minute's pause. Once seen, a limit is remembered per
 //! credential so the next call waits instead of spending another request on a refusal.
 
+use crate::locks::lock;
 use reqwest::header::HeaderMap;
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -68,7 +69,7 @@ impl<K: Hash + Eq + Clone> RateGate<K> {
     /// Stay quiet on `key` for `wait` from now (a longer earlier block is kept).
     pub fn block(&self, key: &K, wait: Duration) {
         let until = Instant::now() + wait;
-        let mut map = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = lock(&self.until);
         let entry = map.entry(key.clone()).or_insert(until);
         if *entry < until {
             *entry = until;
@@ -77,7 +78,7 @@ impl<K: Hash + Eq + Clone> RateGate<K> {
 
     /// How long `key` must still wait, if at all.
     pub fn remaining(&self, key: &K) -> Option<Duration> {
-        let mut map = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = lock(&self.until);
         let until = *map.get(key)?;
         let now = Instant::now();
         if until <= now {

@@ -5,6 +5,7 @@
 
 use super::ids::InstallationId;
 use super::secret::Secret;
+use crate::locks::lock;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::future::Future;
@@ -40,7 +41,7 @@ impl TokenCache {
     }
 
     fn slot(&self, id: InstallationId) -> Slot {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slots = lock(&self.slots);
         slots.entry(id).or_default().clone()
     }
 

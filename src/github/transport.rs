@@ -12,6 +12,7 @@ use super::retry::{Replay, RetryPolicy};
 use super::secret::Secret;
 use super::token_cache::{InstallationToken, TokenCache};
 use super::types::WireAccessToken;
+use crate::locks::lock;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
 use reqwest::{Client, Method, Url};
 use serde::de::DeserializeOwned;
@@ -194,12 +195,12 @@ impl Transport {
 
     /// Status-code tallies (and "error" for requests that got no answer), for Prometheus.
     pub fn call_counts(&self) -> Vec<(String, u64)> {
-        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let counts = lock(&self.counts);
         counts.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     fn count(&self, key: String) {
-        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counts = lock(&self.counts);
         *counts.entry(key).or_insert(0) += 1;
     }
 

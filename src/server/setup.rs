@@ -9,6 +9,7 @@
 use super::{AppState, Mode};
 use crate::config::credentials::{self, AppCredentials};
 use crate::github::client::{convert_manifest, default_user_agent};
+use crate::locks::lock;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -32,7 +33,7 @@ impl SetupStates {
         let mut bytes = [0u8; 24];
         rand::thread_rng().fill_bytes(&mut bytes);
         let state = hex::encode(bytes);
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = lock(&self.0);
         map.retain(|_, at| at.elapsed() < STATE_TTL);
         map.insert(state.clone(), Instant::now());
         state
@@ -40,7 +41,7 @@ impl SetupStates {
 
     /// True once for a state we issued less than an hour ago.
     fn redeem(&self, state: &str) -> bool {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = lock(&self.0);
         matches!(map.remove(state), Some(at) if at.elapsed() < STATE_TTL)
     }
 }

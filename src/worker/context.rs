@@ -5,6 +5,7 @@ use crate::config::repo::{parse_repo_config, RepoConfig};
 use crate::db::{Db, RecordError};
 use crate::github::client::{GitHub, GitHubError, Installation};
 use crate::github::ids::{RepoId, RepoRef};
+use crate::locks::lock;
 use crate::task::model::InvalidTransition;
 use crate::task::trigger::Identity;
 use std::collections::HashMap;
@@ -166,9 +167,4 @@ impl Ctx {
         lock(&self.configs).insert(repo_id, (config.clone(), Instant::now()));
         Ok(config)
     }
-}
-
-/// A poisoned cache lock only means a panic elsewhere; the map itself is still usable.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
