@@ -2,11 +2,13 @@
 //! engine (intake and workers). `bosun serve` and the integration tests both start here.
 
 use crate::config::credentials::{self, AppCredentials};
+use crate::config::run::RunConfig;
 use crate::config::server::ServerConfig;
 use crate::db::Db;
 use crate::github::client::{GitHub, GitHubConfig};
 use crate::github::signature::WebhookSecrets;
 use crate::locks::lock;
+use crate::run::runner::Runner;
 use crate::server::ingest::{Feed, Ingest};
 use crate::server::{router, Activate, AppState, Configured, Mode};
 use crate::task::trigger::Identity;
@@ -33,6 +35,7 @@ pub struct Bosun {
 impl Bosun {
     pub async fn build(config: ServerConfig) -> anyhow::Result<Bosun> {
         let config = Arc::new(config);
+        let runner = build_runner(&config)?;
         let db = Db::open(&config.data_dir).await?;
         let (ingest, feed) = Ingest::start(&db);
         // Intake starts with the engine, once there are credentials; until then the feed waits.
@@ -49,6 +52,7 @@ impl Bosun {
             let (db, config, tasks, ingest) =
                 (db.clone(), config.clone(), tasks.clone(), ingest.clone());
             Arc::new(move |creds: AppCredentials| {
+                let runner = runner.clone();
                 let (db, config, writer, feed, tasks, shutdown) = (
                     db.clone(),
                     config.clone(),
@@ -68,7 +72,7 @@ impl Bosun {
                         .take()
                         .ok_or_else(|| anyhow::anyhow!("the engine is already running"))?;
                     let (configured, engine) =
-                        start_engine(db, &config, creds, github, (writer, feed), shutdown);
+                        start_engine(db, &config, runner, creds, github, (writer, feed), shutdown);
                     lock(&tasks).push(engine);
                     Ok(configured)
                 })
@@ -108,8 +112,20 @@ async fn futures_join(handles: Vec<JoinHandle<()>>) {
     }
 }
 
-fn settings(config: &ServerConfig) -> WorkerSettings {
+/// The agent runner the configuration asks for; `None` in placeholder run mode. A broken run
+/// configuration stops the start, with the reason.
+fn build_runner(config: &ServerConfig) -> anyhow::Result<Option<Arc<Runner>>> {
+    if config.run_mode == "placeholder" {
+        tracing::warn!("run mode `placeholder`: tasks run no agent and change no code");
+        return Ok(None);
+    }
+    let run_config = RunConfig::load(config.run_config.as_deref())?;
+    Ok(Some(Arc::new(Runner::new(&config.data_dir, run_config)?)))
+}
+
+fn settings(config: &ServerConfig, runner: Option<Arc<Runner>>) -> WorkerSettings {
     WorkerSettings {
+        runner,
         workers: config.workers,
         lease: Duration::from_secs(config.lease_secs.max(1)),
         placeholder: Duration::from_secs_f64(config.placeholder_secs.max(0.0)),
@@ -123,6 +139,7 @@ fn settings(config: &ServerConfig) -> WorkerSettings {
 fn start_engine(
     db: Db,
     config: &ServerConfig,
+    runner: Option<Arc<Runner>>,
     creds: AppCredentials,
     github: GitHub,
     (writer, feed): (Ingest, Feed),
@@ -134,8 +151,16 @@ fn start_engine(
         github: github.clone(),
     });
     let handle = config.mention_handle.clone();
-    let settings = settings(config);
+    let settings = settings(config, runner.clone());
     let engine = tokio::spawn(async move {
+        if let Some(runner) = &runner {
+            // Containers of a bosun that crashed: their tasks are requeued by lease expiry.
+            match runner.sandbox.reap_orphans().await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(containers = n, "removed sandboxes left by an earlier run"),
+                Err(e) => tracing::warn!(error = %e, "could not look for leftover sandboxes"),
+            }
+        }
         let Some(identity) = learn_identity(&github, handle, shutdown.clone()).await else {
             return;
         };

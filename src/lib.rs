@@ -8,6 +8,7 @@ pub mod db;
 pub mod github;
 pub mod locks;
 pub mod reply;
+pub mod run;
 pub mod server;
 pub mod task;
 pub mod worker;

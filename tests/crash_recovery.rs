@@ -52,6 +52,7 @@ fn spawn_server(github: &FakeGitHub, data_dir: &Path, port: u16, placeholder_sec
         .env("BOSUN_LISTEN", format!("127.0.0.1:{port}"))
         .env("BOSUN_LEASE_SECS", "2")
         .env("BOSUN_PLACEHOLDER_SECS", placeholder_secs.to_string())
+        .env("BOSUN_RUN_MODE", "placeholder")
         .stdout(Stdio::null())
         .stderr(Stdio::from(log))
         .spawn()

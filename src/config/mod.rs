@@ -3,4 +3,5 @@
 
 pub mod credentials;
 pub mod repo;
+pub mod run;
 pub mod server;

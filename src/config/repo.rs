@@ -31,6 +31,46 @@ pub struct RepoConfig {
     pub allowed_bots: Vec<u64>,
     /// Defaults for the coding agent.
     pub agent: AgentDefaults,
+    /// Commands run after the agent, each in a fresh container with the network off; all must
+    /// pass before a pull request is opened.
+    pub gates: Vec<Gate>,
+    /// Whether the agent's container may reach the network (gates never do). Clamped by the
+    /// server's `limits.allow_network`.
+    pub network: bool,
+    /// How many agent rounds a task may take: a failing gate sends its log back to the agent
+    /// for another round until this many ran. Clamped by the server's `limits.max_rounds`.
+    pub rounds: u32,
+    /// Wall-clock limits, in minutes; clamped by the server's maxima.
+    pub timeouts: Timeouts,
+    /// Instructions for the agent about this repository. When empty, bosun uses `AGENTS.md` or
+    /// `CLAUDE.md` from the repository's root.
+    pub instructions: Option<String>,
+}
+
+/// One gate: a named shell command run in the repository's root.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    pub name: String,
+    pub run: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// One agent round.
+    pub agent_minutes: u32,
+    /// One gate.
+    pub gate_minutes: u32,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            agent_minutes: 30,
+            gate_minutes: 10,
+        }
+    }
 }
 
 impl Default for RepoConfig {
@@ -41,6 +81,11 @@ impl Default for RepoConfig {
             allowed_users: Vec::new(),
             allowed_bots: Vec::new(),
             agent: AgentDefaults::default(),
+            gates: Vec::new(),
+            network: false,
+            rounds: 3,
+            timeouts: Timeouts::default(),
+            instructions: None,
         }
     }
 }
@@ -75,7 +120,9 @@ pub struct AgentDefaults {
 }
 
 /// How much effort a task is expected to need.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Complexity {
     Simple,
@@ -208,6 +255,41 @@ fn validate(config: &RepoConfig) -> Result<(), Invalid> {
     if let Some(name) = &config.agent.name {
         check_agent_name(name)?;
     }
+    check_gates(&config.gates)?;
+    if config.rounds == 0 {
+        let message = "`rounds` must be at least 1".to_string();
+        return Err(Invalid::new(Key::TopLevel("rounds"), message));
+    }
+    if config.timeouts.agent_minutes == 0 || config.timeouts.gate_minutes == 0 {
+        let message = "timeouts must be at least 1 minute".to_string();
+        return Err(Invalid::new(Key::TopLevel("timeouts"), message));
+    }
+    Ok(())
+}
+
+/// Gate names become check-run names and must tell gates apart.
+fn check_gates(gates: &[Gate]) -> Result<(), Invalid> {
+    let key = Key::TopLevel("gates");
+    let mut seen = std::collections::HashSet::new();
+    for gate in gates {
+        let name = gate.name.trim();
+        if name.is_empty() || name.chars().count() > 60 {
+            let message = format!(
+                "each gate needs a `name` of 1 to 60 characters, not {:?}",
+                gate.name
+            );
+            return Err(Invalid::new(key, message));
+        }
+        if gate.run.trim().is_empty() {
+            return Err(Invalid::new(
+                key,
+                format!("gate `{name}` has an empty `run`"),
+            ));
+        }
+        if !seen.insert(name.to_lowercase()) {
+            return Err(Invalid::new(key, format!("two gates are named `{name}`")));
+        }
+    }
     Ok(())
 }
 
@@ -325,6 +407,41 @@ mod tests {
         assert_eq!(config.agent.name, None);
         assert_eq!(config.agent.complexity, Complexity::Standard);
         assert_eq!(config.agent.model, None);
+        assert!(config.gates.is_empty());
+        assert!(!config.network);
+        assert_eq!(config.rounds, 3);
+        assert_eq!(config.timeouts, Timeouts::default());
+    }
+
+    #[test]
+    fn gates_rounds_and_timeouts_parse_and_are_checked() {
+        let config = parse_ok(
+            "gates:\n  - name: test\n    run: cargo test\nnetwork: true\nrounds: 2\ntimeouts:\n  agent_minutes: 5\n",
+        );
+        assert_eq!(
+            config.gates,
+            vec![Gate {
+                name: "test".into(),
+                run: "cargo test".into()
+            }]
+        );
+        assert!(config.network);
+        assert_eq!(config.rounds, 2);
+        assert_eq!(config.timeouts.agent_minutes, 5);
+        assert_eq!(config.timeouts.gate_minutes, 10);
+        let dup = parse_err("gates:\n  - {name: t, run: a}\n  - {name: T, run: b}\n");
+        assert!(dup.message.contains("two gates"), "{dup}");
+        assert_eq!(dup.line, Some(1));
+        assert!(parse_err("gates:\n  - {name: t, run: ' '}\n")
+            .message
+            .contains("empty"));
+        assert!(parse_err("gates:\n  - {name: t, run: a, shell: b}\n")
+            .message
+            .contains("shell"));
+        assert!(parse_err("rounds: 0\n").message.contains("rounds"));
+        assert!(parse_err("timeouts: {gate_minutes: 0}\n")
+            .message
+            .contains("minute"));
     }
 
     #[test]

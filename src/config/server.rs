@@ -63,7 +63,16 @@ pub struct ServerConfig {
     #[arg(long, env = "BOSUN_LEASE_SECS", default_value_t = 60)]
     pub lease_secs: u64,
 
-    /// Seconds the placeholder work step takes (it stands in for the agent run).
+    /// The run configuration file (agents, sandbox, limits); see examples/bosun-server.yml.
+    #[arg(long = "config", env = "BOSUN_CONFIG")]
+    pub run_config: Option<PathBuf>,
+
+    /// `agent` runs the configured coding agent; `placeholder` runs no agent and only records
+    /// a placeholder step (to try the App's GitHub side, or test it, without Docker).
+    #[arg(long, env = "BOSUN_RUN_MODE", default_value = "agent", value_parser = ["agent", "placeholder"])]
+    pub run_mode: String,
+
+    /// Seconds the placeholder step takes (run mode `placeholder` only).
     #[arg(long, env = "BOSUN_PLACEHOLDER_SECS", default_value_t = 0.0)]
     pub placeholder_secs: f64,
 

@@ -59,22 +59,25 @@ impl Installation {
         self.inner.transport.invalidate_installation(self.id).await
     }
 
-    fn repo_url(&self, repo: &RepoRef, rest: &[&str]) -> Result<Url, GitHubError> {
+    pub(super) fn repo_url(&self, repo: &RepoRef, rest: &[&str]) -> Result<Url, GitHubError> {
         let mut segments = vec!["repos", repo.owner.as_str(), repo.name.as_str()];
         segments.extend_from_slice(rest);
         self.inner.transport.url(&segments)
     }
 
-    fn call(&self, method: Method, url: Url) -> Call {
+    pub(super) fn call(&self, method: Method, url: Url) -> Call {
         Call::new(method, url, Auth::Installation(self.id))
     }
 
-    async fn send(&self, call: Call) -> Result<Reply, GitHubError> {
+    pub(super) async fn send(&self, call: Call) -> Result<Reply, GitHubError> {
         self.inner.transport.send(&call).await
     }
 
     /// Every page of a list, following `Link: rel="next"`.
-    async fn get_all<W: DeserializeOwned>(&self, first: Url) -> Result<Vec<W>, GitHubError> {
+    pub(super) async fn get_all<W: DeserializeOwned>(
+        &self,
+        first: Url,
+    ) -> Result<Vec<W>, GitHubError> {
         let mut items = Vec::new();
         let mut next = Some(first);
         let mut pages = 0;

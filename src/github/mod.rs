@@ -10,6 +10,7 @@ pub mod ids;
 pub mod installation;
 pub mod link;
 pub mod marker;
+pub mod pulls;
 pub mod rate_limit;
 pub mod retry;
 pub mod secret;

@@ -1,6 +1,10 @@
 //! Every text bosun posts on GitHub is rendered here, and only here, so the voice stays one and
 //! every text can be snapshot-tested.
 
+mod run;
+
+pub use run::*;
+
 use crate::db::TaskRow;
 use crate::github::marker::TrackingMarker;
 use crate::task::model::{TaskKind, TaskState, TaskStatus};
@@ -52,11 +56,14 @@ pub fn tracking_comment(task: &TaskRow, state: &TaskState, handle: &str) -> Stri
     );
     out.push_str(&format!("- {} Queued\n", check(true)));
     out.push_str(&format!("- {} Picked up by a worker\n", check(started)));
-    out.push_str(&format!(
-        "- {} Work step (placeholder: the agent run comes in a later version of bosun; \
-         this step only records that it ran, and changes no code)\n",
-        check(state.placeholder_ran)
-    ));
+    if state.placeholder_ran {
+        out.push_str(&format!(
+            "- {} Work step (placeholder: no agent runner is configured on this server, so \
+             this step only records that it ran, and changes no code)\n",
+            check(true)
+        ));
+    }
+    out.push_str(&run_steps(state));
     out.push_str(&format!("- {} Finished\n", check(finished)));
     let steering: Vec<_> = state.instructions.iter().skip(1).collect();
     if !steering.is_empty() {
@@ -76,11 +83,64 @@ pub fn tracking_comment(task: &TaskRow, state: &TaskState, handle: &str) -> Stri
             task: task.id,
             status: state.status,
             attempt: state.attempt,
-            branch: None,
-            pr: None,
+            branch: state.run.branch.clone(),
+            pr: state.run.pr.as_ref().map(|(n, _)| *n),
         }
         .render(),
     );
+    out
+}
+
+/// The run's checklist lines, as far as the attempt got.
+fn run_steps(state: &TaskState) -> String {
+    let run = &state.run;
+    let mut out = String::new();
+    let Some(branch) = &run.branch else {
+        return out;
+    };
+    let base = run.base_sha.as_deref().unwrap_or("").get(..7).unwrap_or("");
+    out.push_str(&format!(
+        "- [x] Workspace ready: branch `{branch}` from `{base}`\n"
+    ));
+    if let Some(agent) = &run.agent {
+        let running = run.agent_running && state.status.is_active();
+        let sandbox = match run.sandbox.as_deref() {
+            Some("process") => " (⚠️ unsandboxed: process backend)".to_string(),
+            Some(name) => format!(" in {name}"),
+            None => String::new(),
+        };
+        out.push_str(&format!(
+            "- {} Agent `{agent}`{sandbox}: round {} of {} · {} · {}{}\n",
+            check(!running),
+            run.round,
+            run.rounds,
+            human_duration(run.agent_secs),
+            usage_text(&run.usage),
+            if running { " · 🔄 running" } else { "" }
+        ));
+    }
+    if !run.gates.is_empty() {
+        let lines: Vec<String> = run.gates.iter().map(gate_line).collect();
+        out.push_str(&format!(
+            "- {} Gates (round {}): {}\n",
+            check(run.gates.iter().all(|g| g.ok)),
+            run.gates_round,
+            lines.join(" · ")
+        ));
+        for g in run.gates.iter().filter(|g| !g.ok && !g.tail.is_empty()) {
+            out.push_str(&format!(
+                "\n<details><summary>Log of `{}` (end)</summary>\n\n{}\n\n</details>\n\n",
+                g.name.replace('`', "'"),
+                fenced(&g.tail)
+            ));
+        }
+    }
+    if let Some(sha) = &run.pushed_sha {
+        out.push_str(&format!("- [x] Pushed `{}`\n", sha.get(..7).unwrap_or(sha)));
+    }
+    if let Some((number, url)) = &run.pr {
+        out.push_str(&format!("- [x] Draft pull request [#{number}]({url})\n"));
+    }
     out
 }
 
@@ -237,6 +297,99 @@ mod tests {
             Some(TaskStatus::Done)
         );
         insta::assert_snapshot!(body);
+    }
+
+    /// The agent run's checklist: a second round running after a failing gate, then the end
+    /// with a pushed commit and a pull request.
+    #[test]
+    fn tracking_comment_of_an_agent_run() {
+        use crate::task::model::{GateSummary, RunUsage};
+        let mut evs = events();
+        evs.push(TaskEvent::WorkspaceReady {
+            attempt: 1,
+            branch: "bosun/12-fix-it".into(),
+            base_sha: "0123456789abcdef0123456789abcdef01234567".into(),
+        });
+        let usage = RunUsage {
+            input_tokens: 12_345,
+            output_tokens: 678,
+            cost_micro_usd: Some(123_400),
+        };
+        for round in 1..=2 {
+            evs.push(TaskEvent::AgentStarted {
+                attempt: 1,
+                round,
+                rounds: 3,
+                agent: "claude".into(),
+                sandbox: "docker".into(),
+            });
+            if round == 1 {
+                evs.push(TaskEvent::AgentFinished {
+                    attempt: 1,
+                    usage,
+                    elapsed_secs: 95,
+                });
+                evs.push(TaskEvent::GatesRan {
+                    attempt: 1,
+                    round,
+                    results: vec![
+                        GateSummary {
+                            name: "test".into(),
+                            ok: false,
+                            exit_code: Some(101),
+                            timed_out: false,
+                            secs: 12,
+                            tail: "test it_works ... FAILED\n```\nnot a fence".into(),
+                        },
+                        GateSummary {
+                            name: "fmt".into(),
+                            ok: true,
+                            exit_code: Some(0),
+                            timed_out: false,
+                            secs: 1,
+                            tail: String::new(),
+                        },
+                    ],
+                });
+            }
+        }
+        evs.push(TaskEvent::AgentProgress {
+            attempt: 1,
+            usage,
+            elapsed_secs: 30,
+        });
+        let state = project(&evs).unwrap();
+        insta::assert_snapshot!(
+            "agent_run_round_2",
+            tracking_comment(&task(TaskStatus::InProgress), &state, "bosun-app")
+        );
+
+        evs.push(TaskEvent::AgentFinished {
+            attempt: 1,
+            usage,
+            elapsed_secs: 40,
+        });
+        evs.push(TaskEvent::Pushed {
+            attempt: 1,
+            branch: "bosun/12-fix-it".into(),
+            sha: "fedcba9876543210fedcba9876543210fedcba98".into(),
+        });
+        evs.push(TaskEvent::PullOpened {
+            attempt: 1,
+            number: 13,
+            url: "https://github.com/octo/hello/pull/13".into(),
+        });
+        evs.push(TaskEvent::Finished {
+            attempt: 1,
+            status: TaskStatus::Done,
+            summary: pull_opened(13, "https://github.com/octo/hello/pull/13"),
+        });
+        let state = project(&evs).unwrap();
+        let body = tracking_comment(&task(TaskStatus::Done), &state, "bosun-app");
+        let marker = TrackingMarker::find(&body).unwrap();
+        assert_eq!(marker.pr, Some(13));
+        assert_eq!(marker.branch.as_deref(), Some("bosun/12-fix-it"));
+        insta::assert_snapshot!("agent_run_done", body);
     }
 
     #[test]

@@ -1,14 +1,15 @@
-//! The run job. In this version the work of an attempt is a placeholder step that records that
-//! it ran; the agent run (workspace, sandbox, gates, pull request) replaces it in the next one.
+//! The run job: records that the attempt started, then hands it to the agent pipeline
+//! ([`crate::task::run_pipeline`]). In placeholder run mode (no runner configured) the work is
+//! a placeholder step that only records that it ran.
 
 use crate::db::{Fence, RecordError};
 use crate::task::model::{project, TaskEvent, TaskId, TaskStatus};
 use crate::worker::context::{Ctx, JobError};
 use crate::worker::job::Job;
 
-pub const PLACEHOLDER_SUMMARY: &str =
-    "The placeholder work step ran. bosun's agent run is not part of \
-this version yet, so no code was changed and no pull request was opened.";
+pub const PLACEHOLDER_SUMMARY: &str = "The placeholder work step ran. This bosun server runs \
+in placeholder mode (`BOSUN_RUN_MODE=placeholder`), so no agent ran, no code was changed and \
+no pull request was opened.";
 
 pub async fn handle_run(
     ctx: &Ctx,
@@ -35,6 +36,9 @@ pub async fn handle_run(
     )?;
     ctx.jobs_added.notify_one();
 
+    if let Some(runner) = &ctx.settings.runner {
+        return crate::task::run_pipeline::run_attempt(ctx, runner, &task, attempt, fence).await;
+    }
     if !keeps_running(ctx, task_id, attempt, ctx.settings.placeholder).await? {
         tracing::info!("the task was stopped while it ran");
         return Ok(());

@@ -5,6 +5,7 @@ pub mod handle_run;
 pub mod handle_trigger;
 pub mod model;
 pub mod resync;
+pub mod run_pipeline;
 pub mod trigger;
 
 /// Fills the `repo` and `issue` fields of the current job span once the task is loaded, so

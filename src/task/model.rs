@@ -120,8 +120,52 @@ pub enum TaskEvent {
     Steered { by: String, text: String },
     /// A worker began (or, after a crash, began again) the attempt.
     Started { attempt: u32 },
-    /// The placeholder work step ran (the agent run replaces it in a later version).
+    /// The placeholder work step ran (only when no runner is configured: engine tests).
     PlaceholderRan { attempt: u32 },
+    /// The checkout is ready on the task branch.
+    WorkspaceReady {
+        attempt: u32,
+        branch: String,
+        base_sha: String,
+    },
+    /// An agent round began.
+    AgentStarted {
+        attempt: u32,
+        round: u32,
+        rounds: u32,
+        agent: String,
+        sandbox: String,
+    },
+    /// Usage and time so far, recorded every few seconds while the agent runs.
+    AgentProgress {
+        attempt: u32,
+        usage: RunUsage,
+        elapsed_secs: u64,
+    },
+    /// The agent round ended (successfully: a failed agent finishes the attempt).
+    AgentFinished {
+        attempt: u32,
+        usage: RunUsage,
+        elapsed_secs: u64,
+    },
+    /// The repository's gates ran after a round.
+    GatesRan {
+        attempt: u32,
+        round: u32,
+        results: Vec<GateSummary>,
+    },
+    /// bosun committed and pushed the task branch.
+    Pushed {
+        attempt: u32,
+        branch: String,
+        sha: String,
+    },
+    /// The draft pull request is open.
+    PullOpened {
+        attempt: u32,
+        number: u64,
+        url: String,
+    },
     /// The attempt ended.
     Finished {
         attempt: u32,
@@ -134,6 +178,61 @@ pub enum TaskEvent {
     Resynced { status: TaskStatus, attempt: u32 },
 }
 
+/// Tokens and cost (in millionths of a dollar, so events stay exact and comparable).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_micro_usd: Option<u64>,
+}
+
+/// One gate's result, as shown in the tracking comment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateSummary {
+    pub name: String,
+    pub ok: bool,
+    pub exit_code: Option<i64>,
+    pub timed_out: bool,
+    pub secs: u64,
+    /// The end of a failing gate's output (redacted); empty for a passing one.
+    pub tail: String,
+}
+
+/// How far the agent run of the current attempt got.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunProgress {
+    pub branch: Option<String>,
+    pub base_sha: Option<String>,
+    pub agent: Option<String>,
+    pub sandbox: Option<String>,
+    pub round: u32,
+    pub rounds: u32,
+    pub agent_running: bool,
+    /// Totals over the finished rounds plus the running one.
+    pub usage: RunUsage,
+    pub agent_secs: u64,
+    /// Totals of the finished rounds (the running round's progress adds to these).
+    done_usage: RunUsage,
+    done_secs: u64,
+    pub gates_round: u32,
+    pub gates: Vec<GateSummary>,
+    pub pushed_sha: Option<String>,
+    pub pr: Option<(u64, String)>,
+}
+
+impl RunUsage {
+    pub fn plus(self, other: RunUsage) -> RunUsage {
+        RunUsage {
+            input_tokens: self.input_tokens + other.input_tokens,
+            output_tokens: self.output_tokens + other.output_tokens,
+            cost_micro_usd: match (self.cost_micro_usd, other.cost_micro_usd) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+            },
+        }
+    }
+}
+
 /// The current state of a task: a pure function of its events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskState {
@@ -144,6 +243,7 @@ pub struct TaskState {
     /// Instructions of the current attempt, in order: (who, text).
     pub instructions: Vec<(String, String)>,
     pub placeholder_ran: bool,
+    pub run: RunProgress,
     pub summary: Option<String>,
 }
 
@@ -161,6 +261,13 @@ impl TaskEvent {
             TaskEvent::Steered { .. } => "steered",
             TaskEvent::Started { .. } => "started",
             TaskEvent::PlaceholderRan { .. } => "placeholder_ran",
+            TaskEvent::WorkspaceReady { .. } => "workspace_ready",
+            TaskEvent::AgentStarted { .. } => "agent_started",
+            TaskEvent::AgentProgress { .. } => "agent_progress",
+            TaskEvent::AgentFinished { .. } => "agent_finished",
+            TaskEvent::GatesRan { .. } => "gates_ran",
+            TaskEvent::Pushed { .. } => "pushed",
+            TaskEvent::PullOpened { .. } => "pull_opened",
             TaskEvent::Finished { .. } => "finished",
             TaskEvent::Stopped { .. } => "stopped",
             TaskEvent::Resynced { .. } => "resynced",
@@ -178,6 +285,7 @@ impl TaskState {
             requested_by: String::new(),
             instructions: Vec::new(),
             placeholder_ran: false,
+            run: RunProgress::default(),
             summary: None,
         };
         match first {
@@ -198,7 +306,14 @@ impl TaskState {
             TaskEvent::Triggered { attempt, .. } => !active && *attempt == self.attempt + 1,
             TaskEvent::Steered { .. } | TaskEvent::Stopped { .. } => active,
             TaskEvent::Started { attempt } => active && current_attempt(attempt),
-            TaskEvent::PlaceholderRan { attempt } => {
+            TaskEvent::PlaceholderRan { attempt }
+            | TaskEvent::WorkspaceReady { attempt, .. }
+            | TaskEvent::AgentStarted { attempt, .. }
+            | TaskEvent::AgentProgress { attempt, .. }
+            | TaskEvent::AgentFinished { attempt, .. }
+            | TaskEvent::GatesRan { attempt, .. }
+            | TaskEvent::Pushed { attempt, .. }
+            | TaskEvent::PullOpened { attempt, .. } => {
                 self.status == TaskStatus::InProgress && current_attempt(attempt)
             }
             TaskEvent::Finished {
@@ -235,14 +350,67 @@ impl TaskState {
                 self.requested_by = by.clone();
                 self.instructions = vec![(by.clone(), instructions.clone())];
                 self.placeholder_ran = false;
+                self.run = RunProgress::default();
                 self.summary = None;
             }
             TaskEvent::Steered { by, text } => self.instructions.push((by.clone(), text.clone())),
             TaskEvent::Started { .. } => self.status = TaskStatus::InProgress,
             TaskEvent::PlaceholderRan { .. } => self.placeholder_ran = true,
+            TaskEvent::WorkspaceReady {
+                branch, base_sha, ..
+            } => {
+                // A restart after a crash prepares the workspace again from scratch.
+                self.run = RunProgress {
+                    branch: Some(branch.clone()),
+                    base_sha: Some(base_sha.clone()),
+                    ..RunProgress::default()
+                };
+            }
+            TaskEvent::AgentStarted {
+                round,
+                rounds,
+                agent,
+                sandbox,
+                ..
+            } => {
+                let run = &mut self.run;
+                run.round = *round;
+                run.rounds = *rounds;
+                run.agent = Some(agent.clone());
+                run.sandbox = Some(sandbox.clone());
+                run.agent_running = true;
+            }
+            TaskEvent::AgentProgress {
+                usage,
+                elapsed_secs,
+                ..
+            } => {
+                let run = &mut self.run;
+                run.usage = run.done_usage.plus(*usage);
+                run.agent_secs = run.done_secs + elapsed_secs;
+            }
+            TaskEvent::AgentFinished {
+                usage,
+                elapsed_secs,
+                ..
+            } => {
+                let run = &mut self.run;
+                run.done_usage = run.done_usage.plus(*usage);
+                run.done_secs += elapsed_secs;
+                run.usage = run.done_usage;
+                run.agent_secs = run.done_secs;
+                run.agent_running = false;
+            }
+            TaskEvent::GatesRan { round, results, .. } => {
+                self.run.gates_round = *round;
+                self.run.gates = results.clone();
+            }
+            TaskEvent::Pushed { sha, .. } => self.run.pushed_sha = Some(sha.clone()),
+            TaskEvent::PullOpened { number, url, .. } => self.run.pr = Some((*number, url.clone())),
             TaskEvent::Finished {
                 status, summary, ..
             } => {
+                self.run.agent_running = false;
                 self.status = *status;
                 self.summary = Some(summary.clone());
             }

@@ -16,11 +16,13 @@ use tokio::sync::Notify;
 /// Where the repository config lives, on the default branch.
 pub const REPO_CONFIG_PATH: &str = ".github/bosun.yml";
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WorkerSettings {
     pub workers: usize,
     pub lease: Duration,
     pub placeholder: Duration,
+    /// The agent runner; `None` in placeholder run mode.
+    pub runner: Option<Arc<crate::run::runner::Runner>>,
     pub allowed_bot_ids: Vec<u64>,
     /// How long a permission answer is trusted.
     pub permission_ttl: Duration,
@@ -34,6 +36,7 @@ impl Default for WorkerSettings {
             workers: 4,
             lease: Duration::from_secs(60),
             placeholder: Duration::ZERO,
+            runner: None,
             allowed_bot_ids: Vec::new(),
             permission_ttl: Duration::from_secs(300),
             config_ttl: Duration::from_secs(60),

@@ -45,6 +45,8 @@ pub fn server_config(github_url: &str, data_dir: &Path, app_id: u64) -> ServerCo
         setup_allow_remote: false,
         workers: 2,
         lease_secs: 5,
+        run_config: None,
+        run_mode: "placeholder".into(),
         placeholder_secs: 0.0,
         log_format: "text".into(),
     }

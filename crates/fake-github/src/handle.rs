@@ -11,8 +11,8 @@ use crate::render::{actor_for, login_of, type_of};
 use crate::shared::Shared;
 use crate::state::{repo_key, ManifestCode, Reaction};
 use crate::{
-    routes, util, CommentRecord, FakeOptions, Fault, ManifestCredentials, ReactionRecord,
-    RequestRecord, TEST_APP_PRIVATE_KEY,
+    routes, util, CheckRunRecord, CommentRecord, FakeOptions, Fault, ManifestCredentials,
+    PullRecord, ReactionRecord, RequestRecord, TEST_APP_PRIVATE_KEY,
 };
 
 /// A running fake. Cheap to clone; the server stops when the last clone is dropped or on
@@ -332,6 +332,54 @@ impl FakeGitHub {
         m.comment_in(&key, comment_id)
             .map(|c| self.reaction_records(&c.reactions))
             .unwrap_or_default()
+    }
+
+    /// Pull requests of a repository, oldest first (added beyond the contract). Empty if unknown.
+    pub fn pulls(&self, full_name: &str) -> Vec<PullRecord> {
+        let key = key_of(full_name);
+        let m = self.s().model();
+        let Some(repo) = m.repo(&key) else {
+            return Vec::new();
+        };
+        repo.issues
+            .values()
+            .filter_map(|i| Some((i, i.pull.as_ref()?)))
+            .map(|(i, p)| PullRecord {
+                number: i.number,
+                title: i.title.clone(),
+                body: i.body.clone(),
+                head: p.head.clone(),
+                head_sha: p.head_sha.clone(),
+                base: p.base.clone(),
+                draft: p.draft,
+                state: i.state.clone(),
+                user_login: login_of(self.s(), &actor_for(self.s(), &i.author)),
+                html_url: crate::pulls::html_url(self.s(), repo, i.number),
+            })
+            .collect()
+    }
+
+    /// Check runs of a repository, oldest first (added beyond the contract). Empty if unknown.
+    pub fn check_runs(&self, full_name: &str) -> Vec<CheckRunRecord> {
+        let key = key_of(full_name);
+        let m = self.s().model();
+        let Some(repo) = m.repo(&key) else {
+            return Vec::new();
+        };
+        repo.check_runs
+            .values()
+            .map(|c| CheckRunRecord {
+                id: c.id,
+                name: c.name.clone(),
+                head_sha: c.head_sha.clone(),
+                status: c.status.clone(),
+                conclusion: c.conclusion.clone(),
+                title: c.title.clone(),
+                summary: c.summary.clone(),
+                text: c.text.clone(),
+                details_url: c.details_url.clone(),
+            })
+            .collect()
     }
 
     /// Every answered request, in arrival order (requests still in flight are not listed).

@@ -7,10 +7,13 @@
 #![recursion_limit = "256"]
 
 mod auth;
+mod checks;
 mod error;
 mod faults;
+mod git;
 mod handle;
 mod middleware;
+mod pulls;
 mod render;
 mod routes;
 mod shared;
@@ -120,4 +123,40 @@ pub struct ManifestCredentials {
     pub webhook_secret: String,
     /// The private key handed out (always [`TEST_APP_PRIVATE_KEY`]).
     pub pem: String,
+}
+
+/// A pull request as stored by the fake (see [`FakeGitHub::pulls`]). Added beyond the contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRecord {
+    /// Shared with issues: a pull request is also issue `number`.
+    pub number: u64,
+    pub title: String,
+    pub body: String,
+    /// The head branch name (without `owner:`).
+    pub head: String,
+    /// The head branch's commit in the local repository, or 40 zeros without one.
+    pub head_sha: String,
+    pub base: String,
+    pub draft: bool,
+    /// `"open"` or `"closed"`.
+    pub state: String,
+    pub user_login: String,
+    pub html_url: String,
+}
+
+/// A check run as stored by the fake (see [`FakeGitHub::check_runs`]). Added beyond the contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRunRecord {
+    pub id: u64,
+    pub name: String,
+    pub head_sha: String,
+    /// `"queued"`, `"in_progress"` or `"completed"`.
+    pub status: String,
+    pub conclusion: Option<String>,
+    /// `output.title` / `output.summary` / `output.text`.
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub text: Option<String>,
+    /// As sent by the client (`None` if never sent; the API then shows the App's homepage).
+    pub details_url: Option<String>,
 }

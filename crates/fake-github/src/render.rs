@@ -231,7 +231,7 @@ pub(crate) fn issue(s: &Shared, r: &Repo, i: &Issue) -> Value {
     let author = actor_for(s, &i.author);
     let mut labels: Vec<&Label> = i.labels.iter().filter_map(|&id| r.label(id)).collect();
     labels.sort_by_key(|l| l.name.to_lowercase());
-    json!({
+    let mut v = json!({
         "url": api,
         "repository_url": format!("{}/repos/{}", s.base, r.full_name()),
         "labels_url": format!("{api}/labels{{/name}}"),
@@ -260,7 +260,15 @@ pub(crate) fn issue(s: &Shared, r: &Repo, i: &Issue) -> Value {
         "timeline_url": format!("{api}/timeline"),
         "performed_via_github_app": null,
         "state_reason": i.state_reason,
-    })
+    });
+    // A pull request seen through the issues API (as GitHub does: `pull_request`, `draft`, and the
+    // web URL of the pull request).
+    if let Some(p) = &i.pull {
+        v["pull_request"] = crate::pulls::issue_link(s, r, i.number);
+        v["draft"] = json!(p.draft);
+        v["html_url"] = json!(crate::pulls::html_url(s, r, i.number));
+    }
+    v
 }
 
 pub(crate) fn comment(s: &Shared, r: &Repo, c: &Comment) -> Value {
@@ -274,9 +282,13 @@ pub(crate) fn comment(s: &Shared, r: &Repo, c: &Comment) -> Value {
         Actor::Bot => app(s, 0),
         Actor::User(_) => Value::Null,
     };
+    let kind = match r.issues.get(&c.issue) {
+        Some(i) if i.pull.is_some() => "pull",
+        _ => "issues",
+    };
     json!({
         "url": api,
-        "html_url": format!("{}/{}/issues/{}#issuecomment-{}", s.base, r.full_name(), c.issue, c.id),
+        "html_url": format!("{}/{}/{kind}/{}#issuecomment-{}", s.base, r.full_name(), c.issue, c.id),
         "issue_url": format!("{}/repos/{}/issues/{}", s.base, r.full_name(), c.issue),
         "id": c.id,
         "node_id": node_id("IssueComment", c.id),

@@ -1,10 +1,13 @@
 //! The in-memory model: repositories, issues, comments, labels, reactions, installations, tokens,
 //! files, manifest codes, pending faults and the request log. Lives behind one `std::sync::Mutex`.
+//! Pull requests (`crate::pulls`) are issues with a `pull` part; check runs live in `crate::checks`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::checks::CheckRun;
 use crate::faults::FaultQueue;
+pub(crate) use crate::pulls::Pull;
 use crate::util;
 use crate::RequestRecord;
 
@@ -50,6 +53,8 @@ pub(crate) struct Issue {
     pub reactions: Vec<Reaction>,
     pub created: SystemTime,
     pub updated: SystemTime,
+    /// `Some` when this issue is a pull request (numbers are shared, as on GitHub).
+    pub pull: Option<Pull>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +93,10 @@ pub(crate) struct Repo {
     pub next_number: u64,
     pub labels: Vec<Label>,
     pub files: BTreeMap<String, File>,
+    /// Check runs by id (ids are global, runs belong to one repository).
+    pub check_runs: BTreeMap<u64, CheckRun>,
+    /// Check suite id per head sha (one suite per commit for the App).
+    pub check_suites: BTreeMap<String, u64>,
 }
 
 impl Repo {
@@ -204,6 +213,9 @@ pub(crate) struct Model {
     next_comment: u64,
     next_label: u64,
     next_reaction: u64,
+    pub next_pull: u64,
+    pub next_check_run: u64,
+    pub next_check_suite: u64,
     pub repos: BTreeMap<String, Repo>,
     pub installations: BTreeMap<u64, Installation>,
     pub comments: BTreeMap<u64, Comment>,
@@ -233,6 +245,9 @@ impl Model {
             next_comment: 3_000_000_001,
             next_label: 6_000_000_001,
             next_reaction: 200_000_001,
+            next_pull: 900_000_001,
+            next_check_run: 4_000_000_001,
+            next_check_suite: 5_000_000_001,
             repos: BTreeMap::new(),
             installations: BTreeMap::new(),
             comments: BTreeMap::new(),
@@ -297,6 +312,8 @@ impl Model {
                 next_number: 1,
                 labels: Vec::new(),
                 files: BTreeMap::new(),
+                check_runs: BTreeMap::new(),
+                check_suites: BTreeMap::new(),
             },
         );
         (id, installation_id)
@@ -343,6 +360,7 @@ impl Model {
                 reactions: Vec::new(),
                 created: now,
                 updated: now,
+                pull: None,
             },
         );
         Some(number)

@@ -1,8 +1,10 @@
 //! The route table and the helpers the handlers share (auth checks, body parsing, pagination).
 
 mod app;
+mod checks;
 mod comments;
 mod issues;
+mod pulls;
 mod repos;
 
 use std::sync::Arc;
@@ -76,6 +78,20 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
             post(comments::react_to_comment),
         )
+        .route(
+            "/repos/{owner}/{repo}/pulls",
+            get(pulls::list).post(pulls::create),
+        )
+        .route("/repos/{owner}/{repo}/pulls/{number}", get(pulls::get))
+        .route("/repos/{owner}/{repo}/check-runs", post(checks::create))
+        .route(
+            "/repos/{owner}/{repo}/check-runs/{check_run_id}",
+            get(checks::get).patch(checks::update),
+        )
+        .route(
+            "/repos/{owner}/{repo}/commits/{git_ref}/check-runs",
+            get(checks::list_for_ref),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(from_fn_with_state(shared.clone(), middleware::wrap))
@@ -90,6 +106,52 @@ async fn not_found() -> ApiError {
 pub(crate) fn json(status: u16, value: Value) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     (status, Json(value)).into_response()
+}
+
+/// 422 `Invalid request.\n\n<detail>`: GitHub's answer when a body does not fit the schema.
+pub(crate) fn invalid(detail: &str, docs: &str) -> ApiError {
+    ApiError::new(422, &format!("Invalid request.\n\n{detail}"), docs)
+}
+
+/// A JSON value as GitHub's schema messages show it (`nil` for null).
+pub(crate) fn shown(v: &Value) -> String {
+    match v {
+        Value::Null => "nil".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// An optional string field of a body object; any other JSON type (null included) is a 422
+/// `For 'properties/<field>', <value> is not a string.`
+pub(crate) fn opt_string(
+    o: &serde_json::Map<String, Value>,
+    field: &str,
+    docs: &str,
+) -> Result<Option<String>, ApiError> {
+    match o.get(field) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(v) => Err(invalid(
+            &format!("For 'properties/{field}', {} is not a string.", shown(v)),
+            docs,
+        )),
+    }
+}
+
+/// An optional boolean field, checked like [`opt_string`].
+pub(crate) fn opt_bool(
+    o: &serde_json::Map<String, Value>,
+    field: &str,
+    docs: &str,
+) -> Result<Option<bool>, ApiError> {
+    match o.get(field) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(v) => Err(invalid(
+            &format!("For 'properties/{field}', {} is not a boolean.", shown(v)),
+            docs,
+        )),
+    }
 }
 
 /// Issue and comment numbers in paths; anything else is an unknown resource.
@@ -157,6 +219,34 @@ pub(crate) fn page_params(query: &str) -> (usize, usize) {
 
 /// Answers one page of `items` with GitHub's `Link` header (`prev`/`next`/`last`/`first`).
 pub(crate) fn paginated(s: &Shared, path: &str, query: &str, items: Vec<Value>) -> Response {
+    paginated_with(s, path, query, items, Value::Array)
+}
+
+/// Like [`paginated`], for answers that wrap the page in an object, e.g.
+/// `{"total_count": N, "check_runs": [...]}` (`total_count` counts every page).
+pub(crate) fn paginated_in(
+    s: &Shared,
+    path: &str,
+    query: &str,
+    field: &str,
+    items: Vec<Value>,
+) -> Response {
+    let total = items.len();
+    paginated_with(s, path, query, items, |page| {
+        let mut o = serde_json::Map::new();
+        o.insert("total_count".to_owned(), Value::from(total));
+        o.insert(field.to_owned(), Value::Array(page));
+        Value::Object(o)
+    })
+}
+
+fn paginated_with(
+    s: &Shared,
+    path: &str,
+    query: &str,
+    items: Vec<Value>,
+    wrap: impl FnOnce(Vec<Value>) -> Value,
+) -> Response {
     let (per_page, page) = page_params(query);
     let total_pages = items.len().div_ceil(per_page).max(1);
     let page_items: Vec<Value> = items
@@ -164,11 +254,31 @@ pub(crate) fn paginated(s: &Shared, path: &str, query: &str, items: Vec<Value>) 
         .skip((page - 1) * per_page)
         .take(per_page)
         .collect();
-    let mut resp = json(200, Value::Array(page_items));
+    let mut resp = json(200, wrap(page_items));
     if let Some(link) = link_header(s, path, query, page, total_pages) {
         if let Ok(v) = HeaderValue::from_str(&link) {
             resp.headers_mut().insert("link", v);
         }
+    }
+    resp
+}
+
+/// Runs blocking work (the `git` CLI) off the async workers; a failure is a 500 whose message
+/// says what went wrong (a test set-up problem, e.g. `clone_url` is not a git repository).
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, ApiError> {
+    let server_error = |e: String| ApiError::new(500, &format!("fake-github: {e}"), DOCS_REST);
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| server_error(e.to_string()))?
+        .map_err(server_error)
+}
+
+/// Adds `Location: {url}` to a creation answer.
+pub(crate) fn with_location(mut resp: Response, url: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(url) {
+        resp.headers_mut().insert(axum::http::header::LOCATION, v);
     }
     resp
 }

@@ -102,3 +102,111 @@ pub async fn split(resp: Response) -> (u16, reqwest::header::HeaderMap, Value) {
     };
     (status, headers, body)
 }
+
+/// A directory under the system temp dir, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "fake-github-{tag}-{}-{nanos}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `git` in `dir` with a fixed identity and no user/system configuration; returns stdout.
+pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .output()
+        .expect("git must be installed");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A real bare repository (`origin.git`) with `main` (one commit) and `feature` (one more
+/// commit), both pushed from a temporary clone, plus `same` pointing at main's commit.
+pub struct LocalRepo {
+    pub dir: TempDir,
+    pub bare: std::path::PathBuf,
+    pub main_sha: String,
+    pub feature_sha: String,
+}
+
+impl LocalRepo {
+    pub fn create() -> LocalRepo {
+        let dir = TempDir::new("repo");
+        let root = dir.path().to_path_buf();
+        git(
+            &root,
+            &[
+                "init",
+                "--quiet",
+                "--bare",
+                "--initial-branch=main",
+                "origin.git",
+            ],
+        );
+        git(&root, &["clone", "--quiet", "origin.git", "work"]);
+        let work = root.join("work");
+        git(&work, &["checkout", "--quiet", "-B", "main"]);
+        std::fs::write(work.join("README.md"), "hello\n").unwrap();
+        git(&work, &["add", "README.md"]);
+        git(&work, &["commit", "--quiet", "-m", "initial"]);
+        git(&work, &["push", "--quiet", "origin", "main"]);
+        let main_sha = git(&work, &["rev-parse", "HEAD"]);
+        git(
+            &work,
+            &["push", "--quiet", "origin", "main:refs/heads/same"],
+        );
+        git(&work, &["checkout", "--quiet", "-b", "feature"]);
+        std::fs::write(work.join("README.md"), "hello\nworld\n").unwrap();
+        std::fs::write(work.join("NEW.md"), "new\n").unwrap();
+        git(&work, &["add", "README.md", "NEW.md"]);
+        git(&work, &["commit", "--quiet", "-m", "feature work"]);
+        git(&work, &["push", "--quiet", "origin", "feature"]);
+        let feature_sha = git(&work, &["rev-parse", "HEAD"]);
+        LocalRepo {
+            bare: root.join("origin.git"),
+            dir,
+            main_sha,
+            feature_sha,
+        }
+    }
+
+    /// `file:///…/origin.git`.
+    pub fn file_url(&self) -> String {
+        format!("file://{}", self.bare.display())
+    }
+}

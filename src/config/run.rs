@@ -1,0 +1,269 @@
+//! The server's run configuration: which agents exist, which sandbox runs them, and the maxima
+//! that clamp what repositories ask for. Read once at start-up from the YAML file named by
+//! `BOSUN_CONFIG` (all keys optional); `BOSUN_SANDBOX` and `BOSUN_DEFAULT_AGENT` override it.
+//! `examples/bosun-server.yml` is the commented reference.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::repo::{Complexity, RepoConfig};
+use crate::run::agent::AdapterKind;
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// `docker` (default) or `process` (unsandboxed, for trusted single-user setups).
+    pub sandbox: SandboxKind,
+    /// The agent a repository gets when its config names none.
+    pub default_agent: String,
+    pub agents: BTreeMap<String, AgentConfig>,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxKind {
+    #[default]
+    Docker,
+    Process,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// `claude`, `codex`, `gemini`, `opencode` or `command`.
+    pub adapter: String,
+    /// The container image the agent runs in (and, unless `gate_image` says otherwise, the gates).
+    pub image: String,
+    #[serde(default)]
+    pub gate_image: Option<String>,
+    /// The model for each complexity; a missing entry means the CLI's default model.
+    #[serde(default)]
+    pub models: BTreeMap<Complexity, String>,
+    /// Names of host environment variables passed into the agent's container (model API keys).
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// For `command`: the executable and its arguments; for the others, an override of the
+    /// CLI's name.
+    #[serde(default)]
+    pub program: Option<String>,
+    #[serde(default)]
+    pub max_turns: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_rounds: u32,
+    pub max_agent_minutes: u32,
+    pub max_gate_minutes: u32,
+    /// Whether a repository may give its agent the network.
+    pub allow_network: bool,
+    pub memory_mb: i64,
+    pub cpus: f64,
+    pub pids: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_rounds: 5,
+            max_agent_minutes: 60,
+            max_gate_minutes: 30,
+            allow_network: true,
+            memory_mb: 4096,
+            cpus: 2.0,
+            pids: 512,
+        }
+    }
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        let mut agents = BTreeMap::new();
+        agents.insert(
+            "claude".to_string(),
+            AgentConfig {
+                adapter: "claude".into(),
+                image: "bosun-agent:latest".into(),
+                gate_image: None,
+                models: BTreeMap::new(),
+                env: vec!["ANTHROPIC_API_KEY".into()],
+                program: None,
+                max_turns: None,
+            },
+        );
+        RunConfig {
+            sandbox: SandboxKind::Docker,
+            default_agent: "claude".into(),
+            agents,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What a task runs with, after the repository's wishes met the server's maxima.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub agent_name: String,
+    pub adapter: AdapterKind,
+    pub agent: AgentConfig,
+    pub model: Option<String>,
+    pub rounds: u32,
+    pub agent_timeout: std::time::Duration,
+    pub gate_timeout: std::time::Duration,
+    pub network: bool,
+}
+
+impl RunConfig {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<RunConfig> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+                Self::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            }
+            None => RunConfig::default(),
+        };
+        if let Ok(kind) = std::env::var("BOSUN_SANDBOX") {
+            config.sandbox = match kind.as_str() {
+                "docker" => SandboxKind::Docker,
+                "process" => SandboxKind::Process,
+                other => anyhow::bail!("BOSUN_SANDBOX must be docker or process, not {other:?}"),
+            };
+        }
+        if let Ok(name) = std::env::var("BOSUN_DEFAULT_AGENT") {
+            config.default_agent = name;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn parse(yaml: &str) -> anyhow::Result<RunConfig> {
+        let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(yaml)?;
+        let config = if document.is_null() {
+            RunConfig::default()
+        } else {
+            serde_yaml_ng::from_str(yaml)?
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        for (name, agent) in &self.agents {
+            agent
+                .adapter
+                .parse::<AdapterKind>()
+                .map_err(|e| anyhow::anyhow!("agent `{name}`: {e}"))?;
+            if agent.adapter == "command" && agent.program.is_none() {
+                anyhow::bail!("agent `{name}` uses the command adapter and needs a `program`");
+            }
+        }
+        if !self.agents.contains_key(&self.default_agent) {
+            anyhow::bail!(
+                "the default agent `{}` is not among the configured agents ({})",
+                self.default_agent,
+                self.agents.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        Ok(())
+    }
+
+    /// Chooses the agent and clamps the repository's settings. `Err` is a message for the
+    /// tracking comment: the repository asked for an agent this server does not have.
+    pub fn resolve(&self, repo: &RepoConfig, complexity: Complexity) -> Result<Resolved, String> {
+        let name = repo
+            .agent
+            .name
+            .clone()
+            .unwrap_or_else(|| self.default_agent.clone());
+        let agent = self.agents.get(&name).ok_or_else(|| {
+            format!(
+                "`.github/bosun.yml` asks for the agent `{name}`, which this bosun server does not have. \
+                 Configured agents: {}.",
+                self.agents.keys().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        let adapter = agent
+            .adapter
+            .parse::<AdapterKind>()
+            .map_err(|e| e.to_string())?;
+        let model = repo
+            .agent
+            .model
+            .clone()
+            .or_else(|| agent.models.get(&complexity).cloned());
+        let minutes = |m: u32| std::time::Duration::from_secs(u64::from(m.max(1)) * 60);
+        Ok(Resolved {
+            agent_name: name,
+            adapter,
+            agent: agent.clone(),
+            model,
+            rounds: repo.rounds.clamp(1, self.limits.max_rounds.max(1)),
+            agent_timeout: minutes(
+                repo.timeouts
+                    .agent_minutes
+                    .min(self.limits.max_agent_minutes),
+            ),
+            gate_timeout: minutes(repo.timeouts.gate_minutes.min(self.limits.max_gate_minutes)),
+            network: repo.network && self.limits.allow_network,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_the_default_and_the_default_is_valid() {
+        assert_eq!(RunConfig::parse("").unwrap(), RunConfig::default());
+        RunConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn repositories_are_clamped_by_the_server() {
+        let server = RunConfig::parse(
+            "limits: {max_rounds: 2, max_agent_minutes: 10, allow_network: false}\n\
+             agents:\n  claude:\n    adapter: claude\n    image: img\n    models: {complex: opus}\n",
+        )
+        .unwrap();
+        let mut repo = RepoConfig {
+            rounds: 9,
+            network: true,
+            ..RepoConfig::default()
+        };
+        repo.timeouts.agent_minutes = 600;
+        let r = server.resolve(&repo, Complexity::Complex).unwrap();
+        assert_eq!(r.rounds, 2);
+        assert!(!r.network);
+        assert_eq!(r.agent_timeout.as_secs(), 600);
+        assert_eq!(r.model.as_deref(), Some("opus"));
+        assert_eq!(
+            server.resolve(&repo, Complexity::Simple).unwrap().model,
+            None
+        );
+        repo.agent.name = Some("codex".into());
+        assert!(server
+            .resolve(&repo, Complexity::Simple)
+            .unwrap_err()
+            .contains("`claude`"));
+    }
+
+    #[test]
+    fn mistakes_are_refused() {
+        assert!(
+            RunConfig::parse("agents: {x: {adapter: nope, image: i}}\ndefault_agent: x\n").is_err()
+        );
+        assert!(
+            RunConfig::parse("agents: {x: {adapter: command, image: i}}\ndefault_agent: x\n")
+                .is_err()
+        );
+        assert!(RunConfig::parse("default_agent: missing\n").is_err());
+        assert!(RunConfig::parse("sandbox: vm\n").is_err());
+        assert!(RunConfig::parse("typo: 1\n").is_err());
+    }
+}

@@ -1,0 +1,160 @@
+//! Pull requests and check runs, through the same door as every other call. Creations are
+//! made safe to repeat: a pull request is found by its head branch, a check run by its
+//! `external_id`, before a lost answer is retried.
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::GitHubError;
+use super::ids::RepoRef;
+use super::installation::Installation;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    pub number: u64,
+    pub html_url: String,
+    pub head_sha: String,
+}
+
+#[derive(Deserialize)]
+struct WirePull {
+    number: u64,
+    html_url: String,
+    head: WireHead,
+}
+
+#[derive(Deserialize)]
+struct WireHead {
+    sha: String,
+}
+
+impl From<WirePull> for PullRequest {
+    fn from(w: WirePull) -> Self {
+        PullRequest {
+            number: w.number,
+            html_url: w.html_url,
+            head_sha: w.head.sha,
+        }
+    }
+}
+
+/// What to open.
+#[derive(Debug, Clone)]
+pub struct NewPull<'a> {
+    pub title: &'a str,
+    pub head: &'a str,
+    pub base: &'a str,
+    pub body: &'a str,
+}
+
+/// A finished check run to report.
+#[derive(Debug, Clone)]
+pub struct NewCheckRun<'a> {
+    pub name: &'a str,
+    pub head_sha: &'a str,
+    pub success: bool,
+    pub title: &'a str,
+    pub summary: &'a str,
+    pub text: &'a str,
+    /// Unique per task, attempt and gate, so a repeated call finds the first one.
+    pub external_id: &'a str,
+}
+
+#[derive(Deserialize)]
+struct WireCheckRuns {
+    check_runs: Vec<WireCheckRun>,
+}
+
+#[derive(Deserialize)]
+struct WireCheckRun {
+    id: u64,
+    #[serde(default)]
+    external_id: Option<String>,
+}
+
+impl Installation {
+    /// The open pull request whose head is `branch` in the repository itself.
+    pub async fn find_open_pull(
+        &self,
+        repo: &RepoRef,
+        branch: &str,
+    ) -> Result<Option<PullRequest>, GitHubError> {
+        let mut url = self.repo_url(repo, &["pulls"])?;
+        url.query_pairs_mut()
+            .append_pair("state", "open")
+            .append_pair("head", &format!("{}:{branch}", repo.owner))
+            .append_pair("per_page", "100");
+        let pulls: Vec<WirePull> = self.get_all(url).await?;
+        Ok(pulls.into_iter().next().map(Into::into))
+    }
+
+    /// Opens a draft pull request, or returns the open one that already has this head (an
+    /// earlier attempt's, or one whose creation answer was lost).
+    pub async fn open_draft_pull(
+        &self,
+        repo: &RepoRef,
+        new: &NewPull<'_>,
+    ) -> Result<PullRequest, GitHubError> {
+        if let Some(existing) = self.find_open_pull(repo, new.head).await? {
+            return Ok(existing);
+        }
+        let url = self.repo_url(repo, &["pulls"])?;
+        let call = self.call(Method::POST, url).json(json!({
+            "title": new.title,
+            "head": new.head,
+            "base": new.base,
+            "body": new.body,
+            "draft": true,
+            "maintainer_can_modify": true,
+        }));
+        match self.send(call).await {
+            Ok(reply) => Ok(reply.json::<WirePull>()?.into()),
+            Err(
+                err @ (GitHubError::Server { .. }
+                | GitHubError::Transport(_)
+                | GitHubError::Validation { .. }),
+            ) => {
+                // Lost answer or "A pull request already exists": look before failing.
+                match self.find_open_pull(repo, new.head).await? {
+                    Some(found) => Ok(found),
+                    None => Err(err),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reports a completed check run on a pushed commit.
+    pub async fn report_check_run(
+        &self,
+        repo: &RepoRef,
+        run: &NewCheckRun<'_>,
+    ) -> Result<u64, GitHubError> {
+        let url = self.repo_url(repo, &["check-runs"])?;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let call = self.call(Method::POST, url).json(json!({
+            "name": run.name,
+            "head_sha": run.head_sha,
+            "status": "completed",
+            "conclusion": if run.success { "success" } else { "failure" },
+            "completed_at": now,
+            "external_id": run.external_id,
+            "output": { "title": run.title, "summary": run.summary, "text": run.text },
+        }));
+        match self.send(call).await {
+            Ok(reply) => Ok(reply.json::<WireCheckRun>()?.id),
+            Err(err @ (GitHubError::Server { .. } | GitHubError::Transport(_))) => {
+                let url = self.repo_url(repo, &["commits", run.head_sha, "check-runs"])?;
+                let reply = self.send(self.call(Method::GET, url)).await?;
+                let runs = reply.json::<WireCheckRuns>()?;
+                runs.check_runs
+                    .into_iter()
+                    .find(|r| r.external_id.as_deref() == Some(run.external_id))
+                    .map(|r| r.id)
+                    .ok_or(err)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

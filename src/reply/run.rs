@@ -1,0 +1,242 @@
+//! What bosun posts about an agent run: summaries that end an attempt, the pull request body,
+//! check-run texts and the commit message. Texts that carry agent output are redacted by the
+//! caller before they get here.
+
+use std::time::Duration;
+
+use crate::run::gates::GateResult;
+use crate::run::workspace::snapshot::{Rejection, SecretInFile};
+use crate::task::model::{GateSummary, RunProgress, RunUsage};
+
+/// Longest agent summary quoted in a comment or pull request body.
+const MAX_SUMMARY_CHARS: usize = 20_000;
+
+pub fn run_config_broken(message: &str) -> String {
+    format!(
+        "❌ `.github/bosun.yml` cannot be used: {message}\n\nFix the file on the default branch, \
+         then `retry`."
+    )
+}
+
+pub fn workspace_failed(why: &str) -> String {
+    format!("❌ bosun could not prepare the repository's checkout: {why}. Retry later; if it keeps failing, check the server's log.")
+}
+
+pub fn image_missing(image: &str) -> String {
+    format!(
+        "❌ The agent's container image `{image}` is not on this bosun server's Docker host. \
+         An operator must build or load it (`docker build -f docker/agent.Dockerfile -t {image} .`), \
+         then `retry`."
+    )
+}
+
+pub fn agent_failed(why: &str, timed_out: bool, limit: Duration) -> String {
+    if timed_out {
+        return format!(
+            "❌ The agent ran past its deadline of {} and was stopped. Nothing was pushed. \
+             Split the issue into smaller ones, or raise `timeouts.agent_minutes` in \
+             `.github/bosun.yml`, then `retry`.",
+            human_duration(limit.as_secs())
+        );
+    }
+    format!(
+        "❌ The agent failed: {}\n\nNothing was pushed. `retry` runs it again.",
+        one_paragraph(why)
+    )
+}
+
+pub fn gates_could_not_run(why: &str) -> String {
+    format!("❌ The gates could not run: {why}. Nothing was pushed.")
+}
+
+pub fn secrets_blocked(secrets: &[SecretInFile]) -> String {
+    let mut out = String::from(
+        "❌ bosun did not push: the agent's change contains what looks like a secret, so \
+         nothing left this server.\n\n",
+    );
+    for s in secrets.iter().take(10) {
+        out.push_str(&format!("- `{}`: {}\n", code_safe(&s.path), s.kind));
+    }
+    out.push_str("\nThe value is not shown here. `retry` starts over from the default branch.");
+    out
+}
+
+pub fn no_change(summary: &str, rejected: &[Rejection]) -> String {
+    let mut out =
+        String::from("The agent finished without changing any file, so there is no pull request.");
+    if !summary.trim().is_empty() {
+        out.push_str("\n\n**The agent's explanation:**\n\n");
+        out.push_str(&quote(summary));
+    }
+    out.push_str(&rejected_list(rejected));
+    out
+}
+
+pub fn gates_failed(branch: &str, rounds: u32) -> String {
+    format!(
+        "👀 The gates still fail after {rounds} round{}. The work so far is on the branch \
+         `{branch}` (no pull request was opened); the failing log is above. Push a fix to the \
+         branch yourself, or `retry` with more guidance.",
+        if rounds == 1 { "" } else { "s" }
+    )
+}
+
+pub fn pull_opened(number: u64, url: &str) -> String {
+    format!("✅ Opened the draft pull request [#{number}]({url}). Review it, then mark it ready.")
+}
+
+pub fn commit_message(issue: u64, title: &str, summary: &str) -> String {
+    let subject: String = title.chars().take(60).collect();
+    let body: String = summary.chars().take(2000).collect();
+    format!(
+        "{subject} (#{issue})\n\n{}\n\nCloses #{issue}\n",
+        body.trim()
+    )
+}
+
+pub fn check_run_texts(gate: &GateResult) -> (String, String) {
+    let title = if gate.ok {
+        format!("{} passed", gate.name)
+    } else if gate.timed_out {
+        format!("{} timed out", gate.name)
+    } else {
+        format!(
+            "{} failed (exit {})",
+            gate.name,
+            gate.exit_code.map_or("unknown".into(), |c| c.to_string())
+        )
+    };
+    let summary = format!(
+        "`{}` ran in {} with the network off.",
+        code_safe(&gate.command),
+        human_duration(gate.duration.as_secs())
+    );
+    (title, summary)
+}
+
+pub fn pull_request_body(
+    issue: u64,
+    summary: &str,
+    gates: &[GateResult],
+    run: &RunProgress,
+    rejected: &[Rejection],
+) -> String {
+    let mut out = format!("Closes #{issue}\n\n");
+    if summary.trim().is_empty() {
+        out.push_str("_The agent left no summary._\n");
+    } else {
+        out.push_str("## Summary\n\n");
+        out.push_str(&quote(summary));
+        out.push('\n');
+    }
+    out.push_str("\n## Gates\n\n");
+    if gates.is_empty() {
+        out.push_str("No gates are configured (`gates:` in `.github/bosun.yml`).\n");
+    }
+    for g in gates {
+        out.push_str(&format!(
+            "- {} `{}`: `{}` ({})\n",
+            if g.ok { "✅" } else { "❌" },
+            code_safe(&g.name),
+            code_safe(&g.command),
+            human_duration(g.duration.as_secs())
+        ));
+    }
+    out.push_str(&format!(
+        "\n## Run\n\n- Agent: `{}` in the `{}` sandbox, {} round{}\n- Agent time: {}\n- Tokens: {}\n",
+        run.agent.as_deref().unwrap_or("?"),
+        run.sandbox.as_deref().unwrap_or("?"),
+        run.round,
+        if run.round == 1 { "" } else { "s" },
+        human_duration(run.agent_secs),
+        usage_text(&run.usage)
+    ));
+    out.push_str(&rejected_list(rejected));
+    out.push_str("\n<sub>Opened by bosun as a draft. bosun never merges.</sub>\n");
+    out
+}
+
+/// `12,345 in / 678 out · $0.12`.
+pub fn usage_text(u: &RunUsage) -> String {
+    let mut out = format!(
+        "{} in / {} out",
+        thousands(u.input_tokens),
+        thousands(u.output_tokens)
+    );
+    if let Some(micro) = u.cost_micro_usd {
+        out.push_str(&format!(" · ${:.2}", micro as f64 / 1e6));
+    }
+    out
+}
+
+pub fn gate_line(g: &GateSummary) -> String {
+    let verdict = if g.ok {
+        "✅".to_string()
+    } else if g.timed_out {
+        "⏱️".to_string()
+    } else {
+        format!(
+            "❌ (exit {})",
+            g.exit_code.map_or("?".into(), |c| c.to_string())
+        )
+    };
+    format!("`{}` {verdict}", code_safe(&g.name))
+}
+
+pub fn human_duration(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m {}s", secs / 60, secs % 60),
+        _ => format!("{}h {}m", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+/// A block of agent or gate output, fenced so nothing inside can close it.
+pub fn fenced(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}text\n{}\n{fence}", text.trim_end())
+}
+
+fn rejected_list(rejected: &[Rejection]) -> String {
+    if rejected.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n**Not committed** (bosun's publishing rules):\n");
+    for r in rejected.iter().take(20) {
+        out.push_str(&format!("- `{}`: {}\n", code_safe(&r.path), r.reason));
+    }
+    out
+}
+
+/// The agent's text as a Markdown quote; mentions are defused so the agent cannot ping people.
+fn quote(text: &str) -> String {
+    let short: String = text.chars().take(MAX_SUMMARY_CHARS).collect();
+    short
+        .replace('@', "@\u{200b}")
+        .lines()
+        .map(|l| format!("> {l}\n"))
+        .collect()
+}
+
+fn one_paragraph(text: &str) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let short: String = flat.chars().take(1000).collect();
+    short.replace('@', "@\u{200b}")
+}
+
+fn code_safe(text: &str) -> String {
+    text.replace('`', "'").replace('\n', " ")
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,159 @@
+//! One agent round: the prompt goes into a read-only input folder, the agent's CLI runs in the
+//! sandbox on the checkout, and its streamed output is parsed line by line into progress (for
+//! the tracking comment) and an outcome. The raw output is kept in the run's log file.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::agent::{
+    AgentCommand, AgentEvent, ExitInfo, Outcome, StreamParser, Usage, PROMPT_FILE_ENV,
+};
+use super::sandbox::{
+    Limits, Role, Sandbox, SandboxError, SandboxExit, SandboxSpec, Stream, INPUTS_MOUNT,
+};
+
+/// The stderr kept for the parser (gemini reports its error JSON at the end of stderr).
+const STDERR_TAIL_BYTES: usize = 16 * 1024;
+
+pub struct AgentRound<'a> {
+    pub task_id: u64,
+    pub round: u32,
+    pub image: &'a str,
+    pub workspace: &'a Path,
+    /// This round's folder under the data directory: `input/prompt.md` and `agent.log`.
+    pub run_dir: PathBuf,
+    pub prompt: &'a str,
+    pub command: AgentCommand,
+    /// Extra environment for the agent (model keys the server passes, the canary).
+    pub env: Vec<(String, String)>,
+    pub network: bool,
+    pub limits: Limits,
+    pub deadline: Duration,
+    pub user: (u32, u32),
+}
+
+pub struct RoundResult {
+    pub outcome: Outcome,
+    pub exit: SandboxExit,
+    pub log: PathBuf,
+}
+
+/// Runs the round; `progress` is called with the running usage totals whenever they change.
+pub async fn run_agent_round(
+    sandbox: &dyn Sandbox,
+    round: AgentRound<'_>,
+    mut parser: Box<dyn StreamParser>,
+    mut progress: impl FnMut(Usage, Duration),
+    cancel: CancellationToken,
+) -> Result<RoundResult, SandboxError> {
+    let input_dir = round.run_dir.join("input");
+    let log_path = round.run_dir.join("agent.log");
+    prepare_inputs(&input_dir, round.prompt)
+        .await
+        .map_err(|e| SandboxError::Other(anyhow::anyhow!("writing the prompt: {e}")))?;
+
+    let mut env = round.command.env.clone();
+    env.extend(round.env);
+    let prompt_path = if sandbox.isolated() {
+        format!("{INPUTS_MOUNT}/prompt.md")
+    } else {
+        input_dir.join("prompt.md").display().to_string()
+    };
+    env.push((PROMPT_FILE_ENV.to_string(), prompt_path));
+    let spec = SandboxSpec {
+        task_id: round.task_id,
+        role: Role::Agent,
+        name_hint: format!("task-{}-agent-r{}", round.task_id, round.round),
+        image: round.image.to_string(),
+        workspace: round.workspace.to_path_buf(),
+        inputs: Some(input_dir),
+        script: round.command.script.clone(),
+        env,
+        network: round.network,
+        limits: round.limits,
+        deadline: round.deadline,
+        user: round.user,
+    };
+
+    let (tx, mut rx) = mpsc::channel(1024);
+    let mut log = tokio::fs::File::create(&log_path)
+        .await
+        .map_err(|e| SandboxError::Other(anyhow::anyhow!("creating the run log: {e}")))?;
+    let started = Instant::now();
+    let run = sandbox.run(spec, tx, cancel);
+    tokio::pin!(run);
+    let mut stderr_tail = String::new();
+    let mut last_usage = Usage::default();
+    let exit = loop {
+        tokio::select! {
+            line = rx.recv() => {
+                let Some(line) = line else { continue };
+                let prefix = match line.stream { Stream::Stdout => "", Stream::Stderr => "[stderr] " };
+                let _ = log.write_all(format!("{prefix}{}\n", line.text).as_bytes()).await;
+                match line.stream {
+                    Stream::Stdout => {
+                        for event in parser.line(&line.text) {
+                            if let AgentEvent::Usage(usage) = event {
+                                if usage != last_usage {
+                                    last_usage = usage;
+                                    progress(usage, started.elapsed());
+                                }
+                            }
+                        }
+                    }
+                    Stream::Stderr => keep_tail(&mut stderr_tail, &line.text),
+                }
+            }
+            exit = &mut run => break exit?,
+        }
+    };
+    // Lines still queued after the exit.
+    while let Ok(line) = rx.try_recv() {
+        let _ = log.write_all(format!("{}\n", line.text).as_bytes()).await;
+        match line.stream {
+            Stream::Stdout => {
+                parser.line(&line.text);
+            }
+            Stream::Stderr => keep_tail(&mut stderr_tail, &line.text),
+        }
+    }
+    let _ = log.flush().await;
+    let outcome = parser.finish(&ExitInfo {
+        code: exit.code,
+        stderr_tail,
+        timed_out: exit.timed_out,
+        oom_killed: exit.oom_killed,
+    });
+    Ok(RoundResult {
+        outcome,
+        exit,
+        log: log_path,
+    })
+}
+
+/// The input folder is mounted read-only in the container; it must be readable by the
+/// sandbox user, who is not the host user.
+async fn prepare_inputs(dir: &Path, prompt: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    tokio::fs::create_dir_all(dir).await?;
+    let file = dir.join("prompt.md");
+    tokio::fs::write(&file, prompt).await?;
+    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).await?;
+    tokio::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).await
+}
+
+pub(crate) fn keep_tail(tail: &mut String, line: &str) {
+    tail.push_str(line);
+    tail.push('\n');
+    if tail.len() > STDERR_TAIL_BYTES {
+        let mut cut = tail.len() - STDERR_TAIL_BYTES;
+        while !tail.is_char_boundary(cut) {
+            cut += 1;
+        }
+        tail.drain(..cut);
+    }
+}

@@ -1,0 +1,85 @@
+//! The repository's gates: each command runs in a fresh container on the checkout, with the
+//! network off, after the agent exited. Their verdicts decide between another round, a pull
+//! request, or a task that needs review.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::agent_round::keep_tail;
+use super::sandbox::{Limits, Role, Sandbox, SandboxError, SandboxSpec};
+use crate::config::repo::Gate;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateResult {
+    pub name: String,
+    pub command: String,
+    pub ok: bool,
+    pub exit_code: Option<i64>,
+    pub timed_out: bool,
+    pub duration: Duration,
+    /// The end of stdout and stderr, interleaved as they arrived.
+    pub output_tail: String,
+}
+
+pub struct GateRun<'a> {
+    pub task_id: u64,
+    pub round: u32,
+    pub image: &'a str,
+    pub workspace: &'a Path,
+    pub limits: Limits,
+    pub deadline: Duration,
+    pub user: (u32, u32),
+}
+
+/// Runs every gate (all of them, even after one failed, so one round reports everything that
+/// is wrong).
+pub async fn run_gates(
+    sandbox: &dyn Sandbox,
+    gates: &[Gate],
+    run: &GateRun<'_>,
+    cancel: &CancellationToken,
+) -> Result<Vec<GateResult>, SandboxError> {
+    let mut results = Vec::with_capacity(gates.len());
+    for (index, gate) in gates.iter().enumerate() {
+        let spec = SandboxSpec {
+            task_id: run.task_id,
+            role: Role::Gate,
+            name_hint: format!("task-{}-gate{}-r{}", run.task_id, index + 1, run.round),
+            image: run.image.to_string(),
+            workspace: run.workspace.to_path_buf(),
+            inputs: None,
+            script: gate.run.clone(),
+            env: vec![("CI".into(), "true".into())],
+            network: false,
+            limits: run.limits.clone(),
+            deadline: run.deadline,
+            user: run.user,
+        };
+        let (tx, mut rx) = mpsc::channel::<super::sandbox::OutputLine>(1024);
+        let collect = tokio::spawn(async move {
+            let mut tail = String::new();
+            while let Some(line) = rx.recv().await {
+                keep_tail(&mut tail, &line.text);
+            }
+            tail
+        });
+        let exit = sandbox.run(spec, tx, cancel.clone()).await?;
+        let output_tail = collect.await.unwrap_or_default();
+        results.push(GateResult {
+            name: gate.name.clone(),
+            command: gate.run.clone(),
+            ok: exit.success(),
+            exit_code: exit.code,
+            timed_out: exit.timed_out,
+            duration: exit.duration,
+            output_tail,
+        });
+        if cancel.is_cancelled() {
+            break;
+        }
+    }
+    Ok(results)
+}

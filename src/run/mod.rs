@@ -1,0 +1,11 @@
+//! The run pipeline: a task's workspace, the agent in its sandbox, the gates, and publishing
+//! the result. Data moves one way: each step takes what the one before produced.
+
+pub mod agent;
+pub mod agent_round;
+pub mod gates;
+pub mod prompt;
+pub mod redact;
+pub mod runner;
+pub mod sandbox;
+pub mod workspace;

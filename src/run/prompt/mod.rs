@@ -1,0 +1,26 @@
+//! The agent prompt: bosun's rules, the repository's instructions, the issue and, from round 2 on,
+//! the gate failures, rendered from the templates in `prompts/`.
+//!
+//! Untrusted text (issue title, body, comments, the @mention request, repository instructions,
+//! gate output) is cleaned by [`sanitize`] (what a reader on GitHub cannot see is removed), capped
+//! in length, and quoted in a fence it cannot close (trust rule 2). The agent is told that quoted
+//! text is data; the cleaning makes sure it is at least data the triggering maintainer could see.
+//!
+//! Self-contained on purpose (std, `minijinja`, `serde`; only `self::`/`super::` paths) so it
+//! can be built and tested on its own.
+
+mod budget;
+mod caps;
+mod chars;
+mod fence;
+mod html;
+mod md_image;
+pub mod render;
+pub mod sanitize;
+
+pub use render::{
+    render_prompt, GateFeedback, PromptComment, PromptError, PromptInput, RepoInstructions,
+    MAX_BODY_CHARS, MAX_COMMENTS, MAX_COMMENT_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_OUTPUT_TAIL_CHARS,
+    MAX_PROMPT_CHARS, MAX_REQUEST_CHARS,
+};
+pub use sanitize::{sanitize, sanitize_output};

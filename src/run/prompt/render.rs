@@ -1,0 +1,380 @@
+//! Rendering the agent prompt from templates in `prompts/` (embedded in the binary, so a deployed
+//! bosun cannot drift from the snapshot-tested text).
+//!
+//! Layers, in order: `core.md.j2` (bosun's rules, the gates, then the repository's instructions,
+//! quoted), `task.md.j2` (the issue, its trusted comments, the request), and from round 2 on
+//! `feedback.md.j2` (what the gates said). Every piece of untrusted text goes through
+//! [`sanitize`] (gate output through [`sanitize_output`]), a length cap, and the `fence` filter,
+//! so it reaches the agent as quoted data that cannot end its own quote (trust rule 2).
+//!
+//! The templates run with strict undefined behaviour: a misspelt variable is an error, caught by
+//! the snapshot tests, instead of an empty string in production prompts.
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use super::budget::Budget;
+use super::caps::{keep_head, keep_tail};
+use super::fence::{code, fence};
+use super::sanitize::{sanitize, sanitize_output};
+
+const CORE: &str = include_str!("../../../prompts/core.md.j2");
+const TASK: &str = include_str!("../../../prompts/task.md.j2");
+const FEEDBACK: &str = include_str!("../../../prompts/feedback.md.j2");
+
+/// The whole prompt never exceeds this many characters.
+pub const MAX_PROMPT_CHARS: usize = 100_000;
+/// Issue body cap (the beginning is kept).
+pub const MAX_BODY_CHARS: usize = 20_000;
+/// Cap for each comment (the beginning is kept).
+pub const MAX_COMMENT_CHARS: usize = 5_000;
+/// At most this many comments, the newest.
+pub const MAX_COMMENTS: usize = 30;
+/// Cap for each gate's output (the end is kept: that is where failures and summaries are).
+pub const MAX_OUTPUT_TAIL_CHARS: usize = 8_000;
+/// Cap for the repository's instructions file.
+pub const MAX_INSTRUCTIONS_CHARS: usize = 20_000;
+/// Cap for the @mention request (a comment, in effect).
+pub const MAX_REQUEST_CHARS: usize = MAX_COMMENT_CHARS;
+/// GitHub itself limits titles to 256 characters.
+const MAX_TITLE_CHARS: usize = 256;
+/// Gates listed and gate failures reported; more would be a configuration mistake.
+const MAX_GATES: usize = 20;
+const MAX_GATE_LINE_CHARS: usize = 500;
+
+/// Everything the prompt is built from. Comments are already filtered to trusted authors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PromptInput {
+    /// `owner/name`.
+    pub repo: String,
+    pub issue_number: u64,
+    pub issue_title: String,
+    pub issue_body: String,
+    pub issue_author: String,
+    /// Oldest first, as GitHub lists them; already filtered to trusted authors by the caller.
+    pub comments: Vec<PromptComment>,
+    pub repo_instructions: Option<RepoInstructions>,
+    pub branch: String,
+    /// `"name: command"`, from the repository's configuration.
+    pub gates: Vec<String>,
+    /// The free-text command from the @mention, if any.
+    pub request: Option<String>,
+    /// 1-based.
+    pub round: u32,
+    pub max_rounds: u32,
+    /// The gates that failed in the previous round (used when `round > 1`).
+    pub feedback: Vec<GateFeedback>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptComment {
+    pub author: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoInstructions {
+    /// `"AGENTS.md"`, `"CLAUDE.md"` or `".github/bosun.yml instructions"`.
+    pub source: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateFeedback {
+    pub gate: String,
+    pub command: String,
+    /// `None` when the command was killed (timeout, signal).
+    pub exit_code: Option<i64>,
+    pub output_tail: String,
+}
+
+/// A template failed to compile or render: a bug in bosun, never caused by input data.
+#[derive(Debug)]
+pub enum PromptError {
+    Template(minijinja::Error),
+}
+
+impl std::fmt::Display for PromptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PromptError::Template(err) => write!(f, "prompt template error: {err:#}"),
+        }
+    }
+}
+
+impl std::error::Error for PromptError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PromptError::Template(err) => Some(err),
+        }
+    }
+}
+
+impl From<minijinja::Error> for PromptError {
+    fn from(err: minijinja::Error) -> Self {
+        PromptError::Template(err)
+    }
+}
+
+/// Renders the prompt for one agent round. Never longer than [`MAX_PROMPT_CHARS`]: when the
+/// capped pieces still add up to more, the oldest comments go first, then the repository's
+/// instructions, the gate outputs and the body shrink toward a floor (see `budget`).
+pub fn render_prompt(input: &PromptInput) -> Result<String, PromptError> {
+    let env = environment()?;
+    let clean = Clean::new(input);
+    let mut budget = Budget::new(clean.comments.len());
+    // Each shrink step frees at least what was over, so two or three renders are the norm.
+    for _ in 0..16 {
+        let prompt = render_once(&env, input, &clean, &budget)?;
+        let len = prompt.chars().count();
+        if len <= MAX_PROMPT_CHARS {
+            return Ok(prompt);
+        }
+        if !budget.shrink(len - MAX_PROMPT_CHARS, &clean.sizes()) {
+            // Only reachable if the fixed-size parts alone were too long; keep the rules.
+            return Ok(keep_head(&prompt, MAX_PROMPT_CHARS));
+        }
+    }
+    let prompt = render_once(&env, input, &clean, &budget)?;
+    Ok(keep_head(&prompt, MAX_PROMPT_CHARS))
+}
+
+/// The template environment: strict undefined, no auto-escaping (this is Markdown for a model,
+/// and escaping would change quoted text), block tags that leave no blank lines behind.
+pub(super) fn environment() -> Result<Environment<'static>, PromptError> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.add_filter("fence", |value: &str| fence(value));
+    env.add_filter("code", |value: &str| code(value));
+    env.add_template("core.md.j2", CORE)?;
+    env.add_template("task.md.j2", TASK)?;
+    env.add_template("feedback.md.j2", FEEDBACK)?;
+    Ok(env)
+}
+
+fn render_once(
+    env: &Environment<'static>,
+    input: &PromptInput,
+    clean: &Clean,
+    budget: &Budget,
+) -> Result<String, PromptError> {
+    let ctx = Context::new(input, clean, budget);
+    let mut layers = vec!["core.md.j2", "task.md.j2"];
+    if input.round > 1 {
+        layers.push("feedback.md.j2");
+    }
+    let mut prompt = String::new();
+    for name in layers {
+        let text = env.get_template(name)?.render(&ctx)?;
+        if !prompt.is_empty() {
+            prompt.push_str("\n\n");
+        }
+        prompt.push_str(text.trim());
+    }
+    prompt.push('\n');
+    Ok(prompt)
+}
+
+/// The input after sanitizing, before length caps (the caps may need to be applied again, tighter).
+struct Clean {
+    repo: String,
+    title: String,
+    author: String,
+    body: String,
+    /// Newest [`MAX_COMMENTS`] non-empty comments, oldest first, each already capped.
+    comments: Vec<(String, String)>,
+    /// Comments left out by the count cap.
+    comments_dropped: usize,
+    request: Option<String>,
+    instructions: Option<(String, String)>,
+    gates: Vec<String>,
+    feedback: Vec<CleanFeedback>,
+}
+
+struct CleanFeedback {
+    gate: String,
+    command: String,
+    exit_code: Option<i64>,
+    output: String,
+}
+
+impl Clean {
+    fn new(input: &PromptInput) -> Self {
+        let comments: Vec<(String, String)> = input
+            .comments
+            .iter()
+            .map(|c| (login(&c.author), sanitize(&c.body)))
+            .filter(|(_, body)| !body.is_empty())
+            .collect();
+        // A comment with nothing visible left (only a hidden marker, say) is not "omitted":
+        // there was nothing to read. Only the count cap is reported.
+        let skip = comments.len().saturating_sub(MAX_COMMENTS);
+        let comments = comments
+            .into_iter()
+            .skip(skip)
+            .map(|(author, body)| (author, keep_head(&body, MAX_COMMENT_CHARS)))
+            .collect();
+        Clean {
+            repo: repo_name(&input.repo),
+            title: keep_head(&one_line(&sanitize(&input.issue_title)), MAX_TITLE_CHARS),
+            author: login(&input.issue_author),
+            body: sanitize(&input.issue_body),
+            comments,
+            comments_dropped: skip,
+            request: input
+                .request
+                .as_deref()
+                .map(|r| keep_head(&sanitize(r), MAX_REQUEST_CHARS))
+                .filter(|r| !r.is_empty()),
+            instructions: input.repo_instructions.as_ref().map(|ri| {
+                let source = keep_head(&one_line(&sanitize(&ri.source)), 100);
+                (source, sanitize(&ri.text))
+            }),
+            gates: input
+                .gates
+                .iter()
+                .take(MAX_GATES)
+                .map(|g| keep_head(&sanitize_output(g), MAX_GATE_LINE_CHARS))
+                .collect(),
+            feedback: input
+                .feedback
+                .iter()
+                .take(MAX_GATES)
+                .map(|f| CleanFeedback {
+                    gate: keep_head(&one_line(&sanitize_output(&f.gate)), 100),
+                    command: keep_head(&sanitize_output(&f.command), MAX_GATE_LINE_CHARS),
+                    exit_code: f.exit_code,
+                    output: sanitize_output(&f.output_tail),
+                })
+                .collect(),
+        }
+    }
+
+    /// Lengths in chars of the parts a [`Budget`] can shrink.
+    fn sizes(&self) -> super::budget::Sizes {
+        let chars = |s: &str| s.chars().count();
+        super::budget::Sizes {
+            comments: self
+                .comments
+                .iter()
+                .map(|(author, body)| chars(author) + chars(body))
+                .collect(),
+            instructions: self.instructions.as_ref().map_or(0, |(_, t)| chars(t)),
+            outputs: self.feedback.iter().map(|f| chars(&f.output)).collect(),
+            body: chars(&self.body),
+        }
+    }
+}
+
+/// What the templates see.
+#[derive(Serialize)]
+struct Context<'a> {
+    repo: &'a str,
+    issue_number: u64,
+    branch: &'a str,
+    round: u32,
+    max_rounds: u32,
+    issue_title: &'a str,
+    issue_author: &'a str,
+    issue_body: String,
+    comments: Vec<ContextComment<'a>>,
+    comments_omitted: usize,
+    request: Option<&'a str>,
+    repo_instructions: Option<ContextInstructions<'a>>,
+    gates: &'a [String],
+    feedback: Vec<ContextFeedback<'a>>,
+}
+
+#[derive(Serialize)]
+struct ContextComment<'a> {
+    author: &'a str,
+    body: &'a str,
+}
+
+#[derive(Serialize)]
+struct ContextInstructions<'a> {
+    source: &'a str,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct ContextFeedback<'a> {
+    gate: &'a str,
+    command: &'a str,
+    exit_code: Option<i64>,
+    output: String,
+}
+
+impl<'a> Context<'a> {
+    fn new(input: &'a PromptInput, clean: &'a Clean, budget: &Budget) -> Self {
+        let kept = budget.comments.min(clean.comments.len());
+        let first = clean.comments.len() - kept;
+        Context {
+            repo: &clean.repo,
+            issue_number: input.issue_number,
+            branch: &input.branch,
+            round: input.round,
+            max_rounds: input.max_rounds.max(input.round),
+            issue_title: &clean.title,
+            issue_author: &clean.author,
+            issue_body: keep_head(&clean.body, budget.body),
+            comments: clean.comments[first..]
+                .iter()
+                .map(|(author, body)| ContextComment { author, body })
+                .collect(),
+            comments_omitted: clean.comments_dropped + first,
+            request: clean.request.as_deref(),
+            repo_instructions: clean.instructions.as_ref().map(|(source, text)| {
+                ContextInstructions {
+                    source,
+                    text: keep_head(text, budget.instructions),
+                }
+            }),
+            gates: &clean.gates,
+            feedback: clean
+                .feedback
+                .iter()
+                .map(|f| ContextFeedback {
+                    gate: &f.gate,
+                    command: &f.command,
+                    exit_code: f.exit_code,
+                    output: keep_tail(&f.output, budget.output),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A GitHub login as it may appear after `@`: letters, digits, `-`, and `[bot]`. Logins come from
+/// the API, so this only guards against a caller passing something else.
+fn login(raw: &str) -> String {
+    let name: String = raw
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '[' | ']'))
+        .take(64)
+        .collect();
+    if name.is_empty() {
+        "unknown".to_string()
+    } else {
+        name
+    }
+}
+
+/// `owner/name` with only the characters GitHub allows there.
+fn repo_name(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        .take(200)
+        .collect()
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+#[path = "render_tests.rs"]
+mod tests;

@@ -1,0 +1,101 @@
+//! Everything a run needs that lives as long as the server: the run configuration, the
+//! workspaces, the sandbox backend and who the sandbox runs as.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::sandbox::{DockerSandbox, Limits, ProcessSandbox, Sandbox};
+use super::workspace::Workspaces;
+use crate::config::run::{RunConfig, SandboxKind};
+
+/// The uid and gid the sandbox runs as when bosun itself runs as root (never root inside).
+pub const DEFAULT_SANDBOX_USER: (u32, u32) = (1000, 1000);
+
+pub struct Runner {
+    pub config: RunConfig,
+    pub workspaces: Workspaces,
+    pub sandbox: Arc<dyn Sandbox>,
+    /// `<data>/runs/task-<id>/attempt-<n>/round-<r>/`: prompts and agent logs.
+    pub runs_dir: PathBuf,
+    pub user: (u32, u32),
+    pub limits: Limits,
+    /// How often the tracking comment shows the agent's progress.
+    pub progress_every: Duration,
+}
+
+impl Runner {
+    /// Builds the runner the server configuration asks for. The Docker backend connects
+    /// lazily: a daemon that is down now fails (and requeues) tasks, not the server's start.
+    pub fn new(data_dir: &Path, config: RunConfig) -> anyhow::Result<Runner> {
+        let sandbox: Arc<dyn Sandbox> = match config.sandbox {
+            SandboxKind::Docker => Arc::new(DockerSandbox::new(instance_label(data_dir))?),
+            SandboxKind::Process => {
+                tracing::warn!(
+                    "sandbox backend `process`: agents run UNSANDBOXED on this host, with its \
+                     network and files; use it only for trusted single-user setups"
+                );
+                Arc::new(ProcessSandbox::new())
+            }
+        };
+        Ok(Self::with_sandbox(data_dir, config, sandbox))
+    }
+
+    pub fn with_sandbox(data_dir: &Path, config: RunConfig, sandbox: Arc<dyn Sandbox>) -> Runner {
+        let limits = Limits {
+            memory_bytes: config.limits.memory_mb.max(64) << 20,
+            nano_cpus: (config.limits.cpus.max(0.1) * 1e9) as i64,
+            pids: config.limits.pids.max(16),
+            ..Limits::default()
+        };
+        Runner {
+            config,
+            workspaces: Workspaces::new(data_dir),
+            sandbox,
+            runs_dir: data_dir.join("runs"),
+            user: sandbox_user(),
+            limits,
+            progress_every: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Containers are labelled with this, so that one server reaps only its own orphans: the data
+/// directory identifies a bosun installation.
+pub fn instance_label(data_dir: &Path) -> String {
+    use sha2::Digest;
+    let path = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let digest = sha2::Sha256::digest(path.as_os_str().as_encoded_bytes());
+    hex::encode(&digest[..8])
+}
+
+/// bosun's own uid when it is not root; otherwise an unprivileged default.
+fn sandbox_user() -> (u32, u32) {
+    // SAFETY: geteuid and getegid cannot fail and touch no memory.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if uid == 0 {
+        DEFAULT_SANDBOX_USER
+    } else {
+        (uid, gid)
+    }
+}
+
+/// Hands the checkout to the sandbox user (when bosun runs as root and the user differs),
+/// without following links.
+pub fn give_to(dir: &Path, (uid, gid): (u32, u32)) -> std::io::Result<()> {
+    // SAFETY: as above.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            give_to(&entry.path(), (uid, gid))?;
+        } else {
+            std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid))?;
+        }
+    }
+    Ok(())
+}

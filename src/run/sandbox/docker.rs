@@ -1,0 +1,282 @@
+//! The default backend: one hardened Docker container per run, through the engine's API
+//! (bollard), never the docker CLI.
+//!
+//! Flow of a run: create → attach → start → read the output while waiting for the exit → on
+//! deadline or cancel, stop (SIGTERM, SIGKILL after [`STOP_GRACE`]) → inspect (exit code,
+//! OOMKilled) → remove. The container is removed on every path (see [`ContainerGuard`]).
+
+use super::docker_config::container_body;
+use super::docker_errors::{map_error, map_image_error};
+use super::docker_guard::{remove_container, ContainerGuard};
+use super::docker_output::{attach_output, pump_output};
+use super::naming::container_name;
+use super::spec_check::check_spec;
+use super::waiting::{alongside, Ending};
+use super::{
+    OutputLine, Sandbox, SandboxError, SandboxExit, SandboxSpec, LABEL_INSTANCE, STOP_GRACE,
+};
+use bollard::errors::Error as DockerError;
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, StopContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, OnceCell};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// How long the engine may take beyond the stop grace to report the exit of a stopped
+/// container before we move on to removing it by force.
+const STOP_SLACK: Duration = Duration::from_secs(30);
+
+/// Runs specs as containers on the local Docker engine.
+pub struct DockerSandbox {
+    instance: String,
+    client: OnceCell<Docker>,
+}
+
+impl DockerSandbox {
+    /// A sandbox on the local engine (`DOCKER_HOST` or the default socket). `instance` is the
+    /// `bosun.instance` label value: give each bosun server sharing an engine its own, so one
+    /// never reaps the other's containers.
+    ///
+    /// Nothing is contacted yet: the connection (with API version negotiation, since the engine
+    /// may be older than bollard) is made on first use and retried on later calls until it
+    /// succeeds, so bosun can start while the engine is down.
+    pub fn new(instance: impl Into<String>) -> Result<Self, SandboxError> {
+        Self::build(instance.into(), OnceCell::new())
+    }
+
+    /// A sandbox on an already connected (and version-negotiated) client.
+    pub fn with_client(docker: Docker, instance: impl Into<String>) -> Result<Self, SandboxError> {
+        Self::build(instance.into(), OnceCell::from(docker))
+    }
+
+    fn build(instance: String, client: OnceCell<Docker>) -> Result<Self, SandboxError> {
+        if instance.trim().is_empty() || instance.contains(['=', ',']) {
+            return Err(SandboxError::Refused(format!(
+                "invalid sandbox instance label {instance:?}"
+            )));
+        }
+        Ok(DockerSandbox { instance, client })
+    }
+
+    /// The `bosun.instance` label value of this sandbox's containers.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    async fn client(&self) -> Result<Docker, SandboxError> {
+        let docker = self
+            .client
+            .get_or_try_init(|| async {
+                let docker =
+                    Docker::connect_with_local_defaults().map_err(|e| map_error("connect", e))?;
+                docker
+                    .negotiate_version()
+                    .await
+                    .map_err(|e| map_error("negotiate API version", e))
+            })
+            .await?;
+        Ok(docker.clone())
+    }
+
+    async fn run_container(
+        &self,
+        spec: SandboxSpec,
+        lines: mpsc::Sender<OutputLine>,
+        cancel: CancellationToken,
+    ) -> Result<SandboxExit, SandboxError> {
+        check_spec(&spec)?;
+        let docker = self.client().await?;
+        let name = container_name(&spec.name_hint);
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let created = docker
+            .create_container(Some(options), container_body(&spec, &self.instance))
+            .await
+            .map_err(|e| map_image_error("create container", &spec.image, e))?;
+        let guard = ContainerGuard::new(docker.clone(), created.id);
+        for warning in &created.warnings {
+            tracing::warn!(container = %name, %warning, "docker warning on create");
+        }
+        tracing::debug!(container = %name, "sandbox container created");
+
+        let result = drive(&docker, guard.id(), &spec, lines, &cancel).await;
+        if let Err(e) = guard.remove().await {
+            // The run's result stands; reap_orphans removes the container at the next start.
+            tracing::error!(container = %name, error = %e, "could not remove sandbox container");
+        }
+        result
+    }
+
+    async fn reap(&self) -> Result<usize, SandboxError> {
+        let docker = self.client().await?;
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{LABEL_INSTANCE}={}", self.instance)],
+        )]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let found = docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| map_error("list containers", e))?;
+        let mut removed = 0;
+        let mut first_error = None;
+        for id in found.into_iter().filter_map(|c| c.id) {
+            match remove_container(&docker, &id).await {
+                Ok(()) => {
+                    tracing::info!(container = %id, "removed orphaned sandbox container");
+                    removed += 1;
+                }
+                Err(e) => {
+                    tracing::error!(container = %id, error = %e, "could not remove orphan");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(removed),
+        }
+    }
+
+    async fn check_image(&self, image: &str) -> Result<(), SandboxError> {
+        let docker = self.client().await?;
+        docker
+            .inspect_image(image)
+            .await
+            .map(|_| ())
+            .map_err(|e| map_image_error("inspect image", image, e))
+    }
+}
+
+impl Sandbox for DockerSandbox {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    fn isolated(&self) -> bool {
+        true
+    }
+
+    fn run(
+        &self,
+        spec: SandboxSpec,
+        lines: mpsc::Sender<OutputLine>,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'_, Result<SandboxExit, SandboxError>> {
+        let span = tracing::info_span!(
+            "sandbox",
+            backend = "docker",
+            task = spec.task_id,
+            role = %spec.role,
+        );
+        self.run_container(spec, lines, cancel)
+            .instrument(span)
+            .boxed()
+    }
+
+    /// Removes every container carrying this sandbox's `bosun.instance` label, running or
+    /// not. Call it at start-up only: it would also remove the runs of this very process.
+    fn reap_orphans(&self) -> BoxFuture<'_, Result<usize, SandboxError>> {
+        self.reap().boxed()
+    }
+
+    fn check(&self, image: &str) -> BoxFuture<'_, Result<(), SandboxError>> {
+        let image = image.to_string();
+        async move { self.check_image(&image).await }.boxed()
+    }
+}
+
+/// Attach, start, wait, inspect: everything between create and remove.
+async fn drive(
+    docker: &Docker,
+    id: &str,
+    spec: &SandboxSpec,
+    lines: mpsc::Sender<OutputLine>,
+    cancel: &CancellationToken,
+) -> Result<SandboxExit, SandboxError> {
+    if cancel.is_cancelled() {
+        return Ok(SandboxExit {
+            code: None,
+            oom_killed: false,
+            timed_out: false,
+            cancelled: true,
+            duration: Duration::ZERO,
+        });
+    }
+    let attached = attach_output(docker, id).await?;
+    docker
+        .start_container(id, None)
+        .await
+        .map_err(|e| map_error("start container", e))?;
+    let started = Instant::now();
+    let pump = pump_output(attached, lines);
+    let waiter = wait_for_end(docker, id, spec.deadline, cancel);
+    let ending = alongside(waiter, pump).await?;
+    let duration = started.elapsed();
+
+    let info = docker
+        .inspect_container(id, None)
+        .await
+        .map_err(|e| map_error("inspect container", e))?;
+    let state = info.state.unwrap_or_default();
+    let exit = SandboxExit {
+        code: state.exit_code,
+        oom_killed: state.oom_killed.unwrap_or(false),
+        timed_out: ending == Ending::TimedOut,
+        cancelled: ending == Ending::Cancelled,
+        duration,
+    };
+    tracing::debug!(?exit, "sandbox container ended");
+    Ok(exit)
+}
+
+/// Waits for the container to exit, the deadline or cancellation; the latter two stop it and
+/// wait (bounded) for the exit.
+async fn wait_for_end(
+    docker: &Docker,
+    id: &str,
+    deadline: Duration,
+    cancel: &CancellationToken,
+) -> Result<Ending, SandboxError> {
+    let mut exited = std::pin::pin!(wait_exit(docker, id));
+    let ending = tokio::select! {
+        biased;
+        result = &mut exited => return result.map(|()| Ending::Exited),
+        () = cancel.cancelled() => Ending::Cancelled,
+        () = tokio::time::sleep(deadline) => Ending::TimedOut,
+    };
+    tracing::info!(?ending, "stopping sandbox container");
+    let grace = i32::try_from(STOP_GRACE.as_secs()).unwrap_or(5);
+    let options = StopContainerOptionsBuilder::default().t(grace).build();
+    if let Err(e) = docker.stop_container(id, Some(options)).await {
+        // Removal by force kills it anyway.
+        tracing::warn!(error = %e, "could not stop sandbox container");
+    }
+    match tokio::time::timeout(STOP_GRACE + STOP_SLACK, exited).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "waiting for the stopped container failed"),
+        Err(_) => tracing::warn!("stopped sandbox container did not report its exit"),
+    }
+    Ok(ending)
+}
+
+/// Resolves when the container is no longer running. bollard reports a non-zero exit code as
+/// an error of the wait stream; that is an exit like any other here (inspect reads the code).
+async fn wait_exit(docker: &Docker, id: &str) -> Result<(), SandboxError> {
+    let mut stream = docker.wait_container(id, None);
+    match stream.next().await {
+        Some(Ok(_)) | Some(Err(DockerError::DockerContainerWaitError { .. })) => Ok(()),
+        Some(Err(e)) => Err(map_error("wait for container", e)),
+        None => Err(SandboxError::Other(anyhow::anyhow!(
+            "docker: wait for container ended without a status"
+        ))),
+    }
+}

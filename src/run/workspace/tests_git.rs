@@ -1,0 +1,314 @@
+//! The workspace against real git repositories made with the git CLI in temporary directories.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::publish::{commit, push, Author};
+use super::snapshot::{self, ChangeKind};
+use super::{PrepareRequest, Workspaces};
+use crate::run::redact::Redactor;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A bare "remote" with one commit on `main`: a README, an executable script, a link, a
+/// workflow file and a .gitignore.
+struct Remote {
+    _tmp: tempfile::TempDir,
+    bare: PathBuf,
+    seed: PathBuf,
+}
+
+impl Remote {
+    fn new() -> Remote {
+        let tmp = tempfile::tempdir().unwrap();
+        let bare = tmp.path().join("remote.git");
+        let seed = tmp.path().join("seed");
+        git(tmp.path(), &["init", "--bare", "-b", "main", "remote.git"]);
+        git(tmp.path(), &["init", "-b", "main", "seed"]);
+        std::fs::write(seed.join("README.md"), "hello\n").unwrap();
+        std::fs::write(seed.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+        std::fs::set_permissions(seed.join("run.sh"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        std::os::unix::fs::symlink("README.md", seed.join("link")).unwrap();
+        std::fs::create_dir_all(seed.join(".github/workflows")).unwrap();
+        std::fs::write(seed.join(".github/workflows/ci.yml"), "on: push\n").unwrap();
+        std::fs::write(seed.join(".gitignore"), "target/\n*.log\n").unwrap();
+        git(&seed, &["add", "-A"]);
+        Self::commit_and_push(&seed, &bare, "seed");
+        Remote {
+            _tmp: tmp,
+            bare,
+            seed,
+        }
+    }
+
+    fn commit_and_push(seed: &Path, bare: &Path, message: &str) {
+        git(
+            seed,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-qm",
+                message,
+            ],
+        );
+        git(seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.bare.display())
+    }
+}
+
+fn request(remote: &Remote, task_id: i64) -> PrepareRequest {
+    PrepareRequest {
+        repo: "octo/hello".into(),
+        clone_url: remote.url(),
+        token: None,
+        base_branch: "main".into(),
+        branch: format!("bosun/{task_id}-test"),
+        task_id,
+    }
+}
+
+fn redactor() -> Redactor {
+    Redactor::new(["canary-0123456789abcdef".to_string()])
+}
+
+fn author() -> Author {
+    Author::bot("bosun-test[bot]")
+}
+
+#[test]
+fn a_checkout_has_the_files_modes_and_links_and_no_git_metadata() {
+    let remote = Remote::new();
+    let data = tempfile::tempdir().unwrap();
+    let ws = Workspaces::new(data.path())
+        .prepare(&request(&remote, 1))
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(ws.dir.join("README.md")).unwrap(),
+        "hello\n"
+    );
+    let mode = std::fs::metadata(ws.dir.join("run.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o111, 0o111, "executable bit kept");
+    assert_eq!(
+        std::fs::read_link(ws.dir.join("link")).unwrap(),
+        PathBuf::from("README.md")
+    );
+    assert!(!ws.dir.join(".git").exists());
+    assert_eq!(ws.base_sha, git(&remote.bare, &["rev-parse", "main"]));
+
+    // Untouched, the checkout is no change at all.
+    let snap = snapshot::take(&ws, &redactor()).unwrap();
+    assert!(snap.is_empty(), "{:?}", snap.changes);
+    assert!(snap.rejected.is_empty(), "{:?}", snap.rejected);
+}
+
+#[test]
+fn a_second_task_reuses_the_mirror_and_sees_new_commits() {
+    let remote = Remote::new();
+    let data = tempfile::tempdir().unwrap();
+    let spaces = Workspaces::new(data.path());
+    let first = spaces.prepare(&request(&remote, 1)).unwrap();
+    let marker = first.mirror.join("bosun-marker");
+    std::fs::write(&marker, "kept").unwrap();
+
+    std::fs::write(remote.seed.join("README.md"), "hello again\n").unwrap();
+    git(&remote.seed, &["add", "-A"]);
+    Remote::commit_and_push(&remote.seed, &remote.bare, "second");
+
+    let second = spaces.prepare(&request(&remote, 2)).unwrap();
+    assert_eq!(second.mirror, first.mirror);
+    assert!(marker.exists(), "the mirror was reused, not re-created");
+    assert_ne!(second.base_sha, first.base_sha);
+    assert_eq!(
+        std::fs::read_to_string(second.dir.join("README.md")).unwrap(),
+        "hello again\n"
+    );
+    // The mirror's config names no remote: the URL is given on each fetch.
+    let config = std::fs::read_to_string(first.mirror.join("config")).unwrap();
+    assert!(!config.contains("remote"), "{config}");
+
+    spaces.remove(1).unwrap();
+    assert!(!first.dir.exists());
+    assert!(second.dir.exists());
+}
+
+#[test]
+fn the_pushed_branch_holds_exactly_the_agents_change() {
+    let remote = Remote::new();
+    let data = tempfile::tempdir().unwrap();
+    let ws = Workspaces::new(data.path())
+        .prepare(&request(&remote, 3))
+        .unwrap();
+    std::fs::write(ws.dir.join("README.md"), "hello, fixed\n").unwrap();
+    std::fs::create_dir_all(ws.dir.join("src")).unwrap();
+    std::fs::write(ws.dir.join("src/new.rs"), "fn main() {}\n").unwrap();
+    std::fs::remove_file(ws.dir.join("run.sh")).unwrap();
+    // Ignored by the repository's .gitignore: not committed, not reported.
+    std::fs::create_dir_all(ws.dir.join("target/debug")).unwrap();
+    std::fs::write(ws.dir.join("target/debug/app"), "binary").unwrap();
+    std::fs::write(ws.dir.join("build.log"), "log").unwrap();
+
+    let snap = snapshot::take(&ws, &redactor()).unwrap();
+    let changes: Vec<_> = snap
+        .changes
+        .iter()
+        .map(|c| (c.path.as_str(), c.kind))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            ("README.md", ChangeKind::Modified),
+            ("run.sh", ChangeKind::Deleted),
+            ("src/new.rs", ChangeKind::Added),
+        ]
+    );
+    assert!(snap.secrets.is_empty() && snap.rejected.is_empty());
+
+    let sha = commit(&ws, snap.tree, "Fix the README (#3)", &author()).unwrap();
+    push(&ws, None).unwrap();
+    assert_eq!(
+        git(
+            &remote.bare,
+            &["rev-parse", &format!("refs/heads/{}", ws.branch)]
+        ),
+        sha
+    );
+    let diff = git(&remote.bare, &["diff", "--name-status", &ws.base_sha, &sha]);
+    assert_eq!(diff, "M\tREADME.md\nD\trun.sh\nA\tsrc/new.rs");
+    let who = git(&remote.bare, &["log", "-1", "--format=%an <%ae>", &sha]);
+    assert_eq!(
+        who,
+        "bosun-test[bot] <bosun-test[bot]@users.noreply.github.com>"
+    );
+
+    // A second attempt pushes over the first one's branch.
+    let again = Workspaces::new(data.path())
+        .prepare(&request(&remote, 3))
+        .unwrap();
+    std::fs::write(again.dir.join("README.md"), "hello, fixed better\n").unwrap();
+    let snap = snapshot::take(&again, &redactor()).unwrap();
+    let sha2 = commit(&again, snap.tree, "Fix the README (#3)", &author()).unwrap();
+    push(&again, None).unwrap();
+    assert_eq!(
+        git(
+            &remote.bare,
+            &["rev-parse", &format!("refs/heads/{}", ws.branch)]
+        ),
+        sha2
+    );
+}
+
+#[test]
+fn links_out_git_metadata_and_workflow_changes_are_not_committed() {
+    let remote = Remote::new();
+    let data = tempfile::tempdir().unwrap();
+    let ws = Workspaces::new(data.path())
+        .prepare(&request(&remote, 4))
+        .unwrap();
+    let outside = data.path().join("hook-ran");
+    std::os::unix::fs::symlink("/etc/passwd", ws.dir.join("passwd")).unwrap();
+    std::os::unix::fs::symlink("../../../../etc", ws.dir.join("up")).unwrap();
+    std::os::unix::fs::symlink("README.md", ws.dir.join("ok-link")).unwrap();
+    std::fs::create_dir_all(ws.dir.join(".git/hooks")).unwrap();
+    let hook = ws.dir.join(".git/hooks/post-commit");
+    std::fs::write(&hook, format!("#!/bin/sh\ntouch {}\n", outside.display())).unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(ws.dir.join("vendor/.git")).unwrap();
+    std::fs::write(ws.dir.join("vendor/.git/config"), "[core]\n").unwrap();
+    std::fs::write(
+        ws.dir.join(".github/workflows/ci.yml"),
+        "on: push\njobs: {}\n",
+    )
+    .unwrap();
+    std::fs::write(ws.dir.join(".github/workflows/new.yml"), "on: push\n").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", ws.dir.join(".gitignore.tmp")).unwrap();
+    std::fs::remove_file(ws.dir.join(".gitignore")).unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", ws.dir.join(".gitignore")).unwrap();
+    std::fs::write(ws.dir.join("README.md"), "real change\n").unwrap();
+
+    let snap = snapshot::take(&ws, &redactor()).unwrap();
+    let rejected: Vec<_> = snap.rejected.iter().map(|r| r.path.as_str()).collect();
+    for path in [
+        "passwd",
+        "up",
+        ".git",
+        "vendor/.git",
+        ".github/workflows/ci.yml",
+        ".github/workflows/new.yml",
+        ".gitignore.tmp",
+        ".gitignore",
+    ] {
+        assert!(
+            rejected.contains(&path),
+            "{path} not rejected: {rejected:?}"
+        );
+    }
+    let changes: Vec<_> = snap
+        .changes
+        .iter()
+        .map(|c| (c.path.as_str(), c.kind))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (".gitignore", ChangeKind::Deleted),
+            ("README.md", ChangeKind::Modified),
+            ("ok-link", ChangeKind::Added),
+        ]
+    );
+    let sha = commit(&ws, snap.tree, "change", &author()).unwrap();
+    push(&ws, None).unwrap();
+    assert!(!outside.exists(), "a hook the agent planted ran");
+    let files = git(&remote.bare, &["ls-tree", "-r", "--name-only", &sha]);
+    assert!(
+        !files.contains("passwd") && !files.contains(".git/"),
+        "{files}"
+    );
+    assert_eq!(
+        git(
+            &remote.bare,
+            &["show", &format!("{sha}:.github/workflows/ci.yml")]
+        ),
+        "on: push"
+    );
+}
+
+#[test]
+fn a_secret_in_a_changed_file_is_found_and_named_without_its_value() {
+    let remote = Remote::new();
+    let data = tempfile::tempdir().unwrap();
+    let ws = Workspaces::new(data.path())
+        .prepare(&request(&remote, 5))
+        .unwrap();
+    let token = format!("ghs_{}", "A1b2C3d4E5".repeat(4).get(..36).unwrap());
+    std::fs::write(ws.dir.join("leak.txt"), format!("token={token}\n")).unwrap();
+    std::fs::write(ws.dir.join("env.txt"), "X=canary-0123456789abcdef\n").unwrap();
+    let snap = snapshot::take(&ws, &redactor()).unwrap();
+    let found: Vec<_> = snap.secrets.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(found, vec!["env.txt", "leak.txt"]);
+    assert!(!format!("{:?}", snap.secrets).contains(&token));
+}

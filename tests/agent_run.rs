@@ -1,0 +1,439 @@
+//! The agent run end to end: a writer labels an issue; bosun checks out the repository (a
+//! local bare remote), runs a scripted fake agent in a real Docker container (a busybox image
+//! built here, printing Claude Code's stream-json format), runs the gates in fresh containers,
+//! pushes, reports check runs and opens a draft pull request on the fake GitHub.
+
+#[path = "support/images.rs"]
+mod images;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use fake_github::FakeGitHub;
+use support::*;
+
+const WRITER: &str = "octocat";
+
+/// The fake `claude`: reads the prompt on stdin and acts out the scenario named in the issue
+/// (`SCENARIO: <name>`), printing stream-json lines as Claude Code does.
+const FAKE_CLAUDE: &str = r#"#!/bin/sh
+prompt=$(cat)
+scenario=$(printf '%s\n' "$prompt" | sed -n 's/.*SCENARIO: \([a-z-]*\).*/\1/p' | head -n 1)
+echo '{"type":"system","subtype":"init","session_id":"s1","model":"fake-model","tools":[]}'
+say() {
+  echo "{\"type\":\"assistant\",\"message\":{\"id\":\"m1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"fake-model\",\"content\":[{\"type\":\"text\",\"text\":\"$1\"}],\"usage\":{\"input_tokens\":100,\"output_tokens\":20}},\"parent_tool_use_id\":null,\"session_id\":\"s1\"}"
+  echo "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"duration_ms\":5,\"num_turns\":1,\"result\":\"$1\",\"session_id\":\"s1\",\"total_cost_usd\":0.0125,\"usage\":{\"input_tokens\":100,\"output_tokens\":20}}"
+}
+case "$scenario" in
+  edit)
+    echo "hello, fixed" > hello.txt
+    say "I replaced the greeting in hello.txt."
+    ;;
+  rounds)
+    echo "round" >> rounds.txt
+    say "Added a line to rounds.txt."
+    ;;
+  nothing)
+    say "The code already does what the issue asks; nothing to change."
+    ;;
+  planted)
+    marker=$(printf '%s\n' "$prompt" | sed -n 's/.*MARKER: \([^ ]*\).*/\1/p' | head -n 1)
+    ln -s /etc/passwd passwd
+    mkdir -p .git/hooks
+    printf '#!/bin/sh\ntouch %s\n' "$marker" > .git/hooks/post-commit
+    chmod +x .git/hooks/post-commit
+    echo "hello, planted" > hello.txt
+    say "Changed hello.txt."
+    ;;
+  secret-file)
+    echo "token=ghs_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789" > leak.txt
+    say "Wrote the config."
+    ;;
+  secret-message)
+    echo "hello, fixed" > hello.txt
+    say "Done. For reference the token is ghs_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 ok."
+    ;;
+  hang)
+    sleep 600
+    ;;
+  *)
+    echo "unknown scenario: $scenario" >&2
+    exit 3
+    ;;
+esac
+"#;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A bare repository with `hello.txt` on `main`, served to bosun as the repo's `clone_url`.
+fn bare_remote(root: &Path) -> PathBuf {
+    let bare = root.join("remote.git");
+    let seed = root.join("seed");
+    git(root, &["init", "-q", "--bare", "-b", "main", "remote.git"]);
+    git(root, &["init", "-q", "-b", "main", "seed"]);
+    std::fs::write(seed.join("hello.txt"), "hello\n").unwrap();
+    git(&seed, &["add", "-A"]);
+    git(
+        &seed,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "seed",
+        ],
+    );
+    git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
+    bare
+}
+
+struct Run {
+    app: TestApp,
+    bare: PathBuf,
+    _dirs: tempfile::TempDir,
+}
+
+async fn start(image: &str, repo_config: &str) -> Run {
+    let dirs = tempfile::tempdir().unwrap();
+    let config_path = dirs.path().join("bosun-server.yml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n\
+             limits:\n  memory_mb: 256\n  cpus: 1\n"
+        ),
+    )
+    .unwrap();
+    let app = TestApp::start_with(|c| {
+        c.run_mode = "agent".into();
+        c.run_config = Some(config_path.clone());
+    })
+    .await;
+    let bare = bare_remote(dirs.path());
+    app.github
+        .set_clone_url(REPO, &format!("file://{}", bare.display()));
+    app.github.set_permission(REPO, WRITER, "write");
+    if !repo_config.is_empty() {
+        app.github.put_file(REPO, ".github/bosun.yml", repo_config);
+    }
+    Run {
+        app,
+        bare,
+        _dirs: dirs,
+    }
+}
+
+fn fake_agent_image() -> String {
+    images::image_with_files(
+        "bosun-fake-claude",
+        &[("/usr/local/bin/claude", FAKE_CLAUDE, 0o755)],
+    )
+}
+
+async fn label_and_wait(
+    run: &Run,
+    title: &str,
+    body: &str,
+    done: impl Fn(&FakeGitHub, u64) -> bool,
+) -> u64 {
+    let issue = run.app.github.add_issue(REPO, title, body, WRITER);
+    let payload = labeled(&run.app, issue, "bosun", WRITER);
+    let answer = run
+        .app
+        .send_json("issues", &format!("d-{issue}"), &payload)
+        .await;
+    assert_eq!(answer.status(), 202);
+    let ok = run
+        .app
+        .github
+        .wait_until(|gh| done(gh, issue), Duration::from_secs(120))
+        .await;
+    if !ok {
+        let comments = run.app.github.comments(REPO, issue);
+        panic!("the task did not finish as expected; comments: {comments:#?}");
+    }
+    issue
+}
+
+fn tracking(gh: &FakeGitHub, issue: u64) -> String {
+    gh.comments(REPO, issue)
+        .into_iter()
+        .find(|c| c.body.contains("bosun:task"))
+        .map(|c| c.body)
+        .unwrap_or_default()
+}
+
+fn finished(gh: &FakeGitHub, issue: u64) -> bool {
+    let labels = gh.issue_labels(REPO, issue);
+    labels
+        .iter()
+        .any(|l| ["bosun:done", "bosun:failed", "bosun:needs-review"].contains(&l.as_str()))
+        && tracking(gh, issue).contains("[x] Finished")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_labelled_issue_becomes_a_draft_pull_request_with_the_agents_change() {
+    if !images::require_docker() {
+        return;
+    }
+    let image = fake_agent_image();
+    let run = start(
+        &image,
+        "gates:\n  - name: greeting\n    run: grep -q fixed hello.txt\n",
+    )
+    .await;
+    let instance = bosun::run::runner::instance_label(run.app.data_dir.path());
+    let sweep = images::ContainerSweep::new("bosun.instance", &instance);
+    let issue = label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
+        finished(gh, issue) && !gh.pulls(REPO).is_empty()
+    })
+    .await;
+    let gh = &run.app.github;
+    let pulls = gh.pulls(REPO);
+    assert_eq!(pulls.len(), 1, "{pulls:#?}");
+    let pr = &pulls[0];
+    assert!(pr.draft);
+    assert_eq!(pr.title, "Fix the greeting");
+    assert_eq!(pr.base, "main");
+    assert!(
+        pr.body.starts_with(&format!("Closes #{issue}")),
+        "{}",
+        pr.body
+    );
+    assert!(pr.body.contains("I replaced the greeting"), "{}", pr.body);
+    assert!(pr.body.contains("`greeting`"), "{}", pr.body);
+
+    // The branch holds exactly the agent's change, on top of main.
+    let head = git(
+        &run.bare,
+        &["rev-parse", &format!("refs/heads/{}", pr.head)],
+    );
+    assert_eq!(head, pr.head_sha);
+    assert!(
+        pr.head
+            .starts_with(&format!("bosun/{issue}-fix-the-greeting")),
+        "{}",
+        pr.head
+    );
+    let diff = git(&run.bare, &["diff", "--name-status", "main", &head]);
+    assert_eq!(diff, "M\thello.txt");
+    assert_eq!(
+        git(&run.bare, &["show", &format!("{head}:hello.txt")]),
+        "hello, fixed"
+    );
+    assert_eq!(
+        git(&run.bare, &["rev-parse", &format!("{head}^")]),
+        git(&run.bare, &["rev-parse", "main"])
+    );
+
+    let checks = gh.check_runs(REPO);
+    assert_eq!(checks.len(), 1, "{checks:#?}");
+    assert_eq!(checks[0].name, "bosun / greeting");
+    assert_eq!(checks[0].head_sha, head);
+    assert_eq!(checks[0].conclusion.as_deref(), Some("success"));
+
+    let comment = tracking(gh, issue);
+    assert!(gh
+        .issue_labels(REPO, issue)
+        .contains(&"bosun:done".to_string()));
+    assert!(comment.contains("✅"), "{comment}");
+    assert!(comment.contains(&pr.html_url), "{comment}");
+    assert!(comment.contains("round 1 of 3"), "{comment}");
+    assert!(comment.contains("`greeting` ✅"), "{comment}");
+    let leftovers = sweep.containers();
+    assert!(
+        leftovers.is_empty(),
+        "containers left behind: {leftovers:?}"
+    );
+    assert!(
+        !run.app.data_dir.path().join("worktrees/task-1").exists(),
+        "checkout removed"
+    );
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_gate_goes_back_to_the_agent_until_it_passes() {
+    if !images::require_docker() {
+        return;
+    }
+    let image = fake_agent_image();
+    // Passes once the agent has written three lines: in its third round.
+    let gates =
+        "gates:\n  - name: three\n    run: test \"$(wc -l < rounds.txt)\" -ge 3\nrounds: 3\n";
+    let run = start(&image, gates).await;
+    let issue = label_and_wait(&run, "Three rounds", "SCENARIO: rounds", |gh, issue| {
+        finished(gh, issue) && !gh.pulls(REPO).is_empty()
+    })
+    .await;
+    let gh = &run.app.github;
+    let comment = tracking(gh, issue);
+    assert!(comment.contains("round 3 of 3"), "{comment}");
+    let pr = &gh.pulls(REPO)[0];
+    let lines = git(&run.bare, &["show", &format!("{}:rounds.txt", pr.head_sha)]);
+    assert_eq!(lines.lines().count(), 3);
+    // Rounds 1 and 2 failed their gate; the check run reports the final, passing one.
+    let checks = gh.check_runs(REPO);
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].conclusion.as_deref(), Some("success"));
+    let prompts = run.app.data_dir.path().join("runs/task-1/attempt-1");
+    let round3 = std::fs::read_to_string(prompts.join("round-3/input/prompt.md")).unwrap();
+    assert!(
+        round3.contains("three"),
+        "the failing gate goes back to the agent:\n{round3}"
+    );
+    assert!(!prompts.join("round-4").exists());
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_changes_nothing_gets_a_comment_and_no_pull_request() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let issue = label_and_wait(&run, "Already fine", "SCENARIO: nothing", finished).await;
+    let gh = &run.app.github;
+    assert!(gh.pulls(REPO).is_empty());
+    let comment = tracking(gh, issue);
+    assert!(comment.contains("without changing any file"), "{comment}");
+    assert!(comment.contains("nothing to change"), "{comment}");
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_image_fails_the_task_fast_with_a_clear_comment() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start("bosun-test-no-such-image:never-built", "").await;
+    let started = std::time::Instant::now();
+    let issue = label_and_wait(&run, "Anything", "SCENARIO: edit", finished).await;
+    let gh = &run.app.github;
+    assert!(gh
+        .issue_labels(REPO, issue)
+        .contains(&"bosun:failed".to_string()));
+    let comment = tracking(gh, issue);
+    assert!(
+        comment.contains("`bosun-test-no-such-image:never-built` is not on this bosun server"),
+        "{comment}"
+    );
+    assert!(gh.pulls(REPO).is_empty());
+    // Fast: no retries with backoff (which would take minutes).
+    assert!(started.elapsed() < Duration::from_secs(60));
+    run.app.finish().await;
+}
+
+const TOKEN: &str = "ghs_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_links_and_hooks_are_neither_committed_nor_run() {
+    if !images::require_docker() {
+        return;
+    }
+    let marker = std::env::temp_dir().join(format!("bosun-hook-marker-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let run = start(&fake_agent_image(), "").await;
+    let body = format!("SCENARIO: planted\nMARKER: {}", marker.display());
+    label_and_wait(&run, "Plant things", &body, |gh, issue| {
+        finished(gh, issue) && !gh.pulls(REPO).is_empty()
+    })
+    .await;
+    let gh = &run.app.github;
+    let pr = &gh.pulls(REPO)[0];
+    let files = git(&run.bare, &["ls-tree", "-r", "--name-only", &pr.head_sha]);
+    assert_eq!(files, "hello.txt", "only the real change is committed");
+    assert!(!marker.exists(), "a hook the agent planted ran on the host");
+    assert!(pr.body.contains("Not committed"), "{}", pr.body);
+    assert!(pr.body.contains("`passwd`"), "{}", pr.body);
+    assert!(
+        !pr.body.contains("root:x:0:0"),
+        "the link's target was read"
+    );
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_written_into_a_file_blocks_the_push_and_is_never_posted() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let issue = label_and_wait(&run, "Leak", "SCENARIO: secret-file", finished).await;
+    let gh = &run.app.github;
+    assert!(gh.pulls(REPO).is_empty());
+    assert!(gh
+        .issue_labels(REPO, issue)
+        .contains(&"bosun:failed".to_string()));
+    let comment = tracking(gh, issue);
+    assert!(comment.contains("did not push"), "{comment}");
+    assert!(comment.contains("`leak.txt`"), "{comment}");
+    let heads = git(
+        &run.bare,
+        &["for-each-ref", "--format=%(refname)", "refs/heads"],
+    );
+    assert_eq!(heads, "refs/heads/main", "nothing was pushed");
+    for c in gh.comments(REPO, issue) {
+        assert!(!c.body.contains(TOKEN), "the token was posted: {}", c.body);
+    }
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_the_agents_final_message_is_redacted_in_the_pull_request() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    label_and_wait(
+        &run,
+        "Say too much",
+        "SCENARIO: secret-message",
+        |gh, issue| finished(gh, issue) && !gh.pulls(REPO).is_empty(),
+    )
+    .await;
+    let pr = &run.app.github.pulls(REPO)[0];
+    assert!(!pr.body.contains(TOKEN), "{}", pr.body);
+    assert!(pr.body.contains("[REDACTED]"), "{}", pr.body);
+    let message = git(&run.bare, &["log", "-1", "--format=%B", &pr.head_sha]);
+    assert!(!message.contains(TOKEN), "{message}");
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_hangs_is_stopped_at_its_deadline_and_its_container_removed() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "timeouts:\n  agent_minutes: 1\n").await;
+    let instance = bosun::run::runner::instance_label(run.app.data_dir.path());
+    let sweep = images::ContainerSweep::new("bosun.instance", &instance);
+    let issue = label_and_wait(&run, "Hang", "SCENARIO: hang", finished).await;
+    let gh = &run.app.github;
+    assert!(gh
+        .issue_labels(REPO, issue)
+        .contains(&"bosun:failed".to_string()));
+    let comment = tracking(gh, issue);
+    assert!(comment.contains("deadline of 1m 0s"), "{comment}");
+    assert!(gh.pulls(REPO).is_empty());
+    assert!(sweep.containers().is_empty(), "the container is gone");
+    run.app.finish().await;
+}
