@@ -112,16 +112,20 @@ struct Run {
 }
 
 async fn start(image: &str, repo_config: &str) -> Run {
-    let dirs = tempfile::tempdir().unwrap();
-    let config_path = dirs.path().join("bosun-server.yml");
-    std::fs::write(
-        &config_path,
-        format!(
+    start_with_server_config(
+        &format!(
             "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n\
              limits:\n  memory_mb: 256\n  cpus: 1\n"
         ),
+        repo_config,
     )
-    .unwrap();
+    .await
+}
+
+async fn start_with_server_config(server_config: &str, repo_config: &str) -> Run {
+    let dirs = tempfile::tempdir().unwrap();
+    let config_path = dirs.path().join("bosun-server.yml");
+    std::fs::write(&config_path, server_config).unwrap();
     let app = TestApp::start_with(|c| {
         c.run_mode = "agent".into();
         c.run_config = Some(config_path.clone());
@@ -155,7 +159,7 @@ async fn label_and_wait(
     done: impl Fn(&FakeGitHub, u64) -> bool,
 ) -> u64 {
     let issue = run.app.github.add_issue(REPO, title, body, WRITER);
-    let payload = labeled(&run.app, issue, "bosun", WRITER);
+    let payload = labeled_as_on_github(&run.app, issue, title, body);
     let answer = run
         .app
         .send_json("issues", &format!("d-{issue}"), &payload)
@@ -171,6 +175,15 @@ async fn label_and_wait(
         panic!("the task did not finish as expected; comments: {comments:#?}");
     }
     issue
+}
+
+/// `issues.labeled` carrying the issue's title, body and author, as GitHub sends it.
+fn labeled_as_on_github(app: &TestApp, issue: u64, title: &str, body: &str) -> serde_json::Value {
+    let mut payload = labeled(app, issue, "bosun", WRITER);
+    payload["issue"]["title"] = title.into();
+    payload["issue"]["body"] = body.into();
+    payload["issue"]["user"]["login"] = WRITER.into();
+    payload
 }
 
 fn tracking(gh: &FakeGitHub, issue: u64) -> String {
@@ -435,5 +448,140 @@ async fn an_agent_that_hangs_is_stopped_at_its_deadline_and_its_container_remove
     assert!(comment.contains("deadline of 1m 0s"), "{comment}");
     assert!(gh.pulls(REPO).is_empty());
     assert!(sweep.containers().is_empty(), "the container is gone");
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_ends_the_running_agent_and_removes_its_container() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let instance = bosun::run::runner::instance_label(run.app.data_dir.path());
+    let sweep = images::ContainerSweep::new("bosun.instance", &instance);
+    let gh = &run.app.github;
+    let issue = gh.add_issue(REPO, "Hang until stopped", "SCENARIO: hang", WRITER);
+    let payload = labeled_as_on_github(&run.app, issue, "Hang until stopped", "SCENARIO: hang");
+    assert_eq!(
+        run.app
+            .send_json("issues", "d-stop-1", &payload)
+            .await
+            .status(),
+        202
+    );
+    let running = |gh: &FakeGitHub| tracking(gh, issue).contains("🔄 running");
+    assert!(
+        gh.wait_until(running, Duration::from_secs(60)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    assert_eq!(sweep.containers().len(), 1, "the agent's container runs");
+
+    let comment_id = gh.add_comment(REPO, issue, "@bosun-test stop", WRITER);
+    let stop = comment_created(&run.app, issue, comment_id, "@bosun-test stop", WRITER);
+    assert_eq!(
+        run.app
+            .send_json("issue_comment", "d-stop-2", &stop)
+            .await
+            .status(),
+        202
+    );
+    let stopped = |gh: &FakeGitHub| tracking(gh, issue).contains("Stopped by @octocat");
+    assert!(
+        gh.wait_until(stopped, Duration::from_secs(60)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    let gone = tokio::time::timeout(Duration::from_secs(30), async {
+        while !sweep.containers().is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "the container outlived the stop");
+    assert!(gh.pulls(REPO).is_empty());
+    run.app.finish().await;
+}
+
+/// The process backend: the same fake agent as a host program, with the tracking comment
+/// saying that it ran unsandboxed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_process_backend_runs_the_agent_on_the_host_and_says_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = tempfile::tempdir().unwrap();
+    let script = bin.path().join("fake-claude");
+    std::fs::write(&script, FAKE_CLAUDE).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // When the tests run as root the process backend drops to an unprivileged user, who must
+    // reach the script and the data directory.
+    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = start_with_server_config(
+        &format!(
+            "sandbox: process\ndefault_agent: fake\nagents:\n  fake:\n    adapter: claude\n    \
+             image: unused\n    program: {}\n",
+            script.display()
+        ),
+        "gates:\n  - name: greeting\n    run: grep -q fixed hello.txt\n",
+    )
+    .await;
+    std::fs::set_permissions(
+        run.app.data_dir.path(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let issue = label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
+        finished(gh, issue) && !gh.pulls(REPO).is_empty()
+    })
+    .await;
+    let gh = &run.app.github;
+    let comment = tracking(gh, issue);
+    assert!(comment.contains("unsandboxed"), "{comment}");
+    let pr = &gh.pulls(REPO)[0];
+    assert!(pr.body.contains("`process` sandbox"), "{}", pr.body);
+    assert_eq!(
+        git(&run.bare, &["show", &format!("{}:hello.txt", pr.head_sha)]),
+        "hello, fixed"
+    );
+    run.app.finish().await;
+}
+
+/// The prompt is built from the issue as it was when the writer labelled it: an edit made
+/// afterwards (here: the body on GitHub now says something else) does not reach the agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_works_from_the_issue_as_it_was_when_triggered() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let gh = &run.app.github;
+    let issue = gh.add_issue(
+        REPO,
+        "Fix the greeting",
+        "SCENARIO: nothing (edited later)",
+        WRITER,
+    );
+    let payload = labeled_as_on_github(&run.app, issue, "Fix the greeting", "SCENARIO: edit");
+    assert_eq!(
+        run.app
+            .send_json("issues", "d-snap", &payload)
+            .await
+            .status(),
+        202
+    );
+    let opened = |gh: &FakeGitHub| finished(gh, issue) && !gh.pulls(REPO).is_empty();
+    assert!(
+        gh.wait_until(opened, Duration::from_secs(120)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    let prompt = std::fs::read_to_string(
+        run.app
+            .data_dir
+            .path()
+            .join("runs/task-1/attempt-1/round-1/input/prompt.md"),
+    )
+    .unwrap();
+    assert!(prompt.contains("SCENARIO: edit"), "{prompt}");
+    assert!(!prompt.contains("edited later"), "{prompt}");
     run.app.finish().await;
 }

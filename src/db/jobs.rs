@@ -181,6 +181,31 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Puts the job back in the queue for `run_after` without counting this claim as an
+    /// attempt: the job could not start because something outside it (the sandbox backend) is
+    /// away, and waiting for it must never use up the job's attempts.
+    pub async fn defer_job(
+        &self,
+        fence: Fence,
+        error: &str,
+        run_after: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let deferred = sqlx::query(
+            "UPDATE jobs SET state = 'queued', last_error = ?, run_after = ?,
+                    attempts = MAX(attempts - 1, 0), lease_owner = NULL, lease_until = NULL,
+                    updated_at = ?
+             WHERE id = ? AND fence = ? AND state = 'running'",
+        )
+        .bind(error)
+        .bind(run_after)
+        .bind(now_ms())
+        .bind(fence.job.0)
+        .bind(fence.token)
+        .execute(&self.write)
+        .await?;
+        Ok(deferred.rows_affected() == 1)
+    }
+
     /// Puts the job back in the queue to run again at `run_after`. When a coalescing twin is
     /// already queued, the twin will do the work and this job is closed instead.
     pub async fn retry_job(
@@ -222,6 +247,22 @@ impl Db {
     pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
         self.count_by("SELECT state, COUNT(*) FROM jobs GROUP BY state")
             .await
+    }
+
+    /// Every job of one kind, oldest first: (state, attempts, last error). For operators and
+    /// tests that need to see why a job waits.
+    pub async fn jobs_of_kind(
+        &self,
+        kind: &str,
+    ) -> Result<Vec<(String, u32, Option<String>)>, sqlx::Error> {
+        let rows =
+            sqlx::query("SELECT state, attempts, last_error FROM jobs WHERE kind = ? ORDER BY id")
+                .bind(kind)
+                .fetch_all(&self.read)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
     }
 }
 

@@ -265,6 +265,7 @@ impl Db {
                 by,
                 source,
                 instructions,
+                issue,
                 ..
             } => TaskEvent::Triggered {
                 attempt,
@@ -272,6 +273,7 @@ impl Db {
                 by,
                 source,
                 instructions,
+                issue,
             },
             other => other,
         };
@@ -374,6 +376,7 @@ mod tests {
                 by: "alice".into(),
                 source: TriggerSource::IssueBody,
                 instructions: "fix it".into(),
+                issue: None,
             },
         }
     }

@@ -21,6 +21,8 @@ pub struct IssueContext {
     pub issue: IssueNumber,
     pub title: String,
     pub body: String,
+    /// The issue's author (not the sender of the event).
+    pub author: String,
     pub is_pull_request: bool,
     pub sender: Actor,
 }
@@ -123,6 +125,13 @@ struct WireIssue {
     body: Option<String>,
     #[serde(default)]
     pull_request: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    user: Option<WireAuthor>,
+}
+
+#[derive(Deserialize)]
+struct WireAuthor {
+    login: String,
 }
 
 #[derive(Deserialize)]
@@ -196,6 +205,7 @@ fn issue_context(
         issue: IssueNumber(issue.number),
         title: issue.title,
         body: issue.body.unwrap_or_default(),
+        author: issue.user.map(|u| u.login).unwrap_or_default(),
         is_pull_request: issue.pull_request.is_some(),
         sender: sender.into(),
     }

@@ -262,6 +262,7 @@ mod tests {
                     name: "bosun".into(),
                 },
                 instructions: String::new(),
+                issue: None,
             },
             TaskEvent::Steered {
                 by: "bob".into(),

@@ -7,7 +7,7 @@ use crate::db::{Fence, NewAttempt, StartOutcome, TaskRow};
 use crate::github::client::{GitHubError, Installation};
 use crate::github::types::Reaction;
 use crate::reply;
-use crate::task::model::{TaskEvent, TaskKind, TriggerSource};
+use crate::task::model::{IssueSnapshot, TaskEvent, TaskKind, TriggerSource};
 use crate::task::trigger::{TriggerRequest, TriggerWhat};
 use crate::worker::context::{Ctx, JobError};
 use crate::worker::job::Job;
@@ -237,6 +237,11 @@ async fn start_or_steer(
             by: req.sender.login.clone(),
             source: source(req),
             instructions: text.clone(),
+            issue: Some(IssueSnapshot {
+                title: req.issue_title.clone(),
+                body: req.issue_body.clone(),
+                author: req.issue_author.clone(),
+            }),
         },
     };
     let outcome = ctx

@@ -115,6 +115,9 @@ pub enum TaskEvent {
         by: String,
         source: TriggerSource,
         instructions: String,
+        /// The issue as it was when the trigger came (absent in events from before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issue: Option<IssueSnapshot>,
     },
     /// More instructions for the running attempt, from a trusted person.
     Steered { by: String, text: String },
@@ -176,6 +179,14 @@ pub enum TaskEvent {
     Stopped { by: String },
     /// `bosun resync` rebuilt the task from its labels and tracking-comment marker.
     Resynced { status: TaskStatus, attempt: u32 },
+}
+
+/// An issue's title, body and author, captured when a trusted person triggered the task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueSnapshot {
+    pub title: String,
+    pub body: String,
+    pub author: String,
 }
 
 /// Tokens and cost (in millionths of a dollar, so events stay exact and comparable).
@@ -243,6 +254,8 @@ pub struct TaskState {
     /// Instructions of the current attempt, in order: (who, text).
     pub instructions: Vec<(String, String)>,
     pub placeholder_ran: bool,
+    /// The issue as captured by the attempt's trigger.
+    pub issue: Option<IssueSnapshot>,
     pub run: RunProgress,
     pub summary: Option<String>,
 }
@@ -285,6 +298,7 @@ impl TaskState {
             requested_by: String::new(),
             instructions: Vec::new(),
             placeholder_ran: false,
+            issue: None,
             run: RunProgress::default(),
             summary: None,
         };
@@ -342,9 +356,11 @@ impl TaskState {
                 kind,
                 by,
                 instructions,
+                issue,
                 ..
             } => {
                 self.status = TaskStatus::New;
+                self.issue = issue.clone();
                 self.attempt = *attempt;
                 self.kind = *kind;
                 self.requested_by = by.clone();
@@ -450,6 +466,7 @@ mod tests {
                 name: "bosun".into(),
             },
             instructions: String::new(),
+            issue: None,
         }
     }
 

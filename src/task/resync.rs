@@ -69,6 +69,7 @@ pub async fn resync(db: &Db, github: &GitHub, repo: &RepoRef) -> anyhow::Result<
                 by: String::new(),
                 source: TriggerSource::IssueBody,
                 instructions: String::new(),
+                issue: None,
             },
         };
         if db.resync_task(new, status, attempt, comment).await? {

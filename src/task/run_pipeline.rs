@@ -25,7 +25,7 @@ use crate::run::runner::{give_to, Runner};
 use crate::run::sandbox::SandboxError;
 use crate::run::workspace::publish::{commit, push, Author};
 use crate::run::workspace::{branch_name, snapshot, PrepareRequest, Workspace};
-use crate::task::model::{GateSummary, RunUsage, TaskEvent, TaskStatus};
+use crate::task::model::{GateSummary, IssueSnapshot, RunUsage, TaskEvent, TaskStatus};
 use crate::worker::context::{Ctx, JobError};
 use crate::worker::job::Job;
 
@@ -186,11 +186,7 @@ impl Pipeline<'_> {
             .repository(repo_ref)
             .await
             .map_err(JobError::from)?;
-        let issue = self
-            .client
-            .get_issue(repo_ref, self.task.issue)
-            .await
-            .map_err(JobError::from)?;
+        let issue = self.issue_as_triggered().await?;
         let token = self.client.access_token().await.map_err(JobError::from)?;
         let request = PrepareRequest {
             repo: repo_ref.to_string(),
@@ -262,6 +258,31 @@ impl Pipeline<'_> {
         .await
     }
 
+    /// The issue as it was when the trigger came; asked of GitHub only for tasks recorded
+    /// before bosun kept that (or rebuilt by resync).
+    async fn issue_as_triggered(&self) -> Result<IssueSnapshot, Step> {
+        let events = self
+            .ctx
+            .db
+            .task_events(self.task.id)
+            .await
+            .map_err(JobError::from)?;
+        let state = crate::task::model::project(&events).map_err(|e| JobError::Fail(e.into()))?;
+        if let Some(issue) = state.issue {
+            return Ok(issue);
+        }
+        let issue = self
+            .client
+            .get_issue(&self.task.repo, self.task.issue)
+            .await
+            .map_err(JobError::from)?;
+        Ok(IssueSnapshot {
+            title: issue.title,
+            body: issue.body,
+            author: issue.author_login,
+        })
+    }
+
     async fn check_sandbox(&self, image: &str) -> Result<(), Step> {
         match self.runner.sandbox.check(image).await {
             Ok(()) => Ok(()),
@@ -269,7 +290,7 @@ impl Pipeline<'_> {
                 TaskStatus::Failed,
                 reply::image_missing(&image),
             )),
-            Err(SandboxError::Unavailable(why)) => Err(Step::Job(JobError::Retry(
+            Err(SandboxError::Unavailable(why)) => Err(Step::Job(JobError::Defer(
                 anyhow::anyhow!("the sandbox backend is unavailable: {why}"),
             ))),
             Err(e) => Err(Step::Job(JobError::Fail(e.into()))),
@@ -278,7 +299,7 @@ impl Pipeline<'_> {
 
     async fn prompt_input(
         &self,
-        issue: &crate::github::types::IssueInfo,
+        issue: &IssueSnapshot,
         ws: &Workspace,
         config: &crate::config::repo::RepoConfig,
         resolved: &Resolved,
@@ -331,7 +352,7 @@ impl Pipeline<'_> {
             issue_number: self.task.issue.0,
             issue_title: issue.title.clone(),
             issue_body: issue.body.clone(),
-            issue_author: issue.author_login.clone(),
+            issue_author: issue.author.clone(),
             comments,
             repo_instructions: repo_instructions(config, &ws.dir),
             branch: ws.branch.clone(),
@@ -422,7 +443,7 @@ impl Pipeline<'_> {
                     ))
                 }
                 Err(SandboxError::Unavailable(why)) => {
-                    return Err(Step::Job(JobError::Retry(anyhow::anyhow!(
+                    return Err(Step::Job(JobError::Defer(anyhow::anyhow!(
                         "sandbox unavailable: {why}"
                     ))))
                 }
@@ -468,7 +489,7 @@ impl Pipeline<'_> {
                 let results = run_gates(self.runner.sandbox.as_ref(), gates, &run, &self.cancel)
                     .await
                     .map_err(|e| match e {
-                        SandboxError::Unavailable(why) => Step::Job(JobError::Retry(
+                        SandboxError::Unavailable(why) => Step::Job(JobError::Defer(
                             anyhow::anyhow!("sandbox unavailable: {why}"),
                         )),
                         other => Step::Finish(

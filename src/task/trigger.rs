@@ -24,6 +24,12 @@ pub struct TriggerRequest {
     pub repo_id: RepoId,
     pub issue: IssueNumber,
     pub issue_title: String,
+    /// The body and author as they were when the trigger came: the prompt is built from
+    /// this, so an edit after a maintainer's trigger cannot change what the agent is told.
+    #[serde(default)]
+    pub issue_body: String,
+    #[serde(default)]
+    pub issue_author: String,
     pub sender: Actor,
     pub what: TriggerWhat,
 }
@@ -61,6 +67,8 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
             repo_id: issue.repo_id,
             issue: issue.issue,
             issue_title: issue.title,
+            issue_body: issue.body,
+            issue_author: issue.author,
             sender: issue.sender,
             what,
         }))
@@ -164,6 +172,7 @@ mod tests {
             issue: IssueNumber(5),
             title: "t".into(),
             body: body.into(),
+            author: "someone".into(),
             is_pull_request: false,
             sender: Actor {
                 login: sender.into(),

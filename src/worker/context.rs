@@ -21,6 +21,8 @@ pub struct WorkerSettings {
     pub workers: usize,
     pub lease: Duration,
     pub placeholder: Duration,
+    /// How long a deferred job waits before it looks again.
+    pub defer_delay: Duration,
     /// The agent runner; `None` in placeholder run mode.
     pub runner: Option<Arc<crate::run::runner::Runner>>,
     pub allowed_bot_ids: Vec<u64>,
@@ -37,6 +39,7 @@ impl Default for WorkerSettings {
             lease: Duration::from_secs(60),
             placeholder: Duration::ZERO,
             runner: None,
+            defer_delay: Duration::from_secs(30),
             allowed_bot_ids: Vec::new(),
             permission_ttl: Duration::from_secs(300),
             config_ttl: Duration::from_secs(60),
@@ -77,6 +80,10 @@ pub enum JobError {
     Fail(anyhow::Error),
     #[error("lease lost")]
     Fenced,
+    /// Something the job needs is away (the sandbox backend): try again after
+    /// `WorkerSettings::defer_delay`, without using up an attempt.
+    #[error("{0:#}")]
+    Defer(anyhow::Error),
 }
 
 impl From<GitHubError> for JobError {

@@ -108,7 +108,7 @@ fn handle(me: &Identity, delivery: &StoredDelivery) -> Handled {
     match decide(&delivery.id, event, me) {
         Decision::Trigger(request) => {
             tracing::info!(repo = %request.repo, issue = %request.issue, sender = %request.sender.login, "possible trigger queued");
-            let job = Job::Trigger(*request).to_new(now_ms());
+            let job = Job::Trigger(request).to_new(now_ms());
             done(DeliveryState::Processed, "trigger queued", vec![job])
         }
         Decision::Noted(what) => {

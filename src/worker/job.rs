@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Job {
     /// A possible trigger from a webhook: check who asked and what the repo allows, then act.
-    Trigger(TriggerRequest),
+    Trigger(Box<TriggerRequest>),
     /// Do the work of one attempt of a task.
     Run { task: TaskId, attempt: u32 },
     /// Make the task's face on GitHub (tracking comment, status label) match the database.

@@ -100,6 +100,11 @@ async fn run_one(ctx: &Arc<Ctx>, claimed: ClaimedJob) {
                 }
             }
             Err(JobError::Fenced) => tracing::warn!("lease lost to another worker; walking away"),
+            Err(JobError::Defer(e)) => {
+                let delay = ctx.settings.defer_delay;
+                tracing::warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "job deferred; it keeps its attempts");
+                let _ = ctx.db.defer_job(fence, &format!("{e:#}"), now_ms() + delay.as_millis() as i64).await;
+            }
             Err(JobError::Retry(e)) if claimed.attempt < claimed.max_attempts => {
                 let delay = backoff(claimed.attempt, RETRY_BASE, RETRY_CAP, rand::random::<f64>() * 2.0 - 1.0);
                 tracing::warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
@@ -120,7 +125,7 @@ async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
     match job {
         Job::Trigger(req) => {
             let span = tracing::info_span!("trigger", repo = %req.repo, issue = %req.issue, delivery = %req.delivery, sender = %req.sender.login);
-            handle_trigger(ctx, req.clone(), fence)
+            handle_trigger(ctx, (**req).clone(), fence)
                 .instrument(span)
                 .await
         }

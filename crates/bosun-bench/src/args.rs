@@ -1,24 +1,31 @@
-//! The command line: `<ingest|ack|all> [--seconds N] [--connections N] [--issues N]`.
+//! The command line: `<ingest|ack|all|run> [--seconds N] [--connections N] [--issues N]
+//! [--tasks N] [--agent-secs N]`.
 //! Parsed by hand: three numeric flags do not justify another dependency in the bench.
 
 use anyhow::{bail, Context};
 
 pub const USAGE: &str =
-    "usage: bosun-bench <ingest|ack|all> [--seconds N] [--connections N] [--issues N]
+    "usage: bosun-bench <ingest|ack|all|run> [--seconds N] [--connections N] [--issues N]
+                   [--tasks N] [--agent-secs N]
 
   ingest   signed webhooks over keep-alive connections: deliveries/s and ack latency
   ack      webhook -> eyes reaction latency, one labelled issue at a time
   all      ingest, then ack, against the same server
+  run      webhook -> agent running in Docker, agent exit -> draft PR, beside a fresh
+           git clone per task (needs a Docker engine and Debian's busybox-static)
 
   --seconds N       measured load time of ingest (default 10, after a 1 s warm-up)
   --connections N   concurrent keep-alive connections of ingest (default 32)
-  --issues N        issues labelled by ack (default 100)";
+  --issues N        issues labelled by ack (default 100)
+  --tasks N         tasks run one at a time by run (default 10)
+  --agent-secs N    how long run's fake agent works (default 1)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Ingest,
     Ack,
     All,
+    Run,
 }
 
 impl Mode {
@@ -35,6 +42,7 @@ impl Mode {
             Mode::Ingest => "ingest",
             Mode::Ack => "ack",
             Mode::All => "all",
+            Mode::Run => "run",
         }
     }
 }
@@ -45,6 +53,8 @@ pub struct Args {
     pub seconds: u64,
     pub connections: usize,
     pub issues: u64,
+    pub tasks: u64,
+    pub agent_secs: u64,
 }
 
 /// Upper bounds that keep a typo from turning into an hour-long run or a fork bomb of sockets.
@@ -60,6 +70,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
         seconds: 10,
         connections: 32,
         issues: 100,
+        tasks: 10,
+        agent_secs: 1,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -80,10 +92,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
                 parsed.connections = (value("--connections")? as usize).min(MAX_CONNECTIONS)
             }
             "--issues" => parsed.issues = value("--issues")?.min(MAX_ISSUES),
-            "ingest" | "ack" | "all" if mode.is_none() => {
+            "--tasks" => parsed.tasks = value("--tasks")?.min(100),
+            "--agent-secs" => parsed.agent_secs = value("--agent-secs")?.min(600),
+            "ingest" | "ack" | "all" | "run" if mode.is_none() => {
                 mode = Some(match arg.as_str() {
                     "ingest" => Mode::Ingest,
                     "ack" => Mode::Ack,
+                    "run" => Mode::Run,
                     _ => Mode::All,
                 })
             }
@@ -114,6 +129,8 @@ mod tests {
             .unwrap();
         assert_eq!((a.mode, a.seconds, a.connections), (Mode::Ingest, 3, 8));
         assert!(parse_str("--help").unwrap().is_none());
+        let a = parse_str("run --tasks 3 --agent-secs 2").unwrap().unwrap();
+        assert_eq!((a.mode, a.tasks, a.agent_secs), (Mode::Run, 3, 2));
     }
 
     #[test]

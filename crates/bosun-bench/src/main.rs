@@ -2,7 +2,8 @@
 //! fake GitHub, and prints numbers: ingest throughput and ack latency, and webhook → 👀 latency.
 //! A command to run by hand; no test asserts a time.
 //!
-//! `cargo run --release -p bosun-bench -- <ingest|ack|all> [--seconds N] [--connections N] [--issues N]`
+//! `cargo run --release -p bosun-bench -- <ingest|ack|all|run> [--seconds N] [--connections N]
+//! [--issues N] [--tasks N] [--agent-secs N]`
 
 mod ack;
 mod args;
@@ -12,6 +13,7 @@ mod load;
 mod metrics;
 mod payloads;
 mod procfs;
+mod run;
 mod server;
 mod stats;
 
@@ -77,6 +79,14 @@ async fn until_interrupted(
 
 /// Runs the chosen benchmarks against one server start; true when every check passed.
 async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
+    if args.mode == args::Mode::Run {
+        let source = binary::source_version().unwrap_or_else(|| "unknown source".into());
+        println!("bosun-bench run\n\n== run: webhook -> agent in its container -> draft PR");
+        let report = run::run(&bin, args.tasks, args.agent_secs).await?;
+        report.print();
+        print_summary(&source, &report.summary(), report.passed());
+        return Ok(report.passed());
+    }
     let fake = FakeGitHub::start().await;
     let (repo_id, installation_id) = fake.add_repo(REPO);
     fake.set_permission(REPO, WRITER, "write");
@@ -137,6 +147,8 @@ async fn start_server(bin: &Path, fake: &FakeGitHub, secret: &str) -> anyhow::Re
             private_key_pem: fake_github::TEST_APP_PRIVATE_KEY.into(),
             webhook_secret: secret.into(),
             api_url: fake.url(),
+            // Ingest and ack measure the App core: no agent runs.
+            extra: vec![("BOSUN_RUN_MODE".into(), "placeholder".into())],
         },
     )
     .await?;

@@ -20,6 +20,8 @@ pub struct ServerEnv {
     pub private_key_pem: String,
     pub webhook_secret: String,
     pub api_url: String,
+    /// More variables (run mode, run configuration).
+    pub extra: Vec<(String, String)>,
 }
 
 pub struct Server {
@@ -53,6 +55,7 @@ impl Server {
             .env("BOSUN_LISTEN", addr.to_string())
             // Per-delivery info lines would make the benchmark measure the logger.
             .env("RUST_LOG", "warn")
+            .envs(env.extra.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -10,6 +10,7 @@ mod materialize;
 mod mirror;
 pub mod publish;
 pub mod snapshot;
+mod spare;
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,7 @@ pub use mirror::GitError;
 #[derive(Debug, Clone)]
 pub struct Workspaces {
     data_dir: PathBuf,
+    spares: spare::Spares,
 }
 
 /// What a task needs checked out.
@@ -49,12 +51,15 @@ pub struct Workspace {
     pub branch: String,
     /// The commit the checkout was made from, and the parent of bosun's commit.
     pub base_sha: String,
+    /// Whether a spare checkout was brought forward instead of writing every file.
+    pub from_spare: bool,
 }
 
 impl Workspaces {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Workspaces {
             data_dir: data_dir.into(),
+            spares: spare::Spares::default(),
         }
     }
 
@@ -79,6 +84,7 @@ impl Workspaces {
                 req.repo
             )));
         }
+        let started = std::time::Instant::now();
         let mirror_path = self.mirror_path(&req.repo);
         let (repo, base) = mirror::locked(&mirror_path, || {
             let repo = mirror::open_or_init(&mirror_path)?;
@@ -91,17 +97,51 @@ impl Workspaces {
             .map_err(GitError::git("read the base commit"))?;
         let tree = commit.tree().map_err(GitError::git("read the base tree"))?;
 
+        let fetched = started.elapsed();
         let dir = self.checkout_path(req.task_id);
         remove_dir_if_present(&dir)?;
-        std::fs::create_dir_all(&dir).map_err(GitError::io("create the checkout directory"))?;
-        materialize::write_tree(&repo, &tree, &dir)?;
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(GitError::io("create the checkout directory"))?;
+        }
+        let spares_dir = self.data_dir.join("spares");
+        let from_spare = match self.spares.take(&spares_dir, &req.repo, &dir) {
+            Some(spare_commit) => match spare::advance(&repo, &dir, spare_commit, base) {
+                Ok(changed) => Some(changed),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not bring the spare checkout up to date");
+                    remove_dir_if_present(&dir)?;
+                    None
+                }
+            },
+            None => None,
+        };
+        if from_spare.is_none() {
+            std::fs::create_dir_all(&dir).map_err(GitError::io("create the checkout directory"))?;
+            materialize::write_tree(&repo, &tree, &dir)?;
+        }
+        self.spares
+            .replenish(spares_dir, mirror_path.clone(), req.repo.clone(), base);
+        tracing::info!(
+            fetch_ms = fetched.as_millis() as u64,
+            checkout_ms = (started.elapsed() - fetched).as_millis() as u64,
+            spare = from_spare.is_some(),
+            files_updated = from_spare.unwrap_or(0),
+            "workspace prepared"
+        );
         Ok(Workspace {
             dir,
             mirror: mirror_path,
             clone_url: req.clone_url.clone(),
             branch: req.branch.clone(),
             base_sha: base.to_string(),
+            from_spare: from_spare.is_some(),
         })
+    }
+
+    /// The commit of the spare checkout ready for `repo`, if one is.
+    pub fn spare_ready(&self, repo: &str) -> Option<String> {
+        self.spares.ready(repo).map(|c| c.to_string())
     }
 
     /// Removes a task's checkout; the mirror and the pushed branch stay.
@@ -110,7 +150,7 @@ impl Workspaces {
     }
 }
 
-fn remove_dir_if_present(dir: &Path) -> Result<(), GitError> {
+pub(super) fn remove_dir_if_present(dir: &Path) -> Result<(), GitError> {
     match std::fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -312,3 +312,85 @@ fn a_secret_in_a_changed_file_is_found_and_named_without_its_value() {
     assert_eq!(found, vec!["env.txt", "leak.txt"]);
     assert!(!format!("{:?}", snap.secrets).contains(&token));
 }
+
+/// Every file, link and directory under `dir` with its mode and content, for comparing two
+/// checkouts.
+fn listing(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                walk(root, &path, out);
+            } else if meta.file_type().is_symlink() {
+                out.insert(
+                    rel,
+                    format!("link {}", std::fs::read_link(&path).unwrap().display()),
+                );
+            } else {
+                let mode = meta.permissions().mode() & 0o777;
+                let text = std::fs::read_to_string(&path).unwrap();
+                out.insert(rel, format!("{mode:o} {text}"));
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn wait_for_spare(spaces: &Workspaces, commit: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while spaces.spare_ready("octo/hello").as_deref() != Some(commit) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no spare checkout was written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_spare_checkout_brought_forward_equals_a_fresh_one() {
+    let remote = Remote::new();
+    let data = tempfile::tempdir().unwrap();
+    let spaces = Workspaces::new(data.path());
+    let first = spaces.prepare(&request(&remote, 1)).unwrap();
+    wait_for_spare(&spaces, &first.base_sha);
+
+    // The remote moves on: a modified file, a new file in a new directory, a deleted file, an
+    // executable bit, a link retargeted, and a file that becomes a directory.
+    let seed = &remote.seed;
+    std::fs::write(seed.join("README.md"), "changed\n").unwrap();
+    std::fs::create_dir_all(seed.join("docs/deep")).unwrap();
+    std::fs::write(seed.join("docs/deep/new.md"), "new\n").unwrap();
+    std::fs::remove_file(seed.join(".gitignore")).unwrap();
+    std::fs::create_dir_all(seed.join(".gitignore")).unwrap();
+    std::fs::write(seed.join(".gitignore/now-a-dir"), "x\n").unwrap();
+    std::fs::set_permissions(seed.join("run.sh"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::remove_file(seed.join("link")).unwrap();
+    std::os::unix::fs::symlink("run.sh", seed.join("link")).unwrap();
+    git(seed, &["add", "-A"]);
+    Remote::commit_and_push(seed, &remote.bare, "move on");
+
+    let second = spaces.prepare(&request(&remote, 2)).unwrap();
+    assert_ne!(second.base_sha, first.base_sha);
+    assert!(!first.from_spare && second.from_spare);
+    // The reference: the same commit written from scratch by a second, spare-less workspace set.
+    let fresh_data = tempfile::tempdir().unwrap();
+    let fresh = Workspaces::new(fresh_data.path())
+        .prepare(&request(&remote, 3))
+        .unwrap();
+    assert_eq!(fresh.base_sha, second.base_sha);
+    assert_eq!(listing(&second.dir), listing(&fresh.dir));
+    assert!(listing(&second.dir).contains_key("docs/deep/new.md"));
+
+    // The first task's edits never reach a spare: each spare is written from the mirror.
+    std::fs::write(first.dir.join("README.md"), "the first agent wrote this").unwrap();
+    wait_for_spare(&spaces, &second.base_sha);
+    let third = spaces.prepare(&request(&remote, 4)).unwrap();
+    assert!(third.from_spare);
+    assert_eq!(listing(&third.dir), listing(&fresh.dir));
+}
