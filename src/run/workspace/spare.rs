@@ -12,17 +12,22 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use git2::{Delta, Oid, Repository};
 
 use super::materialize::{safe_entry_name, write_blob, write_tree};
 use super::{remove_dir_if_present, GitError};
 
-/// The ready spare of each repository (`owner/name` → its commit), and which are being built.
+/// The longest a task waits for a spare being written; past it, the task writes its own.
+const WAIT_FOR_SPARE: Duration = Duration::from_secs(60);
+
+/// The ready spare of each repository (`owner/name` → its commit), and which are being built;
+/// the condition variable wakes tasks waiting for a spare being written.
 #[derive(Debug, Default, Clone)]
 pub(super) struct Spares {
-    state: Arc<Mutex<HashMap<String, SpareState>>>,
+    state: Arc<(Mutex<HashMap<String, SpareState>>, Condvar)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,17 +37,33 @@ enum SpareState {
 }
 
 impl Spares {
-    /// Takes the ready spare of `repo`, if any, and renames it to `dir`. Returns its commit.
+    /// Takes the spare of `repo` and renames it to `dir`; returns its commit. A spare still
+    /// being written is waited for: finishing it is never slower than starting another copy
+    /// of the same files beside it, which would also slow it down.
     pub(super) fn take(&self, spares_dir: &Path, repo: &str, dir: &Path) -> Option<Oid> {
+        let (lock, written) = &*self.state;
+        let deadline = Instant::now() + WAIT_FOR_SPARE;
         let commit = {
-            let mut state = crate::locks::lock(&self.state);
-            match state.get(repo) {
-                Some(SpareState::Ready(commit)) => {
-                    let commit = *commit;
-                    state.remove(repo);
-                    commit
+            let mut state = crate::locks::lock(lock);
+            loop {
+                match state.get(repo) {
+                    Some(SpareState::Ready(commit)) => {
+                        let commit = *commit;
+                        state.remove(repo);
+                        break commit;
+                    }
+                    Some(SpareState::Building) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            return None;
+                        }
+                        state = written
+                            .wait_timeout(state, left)
+                            .map(|(guard, _)| guard)
+                            .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+                    }
+                    None => return None,
                 }
-                _ => return None,
             }
         };
         match std::fs::rename(spare_path(spares_dir, repo), dir) {
@@ -64,7 +85,7 @@ impl Spares {
         commit: Oid,
     ) {
         {
-            let mut state = crate::locks::lock(&self.state);
+            let mut state = crate::locks::lock(&self.state.0);
             if state.contains_key(&repo) {
                 return;
             }
@@ -73,7 +94,8 @@ impl Spares {
         let spares = self.clone();
         std::thread::spawn(move || {
             let result = build(&spares_dir, &mirror, &repo, commit);
-            let mut state = crate::locks::lock(&spares.state);
+            let (lock, written) = &*spares.state;
+            let mut state = crate::locks::lock(lock);
             match result {
                 Ok(()) => {
                     state.insert(repo, SpareState::Ready(commit));
@@ -83,12 +105,13 @@ impl Spares {
                     state.remove(&repo);
                 }
             }
+            written.notify_all();
         });
     }
 
     /// The commit of `repo`'s ready spare (for tests and the log).
     pub(super) fn ready(&self, repo: &str) -> Option<Oid> {
-        match crate::locks::lock(&self.state).get(repo) {
+        match crate::locks::lock(&self.state.0).get(repo) {
             Some(SpareState::Ready(commit)) => Some(*commit),
             _ => None,
         }
