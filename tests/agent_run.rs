@@ -58,6 +58,10 @@ case "$scenario" in
   hang)
     sleep 600
     ;;
+  fail-loudly)
+    echo '{"type":"result","subtype":"success","is_error":true,"result":"API Error: key ghs_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 rejected","session_id":"s1"}'
+    exit 1
+    ;;
   *)
     echo "unknown scenario: $scenario" >&2
     exit 3
@@ -475,7 +479,15 @@ async fn stop_ends_the_running_agent_and_removes_its_container() {
         "{}",
         tracking(gh, issue)
     );
-    assert_eq!(sweep.containers().len(), 1, "the agent's container runs");
+    // "Running" is recorded just before the container is created: wait for it to exist.
+    let started = tokio::time::timeout(Duration::from_secs(30), async {
+        while sweep.containers().is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(started.is_ok(), "the agent's container never ran");
+    assert_eq!(sweep.containers().len(), 1);
 
     let comment_id = gh.add_comment(REPO, issue, "@bosun-test stop", WRITER);
     let stop = comment_created(&run.app, issue, comment_id, "@bosun-test stop", WRITER);
@@ -583,5 +595,82 @@ async fn the_agent_works_from_the_issue_as_it_was_when_triggered() {
     .unwrap();
     assert!(prompt.contains("SCENARIO: edit"), "{prompt}");
     assert!(!prompt.contains("edited later"), "{prompt}");
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_agents_error_is_posted_redacted() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let issue = label_and_wait(&run, "Fail", "SCENARIO: fail-loudly", finished).await;
+    let gh = &run.app.github;
+    assert!(gh
+        .issue_labels(REPO, issue)
+        .contains(&"bosun:failed".to_string()));
+    let comment = tracking(gh, issue);
+    assert!(
+        comment.contains("The agent failed: API Error: key [REDACTED] rejected"),
+        "{comment}"
+    );
+    assert!(!comment.contains(TOKEN));
+    run.app.finish().await;
+}
+
+/// The repository over HTTP, as on GitHub: the fake serves the bare repository with git's
+/// smart HTTP protocol and wants an installation token as the Basic-auth password. bosun
+/// fetches and pushes with it, and the token is written nowhere on disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_and_push_over_http_use_the_installation_token_and_store_it_nowhere() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    run.app.github.serve_git(REPO, &run.bare);
+    label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
+        finished(gh, issue) && !gh.pulls(REPO).is_empty()
+    })
+    .await;
+    let gh = &run.app.github;
+    let pr = &gh.pulls(REPO)[0];
+    assert_eq!(
+        git(&run.bare, &["show", &format!("{}:hello.txt", pr.head_sha)]),
+        "hello, fixed"
+    );
+
+    let calls = gh.git_requests();
+    let served: Vec<_> = calls.iter().filter(|c| c.status == 200).collect();
+    assert!(
+        served.iter().any(|c| c.path.ends_with("/git-upload-pack")),
+        "{calls:#?}"
+    );
+    assert!(
+        served.iter().any(|c| c.path.ends_with("/git-receive-pack")),
+        "{calls:#?}"
+    );
+    for call in &served {
+        assert_eq!(call.user.as_deref(), Some("x-access-token"), "{call:?}");
+        assert!(call.token_valid);
+    }
+    // The token never lands on disk: not in the mirror's config, FETCH_HEAD, the database or
+    // the run logs.
+    let mut stack = vec![run.app.data_dir.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file() {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(
+                    !bytes.windows(4).any(|w| w == b"ghs_"),
+                    "a token-shaped string in {}",
+                    path.display()
+                );
+            }
+        }
+    }
     run.app.finish().await;
 }

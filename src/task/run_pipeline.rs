@@ -470,7 +470,11 @@ impl Pipeline<'_> {
                     .unwrap_or_else(|| "the agent failed".into());
                 return Err(Step::Finish(
                     TaskStatus::Failed,
-                    reply::agent_failed(&why, result.exit.timed_out, resolved.agent_timeout),
+                    reply::agent_failed(
+                        &redactor.redact(&why),
+                        result.exit.timed_out,
+                        resolved.agent_timeout,
+                    ),
                 ));
             }
 

@@ -234,6 +234,25 @@ impl FakeGitHub {
         }
     }
 
+    /// Serves the local bare repository `git_dir` over git's smart HTTP protocol at the
+    /// repository's default `clone_url` (`{url}/{owner}/{repo}.git`), as GitHub does: Basic
+    /// auth with an installation token of the repository's installation as the password
+    /// (fetch needs `contents: read`, push `contents: write`); anything else gets 401.
+    pub fn serve_git(&self, full_name: &str, git_dir: &std::path::Path) {
+        let key = key_of(full_name);
+        let mut m = self.s().model();
+        let repo = m
+            .repo_mut(&key)
+            .unwrap_or_else(|| panic!("fake-github: unknown repo {full_name}"));
+        repo.git_dir = Some(git_dir.to_path_buf());
+        repo.clone_url = None;
+    }
+
+    /// Every request to the git endpoint, in arrival order.
+    pub fn git_requests(&self) -> Vec<crate::GitRequestRecord> {
+        self.s().model().git_requests.clone()
+    }
+
     /// Makes the repository's `clone_url` point somewhere real (e.g. a local bare repository).
     pub fn set_clone_url(&self, full_name: &str, clone_url: &str) {
         let key = key_of(full_name);

@@ -11,6 +11,7 @@ mod checks;
 mod error;
 mod faults;
 mod git;
+mod git_http;
 mod handle;
 mod middleware;
 mod pulls;
@@ -88,6 +89,20 @@ pub struct ReactionRecord {
     pub content: String,
     pub user_login: String,
     pub at: Instant,
+}
+
+/// One request to the git smart-HTTP endpoint (see `FakeGitHub::serve_git`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitRequestRecord {
+    pub method: String,
+    /// The path, without the query string (`/o/r.git/info/refs`, `/o/r.git/git-upload-pack`, …).
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+    /// The Basic-auth user name sent, if any (`x-access-token` for installation tokens).
+    pub user: Option<String>,
+    /// Whether the password was a valid installation token of the repository's installation.
+    pub token_valid: bool,
 }
 
 /// One HTTP request the fake answered.

@@ -86,6 +86,8 @@ pub(crate) struct Repo {
     pub default_branch: String,
     /// Overrides the rendered `clone_url` (e.g. a local `file://` bare repository).
     pub clone_url: Option<String>,
+    /// A local bare repository served over git's smart HTTP at the default `clone_url`.
+    pub git_dir: Option<std::path::PathBuf>,
     pub created: SystemTime,
     /// Lower-case login -> "admin" | "maintain" | "write" | "triage" | "read" | "none".
     pub permissions: HashMap<String, String>,
@@ -225,6 +227,7 @@ pub(crate) struct Model {
     pub faults: FaultQueue,
     /// Slot per arrived request, filled when it is answered.
     pub requests: Vec<Option<RequestRecord>>,
+    pub git_requests: Vec<crate::GitRequestRecord>,
     pub rate: Rate,
 }
 
@@ -256,6 +259,7 @@ impl Model {
             manifest_codes: HashMap::new(),
             faults: FaultQueue::default(),
             requests: Vec::new(),
+            git_requests: Vec::new(),
             rate: Rate {
                 used: 0,
                 reset: util::epoch_secs(now) + 3600,
@@ -306,6 +310,7 @@ impl Model {
                 installation_id,
                 default_branch: "main".to_owned(),
                 clone_url: None,
+                git_dir: None,
                 created: now,
                 permissions,
                 issues: BTreeMap::new(),

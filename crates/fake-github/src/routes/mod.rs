@@ -95,6 +95,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(from_fn_with_state(shared.clone(), middleware::wrap))
+        // git's smart HTTP sits outside the API middleware: its answers are not JSON.
+        .merge(crate::git_http::routes())
         .with_state(shared)
 }
 

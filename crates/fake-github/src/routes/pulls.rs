@@ -93,7 +93,9 @@ pub(super) async fn create(
             key.clone(),
             repo.owner.clone(),
             repo.default_branch.clone(),
-            git::local_git_dir(repo.clone_url.as_deref()),
+            repo.git_dir
+                .clone()
+                .or_else(|| git::local_git_dir(repo.clone_url.as_deref())),
         )
     };
     let req = parse(&body)?;
