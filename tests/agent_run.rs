@@ -58,6 +58,11 @@ case "$scenario" in
   hang)
     sleep 600
     ;;
+  slow)
+    sleep 4
+    echo "hello, late" > hello.txt
+    say "Changed hello.txt, slowly."
+    ;;
   fail-loudly)
     echo '{"type":"result","subtype":"success","is_error":true,"result":"API Error: key ghs_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 rejected","session_id":"s1"}'
     exit 1
@@ -280,10 +285,10 @@ async fn a_labelled_issue_becomes_a_draft_pull_request_with_the_agents_change() 
         leftovers.is_empty(),
         "containers left behind: {leftovers:?}"
     );
-    assert!(
-        !run.app.data_dir.path().join("worktrees/task-1").exists(),
-        "checkout removed"
-    );
+    let worktrees: Vec<_> = std::fs::read_dir(run.app.data_dir.path().join("worktrees"))
+        .unwrap()
+        .collect();
+    assert!(worktrees.is_empty(), "checkout removed: {worktrees:?}");
     run.app.finish().await;
 }
 
@@ -673,4 +678,66 @@ async fn fetch_and_push_over_http_use_the_installation_token_and_store_it_nowher
         }
     }
     run.app.finish().await;
+}
+
+/// A run whose job was taken over by another worker (its fencing token moved on) publishes
+/// nothing: no push, no check run, no pull request, and its container and checkout go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_lost_its_lease_publishes_nothing() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(
+        &fake_agent_image(),
+        "gates:\n  - name: any\n    run: 'true'\n",
+    )
+    .await;
+    let instance = bosun::run::runner::instance_label(run.app.data_dir.path());
+    let sweep = images::ContainerSweep::new("bosun.instance", &instance);
+    let gh = &run.app.github;
+    let issue = gh.add_issue(REPO, "Slow", "SCENARIO: slow", WRITER);
+    let payload = labeled_as_on_github(&run.app, issue, "Slow", "SCENARIO: slow");
+    assert_eq!(
+        run.app
+            .send_json("issues", "d-lease", &payload)
+            .await
+            .status(),
+        202
+    );
+    let started = tokio::time::timeout(Duration::from_secs(60), async {
+        while sweep.containers().is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(started.is_ok(), "the agent never ran");
+
+    // Another worker reclaims the job, as after an expired lease: its fence moves on, and the
+    // job is parked far in the future so nobody runs it again during the test.
+    let db = run.app.data_dir.path().join("bosun.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE jobs SET fence = fence + 1, state = 'queued', run_after = 9999999999999 WHERE kind = 'run'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    // Well past the agent's 4 s of work: nothing was published, nothing was left behind.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert!(gh.pulls(REPO).is_empty());
+    assert!(gh.check_runs(REPO).is_empty());
+    let heads = git(
+        &run.bare,
+        &["for-each-ref", "--format=%(refname)", "refs/heads"],
+    );
+    assert_eq!(heads, "refs/heads/main", "nothing was pushed");
+    assert!(sweep.containers().is_empty(), "the container is gone");
+    let worktrees: Vec<_> = std::fs::read_dir(run.app.data_dir.path().join("worktrees"))
+        .unwrap()
+        .collect();
+    assert!(worktrees.is_empty(), "checkout removed: {worktrees:?}");
+    let mut app = run.app;
+    app.shutdown().await;
 }

@@ -50,12 +50,13 @@ pub async fn run_attempt(
         client: ctx.github.installation(task.installation),
         cancel: CancellationToken::new(),
     };
-    let watcher = p.watch_for_stop();
+    // Both also act when this future is dropped midway (the pool drops it when the lease is
+    // lost): the watcher stops, and the checkout is removed.
+    let _watcher = AbortOnDrop(p.watch_for_stop());
+    let checkout = RemoveOnDrop(runner.workspaces.clone(), Some(p.checkout_name()));
     let result = p.run().await;
-    watcher.abort();
-    if let Err(e) = runner.workspaces.remove(task.id.0) {
-        tracing::warn!(error = %e, "could not remove the checkout");
-    }
+    drop(_watcher);
+    checkout.now().await;
     match result {
         Ok(()) | Err(Step::Stopped) => Ok(()),
         Err(Step::Finish(status, summary)) => p
@@ -74,6 +75,47 @@ pub async fn run_attempt(
                 _ => Ok(()),
             }),
         Err(Step::Job(e)) => Err(e),
+    }
+}
+
+/// Aborts a helper task when the pipeline ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Removes the run's checkout when the pipeline ends: awaited on the normal path
+/// ([`RemoveOnDrop::now`]), in the background when the pipeline is dropped midway.
+struct RemoveOnDrop(crate::run::workspace::Workspaces, Option<String>);
+
+impl RemoveOnDrop {
+    fn remover(&mut self) -> Option<impl FnOnce() + Send + 'static> {
+        let (workspaces, name) = (self.0.clone(), self.1.take()?);
+        Some(move || {
+            if let Err(e) = workspaces.remove(&name) {
+                tracing::warn!(error = %e, "could not remove the checkout");
+            }
+        })
+    }
+
+    async fn now(mut self) {
+        if let Some(remove) = self.remover() {
+            let _ = tokio::task::spawn_blocking(remove).await;
+        }
+    }
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(remove) = self.remover() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => drop(handle.spawn_blocking(remove)),
+                Err(_) => remove(),
+            }
+        }
     }
 }
 
@@ -103,6 +145,30 @@ struct Pipeline<'a> {
 }
 
 impl Pipeline<'_> {
+    /// This run's checkout directory: unique per claim of the job, so a run that lost its
+    /// lease cannot remove or write into the checkout of the run that took over.
+    fn checkout_name(&self) -> String {
+        format!(
+            "task-{}-job-{}-{}",
+            self.task.id.0, self.fence.job.0, self.fence.token
+        )
+    }
+
+    /// Renews the lease before a step that publishes (push, check runs, pull request): a run
+    /// that lost its job to another worker must not publish anything.
+    async fn still_mine(&self) -> Result<(), Step> {
+        let lease = self.ctx.settings.lease.as_millis() as i64;
+        match self.ctx.db.heartbeat(self.fence, lease).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                tracing::warn!("lease lost before publishing; walking away");
+                self.cancel.cancel();
+                Err(Step::Job(JobError::Fenced))
+            }
+            Err(e) => Err(Step::Job(e.into())),
+        }
+    }
+
     /// Cancels the running container as soon as the task is no longer this attempt's.
     fn watch_for_stop(&self) -> tokio::task::JoinHandle<()> {
         let db = self.ctx.db.clone();
@@ -194,14 +260,19 @@ impl Pipeline<'_> {
             token: Some(token.clone()),
             base_branch: repository.default_branch.clone(),
             branch: branch_name(self.task.issue.0, &issue.title),
-            task_id: self.task.id.0,
+            checkout: self.checkout_name(),
         };
         let workspaces = self.runner.workspaces.clone();
-        let ws = blocking(move || workspaces.prepare(&request))
-            .await?
-            .map_err(|e| {
-                Step::Finish(TaskStatus::Failed, reply::workspace_failed(&e.to_string()))
-            })?;
+        let ws = match blocking(move || workspaces.prepare(&request)).await? {
+            Ok(ws) => ws,
+            Err(e) if e.auth_refused() => return Err(self.token_refused(e).await),
+            Err(e) => {
+                return Err(Step::Finish(
+                    TaskStatus::Failed,
+                    reply::workspace_failed(&e.to_string()),
+                ))
+            }
+        };
         let user = self.runner.user;
         let dir = ws.dir.clone();
         blocking(move || give_to(&dir, user)).await?.map_err(|e| {
@@ -281,6 +352,33 @@ impl Pipeline<'_> {
             body: issue.body,
             author: issue.author_login,
         })
+    }
+
+    /// Pushes the task branch. A refused token is replaced and the push tried once more
+    /// here, since retrying the whole job would run the agent again.
+    async fn push(&self, ws: &Workspace, token: Secret) -> Result<(), Step> {
+        let ws2 = ws.clone();
+        match blocking(move || push(&ws2, Some(&token))).await? {
+            Ok(()) => return Ok(()),
+            Err(e) if e.auth_refused() => {
+                tracing::warn!(error = %e, "push refused the installation token; minting a new one");
+                self.client.invalidate_token().await;
+            }
+            Err(e) => return Err(Step::Job(JobError::Retry(anyhow::anyhow!("{e}")))),
+        }
+        let token = self.client.access_token().await.map_err(JobError::from)?;
+        let ws2 = ws.clone();
+        blocking(move || push(&ws2, Some(&token)))
+            .await?
+            .map_err(|e| Step::Job(JobError::Retry(anyhow::anyhow!("{e}"))))
+    }
+
+    /// git was refused the cached installation token: drop it, and let the job retry with a
+    /// fresh one (the queue's backoff bounds how often).
+    async fn token_refused(&self, e: crate::run::workspace::GitError) -> Step {
+        tracing::warn!(error = %e, "git refused the installation token; minting a new one");
+        self.client.invalidate_token().await;
+        Step::Job(JobError::Retry(anyhow::anyhow!("{e}")))
     }
 
     async fn check_sandbox(&self, image: &str) -> Result<(), Step> {
@@ -410,7 +508,7 @@ impl Pipeline<'_> {
                 .join(format!("attempt-{}", self.attempt))
                 .join(format!("round-{round}"));
             let progress = Arc::new(std::sync::Mutex::new(None::<(Usage, Duration)>));
-            let ticker = self.progress_ticker(progress.clone());
+            let ticker = AbortOnDrop(self.progress_ticker(progress.clone()));
             let started = Instant::now();
             let result = run_agent_round(
                 self.runner.sandbox.as_ref(),
@@ -433,7 +531,7 @@ impl Pipeline<'_> {
                 self.cancel.clone(),
             )
             .await;
-            ticker.abort();
+            drop(ticker);
             let result = match result {
                 Ok(r) => r,
                 Err(SandboxError::ImageMissing { image }) => {
@@ -601,14 +699,12 @@ impl Pipeline<'_> {
         }
         let message = reply::commit_message(self.task.issue.0, title, summary);
         let author = Author::bot(&self.ctx.identity.bot_login);
+        self.still_mine().await?;
         let (ws2, tree) = (ws.clone(), snap.tree);
-        let sha = blocking(move || {
-            let sha = commit(&ws2, tree, &message, &author)?;
-            push(&ws2, Some(&token))?;
-            Ok::<_, crate::run::workspace::GitError>(sha)
-        })
-        .await?
-        .map_err(|e| Step::Job(JobError::Retry(anyhow::anyhow!("{e}"))))?;
+        let sha = blocking(move || commit(&ws2, tree, &message, &author))
+            .await?
+            .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("{e}"))))?;
+        self.push(ws, token).await?;
         self.record(
             TaskEvent::Pushed {
                 attempt: self.attempt,
@@ -619,6 +715,7 @@ impl Pipeline<'_> {
         )
         .await?;
 
+        self.still_mine().await?;
         for gate in gates {
             let text = redactor.redact(&gate.output_tail);
             let external_id = format!(
@@ -665,6 +762,7 @@ impl Pipeline<'_> {
             &state.run,
             &snap.rejected,
         );
+        self.still_mine().await?;
         let pr = self
             .client
             .open_draft_pull(

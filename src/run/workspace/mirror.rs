@@ -26,7 +26,20 @@ pub enum GitError {
     Refused(String),
 }
 
+/// What the credentials callback says when the remote refuses the token it was given.
+const TOKEN_REFUSED: &str = "the remote refused the installation token";
+
 impl GitError {
+    /// The remote refused the token (revoked, expired early): a fresh token may work.
+    pub fn auth_refused(&self) -> bool {
+        match self {
+            GitError::Git { message, .. } => {
+                message.contains(TOKEN_REFUSED) || message.contains("status code: 401")
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn git(what: &'static str) -> impl Fn(git2::Error) -> GitError {
         move |e| GitError::Git {
             what,
@@ -91,9 +104,7 @@ pub(super) fn callbacks(token: Option<&Secret>) -> RemoteCallbacks<'static> {
             asked = true;
             Cred::userpass_plaintext("x-access-token", token.expose())
         }
-        Some(_) => Err(git2::Error::from_str(
-            "the remote refused the installation token",
-        )),
+        Some(_) => Err(git2::Error::from_str(TOKEN_REFUSED)),
         None => Err(git2::Error::from_str(
             "the remote asked for credentials and bosun has none for it",
         )),

@@ -39,7 +39,9 @@ pub struct PrepareRequest {
     pub base_branch: String,
     /// The branch bosun will push, `bosun/<issue>-<slug>`.
     pub branch: String,
-    pub task_id: i64,
+    /// The checkout's directory name, unique to this run of the task (task, job and fencing
+    /// token), so a run that lost its lease never touches its successor's checkout.
+    pub checkout: String,
 }
 
 /// A prepared checkout.
@@ -68,10 +70,8 @@ impl Workspaces {
         self.data_dir.join("mirrors").join(format!("{repo}.git"))
     }
 
-    pub fn checkout_path(&self, task_id: i64) -> PathBuf {
-        self.data_dir
-            .join("worktrees")
-            .join(format!("task-{task_id}"))
+    pub fn checkout_path(&self, checkout: &str) -> PathBuf {
+        self.data_dir.join("worktrees").join(checkout)
     }
 
     /// Fetches the mirror (creating it on first use) and writes a fresh checkout of the base
@@ -98,7 +98,7 @@ impl Workspaces {
         let tree = commit.tree().map_err(GitError::git("read the base tree"))?;
 
         let fetched = started.elapsed();
-        let dir = self.checkout_path(req.task_id);
+        let dir = self.checkout_path(&req.checkout);
         remove_dir_if_present(&dir)?;
         if let Some(parent) = dir.parent() {
             std::fs::create_dir_all(parent)
@@ -145,8 +145,8 @@ impl Workspaces {
     }
 
     /// Removes a task's checkout; the mirror and the pushed branch stay.
-    pub fn remove(&self, task_id: i64) -> Result<(), GitError> {
-        remove_dir_if_present(&self.checkout_path(task_id))
+    pub fn remove(&self, checkout: &str) -> Result<(), GitError> {
+        remove_dir_if_present(&self.checkout_path(checkout))
     }
 }
 

@@ -85,7 +85,7 @@ fn request(remote: &Remote, task_id: i64) -> PrepareRequest {
         token: None,
         base_branch: "main".into(),
         branch: format!("bosun/{task_id}-test"),
-        task_id,
+        checkout: format!("task-{task_id}"),
     }
 }
 
@@ -151,7 +151,7 @@ fn a_second_task_reuses_the_mirror_and_sees_new_commits() {
     let config = std::fs::read_to_string(first.mirror.join("config")).unwrap();
     assert!(!config.contains("remote"), "{config}");
 
-    spaces.remove(1).unwrap();
+    spaces.remove("task-1").unwrap();
     assert!(!first.dir.exists());
     assert!(second.dir.exists());
 }
@@ -393,4 +393,30 @@ fn a_spare_checkout_brought_forward_equals_a_fresh_one() {
     let third = spaces.prepare(&request(&remote, 4)).unwrap();
     assert!(third.from_spare);
     assert_eq!(listing(&third.dir), listing(&fresh.dir));
+}
+
+/// Over HTTP, a token the remote refuses is reported as such (the pipeline then mints a new
+/// one), and never retried in a loop by libgit2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_is_reported_as_refused() {
+    let fake = fake_github::FakeGitHub::start().await;
+    fake.add_repo("octo/hello");
+    let remote = Remote::new();
+    fake.serve_git("octo/hello", &remote.bare);
+    let data = tempfile::tempdir().unwrap();
+    let mut req = request(&remote, 1);
+    req.clone_url = format!("{}/octo/hello.git", fake.url());
+    req.token = Some(crate::github::secret::Secret::new(format!(
+        "ghs_{}",
+        "x".repeat(36)
+    )));
+    let dir = data.path().to_path_buf();
+    let err = tokio::task::spawn_blocking(move || Workspaces::new(dir).prepare(&req))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(err.auth_refused(), "{err}");
+    let calls = fake.git_requests();
+    assert!(calls.len() <= 3, "libgit2 kept asking: {calls:#?}");
+    assert!(calls.iter().all(|c| c.status == 401), "{calls:#?}");
 }
