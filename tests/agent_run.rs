@@ -741,3 +741,157 @@ async fn a_run_that_lost_its_lease_publishes_nothing() {
     let mut app = run.app;
     app.shutdown().await;
 }
+
+/// `pull_request.closed` for bosun's pull request, from GitHub's real example.
+fn pull_closed(app: &TestApp, pr: &fake_github::PullRecord, merged: bool) -> serde_json::Value {
+    let mut p = fixture("pull_request", "closed.payload.json");
+    retarget(&mut p, app, pr.number, WRITER);
+    if let Some(obj) = p.as_object_mut() {
+        obj.remove("issue");
+    }
+    p["number"] = pr.number.into();
+    p["pull_request"]["number"] = pr.number.into();
+    p["pull_request"]["merged"] = merged.into();
+    p["pull_request"]["head"]["ref"] = pr.head.clone().into();
+    p["pull_request"]["head"]["sha"] = pr.head_sha.clone().into();
+    p["pull_request"]["head"]["repo"]["full_name"] = REPO.into();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merged_pull_request_marks_the_task_done_and_deletes_its_branch() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let issue = label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
+        finished(gh, issue) && !gh.pulls(REPO).is_empty()
+    })
+    .await;
+    let gh = &run.app.github;
+    let pr = gh.pulls(REPO)[0].clone();
+    let branch_ref = format!("refs/heads/{}", pr.head);
+    assert!(git(&run.bare, &["for-each-ref", "--format=%(refname)"]).contains(&branch_ref));
+
+    let payload = pull_closed(&run.app, &pr, true);
+    assert_eq!(
+        run.app
+            .send_json("pull_request", "d-merged", &payload)
+            .await
+            .status(),
+        202
+    );
+    let merged = |gh: &FakeGitHub| tracking(gh, issue).contains("was merged by @octocat");
+    assert!(
+        gh.wait_until(merged, Duration::from_secs(30)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    let gone = tokio::time::timeout(Duration::from_secs(30), async {
+        while git(&run.bare, &["for-each-ref", "--format=%(refname)"]).contains(&branch_ref) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "the merged branch was not deleted");
+    assert!(gh
+        .issue_labels(REPO, issue)
+        .contains(&"bosun:done".to_string()));
+    // A redelivery changes nothing.
+    assert_eq!(
+        run.app
+            .send_json("pull_request", "d-merged", &payload)
+            .await
+            .status(),
+        200
+    );
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_request_closed_unmerged_cancels_the_task_and_keeps_the_branch() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let issue = label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
+        finished(gh, issue) && !gh.pulls(REPO).is_empty()
+    })
+    .await;
+    let gh = &run.app.github;
+    let pr = gh.pulls(REPO)[0].clone();
+    let payload = pull_closed(&run.app, &pr, false);
+    assert_eq!(
+        run.app
+            .send_json("pull_request", "d-closed", &payload)
+            .await
+            .status(),
+        202
+    );
+    let closed =
+        |gh: &FakeGitHub| tracking(gh, issue).contains("closed without merging by @octocat");
+    assert!(
+        gh.wait_until(closed, Duration::from_secs(30)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    let labels = gh.issue_labels(REPO, issue);
+    assert!(!labels.iter().any(|l| l == "bosun:done"), "{labels:?}");
+    let refs = git(&run.bare, &["for-each-ref", "--format=%(refname)"]);
+    assert!(refs.contains(&format!("refs/heads/{}", pr.head)), "{refs}");
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_issue_stops_its_running_agent() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let instance = bosun::run::runner::instance_label(run.app.data_dir.path());
+    let sweep = images::ContainerSweep::new("bosun.instance", &instance);
+    let gh = &run.app.github;
+    let issue = gh.add_issue(REPO, "Hang", "SCENARIO: hang", WRITER);
+    let payload = labeled_as_on_github(&run.app, issue, "Hang", "SCENARIO: hang");
+    assert_eq!(
+        run.app
+            .send_json("issues", "d-close-1", &payload)
+            .await
+            .status(),
+        202
+    );
+    let started = tokio::time::timeout(Duration::from_secs(60), async {
+        while sweep.containers().is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(started.is_ok(), "the agent never ran");
+
+    let mut closed = labeled_as_on_github(&run.app, issue, "Hang", "SCENARIO: hang");
+    closed["action"] = "closed".into();
+    closed["issue"]["state"] = "closed".into();
+    assert_eq!(
+        run.app
+            .send_json("issues", "d-close-2", &closed)
+            .await
+            .status(),
+        202
+    );
+    let stopped =
+        |gh: &FakeGitHub| tracking(gh, issue).contains("The issue was closed by @octocat");
+    assert!(
+        gh.wait_until(stopped, Duration::from_secs(60)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    let gone = tokio::time::timeout(Duration::from_secs(30), async {
+        while !sweep.containers().is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "the container outlived the close");
+    assert!(gh.pulls(REPO).is_empty());
+    run.app.finish().await;
+}

@@ -44,6 +44,22 @@ pub enum Event {
     IssueOpened {
         issue: IssueContext,
     },
+    /// Closed by someone (a person, or bosun's own merged pull request).
+    IssueClosed {
+        issue: IssueContext,
+    },
+    /// A pull request was closed, merged or not.
+    PullClosed {
+        installation: Option<InstallationId>,
+        repo: RepoRef,
+        repo_id: RepoId,
+        number: u64,
+        merged: bool,
+        head_ref: String,
+        /// `owner/name` of the head branch's repository (`None` when the fork was deleted).
+        head_repo: Option<String>,
+        sender: Actor,
+    },
     /// `old_body` is present only when the body itself was edited.
     IssueEdited {
         issue: IssueContext,
@@ -170,6 +186,34 @@ struct IssuesPayload {
 }
 
 #[derive(Deserialize)]
+struct PullRequestPayload {
+    number: u64,
+    pull_request: WirePull,
+    repository: WireRepo,
+    sender: WireUser,
+    installation: Option<WireInstallation>,
+}
+
+#[derive(Deserialize)]
+struct WirePull {
+    #[serde(default)]
+    merged: Option<bool>,
+    head: WirePullHead,
+}
+
+#[derive(Deserialize)]
+struct WirePullHead {
+    #[serde(rename = "ref")]
+    branch: String,
+    repo: Option<WireFullName>,
+}
+
+#[derive(Deserialize)]
+struct WireFullName {
+    full_name: String,
+}
+
+#[derive(Deserialize)]
 struct IssueCommentPayload {
     action: String,
     issue: WireIssue,
@@ -244,7 +288,7 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
             let action: ActionOnly = serde_json::from_slice(payload).map_err(shape)?;
             if !matches!(
                 action.action.as_deref(),
-                Some("labeled" | "opened" | "edited")
+                Some("labeled" | "opened" | "edited" | "closed")
             ) {
                 return other();
             }
@@ -264,6 +308,7 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
                         .name,
                 },
                 "opened" => Event::IssueOpened { issue },
+                "closed" => Event::IssueClosed { issue },
                 _ => Event::IssueEdited {
                     issue,
                     old_body: old_body(changes),
@@ -292,6 +337,23 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
                 }
             } else {
                 Event::CommentCreated { issue, comment }
+            })
+        }
+        "pull_request" => {
+            let action: ActionOnly = serde_json::from_slice(payload).map_err(shape)?;
+            if action.action.as_deref() != Some("closed") {
+                return other();
+            }
+            let p: PullRequestPayload = serde_json::from_slice(payload).map_err(shape)?;
+            Ok(Event::PullClosed {
+                installation: p.installation.map(|i| InstallationId(i.id)),
+                repo: RepoRef::new(p.repository.owner.login, p.repository.name),
+                repo_id: RepoId(p.repository.id),
+                number: p.number,
+                merged: p.pull_request.merged.unwrap_or(false),
+                head_ref: p.pull_request.head.branch,
+                head_repo: p.pull_request.head.repo.map(|r| r.full_name),
+                sender: p.sender.into(),
             })
         }
         "installation" | "installation_repositories" => {

@@ -177,6 +177,14 @@ pub enum TaskEvent {
     },
     /// A trusted person stopped the attempt.
     Stopped { by: String },
+    /// The issue was closed while a run was going: the run ends, as with a stop.
+    IssueClosed { by: String },
+    /// The attempt's pull request was closed: merged (the task is done) or not (cancelled).
+    PullClosed {
+        number: u64,
+        merged: bool,
+        by: String,
+    },
     /// `bosun resync` rebuilt the task from its labels and tracking-comment marker.
     Resynced { status: TaskStatus, attempt: u32 },
 }
@@ -229,6 +237,8 @@ pub struct RunProgress {
     pub gates: Vec<GateSummary>,
     pub pushed_sha: Option<String>,
     pub pr: Option<(u64, String)>,
+    /// The pull request was closed (merged or not); it can close only once.
+    pub pr_closed: bool,
 }
 
 impl RunUsage {
@@ -283,6 +293,8 @@ impl TaskEvent {
             TaskEvent::PullOpened { .. } => "pull_opened",
             TaskEvent::Finished { .. } => "finished",
             TaskEvent::Stopped { .. } => "stopped",
+            TaskEvent::IssueClosed { .. } => "issue_closed",
+            TaskEvent::PullClosed { .. } => "pull_closed",
             TaskEvent::Resynced { .. } => "resynced",
         }
     }
@@ -318,7 +330,13 @@ impl TaskState {
         let current_attempt = |a: &u32| *a == self.attempt;
         let ok = match event {
             TaskEvent::Triggered { attempt, .. } => !active && *attempt == self.attempt + 1,
-            TaskEvent::Steered { .. } | TaskEvent::Stopped { .. } => active,
+            TaskEvent::Steered { .. }
+            | TaskEvent::Stopped { .. }
+            | TaskEvent::IssueClosed { .. } => active,
+            // Only the pull request this attempt opened.
+            TaskEvent::PullClosed { number, .. } => {
+                self.run.pr.as_ref().map(|(n, _)| n) == Some(number) && !self.run.pr_closed
+            }
             TaskEvent::Started { attempt } => active && current_attempt(attempt),
             TaskEvent::PlaceholderRan { attempt }
             | TaskEvent::WorkspaceReady { attempt, .. }
@@ -429,6 +447,28 @@ impl TaskState {
                 self.run.agent_running = false;
                 self.status = *status;
                 self.summary = Some(summary.clone());
+            }
+            TaskEvent::IssueClosed { by } => {
+                self.status = TaskStatus::Stopped;
+                self.summary = Some(format!(
+                    "⏹️ The issue was closed by @{by}, so the run was stopped."
+                ));
+            }
+            TaskEvent::PullClosed { number, merged, by } => {
+                self.run.agent_running = false;
+                self.run.pr_closed = true;
+                if *merged {
+                    self.status = TaskStatus::Done;
+                    self.summary = Some(format!(
+                        "✅ Pull request #{number} was merged by @{by}. bosun deleted its branch."
+                    ));
+                } else {
+                    self.status = TaskStatus::Stopped;
+                    self.summary = Some(format!(
+                        "⏹️ Pull request #{number} was closed without merging by @{by}, so this \
+                         task is cancelled. Its branch stays; `retry` starts over."
+                    ));
+                }
             }
             TaskEvent::Stopped { by } => {
                 self.status = TaskStatus::Stopped;

@@ -45,10 +45,45 @@ pub enum TriggerWhat {
     },
 }
 
+/// A change to a task's issue or pull request that the task must follow. No permission check:
+/// GitHub only lets people who may do so close issues and merge pull requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleRequest {
+    pub delivery: DeliveryId,
+    pub installation: Option<InstallationId>,
+    pub repo: RepoRef,
+    pub repo_id: RepoId,
+    pub issue: IssueNumber,
+    pub by: String,
+    pub what: LifecycleWhat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum LifecycleWhat {
+    IssueClosed,
+    PullClosed {
+        number: u64,
+        merged: bool,
+        branch: String,
+    },
+}
+
+/// The issue a bosun branch (`bosun/<issue>-<slug>` or `bosun/<issue>`) was made for.
+pub fn issue_of_branch(branch: &str) -> Option<IssueNumber> {
+    let rest = branch.strip_prefix("bosun/")?;
+    let digits: &str = rest.split('-').next()?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().map(IssueNumber)
+}
+
 /// What intake does with a delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     Trigger(Box<TriggerRequest>),
+    /// Something happened to a task's issue or pull request (closed, merged).
+    Lifecycle(Box<LifecycleRequest>),
     /// Recognised; nothing to do (the note says why, for the delivery log).
     Noted(&'static str),
     /// Not something bosun acts on.
@@ -108,6 +143,44 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
     }
     match event {
         Event::Ping => Decision::Noted("ping"),
+        Event::IssueClosed { issue } => Decision::Lifecycle(Box::new(LifecycleRequest {
+            delivery: delivery.clone(),
+            installation: issue.installation,
+            repo: issue.repo,
+            repo_id: issue.repo_id,
+            issue: issue.issue,
+            by: issue.sender.login,
+            what: LifecycleWhat::IssueClosed,
+        })),
+        Event::PullClosed {
+            installation,
+            repo,
+            repo_id,
+            number,
+            merged,
+            head_ref,
+            head_repo,
+            sender,
+        } => {
+            // Only bosun's own branches, in the repository itself (never a fork's).
+            let same_repo = head_repo.is_some_and(|r| r.eq_ignore_ascii_case(&repo.to_string()));
+            match issue_of_branch(&head_ref) {
+                Some(issue) if same_repo => Decision::Lifecycle(Box::new(LifecycleRequest {
+                    delivery: delivery.clone(),
+                    installation,
+                    repo,
+                    repo_id,
+                    issue,
+                    by: sender.login,
+                    what: LifecycleWhat::PullClosed {
+                        number,
+                        merged,
+                        branch: head_ref,
+                    },
+                })),
+                _ => Decision::Ignore("a pull request bosun did not open".into()),
+            }
+        }
         Event::Installation { .. } => Decision::Noted("installation change"),
         Event::IssueLabeled { issue, label } => request(issue, TriggerWhat::Label { name: label }),
         Event::IssueOpened { issue } => {
@@ -196,6 +269,57 @@ mod tests {
 
     fn id() -> DeliveryId {
         DeliveryId("d".into())
+    }
+
+    #[test]
+    fn branches_name_their_issue() {
+        assert_eq!(issue_of_branch("bosun/12-fix-it"), Some(IssueNumber(12)));
+        assert_eq!(issue_of_branch("bosun/7"), Some(IssueNumber(7)));
+        for other in ["bosun/", "bosun/x-1", "feature/12-x", "bosun/-3", "bosun12"] {
+            assert_eq!(issue_of_branch(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn only_bosuns_own_pull_requests_in_the_repository_are_followed() {
+        let closed = |head_ref: &str, head_repo: Option<&str>| {
+            decide(
+                &id(),
+                Event::PullClosed {
+                    installation: None,
+                    repo: RepoRef::new("o", "r"),
+                    repo_id: RepoId(1),
+                    number: 9,
+                    merged: true,
+                    head_ref: head_ref.into(),
+                    head_repo: head_repo.map(str::to_string),
+                    sender: issue("alice", "").sender,
+                },
+                &me(),
+            )
+        };
+        let Decision::Lifecycle(req) = closed("bosun/5-x", Some("O/R")) else {
+            panic!("bosun's pull request is followed")
+        };
+        assert_eq!(req.issue, IssueNumber(5));
+        assert_eq!(
+            req.what,
+            LifecycleWhat::PullClosed {
+                number: 9,
+                merged: true,
+                branch: "bosun/5-x".into()
+            }
+        );
+        // A fork's branch of the same name, a deleted fork, and other branches are not bosun's.
+        assert!(matches!(
+            closed("bosun/5-x", Some("mallory/r")),
+            Decision::Ignore(_)
+        ));
+        assert!(matches!(closed("bosun/5-x", None), Decision::Ignore(_)));
+        assert!(matches!(
+            closed("feature", Some("o/r")),
+            Decision::Ignore(_)
+        ));
     }
 
     #[test]

@@ -111,6 +111,15 @@ fn handle(me: &Identity, delivery: &StoredDelivery) -> Handled {
             let job = Job::Trigger(request).to_new(now_ms());
             done(DeliveryState::Processed, "trigger queued", vec![job])
         }
+        Decision::Lifecycle(request) => {
+            tracing::info!(repo = %request.repo, issue = %request.issue, "task lifecycle change queued");
+            let job = Job::Lifecycle(request).to_new(now_ms());
+            done(
+                DeliveryState::Processed,
+                "lifecycle change queued",
+                vec![job],
+            )
+        }
         Decision::Noted(what) => {
             tracing::debug!(what, "delivery noted");
             done(DeliveryState::Processed, what, vec![])

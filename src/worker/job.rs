@@ -3,7 +3,7 @@
 
 use crate::db::NewJob;
 use crate::task::model::TaskId;
-use crate::task::trigger::TriggerRequest;
+use crate::task::trigger::{LifecycleRequest, TriggerRequest};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -12,6 +12,8 @@ pub enum Job {
     Trigger(Box<TriggerRequest>),
     /// Do the work of one attempt of a task.
     Run { task: TaskId, attempt: u32 },
+    /// Follow a change to a task's issue or pull request (closed, merged).
+    Lifecycle(Box<LifecycleRequest>),
     /// Make the task's face on GitHub (tracking comment, status label) match the database.
     SyncFace { task: TaskId },
 }
@@ -22,6 +24,7 @@ impl Job {
             Job::Trigger(_) => "trigger",
             Job::Run { .. } => "run",
             Job::SyncFace { .. } => "sync_face",
+            Job::Lifecycle(_) => "lifecycle",
         }
     }
 
@@ -31,6 +34,8 @@ impl Job {
             // Triggers on one issue are handled in arrival order, so "stop" after "do" means stop.
             Job::Trigger(t) => (Some(format!("issue:{}#{}", t.repo_id, t.issue)), None, 8),
             Job::Run { task, .. } => (Some(format!("run:{task}")), None, 5),
+            // In line with the issue's triggers: a close after a "do" is handled after it.
+            Job::Lifecycle(l) => (Some(format!("issue:{}#{}", l.repo_id, l.issue)), None, 8),
             // A queued refresh already covers any later change: twins coalesce.
             Job::SyncFace { task } => (
                 Some(format!("face:{task}")),

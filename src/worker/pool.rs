@@ -129,6 +129,12 @@ async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
                 .instrument(span)
                 .await
         }
+        Job::Lifecycle(req) => {
+            let span = tracing::info_span!("lifecycle", repo = %req.repo, issue = %req.issue, delivery = %req.delivery);
+            crate::task::handle_lifecycle::handle_lifecycle(ctx, req, fence)
+                .instrument(span)
+                .await
+        }
         Job::Run { task, attempt } => {
             let span = tracing::info_span!("run", task = %task, attempt = attempt, repo = tracing::field::Empty, issue = tracing::field::Empty);
             handle_run(ctx, *task, *attempt, fence)

@@ -139,6 +139,33 @@ impl Workspaces {
         })
     }
 
+    /// Deletes a task branch on the remote (after its pull request was merged) and in the
+    /// mirror. A branch already gone is fine.
+    pub fn delete_branch(
+        &self,
+        repo: &str,
+        clone_url: &str,
+        branch: &str,
+        token: Option<&Secret>,
+    ) -> Result<(), GitError> {
+        if !valid_repo_name(repo) || !branch.starts_with("bosun/") {
+            return Err(GitError::Refused(format!(
+                "bosun deletes only its own branches, not `{branch}`"
+            )));
+        }
+        let mirror_path = self.mirror_path(repo);
+        mirror::locked(&mirror_path, || {
+            let git = mirror::open_or_init(&mirror_path)?;
+            publish::delete_remote_branch(&git, clone_url, branch, token)?;
+            if let Ok(mut local) = git.find_reference(&format!("refs/heads/{branch}")) {
+                local
+                    .delete()
+                    .map_err(GitError::git("delete the local branch"))?;
+            }
+            Ok(())
+        })
+    }
+
     /// The commit of the spare checkout ready for `repo`, if one is.
     pub fn spare_ready(&self, repo: &str) -> Option<String> {
         self.spares.ready(repo).map(|c| c.to_string())

@@ -56,6 +56,24 @@ pub fn commit(
     })
 }
 
+/// Deletes `branch` on the remote (`:refs/heads/<branch>`), with the mirror's lock held.
+pub(super) fn delete_remote_branch(
+    repo: &Repository,
+    clone_url: &str,
+    branch: &str,
+    token: Option<&Secret>,
+) -> Result<(), GitError> {
+    let mut remote = repo
+        .remote_anonymous(clone_url)
+        .map_err(GitError::git("set up the remote"))?;
+    let mut options = PushOptions::new();
+    options.remote_callbacks(callbacks(token));
+    let refspec = format!(":refs/heads/{branch}");
+    remote
+        .push(&[refspec.as_str()], Some(&mut options))
+        .map_err(GitError::git("delete the branch"))
+}
+
 /// Pushes the task branch to the remote, replacing what an earlier attempt pushed there.
 pub fn push(ws: &Workspace, token: Option<&Secret>) -> Result<(), GitError> {
     locked(&ws.mirror, || {

@@ -1,0 +1,87 @@
+//! The lifecycle job: a task follows what happens to its issue and pull request. A closed issue
+//! stops its running task; a merged pull request marks the task done and deletes its branch; a
+//! pull request closed without merging cancels the task (its branch stays, for reference).
+
+use crate::db::Fence;
+use crate::github::secret::Secret;
+use crate::task::model::{project, TaskEvent};
+use crate::task::trigger::{LifecycleRequest, LifecycleWhat};
+use crate::worker::context::{Ctx, JobError};
+use crate::worker::job::Job;
+
+pub async fn handle_lifecycle(
+    ctx: &Ctx,
+    req: &LifecycleRequest,
+    fence: Fence,
+) -> Result<(), JobError> {
+    let Some(task) = ctx.db.task_for_issue(req.repo_id, req.issue).await? else {
+        tracing::debug!("no task on this issue");
+        return Ok(());
+    };
+    crate::task::record_span_ids(&task);
+    let state = project(&ctx.db.task_events(task.id).await?)?;
+    let event = match &req.what {
+        LifecycleWhat::IssueClosed if state.status.is_active() => {
+            TaskEvent::IssueClosed { by: req.by.clone() }
+        }
+        LifecycleWhat::IssueClosed => return Ok(()),
+        LifecycleWhat::PullClosed { number, merged, .. } => {
+            if state.run.pr.as_ref().map(|(n, _)| n) != Some(number) {
+                tracing::info!(
+                    pr = number,
+                    "not the pull request of the task's current attempt"
+                );
+                return Ok(());
+            }
+            TaskEvent::PullClosed {
+                number: *number,
+                merged: *merged,
+                by: req.by.clone(),
+            }
+        }
+    };
+    let face = [Job::SyncFace { task: task.id }.to_new(0)];
+    match ctx.db.record(task.id, &event, Some(fence), &face).await {
+        Ok(_) => ctx.jobs_added.notify_one(),
+        // Already recorded by an earlier try of this job whose branch deletion failed: go on
+        // to the deletion; anything else moved on and needs nothing.
+        Err(crate::db::RecordError::Invalid(_)) if state.run.pr_closed => {}
+        Err(crate::db::RecordError::Invalid(why)) => {
+            tracing::info!(%why, "the task moved on; nothing to do");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if let LifecycleWhat::PullClosed {
+        merged: true,
+        branch,
+        ..
+    } = &req.what
+    {
+        delete_branch(ctx, &task, branch).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the merged branch with the installation token. Without a runner (placeholder mode)
+/// there is no mirror to push from, and nothing was pushed in the first place.
+async fn delete_branch(ctx: &Ctx, task: &crate::db::TaskRow, branch: &str) -> Result<(), JobError> {
+    let Some(runner) = &ctx.settings.runner else {
+        return Ok(());
+    };
+    let client = ctx.github.installation(task.installation);
+    let repository = client.repository(&task.repo).await?;
+    let token: Secret = client.access_token().await?;
+    let (workspaces, repo, branch) = (
+        runner.workspaces.clone(),
+        task.repo.to_string(),
+        branch.to_string(),
+    );
+    let url = repository.clone_url;
+    tokio::task::spawn_blocking(move || {
+        workspaces.delete_branch(&repo, &url, &branch, Some(&token))
+    })
+    .await
+    .map_err(|e| JobError::Fail(anyhow::anyhow!("deleting the branch panicked: {e}")))?
+    .map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))
+}
