@@ -195,6 +195,45 @@ fn labeled_as_on_github(app: &TestApp, issue: u64, title: &str, body: &str) -> s
     payload
 }
 
+/// Every container of this test's bosun (by its instance label).
+fn sweep(run: &Run) -> images::ContainerSweep {
+    let instance = bosun::run::runner::instance_label(run.app.data_dir.path());
+    images::ContainerSweep::new("bosun.instance", &instance)
+}
+
+/// Opens and labels an issue acting out `scenario`, and waits until its agent's container runs.
+async fn running_task(
+    run: &Run,
+    sweep: &images::ContainerSweep,
+    title: &str,
+    scenario: &str,
+) -> u64 {
+    let body = format!("SCENARIO: {scenario}");
+    let issue = run.app.github.add_issue(REPO, title, &body, WRITER);
+    let payload = labeled_as_on_github(&run.app, issue, title, &body);
+    let delivery = format!("d-run-{issue}");
+    assert_eq!(
+        run.app
+            .send_json("issues", &delivery, &payload)
+            .await
+            .status(),
+        202
+    );
+    assert!(containers_become(sweep, true).await, "the agent never ran");
+    issue
+}
+
+/// Waits (up to 60 s) until this bosun's containers exist (`present`) or are all gone.
+async fn containers_become(sweep: &images::ContainerSweep, present: bool) -> bool {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while sweep.containers().is_empty() == present {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .is_ok()
+}
+
 fn tracking(gh: &FakeGitHub, issue: u64) -> String {
     gh.comments(REPO, issue)
         .into_iter()
@@ -222,8 +261,7 @@ async fn a_labelled_issue_becomes_a_draft_pull_request_with_the_agents_change() 
         "gates:\n  - name: greeting\n    run: grep -q fixed hello.txt\n",
     )
     .await;
-    let instance = bosun::run::runner::instance_label(run.app.data_dir.path());
-    let sweep = images::ContainerSweep::new("bosun.instance", &instance);
+    let sweep = sweep(&run);
     let issue = label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
         finished(gh, issue) && !gh.pulls(REPO).is_empty()
     })
@@ -446,8 +484,7 @@ async fn an_agent_that_hangs_is_stopped_at_its_deadline_and_its_container_remove
         return;
     }
     let run = start(&fake_agent_image(), "timeouts:\n  agent_minutes: 1\n").await;
-    let instance = bosun::run::runner::instance_label(run.app.data_dir.path());
-    let sweep = images::ContainerSweep::new("bosun.instance", &instance);
+    let sweep = sweep(&run);
     let issue = label_and_wait(&run, "Hang", "SCENARIO: hang", finished).await;
     let gh = &run.app.github;
     assert!(gh
@@ -466,32 +503,15 @@ async fn stop_ends_the_running_agent_and_removes_its_container() {
         return;
     }
     let run = start(&fake_agent_image(), "").await;
-    let instance = bosun::run::runner::instance_label(run.app.data_dir.path());
-    let sweep = images::ContainerSweep::new("bosun.instance", &instance);
+    let sweep = sweep(&run);
     let gh = &run.app.github;
-    let issue = gh.add_issue(REPO, "Hang until stopped", "SCENARIO: hang", WRITER);
-    let payload = labeled_as_on_github(&run.app, issue, "Hang until stopped", "SCENARIO: hang");
-    assert_eq!(
-        run.app
-            .send_json("issues", "d-stop-1", &payload)
-            .await
-            .status(),
-        202
-    );
+    let issue = running_task(&run, &sweep, "Hang until stopped", "hang").await;
     let running = |gh: &FakeGitHub| tracking(gh, issue).contains("🔄 running");
     assert!(
         gh.wait_until(running, Duration::from_secs(60)).await,
         "{}",
         tracking(gh, issue)
     );
-    // "Running" is recorded just before the container is created: wait for it to exist.
-    let started = tokio::time::timeout(Duration::from_secs(30), async {
-        while sweep.containers().is_empty() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
-    assert!(started.is_ok(), "the agent's container never ran");
     assert_eq!(sweep.containers().len(), 1);
 
     let comment_id = gh.add_comment(REPO, issue, "@bosun-test stop", WRITER);
@@ -509,13 +529,10 @@ async fn stop_ends_the_running_agent_and_removes_its_container() {
         "{}",
         tracking(gh, issue)
     );
-    let gone = tokio::time::timeout(Duration::from_secs(30), async {
-        while !sweep.containers().is_empty() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    })
-    .await;
-    assert!(gone.is_ok(), "the container outlived the stop");
+    assert!(
+        containers_become(&sweep, false).await,
+        "the container outlived the stop"
+    );
     assert!(gh.pulls(REPO).is_empty());
     run.app.finish().await;
 }
@@ -692,25 +709,9 @@ async fn a_run_that_lost_its_lease_publishes_nothing() {
         "gates:\n  - name: any\n    run: 'true'\n",
     )
     .await;
-    let instance = bosun::run::runner::instance_label(run.app.data_dir.path());
-    let sweep = images::ContainerSweep::new("bosun.instance", &instance);
+    let sweep = sweep(&run);
     let gh = &run.app.github;
-    let issue = gh.add_issue(REPO, "Slow", "SCENARIO: slow", WRITER);
-    let payload = labeled_as_on_github(&run.app, issue, "Slow", "SCENARIO: slow");
-    assert_eq!(
-        run.app
-            .send_json("issues", "d-lease", &payload)
-            .await
-            .status(),
-        202
-    );
-    let started = tokio::time::timeout(Duration::from_secs(60), async {
-        while sweep.containers().is_empty() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
-    assert!(started.is_ok(), "the agent never ran");
+    running_task(&run, &sweep, "Slow", "slow").await;
 
     // Another worker reclaims the job, as after an expired lease: its fence moves on, and the
     // job is parked far in the future so nobody runs it again during the test.
@@ -848,25 +849,9 @@ async fn closing_the_issue_stops_its_running_agent() {
         return;
     }
     let run = start(&fake_agent_image(), "").await;
-    let instance = bosun::run::runner::instance_label(run.app.data_dir.path());
-    let sweep = images::ContainerSweep::new("bosun.instance", &instance);
+    let sweep = sweep(&run);
     let gh = &run.app.github;
-    let issue = gh.add_issue(REPO, "Hang", "SCENARIO: hang", WRITER);
-    let payload = labeled_as_on_github(&run.app, issue, "Hang", "SCENARIO: hang");
-    assert_eq!(
-        run.app
-            .send_json("issues", "d-close-1", &payload)
-            .await
-            .status(),
-        202
-    );
-    let started = tokio::time::timeout(Duration::from_secs(60), async {
-        while sweep.containers().is_empty() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
-    assert!(started.is_ok(), "the agent never ran");
+    let issue = running_task(&run, &sweep, "Hang", "hang").await;
 
     let mut closed = labeled_as_on_github(&run.app, issue, "Hang", "SCENARIO: hang");
     closed["action"] = "closed".into();
@@ -885,13 +870,10 @@ async fn closing_the_issue_stops_its_running_agent() {
         "{}",
         tracking(gh, issue)
     );
-    let gone = tokio::time::timeout(Duration::from_secs(30), async {
-        while !sweep.containers().is_empty() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    })
-    .await;
-    assert!(gone.is_ok(), "the container outlived the close");
+    assert!(
+        containers_become(&sweep, false).await,
+        "the container outlived the close"
+    );
     assert!(gh.pulls(REPO).is_empty());
     run.app.finish().await;
 }

@@ -190,20 +190,7 @@ impl Db {
         error: &str,
         run_after: i64,
     ) -> Result<bool, sqlx::Error> {
-        let deferred = sqlx::query(
-            "UPDATE jobs SET state = 'queued', last_error = ?, run_after = ?,
-                    attempts = MAX(attempts - 1, 0), lease_owner = NULL, lease_until = NULL,
-                    updated_at = ?
-             WHERE id = ? AND fence = ? AND state = 'running'",
-        )
-        .bind(error)
-        .bind(run_after)
-        .bind(now_ms())
-        .bind(fence.job.0)
-        .bind(fence.token)
-        .execute(&self.write)
-        .await?;
-        Ok(deferred.rows_affected() == 1)
+        self.requeue(fence, error, run_after, false).await
     }
 
     /// Puts the job back in the queue to run again at `run_after`. When a coalescing twin is
@@ -214,13 +201,27 @@ impl Db {
         error: &str,
         run_after: i64,
     ) -> Result<bool, sqlx::Error> {
+        self.requeue(fence, error, run_after, true).await
+    }
+
+    /// Back to `queued`; `counted: false` hands the claim's attempt back. When a coalescing
+    /// twin is already queued, the twin will do the work and this job is closed instead.
+    async fn requeue(
+        &self,
+        fence: Fence,
+        error: &str,
+        run_after: i64,
+        counted: bool,
+    ) -> Result<bool, sqlx::Error> {
         let requeued = sqlx::query(
             "UPDATE OR IGNORE jobs SET state = 'queued', last_error = ?, run_after = ?,
+                    attempts = CASE WHEN ? THEN attempts ELSE MAX(attempts - 1, 0) END,
                     lease_owner = NULL, lease_until = NULL, updated_at = ?
              WHERE id = ? AND fence = ? AND state = 'running'",
         )
         .bind(error)
         .bind(run_after)
+        .bind(counted)
         .bind(now_ms())
         .bind(fence.job.0)
         .bind(fence.token)

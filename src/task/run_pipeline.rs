@@ -145,6 +145,17 @@ struct Pipeline<'a> {
 }
 
 impl Pipeline<'_> {
+    /// The task's current state, projected from its events.
+    async fn state(&self) -> Result<crate::task::model::TaskState, Step> {
+        let events = self
+            .ctx
+            .db
+            .task_events(self.task.id)
+            .await
+            .map_err(JobError::from)?;
+        crate::task::model::project(&events).map_err(|e| Step::Job(JobError::Fail(e.into())))
+    }
+
     /// This run's checkout directory: unique per claim of the job, so a run that lost its
     /// lease cannot remove or write into the checkout of the run that took over.
     fn checkout_name(&self) -> String {
@@ -332,14 +343,7 @@ impl Pipeline<'_> {
     /// The issue as it was when the trigger came; asked of GitHub only for tasks recorded
     /// before bosun kept that (or rebuilt by resync).
     async fn issue_as_triggered(&self) -> Result<IssueSnapshot, Step> {
-        let events = self
-            .ctx
-            .db
-            .task_events(self.task.id)
-            .await
-            .map_err(JobError::from)?;
-        let state = crate::task::model::project(&events).map_err(|e| JobError::Fail(e.into()))?;
-        if let Some(issue) = state.issue {
+        if let Some(issue) = self.state().await?.issue {
             return Ok(issue);
         }
         let issue = self
@@ -402,15 +406,7 @@ impl Pipeline<'_> {
         config: &crate::config::repo::RepoConfig,
         resolved: &Resolved,
     ) -> Result<PromptInput, Step> {
-        let state = crate::task::model::project(
-            &self
-                .ctx
-                .db
-                .task_events(self.task.id)
-                .await
-                .map_err(JobError::from)?,
-        )
-        .map_err(|e| JobError::Fail(e.into()))?;
+        let state = self.state().await?;
         // Comments reach the agent only from people who may steer bosun themselves.
         let mut comments = Vec::new();
         for c in self
@@ -746,15 +742,7 @@ impl Pipeline<'_> {
                 reply::gates_failed(&ws.branch, resolved.rounds),
             ));
         }
-        let state = crate::task::model::project(
-            &self
-                .ctx
-                .db
-                .task_events(self.task.id)
-                .await
-                .map_err(JobError::from)?,
-        )
-        .map_err(|e| JobError::Fail(e.into()))?;
+        let state = self.state().await?;
         let body = reply::pull_request_body(
             self.task.issue.0,
             summary,
