@@ -16,6 +16,7 @@ use crate::worker::backoff::backoff;
 use crate::worker::context::{Ctx, WorkerSettings};
 use crate::worker::intake::run_intake;
 use crate::worker::pool::run_pool;
+use crate::worker::redelivery::run_redelivery_sweeps;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -152,6 +153,7 @@ fn start_engine(
     });
     let handle = config.mention_handle.clone();
     let settings = settings(config, runner.clone());
+    let sweep_every = Duration::from_secs(config.redelivery_sweep_secs);
     let engine = tokio::spawn(async move {
         if let Some(runner) = &runner {
             // Containers of a bosun that crashed: their tasks are requeued by lease expiry.
@@ -165,6 +167,14 @@ fn start_engine(
             return;
         };
         tracing::info!(handle = %identity.handle, bot = %identity.bot_login, "engine started");
+        let sweeps = {
+            let (github, db, shutdown) = (github.clone(), db.clone(), shutdown.clone());
+            async move {
+                if !sweep_every.is_zero() {
+                    run_redelivery_sweeps(github, db, sweep_every, shutdown).await;
+                }
+            }
+        };
         let ctx = Arc::new(Ctx::new(db.clone(), github, identity.clone(), settings));
         let intake = run_intake(
             db.clone(),
@@ -176,7 +186,7 @@ fn start_engine(
         );
         let pool = run_pool(ctx, shutdown.clone());
         let upkeep = prune_old_deliveries(db, shutdown);
-        tokio::join!(intake, pool, upkeep);
+        tokio::join!(intake, pool, upkeep, sweeps);
     });
     (configured, engine)
 }

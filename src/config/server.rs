@@ -76,6 +76,11 @@ pub struct ServerConfig {
     #[arg(long, env = "BOSUN_PLACEHOLDER_SECS", default_value_t = 0.0)]
     pub placeholder_secs: f64,
 
+    /// Seconds between sweeps of the App's webhook delivery log for failed deliveries to ask
+    /// again (one sweep also runs at start-up); 0 turns the sweeps off.
+    #[arg(long, env = "BOSUN_REDELIVERY_SWEEP_SECS", default_value_t = 300)]
+    pub redelivery_sweep_secs: u64,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "BOSUN_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

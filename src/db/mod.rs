@@ -3,6 +3,7 @@
 
 mod deliveries;
 mod jobs;
+mod redeliveries;
 mod tasks;
 
 pub use deliveries::{

@@ -88,7 +88,7 @@ impl Inner {
 /// The App's client. Cheap to clone; all clones share the token cache and counters.
 #[derive(Clone)]
 pub struct GitHub {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl GitHub {

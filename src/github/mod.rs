@@ -6,6 +6,7 @@ pub mod classify;
 pub mod client;
 pub mod error;
 pub mod events;
+pub mod hook_deliveries;
 pub mod ids;
 pub mod installation;
 pub mod link;

@@ -5,3 +5,4 @@ pub mod context;
 pub mod intake;
 pub mod job;
 pub mod pool;
+pub mod redelivery;

@@ -46,6 +46,7 @@ pub fn server_config(github_url: &str, data_dir: &Path, app_id: u64) -> ServerCo
         workers: 2,
         lease_secs: 5,
         run_config: None,
+        redelivery_sweep_secs: 0,
         run_mode: "placeholder".into(),
         placeholder_secs: 0.0,
         log_format: "text".into(),

@@ -248,6 +248,36 @@ impl FakeGitHub {
         repo.clone_url = None;
     }
 
+    /// Adds an entry to the App's webhook delivery log, delivered now; returns its id.
+    pub fn add_hook_delivery(
+        &self,
+        guid: &str,
+        event: &str,
+        action: Option<&str>,
+        status_code: u16,
+    ) -> u64 {
+        let mut m = self.s().model();
+        let id = 1_000 + m.hook_deliveries.len() as u64;
+        let redelivery = m.hook_deliveries.iter().any(|d| d.guid == guid);
+        m.hook_deliveries.push(crate::HookDeliveryRecord {
+            id,
+            guid: guid.to_owned(),
+            delivered_at: std::time::SystemTime::now(),
+            redelivery,
+            status_code,
+            event: event.to_owned(),
+            action: action.map(str::to_owned),
+            installation_id: None,
+            repository_id: None,
+        });
+        id
+    }
+
+    /// Ids of the deliveries whose redelivery was asked for, in order.
+    pub fn redelivery_requests(&self) -> Vec<u64> {
+        self.s().model().redelivery_requests.clone()
+    }
+
     /// Every request to the git endpoint, in arrival order.
     pub fn git_requests(&self) -> Vec<crate::GitRequestRecord> {
         self.s().model().git_requests.clone()

@@ -91,6 +91,22 @@ pub struct ReactionRecord {
     pub at: Instant,
 }
 
+/// One entry of the App's webhook delivery log (`GET /app/hook/deliveries`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookDeliveryRecord {
+    pub id: u64,
+    /// The `X-GitHub-Delivery` header of the delivery (shared by its redeliveries).
+    pub guid: String,
+    pub delivered_at: std::time::SystemTime,
+    pub redelivery: bool,
+    /// What the App's server answered; 0 when it could not be reached.
+    pub status_code: u16,
+    pub event: String,
+    pub action: Option<String>,
+    pub installation_id: Option<u64>,
+    pub repository_id: Option<u64>,
+}
+
 /// One request to the git smart-HTTP endpoint (see `FakeGitHub::serve_git`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitRequestRecord {

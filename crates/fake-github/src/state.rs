@@ -228,6 +228,9 @@ pub(crate) struct Model {
     /// Slot per arrived request, filled when it is answered.
     pub requests: Vec<Option<RequestRecord>>,
     pub git_requests: Vec<crate::GitRequestRecord>,
+    pub hook_deliveries: Vec<crate::HookDeliveryRecord>,
+    /// Ids of deliveries whose redelivery was asked for, in order.
+    pub redelivery_requests: Vec<u64>,
     pub rate: Rate,
 }
 
@@ -260,6 +263,8 @@ impl Model {
             faults: FaultQueue::default(),
             requests: Vec::new(),
             git_requests: Vec::new(),
+            hook_deliveries: Vec::new(),
+            redelivery_requests: Vec::new(),
             rate: Rate {
                 used: 0,
                 reset: util::epoch_secs(now) + 3600,

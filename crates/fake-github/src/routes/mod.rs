@@ -3,6 +3,7 @@
 mod app;
 mod checks;
 mod comments;
+mod hooks;
 mod issues;
 mod pulls;
 mod repos;
@@ -37,6 +38,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             post(app::convert_manifest),
         )
         .route("/rate_limit", get(app::rate_limit))
+        .route("/app/hook/deliveries", get(hooks::list))
+        .route("/app/hook/deliveries/{id}/attempts", post(hooks::redeliver))
         .route("/repos/{owner}/{repo}", get(repos::get_repo))
         .route(
             "/repos/{owner}/{repo}/installation",

@@ -1,0 +1,64 @@
+//! Missed webhooks: GitHub logs every delivery attempt. While bosun was down, or when it
+//! answered 5xx, a delivery failed and GitHub will not send it again by itself. A sweep (at
+//! start-up, then periodically) reads the App's delivery log and asks GitHub, once per
+//! delivery, to redeliver what failed and never reached bosun's database.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::db::Db;
+use crate::github::client::GitHub;
+
+/// How far back the log is read: GitHub keeps deliveries for redelivery about this long.
+const WINDOW_HOURS: i64 = 72;
+
+pub async fn run_redelivery_sweeps(
+    github: GitHub,
+    db: Db,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        match sweep_once(&github, &db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(asked = n, "asked GitHub to redeliver missed webhooks"),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "the redelivery sweep failed; next time")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// One sweep; returns how many redeliveries it asked for.
+pub async fn sweep_once(github: &GitHub, db: &Db) -> anyhow::Result<usize> {
+    let since = chrono::Utc::now() - chrono::Duration::hours(WINDOW_HOURS);
+    let log = github.hook_deliveries(since).await?;
+    // A delivery one of whose attempts succeeded reached bosun (it stores before answering).
+    let reached: HashSet<_> = log
+        .iter()
+        .filter(|d| d.succeeded())
+        .map(|d| &d.guid)
+        .collect();
+    let mut considered = HashSet::new();
+    let mut asked = 0;
+    for d in &log {
+        if d.succeeded() || d.event == "ping" || reached.contains(&d.guid) {
+            continue;
+        }
+        // Newest first: one request per delivery, for its latest failed attempt.
+        if !considered.insert(&d.guid) || !db.needs_redelivery(&d.guid).await? {
+            continue;
+        }
+        github.redeliver(d.id).await?;
+        db.note_redelivery(&d.guid, d.id).await?;
+        tracing::info!(delivery = %d.guid.0, event = %d.event, status = d.status_code, "missed webhook: redelivery asked");
+        asked += 1;
+    }
+    Ok(asked)
+}
