@@ -58,6 +58,19 @@ case "$scenario" in
   hang)
     sleep 600
     ;;
+  stall)
+    sleep 600
+    ;;
+  stall-once)
+    if [ -e .stalled-once ]; then
+      rm .stalled-once
+      echo "hello, fixed" > hello.txt
+      say "Fixed the greeting on the second try."
+    else
+      touch .stalled-once
+      sleep 600
+    fi
+    ;;
   slow)
     sleep 4
     echo "hello, late" > hello.txt
@@ -875,5 +888,67 @@ async fn closing_the_issue_stops_its_running_agent() {
         "the container outlived the close"
     );
     assert!(gh.pulls(REPO).is_empty());
+    run.app.finish().await;
+}
+
+/// Server configuration with agents that count as stuck after `idle_secs` of silence.
+async fn start_with_idle(idle_secs: u64) -> Run {
+    let image = fake_agent_image();
+    start_with_server_config(
+        &format!(
+            "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n\
+             limits:\n  memory_mb: 256\n  cpus: 1\n  agent_idle_secs: {idle_secs}\n"
+        ),
+        "",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_agent_is_restarted_once() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start_with_idle(2).await;
+    let issue = label_and_wait(&run, "Stall once", "SCENARIO: stall-once", |gh, issue| {
+        finished(gh, issue) && !gh.pulls(REPO).is_empty()
+    })
+    .await;
+    let gh = &run.app.github;
+    let comment = tracking(gh, issue);
+    assert!(
+        comment.contains("printed nothing for 2s and was restarted (1×)"),
+        "{comment}"
+    );
+    let pr = &gh.pulls(REPO)[0];
+    let files = git(&run.bare, &["ls-tree", "-r", "--name-only", &pr.head_sha]);
+    assert_eq!(
+        files, "hello.txt",
+        "the marker the agent removed is not committed"
+    );
+    let runs = run.app.data_dir.path().join("runs/task-1/attempt-1");
+    assert!(runs.join("round-1-restart-1/agent.log").exists());
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_silent_twice_fails_the_task() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start_with_idle(2).await;
+    let sweep = sweep(&run);
+    let issue = label_and_wait(&run, "Stall", "SCENARIO: stall", finished).await;
+    let gh = &run.app.github;
+    assert!(gh
+        .issue_labels(REPO, issue)
+        .contains(&"bosun:failed".to_string()));
+    let comment = tracking(gh, issue);
+    assert!(
+        comment.contains("printed nothing for 2s and was stopped, 2 times"),
+        "{comment}"
+    );
+    assert!(gh.pulls(REPO).is_empty());
+    assert!(sweep.containers().is_empty());
     run.app.finish().await;
 }

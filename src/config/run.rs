@@ -59,6 +59,9 @@ pub struct Limits {
     pub max_rounds: u32,
     pub max_agent_minutes: u32,
     pub max_gate_minutes: u32,
+    /// An agent that prints nothing for this many seconds is stuck: it is stopped and started
+    /// again once, then the task fails.
+    pub agent_idle_secs: u64,
     /// Whether a repository may give its agent the network.
     pub allow_network: bool,
     pub memory_mb: i64,
@@ -72,6 +75,7 @@ impl Default for Limits {
             max_rounds: 5,
             max_agent_minutes: 60,
             max_gate_minutes: 30,
+            agent_idle_secs: 600,
             allow_network: true,
             memory_mb: 4096,
             cpus: 2.0,
@@ -114,6 +118,8 @@ pub struct Resolved {
     pub rounds: u32,
     pub agent_timeout: std::time::Duration,
     pub gate_timeout: std::time::Duration,
+    /// Silence after which the agent counts as stuck.
+    pub idle: std::time::Duration,
     pub network: bool,
 }
 
@@ -209,6 +215,7 @@ impl RunConfig {
                     .min(self.limits.max_agent_minutes),
             ),
             gate_timeout: minutes(repo.timeouts.gate_minutes.min(self.limits.max_gate_minutes)),
+            idle: std::time::Duration::from_secs(self.limits.agent_idle_secs.max(1)),
             network: repo.network && self.limits.allow_network,
         })
     }

@@ -119,6 +119,13 @@ fn run_steps(state: &TaskState) -> String {
             if running { " · 🔄 running" } else { "" }
         ));
     }
+    if run.stalls > 0 {
+        out.push_str(&format!(
+            "- ⚠️ The agent printed nothing for {} and was restarted ({}×)\n",
+            human_duration(run.stall_secs),
+            run.stalls
+        ));
+    }
     if !run.gates.is_empty() {
         let lines: Vec<String> = run.gates.iter().map(gate_line).collect();
         out.push_str(&format!(

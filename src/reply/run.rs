@@ -45,6 +45,14 @@ pub fn agent_failed(why: &str, timed_out: bool, limit: Duration) -> String {
     )
 }
 
+pub fn agent_stalled(idle: Duration, runs: u32) -> String {
+    format!(
+        "❌ The agent printed nothing for {} and was stopped, {runs} times. It may be waiting \
+         for input it cannot get, or stuck in a loop. Nothing was pushed. `retry` runs it again.",
+        human_duration(idle.as_secs())
+    )
+}
+
 pub fn gates_could_not_run(why: &str) -> String {
     format!("❌ The gates could not run: {why}. Nothing was pushed.")
 }

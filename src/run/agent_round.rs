@@ -33,6 +33,8 @@ pub struct AgentRound<'a> {
     pub network: bool,
     pub limits: Limits,
     pub deadline: Duration,
+    /// An agent silent for this long is stuck: its container is stopped (see `stalled`).
+    pub idle: Duration,
     pub user: (u32, u32),
 }
 
@@ -40,6 +42,8 @@ pub struct RoundResult {
     pub outcome: Outcome,
     pub exit: SandboxExit,
     pub log: PathBuf,
+    /// The agent printed nothing for `idle` and was stopped.
+    pub stalled: bool,
 }
 
 /// Runs the round; `progress` is called with the running usage totals whenever they change.
@@ -84,14 +88,23 @@ pub async fn run_agent_round(
         .await
         .map_err(|e| SandboxError::Other(anyhow::anyhow!("creating the run log: {e}")))?;
     let started = Instant::now();
-    let run = sandbox.run(spec, tx, cancel);
+    // Stopping for silence is this round's own decision; a stop from outside cancels it too.
+    let silenced = cancel.child_token();
+    let run = sandbox.run(spec, tx, silenced.clone());
     tokio::pin!(run);
     let mut stderr_tail = String::new();
     let mut last_usage = Usage::default();
+    let mut last_output = tokio::time::Instant::now();
+    let mut stalled = false;
+    let mut open = true;
     let exit = loop {
         tokio::select! {
-            line = rx.recv() => {
-                let Some(line) = line else { continue };
+            line = rx.recv(), if open => {
+                let Some(line) = line else {
+                    open = false;
+                    continue;
+                };
+                last_output = tokio::time::Instant::now();
                 let prefix = match line.stream { Stream::Stdout => "", Stream::Stderr => "[stderr] " };
                 let _ = log.write_all(format!("{prefix}{}\n", line.text).as_bytes()).await;
                 match line.stream {
@@ -107,6 +120,11 @@ pub async fn run_agent_round(
                     }
                     Stream::Stderr => keep_tail(&mut stderr_tail, &line.text),
                 }
+            }
+            _ = tokio::time::sleep_until(last_output + round.idle), if !stalled => {
+                tracing::warn!(idle_secs = round.idle.as_secs(), "the agent printed nothing for too long; stopping it");
+                stalled = true;
+                silenced.cancel();
             }
             exit = &mut run => break exit?,
         }
@@ -132,6 +150,7 @@ pub async fn run_agent_round(
         outcome,
         exit,
         log: log_path,
+        stalled,
     })
 }
 

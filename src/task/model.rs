@@ -145,6 +145,12 @@ pub enum TaskEvent {
         usage: RunUsage,
         elapsed_secs: u64,
     },
+    /// The agent printed nothing for `idle_secs` and was stopped (it is restarted once).
+    AgentStalled {
+        attempt: u32,
+        round: u32,
+        idle_secs: u64,
+    },
     /// The agent round ended (successfully: a failed agent finishes the attempt).
     AgentFinished {
         attempt: u32,
@@ -237,6 +243,9 @@ pub struct RunProgress {
     pub gates: Vec<GateSummary>,
     pub pushed_sha: Option<String>,
     pub pr: Option<(u64, String)>,
+    /// How often the agent was stopped for silence, and after how long.
+    pub stalls: u32,
+    pub stall_secs: u64,
     /// The pull request was closed (merged or not); it can close only once.
     pub pr_closed: bool,
 }
@@ -288,6 +297,7 @@ impl TaskEvent {
             TaskEvent::AgentStarted { .. } => "agent_started",
             TaskEvent::AgentProgress { .. } => "agent_progress",
             TaskEvent::AgentFinished { .. } => "agent_finished",
+            TaskEvent::AgentStalled { .. } => "agent_stalled",
             TaskEvent::GatesRan { .. } => "gates_ran",
             TaskEvent::Pushed { .. } => "pushed",
             TaskEvent::PullOpened { .. } => "pull_opened",
@@ -343,6 +353,7 @@ impl TaskState {
             | TaskEvent::AgentStarted { attempt, .. }
             | TaskEvent::AgentProgress { attempt, .. }
             | TaskEvent::AgentFinished { attempt, .. }
+            | TaskEvent::AgentStalled { attempt, .. }
             | TaskEvent::GatesRan { attempt, .. }
             | TaskEvent::Pushed { attempt, .. }
             | TaskEvent::PullOpened { attempt, .. } => {
@@ -434,6 +445,10 @@ impl TaskState {
                 run.usage = run.done_usage;
                 run.agent_secs = run.done_secs;
                 run.agent_running = false;
+            }
+            TaskEvent::AgentStalled { idle_secs, .. } => {
+                self.run.stalls += 1;
+                self.run.stall_secs = *idle_secs;
             }
             TaskEvent::GatesRan { round, results, .. } => {
                 self.run.gates_round = *round;

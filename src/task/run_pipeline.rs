@@ -29,6 +29,9 @@ use crate::task::model::{GateSummary, IssueSnapshot, RunUsage, TaskEvent, TaskSt
 use crate::worker::context::{Ctx, JobError};
 use crate::worker::job::Job;
 
+/// How often a stuck agent is restarted before the task fails.
+const MAX_STALL_RESTARTS: u32 = 1;
+
 /// The end of a failing gate's log kept in the tracking comment.
 const COMMENT_TAIL_CHARS: usize = 3000;
 
@@ -480,68 +483,31 @@ impl Pipeline<'_> {
             input.round = round;
             let prompt =
                 render_prompt(input).map_err(|e| JobError::Fail(anyhow::anyhow!("{e}")))?;
-            self.record(
-                TaskEvent::AgentStarted {
-                    attempt: self.attempt,
-                    round,
-                    rounds: resolved.rounds,
-                    agent: resolved.agent_name.clone(),
-                    sandbox: self.runner.sandbox.name().to_string(),
-                },
-                true,
-            )
-            .await?;
-            let command = resolved.adapter.command(&CommandSpec {
-                model: resolved.model.clone(),
-                max_turns: resolved.agent.max_turns,
-                program: resolved.agent.program.clone(),
-                extra_args: Vec::new(),
-            });
-            let run_dir = self
-                .runner
-                .runs_dir
-                .join(format!("task-{}", self.task.id.0))
-                .join(format!("attempt-{}", self.attempt))
-                .join(format!("round-{round}"));
-            let progress = Arc::new(std::sync::Mutex::new(None::<(Usage, Duration)>));
-            let ticker = AbortOnDrop(self.progress_ticker(progress.clone()));
-            let started = Instant::now();
-            let result = run_agent_round(
-                self.runner.sandbox.as_ref(),
-                AgentRound {
-                    task_id: self.task.id.0 as u64,
-                    round,
-                    image: &resolved.agent.image,
-                    workspace: &ws.dir,
-                    run_dir,
-                    prompt: &prompt,
-                    command,
-                    env: agent_env.clone(),
-                    network: resolved.network,
-                    limits: self.runner.limits.clone(),
-                    deadline: resolved.agent_timeout,
-                    user: self.runner.user,
-                },
-                resolved.adapter.parser(),
-                |usage, elapsed| *crate::locks::lock(&progress) = Some((usage, elapsed)),
-                self.cancel.clone(),
-            )
-            .await;
-            drop(ticker);
-            let result = match result {
-                Ok(r) => r,
-                Err(SandboxError::ImageMissing { image }) => {
+            // A silent (stuck) agent is stopped and started again, once.
+            let mut restarts = 0;
+            let (result, started) = loop {
+                let (result, started) = self
+                    .agent_once(resolved, ws, &agent_env, &prompt, round, restarts)
+                    .await?;
+                if !result.stalled || self.cancel.is_cancelled() {
+                    break (result, started);
+                }
+                self.record(
+                    TaskEvent::AgentStalled {
+                        attempt: self.attempt,
+                        round,
+                        idle_secs: resolved.idle.as_secs(),
+                    },
+                    true,
+                )
+                .await?;
+                if restarts >= MAX_STALL_RESTARTS {
                     return Err(Step::Finish(
                         TaskStatus::Failed,
-                        reply::image_missing(&image),
-                    ))
+                        reply::agent_stalled(resolved.idle, restarts + 1),
+                    ));
                 }
-                Err(SandboxError::Unavailable(why)) => {
-                    return Err(Step::Job(JobError::Defer(anyhow::anyhow!(
-                        "sandbox unavailable: {why}"
-                    ))))
-                }
-                Err(e) => return Err(Step::Job(JobError::Fail(e.into()))),
+                restarts += 1;
             };
             if result.exit.cancelled {
                 return Err(Step::Stopped);
@@ -624,6 +590,86 @@ impl Pipeline<'_> {
                 .collect();
             round += 1;
         }
+    }
+
+    /// One run of the agent for `round` (a restart after a stall is another run).
+    async fn agent_once(
+        &self,
+        resolved: &Resolved,
+        ws: &Workspace,
+        agent_env: &[(String, String)],
+        prompt: &str,
+        round: u32,
+        restarts: u32,
+    ) -> Result<(crate::run::agent_round::RoundResult, Instant), Step> {
+        self.record(
+            TaskEvent::AgentStarted {
+                attempt: self.attempt,
+                round,
+                rounds: resolved.rounds,
+                agent: resolved.agent_name.clone(),
+                sandbox: self.runner.sandbox.name().to_string(),
+            },
+            true,
+        )
+        .await?;
+        let command = resolved.adapter.command(&CommandSpec {
+            model: resolved.model.clone(),
+            max_turns: resolved.agent.max_turns,
+            program: resolved.agent.program.clone(),
+            extra_args: Vec::new(),
+        });
+        let run_dir = self
+            .runner
+            .runs_dir
+            .join(format!("task-{}", self.task.id.0))
+            .join(format!("attempt-{}", self.attempt))
+            .join(match restarts {
+                0 => format!("round-{round}"),
+                n => format!("round-{round}-restart-{n}"),
+            });
+        let progress = Arc::new(std::sync::Mutex::new(None::<(Usage, Duration)>));
+        let ticker = AbortOnDrop(self.progress_ticker(progress.clone()));
+        let started = Instant::now();
+        let result = run_agent_round(
+            self.runner.sandbox.as_ref(),
+            AgentRound {
+                task_id: self.task.id.0 as u64,
+                round,
+                image: &resolved.agent.image,
+                workspace: &ws.dir,
+                run_dir,
+                prompt,
+                command,
+                env: agent_env.to_vec(),
+                network: resolved.network,
+                limits: self.runner.limits.clone(),
+                deadline: resolved.agent_timeout,
+                idle: resolved.idle,
+                user: self.runner.user,
+            },
+            resolved.adapter.parser(),
+            |usage, elapsed| *crate::locks::lock(&progress) = Some((usage, elapsed)),
+            self.cancel.clone(),
+        )
+        .await;
+        drop(ticker);
+        let result = match result {
+            Ok(r) => r,
+            Err(SandboxError::ImageMissing { image }) => {
+                return Err(Step::Finish(
+                    TaskStatus::Failed,
+                    reply::image_missing(&image),
+                ))
+            }
+            Err(SandboxError::Unavailable(why)) => {
+                return Err(Step::Job(JobError::Defer(anyhow::anyhow!(
+                    "sandbox unavailable: {why}"
+                ))))
+            }
+            Err(e) => return Err(Step::Job(JobError::Fail(e.into()))),
+        };
+        Ok((result, started))
     }
 
     /// Records the agent's progress every few seconds while it runs.
