@@ -71,6 +71,10 @@ case "$scenario" in
       sleep 600
     fi
     ;;
+  api-down)
+    echo '{"type":"result","subtype":"success","is_error":true,"result":"API Error: Unable to connect to API (ConnectionRefused)","session_id":"s1"}'
+    exit 1
+    ;;
   slow)
     sleep 4
     echo "hello, late" > hello.txt
@@ -950,5 +954,109 @@ async fn an_agent_silent_twice_fails_the_task() {
     );
     assert!(gh.pulls(REPO).is_empty());
     assert!(sweep.containers().is_empty());
+    run.app.finish().await;
+}
+
+/// An agent whose model API cannot be reached is retried by the queue with backoff (it does
+/// not use up the task), and the tracking comment says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_agent_failure_is_retried_with_backoff() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let gh = &run.app.github;
+    let issue = gh.add_issue(REPO, "API down", "SCENARIO: api-down", WRITER);
+    let payload = labeled_as_on_github(&run.app, issue, "API down", "SCENARIO: api-down");
+    assert_eq!(
+        run.app
+            .send_json("issues", "d-api", &payload)
+            .await
+            .status(),
+        202
+    );
+    let retried = |gh: &FakeGitHub| {
+        tracking(gh, issue).contains("Retried 1× with backoff: the model API could not be reached")
+    };
+    assert!(
+        gh.wait_until(retried, Duration::from_secs(60)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    let labels = gh.issue_labels(REPO, issue);
+    assert!(
+        labels.contains(&"bosun:in-progress".to_string()),
+        "{labels:?}"
+    );
+    let runs = run.app.db().jobs_of_kind("run").await.unwrap();
+    assert!(
+        runs[0]
+            .2
+            .as_deref()
+            .unwrap_or("")
+            .contains("could not be reached"),
+        "{runs:?}"
+    );
+
+    // Stop it; the queued retry then finds nothing to do.
+    let comment_id = gh.add_comment(REPO, issue, "@bosun-test stop", WRITER);
+    let stop = comment_created(&run.app, issue, comment_id, "@bosun-test stop", WRITER);
+    assert_eq!(
+        run.app
+            .send_json("issue_comment", "d-api-stop", &stop)
+            .await
+            .status(),
+        202
+    );
+    let stopped = |gh: &FakeGitHub| tracking(gh, issue).contains("Stopped by @octocat");
+    assert!(
+        gh.wait_until(stopped, Duration::from_secs(30)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    run.app.finish().await;
+}
+
+/// After `breaker_failures` failed runs in a row, the agent's circuit breaker opens in that
+/// repository: the retries stop, and the next task there ends at once, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_circuit_breaker_stops_a_retry_loop() {
+    if !images::require_docker() {
+        return;
+    }
+    let image = fake_agent_image();
+    let run = start_with_server_config(
+        &format!(
+            "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n\
+             limits:\n  breaker_failures: 2\n  breaker_cooldown_minutes: 30\n"
+        ),
+        "",
+    )
+    .await;
+    let issue = label_and_wait(&run, "API down", "SCENARIO: api-down", finished).await;
+    let gh = &run.app.github;
+    assert!(gh
+        .issue_labels(REPO, issue)
+        .contains(&"bosun:failed".to_string()));
+    let comment = tracking(gh, issue);
+    assert!(
+        comment.contains("failed 2 times in a row in this repository"),
+        "{comment}"
+    );
+    assert!(comment.contains("Retried 2×"), "{comment}");
+
+    // The next task in the repository is refused at once: its agent never starts.
+    let sweep = sweep(&run);
+    let second = label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", finished).await;
+    assert!(
+        tracking(gh, second).contains("circuit breaker is open"),
+        "{}",
+        tracking(gh, second)
+    );
+    assert!(sweep.containers().is_empty());
+    assert!(
+        !run.app.data_dir.path().join("runs/task-2").exists(),
+        "no agent ran for task 2"
+    );
     run.app.finish().await;
 }

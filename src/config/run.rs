@@ -62,6 +62,10 @@ pub struct Limits {
     /// An agent that prints nothing for this many seconds is stuck: it is stopped and started
     /// again once, then the task fails.
     pub agent_idle_secs: u64,
+    /// After this many failed agent runs in a row in one repository, that agent is not
+    /// started there again for `breaker_cooldown_minutes` (runs end at once, saying so).
+    pub breaker_failures: u32,
+    pub breaker_cooldown_minutes: u32,
     /// Whether a repository may give its agent the network.
     pub allow_network: bool,
     pub memory_mb: i64,
@@ -76,6 +80,8 @@ impl Default for Limits {
             max_agent_minutes: 60,
             max_gate_minutes: 30,
             agent_idle_secs: 600,
+            breaker_failures: 3,
+            breaker_cooldown_minutes: 30,
             allow_network: true,
             memory_mb: 4096,
             cpus: 2.0,

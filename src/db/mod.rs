@@ -1,6 +1,7 @@
 //! The one database facade. Every SQL statement bosun runs lives under `src/db/`; callers get
 //! typed rows and typed errors, never a connection.
 
+mod breakers;
 mod deliveries;
 mod jobs;
 mod redeliveries;

@@ -64,6 +64,12 @@ pub fn tracking_comment(task: &TaskRow, state: &TaskState, handle: &str) -> Stri
         ));
     }
     out.push_str(&run_steps(state));
+    if let Some(reason) = &state.retry_reason {
+        out.push_str(&format!(
+            "- ⚠️ Retried {}× with backoff: {reason}\n",
+            state.retries
+        ));
+    }
     out.push_str(&format!("- {} Finished\n", check(finished)));
     let steering: Vec<_> = state.instructions.iter().skip(1).collect();
     if !steering.is_empty() {

@@ -53,6 +53,15 @@ pub fn agent_stalled(idle: Duration, runs: u32) -> String {
     )
 }
 
+pub fn breaker_open(agent: &str, failures: u32, wait: Duration) -> String {
+    format!(
+        "⛔ The agent `{agent}` failed {failures} times in a row in this repository, so bosun \
+         pauses it here for {} (its circuit breaker is open) instead of retrying in a loop. \
+         Check the earlier failures (a model key, an API outage), then `retry` after the pause.",
+        human_duration(wait.as_secs())
+    )
+}
+
 pub fn gates_could_not_run(why: &str) -> String {
     format!("❌ The gates could not run: {why}. Nothing was pushed.")
 }

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod agent_round;
 pub mod gates;
 pub mod prompt;
+pub mod recovery;
 pub mod redact;
 pub mod runner;
 pub mod sandbox;

@@ -145,6 +145,9 @@ pub enum TaskEvent {
         usage: RunUsage,
         elapsed_secs: u64,
     },
+    /// The agent failed in a way that looks transient (its API unreachable or overloaded);
+    /// the run is retried by the queue with backoff.
+    AgentRetrying { attempt: u32, reason: String },
     /// The agent printed nothing for `idle_secs` and was stopped (it is restarted once).
     AgentStalled {
         attempt: u32,
@@ -273,6 +276,9 @@ pub struct TaskState {
     /// Instructions of the current attempt, in order: (who, text).
     pub instructions: Vec<(String, String)>,
     pub placeholder_ran: bool,
+    /// Runs of this attempt retried after transient agent failures, and the last reason.
+    pub retries: u32,
+    pub retry_reason: Option<String>,
     /// The issue as captured by the attempt's trigger.
     pub issue: Option<IssueSnapshot>,
     pub run: RunProgress,
@@ -298,6 +304,7 @@ impl TaskEvent {
             TaskEvent::AgentProgress { .. } => "agent_progress",
             TaskEvent::AgentFinished { .. } => "agent_finished",
             TaskEvent::AgentStalled { .. } => "agent_stalled",
+            TaskEvent::AgentRetrying { .. } => "agent_retrying",
             TaskEvent::GatesRan { .. } => "gates_ran",
             TaskEvent::Pushed { .. } => "pushed",
             TaskEvent::PullOpened { .. } => "pull_opened",
@@ -320,6 +327,8 @@ impl TaskState {
             requested_by: String::new(),
             instructions: Vec::new(),
             placeholder_ran: false,
+            retries: 0,
+            retry_reason: None,
             issue: None,
             run: RunProgress::default(),
             summary: None,
@@ -354,6 +363,7 @@ impl TaskState {
             | TaskEvent::AgentProgress { attempt, .. }
             | TaskEvent::AgentFinished { attempt, .. }
             | TaskEvent::AgentStalled { attempt, .. }
+            | TaskEvent::AgentRetrying { attempt, .. }
             | TaskEvent::GatesRan { attempt, .. }
             | TaskEvent::Pushed { attempt, .. }
             | TaskEvent::PullOpened { attempt, .. } => {
@@ -395,6 +405,8 @@ impl TaskState {
                 self.requested_by = by.clone();
                 self.instructions = vec![(by.clone(), instructions.clone())];
                 self.placeholder_ran = false;
+                self.retries = 0;
+                self.retry_reason = None;
                 self.run = RunProgress::default();
                 self.summary = None;
             }
@@ -445,6 +457,10 @@ impl TaskState {
                 run.usage = run.done_usage;
                 run.agent_secs = run.done_secs;
                 run.agent_running = false;
+            }
+            TaskEvent::AgentRetrying { reason, .. } => {
+                self.retries += 1;
+                self.retry_reason = Some(reason.clone());
             }
             TaskEvent::AgentStalled { idle_secs, .. } => {
                 self.run.stalls += 1;

@@ -20,6 +20,7 @@ use crate::run::gates::{run_gates, GateResult, GateRun};
 use crate::run::prompt::{
     render_prompt, GateFeedback, PromptComment, PromptInput, RepoInstructions,
 };
+use crate::run::recovery::transient;
 use crate::run::redact::Redactor;
 use crate::run::runner::{give_to, Runner};
 use crate::run::sandbox::SandboxError;
@@ -255,6 +256,7 @@ impl Pipeline<'_> {
             .gate_image
             .clone()
             .unwrap_or_else(|| resolved.agent.image.clone());
+        self.check_breaker(&resolved).await?;
         self.check_sandbox(&resolved.agent.image).await?;
         if gate_image != resolved.agent.image && !config.gates.is_empty() {
             self.check_sandbox(&gate_image).await?;
@@ -388,6 +390,50 @@ impl Pipeline<'_> {
         Step::Job(JobError::Retry(anyhow::anyhow!("{e}")))
     }
 
+    /// Ends the attempt at once when the agent's circuit breaker is open in this repository.
+    async fn check_breaker(&self, resolved: &Resolved) -> Result<(), Step> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let until = self
+            .ctx
+            .db
+            .breaker_open_until(self.task.repo_id, &resolved.agent_name, now)
+            .await
+            .map_err(JobError::from)?;
+        match until {
+            Some(until) => Err(Step::Finish(
+                TaskStatus::Failed,
+                reply::breaker_open(
+                    &resolved.agent_name,
+                    self.runner.config.limits.breaker_failures,
+                    Duration::from_millis((until - now).max(0) as u64),
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts an agent run for the breaker.
+    async fn note_agent_run(&self, resolved: &Resolved, failed: bool) -> Result<(), Step> {
+        let limits = &self.runner.config.limits;
+        let opened = self
+            .ctx
+            .db
+            .note_agent_run(
+                self.task.repo_id,
+                &resolved.agent_name,
+                failed,
+                limits.breaker_failures,
+                i64::from(limits.breaker_cooldown_minutes) * 60_000,
+                chrono::Utc::now().timestamp_millis(),
+            )
+            .await
+            .map_err(JobError::from)?;
+        if opened.is_some() {
+            tracing::warn!(agent = %resolved.agent_name, "agent circuit breaker opened for this repository");
+        }
+        Ok(())
+    }
+
     async fn check_sandbox(&self, image: &str) -> Result<(), Step> {
         match self.runner.sandbox.check(image).await {
             Ok(()) => Ok(()),
@@ -502,6 +548,7 @@ impl Pipeline<'_> {
                 )
                 .await?;
                 if restarts >= MAX_STALL_RESTARTS {
+                    self.note_agent_run(resolved, true).await?;
                     return Err(Step::Finish(
                         TaskStatus::Failed,
                         reply::agent_stalled(resolved.idle, restarts + 1),
@@ -522,12 +569,29 @@ impl Pipeline<'_> {
                 true,
             )
             .await?;
+            self.note_agent_run(resolved, !result.outcome.ok).await?;
             if !result.outcome.ok {
                 let why = result
                     .outcome
                     .error
                     .clone()
                     .unwrap_or_else(|| "the agent failed".into());
+                if let Some(reason) = transient(&why).filter(|_| !result.exit.timed_out) {
+                    // The queue retries the run with backoff; its last try that fails ends
+                    // the task as failed with this error.
+                    self.record(
+                        TaskEvent::AgentRetrying {
+                            attempt: self.attempt,
+                            reason: reason.to_string(),
+                        },
+                        true,
+                    )
+                    .await?;
+                    return Err(Step::Job(JobError::Retry(anyhow::anyhow!(
+                        "{reason}: {}",
+                        redactor.redact(&why)
+                    ))));
+                }
                 return Err(Step::Finish(
                     TaskStatus::Failed,
                     reply::agent_failed(
