@@ -1,0 +1,75 @@
+//! Checks around a run: the circuit breaker, the sandbox backend, a refused token.
+
+use super::*;
+
+impl Pipeline<'_> {
+    /// git was refused the cached installation token: drop it, and let the job retry with a
+    /// fresh one (the queue's backoff bounds how often).
+    pub(super) async fn token_refused(&self, e: crate::run::workspace::GitError) -> Step {
+        tracing::warn!(error = %e, "git refused the installation token; minting a new one");
+        self.client.invalidate_token().await;
+        Step::Job(JobError::Retry(anyhow::anyhow!("{e}")))
+    }
+
+    /// Ends the attempt at once when the agent's circuit breaker is open in this repository.
+    pub(super) async fn check_breaker(&self, resolved: &Resolved) -> Result<(), Step> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let until = self
+            .ctx
+            .db
+            .breaker_open_until(self.task.repo_id, &resolved.agent_name, now)
+            .await
+            .map_err(JobError::from)?;
+        match until {
+            Some(until) => Err(Step::Finish(
+                TaskStatus::Failed,
+                reply::breaker_open(
+                    &resolved.agent_name,
+                    self.runner.config.limits.breaker_failures,
+                    Duration::from_millis((until - now).max(0) as u64),
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts an agent run for the breaker.
+    pub(super) async fn note_agent_run(
+        &self,
+        resolved: &Resolved,
+        failed: bool,
+    ) -> Result<(), Step> {
+        let limits = &self.runner.config.limits;
+        let opened = self
+            .ctx
+            .db
+            .note_agent_run(
+                self.task.repo_id,
+                &resolved.agent_name,
+                failed,
+                limits.breaker_failures,
+                i64::from(limits.breaker_cooldown_minutes) * 60_000,
+                chrono::Utc::now().timestamp_millis(),
+            )
+            .await
+            .map_err(JobError::from)?;
+        if opened.is_some() {
+            tracing::warn!(agent = %resolved.agent_name, "agent circuit breaker opened for this repository");
+        }
+        Ok(())
+    }
+
+    pub(super) async fn check_sandbox(&self, image: &str) -> Result<(), Step> {
+        match self.runner.sandbox.check(image).await {
+            Ok(()) => Ok(()),
+            Err(SandboxError::ImageMissing { image }) => Err(Step::Finish(
+                TaskStatus::Failed,
+                reply::image_missing(&image),
+            )),
+            Err(SandboxError::Unavailable(why)) => Err(Step::Job(JobError::Defer(
+                anyhow::anyhow!("the sandbox backend is unavailable: {why}"),
+            ))),
+            Err(e) => Err(Step::Job(JobError::Fail(e.into()))),
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! An attempt's real work: workspace → agent rounds and gates → commit, push, check runs and a
+//! draft pull request. Each step is recorded as a task event (the tracking comment follows
+//! them); a task stopped meanwhile turns the next record into an invalid transition, which
+//! ends the pipeline quietly and cancels what is running.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::run::Resolved;
+use crate::db::{Fence, RecordError, TaskRow};
+use crate::github::client::Installation;
+use crate::github::pulls::{NewCheckRun, NewPull};
+use crate::github::secret::Secret;
+use crate::reply;
+use crate::run::agent::{CommandSpec, Usage};
+use crate::run::agent_round::{run_agent_round, AgentRound};
+use crate::run::gates::{run_gates, GateResult, GateRun};
+use crate::run::prompt::{
+    render_prompt, GateFeedback, PromptComment, PromptInput, RepoInstructions,
+};
+use crate::run::recovery::transient;
+use crate::run::redact::Redactor;
+use crate::run::runner::{give_to, Runner};
+use crate::run::sandbox::SandboxError;
+use crate::run::workspace::publish::{commit, push, Author};
+use crate::run::workspace::{branch_name, snapshot, PrepareRequest, Workspace};
+use crate::task::model::{GateSummary, IssueSnapshot, RunUsage, TaskEvent, TaskStatus};
+use crate::worker::context::{Ctx, JobError};
+use crate::worker::job::Job;
+
+mod checks;
+mod guards;
+mod prompt;
+mod publish;
+mod rounds;
+
+use guards::{AbortOnDrop, RemoveOnDrop};
+
+/// How often a stuck agent is restarted before the task fails.
+const MAX_STALL_RESTARTS: u32 = 1;
+
+/// The end of a failing gate's log kept in the tracking comment.
+const COMMENT_TAIL_CHARS: usize = 3000;
+
+/// Runs the pipeline for the current attempt. Returns when the attempt finished (any status)
+/// or was stopped; `Err` only for failures worth a retry of the whole job.
+pub async fn run_attempt(
+    ctx: &Ctx,
+    runner: &Runner,
+    task: &TaskRow,
+    attempt: u32,
+    fence: Fence,
+) -> Result<(), JobError> {
+    let p = Pipeline {
+        ctx,
+        runner,
+        task,
+        attempt,
+        fence,
+        client: ctx.github.installation(task.installation),
+        cancel: CancellationToken::new(),
+    };
+    // Both also act when this future is dropped midway (the pool drops it when the lease is
+    // lost): the watcher stops, and the checkout is removed.
+    let _watcher = AbortOnDrop(p.watch_for_stop());
+    let checkout = RemoveOnDrop(runner.workspaces.clone(), Some(p.checkout_name()));
+    let result = p.run().await;
+    drop(_watcher);
+    checkout.now().await;
+    match result {
+        Ok(()) | Err(Step::Stopped) => Ok(()),
+        Err(Step::Finish(status, summary)) => p
+            .record(
+                TaskEvent::Finished {
+                    attempt,
+                    status,
+                    summary,
+                },
+                true,
+            )
+            .await
+            .map(|_| ())
+            .or_else(|e| match e {
+                Step::Job(j) => Err(j),
+                _ => Ok(()),
+            }),
+        Err(Step::Job(e)) => Err(e),
+    }
+}
+
+/// How a step ends the pipeline early.
+enum Step {
+    /// The task moved on (stopped, or another attempt): walk away.
+    Stopped,
+    /// End the attempt with this status and summary.
+    Finish(TaskStatus, String),
+    Job(JobError),
+}
+
+impl From<JobError> for Step {
+    fn from(e: JobError) -> Self {
+        Step::Job(e)
+    }
+}
+
+struct Pipeline<'a> {
+    ctx: &'a Ctx,
+    runner: &'a Runner,
+    task: &'a TaskRow,
+    attempt: u32,
+    fence: Fence,
+    client: Installation,
+    cancel: CancellationToken,
+}
+
+impl Pipeline<'_> {
+    /// The task's current state, projected from its events.
+    async fn state(&self) -> Result<crate::task::model::TaskState, Step> {
+        let events = self
+            .ctx
+            .db
+            .task_events(self.task.id)
+            .await
+            .map_err(JobError::from)?;
+        crate::task::model::project(&events).map_err(|e| Step::Job(JobError::Fail(e.into())))
+    }
+
+    /// This run's checkout directory: unique per claim of the job, so a run that lost its
+    /// lease cannot remove or write into the checkout of the run that took over.
+    fn checkout_name(&self) -> String {
+        format!(
+            "task-{}-job-{}-{}",
+            self.task.id.0, self.fence.job.0, self.fence.token
+        )
+    }
+
+    /// Renews the lease before a step that publishes (push, check runs, pull request): a run
+    /// that lost its job to another worker must not publish anything.
+    async fn still_mine(&self) -> Result<(), Step> {
+        let lease = self.ctx.settings.lease.as_millis() as i64;
+        match self.ctx.db.heartbeat(self.fence, lease).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                tracing::warn!("lease lost before publishing; walking away");
+                self.cancel.cancel();
+                Err(Step::Job(JobError::Fenced))
+            }
+            Err(e) => Err(Step::Job(e.into())),
+        }
+    }
+
+    /// Cancels the running container as soon as the task is no longer this attempt's.
+    fn watch_for_stop(&self) -> tokio::task::JoinHandle<()> {
+        let db = self.ctx.db.clone();
+        let (id, attempt, cancel) = (self.task.id, self.attempt, self.cancel.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                match db.task(id).await {
+                    Ok(Some(t)) if t.status.is_active() && t.attempt == attempt => {}
+                    Ok(_) => {
+                        cancel.cancel();
+                        return;
+                    }
+                    Err(_) => {}
+                }
+            }
+        })
+    }
+
+    async fn record(&self, event: TaskEvent, face: bool) -> Result<TaskRow, Step> {
+        let jobs = if face {
+            vec![Job::SyncFace { task: self.task.id }.to_new(0)]
+        } else {
+            Vec::new()
+        };
+        match self
+            .ctx
+            .db
+            .record(self.task.id, &event, Some(self.fence), &jobs)
+            .await
+        {
+            Ok(row) => {
+                if face {
+                    self.ctx.jobs_added.notify_one();
+                }
+                Ok(row)
+            }
+            Err(RecordError::Invalid(why)) => {
+                tracing::info!(%why, "the task moved on while it ran");
+                self.cancel.cancel();
+                Err(Step::Stopped)
+            }
+            Err(e) => Err(Step::Job(e.into())),
+        }
+    }
+
+    async fn run(&self) -> Result<(), Step> {
+        let repo_ref = &self.task.repo;
+        let config = match self
+            .ctx
+            .repo_config(&self.client, repo_ref, self.task.repo_id)
+            .await
+            .map_err(JobError::from)?
+        {
+            Ok(config) => config,
+            Err(problem) => {
+                return Err(Step::Finish(
+                    TaskStatus::Failed,
+                    reply::run_config_broken(&problem.message),
+                ))
+            }
+        };
+        let resolved = self
+            .runner
+            .config
+            .resolve(&config, config.agent.complexity)
+            .map_err(|why| Step::Finish(TaskStatus::Failed, why))?;
+        let gate_image = resolved
+            .agent
+            .gate_image
+            .clone()
+            .unwrap_or_else(|| resolved.agent.image.clone());
+        self.check_breaker(&resolved).await?;
+        self.check_sandbox(&resolved.agent.image).await?;
+        if gate_image != resolved.agent.image && !config.gates.is_empty() {
+            self.check_sandbox(&gate_image).await?;
+        }
+
+        // The workspace.
+        let repository = self
+            .client
+            .repository(repo_ref)
+            .await
+            .map_err(JobError::from)?;
+        let issue = self.issue_as_triggered().await?;
+        let token = self.client.access_token().await.map_err(JobError::from)?;
+        let request = PrepareRequest {
+            repo: repo_ref.to_string(),
+            clone_url: repository.clone_url.clone(),
+            token: Some(token.clone()),
+            base_branch: repository.default_branch.clone(),
+            branch: branch_name(self.task.issue.0, &issue.title),
+            checkout: self.checkout_name(),
+        };
+        let workspaces = self.runner.workspaces.clone();
+        let ws = match blocking(move || workspaces.prepare(&request)).await? {
+            Ok(ws) => ws,
+            Err(e) if e.auth_refused() => return Err(self.token_refused(e).await),
+            Err(e) => {
+                return Err(Step::Finish(
+                    TaskStatus::Failed,
+                    reply::workspace_failed(&e.to_string()),
+                ))
+            }
+        };
+        let user = self.runner.user;
+        let dir = ws.dir.clone();
+        blocking(move || give_to(&dir, user)).await?.map_err(|e| {
+            Step::Job(JobError::Fail(anyhow::anyhow!(
+                "handing the checkout to the sandbox user: {e}"
+            )))
+        })?;
+        self.record(
+            TaskEvent::WorkspaceReady {
+                attempt: self.attempt,
+                branch: ws.branch.clone(),
+                base_sha: ws.base_sha.clone(),
+            },
+            true,
+        )
+        .await?;
+
+        // What the agent may see, and what must never come back out.
+        let canary = format!("bosun-canary-{}", hex::encode(rand::random::<[u8; 16]>()));
+        let mut agent_env: Vec<(String, String)> = resolved
+            .agent
+            .env
+            .iter()
+            .filter_map(|name| std::env::var(name).ok().map(|v| (name.clone(), v)))
+            .collect();
+        let mut exact: Vec<String> = agent_env.iter().map(|(_, v)| v.clone()).collect();
+        exact.push(canary.clone());
+        exact.push(token.expose().to_string());
+        let redactor = Redactor::new(exact);
+        agent_env.push(("BOSUN_CANARY".into(), canary));
+
+        let mut prompt_input = self.prompt_input(&issue, &ws, &config, &resolved).await?;
+        let (final_message, gates) = self
+            .rounds(
+                &resolved,
+                &config.gates,
+                &gate_image,
+                &ws,
+                agent_env,
+                &mut prompt_input,
+                &redactor,
+            )
+            .await?;
+        let summary = redactor.redact(&final_message);
+        self.publish(
+            &ws,
+            &issue.title,
+            &summary,
+            &gates,
+            &redactor,
+            token,
+            &resolved,
+        )
+        .await
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Step> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        Step::Job(JobError::Fail(anyhow::anyhow!(
+            "a blocking step panicked: {e}"
+        )))
+    })
+}

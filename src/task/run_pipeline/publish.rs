@@ -1,0 +1,151 @@
+//! Publishing: the host-built commit, the push, check runs and the draft pull request.
+
+use super::*;
+
+impl Pipeline<'_> {
+    /// Pushes the task branch. A refused token is replaced and the push tried once more
+    /// here, since retrying the whole job would run the agent again.
+    pub(super) async fn push(&self, ws: &Workspace, token: Secret) -> Result<(), Step> {
+        let ws2 = ws.clone();
+        match blocking(move || push(&ws2, Some(&token))).await? {
+            Ok(()) => return Ok(()),
+            Err(e) if e.auth_refused() => {
+                tracing::warn!(error = %e, "push refused the installation token; minting a new one");
+                self.client.invalidate_token().await;
+            }
+            Err(e) => return Err(Step::Job(JobError::Retry(anyhow::anyhow!("{e}")))),
+        }
+        let token = self.client.access_token().await.map_err(JobError::from)?;
+        let ws2 = ws.clone();
+        blocking(move || push(&ws2, Some(&token)))
+            .await?
+            .map_err(|e| Step::Job(JobError::Retry(anyhow::anyhow!("{e}"))))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn publish(
+        &self,
+        ws: &Workspace,
+        title: &str,
+        summary: &str,
+        gates: &[GateResult],
+        redactor: &Redactor,
+        token: Secret,
+        resolved: &Resolved,
+    ) -> Result<(), Step> {
+        let ws2 = ws.clone();
+        let red = redactor.clone();
+        let snap = blocking(move || snapshot::take(&ws2, &red))
+            .await?
+            .map_err(|e| {
+                Step::Finish(TaskStatus::Failed, reply::workspace_failed(&e.to_string()))
+            })?;
+        if !snap.secrets.is_empty() {
+            return Err(Step::Finish(
+                TaskStatus::Failed,
+                reply::secrets_blocked(&snap.secrets),
+            ));
+        }
+        if snap.is_empty() {
+            return Err(Step::Finish(
+                TaskStatus::Done,
+                reply::no_change(summary, &snap.rejected),
+            ));
+        }
+        let message = reply::commit_message(self.task.issue.0, title, summary);
+        let author = Author::bot(&self.ctx.identity.bot_login);
+        self.still_mine().await?;
+        let (ws2, tree) = (ws.clone(), snap.tree);
+        let sha = blocking(move || commit(&ws2, tree, &message, &author))
+            .await?
+            .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("{e}"))))?;
+        self.push(ws, token).await?;
+        self.record(
+            TaskEvent::Pushed {
+                attempt: self.attempt,
+                branch: ws.branch.clone(),
+                sha: sha.clone(),
+            },
+            true,
+        )
+        .await?;
+
+        self.still_mine().await?;
+        for gate in gates {
+            let text = redactor.redact(&gate.output_tail);
+            let external_id = format!(
+                "bosun-task-{}-attempt-{}-{}",
+                self.task.id.0, self.attempt, gate.name
+            );
+            let (title, summary_text) = reply::check_run_texts(gate);
+            self.client
+                .report_check_run(
+                    &self.task.repo,
+                    &NewCheckRun {
+                        name: &format!("bosun / {}", gate.name),
+                        head_sha: &sha,
+                        success: gate.ok,
+                        title: &title,
+                        summary: &summary_text,
+                        text: &reply::fenced(&text),
+                        external_id: &external_id,
+                    },
+                )
+                .await
+                .map_err(JobError::from)?;
+        }
+
+        if gates.iter().any(|g| !g.ok) {
+            return Err(Step::Finish(
+                TaskStatus::NeedsReview,
+                reply::gates_failed(&ws.branch, resolved.rounds),
+            ));
+        }
+        let state = self.state().await?;
+        let body = reply::pull_request_body(
+            self.task.issue.0,
+            summary,
+            gates,
+            &state.run,
+            &snap.rejected,
+        );
+        self.still_mine().await?;
+        let pr = self
+            .client
+            .open_draft_pull(
+                &self.task.repo,
+                &NewPull {
+                    title,
+                    head: &ws.branch,
+                    base: &base_branch(&self.client, &self.task.repo).await?,
+                    body: &body,
+                },
+            )
+            .await
+            .map_err(JobError::from)?;
+        self.record(
+            TaskEvent::PullOpened {
+                attempt: self.attempt,
+                number: pr.number,
+                url: pr.html_url.clone(),
+            },
+            true,
+        )
+        .await?;
+        Err(Step::Finish(
+            TaskStatus::Done,
+            reply::pull_opened(pr.number, &pr.html_url),
+        ))
+    }
+}
+
+async fn base_branch(
+    client: &Installation,
+    repo: &crate::github::ids::RepoRef,
+) -> Result<String, Step> {
+    Ok(client
+        .repository(repo)
+        .await
+        .map_err(JobError::from)?
+        .default_branch)
+}

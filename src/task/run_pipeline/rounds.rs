@@ -1,0 +1,295 @@
+//! Agent rounds and the gates after each, until the gates pass or the rounds run out.
+
+use super::*;
+
+impl Pipeline<'_> {
+    #[allow(clippy::too_many_arguments)]
+    /// Agent rounds until the gates pass or the rounds run out. Returns the agent's last
+    /// message and the last gates' results.
+    pub(super) async fn rounds(
+        &self,
+        resolved: &Resolved,
+        gates: &[crate::config::repo::Gate],
+        gate_image: &str,
+        ws: &Workspace,
+        agent_env: Vec<(String, String)>,
+        input: &mut PromptInput,
+        redactor: &Redactor,
+    ) -> Result<(String, Vec<GateResult>), Step> {
+        let mut round = 1;
+        loop {
+            input.round = round;
+            let prompt =
+                render_prompt(input).map_err(|e| JobError::Fail(anyhow::anyhow!("{e}")))?;
+            // A silent (stuck) agent is stopped and started again, once.
+            let mut restarts = 0;
+            let (result, started) = loop {
+                let (result, started) = self
+                    .agent_once(resolved, ws, &agent_env, &prompt, round, restarts)
+                    .await?;
+                if !result.stalled || self.cancel.is_cancelled() {
+                    break (result, started);
+                }
+                self.record(
+                    TaskEvent::AgentStalled {
+                        attempt: self.attempt,
+                        round,
+                        idle_secs: resolved.idle.as_secs(),
+                    },
+                    true,
+                )
+                .await?;
+                if restarts >= MAX_STALL_RESTARTS {
+                    self.note_agent_run(resolved, true).await?;
+                    return Err(Step::Finish(
+                        TaskStatus::Failed,
+                        reply::agent_stalled(resolved.idle, restarts + 1),
+                    ));
+                }
+                restarts += 1;
+            };
+            if result.exit.cancelled {
+                return Err(Step::Stopped);
+            }
+            let usage = run_usage(result.outcome.usage);
+            self.record(
+                TaskEvent::AgentFinished {
+                    attempt: self.attempt,
+                    usage,
+                    elapsed_secs: started.elapsed().as_secs(),
+                },
+                true,
+            )
+            .await?;
+            self.note_agent_run(resolved, !result.outcome.ok).await?;
+            if !result.outcome.ok {
+                let why = result
+                    .outcome
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "the agent failed".into());
+                if let Some(reason) = transient(&why).filter(|_| !result.exit.timed_out) {
+                    // The queue retries the run with backoff; its last try that fails ends
+                    // the task as failed with this error.
+                    self.record(
+                        TaskEvent::AgentRetrying {
+                            attempt: self.attempt,
+                            reason: reason.to_string(),
+                        },
+                        true,
+                    )
+                    .await?;
+                    return Err(Step::Job(JobError::Retry(anyhow::anyhow!(
+                        "{reason}: {}",
+                        redactor.redact(&why)
+                    ))));
+                }
+                return Err(Step::Finish(
+                    TaskStatus::Failed,
+                    reply::agent_failed(
+                        &redactor.redact(&why),
+                        result.exit.timed_out,
+                        resolved.agent_timeout,
+                    ),
+                ));
+            }
+
+            let results = if gates.is_empty() {
+                Vec::new()
+            } else {
+                let run = GateRun {
+                    task_id: self.task.id.0 as u64,
+                    round,
+                    image: gate_image,
+                    workspace: &ws.dir,
+                    limits: self.runner.limits.clone(),
+                    deadline: resolved.gate_timeout,
+                    user: self.runner.user,
+                };
+                let results = run_gates(self.runner.sandbox.as_ref(), gates, &run, &self.cancel)
+                    .await
+                    .map_err(|e| match e {
+                        SandboxError::Unavailable(why) => Step::Job(JobError::Defer(
+                            anyhow::anyhow!("sandbox unavailable: {why}"),
+                        )),
+                        other => Step::Finish(
+                            TaskStatus::Failed,
+                            reply::gates_could_not_run(&other.to_string()),
+                        ),
+                    })?;
+                if self.cancel.is_cancelled() {
+                    return Err(Step::Stopped);
+                }
+                self.record(
+                    TaskEvent::GatesRan {
+                        attempt: self.attempt,
+                        round,
+                        results: results.iter().map(|g| gate_summary(g, redactor)).collect(),
+                    },
+                    true,
+                )
+                .await?;
+                results
+            };
+            let failed: Vec<&GateResult> = results.iter().filter(|g| !g.ok).collect();
+            if failed.is_empty() || round >= resolved.rounds {
+                return Ok((result.outcome.final_message, results));
+            }
+            input.feedback = failed
+                .iter()
+                .map(|g| GateFeedback {
+                    gate: g.name.clone(),
+                    command: g.command.clone(),
+                    exit_code: g.exit_code,
+                    output_tail: g.output_tail.clone(),
+                })
+                .collect();
+            round += 1;
+        }
+    }
+
+    /// One run of the agent for `round` (a restart after a stall is another run).
+    pub(super) async fn agent_once(
+        &self,
+        resolved: &Resolved,
+        ws: &Workspace,
+        agent_env: &[(String, String)],
+        prompt: &str,
+        round: u32,
+        restarts: u32,
+    ) -> Result<(crate::run::agent_round::RoundResult, Instant), Step> {
+        self.record(
+            TaskEvent::AgentStarted {
+                attempt: self.attempt,
+                round,
+                rounds: resolved.rounds,
+                agent: resolved.agent_name.clone(),
+                sandbox: self.runner.sandbox.name().to_string(),
+            },
+            true,
+        )
+        .await?;
+        let command = resolved.adapter.command(&CommandSpec {
+            model: resolved.model.clone(),
+            max_turns: resolved.agent.max_turns,
+            program: resolved.agent.program.clone(),
+            extra_args: Vec::new(),
+        });
+        let run_dir = self
+            .runner
+            .runs_dir
+            .join(format!("task-{}", self.task.id.0))
+            .join(format!("attempt-{}", self.attempt))
+            .join(match restarts {
+                0 => format!("round-{round}"),
+                n => format!("round-{round}-restart-{n}"),
+            });
+        let progress = Arc::new(std::sync::Mutex::new(None::<(Usage, Duration)>));
+        let ticker = AbortOnDrop(self.progress_ticker(progress.clone()));
+        let started = Instant::now();
+        let result = run_agent_round(
+            self.runner.sandbox.as_ref(),
+            AgentRound {
+                task_id: self.task.id.0 as u64,
+                round,
+                image: &resolved.agent.image,
+                workspace: &ws.dir,
+                run_dir,
+                prompt,
+                command,
+                env: agent_env.to_vec(),
+                network: resolved.network,
+                limits: self.runner.limits.clone(),
+                deadline: resolved.agent_timeout,
+                idle: resolved.idle,
+                user: self.runner.user,
+            },
+            resolved.adapter.parser(),
+            |usage, elapsed| *crate::locks::lock(&progress) = Some((usage, elapsed)),
+            self.cancel.clone(),
+        )
+        .await;
+        drop(ticker);
+        let result = match result {
+            Ok(r) => r,
+            Err(SandboxError::ImageMissing { image }) => {
+                return Err(Step::Finish(
+                    TaskStatus::Failed,
+                    reply::image_missing(&image),
+                ))
+            }
+            Err(SandboxError::Unavailable(why)) => {
+                return Err(Step::Job(JobError::Defer(anyhow::anyhow!(
+                    "sandbox unavailable: {why}"
+                ))))
+            }
+            Err(e) => return Err(Step::Job(JobError::Fail(e.into()))),
+        };
+        Ok((result, started))
+    }
+
+    /// Records the agent's progress every few seconds while it runs.
+    pub(super) fn progress_ticker(
+        &self,
+        latest: Arc<std::sync::Mutex<Option<(Usage, Duration)>>>,
+    ) -> tokio::task::JoinHandle<()> {
+        let db = self.ctx.db.clone();
+        let notify = self.ctx.jobs_added.clone();
+        let (id, attempt, fence, every) = (
+            self.task.id,
+            self.attempt,
+            self.fence,
+            self.runner.progress_every,
+        );
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let mut last = None;
+            loop {
+                tokio::time::sleep(every).await;
+                let usage = crate::locks::lock(&latest).map(|(u, _)| u);
+                let event = TaskEvent::AgentProgress {
+                    attempt,
+                    usage: usage.map(run_usage).unwrap_or_default(),
+                    elapsed_secs: started.elapsed().as_secs(),
+                };
+                if last.as_ref() == Some(&event) {
+                    continue;
+                }
+                let face = [Job::SyncFace { task: id }.to_new(0)];
+                if db.record(id, &event, Some(fence), &face).await.is_err() {
+                    return;
+                }
+                notify.notify_one();
+                last = Some(event);
+            }
+        })
+    }
+}
+
+fn run_usage(u: Usage) -> RunUsage {
+    RunUsage {
+        input_tokens: u.input_tokens + u.cache_read_tokens + u.cache_write_tokens,
+        output_tokens: u.output_tokens,
+        cost_micro_usd: u.cost_usd.map(|c| (c.max(0.0) * 1e6).round() as u64),
+    }
+}
+
+fn gate_summary(g: &GateResult, redactor: &Redactor) -> GateSummary {
+    let tail = if g.ok {
+        String::new()
+    } else {
+        let clean = redactor.redact(&g.output_tail);
+        let chars: Vec<char> = clean.chars().collect();
+        chars[chars.len().saturating_sub(COMMENT_TAIL_CHARS)..]
+            .iter()
+            .collect()
+    };
+    GateSummary {
+        name: g.name.clone(),
+        ok: g.ok,
+        exit_code: g.exit_code,
+        timed_out: g.timed_out,
+        secs: g.duration.as_secs(),
+        tail,
+    }
+}
