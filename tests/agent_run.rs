@@ -1060,3 +1060,52 @@ async fn the_circuit_breaker_stops_a_retry_loop() {
     );
     run.app.finish().await;
 }
+
+/// `retry` after a failure starts a new attempt whose prompt says how the last one ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_tells_the_agent_how_the_previous_attempt_failed() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let (title, body) = ("Fail", "SCENARIO: fail-loudly");
+    let issue = label_and_wait(&run, title, body, finished).await;
+    let gh = &run.app.github;
+    let comment_id = gh.add_comment(REPO, issue, "@bosun-test retry", WRITER);
+    let mut retry = comment_created(&run.app, issue, comment_id, "@bosun-test retry", WRITER);
+    retry["issue"]["title"] = title.into();
+    retry["issue"]["body"] = body.into();
+    assert_eq!(
+        run.app
+            .send_json("issue_comment", "d-retry", &retry)
+            .await
+            .status(),
+        202
+    );
+    let second = |gh: &FakeGitHub| {
+        let comment = tracking(gh, issue);
+        comment.contains("attempt 2") && comment.contains("[x] Finished")
+    };
+    assert!(
+        gh.wait_until(second, Duration::from_secs(60)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    let prompt = std::fs::read_to_string(
+        run.app
+            .data_dir
+            .path()
+            .join("runs/task-1/attempt-2/round-1/input/prompt.md"),
+    )
+    .unwrap();
+    assert!(
+        prompt.contains("An earlier attempt at this task failed"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("API Error: key [REDACTED] rejected"),
+        "{prompt}"
+    );
+    assert!(!prompt.contains(TOKEN));
+    run.app.finish().await;
+}

@@ -279,6 +279,8 @@ pub struct TaskState {
     /// Runs of this attempt retried after transient agent failures, and the last reason.
     pub retries: u32,
     pub retry_reason: Option<String>,
+    /// How the previous attempt ended when it failed or needed review (for a retry's prompt).
+    pub previous_failure: Option<String>,
     /// The issue as captured by the attempt's trigger.
     pub issue: Option<IssueSnapshot>,
     pub run: RunProgress,
@@ -329,6 +331,7 @@ impl TaskState {
             placeholder_ran: false,
             retries: 0,
             retry_reason: None,
+            previous_failure: None,
             issue: None,
             run: RunProgress::default(),
             summary: None,
@@ -398,6 +401,10 @@ impl TaskState {
                 issue,
                 ..
             } => {
+                self.previous_failure = match self.status {
+                    TaskStatus::Failed | TaskStatus::NeedsReview => self.summary.clone(),
+                    _ => None,
+                };
                 self.status = TaskStatus::New;
                 self.issue = issue.clone();
                 self.attempt = *attempt;
@@ -539,6 +546,45 @@ mod tests {
             instructions: String::new(),
             issue: None,
         }
+    }
+
+    #[test]
+    fn a_retry_remembers_how_the_previous_attempt_failed() {
+        let failed = TaskEvent::Finished {
+            attempt: 1,
+            status: TaskStatus::Failed,
+            summary: "the agent failed: no result".into(),
+        };
+        let state = project(&[
+            triggered(1),
+            TaskEvent::Started { attempt: 1 },
+            failed,
+            triggered(2),
+        ])
+        .unwrap();
+        assert_eq!(
+            state.previous_failure.as_deref(),
+            Some("the agent failed: no result")
+        );
+        let done = TaskEvent::Finished {
+            attempt: 2,
+            status: TaskStatus::Done,
+            summary: "ok".into(),
+        };
+        let events = [
+            triggered(1),
+            TaskEvent::Started { attempt: 1 },
+            TaskEvent::Finished {
+                attempt: 1,
+                status: TaskStatus::Failed,
+                summary: "x".into(),
+            },
+            triggered(2),
+            TaskEvent::Started { attempt: 2 },
+            done,
+            triggered(3),
+        ];
+        assert_eq!(project(&events).unwrap().previous_failure, None);
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub const MAX_INSTRUCTIONS_CHARS: usize = 20_000;
 pub const MAX_REQUEST_CHARS: usize = MAX_COMMENT_CHARS;
 /// GitHub itself limits titles to 256 characters.
 const MAX_TITLE_CHARS: usize = 256;
+/// The end of the previous attempt's failure kept in a retry's prompt.
+const MAX_PREVIOUS_FAILURE_CHARS: usize = 2_000;
 /// Gates listed and gate failures reported; more would be a configuration mistake.
 const MAX_GATES: usize = 20;
 const MAX_GATE_LINE_CHARS: usize = 500;
@@ -64,6 +66,8 @@ pub struct PromptInput {
     pub max_rounds: u32,
     /// The gates that failed in the previous round (used when `round > 1`).
     pub feedback: Vec<GateFeedback>,
+    /// How the previous attempt of this task ended, when it failed: a retry starts knowing it.
+    pub previous_failure: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +196,7 @@ struct Clean {
     instructions: Option<(String, String)>,
     gates: Vec<String>,
     feedback: Vec<CleanFeedback>,
+    previous_failure: Option<String>,
 }
 
 struct CleanFeedback {
@@ -229,6 +234,11 @@ impl Clean {
                 .as_deref()
                 .map(|r| keep_head(&sanitize(r), MAX_REQUEST_CHARS))
                 .filter(|r| !r.is_empty()),
+            previous_failure: input
+                .previous_failure
+                .as_deref()
+                .map(|f| keep_tail(&sanitize_output(f), MAX_PREVIOUS_FAILURE_CHARS))
+                .filter(|f| !f.is_empty()),
             instructions: input.repo_instructions.as_ref().map(|ri| {
                 let source = keep_head(&one_line(&sanitize(&ri.source)), 100);
                 (source, sanitize(&ri.text))
@@ -283,6 +293,7 @@ struct Context<'a> {
     comments: Vec<ContextComment<'a>>,
     comments_omitted: usize,
     request: Option<&'a str>,
+    previous_failure: Option<&'a str>,
     repo_instructions: Option<ContextInstructions<'a>>,
     gates: &'a [String],
     feedback: Vec<ContextFeedback<'a>>,
@@ -327,6 +338,7 @@ impl<'a> Context<'a> {
                 .collect(),
             comments_omitted: clean.comments_dropped + first,
             request: clean.request.as_deref(),
+            previous_failure: clean.previous_failure.as_deref(),
             repo_instructions: clean.instructions.as_ref().map(|(source, text)| {
                 ContextInstructions {
                     source,

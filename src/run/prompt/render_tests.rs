@@ -402,3 +402,21 @@ fn prompt_error_displays_the_template_error() {
     assert!(err.to_string().starts_with("prompt template error"));
     assert!(std::error::Error::source(&err).is_some());
 }
+
+#[test]
+fn a_retry_knows_how_the_previous_attempt_failed() {
+    let mut input = plain();
+    assert!(!render(&input).contains("The previous attempt"));
+    input.previous_failure =
+        Some("❌ The agent failed: ``` fenced ``` Reached maximum number of turns (5)".into());
+    let prompt = render(&input);
+    assert!(prompt.contains("## The previous attempt"), "{prompt}");
+    assert!(
+        prompt.contains("Reached maximum number of turns (5)"),
+        "{prompt}"
+    );
+    // Quoted as data: the failure's own fence cannot close the quote.
+    assert!(!unquoted_lines(&prompt)
+        .iter()
+        .any(|l| l.contains("maximum number")));
+}

@@ -82,6 +82,7 @@ impl Pipeline<'_> {
             round: 1,
             max_rounds: resolved.rounds,
             feedback: Vec::new(),
+            previous_failure: state.previous_failure.clone(),
         })
     }
 }
