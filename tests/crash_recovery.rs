@@ -1,6 +1,9 @@
 //! A bosun process killed (SIGKILL) after it claimed a task finishes the task after a restart,
-//! exactly once. The server runs as a real child process on a real SQLite file.
+//! exactly once. The server runs as a real child process on a real SQLite file; in the agent
+//! case its agent's container outlives it and is removed by the next start.
 
+#[path = "support/images.rs"]
+mod images;
 mod support;
 
 use bosun::db::Db;
@@ -33,7 +36,8 @@ fn free_port() -> u16 {
 }
 
 /// The server's log goes to a file beside the data directory, printed when a wait fails.
-fn spawn_server(github: &FakeGitHub, data_dir: &Path, port: u16, placeholder_secs: u32) -> Server {
+/// `run` is the run mode's environment (`BOSUN_RUN_MODE` and what goes with it).
+fn spawn_server(github: &FakeGitHub, data_dir: &Path, port: u16, run: &[(&str, String)]) -> Server {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -51,13 +55,19 @@ fn spawn_server(github: &FakeGitHub, data_dir: &Path, port: u16, placeholder_sec
         .env("BOSUN_DATA_DIR", data_dir)
         .env("BOSUN_LISTEN", format!("127.0.0.1:{port}"))
         .env("BOSUN_LEASE_SECS", "2")
-        .env("BOSUN_PLACEHOLDER_SECS", placeholder_secs.to_string())
-        .env("BOSUN_RUN_MODE", "placeholder")
+        .envs(run.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::from(log))
         .spawn()
         .expect("bosun binary starts");
     Server(child)
+}
+
+fn placeholder(secs: u32) -> Vec<(&'static str, String)> {
+    vec![
+        ("BOSUN_RUN_MODE", "placeholder".into()),
+        ("BOSUN_PLACEHOLDER_SECS", secs.to_string()),
+    ]
 }
 
 fn log_path(data_dir: &Path) -> std::path::PathBuf {
@@ -93,7 +103,7 @@ async fn a_killed_server_finishes_the_claimed_task_after_restart_once() {
 
         // First life: the placeholder step takes 30 s, so the run is mid-way when killed.
         let port = free_port();
-        let mut first = spawn_server(&github, data_dir.path(), port, 30);
+        let mut first = spawn_server(&github, data_dir.path(), port, &placeholder(30));
         wait_healthy(port).await;
         let mut payload = fixture("issues", "labeled.payload.json");
         retarget_raw(&mut payload, repo_id, installation_id, issue, WRITER);
@@ -129,7 +139,7 @@ async fn a_killed_server_finishes_the_claimed_task_after_restart_once() {
 
         // Second life on the same data directory: the expired lease is reclaimed.
         let port = free_port();
-        let _second = spawn_server(&github, data_dir.path(), port, 0);
+        let _second = spawn_server(&github, data_dir.path(), port, &placeholder(0));
         wait_healthy(port).await;
         assert!(
             github
@@ -180,6 +190,110 @@ async fn a_killed_server_finishes_the_claimed_task_after_restart_once() {
             "{events:?}"
         );
         db.close().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Sends `issues.labeled` (label `bosun`, by the writer) to the server on `port`.
+async fn label(port: u16, repo_id: u64, installation_id: u64, issue: u64, delivery: &str) {
+    let mut payload = fixture("issues", "labeled.payload.json");
+    retarget_raw(&mut payload, repo_id, installation_id, issue, WRITER);
+    payload["label"]["name"] = "bosun".into();
+    let body = serde_json::to_vec(&payload).unwrap();
+    let answer = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/webhook"))
+        .header("x-github-event", "issues")
+        .header("x-github-delivery", delivery)
+        .header(
+            "x-hub-signature-256",
+            bosun::github::signature::sign(SECRET, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+}
+
+/// Killed while its agent runs: the container outlives bosun; the next start removes it,
+/// reclaims the run, and the task ends with one pull request and one tracking comment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_reaps_the_orphaned_agent_and_redoes_the_run_once() {
+    if !images::require_docker() {
+        return;
+    }
+    tokio::time::timeout(TEST_TIMEOUT * 2, async {
+        init_logs();
+        let agent = "#!/bin/sh\ncat > /dev/null\n\
+            echo '{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"c\"}'\n\
+            sleep 6\necho 'hello, after a crash' > hello.txt\n\
+            echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"Done.\",\"session_id\":\"c\"}'\n";
+        let image = images::image_with_files("bosun-crash-agent", &[("/usr/local/bin/claude", agent, 0o755)]);
+        let github = FakeGitHub::start().await;
+        let (repo_id, installation_id) = github.add_repo(REPO);
+        github.set_permission(REPO, WRITER, "admin");
+        let issue = github.add_issue(REPO, "Crash mid-run", "", WRITER);
+        let work = tempfile::tempdir().unwrap();
+        let bare = work.path().join("remote.git");
+        let seed = work.path().join("seed");
+        let git = |dir: &Path, args: &[&str]| {
+            let ok = Command::new("git").args(args).current_dir(dir).status().unwrap().success();
+            assert!(ok, "git {args:?}");
+        };
+        git(work.path(), &["init", "-q", "--bare", "-b", "main", "remote.git"]);
+        git(work.path(), &["init", "-q", "-b", "main", "seed"]);
+        std::fs::write(seed.join("hello.txt"), "hello\n").unwrap();
+        git(&seed, &["add", "-A"]);
+        git(&seed, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "seed"]);
+        git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
+        github.serve_git(REPO, &bare);
+        let config = work.path().join("bosun-server.yml");
+        std::fs::write(&config, format!("agents:\n  claude:\n    adapter: claude\n    image: {image}\n")).unwrap();
+        let agent_mode = vec![
+            ("BOSUN_RUN_MODE", "agent".to_string()),
+            ("BOSUN_CONFIG", config.display().to_string()),
+        ];
+        let data_dir = work.path().join("data");
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let instance = bosun::run::runner::instance_label(&data_dir);
+        let sweep = images::ContainerSweep::new("bosun.instance", &instance);
+
+        let port = free_port();
+        let mut first = spawn_server(&github, &data_dir, port, &agent_mode);
+        wait_healthy(port).await;
+        label(port, repo_id, installation_id, issue, "crash-agent-1").await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while sweep.containers().is_empty() {
+            assert!(tokio::time::Instant::now() < deadline, "the agent never ran:\n{}", server_log(&data_dir));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let orphan = sweep.containers();
+        first.0.kill().unwrap();
+        first.0.wait().unwrap();
+        assert_eq!(sweep.containers(), orphan, "the agent's container outlives bosun");
+
+        let port = free_port();
+        let _second = spawn_server(&github, &data_dir, port, &agent_mode);
+        wait_healthy(port).await;
+        let opened = |g: &FakeGitHub| {
+            !g.pulls(REPO).is_empty()
+                && g.issue_labels(REPO, issue).contains(&"bosun:done".to_string())
+        };
+        assert!(
+            github.wait_until(opened, Duration::from_secs(90)).await,
+            "the task finished after the restart; server log:\n{}",
+            server_log(&data_dir)
+        );
+        assert!(!sweep.containers().contains(&orphan[0]), "the orphan was reaped");
+        assert_eq!(github.pulls(REPO).len(), 1);
+        let trackers: Vec<_> = github
+            .comments(REPO, issue)
+            .into_iter()
+            .filter_map(|c| TrackingMarker::find(&c.body))
+            .collect();
+        assert_eq!(trackers.len(), 1, "one tracking comment across both lives");
+        assert_eq!(trackers[0].status, TaskStatus::Done);
     })
     .await
     .expect("test timed out");

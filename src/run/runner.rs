@@ -61,9 +61,11 @@ impl Runner {
 }
 
 /// Containers are labelled with this, so that one server reaps only its own orphans: the data
-/// directory identifies a bosun installation.
+/// directory identifies a bosun installation (by its canonical path, so `./data` on the first
+/// start and later ones give the same label: the directory is created first if need be).
 pub fn instance_label(data_dir: &Path) -> String {
     use sha2::Digest;
+    let _ = std::fs::create_dir_all(data_dir);
     let path = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
     let digest = sha2::Sha256::digest(path.as_os_str().as_encoded_bytes());
     hex::encode(&digest[..8])
