@@ -75,6 +75,16 @@ case "$scenario" in
     echo '{"type":"result","subtype":"success","is_error":true,"result":"API Error: Unable to connect to API (ConnectionRefused)","session_id":"s1"}'
     exit 1
     ;;
+  steer)
+    if printf '%s' "$prompt" | grep -q "STEER-MORE"; then
+      echo "hello, steered" > hello.txt
+      say "Applied the new instruction."
+    else
+      sleep 4
+      echo "hello, first" > hello.txt
+      say "First version."
+    fi
+    ;;
   slow)
     sleep 4
     echo "hello, late" > hello.txt
@@ -1107,5 +1117,54 @@ async fn a_retry_tells_the_agent_how_the_previous_attempt_failed() {
         "{prompt}"
     );
     assert!(!prompt.contains(TOKEN));
+    run.app.finish().await;
+}
+
+/// Instructions written while the agent works are not lost: the round after carries them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instructions_written_during_a_run_get_a_round_of_their_own() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let sweep = sweep(&run);
+    let gh = &run.app.github;
+    let issue = running_task(&run, &sweep, "Steer me", "steer").await;
+    let text = "@bosun-test STEER-MORE: greet the steering way";
+    let comment_id = gh.add_comment(REPO, issue, text, WRITER);
+    let mut steer = comment_created(&run.app, issue, comment_id, text, WRITER);
+    steer["issue"]["title"] = "Steer me".into();
+    steer["issue"]["body"] = "SCENARIO: steer".into();
+    assert_eq!(
+        run.app
+            .send_json("issue_comment", "d-steer", &steer)
+            .await
+            .status(),
+        202
+    );
+    let opened = |gh: &FakeGitHub| finished(gh, issue) && !gh.pulls(REPO).is_empty();
+    assert!(
+        gh.wait_until(opened, Duration::from_secs(90)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    let pr = &gh.pulls(REPO)[0];
+    assert_eq!(
+        git(&run.bare, &["show", &format!("{}:hello.txt", pr.head_sha)]),
+        "hello, steered"
+    );
+    assert!(
+        tracking(gh, issue).contains("round 2 of 3"),
+        "{}",
+        tracking(gh, issue)
+    );
+    let round2 = std::fs::read_to_string(
+        run.app
+            .data_dir
+            .path()
+            .join("runs/task-1/attempt-1/round-2/input/prompt.md"),
+    )
+    .unwrap();
+    assert!(round2.contains("new instructions"), "{round2}");
     run.app.finish().await;
 }

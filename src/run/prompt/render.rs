@@ -21,6 +21,7 @@ use super::sanitize::{sanitize, sanitize_output};
 const CORE: &str = include_str!("../../../prompts/core.md.j2");
 const TASK: &str = include_str!("../../../prompts/task.md.j2");
 const FEEDBACK: &str = include_str!("../../../prompts/feedback.md.j2");
+const STEER: &str = include_str!("../../../prompts/steer.md.j2");
 
 /// The whole prompt never exceeds this many characters.
 pub const MAX_PROMPT_CHARS: usize = 100_000;
@@ -156,6 +157,7 @@ pub(super) fn environment() -> Result<Environment<'static>, PromptError> {
     env.add_template("core.md.j2", CORE)?;
     env.add_template("task.md.j2", TASK)?;
     env.add_template("feedback.md.j2", FEEDBACK)?;
+    env.add_template("steer.md.j2", STEER)?;
     Ok(env)
 }
 
@@ -167,7 +169,10 @@ fn render_once(
 ) -> Result<String, PromptError> {
     let ctx = Context::new(input, clean, budget);
     let mut layers = vec!["core.md.j2", "task.md.j2"];
-    if input.round > 1 {
+    // A later round follows failing gates, or (gates passed) instructions written meanwhile.
+    if input.round > 1 && input.feedback.is_empty() {
+        layers.push("steer.md.j2");
+    } else if input.round > 1 {
         layers.push("feedback.md.j2");
     }
     let mut prompt = String::new();

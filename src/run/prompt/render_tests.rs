@@ -222,7 +222,7 @@ fn round_one_has_no_feedback_section() {
 }
 
 #[test]
-fn killed_gate_and_missing_feedback_are_explained() {
+fn a_killed_gate_is_explained() {
     let prompt = render(&PromptInput {
         round: 2,
         feedback: vec![failure("test", "cargo test", None, "")],
@@ -234,9 +234,10 @@ fn killed_gate_and_missing_feedback_are_explained() {
     let prompt = render(&PromptInput {
         round: 2,
         max_rounds: 2,
+        feedback: vec![failure("test", "cargo test", Some(1), "")],
         ..plain()
     });
-    assert!(prompt.contains("No gate output was recorded"));
+    assert!(prompt.contains("It printed nothing"));
     assert!(prompt.contains("This is the last round"));
 }
 
@@ -419,4 +420,19 @@ fn a_retry_knows_how_the_previous_attempt_failed() {
     assert!(!unquoted_lines(&prompt)
         .iter()
         .any(|l| l.contains("maximum number")));
+}
+
+#[test]
+fn a_round_after_new_instructions_says_so_instead_of_gate_feedback() {
+    let mut input = plain();
+    input.round = 2;
+    input.max_rounds = 3;
+    input.request = Some("fix it\n\nalso update the changelog".into());
+    let prompt = render(&input);
+    assert!(
+        prompt.contains("## Round 2 of 3: new instructions"),
+        "{prompt}"
+    );
+    assert!(!prompt.contains("the gates failed"), "{prompt}");
+    assert!(prompt.contains("also update the changelog"));
 }

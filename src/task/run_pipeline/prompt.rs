@@ -58,12 +58,7 @@ impl Pipeline<'_> {
                 });
             }
         }
-        let request: Vec<String> = state
-            .instructions
-            .iter()
-            .map(|(_, text)| text.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect();
+        let request = request_of(&state.instructions);
         Ok(PromptInput {
             repo: self.task.repo.to_string(),
             issue_number: self.task.issue.0,
@@ -78,7 +73,7 @@ impl Pipeline<'_> {
                 .iter()
                 .map(|g| format!("{}: {}", g.name, g.run))
                 .collect(),
-            request: (!request.is_empty()).then(|| request.join("\n\n")),
+            request,
             round: 1,
             max_rounds: resolved.rounds,
             feedback: Vec::new(),
@@ -115,4 +110,15 @@ fn repo_instructions(
             text,
         })
     })
+}
+
+/// The trusted instructions of the attempt (the trigger's and any steering since), as one
+/// request; `None` when nobody wrote any.
+pub(super) fn request_of(instructions: &[(String, String)]) -> Option<String> {
+    let texts: Vec<&str> = instructions
+        .iter()
+        .map(|(_, text)| text.trim())
+        .filter(|t| !t.is_empty())
+        .collect();
+    (!texts.is_empty()).then(|| texts.join("\n\n"))
 }

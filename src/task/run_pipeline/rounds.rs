@@ -17,6 +17,9 @@ impl Pipeline<'_> {
         redactor: &Redactor,
     ) -> Result<(String, Vec<GateResult>), Step> {
         let mut round = 1;
+        // Instructions written while the agent works (`@bosun <text>`) are not lost: a round
+        // that ends with new ones is followed by another round that carries them.
+        let mut heard = self.state().await?.instructions.len();
         loop {
             input.round = round;
             let prompt =
@@ -132,8 +135,14 @@ impl Pipeline<'_> {
                 results
             };
             let failed: Vec<&GateResult> = results.iter().filter(|g| !g.ok).collect();
-            if failed.is_empty() || round >= resolved.rounds {
+            let instructions = self.state().await?.instructions;
+            let steered = instructions.len() > heard;
+            if (failed.is_empty() && !steered) || round >= resolved.rounds {
                 return Ok((result.outcome.final_message, results));
+            }
+            if steered {
+                heard = instructions.len();
+                input.request = super::prompt::request_of(&instructions);
             }
             input.feedback = failed
                 .iter()
