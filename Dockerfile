@@ -1,6 +1,14 @@
 # bosun server image: build in a Rust image, run as a non-root user in a slim Debian.
 # Build: docker build -t bosun .
-# Run:   docker run -p 3000:3000 -v bosun-data:/data bosun
+# Run:   docker run -p 3000:3000 -v bosun-data:/data bosun    (BOSUN_RUN_MODE=placeholder, or:)
+#
+# With the Docker sandbox, bosun starts agent containers through the host's engine, which
+# resolves bind mounts on the host: give bosun the socket, and its data directory at the same
+# path inside and outside, e.g.
+#   docker run -p 3000:3000 -v /var/run/docker.sock:/var/run/docker.sock \
+#     --group-add $(stat -c %g /var/run/docker.sock) \
+#     -v /srv/bosun:/srv/bosun -e BOSUN_DATA_DIR=/srv/bosun bosun
+# (the socket gives bosun control of the engine: run it only on a host dedicated to it).
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
@@ -9,7 +17,7 @@ RUN cargo build --release --locked --bin bosun \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates git \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 git \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin bosun \
  && mkdir -p /data && chown bosun:bosun /data

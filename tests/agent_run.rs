@@ -507,6 +507,7 @@ async fn a_token_in_the_agents_final_message_is_redacted_in_the_pull_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_that_hangs_is_stopped_at_its_deadline_and_its_container_removed() {
+    // Past the deadline a human must act: the task needs review.
     if !images::require_docker() {
         return;
     }
@@ -516,7 +517,7 @@ async fn an_agent_that_hangs_is_stopped_at_its_deadline_and_its_container_remove
     let gh = &run.app.github;
     assert!(gh
         .issue_labels(REPO, issue)
-        .contains(&"bosun:failed".to_string()));
+        .contains(&"bosun:needs-review".to_string()));
     let comment = tracking(gh, issue);
     assert!(comment.contains("deadline of 1m 0s"), "{comment}");
     assert!(gh.pulls(REPO).is_empty());
@@ -1167,4 +1168,52 @@ async fn instructions_written_during_a_run_get_a_round_of_their_own() {
     .unwrap();
     assert!(round2.contains("new instructions"), "{round2}");
     run.app.finish().await;
+}
+
+/// When the queue's tries are used up (here: the model API never comes back), the task needs
+/// review and says what failed last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_out_of_tries_needs_review_with_its_last_error() {
+    if !images::require_docker() {
+        return;
+    }
+    let image = fake_agent_image();
+    let run = start_with_server_config(
+        &format!(
+            "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n\
+             limits:\n  breaker_failures: 50\n"
+        ),
+        "",
+    )
+    .await;
+    let issue = run
+        .app
+        .github
+        .add_issue(REPO, "Down", "SCENARIO: api-down", WRITER);
+    let payload = labeled_as_on_github(&run.app, issue, "Down", "SCENARIO: api-down");
+    assert_eq!(
+        run.app
+            .send_json("issues", "d-tries", &payload)
+            .await
+            .status(),
+        202
+    );
+    let gh = &run.app.github;
+    let given_up = |gh: &FakeGitHub| tracking(gh, issue).contains("gave up on this attempt");
+    assert!(
+        gh.wait_until(given_up, Duration::from_secs(150)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    let comment = tracking(gh, issue);
+    assert!(comment.contains("could not be reached"), "{comment}");
+    assert!(comment.contains("Retried 5×"), "{comment}");
+    let labels = gh.issue_labels(REPO, issue);
+    assert!(
+        labels.contains(&"bosun:needs-review".to_string()),
+        "{labels:?}"
+    );
+    // The job is dead (used up), which the strict teardown would flag: shut down by hand.
+    let mut app = run.app;
+    app.shutdown().await;
 }

@@ -33,7 +33,7 @@ pub fn image_missing(image: &str) -> String {
 pub fn agent_failed(why: &str, timed_out: bool, limit: Duration) -> String {
     if timed_out {
         return format!(
-            "❌ The agent ran past its deadline of {} and was stopped. Nothing was pushed. \
+            "👀 The agent ran past its deadline of {} and was stopped. Nothing was pushed. \
              Split the issue into smaller ones, or raise `timeouts.agent_minutes` in \
              `.github/bosun.yml`, then `retry`.",
             human_duration(limit.as_secs())

@@ -175,19 +175,24 @@ async fn with_heartbeat(
     }
 }
 
-/// Buries the job and, when it was a task's run, ends the attempt as failed so the issue says
-/// so instead of showing "in progress" forever.
+/// Buries the job and, when it was a task's run, ends the attempt as needing review (a human
+/// must act: its tries are used up) so the issue says so instead of showing "in progress"
+/// forever. `why` is the last error, already free of secrets (errors never carry credentials,
+/// and agent output in them went through the redactor).
 async fn give_up(ctx: &Ctx, job: &Job, fence: Fence, why: &str) {
     if let Err(e) = ctx.db.bury_job(fence, why).await {
         tracing::error!(error = %e, "burying a job failed");
     }
     if let Job::Run { task, attempt } = job {
+        let short: String = why.chars().take(300).collect();
         let failed = TaskEvent::Finished {
             attempt: *attempt,
-            status: TaskStatus::Failed,
+            status: TaskStatus::NeedsReview,
             summary: format!(
-                "bosun hit an internal error and stopped this attempt. The server log has the \
-                 details (task {task}). Comment `@{} retry` to try again.",
+                "👀 bosun gave up on this attempt after using up its tries. The last error: \
+                 `{}`. The server log has the details (task {task}). Comment `@{} retry` to try \
+                 again.",
+                short.replace('`', "'"),
                 ctx.identity.handle
             ),
         };

@@ -87,8 +87,14 @@ impl Pipeline<'_> {
                         redactor.redact(&why)
                     ))));
                 }
+                // Past its deadline a human must decide (split the issue, raise the limit).
+                let status = if result.exit.timed_out {
+                    TaskStatus::NeedsReview
+                } else {
+                    TaskStatus::Failed
+                };
                 return Err(Step::Finish(
-                    TaskStatus::Failed,
+                    status,
                     reply::agent_failed(
                         &redactor.redact(&why),
                         result.exit.timed_out,
