@@ -7,8 +7,7 @@
 mod images;
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use fake_github::FakeGitHub;
@@ -100,46 +99,6 @@ case "$scenario" in
     ;;
 esac
 "#;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A bare repository with `hello.txt` on `main`, served to bosun as the repo's `clone_url`.
-fn bare_remote(root: &Path) -> PathBuf {
-    let bare = root.join("remote.git");
-    let seed = root.join("seed");
-    git(root, &["init", "-q", "--bare", "-b", "main", "remote.git"]);
-    git(root, &["init", "-q", "-b", "main", "seed"]);
-    std::fs::write(seed.join("hello.txt"), "hello\n").unwrap();
-    git(&seed, &["add", "-A"]);
-    git(
-        &seed,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "seed",
-        ],
-    );
-    git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
-    bare
-}
 
 struct Run {
     app: TestApp,
@@ -246,19 +205,12 @@ async fn running_task(
             .status(),
         202
     );
-    assert!(containers_become(sweep, true).await, "the agent never ran");
+    assert!(sweep.become_present(true).await, "the agent never ran");
     issue
 }
 
-/// Waits (up to 60 s) until this bosun's containers exist (`present`) or are all gone.
-async fn containers_become(sweep: &images::ContainerSweep, present: bool) -> bool {
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while sweep.containers().is_empty() == present {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await
-    .is_ok()
+fn has_label(gh: &FakeGitHub, issue: u64, label: &str) -> bool {
+    gh.issue_labels(REPO, issue).iter().any(|l| l == label)
 }
 
 fn tracking(gh: &FakeGitHub, issue: u64) -> String {
@@ -338,9 +290,7 @@ async fn a_labelled_issue_becomes_a_draft_pull_request_with_the_agents_change() 
     assert_eq!(checks[0].conclusion.as_deref(), Some("success"));
 
     let comment = tracking(gh, issue);
-    assert!(gh
-        .issue_labels(REPO, issue)
-        .contains(&"bosun:done".to_string()));
+    assert!(has_label(gh, issue, "bosun:done"));
     assert!(comment.contains("✅"), "{comment}");
     assert!(comment.contains(&pr.html_url), "{comment}");
     assert!(comment.contains("round 1 of 3"), "{comment}");
@@ -415,9 +365,7 @@ async fn a_missing_image_fails_the_task_fast_with_a_clear_comment() {
     let started = std::time::Instant::now();
     let issue = label_and_wait(&run, "Anything", "SCENARIO: edit", finished).await;
     let gh = &run.app.github;
-    assert!(gh
-        .issue_labels(REPO, issue)
-        .contains(&"bosun:failed".to_string()));
+    assert!(has_label(gh, issue, "bosun:failed"));
     let comment = tracking(gh, issue);
     assert!(
         comment.contains("`bosun-test-no-such-image:never-built` is not on this bosun server"),
@@ -467,9 +415,7 @@ async fn a_token_written_into_a_file_blocks_the_push_and_is_never_posted() {
     let issue = label_and_wait(&run, "Leak", "SCENARIO: secret-file", finished).await;
     let gh = &run.app.github;
     assert!(gh.pulls(REPO).is_empty());
-    assert!(gh
-        .issue_labels(REPO, issue)
-        .contains(&"bosun:failed".to_string()));
+    assert!(has_label(gh, issue, "bosun:failed"));
     let comment = tracking(gh, issue);
     assert!(comment.contains("did not push"), "{comment}");
     assert!(comment.contains("`leak.txt`"), "{comment}");
@@ -515,9 +461,7 @@ async fn an_agent_that_hangs_is_stopped_at_its_deadline_and_its_container_remove
     let sweep = sweep(&run);
     let issue = label_and_wait(&run, "Hang", "SCENARIO: hang", finished).await;
     let gh = &run.app.github;
-    assert!(gh
-        .issue_labels(REPO, issue)
-        .contains(&"bosun:needs-review".to_string()));
+    assert!(has_label(gh, issue, "bosun:needs-review"));
     let comment = tracking(gh, issue);
     assert!(comment.contains("deadline of 1m 0s"), "{comment}");
     assert!(gh.pulls(REPO).is_empty());
@@ -558,7 +502,7 @@ async fn stop_ends_the_running_agent_and_removes_its_container() {
         tracking(gh, issue)
     );
     assert!(
-        containers_become(&sweep, false).await,
+        sweep.become_present(false).await,
         "the container outlived the stop"
     );
     assert!(gh.pulls(REPO).is_empty());
@@ -656,9 +600,7 @@ async fn a_failing_agents_error_is_posted_redacted() {
     let run = start(&fake_agent_image(), "").await;
     let issue = label_and_wait(&run, "Fail", "SCENARIO: fail-loudly", finished).await;
     let gh = &run.app.github;
-    assert!(gh
-        .issue_labels(REPO, issue)
-        .contains(&"bosun:failed".to_string()));
+    assert!(has_label(gh, issue, "bosun:failed"));
     let comment = tracking(gh, issue);
     assert!(
         comment.contains("The agent failed: API Error: key [REDACTED] rejected"),
@@ -823,9 +765,7 @@ async fn a_merged_pull_request_marks_the_task_done_and_deletes_its_branch() {
     })
     .await;
     assert!(gone.is_ok(), "the merged branch was not deleted");
-    assert!(gh
-        .issue_labels(REPO, issue)
-        .contains(&"bosun:done".to_string()));
+    assert!(has_label(gh, issue, "bosun:done"));
     // A redelivery changes nothing.
     assert_eq!(
         run.app
@@ -899,7 +839,7 @@ async fn closing_the_issue_stops_its_running_agent() {
         tracking(gh, issue)
     );
     assert!(
-        containers_become(&sweep, false).await,
+        sweep.become_present(false).await,
         "the container outlived the close"
     );
     assert!(gh.pulls(REPO).is_empty());
@@ -955,9 +895,7 @@ async fn an_agent_silent_twice_fails_the_task() {
     let sweep = sweep(&run);
     let issue = label_and_wait(&run, "Stall", "SCENARIO: stall", finished).await;
     let gh = &run.app.github;
-    assert!(gh
-        .issue_labels(REPO, issue)
-        .contains(&"bosun:failed".to_string()));
+    assert!(has_label(gh, issue, "bosun:failed"));
     let comment = tracking(gh, issue);
     assert!(
         comment.contains("printed nothing for 2s and was stopped, 2 times"),
@@ -1046,9 +984,7 @@ async fn the_circuit_breaker_stops_a_retry_loop() {
     .await;
     let issue = label_and_wait(&run, "API down", "SCENARIO: api-down", finished).await;
     let gh = &run.app.github;
-    assert!(gh
-        .issue_labels(REPO, issue)
-        .contains(&"bosun:failed".to_string()));
+    assert!(has_label(gh, issue, "bosun:failed"));
     let comment = tracking(gh, issue);
     assert!(
         comment.contains("failed 2 times in a row in this repository"),

@@ -235,18 +235,7 @@ async fn a_killed_server_reaps_the_orphaned_agent_and_redoes_the_run_once() {
         github.set_permission(REPO, WRITER, "admin");
         let issue = github.add_issue(REPO, "Crash mid-run", "", WRITER);
         let work = tempfile::tempdir().unwrap();
-        let bare = work.path().join("remote.git");
-        let seed = work.path().join("seed");
-        let git = |dir: &Path, args: &[&str]| {
-            let ok = Command::new("git").args(args).current_dir(dir).status().unwrap().success();
-            assert!(ok, "git {args:?}");
-        };
-        git(work.path(), &["init", "-q", "--bare", "-b", "main", "remote.git"]);
-        git(work.path(), &["init", "-q", "-b", "main", "seed"]);
-        std::fs::write(seed.join("hello.txt"), "hello\n").unwrap();
-        git(&seed, &["add", "-A"]);
-        git(&seed, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "seed"]);
-        git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
+        let bare = bare_remote(work.path());
         github.serve_git(REPO, &bare);
         let config = work.path().join("bosun-server.yml");
         std::fs::write(&config, format!("agents:\n  claude:\n    adapter: claude\n    image: {image}\n")).unwrap();
@@ -263,11 +252,11 @@ async fn a_killed_server_reaps_the_orphaned_agent_and_redoes_the_run_once() {
         let mut first = spawn_server(&github, &data_dir, port, &agent_mode);
         wait_healthy(port).await;
         label(port, repo_id, installation_id, issue, "crash-agent-1").await;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while sweep.containers().is_empty() {
-            assert!(tokio::time::Instant::now() < deadline, "the agent never ran:\n{}", server_log(&data_dir));
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        assert!(
+            sweep.become_present(true).await,
+            "the agent never ran:\n{}",
+            server_log(&data_dir)
+        );
         let orphan = sweep.containers();
         first.0.kill().unwrap();
         first.0.wait().unwrap();

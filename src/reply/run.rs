@@ -210,7 +210,7 @@ pub fn human_duration(secs: u64) -> String {
 
 /// A block of agent or gate output, fenced so nothing inside can close it.
 pub fn fenced(text: &str) -> String {
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let longest = crate::run::prompt::fence::longest_backtick_run(text);
     let fence = "`".repeat(longest.max(2) + 1);
     format!("{fence}text\n{}\n{fence}", text.trim_end())
 }

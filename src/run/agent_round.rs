@@ -13,7 +13,7 @@ use super::agent::{
     AgentCommand, AgentEvent, ExitInfo, Outcome, StreamParser, Usage, PROMPT_FILE_ENV,
 };
 use super::sandbox::{
-    Limits, Role, Sandbox, SandboxError, SandboxExit, SandboxSpec, Stream, INPUTS_MOUNT,
+    Limits, OutputLine, Role, Sandbox, SandboxError, SandboxExit, SandboxSpec, Stream, INPUTS_MOUNT,
 };
 
 /// The stderr kept for the parser (gemini reports its error JSON at the end of stderr).
@@ -50,7 +50,7 @@ pub struct RoundResult {
 pub async fn run_agent_round(
     sandbox: &dyn Sandbox,
     round: AgentRound<'_>,
-    mut parser: Box<dyn StreamParser>,
+    parser: Box<dyn StreamParser>,
     mut progress: impl FnMut(Usage, Duration),
     cancel: CancellationToken,
 ) -> Result<RoundResult, SandboxError> {
@@ -84,7 +84,7 @@ pub async fn run_agent_round(
     };
 
     let (tx, mut rx) = mpsc::channel(1024);
-    let mut log = tokio::fs::File::create(&log_path)
+    let log = tokio::fs::File::create(&log_path)
         .await
         .map_err(|e| SandboxError::Other(anyhow::anyhow!("creating the run log: {e}")))?;
     let started = Instant::now();
@@ -92,8 +92,12 @@ pub async fn run_agent_round(
     let silenced = cancel.child_token();
     let run = sandbox.run(spec, tx, silenced.clone());
     tokio::pin!(run);
-    let mut stderr_tail = String::new();
-    let mut last_usage = Usage::default();
+    let mut output = Output {
+        log,
+        parser,
+        stderr_tail: String::new(),
+        last_usage: Usage::default(),
+    };
     let mut last_output = tokio::time::Instant::now();
     let mut stalled = false;
     let mut open = true;
@@ -105,21 +109,7 @@ pub async fn run_agent_round(
                     continue;
                 };
                 last_output = tokio::time::Instant::now();
-                let prefix = match line.stream { Stream::Stdout => "", Stream::Stderr => "[stderr] " };
-                let _ = log.write_all(format!("{prefix}{}\n", line.text).as_bytes()).await;
-                match line.stream {
-                    Stream::Stdout => {
-                        for event in parser.line(&line.text) {
-                            if let AgentEvent::Usage(usage) = event {
-                                if usage != last_usage {
-                                    last_usage = usage;
-                                    progress(usage, started.elapsed());
-                                }
-                            }
-                        }
-                    }
-                    Stream::Stderr => keep_tail(&mut stderr_tail, &line.text),
-                }
+                output.take(line, |usage| progress(usage, started.elapsed())).await;
             }
             _ = tokio::time::sleep_until(last_output + round.idle), if !stalled => {
                 tracing::warn!(idle_secs = round.idle.as_secs(), "the agent printed nothing for too long; stopping it");
@@ -131,14 +121,16 @@ pub async fn run_agent_round(
     };
     // Lines still queued after the exit.
     while let Ok(line) = rx.try_recv() {
-        let _ = log.write_all(format!("{}\n", line.text).as_bytes()).await;
-        match line.stream {
-            Stream::Stdout => {
-                parser.line(&line.text);
-            }
-            Stream::Stderr => keep_tail(&mut stderr_tail, &line.text),
-        }
+        output
+            .take(line, |usage| progress(usage, started.elapsed()))
+            .await;
     }
+    let Output {
+        mut log,
+        parser,
+        stderr_tail,
+        ..
+    } = output;
     let _ = log.flush().await;
     let outcome = parser.finish(&ExitInfo {
         code: exit.code,
@@ -152,6 +144,42 @@ pub async fn run_agent_round(
         log: log_path,
         stalled,
     })
+}
+
+/// Where the agent's output lines go: the run log (stderr marked), the stream parser (stdout),
+/// and the stderr tail the parser gets at the end.
+struct Output {
+    log: tokio::fs::File,
+    parser: Box<dyn StreamParser>,
+    stderr_tail: String,
+    last_usage: Usage,
+}
+
+impl Output {
+    /// Takes one line; `progress` hears the running usage totals when they change.
+    async fn take(&mut self, line: OutputLine, mut progress: impl FnMut(Usage)) {
+        let prefix = match line.stream {
+            Stream::Stdout => "",
+            Stream::Stderr => "[stderr] ",
+        };
+        let _ = self
+            .log
+            .write_all(format!("{prefix}{}\n", line.text).as_bytes())
+            .await;
+        match line.stream {
+            Stream::Stdout => {
+                for event in self.parser.line(&line.text) {
+                    if let AgentEvent::Usage(usage) = event {
+                        if usage != self.last_usage {
+                            self.last_usage = usage;
+                            progress(usage);
+                        }
+                    }
+                }
+            }
+            Stream::Stderr => keep_tail(&mut self.stderr_tail, &line.text),
+        }
+    }
 }
 
 /// The input folder is mounted read-only in the container; it must be readable by the

@@ -183,6 +183,19 @@ impl ContainerSweep {
     }
 
     /// IDs of the containers carrying the label, running or not.
+    /// Waits (up to 60 s) until such containers exist (`present`) or are all gone; false when
+    /// they never did.
+    pub async fn become_present(&self, present: bool) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.containers().is_empty() == present {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        true
+    }
+
     pub fn containers(&self) -> Vec<String> {
         let out = docker(&[
             "ps",

@@ -274,3 +274,45 @@ pub fn user_id(login: &str) -> u64 {
         .fold(1000u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
         % 1_000_000
 }
+
+/// Runs git in `dir` (no system or user config) and returns its trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A bare repository `root/remote.git` with `hello.txt` on `main`, to serve as a repository's
+/// remote (`set_clone_url` or `serve_git`).
+pub fn bare_remote(root: &Path) -> std::path::PathBuf {
+    let bare = root.join("remote.git");
+    let seed = root.join("seed");
+    git(root, &["init", "-q", "--bare", "-b", "main", "remote.git"]);
+    git(root, &["init", "-q", "-b", "main", "seed"]);
+    std::fs::write(seed.join("hello.txt"), "hello\n").unwrap();
+    git(&seed, &["add", "-A"]);
+    git(
+        &seed,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "seed",
+        ],
+    );
+    git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
+    bare
+}

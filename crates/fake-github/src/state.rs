@@ -102,6 +102,14 @@ pub(crate) struct Repo {
 }
 
 impl Repo {
+    /// The local repository behind this one, if any: the one served over HTTP, else a local
+    /// `clone_url` (branch and commit look-ups use it).
+    pub fn local_git_dir(&self) -> Option<std::path::PathBuf> {
+        self.git_dir
+            .clone()
+            .or_else(|| crate::git::local_git_dir(self.clone_url.as_deref()))
+    }
+
     pub fn full_name(&self) -> String {
         format!("{}/{}", self.owner, self.name)
     }

@@ -12,7 +12,7 @@
 mod budget;
 mod caps;
 mod chars;
-mod fence;
+pub mod fence;
 mod html;
 mod md_image;
 pub mod render;

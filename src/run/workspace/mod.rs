@@ -51,6 +51,8 @@ pub struct Workspace {
     pub mirror: PathBuf,
     pub clone_url: String,
     pub branch: String,
+    /// The branch the checkout started from (the pull request's base).
+    pub base_branch: String,
     /// The commit the checkout was made from, and the parent of bosun's commit.
     pub base_sha: String,
     /// Whether a spare checkout was brought forward instead of writing every file.
@@ -134,6 +136,7 @@ impl Workspaces {
             mirror: mirror_path,
             clone_url: req.clone_url.clone(),
             branch: req.branch.clone(),
+            base_branch: req.base_branch.clone(),
             base_sha: base.to_string(),
             from_spare: from_spare.is_some(),
         })

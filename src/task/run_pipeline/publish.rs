@@ -117,7 +117,7 @@ impl Pipeline<'_> {
                 &NewPull {
                     title,
                     head: &ws.branch,
-                    base: &base_branch(&self.client, &self.task.repo).await?,
+                    base: &ws.base_branch,
                     body: &body,
                 },
             )
@@ -137,15 +137,4 @@ impl Pipeline<'_> {
             reply::pull_opened(pr.number, &pr.html_url),
         ))
     }
-}
-
-async fn base_branch(
-    client: &Installation,
-    repo: &crate::github::ids::RepoRef,
-) -> Result<String, Step> {
-    Ok(client
-        .repository(repo)
-        .await
-        .map_err(JobError::from)?
-        .default_branch)
 }

@@ -199,11 +199,7 @@ fn repo_and_git_dir(
     let m = s.model();
     let key = authorize(&m, caller, owner, name, "checks", level, docs)?;
     let repo = repo_or_404(&m, &key, docs)?;
-    let dir = repo
-        .git_dir
-        .clone()
-        .or_else(|| git::local_git_dir(repo.clone_url.as_deref()));
-    Ok((key.clone(), dir))
+    Ok((key.clone(), repo.local_git_dir()))
 }
 
 pub(super) async fn create(

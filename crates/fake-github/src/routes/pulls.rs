@@ -93,9 +93,7 @@ pub(super) async fn create(
             key.clone(),
             repo.owner.clone(),
             repo.default_branch.clone(),
-            repo.git_dir
-                .clone()
-                .or_else(|| git::local_git_dir(repo.clone_url.as_deref())),
+            repo.local_git_dir(),
         )
     };
     let req = parse(&body)?;
