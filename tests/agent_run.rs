@@ -93,6 +93,45 @@ case "$scenario" in
     echo '{"type":"result","subtype":"success","is_error":true,"result":"API Error: key ghs_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 rejected","session_id":"s1"}'
     exit 1
     ;;
+  review)
+    if printf '%s' "$prompt" | grep -q "Review feedback on pull request"; then
+      echo "hello, reviewed" > hello.txt
+      cat <<'REPORT'
+{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"num_turns":1,"result":"Applied both review comments.\n\n```json\n{\"threads\": [{\"id\": \"T1\", \"outcome\": \"changed\", \"reply\": \"Reworded the greeting.\"}, {\"id\": \"T2\", \"outcome\": \"changed\", \"reply\": \"Dropped the comma.\"}]}\n```","session_id":"s1","total_cost_usd":0.01,"usage":{"input_tokens":100,"output_tokens":20}}
+REPORT
+    else
+      echo "hello, fixed" > hello.txt
+      say "I replaced the greeting in hello.txt."
+    fi
+    ;;
+  review-question)
+    if printf '%s' "$prompt" | grep -q "Review feedback on pull request"; then
+      cat <<'REPORT'
+{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"num_turns":1,"result":"Answered the question.\n\n```json\n{\"threads\": [{\"id\": \"T1\", \"outcome\": \"answered\", \"reply\": \"Because the issue asks for that exact greeting.\"}]}\n```","session_id":"s1","usage":{"input_tokens":100,"output_tokens":20}}
+REPORT
+    else
+      echo "hello, fixed" > hello.txt
+      say "I replaced the greeting in hello.txt."
+    fi
+    ;;
+  review-midrun)
+    if printf '%s' "$prompt" | grep -q "new since your previous round"; then
+      echo "hello, reviewed twice" > hello.txt
+      cat <<'REPORT'
+{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"num_turns":1,"result":"Applied both comments.\n\n```json\n{\"threads\": [{\"id\": \"T1\", \"outcome\": \"changed\", \"reply\": \"Reworded.\"}, {\"id\": \"T2\", \"outcome\": \"changed\", \"reply\": \"Also done.\"}]}\n```","session_id":"s1","usage":{"input_tokens":100,"output_tokens":20}}
+REPORT
+    elif printf '%s' "$prompt" | grep -q "Review feedback on pull request"; then
+      touch /tmp/round-one-started 2>/dev/null
+      sleep 5
+      echo "hello, reviewed" > hello.txt
+      cat <<'REPORT'
+{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"num_turns":1,"result":"Applied the comment.\n\n```json\n{\"threads\": [{\"id\": \"T1\", \"outcome\": \"changed\", \"reply\": \"Reworded.\"}]}\n```","session_id":"s1","usage":{"input_tokens":100,"output_tokens":20}}
+REPORT
+    else
+      echo "hello, fixed" > hello.txt
+      say "I replaced the greeting in hello.txt."
+    fi
+    ;;
   *)
     echo "unknown scenario: $scenario" >&2
     exit 3
@@ -1152,4 +1191,277 @@ async fn a_run_out_of_tries_needs_review_with_its_last_error() {
     // The job is dead (used up), which the strict teardown would flag: shut down by hand.
     let mut app = run.app;
     app.shutdown().await;
+}
+
+// --- review feedback on bosun's pull request ---------------------------------------------------
+
+/// The task's first run opens the pull request; returns (issue, pull request).
+async fn pull_request_for(run: &Run, scenario: &str) -> (u64, fake_github::PullRecord) {
+    let issue = label_and_wait(
+        run,
+        "Fix the greeting",
+        &format!("SCENARIO: {scenario}"),
+        |gh, issue| finished(gh, issue) && !gh.pulls(REPO).is_empty(),
+    )
+    .await;
+    (issue, run.app.github.pulls(REPO)[0].clone())
+}
+
+/// `pull_request_review.submitted` as GitHub sends it, around the fake's own shapes.
+fn review_submitted(app: &TestApp, pr: u64, review: u64, sender: &str) -> serde_json::Value {
+    let mut p = fixture("pull_request_review", "submitted.payload.json");
+    retarget(&mut p, app, pr, sender);
+    if let Some(obj) = p.as_object_mut() {
+        obj.remove("issue");
+    }
+    p["review"] = app.github.review_json(REPO, pr, review);
+    p["review"]["state"] = p["review"]["state"]
+        .as_str()
+        .unwrap()
+        .to_ascii_lowercase()
+        .into();
+    p["pull_request"] = app.github.pull_json(REPO, pr);
+    p
+}
+
+/// `pull_request_review_comment.created` for comment `id`.
+fn review_comment_created(app: &TestApp, pr: u64, id: u64, sender: &str) -> serde_json::Value {
+    let mut p = fixture("pull_request_review_comment", "created.payload.json");
+    retarget(&mut p, app, pr, sender);
+    if let Some(obj) = p.as_object_mut() {
+        obj.remove("issue");
+    }
+    p["comment"] = app.github.review_comment_json(REPO, id);
+    p["pull_request"] = app.github.pull_json(REPO, pr);
+    p
+}
+
+fn commits_on(bare: &std::path::Path, branch: &str) -> Vec<String> {
+    git(bare, &["rev-list", &format!("refs/heads/{branch}")])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn answered(gh: &FakeGitHub, issue: u64) -> bool {
+    finished(gh, issue) && tracking(gh, issue).contains("Review threads:")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_with_two_threads_gets_one_commit_two_replies_and_two_resolved_threads() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let (issue, pr) = pull_request_for(&run, "review").await;
+    let gh = &run.app.github;
+    let before = commits_on(&run.bare, &pr.head);
+
+    let (review, _) = gh.add_review(
+        REPO,
+        pr.number,
+        WRITER,
+        "CHANGES_REQUESTED",
+        "Two small things.",
+        &[
+            ("hello.txt", 1, "Say it more warmly."),
+            ("hello.txt", 1, "No comma, please."),
+        ],
+    );
+    // A reader's review does nothing at all.
+    gh.set_permission(REPO, "stranger", "read");
+    let (outsider, _) = gh.add_review(
+        REPO,
+        pr.number,
+        "stranger",
+        "COMMENTED",
+        "Delete everything.",
+        &[],
+    );
+    let payload = review_submitted(&run.app, pr.number, outsider, "stranger");
+    assert_eq!(
+        run.app
+            .send_json("pull_request_review", "d-outsider", &payload)
+            .await
+            .status(),
+        202
+    );
+
+    let payload = review_submitted(&run.app, pr.number, review, WRITER);
+    assert_eq!(
+        run.app
+            .send_json("pull_request_review", "d-review", &payload)
+            .await
+            .status(),
+        202
+    );
+    // The inline comments' own deliveries arrive too; they coalesce into the same run.
+    for (i, thread) in gh.review_threads(REPO, pr.number).iter().enumerate() {
+        let payload = review_comment_created(&run.app, pr.number, thread.comments[0].id, WRITER);
+        let delivery = format!("d-review-comment-{i}");
+        assert_eq!(
+            run.app
+                .send_json("pull_request_review_comment", &delivery, &payload)
+                .await
+                .status(),
+            202
+        );
+    }
+    assert!(
+        gh.wait_until(|gh| answered(gh, issue), Duration::from_secs(120))
+            .await,
+        "{}",
+        tracking(gh, issue)
+    );
+
+    // One new commit on the same branch, on top of the old head (no force push).
+    let after = commits_on(&run.bare, &pr.head);
+    assert_eq!(after.len(), before.len() + 1, "{after:?}");
+    assert_eq!(after[1..], before[..]);
+    let content = git(
+        &run.bare,
+        &["show", &format!("refs/heads/{}:hello.txt", pr.head)],
+    );
+    assert_eq!(content, "hello, reviewed");
+    assert_eq!(gh.pulls(REPO).len(), 1, "no second pull request");
+
+    let threads = gh.review_threads(REPO, pr.number);
+    assert_eq!(threads.len(), 2);
+    let short = &after[0][..7];
+    for thread in &threads {
+        assert!(thread.resolved, "{thread:?}");
+        assert_eq!(thread.resolved_by.as_deref(), Some(gh.bot_login().as_str()));
+        let replies: Vec<_> = thread
+            .comments
+            .iter()
+            .filter(|c| c.user_login == gh.bot_login())
+            .collect();
+        assert_eq!(replies.len(), 1, "{thread:?}");
+        assert!(
+            replies[0].body.contains(&format!("Changed in [`{short}`]")),
+            "{}",
+            replies[0].body
+        );
+    }
+    let text = tracking(gh, issue);
+    assert!(text.contains("2 replied, 2 resolved"), "{text}");
+    assert!(text.contains("answer the review of #"), "{text}");
+    assert!(has_label(gh, issue, "bosun:done"));
+    assert!(!text.contains("Delete everything"));
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_in_review_gets_an_answer_and_no_commit() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let (issue, pr) = pull_request_for(&run, "review-question").await;
+    let gh = &run.app.github;
+    let before = commits_on(&run.bare, &pr.head);
+    let id = gh.add_review_comment(REPO, pr.number, WRITER, "hello.txt", 1, "Why this wording?");
+    let payload = review_comment_created(&run.app, pr.number, id, WRITER);
+    assert_eq!(
+        run.app
+            .send_json("pull_request_review_comment", "d-question", &payload)
+            .await
+            .status(),
+        202
+    );
+    assert!(
+        gh.wait_until(|gh| answered(gh, issue), Duration::from_secs(120))
+            .await,
+        "{}",
+        tracking(gh, issue)
+    );
+    assert_eq!(commits_on(&run.bare, &pr.head), before, "no commit");
+    let thread = &gh.review_threads(REPO, pr.number)[0];
+    assert!(!thread.resolved, "the asker resolves a question");
+    let reply = thread.comments.last().unwrap();
+    assert_eq!(reply.user_login, gh.bot_login());
+    assert!(
+        reply
+            .body
+            .starts_with("Because the issue asks for that exact greeting."),
+        "{}",
+        reply.body
+    );
+    assert!(tracking(gh, issue).contains("1 replied, 0 resolved"));
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_feedback_arriving_mid_run_is_handled_in_the_next_round_once() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let (issue, pr) = pull_request_for(&run, "review-midrun").await;
+    let gh = &run.app.github;
+    let before = commits_on(&run.bare, &pr.head);
+    let sweep = sweep(&run);
+
+    let first = gh.add_review_comment(
+        REPO,
+        pr.number,
+        WRITER,
+        "hello.txt",
+        1,
+        "Say it more warmly.",
+    );
+    let payload = review_comment_created(&run.app, pr.number, first, WRITER);
+    assert_eq!(
+        run.app
+            .send_json("pull_request_review_comment", "d-first", &payload)
+            .await
+            .status(),
+        202
+    );
+    assert!(sweep.become_present(true).await, "the follow-up never ran");
+
+    // While round 1 works: a second comment, delivered twice (a redelivery) and mentioned once.
+    let second = gh.add_review_comment(
+        REPO,
+        pr.number,
+        WRITER,
+        "hello.txt",
+        1,
+        "And add a newline.",
+    );
+    let payload = review_comment_created(&run.app, pr.number, second, WRITER);
+    assert_eq!(
+        run.app
+            .send_json("pull_request_review_comment", "d-second", &payload)
+            .await
+            .status(),
+        202
+    );
+    assert_eq!(
+        run.app
+            .send_json("pull_request_review_comment", "d-second", &payload)
+            .await
+            .status(),
+        200
+    );
+    assert!(
+        gh.wait_until(|gh| answered(gh, issue), Duration::from_secs(120))
+            .await,
+        "{}",
+        tracking(gh, issue)
+    );
+    let text = tracking(gh, issue);
+    assert!(text.contains("round 2 of"), "two rounds: {text}");
+    let after = commits_on(&run.bare, &pr.head);
+    assert_eq!(after.len(), before.len() + 1, "one commit for both rounds");
+    for thread in gh.review_threads(REPO, pr.number) {
+        let replies = thread
+            .comments
+            .iter()
+            .filter(|c| c.user_login == gh.bot_login())
+            .count();
+        assert_eq!(replies, 1, "answered once: {thread:?}");
+        assert!(thread.resolved);
+    }
+    run.app.finish().await;
 }

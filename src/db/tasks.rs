@@ -88,6 +88,7 @@ fn kind_str(kind: TaskKind) -> &'static str {
     match kind {
         TaskKind::Implement => "implement",
         TaskKind::Plan => "plan",
+        TaskKind::Revise => "revise",
     }
 }
 

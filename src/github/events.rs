@@ -1,7 +1,9 @@
 //! Webhook payloads parsed at the edge into bosun's own `Event`. Only the fields bosun reads are
 //! declared; everything else in GitHub's JSON is ignored, so new fields never break parsing.
 
-use super::ids::{CommentId, InstallationId, IssueNumber, RepoId, RepoRef, UserId};
+use super::ids::{
+    CommentId, InstallationId, IssueNumber, RepoId, RepoRef, ReviewCommentId, ReviewId, UserId,
+};
 use serde::Deserialize;
 
 /// Who did something.
@@ -34,6 +36,19 @@ pub struct CommentContext {
     pub author: Actor,
 }
 
+/// The pull request a review event is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullContext {
+    pub installation: Option<InstallationId>,
+    pub repo: RepoRef,
+    pub repo_id: RepoId,
+    pub number: u64,
+    pub head_ref: String,
+    /// `owner/name` of the head branch's repository (`None` when the fork was deleted).
+    pub head_repo: Option<String>,
+    pub sender: Actor,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Ping,
@@ -59,6 +74,20 @@ pub enum Event {
         /// `owner/name` of the head branch's repository (`None` when the fork was deleted).
         head_repo: Option<String>,
         sender: Actor,
+    },
+    /// A review was submitted on a pull request. `state` is GitHub's, lower-case
+    /// (`commented`, `changes_requested`, `approved`).
+    PullReviewed {
+        pull: PullContext,
+        review: ReviewId,
+        state: String,
+        body: String,
+    },
+    /// An inline review comment (a thread's first comment or a reply) was written.
+    PullReviewComment {
+        pull: PullContext,
+        comment: ReviewCommentId,
+        body: String,
     },
     /// `old_body` is present only when the body itself was edited.
     IssueEdited {
@@ -202,6 +231,45 @@ struct WirePull {
 }
 
 #[derive(Deserialize)]
+struct ReviewPayload {
+    review: WireReview,
+    pull_request: WireReviewedPull,
+    repository: WireRepo,
+    sender: WireUser,
+    installation: Option<WireInstallation>,
+}
+
+#[derive(Deserialize)]
+struct WireReview {
+    id: u64,
+    state: String,
+    #[serde(default)]
+    body: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ReviewCommentPayload {
+    comment: WireReviewComment,
+    pull_request: WireReviewedPull,
+    repository: WireRepo,
+    sender: WireUser,
+    installation: Option<WireInstallation>,
+}
+
+#[derive(Deserialize)]
+struct WireReviewComment {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireReviewedPull {
+    number: u64,
+    head: WirePullHead,
+}
+
+#[derive(Deserialize)]
 struct WirePullHead {
     #[serde(rename = "ref")]
     branch: String,
@@ -251,6 +319,23 @@ fn issue_context(
         body: issue.body.unwrap_or_default(),
         author: issue.user.map(|u| u.login).unwrap_or_default(),
         is_pull_request: issue.pull_request.is_some(),
+        sender: sender.into(),
+    }
+}
+
+fn pull_context(
+    pull: WireReviewedPull,
+    repo: WireRepo,
+    sender: WireUser,
+    installation: Option<WireInstallation>,
+) -> PullContext {
+    PullContext {
+        installation: installation.map(|i| InstallationId(i.id)),
+        repo: RepoRef::new(repo.owner.login, repo.name),
+        repo_id: RepoId(repo.id),
+        number: pull.number,
+        head_ref: pull.head.branch,
+        head_repo: pull.head.repo.map(|r| r.full_name),
         sender: sender.into(),
     }
 }
@@ -354,6 +439,31 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
                 head_ref: p.pull_request.head.branch,
                 head_repo: p.pull_request.head.repo.map(|r| r.full_name),
                 sender: p.sender.into(),
+            })
+        }
+        "pull_request_review" => {
+            let action: ActionOnly = serde_json::from_slice(payload).map_err(shape)?;
+            if action.action.as_deref() != Some("submitted") {
+                return other();
+            }
+            let p: ReviewPayload = serde_json::from_slice(payload).map_err(shape)?;
+            Ok(Event::PullReviewed {
+                pull: pull_context(p.pull_request, p.repository, p.sender, p.installation),
+                review: ReviewId(p.review.id),
+                state: p.review.state.to_ascii_lowercase(),
+                body: p.review.body.unwrap_or_default(),
+            })
+        }
+        "pull_request_review_comment" => {
+            let action: ActionOnly = serde_json::from_slice(payload).map_err(shape)?;
+            if action.action.as_deref() != Some("created") {
+                return other();
+            }
+            let p: ReviewCommentPayload = serde_json::from_slice(payload).map_err(shape)?;
+            Ok(Event::PullReviewComment {
+                pull: pull_context(p.pull_request, p.repository, p.sender, p.installation),
+                comment: ReviewCommentId(p.comment.id),
+                body: p.comment.body.unwrap_or_default(),
             })
         }
         "installation" | "installation_repositories" => {

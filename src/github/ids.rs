@@ -44,6 +44,14 @@ numeric_id!(
     /// An issue's (or pull request's) number within its repository.
     IssueNumber
 );
+numeric_id!(
+    /// A pull request review's id.
+    ReviewId
+);
+numeric_id!(
+    /// A pull request review comment's id (an inline comment or a reply in its thread).
+    ReviewCommentId
+);
 
 /// `X-GitHub-Delivery`: GitHub keeps it across redeliveries, so it is the dedup key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -65,6 +65,19 @@ impl Installation {
         self.inner.transport.url(&segments)
     }
 
+    /// The GraphQL endpoint: `/graphql` next to the REST root on github.com, `/api/graphql`
+    /// on GitHub Enterprise Server (whose REST root is `/api/v3`).
+    pub(super) fn graphql_url(&self) -> Result<Url, GitHubError> {
+        let mut url = self.inner.transport.base().clone();
+        let path = url.path().trim_end_matches('/').to_string();
+        let graphql = match path.strip_suffix("/v3") {
+            Some(api) => format!("{api}/graphql"),
+            None => format!("{path}/graphql"),
+        };
+        url.set_path(&graphql);
+        Ok(url)
+    }
+
     pub(super) fn call(&self, method: Method, url: Url) -> Call {
         Call::new(method, url, Auth::Installation(self.id))
     }

@@ -14,6 +14,7 @@ pub mod marker;
 pub mod pulls;
 pub mod rate_limit;
 pub mod retry;
+pub mod reviews;
 pub mod secret;
 pub mod signature;
 pub mod token_cache;

@@ -39,6 +39,33 @@ impl From<WirePull> for PullRequest {
     }
 }
 
+/// Where a pull request comes from, to tell whether it is one of bosun's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullHead {
+    pub branch: String,
+    /// `owner/name` of the head's repository; `None` when a fork was deleted.
+    pub repo: Option<String>,
+    pub open: bool,
+}
+
+#[derive(Deserialize)]
+struct WirePullHeadOnly {
+    state: String,
+    head: WireHeadRef,
+}
+
+#[derive(Deserialize)]
+struct WireHeadRef {
+    #[serde(rename = "ref")]
+    branch: String,
+    repo: Option<WireFullName>,
+}
+
+#[derive(Deserialize)]
+struct WireFullName {
+    full_name: String,
+}
+
 /// What to open.
 #[derive(Debug, Clone)]
 pub struct NewPull<'a> {
@@ -74,6 +101,17 @@ struct WireCheckRun {
 }
 
 impl Installation {
+    /// The head branch of pull request `number` (an issue comment's payload lacks it).
+    pub async fn pull_head(&self, repo: &RepoRef, number: u64) -> Result<PullHead, GitHubError> {
+        let url = self.repo_url(repo, &["pulls", &number.to_string()])?;
+        let pull: WirePullHeadOnly = self.send(self.call(Method::GET, url)).await?.json()?;
+        Ok(PullHead {
+            branch: pull.head.branch,
+            repo: pull.head.repo.map(|r| r.full_name),
+            open: pull.state == "open",
+        })
+    }
+
     /// The open pull request whose head is `branch` in the repository itself.
     pub async fn find_open_pull(
         &self,

@@ -1,8 +1,12 @@
 //! Every text bosun posts on GitHub is rendered here, and only here, so the voice stays one and
 //! every text can be snapshot-tested.
 
+mod feedback;
 mod run;
 
+pub use feedback::{
+    feedback_answered, no_pull_to_revise, not_addressed, review_gates_failed, thread_reply,
+};
 pub use run::*;
 
 use crate::db::TaskRow;
@@ -41,9 +45,11 @@ fn check(done: bool) -> &'static str {
 
 /// The one tracking comment of a task, updated in place as the task moves.
 pub fn tracking_comment(task: &TaskRow, state: &TaskState, handle: &str) -> String {
-    let what = match state.kind {
-        TaskKind::Implement => "work on this issue",
-        TaskKind::Plan => "plan this issue",
+    let what = match (state.kind, &state.pull) {
+        (TaskKind::Implement, _) => "work on this issue".to_string(),
+        (TaskKind::Plan, _) => "plan this issue".to_string(),
+        (TaskKind::Revise, Some(pull)) => format!("answer the review of #{}", pull.number),
+        (TaskKind::Revise, None) => "answer the review of its pull request".to_string(),
     };
     let started = !matches!(state.status, TaskStatus::New);
     let finished = !state.status.is_active();
@@ -71,6 +77,12 @@ pub fn tracking_comment(task: &TaskRow, state: &TaskState, handle: &str) -> Stri
         ));
     }
     out.push_str(&format!("- {} Finished\n", check(finished)));
+    if state.feedback_events > 0 {
+        out.push_str(&format!(
+            "- ↪️ Review feedback received while running: {} (answered in the next round)\n",
+            state.feedback_events
+        ));
+    }
     let steering: Vec<_> = state.instructions.iter().skip(1).collect();
     if !steering.is_empty() {
         out.push_str("\n**Further instructions received:**\n");
@@ -90,7 +102,7 @@ pub fn tracking_comment(task: &TaskRow, state: &TaskState, handle: &str) -> Stri
             status: state.status,
             attempt: state.attempt,
             branch: state.run.branch.clone(),
-            pr: state.run.pr.as_ref().map(|(n, _)| *n),
+            pr: state.pull.as_ref().map(|p| p.number),
         }
         .render(),
     );
@@ -153,6 +165,9 @@ fn run_steps(state: &TaskState) -> String {
     }
     if let Some((number, url)) = &run.pr {
         out.push_str(&format!("- [x] Draft pull request [#{number}]({url})\n"));
+    }
+    if let Some(answer) = &run.answered {
+        out.push_str(&feedback::answered_steps(answer));
     }
     out
 }

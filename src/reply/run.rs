@@ -227,7 +227,7 @@ fn rejected_list(rejected: &[Rejection]) -> String {
 }
 
 /// The agent's text as a Markdown quote; mentions are defused so the agent cannot ping people.
-fn quote(text: &str) -> String {
+pub(super) fn quote(text: &str) -> String {
     let short: String = text.chars().take(MAX_SUMMARY_CHARS).collect();
     short
         .replace('@', "@\u{200b}")
@@ -236,7 +236,7 @@ fn quote(text: &str) -> String {
         .collect()
 }
 
-fn one_paragraph(text: &str) -> String {
+pub(super) fn one_paragraph(text: &str) -> String {
     let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let short: String = flat.chars().take(1000).collect();
     short.replace('@', "@\u{200b}")

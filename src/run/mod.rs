@@ -7,6 +7,7 @@ pub mod gates;
 pub mod prompt;
 pub mod recovery;
 pub mod redact;
+pub mod review_report;
 pub mod runner;
 pub mod sandbox;
 pub mod workspace;

@@ -26,11 +26,8 @@ pub async fn handle_lifecycle(
         }
         LifecycleWhat::IssueClosed => return Ok(()),
         LifecycleWhat::PullClosed { number, merged, .. } => {
-            if state.run.pr.as_ref().map(|(n, _)| n) != Some(number) {
-                tracing::info!(
-                    pr = number,
-                    "not the pull request of the task's current attempt"
-                );
+            if state.pull.as_ref().map(|p| p.number) != Some(*number) {
+                tracing::info!(pr = number, "not the task's pull request");
                 return Ok(());
             }
             TaskEvent::PullClosed {
@@ -45,7 +42,8 @@ pub async fn handle_lifecycle(
         Ok(_) => ctx.jobs_added.notify_one(),
         // Already recorded by an earlier try of this job whose branch deletion failed: go on
         // to the deletion; anything else moved on and needs nothing.
-        Err(crate::db::RecordError::Invalid(_)) if state.run.pr_closed => {}
+        Err(crate::db::RecordError::Invalid(_))
+            if state.pull.as_ref().is_some_and(|p| p.closed) => {}
         Err(crate::db::RecordError::Invalid(why)) => {
             tracing::info!(%why, "the task moved on; nothing to do");
             return Ok(());

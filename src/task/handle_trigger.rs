@@ -5,6 +5,8 @@ use crate::command::Command;
 use crate::config::repo::RepoConfig;
 use crate::db::{Fence, NewAttempt, StartOutcome, TaskRow};
 use crate::github::client::{GitHubError, Installation};
+use crate::github::events::Actor;
+use crate::github::ids::{RepoId, RepoRef};
 use crate::github::types::Reaction;
 use crate::reply;
 use crate::task::model::{IssueSnapshot, TaskEvent, TaskKind, TriggerSource};
@@ -101,23 +103,32 @@ async fn trigger(ctx: &Ctx, req: TriggerRequest, fence: Fence) -> Result<(), Job
     Ok(())
 }
 
-/// Bots only when allowlisted; people when they can write or the repo config names them.
 async fn trusted(
     ctx: &Ctx,
     client: &Installation,
     req: &TriggerRequest,
     config: &RepoConfig,
 ) -> Result<bool, JobError> {
-    if req.sender.is_bot {
-        let id = req.sender.id.0;
+    trusted_sender(ctx, client, &req.sender, &req.repo, req.repo_id, config).await
+}
+
+/// Bots only when allowlisted; people when they can write or the repo config names them.
+pub(crate) async fn trusted_sender(
+    ctx: &Ctx,
+    client: &Installation,
+    sender: &Actor,
+    repo: &RepoRef,
+    repo_id: RepoId,
+    config: &RepoConfig,
+) -> Result<bool, JobError> {
+    if sender.is_bot {
+        let id = sender.id.0;
         return Ok(ctx.settings.allowed_bot_ids.contains(&id) || config.allows_bot(id));
     }
-    if config.allows_user(&req.sender.login) {
+    if config.allows_user(&sender.login) {
         return Ok(true);
     }
-    Ok(ctx
-        .can_write(client, &req.repo, req.repo_id, &req.sender.login)
-        .await?)
+    Ok(ctx.can_write(client, repo, repo_id, &sender.login).await?)
 }
 
 /// Posts a reply unless one with the same key is already there: a trigger job that runs again
@@ -156,7 +167,7 @@ fn face(task: &TaskRow) -> crate::db::NewJob {
     Job::SyncFace { task: task.id }.to_new(0)
 }
 
-async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx,
     client: &Installation,
     req: &TriggerRequest,

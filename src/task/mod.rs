@@ -1,6 +1,7 @@
 //! Tasks: the model and state machine, trigger rules, and one handler per job kind.
 
 pub mod handle_face;
+pub mod handle_feedback;
 pub mod handle_lifecycle;
 pub mod handle_run;
 pub mod handle_trigger;

@@ -93,15 +93,25 @@ pub enum TaskKind {
     Implement,
     /// Break the issue down into sub-issues.
     Plan,
+    /// Answer review feedback on the task's pull request with commits on its branch.
+    Revise,
 }
 
 /// How a trigger reached bosun.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "via", rename_all = "snake_case")]
 pub enum TriggerSource {
-    Label { name: String },
-    Comment { comment_id: CommentId },
+    Label {
+        name: String,
+    },
+    Comment {
+        comment_id: CommentId,
+    },
     IssueBody,
+    /// A review, an inline comment or an @mention on the task's pull request.
+    PullFeedback {
+        pr: u64,
+    },
 }
 
 /// One fact in a task's life. Stored as JSON, never changed once written.
@@ -121,6 +131,21 @@ pub enum TaskEvent {
     },
     /// More instructions for the running attempt, from a trusted person.
     Steered { by: String, text: String },
+    /// Review feedback on the task's pull request arrived while an attempt was active; the
+    /// run reads the threads again before its next round. `text` is a review's body or an
+    /// @mention's request (empty for an inline comment: the thread itself says it).
+    FeedbackQueued { by: String, pr: u64, text: String },
+    /// The run answered the review feedback: replies in threads, resolved threads, and what
+    /// it left as it was (with why).
+    FeedbackAnswered {
+        attempt: u32,
+        pr: u64,
+        /// The commit pushed onto the pull request's branch, if the run changed code.
+        commit: Option<String>,
+        replied: u32,
+        resolved: u32,
+        not_addressed: Vec<String>,
+    },
     /// A worker began (or, after a crash, began again) the attempt.
     Started { attempt: u32 },
     /// The placeholder work step ran (only when no runner is configured: engine tests).
@@ -199,7 +224,7 @@ pub enum TaskEvent {
 }
 
 /// An issue's title, body and author, captured when a trusted person triggered the task.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssueSnapshot {
     pub title: String,
     pub body: String,
@@ -249,8 +274,27 @@ pub struct RunProgress {
     /// How often the agent was stopped for silence, and after how long.
     pub stalls: u32,
     pub stall_secs: u64,
-    /// The pull request was closed (merged or not); it can close only once.
-    pub pr_closed: bool,
+    /// What the run did with review feedback (attempts that answer a review).
+    pub answered: Option<FeedbackAnswer>,
+}
+
+/// The task's pull request; it outlives the attempt that opened it, so follow-ups and the
+/// merge find it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskPull {
+    pub number: u64,
+    pub url: String,
+    /// Closed (merged or not); it can close only once.
+    pub closed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedbackAnswer {
+    pub pr: u64,
+    pub commit: Option<String>,
+    pub replied: u32,
+    pub resolved: u32,
+    pub not_addressed: Vec<String>,
 }
 
 impl RunUsage {
@@ -283,6 +327,10 @@ pub struct TaskState {
     pub previous_failure: Option<String>,
     /// The issue as captured by the attempt's trigger.
     pub issue: Option<IssueSnapshot>,
+    /// The task's pull request, once one was opened (kept across attempts).
+    pub pull: Option<TaskPull>,
+    /// Review feedback events received during the current attempt.
+    pub feedback_events: u32,
     pub run: RunProgress,
     pub summary: Option<String>,
 }
@@ -299,6 +347,8 @@ impl TaskEvent {
         match self {
             TaskEvent::Triggered { .. } => "triggered",
             TaskEvent::Steered { .. } => "steered",
+            TaskEvent::FeedbackQueued { .. } => "feedback_queued",
+            TaskEvent::FeedbackAnswered { .. } => "feedback_answered",
             TaskEvent::Started { .. } => "started",
             TaskEvent::PlaceholderRan { .. } => "placeholder_ran",
             TaskEvent::WorkspaceReady { .. } => "workspace_ready",
@@ -333,6 +383,8 @@ impl TaskState {
             retry_reason: None,
             previous_failure: None,
             issue: None,
+            pull: None,
+            feedback_events: 0,
             run: RunProgress::default(),
             summary: None,
         };
@@ -353,12 +405,14 @@ impl TaskState {
         let ok = match event {
             TaskEvent::Triggered { attempt, .. } => !active && *attempt == self.attempt + 1,
             TaskEvent::Steered { .. }
+            | TaskEvent::FeedbackQueued { .. }
             | TaskEvent::Stopped { .. }
             | TaskEvent::IssueClosed { .. } => active,
-            // Only the pull request this attempt opened.
-            TaskEvent::PullClosed { number, .. } => {
-                self.run.pr.as_ref().map(|(n, _)| n) == Some(number) && !self.run.pr_closed
-            }
+            // Only the task's own pull request, and only once.
+            TaskEvent::PullClosed { number, .. } => self
+                .pull
+                .as_ref()
+                .is_some_and(|p| p.number == *number && !p.closed),
             TaskEvent::Started { attempt } => active && current_attempt(attempt),
             TaskEvent::PlaceholderRan { attempt }
             | TaskEvent::WorkspaceReady { attempt, .. }
@@ -369,7 +423,8 @@ impl TaskState {
             | TaskEvent::AgentRetrying { attempt, .. }
             | TaskEvent::GatesRan { attempt, .. }
             | TaskEvent::Pushed { attempt, .. }
-            | TaskEvent::PullOpened { attempt, .. } => {
+            | TaskEvent::PullOpened { attempt, .. }
+            | TaskEvent::FeedbackAnswered { attempt, .. } => {
                 self.status == TaskStatus::InProgress && current_attempt(attempt)
             }
             TaskEvent::Finished {
@@ -414,10 +469,33 @@ impl TaskState {
                 self.placeholder_ran = false;
                 self.retries = 0;
                 self.retry_reason = None;
+                self.feedback_events = 0;
                 self.run = RunProgress::default();
                 self.summary = None;
             }
             TaskEvent::Steered { by, text } => self.instructions.push((by.clone(), text.clone())),
+            TaskEvent::FeedbackQueued { by, text, .. } => {
+                self.feedback_events += 1;
+                if !text.trim().is_empty() {
+                    self.instructions.push((by.clone(), text.clone()));
+                }
+            }
+            TaskEvent::FeedbackAnswered {
+                pr,
+                commit,
+                replied,
+                resolved,
+                not_addressed,
+                ..
+            } => {
+                self.run.answered = Some(FeedbackAnswer {
+                    pr: *pr,
+                    commit: commit.clone(),
+                    replied: *replied,
+                    resolved: *resolved,
+                    not_addressed: not_addressed.clone(),
+                });
+            }
             TaskEvent::Started { .. } => self.status = TaskStatus::InProgress,
             TaskEvent::PlaceholderRan { .. } => self.placeholder_ran = true,
             TaskEvent::WorkspaceReady {
@@ -478,7 +556,14 @@ impl TaskState {
                 self.run.gates = results.clone();
             }
             TaskEvent::Pushed { sha, .. } => self.run.pushed_sha = Some(sha.clone()),
-            TaskEvent::PullOpened { number, url, .. } => self.run.pr = Some((*number, url.clone())),
+            TaskEvent::PullOpened { number, url, .. } => {
+                self.run.pr = Some((*number, url.clone()));
+                self.pull = Some(TaskPull {
+                    number: *number,
+                    url: url.clone(),
+                    closed: false,
+                });
+            }
             TaskEvent::Finished {
                 status, summary, ..
             } => {
@@ -494,7 +579,9 @@ impl TaskState {
             }
             TaskEvent::PullClosed { number, merged, by } => {
                 self.run.agent_running = false;
-                self.run.pr_closed = true;
+                if let Some(pull) = &mut self.pull {
+                    pull.closed = true;
+                }
                 if *merged {
                     self.status = TaskStatus::Done;
                     self.summary = Some(format!(
@@ -585,6 +672,66 @@ mod tests {
             triggered(3),
         ];
         assert_eq!(project(&events).unwrap().previous_failure, None);
+    }
+
+    #[test]
+    fn the_pull_request_outlives_its_attempt_and_feedback_is_counted() {
+        let opened = TaskEvent::PullOpened {
+            attempt: 1,
+            number: 7,
+            url: "u".into(),
+        };
+        let done = |attempt| TaskEvent::Finished {
+            attempt,
+            status: TaskStatus::Done,
+            summary: "ok".into(),
+        };
+        let queued = TaskEvent::FeedbackQueued {
+            by: "alice".into(),
+            pr: 7,
+            text: "also tabs".into(),
+        };
+        let mut events = vec![
+            triggered(1),
+            TaskEvent::Started { attempt: 1 },
+            opened,
+            done(1),
+            triggered(2),
+            queued.clone(),
+            TaskEvent::Started { attempt: 2 },
+        ];
+        let state = project(&events).unwrap();
+        assert_eq!(state.pull.as_ref().map(|p| p.number), Some(7));
+        assert_eq!(state.feedback_events, 1);
+        assert_eq!(state.instructions.last().unwrap().1, "also tabs");
+        events.push(TaskEvent::FeedbackAnswered {
+            attempt: 2,
+            pr: 7,
+            commit: Some("abc".into()),
+            replied: 2,
+            resolved: 1,
+            not_addressed: vec!["x".into()],
+        });
+        events.push(done(2));
+        // Merging after the follow-up is still the task's own pull request.
+        events.push(TaskEvent::PullClosed {
+            number: 7,
+            merged: true,
+            by: "alice".into(),
+        });
+        let state = project(&events).unwrap();
+        assert_eq!(state.status, TaskStatus::Done);
+        assert!(state.pull.as_ref().unwrap().closed);
+        assert_eq!(state.run.answered.as_ref().unwrap().resolved, 1);
+        // Feedback cannot be queued on a finished task, nor a pull request close twice.
+        assert!(state.check(&queued).is_err());
+        assert!(state
+            .check(&TaskEvent::PullClosed {
+                number: 7,
+                merged: true,
+                by: "a".into()
+            })
+            .is_err());
     }
 
     #[test]

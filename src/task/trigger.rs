@@ -2,8 +2,10 @@
 //! API (the sender's permission, the repository's config) is decided later, in the trigger job.
 
 use crate::command::{new_commands, parse_commands, Command};
-use crate::github::events::{Actor, Event, IssueContext};
-use crate::github::ids::{CommentId, DeliveryId, InstallationId, IssueNumber, RepoId, RepoRef};
+use crate::github::events::{Actor, Event, IssueContext, PullContext};
+use crate::github::ids::{
+    CommentId, DeliveryId, InstallationId, IssueNumber, RepoId, RepoRef, ReviewCommentId, ReviewId,
+};
 use serde::{Deserialize, Serialize};
 
 /// Who bosun is on GitHub, learned from `GET /app` at start-up.
@@ -68,6 +70,38 @@ pub enum LifecycleWhat {
     },
 }
 
+/// Feedback on a pull request: a review, an inline comment, or an @mention in its
+/// conversation. The feedback job finds the task whose pull request it is and checks the
+/// sender's permission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackRequest {
+    pub delivery: DeliveryId,
+    pub installation: Option<InstallationId>,
+    pub repo: RepoRef,
+    pub repo_id: RepoId,
+    pub pr: u64,
+    /// The task's issue, when the head branch is known from the payload (reviews carry it,
+    /// issue comments do not: the job asks for the pull request then).
+    pub issue: Option<IssueNumber>,
+    pub sender: Actor,
+    pub what: FeedbackWhat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FeedbackWhat {
+    Review {
+        id: ReviewId,
+        body: String,
+    },
+    ReviewComment {
+        id: ReviewCommentId,
+    },
+    Commands {
+        comment: CommentId,
+        commands: Vec<Command>,
+    },
+}
+
 /// The issue a bosun branch (`bosun/<issue>-<slug>` or `bosun/<issue>`) was made for.
 pub fn issue_of_branch(branch: &str) -> Option<IssueNumber> {
     let rest = branch.strip_prefix("bosun/")?;
@@ -84,6 +118,8 @@ pub enum Decision {
     Trigger(Box<TriggerRequest>),
     /// Something happened to a task's issue or pull request (closed, merged).
     Lifecycle(Box<LifecycleRequest>),
+    /// Someone reviewed or wrote on a pull request, possibly one bosun opened.
+    Feedback(Box<FeedbackRequest>),
     /// Recognised; nothing to do (the note says why, for the delivery log).
     Noted(&'static str),
     /// Not something bosun acts on.
@@ -122,6 +158,9 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
             | Event::IssueEdited { issue, .. }
             | Event::CommentCreated { issue, .. }
             | Event::CommentEdited { issue, .. } => Some(issue.sender.clone()),
+            Event::PullReviewed { pull, .. } | Event::PullReviewComment { pull, .. } => {
+                Some(pull.sender.clone())
+            }
             _ => None,
         }
     };
@@ -139,7 +178,7 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
         _ => false,
     };
     if on_pull_request {
-        return Decision::Ignore("pull request conversations are not handled yet".into());
+        return pull_conversation(delivery, event, me);
     }
     match event {
         Event::Ping => Decision::Noted("ping"),
@@ -180,6 +219,28 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
                 })),
                 _ => Decision::Ignore("a pull request bosun did not open".into()),
             }
+        }
+        Event::PullReviewed {
+            pull,
+            review,
+            state,
+            body,
+        } => {
+            // An approval asks for nothing; only changes requested or comments do.
+            if !matches!(state.as_str(), "changes_requested" | "commented") {
+                return Decision::Ignore(format!("a review that is {state}"));
+            }
+            feedback_on_branch(delivery, pull, FeedbackWhat::Review { id: review, body })
+        }
+        Event::PullReviewComment {
+            pull,
+            comment,
+            body,
+        } => {
+            if body.contains(OWN_MARKER) {
+                return Decision::Ignore("a reply bosun wrote".into());
+            }
+            feedback_on_branch(delivery, pull, FeedbackWhat::ReviewComment { id: comment })
         }
         Event::Installation { .. } => Decision::Noted("installation change"),
         Event::IssueLabeled { issue, label } => request(issue, TriggerWhat::Label { name: label }),
@@ -222,6 +283,67 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
             None => format!("{event} is not handled"),
         }),
     }
+}
+
+/// Feedback on pull request `pull`, if its head is one of bosun's branches in the repository
+/// itself (never a fork's: bosun does not push there).
+fn feedback_on_branch(delivery: &DeliveryId, pull: PullContext, what: FeedbackWhat) -> Decision {
+    let same_repo = pull
+        .head_repo
+        .as_deref()
+        .is_some_and(|r| r.eq_ignore_ascii_case(&pull.repo.to_string()));
+    match issue_of_branch(&pull.head_ref) {
+        Some(issue) if same_repo => Decision::Feedback(Box::new(FeedbackRequest {
+            delivery: delivery.clone(),
+            installation: pull.installation,
+            repo: pull.repo,
+            repo_id: pull.repo_id,
+            pr: pull.number,
+            issue: Some(issue),
+            sender: pull.sender,
+            what,
+        })),
+        _ => Decision::Ignore("a pull request bosun did not open".into()),
+    }
+}
+
+/// An @mention in a pull request's conversation. Whether the pull request is bosun's is
+/// asked of the API by the feedback job (the payload does not name its branch).
+fn pull_conversation(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
+    let (issue, comment, found) = match event {
+        Event::CommentCreated { issue, comment } => {
+            let found = parse_commands(&comment.body, &me.handle);
+            (issue, comment, found)
+        }
+        Event::CommentEdited {
+            issue,
+            comment,
+            old_body: Some(old),
+        } => {
+            let found = new_commands(&old, &comment.body, &me.handle);
+            (issue, comment, found)
+        }
+        _ => return Decision::Ignore("pull requests are followed through their reviews".into()),
+    };
+    if comment.body.contains(OWN_MARKER) {
+        return Decision::Ignore("a comment bosun wrote".into());
+    }
+    if found.is_empty() {
+        return Decision::Ignore("no command for bosun".into());
+    }
+    Decision::Feedback(Box::new(FeedbackRequest {
+        delivery: delivery.clone(),
+        installation: issue.installation,
+        repo: issue.repo,
+        repo_id: issue.repo_id,
+        pr: issue.issue.0,
+        issue: None,
+        sender: issue.sender,
+        what: FeedbackWhat::Commands {
+            comment: comment.id,
+            commands: found,
+        },
+    }))
 }
 
 #[cfg(test)]
@@ -278,6 +400,88 @@ mod tests {
         for other in ["bosun/", "bosun/x-1", "feature/12-x", "bosun/-3", "bosun12"] {
             assert_eq!(issue_of_branch(other), None, "{other}");
         }
+    }
+
+    fn pull(sender: &str, head_ref: &str, head_repo: &str) -> PullContext {
+        PullContext {
+            installation: None,
+            repo: RepoRef::new("o", "r"),
+            repo_id: RepoId(1),
+            number: 9,
+            head_ref: head_ref.into(),
+            head_repo: Some(head_repo.into()),
+            sender: issue(sender, "").sender,
+        }
+    }
+
+    #[test]
+    fn reviews_of_bosuns_pull_requests_are_feedback_for_the_branchs_issue() {
+        let review = |state: &str, head_ref: &str, head_repo: &str, sender: &str| {
+            decide(
+                &id(),
+                Event::PullReviewed {
+                    pull: pull(sender, head_ref, head_repo),
+                    review: ReviewId(3),
+                    state: state.into(),
+                    body: "rename it".into(),
+                },
+                &me(),
+            )
+        };
+        match review("changes_requested", "bosun/5-x", "o/r", "alice") {
+            Decision::Feedback(f) => {
+                assert_eq!(f.issue, Some(IssueNumber(5)));
+                assert_eq!(f.pr, 9);
+                assert!(
+                    matches!(f.what, FeedbackWhat::Review { ref body, .. } if body == "rename it")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            review("commented", "bosun/5-x", "o/r", "alice"),
+            Decision::Feedback(_)
+        ));
+        for ignored in [
+            review("approved", "bosun/5-x", "o/r", "alice"),
+            review("changes_requested", "feature/5", "o/r", "alice"),
+            review("changes_requested", "bosun/5-x", "fork/r", "alice"),
+            review("changes_requested", "bosun/5-x", "o/r", "bosun-app[bot]"),
+        ] {
+            assert!(matches!(ignored, Decision::Ignore(_)), "{ignored:?}");
+        }
+        let own_reply = decide(
+            &id(),
+            Event::PullReviewComment {
+                pull: pull("alice", "bosun/5-x", "o/r"),
+                comment: ReviewCommentId(4),
+                body: "Changed.\n\n<!-- bosun:reply 1-2-3 -->".into(),
+            },
+            &me(),
+        );
+        assert!(matches!(own_reply, Decision::Ignore(_)));
+    }
+
+    #[test]
+    fn a_mention_in_a_pull_request_conversation_is_feedback_to_look_up() {
+        let mut on_pr = issue("alice", "");
+        on_pr.is_pull_request = true;
+        let event = |body: &str| Event::CommentCreated {
+            issue: on_pr.clone(),
+            comment: comment(body),
+        };
+        match decide(&id(), event("@bosun-app also handle tabs"), &me()) {
+            Decision::Feedback(f) => {
+                assert_eq!(f.issue, None, "the job asks which branch it is");
+                assert_eq!(f.pr, 5);
+                assert!(matches!(f.what, FeedbackWhat::Commands { .. }));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            decide(&id(), event("looks good"), &me()),
+            Decision::Ignore(_)
+        ));
     }
 
     #[test]

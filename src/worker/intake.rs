@@ -120,6 +120,11 @@ fn handle(me: &Identity, delivery: &StoredDelivery) -> Handled {
                 vec![job],
             )
         }
+        Decision::Feedback(request) => {
+            tracing::info!(repo = %request.repo, pr = request.pr, sender = %request.sender.login, "pull request feedback queued");
+            let job = Job::Feedback(request).to_new(now_ms());
+            done(DeliveryState::Processed, "feedback queued", vec![job])
+        }
         Decision::Noted(what) => {
             tracing::debug!(what, "delivery noted");
             done(DeliveryState::Processed, what, vec![])

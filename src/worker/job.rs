@@ -3,7 +3,7 @@
 
 use crate::db::NewJob;
 use crate::task::model::TaskId;
-use crate::task::trigger::{LifecycleRequest, TriggerRequest};
+use crate::task::trigger::{FeedbackRequest, LifecycleRequest, TriggerRequest};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,6 +14,8 @@ pub enum Job {
     Run { task: TaskId, attempt: u32 },
     /// Follow a change to a task's issue or pull request (closed, merged).
     Lifecycle(Box<LifecycleRequest>),
+    /// Review feedback or an @mention on a pull request: follow up on bosun's own.
+    Feedback(Box<FeedbackRequest>),
     /// Make the task's face on GitHub (tracking comment, status label) match the database.
     SyncFace { task: TaskId },
 }
@@ -25,6 +27,7 @@ impl Job {
             Job::Run { .. } => "run",
             Job::SyncFace { .. } => "sync_face",
             Job::Lifecycle(_) => "lifecycle",
+            Job::Feedback(_) => "feedback",
         }
     }
 
@@ -36,6 +39,15 @@ impl Job {
             Job::Run { task, .. } => (Some(format!("run:{task}")), None, 5),
             // In line with the issue's triggers: a close after a "do" is handled after it.
             Job::Lifecycle(l) => (Some(format!("issue:{}#{}", l.repo_id, l.issue)), None, 8),
+            // In line with the task's issue when the branch names it, else with the pull request.
+            Job::Feedback(f) => (
+                Some(match f.issue {
+                    Some(issue) => format!("issue:{}#{issue}", f.repo_id),
+                    None => format!("pull:{}#{}", f.repo_id, f.pr),
+                }),
+                None,
+                8,
+            ),
             // A queued refresh already covers any later change: twins coalesce.
             Job::SyncFace { task } => (
                 Some(format!("face:{task}")),

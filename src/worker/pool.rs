@@ -135,6 +135,12 @@ async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
                 .instrument(span)
                 .await
         }
+        Job::Feedback(req) => {
+            let span = tracing::info_span!("feedback", repo = %req.repo, pr = req.pr, delivery = %req.delivery, sender = %req.sender.login);
+            crate::task::handle_feedback::handle_feedback(ctx, req, fence)
+                .instrument(span)
+                .await
+        }
         Job::Run { task, attempt } => {
             let span = tracing::info_span!("run", task = %task, attempt = attempt, repo = tracing::field::Empty, issue = tracing::field::Empty);
             handle_run(ctx, *task, *attempt, fence)

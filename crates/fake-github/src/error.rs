@@ -71,6 +71,14 @@ impl ApiError {
         e
     }
 
+    /// 422 `Unprocessable Entity` with reasons as plain strings, the form GitHub uses for
+    /// reviews (e.g. `["Review Can not approve your own pull request"]`).
+    pub fn unprocessable(reasons: &[&str], docs: &str) -> Self {
+        let mut e = Self::new(422, "Unprocessable Entity", docs);
+        e.body["errors"] = json!(reasons);
+        e
+    }
+
     /// The body GitHub answers for an injected `Status(code)` fault.
     pub fn for_status(status: u16) -> Self {
         let message = match status {

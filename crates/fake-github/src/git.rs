@@ -49,9 +49,15 @@ fn percent_decode_path(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Runs `git --git-dir <dir> <args…>`; `Ok((exit code, stdout, stderr))`, `Err` if git could
-/// not be started.
+/// Runs `git --git-dir <dir> <args…>`; `Ok((exit code, stdout, stderr))` trimmed, `Err` if git
+/// could not be started.
 fn git(dir: &Path, args: &[&str]) -> Result<(i32, String, String), String> {
+    let (code, out, err) = git_raw(dir, args)?;
+    Ok((code, out.trim().to_owned(), err))
+}
+
+/// Like [`git`], with stdout as git wrote it (a diff's last line may be a lone space).
+fn git_raw(dir: &Path, args: &[&str]) -> Result<(i32, String, String), String> {
     let out = Command::new("git")
         .arg("-c")
         .arg("safe.directory=*")
@@ -63,7 +69,7 @@ fn git(dir: &Path, args: &[&str]) -> Result<(i32, String, String), String> {
         .map_err(|e| format!("cannot run git: {e}"))?;
     Ok((
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).trim().to_owned(),
     ))
 }
@@ -120,6 +126,48 @@ pub(crate) fn compare(dir: &Path, base_sha: &str, head_sha: &str) -> Result<Comp
         commits,
         ..parse_shortstat(&out)
     })
+}
+
+/// The paths a pull request from `head_sha` into `base_sha` changes (`git diff --name-only
+/// base...head`: new names for renamed files).
+pub(crate) fn changed_paths(
+    dir: &Path,
+    base_sha: &str,
+    head_sha: &str,
+) -> Result<Vec<String>, String> {
+    let three_dot = format!("{base_sha}...{head_sha}");
+    let (code, out, err) = git(dir, &["diff", "--no-ext-diff", "--name-only", &three_dot])?;
+    if code != 0 {
+        return Err(format!("git diff --name-only failed ({code}): {err}"));
+    }
+    Ok(out.lines().map(str::to_owned).collect())
+}
+
+/// One file's part of the pull request's diff (`git diff -U3 base...head -- <path>`), the text
+/// `crate::diff` anchors review comments in.
+pub(crate) fn file_diff(
+    dir: &Path,
+    base_sha: &str,
+    head_sha: &str,
+    path: &str,
+) -> Result<String, String> {
+    let three_dot = format!("{base_sha}...{head_sha}");
+    let (code, out, err) = git_raw(
+        dir,
+        &[
+            "diff",
+            "--no-ext-diff",
+            "--no-color",
+            "-U3",
+            &three_dot,
+            "--",
+            path,
+        ],
+    )?;
+    if code != 0 {
+        return Err(format!("git diff failed ({code}): {err}"));
+    }
+    Ok(out)
 }
 
 /// ` 2 files changed, 10 insertions(+), 3 deletions(-)` (parts may be missing).

@@ -1,4 +1,10 @@
 //! The public handle: starting and stopping the server, state set-up, inspection and faults.
+//! Reviews (`handle/reviews.rs`), issue planning (`handle/planning.rs`) and webhook payload
+//! builders (`handle/payloads.rs`) are set up and inspected in their own files.
+
+mod payloads;
+mod planning;
+mod reviews;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -384,8 +390,10 @@ impl FakeGitHub {
     }
 
     /// Pull requests of a repository, oldest first (added beyond the contract). Empty if unknown.
+    /// With a local repository, head shas are the branches' current commits.
     pub fn pulls(&self, full_name: &str) -> Vec<PullRecord> {
         let key = key_of(full_name);
+        crate::pull_heads::refresh_now(self.s(), &key);
         let m = self.s().model();
         let Some(repo) = m.repo(&key) else {
             return Vec::new();

@@ -6,19 +6,26 @@
 
 #![recursion_limit = "256"]
 
+mod anchors;
 mod auth;
 mod checks;
+mod diff;
 mod error;
 mod faults;
 mod git;
 mod git_http;
+mod graphql;
 mod handle;
 mod middleware;
+mod pull_heads;
 mod pulls;
 mod render;
+mod review_shapes;
+mod reviews;
 mod routes;
 mod shared;
 mod state;
+mod sub_issues;
 mod util;
 
 use std::time::{Duration, Instant};
@@ -190,4 +197,65 @@ pub struct CheckRunRecord {
     pub text: Option<String>,
     /// As sent by the client (`None` if never sent; the API then shows the App's homepage).
     pub details_url: Option<String>,
+}
+
+/// A pull request review comment (see [`FakeGitHub::review_threads`]). Added beyond the contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewCommentRecord {
+    pub id: u64,
+    pub body: String,
+    /// REST form: the App's bot is `<slug>[bot]`.
+    pub user_login: String,
+    /// The thread's root comment, for replies.
+    pub in_reply_to: Option<u64>,
+    pub path: String,
+    /// `None` for a comment on the whole file.
+    pub line: Option<u64>,
+}
+
+/// A review thread: a root comment and its replies (see [`FakeGitHub::review_threads`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewThreadRecord {
+    /// The GraphQL id (`PRRT_…`), what `resolveReviewThread` takes.
+    pub node_id: String,
+    pub resolved: bool,
+    /// Who resolved it (REST login form), while resolved.
+    pub resolved_by: Option<String>,
+    pub path: String,
+    pub line: Option<u64>,
+    /// Oldest first; the first one opened the thread.
+    pub comments: Vec<ReviewCommentRecord>,
+}
+
+/// A pull request review (see [`FakeGitHub::reviews`]). Added beyond the contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewRecord {
+    pub id: u64,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED` or `PENDING`.
+    pub state: String,
+    pub body: String,
+    pub user_login: String,
+    pub commit_id: String,
+    pub comment_ids: Vec<u64>,
+}
+
+/// An issue (or the issue side of a pull request) as stored (see [`FakeGitHub::issue`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueRecord {
+    pub number: u64,
+    /// The global id (what `sub_issue_id` takes).
+    pub id: u64,
+    pub title: String,
+    pub body: String,
+    /// Sorted by name, as GitHub lists them.
+    pub labels: Vec<String>,
+    pub user_login: String,
+    /// `"open"` or `"closed"`.
+    pub state: String,
+    pub state_reason: Option<String>,
+    /// The parent issue's number, for a sub-issue.
+    pub parent: Option<u64>,
+    /// Sub-issue numbers, in order.
+    pub sub_issues: Vec<u64>,
+    pub is_pull_request: bool,
 }

@@ -1,6 +1,7 @@
 //! Pull requests. A pull request is an issue (same number series, labels, comments, reactions)
 //! whose `pull` part holds the branch data; this module holds that part, the model operations on
 //! it and its JSON shapes (the pull request itself and the `pull_request` key of the issue shape).
+//! Reviews live in `crate::reviews`; `crate::pull_heads` keeps the branch data live.
 
 use std::time::SystemTime;
 
@@ -27,6 +28,8 @@ pub(crate) struct Pull {
     pub additions: u64,
     pub deletions: u64,
     pub changed_files: u64,
+    /// Reviews, review comments and their threads.
+    pub review: crate::reviews::PullReviews,
 }
 
 /// What `POST /pulls` asks for, once validated.
@@ -72,6 +75,7 @@ impl Model {
             additions: new.compare.additions,
             deletions: new.compare.deletions,
             changed_files: new.compare.changed_files,
+            review: Default::default(),
         });
         Some(number)
     }
@@ -168,7 +172,7 @@ pub(crate) fn render(s: &Shared, r: &Repo, i: &Issue, p: &Pull) -> Value {
         "mergeable_state": "unknown",
         "merged_by": null,
         "comments": i.comment_ids.len(),
-        "review_comments": 0,
+        "review_comments": p.review.submitted_comments(),
         "maintainer_can_modify": p.maintainer_can_modify,
         "commits": p.commits,
         "additions": p.additions,

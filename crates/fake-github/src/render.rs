@@ -206,7 +206,7 @@ pub(crate) fn label(s: &Shared, r: &Repo, l: &Label) -> Value {
     })
 }
 
-fn reactions_rollup(url: String, reactions: &[Reaction]) -> Value {
+pub(crate) fn reactions_rollup(url: String, reactions: &[Reaction]) -> Value {
     let mut v = json!({ "url": url, "total_count": reactions.len() });
     for content in REACTION_CONTENTS {
         v[*content] = json!(reactions.iter().filter(|r| r.content == *content).count());
@@ -215,7 +215,7 @@ fn reactions_rollup(url: String, reactions: &[Reaction]) -> Value {
 }
 
 /// `author_association` of a login on a repository.
-fn association(r: &Repo, actor: &Actor) -> &'static str {
+pub(crate) fn association(r: &Repo, actor: &Actor) -> &'static str {
     match actor {
         Actor::Bot => "NONE",
         Actor::User(login) if login.eq_ignore_ascii_case(&r.owner) => "OWNER",
@@ -262,11 +262,13 @@ pub(crate) fn issue(s: &Shared, r: &Repo, i: &Issue) -> Value {
         "state_reason": i.state_reason,
     });
     // A pull request seen through the issues API (as GitHub does: `pull_request`, `draft`, and the
-    // web URL of the pull request).
+    // web URL of the pull request); plain issues carry their sub-issue progress instead.
     if let Some(p) = &i.pull {
         v["pull_request"] = crate::pulls::issue_link(s, r, i.number);
         v["draft"] = json!(p.draft);
         v["html_url"] = json!(crate::pulls::html_url(s, r, i.number));
+    } else {
+        v["sub_issues_summary"] = crate::sub_issues::summary(r, i);
     }
     v
 }

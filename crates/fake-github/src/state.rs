@@ -1,6 +1,7 @@
 //! The in-memory model: repositories, issues, comments, labels, reactions, installations, tokens,
 //! files, manifest codes, pending faults and the request log. Lives behind one `std::sync::Mutex`.
-//! Pull requests (`crate::pulls`) are issues with a `pull` part; check runs live in `crate::checks`.
+//! Pull requests (`crate::pulls`) are issues with a `pull` part (their reviews: `crate::reviews`);
+//! check runs live in `crate::checks`, sub-issue links are kept by `crate::sub_issues`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime};
@@ -55,6 +56,10 @@ pub(crate) struct Issue {
     pub updated: SystemTime,
     /// `Some` when this issue is a pull request (numbers are shared, as on GitHub).
     pub pull: Option<Pull>,
+    /// The parent issue's number when this is a sub-issue (same repository).
+    pub parent: Option<u64>,
+    /// Numbers of the sub-issues, in the order they were added.
+    pub sub_issues: Vec<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -226,6 +231,9 @@ pub(crate) struct Model {
     pub next_pull: u64,
     pub next_check_run: u64,
     pub next_check_suite: u64,
+    pub next_review: u64,
+    pub next_review_comment: u64,
+    pub next_thread: u64,
     pub repos: BTreeMap<String, Repo>,
     pub installations: BTreeMap<u64, Installation>,
     pub comments: BTreeMap<u64, Comment>,
@@ -262,6 +270,9 @@ impl Model {
             next_pull: 900_000_001,
             next_check_run: 4_000_000_001,
             next_check_suite: 5_000_000_001,
+            next_review: 7_000_000_001,
+            next_review_comment: 8_000_000_001,
+            next_thread: 9_000_000_001,
             repos: BTreeMap::new(),
             installations: BTreeMap::new(),
             comments: BTreeMap::new(),
@@ -379,6 +390,8 @@ impl Model {
                 created: now,
                 updated: now,
                 pull: None,
+                parent: None,
+                sub_issues: Vec::new(),
             },
         );
         Some(number)

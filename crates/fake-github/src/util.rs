@@ -44,6 +44,16 @@ pub(crate) fn node_id(kind: &str, id: u64) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("0{}:{kind}{id}", kind.len()))
 }
 
+/// A GraphQL-only node id in GitHub's newer `PREFIX_…` form (e.g. `PRRT_…` for a review thread):
+/// the prefix, then the legacy id's payload in URL-safe base64 without padding.
+pub(crate) fn graphql_id(prefix: &str, kind: &str, id: u64) -> String {
+    let payload = format!("0{}:{kind}{id}", kind.len());
+    format!(
+        "{prefix}_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload)
+    )
+}
+
 /// A stable user id for a login: the same login always gets the same id, in every fake.
 pub(crate) fn user_id_for(login: &str) -> u64 {
     // FNV-1a over the lower-cased login, folded into 1_000_000..90_000_000.
@@ -164,6 +174,14 @@ mod tests {
             node_id("Repository", 1296269),
             "MDEwOlJlcG9zaXRvcnkxMjk2MjY5"
         );
+    }
+
+    #[test]
+    fn graphql_ids_are_prefixed_and_unpadded() {
+        let id = graphql_id("PRRT", "PullRequestReviewThread", 1);
+        assert!(id.starts_with("PRRT_"));
+        assert!(!id.contains('=') && !id.contains('/') && !id.contains('+'));
+        assert_ne!(id, graphql_id("PRRT", "PullRequestReviewThread", 2));
     }
 
     #[test]

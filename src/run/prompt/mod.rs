@@ -19,8 +19,8 @@ pub mod render;
 pub mod sanitize;
 
 pub use render::{
-    render_prompt, GateFeedback, PromptComment, PromptError, PromptInput, RepoInstructions,
-    MAX_BODY_CHARS, MAX_COMMENTS, MAX_COMMENT_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_OUTPUT_TAIL_CHARS,
-    MAX_PROMPT_CHARS, MAX_REQUEST_CHARS,
+    render_prompt, GateFeedback, PromptComment, PromptError, PromptInput, PromptThread,
+    RepoInstructions, ReviewInput, MAX_BODY_CHARS, MAX_COMMENTS, MAX_COMMENT_CHARS,
+    MAX_INSTRUCTIONS_CHARS, MAX_OUTPUT_TAIL_CHARS, MAX_PROMPT_CHARS, MAX_REQUEST_CHARS,
 };
 pub use sanitize::{sanitize, sanitize_output};

@@ -22,6 +22,7 @@ const CORE: &str = include_str!("../../../prompts/core.md.j2");
 const TASK: &str = include_str!("../../../prompts/task.md.j2");
 const FEEDBACK: &str = include_str!("../../../prompts/feedback.md.j2");
 const STEER: &str = include_str!("../../../prompts/steer.md.j2");
+const REVIEW: &str = include_str!("../../../prompts/review.md.j2");
 
 /// The whole prompt never exceeds this many characters.
 pub const MAX_PROMPT_CHARS: usize = 100_000;
@@ -44,6 +45,10 @@ const MAX_PREVIOUS_FAILURE_CHARS: usize = 2_000;
 /// Gates listed and gate failures reported; more would be a configuration mistake.
 const MAX_GATES: usize = 20;
 const MAX_GATE_LINE_CHARS: usize = 500;
+/// Review threads shown, comments per thread, and the end of each thread's diff hunk kept.
+const MAX_THREADS: usize = 30;
+const MAX_THREAD_COMMENTS: usize = 10;
+const MAX_HUNK_CHARS: usize = 3_000;
 
 /// Everything the prompt is built from. Comments are already filtered to trusted authors.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -69,6 +74,30 @@ pub struct PromptInput {
     pub feedback: Vec<GateFeedback>,
     /// How the previous attempt of this task ended, when it failed: a retry starts knowing it.
     pub previous_failure: Option<String>,
+    /// Whether trusted people added instructions since the previous round.
+    pub new_instructions: bool,
+    /// Review feedback on the task's pull request, for runs that answer a review.
+    pub review: Option<ReviewInput>,
+}
+
+/// The review threads a run answers, already filtered to trusted authors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReviewInput {
+    pub pr: u64,
+    pub threads: Vec<PromptThread>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptThread {
+    /// The short id the agent reports on (`T1`, `T2`…).
+    pub key: String,
+    pub path: String,
+    pub line: Option<u64>,
+    pub diff_hunk: String,
+    /// Oldest first.
+    pub comments: Vec<PromptComment>,
+    /// Arrived since the previous round.
+    pub new: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +187,7 @@ pub(super) fn environment() -> Result<Environment<'static>, PromptError> {
     env.add_template("task.md.j2", TASK)?;
     env.add_template("feedback.md.j2", FEEDBACK)?;
     env.add_template("steer.md.j2", STEER)?;
+    env.add_template("review.md.j2", REVIEW)?;
     Ok(env)
 }
 
@@ -169,11 +199,15 @@ fn render_once(
 ) -> Result<String, PromptError> {
     let ctx = Context::new(input, clean, budget);
     let mut layers = vec!["core.md.j2", "task.md.j2"];
-    // A later round follows failing gates, or (gates passed) instructions written meanwhile.
-    if input.round > 1 && input.feedback.is_empty() {
-        layers.push("steer.md.j2");
-    } else if input.round > 1 {
+    if input.review.is_some() {
+        layers.push("review.md.j2");
+    }
+    // A later round follows failing gates, instructions written meanwhile, or new review
+    // threads (those are marked in the review layer).
+    if input.round > 1 && !input.feedback.is_empty() {
         layers.push("feedback.md.j2");
+    } else if input.round > 1 && input.new_instructions {
+        layers.push("steer.md.j2");
     }
     let mut prompt = String::new();
     for name in layers {
@@ -202,6 +236,23 @@ struct Clean {
     gates: Vec<String>,
     feedback: Vec<CleanFeedback>,
     previous_failure: Option<String>,
+    review: Option<CleanReview>,
+}
+
+#[derive(Serialize)]
+struct CleanReview {
+    pr: u64,
+    threads: Vec<CleanThread>,
+}
+
+#[derive(Serialize)]
+struct CleanThread {
+    key: String,
+    path: String,
+    line: Option<u64>,
+    diff_hunk: String,
+    comments: Vec<(String, String)>,
+    new: bool,
 }
 
 struct CleanFeedback {
@@ -265,6 +316,31 @@ impl Clean {
                     output: sanitize_output(&f.output_tail),
                 })
                 .collect(),
+            review: input.review.as_ref().map(|r| CleanReview {
+                pr: r.pr,
+                threads: r
+                    .threads
+                    .iter()
+                    .take(MAX_THREADS)
+                    .map(|t| CleanThread {
+                        key: t.key.chars().filter(char::is_ascii_alphanumeric).collect(),
+                        path: keep_head(&one_line(&sanitize(&t.path)), 300),
+                        line: t.line,
+                        diff_hunk: keep_tail(&sanitize_output(&t.diff_hunk), MAX_HUNK_CHARS),
+                        comments: t
+                            .comments
+                            .iter()
+                            .take(MAX_THREAD_COMMENTS)
+                            .map(|c| {
+                                let body = keep_head(&sanitize(&c.body), MAX_COMMENT_CHARS);
+                                (login(&c.author), body)
+                            })
+                            .filter(|(_, body)| !body.is_empty())
+                            .collect(),
+                        new: t.new,
+                    })
+                    .collect(),
+            }),
         }
     }
 
@@ -302,6 +378,7 @@ struct Context<'a> {
     repo_instructions: Option<ContextInstructions<'a>>,
     gates: &'a [String],
     feedback: Vec<ContextFeedback<'a>>,
+    review: Option<&'a CleanReview>,
 }
 
 #[derive(Serialize)]
@@ -361,6 +438,7 @@ impl<'a> Context<'a> {
                     output: keep_tail(&f.output, budget.output),
                 })
                 .collect(),
+            review: clean.review.as_ref(),
         }
     }
 }

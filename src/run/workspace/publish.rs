@@ -74,8 +74,18 @@ pub(super) fn delete_remote_branch(
         .map_err(GitError::git("delete the branch"))
 }
 
-/// Pushes the task branch to the remote, replacing what an earlier attempt pushed there.
-pub fn push(ws: &Workspace, token: Option<&Secret>) -> Result<(), GitError> {
+/// How a push treats what the remote branch holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushMode {
+    /// Replace what an earlier attempt pushed (a fresh attempt starts from the base branch).
+    Replace,
+    /// Only add commits: a pull request under review never has its history rewritten, and a
+    /// branch someone else pushed to meanwhile is refused rather than overwritten.
+    FastForward,
+}
+
+/// Pushes the task branch to the remote.
+pub fn push(ws: &Workspace, token: Option<&Secret>, mode: PushMode) -> Result<(), GitError> {
     locked(&ws.mirror, || {
         let repo = Repository::open_bare(&ws.mirror).map_err(GitError::git("open the mirror"))?;
         let mut remote = repo
@@ -91,7 +101,8 @@ pub fn push(ws: &Workspace, token: Option<&Secret>) -> Result<(), GitError> {
         });
         let mut options = PushOptions::new();
         options.remote_callbacks(cbs);
-        let refspec = format!("+refs/heads/{0}:refs/heads/{0}", ws.branch);
+        let force = if mode == PushMode::Replace { "+" } else { "" };
+        let refspec = format!("{force}refs/heads/{0}:refs/heads/{0}", ws.branch);
         remote
             .push(&[refspec.as_str()], Some(&mut options))
             .map_err(GitError::git("push the branch"))?;

@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::publish::{commit, push, Author};
+use super::publish::{commit, push, Author, PushMode};
 use super::snapshot::{self, ChangeKind};
 use super::{PrepareRequest, Workspaces};
 use crate::run::redact::Redactor;
@@ -189,7 +189,7 @@ fn the_pushed_branch_holds_exactly_the_agents_change() {
     assert!(snap.secrets.is_empty() && snap.rejected.is_empty());
 
     let sha = commit(&ws, snap.tree, "Fix the README (#3)", &author()).unwrap();
-    push(&ws, None).unwrap();
+    push(&ws, None, PushMode::Replace).unwrap();
     assert_eq!(
         git(
             &remote.bare,
@@ -212,7 +212,7 @@ fn the_pushed_branch_holds_exactly_the_agents_change() {
     std::fs::write(again.dir.join("README.md"), "hello, fixed better\n").unwrap();
     let snap = snapshot::take(&again, &redactor()).unwrap();
     let sha2 = commit(&again, snap.tree, "Fix the README (#3)", &author()).unwrap();
-    push(&again, None).unwrap();
+    push(&again, None, PushMode::Replace).unwrap();
     assert_eq!(
         git(
             &remote.bare,
@@ -220,6 +220,59 @@ fn the_pushed_branch_holds_exactly_the_agents_change() {
         ),
         sha2
     );
+}
+
+#[test]
+fn a_follow_up_adds_a_commit_on_the_branch_and_never_overwrites_someone_elses() {
+    let remote = Remote::new();
+    let data = tempfile::tempdir().unwrap();
+    let workspaces = Workspaces::new(data.path());
+    let first = workspaces.prepare(&request(&remote, 8)).unwrap();
+    std::fs::write(first.dir.join("README.md"), "first\n").unwrap();
+    let snap = snapshot::take(&first, &redactor()).unwrap();
+    let sha1 = commit(&first, snap.tree, "first", &author()).unwrap();
+    push(&first, None, PushMode::Replace).unwrap();
+
+    // The follow-up starts from the pull request's branch, not from main.
+    let follow = PrepareRequest {
+        base_branch: first.branch.clone(),
+        checkout: "task-8-follow".into(),
+        ..request(&remote, 8)
+    };
+    let ws = workspaces.prepare(&follow).unwrap();
+    assert_eq!(ws.base_sha, sha1);
+    assert_eq!(
+        std::fs::read_to_string(ws.dir.join("README.md")).unwrap(),
+        "first\n"
+    );
+    std::fs::write(ws.dir.join("README.md"), "second\n").unwrap();
+    let snap = snapshot::take(&ws, &redactor()).unwrap();
+    let sha2 = commit(&ws, snap.tree, "second", &author()).unwrap();
+    push(&ws, None, PushMode::FastForward).unwrap();
+    let branch = format!("refs/heads/{}", ws.branch);
+    assert_eq!(git(&remote.bare, &["rev-parse", &branch]), sha2);
+    assert_eq!(git(&remote.bare, &["rev-parse", &format!("{sha2}^")]), sha1);
+
+    // Someone else pushes meanwhile: a fast-forward push from the old head is refused.
+    let stale = workspaces.prepare(&PrepareRequest {
+        checkout: "task-8-stale".into(),
+        ..follow.clone()
+    });
+    let stale = stale.unwrap();
+    let other = workspaces.prepare(&PrepareRequest {
+        checkout: "task-8-other".into(),
+        ..follow
+    });
+    let other = other.unwrap();
+    std::fs::write(other.dir.join("README.md"), "someone else\n").unwrap();
+    let snap = snapshot::take(&other, &redactor()).unwrap();
+    let sha3 = commit(&other, snap.tree, "someone else", &author()).unwrap();
+    push(&other, None, PushMode::FastForward).unwrap();
+    std::fs::write(stale.dir.join("README.md"), "stale\n").unwrap();
+    let snap = snapshot::take(&stale, &redactor()).unwrap();
+    commit(&stale, snap.tree, "stale", &author()).unwrap();
+    assert!(push(&stale, None, PushMode::FastForward).is_err());
+    assert_eq!(git(&remote.bare, &["rev-parse", &branch]), sha3);
 }
 
 #[test]
@@ -281,7 +334,7 @@ fn links_out_git_metadata_and_workflow_changes_are_not_committed() {
         ]
     );
     let sha = commit(&ws, snap.tree, "change", &author()).unwrap();
-    push(&ws, None).unwrap();
+    push(&ws, None, PushMode::Replace).unwrap();
     assert!(!outside.exists(), "a hook the agent planted ran");
     let files = git(&remote.bare, &["ls-tree", "-r", "--name-only", &sha]);
     assert!(

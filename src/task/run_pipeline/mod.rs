@@ -24,7 +24,7 @@ use crate::run::recovery::transient;
 use crate::run::redact::Redactor;
 use crate::run::runner::{give_to, Runner};
 use crate::run::sandbox::SandboxError;
-use crate::run::workspace::publish::{commit, push, Author};
+use crate::run::workspace::publish::{commit, push, Author, PushMode};
 use crate::run::workspace::{branch_name, snapshot, PrepareRequest, Workspace};
 use crate::task::model::{GateSummary, IssueSnapshot, RunUsage, TaskEvent, TaskStatus};
 use crate::worker::context::{Ctx, JobError};
@@ -34,6 +34,7 @@ mod checks;
 mod guards;
 mod prompt;
 mod publish;
+mod review;
 mod rounds;
 
 use guards::{AbortOnDrop, RemoveOnDrop};
@@ -236,13 +237,29 @@ impl Pipeline<'_> {
             .await
             .map_err(JobError::from)?;
         let issue = self.issue_as_triggered().await?;
+        // A review is answered on the pull request's own branch, from its current head.
+        let mut review = self.review_session().await?;
+        let (base_branch, branch) = match &review {
+            Some(session) => {
+                let head = self
+                    .client
+                    .pull_head(repo_ref, session.pull.number)
+                    .await
+                    .map_err(JobError::from)?;
+                (head.branch.clone(), head.branch)
+            }
+            None => (
+                repository.default_branch.clone(),
+                branch_name(self.task.issue.0, &issue.title),
+            ),
+        };
         let token = self.client.access_token().await.map_err(JobError::from)?;
         let request = PrepareRequest {
             repo: repo_ref.to_string(),
             clone_url: repository.clone_url.clone(),
             token: Some(token.clone()),
-            base_branch: repository.default_branch.clone(),
-            branch: branch_name(self.task.issue.0, &issue.title),
+            base_branch,
+            branch,
             checkout: self.checkout_name(),
         };
         let workspaces = self.runner.workspaces.clone();
@@ -297,8 +314,24 @@ impl Pipeline<'_> {
                 agent_env,
                 &mut prompt_input,
                 &redactor,
+                review.as_mut(),
             )
             .await?;
+        if let Some(session) = &review {
+            let (summary, _) = crate::run::review_report::parse(&final_message);
+            let summary = redactor.redact(&summary);
+            return self
+                .publish_revision(
+                    &ws,
+                    session,
+                    &issue.title,
+                    &summary,
+                    &gates,
+                    &redactor,
+                    token,
+                )
+                .await;
+        }
         let summary = redactor.redact(&final_message);
         self.publish(
             &ws,

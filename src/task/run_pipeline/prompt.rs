@@ -78,6 +78,8 @@ impl Pipeline<'_> {
             max_rounds: resolved.rounds,
             feedback: Vec::new(),
             previous_failure: state.previous_failure.clone(),
+            new_instructions: false,
+            review: None,
         })
     }
 }

@@ -5,9 +5,14 @@ use super::*;
 impl Pipeline<'_> {
     /// Pushes the task branch. A refused token is replaced and the push tried once more
     /// here, since retrying the whole job would run the agent again.
-    pub(super) async fn push(&self, ws: &Workspace, token: Secret) -> Result<(), Step> {
+    pub(super) async fn push(
+        &self,
+        ws: &Workspace,
+        token: Secret,
+        mode: PushMode,
+    ) -> Result<(), Step> {
         let ws2 = ws.clone();
-        match blocking(move || push(&ws2, Some(&token))).await? {
+        match blocking(move || push(&ws2, Some(&token), mode)).await? {
             Ok(()) => return Ok(()),
             Err(e) if e.auth_refused() => {
                 tracing::warn!(error = %e, "push refused the installation token; minting a new one");
@@ -17,22 +22,17 @@ impl Pipeline<'_> {
         }
         let token = self.client.access_token().await.map_err(JobError::from)?;
         let ws2 = ws.clone();
-        blocking(move || push(&ws2, Some(&token)))
+        blocking(move || push(&ws2, Some(&token), mode))
             .await?
             .map_err(|e| Step::Job(JobError::Retry(anyhow::anyhow!("{e}"))))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn publish(
+    /// The checkout's files as a tree, checked: a secret in a file fails the attempt.
+    pub(super) async fn snapshot(
         &self,
         ws: &Workspace,
-        title: &str,
-        summary: &str,
-        gates: &[GateResult],
         redactor: &Redactor,
-        token: Secret,
-        resolved: &Resolved,
-    ) -> Result<(), Step> {
+    ) -> Result<snapshot::Snapshot, Step> {
         let ws2 = ws.clone();
         let red = redactor.clone();
         let snap = blocking(move || snapshot::take(&ws2, &red))
@@ -46,20 +46,25 @@ impl Pipeline<'_> {
                 reply::secrets_blocked(&snap.secrets),
             ));
         }
-        if snap.is_empty() {
-            return Err(Step::Finish(
-                TaskStatus::Done,
-                reply::no_change(summary, &snap.rejected),
-            ));
-        }
-        let message = reply::commit_message(self.task.issue.0, title, summary);
+        Ok(snap)
+    }
+
+    /// Commits `tree` on the checkout's base, pushes it and records the push.
+    pub(super) async fn commit_and_push(
+        &self,
+        ws: &Workspace,
+        tree: git2::Oid,
+        message: &str,
+        token: Secret,
+        mode: PushMode,
+    ) -> Result<String, Step> {
         let author = Author::bot(&self.ctx.identity.bot_login);
         self.still_mine().await?;
-        let (ws2, tree) = (ws.clone(), snap.tree);
+        let (ws2, message) = (ws.clone(), message.to_string());
         let sha = blocking(move || commit(&ws2, tree, &message, &author))
             .await?
             .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("{e}"))))?;
-        self.push(ws, token).await?;
+        self.push(ws, token, mode).await?;
         self.record(
             TaskEvent::Pushed {
                 attempt: self.attempt,
@@ -69,7 +74,16 @@ impl Pipeline<'_> {
             true,
         )
         .await?;
+        Ok(sha)
+    }
 
+    /// One completed check run per gate on the pushed commit.
+    pub(super) async fn report_gates(
+        &self,
+        sha: &str,
+        gates: &[GateResult],
+        redactor: &Redactor,
+    ) -> Result<(), Step> {
         self.still_mine().await?;
         for gate in gates {
             let text = redactor.redact(&gate.output_tail);
@@ -83,7 +97,7 @@ impl Pipeline<'_> {
                     &self.task.repo,
                     &NewCheckRun {
                         name: &format!("bosun / {}", gate.name),
-                        head_sha: &sha,
+                        head_sha: sha,
                         success: gate.ok,
                         title: &title,
                         summary: &summary_text,
@@ -94,6 +108,32 @@ impl Pipeline<'_> {
                 .await
                 .map_err(JobError::from)?;
         }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn publish(
+        &self,
+        ws: &Workspace,
+        title: &str,
+        summary: &str,
+        gates: &[GateResult],
+        redactor: &Redactor,
+        token: Secret,
+        resolved: &Resolved,
+    ) -> Result<(), Step> {
+        let snap = self.snapshot(ws, redactor).await?;
+        if snap.is_empty() {
+            return Err(Step::Finish(
+                TaskStatus::Done,
+                reply::no_change(summary, &snap.rejected),
+            ));
+        }
+        let message = reply::commit_message(self.task.issue.0, title, summary);
+        let sha = self
+            .commit_and_push(ws, snap.tree, &message, token, PushMode::Replace)
+            .await?;
+        self.report_gates(&sha, gates, redactor).await?;
 
         if gates.iter().any(|g| !g.ok) {
             return Err(Step::Finish(

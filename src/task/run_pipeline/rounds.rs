@@ -15,6 +15,7 @@ impl Pipeline<'_> {
         agent_env: Vec<(String, String)>,
         input: &mut PromptInput,
         redactor: &Redactor,
+        mut review: Option<&mut review::ReviewSession>,
     ) -> Result<(String, Vec<GateResult>), Step> {
         let mut round = 1;
         // Instructions written while the agent works (`@bosun <text>`) are not lost: a round
@@ -22,6 +23,7 @@ impl Pipeline<'_> {
         let mut heard = self.state().await?.instructions.len();
         loop {
             input.round = round;
+            input.review = review.as_mut().map(|r| r.input());
             let prompt =
                 render_prompt(input).map_err(|e| JobError::Fail(anyhow::anyhow!("{e}")))?;
             // A silent (stuck) agent is stopped and started again, once.
@@ -140,12 +142,21 @@ impl Pipeline<'_> {
                 .await?;
                 results
             };
+            if let Some(session) = review.as_mut() {
+                session.take_report(&result.outcome.final_message);
+            }
             let failed: Vec<&GateResult> = results.iter().filter(|g| !g.ok).collect();
             let instructions = self.state().await?.instructions;
             let steered = instructions.len() > heard;
-            if (failed.is_empty() && !steered) || round >= resolved.rounds {
+            // Review feedback written meanwhile is read before deciding, so it gets a round.
+            let reviewed = match review.as_mut() {
+                Some(session) if round < resolved.rounds => self.review_grew(session).await?,
+                _ => false,
+            };
+            if (failed.is_empty() && !steered && !reviewed) || round >= resolved.rounds {
                 return Ok((result.outcome.final_message, results));
             }
+            input.new_instructions = steered;
             if steered {
                 heard = instructions.len();
                 input.request = super::prompt::request_of(&instructions);

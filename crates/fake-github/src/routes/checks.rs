@@ -1,6 +1,7 @@
 //! Check-run routes: create, update, get, and list for a commit. Request bodies are checked like
 //! GitHub's schema does (`Invalid request.` 422s); `head_sha` / `ref` are verified against the
-//! repository's local git directory when there is one.
+//! repository's local git directory when there is one (and the runs' `pull_requests` are matched
+//! against the pull requests' current head commits).
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -17,7 +18,7 @@ use super::{
 use crate::auth::Caller;
 use crate::checks::{self, CheckRun};
 use crate::error::{ApiError, ApiResult};
-use crate::{git, util};
+use crate::{git, pull_heads, util};
 
 const DOCS_CREATE: &str = "https://docs.github.com/rest/checks/runs#create-a-check-run";
 const DOCS_UPDATE: &str = "https://docs.github.com/rest/checks/runs#update-a-check-run";
@@ -209,6 +210,7 @@ pub(super) async fn create(
     body: Bytes,
 ) -> ApiResult {
     let (key, git_dir) = repo_and_git_dir(&s, &caller, &owner, &name, "write", DOCS_CREATE)?;
+    pull_heads::refresh(&s, &key).await?;
     let f = parse(&body, true, DOCS_CREATE)?;
     let asked_sha = f.head_sha.clone().unwrap_or_default();
     if asked_sha.is_empty() {
@@ -268,6 +270,7 @@ pub(super) async fn update(
     body: Bytes,
 ) -> ApiResult {
     let (key, _) = repo_and_git_dir(&s, &caller, &owner, &name, "write", DOCS_UPDATE)?;
+    pull_heads::refresh(&s, &key).await?;
     let id = number(&id, DOCS_UPDATE)?;
     let f = parse(&body, false, DOCS_UPDATE)?;
     let now = util::rfc3339(SystemTime::now());
@@ -322,9 +325,18 @@ pub(super) async fn get(
     Extension(caller): Extension<Caller>,
     Path((owner, name, id)): Path<(String, String, String)>,
 ) -> ApiResult {
-    let m = s.model();
-    let key = authorize(&m, &caller, &owner, &name, "checks", "read", DOCS_GET)?;
+    let key = authorize(
+        &s.model(),
+        &caller,
+        &owner,
+        &name,
+        "checks",
+        "read",
+        DOCS_GET,
+    )?;
     let id = number(&id, DOCS_GET)?;
+    pull_heads::refresh(&s, &key).await?;
+    let m = s.model();
     let repo = repo_or_404(&m, &key, DOCS_GET)?;
     let run = repo
         .check_runs
@@ -343,6 +355,7 @@ pub(super) async fn list_for_ref(
 ) -> ApiResult {
     let query = query.unwrap_or_default();
     let (key, git_dir) = repo_and_git_dir(&s, &caller, &owner, &name, "read", DOCS_LIST)?;
+    pull_heads::refresh(&s, &key).await?;
     let sha = commit_sha(git_dir, &git_ref)
         .await?
         .ok_or_else(|| no_commit(&git_ref, DOCS_LIST))?;

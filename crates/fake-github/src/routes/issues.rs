@@ -133,7 +133,7 @@ pub(super) async fn list_labels(
 }
 
 /// Label names from `{"labels": [...]}` or a bare array; entries are names or `{"name": ...}`.
-fn label_names(body: &Value) -> Option<Vec<String>> {
+pub(super) fn label_names(body: &Value) -> Option<Vec<String>> {
     let list = match body {
         Value::Array(list) => list,
         Value::Object(o) => match o.get("labels")? {

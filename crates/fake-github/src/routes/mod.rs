@@ -3,10 +3,15 @@
 mod app;
 mod checks;
 mod comments;
+mod graphql;
 mod hooks;
+mod issue_writes;
 mod issues;
 mod pulls;
 mod repos;
+mod review_comments;
+mod reviews;
+mod sub_issues;
 
 use std::sync::Arc;
 
@@ -55,8 +60,22 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/repos/{owner}/{repo}/contents/{*path}",
             get(repos::contents),
         )
-        .route("/repos/{owner}/{repo}/issues", get(issues::list))
-        .route("/repos/{owner}/{repo}/issues/{number}", get(issues::get))
+        .route(
+            "/repos/{owner}/{repo}/issues",
+            get(issues::list).post(issue_writes::create),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}",
+            get(issues::get).patch(issue_writes::update),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/sub_issues",
+            get(sub_issues::list).post(sub_issues::add),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/sub_issue",
+            delete(sub_issues::remove),
+        )
         .route(
             "/repos/{owner}/{repo}/issues/{number}/labels",
             get(issues::list_labels).post(issues::add_labels),
@@ -86,6 +105,23 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(pulls::list).post(pulls::create),
         )
         .route("/repos/{owner}/{repo}/pulls/{number}", get(pulls::get))
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/comments",
+            get(review_comments::list).post(review_comments::create),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/comments/{comment_id}",
+            get(review_comments::get),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/comments/{comment_id}/replies",
+            post(review_comments::reply),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/reviews",
+            get(reviews::list).post(reviews::create),
+        )
+        .route("/graphql", post(graphql::post))
         .route("/repos/{owner}/{repo}/check-runs", post(checks::create))
         .route(
             "/repos/{owner}/{repo}/check-runs/{check_run_id}",
@@ -157,6 +193,57 @@ pub(crate) fn opt_bool(
             docs,
         )),
     }
+}
+
+/// An optional integer field, checked like [`opt_string`].
+pub(crate) fn opt_u64(
+    o: &serde_json::Map<String, Value>,
+    field: &str,
+    docs: &str,
+) -> Result<Option<u64>, ApiError> {
+    match o.get(field) {
+        None => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            invalid(
+                &format!("For 'properties/{field}', {} is not an integer.", shown(v)),
+                docs,
+            )
+        }),
+    }
+}
+
+/// An optional string field that must be one of `allowed` (GitHub's enum message otherwise).
+pub(crate) fn opt_member(
+    o: &serde_json::Map<String, Value>,
+    field: &str,
+    allowed: &[&str],
+    docs: &str,
+) -> Result<Option<String>, ApiError> {
+    let Some(v) = opt_string(o, field, docs)? else {
+        return Ok(None);
+    };
+    if allowed.contains(&v.as_str()) {
+        return Ok(Some(v));
+    }
+    let members: Vec<String> = allowed.iter().map(|a| format!("\"{a}\"")).collect();
+    Err(invalid(
+        &format!(
+            "For 'properties/{field}', \"{v}\" is not a member of [{}].",
+            members.join(", ")
+        ),
+        docs,
+    ))
+}
+
+/// 422 for required fields that are absent: `"a" wasn't supplied.` / `"a", "b" weren't supplied.`
+pub(crate) fn not_supplied(fields: &[&str], docs: &str) -> ApiError {
+    let quoted: Vec<String> = fields.iter().map(|f| format!("\"{f}\"")).collect();
+    let verb = if fields.len() == 1 {
+        "wasn't"
+    } else {
+        "weren't"
+    };
+    invalid(&format!("{} {verb} supplied.", quoted.join(", ")), docs)
 }
 
 /// Issue and comment numbers in paths; anything else is an unknown resource.

@@ -1,5 +1,6 @@
 //! Pull-request routes: create, list, get. Branches are looked up in the repository's local git
 //! directory when its `clone_url` names one; otherwise any head is accepted (sha = 40 zeros).
+//! List and get show the branches' current commits (`crate::pull_heads`).
 
 use std::time::SystemTime;
 
@@ -15,6 +16,7 @@ use super::{
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::git::{self, Compare, ZERO_SHA};
+use crate::pull_heads;
 use crate::pulls::{self, NewPull};
 use crate::util;
 
@@ -184,9 +186,8 @@ pub(super) async fn list(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let query = query.unwrap_or_default();
-    let m = s.model();
     let key = authorize(
-        &m,
+        &s.model(),
         &caller,
         &owner,
         &name,
@@ -194,6 +195,8 @@ pub(super) async fn list(
         "read",
         DOCS_LIST,
     )?;
+    pull_heads::refresh(&s, &key).await?;
+    let m = s.model();
     let repo = repo_or_404(&m, &key, DOCS_LIST)?;
 
     let mut state = "open".to_owned();
@@ -243,9 +246,8 @@ pub(super) async fn get(
     Extension(caller): Extension<Caller>,
     Path((owner, name, num)): Path<(String, String, String)>,
 ) -> ApiResult {
-    let m = s.model();
     let key = authorize(
-        &m,
+        &s.model(),
         &caller,
         &owner,
         &name,
@@ -254,6 +256,8 @@ pub(super) async fn get(
         DOCS_GET,
     )?;
     let num = number(&num, DOCS_GET)?;
+    pull_heads::refresh(&s, &key).await?;
+    let m = s.model();
     let repo = repo_or_404(&m, &key, DOCS_GET)?;
     let (issue, pull) = repo
         .issues

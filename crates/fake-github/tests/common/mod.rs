@@ -210,3 +210,37 @@ impl LocalRepo {
         format!("file://{}", self.bare.display())
     }
 }
+
+/// Opens a pull request from `head` into `main` in `octo/widgets` through the API (so the App's
+/// bot is its author); returns its number.
+pub async fn open_pull(fake: &FakeGitHub, token: &str, head: &str) -> u64 {
+    let (status, _, pr) = call(
+        fake,
+        token,
+        "POST",
+        "/repos/octo/widgets/pulls",
+        Some(json!({ "title": format!("Work on {head}"), "head": head, "base": "main" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{pr}");
+    pr["number"].as_u64().unwrap()
+}
+
+/// Mints a token for `installation` restricted to `permissions` (e.g. `{"issues": "write"}`).
+pub async fn mint_limited(fake: &FakeGitHub, installation: u64, permissions: Value) -> String {
+    let resp = req(
+        fake,
+        "POST",
+        &format!("/app/installations/{installation}/access_tokens"),
+    )
+    .bearer_auth(app_jwt(fake.app_id()))
+    .json(&json!({ "permissions": permissions }))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 201);
+    resp.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

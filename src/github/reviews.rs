@@ -1,0 +1,325 @@
+//! Review feedback on a pull request: its review threads and whether they are resolved (only
+//! GraphQL says that; REST lists inline comments but not their threads' state), replies in a
+//! thread, resolving a thread, and the reviews' own bodies.
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::GitHubError;
+use super::ids::{RepoRef, ReviewCommentId, ReviewId};
+use super::installation::Installation;
+
+/// One review thread: an inline comment and the replies under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewThread {
+    /// The GraphQL node id (what `resolveReviewThread` takes).
+    pub id: String,
+    pub resolved: bool,
+    /// The lines it was written on changed since.
+    pub outdated: bool,
+    pub path: String,
+    pub line: Option<u64>,
+    /// Oldest first; the first one opened the thread.
+    pub comments: Vec<ThreadComment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadComment {
+    pub id: ReviewCommentId,
+    /// Empty for a deleted account.
+    pub author: String,
+    pub body: String,
+    pub url: String,
+    pub diff_hunk: String,
+}
+
+/// A submitted review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    pub id: ReviewId,
+    pub author: String,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED` or `PENDING`.
+    pub state: String,
+    pub body: String,
+}
+
+/// Threads per page and comments per thread. A thread with more comments than this is rare;
+/// the first ones (the request itself) are what matters, and the last is checked separately
+/// by whoever needs it.
+const THREADS_QUERY: &str =
+    "query($owner: String!, $name: String!, $number: Int!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      reviewThreads(first: 50, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes {
+          id isResolved isOutdated path line
+          comments(first: 100) { nodes { databaseId body url diffHunk author { login } } }
+        }
+      }
+    }
+  }
+}";
+
+const RESOLVE_MUTATION: &str = "mutation($threadId: ID!) {
+  resolveReviewThread(input: {threadId: $threadId}) { thread { id isResolved } }
+}";
+
+/// A pull request with more threads than this is not one bosun can answer thread by thread.
+const MAX_THREAD_PAGES: usize = 20;
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default)]
+    errors: Vec<WireGraphQlError>,
+}
+
+#[derive(Deserialize)]
+struct WireGraphQlError {
+    message: String,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ThreadsData {
+    repository: Option<ThreadsRepo>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ThreadsRepo {
+    pull_request: Option<ThreadsPull>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ThreadsPull {
+    review_threads: ThreadPage,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ThreadPage {
+    page_info: PageInfo,
+    nodes: Vec<WireThread>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    has_next_page: bool,
+    end_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireThread {
+    id: String,
+    is_resolved: bool,
+    #[serde(default)]
+    is_outdated: bool,
+    path: String,
+    line: Option<u64>,
+    comments: WireThreadComments,
+}
+
+#[derive(Deserialize)]
+struct WireThreadComments {
+    nodes: Vec<WireThreadComment>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireThreadComment {
+    database_id: u64,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    diff_hunk: String,
+    author: Option<WireLogin>,
+}
+
+#[derive(Deserialize)]
+struct WireLogin {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct WireReview {
+    id: u64,
+    user: Option<WireLogin>,
+    state: String,
+    #[serde(default)]
+    body: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireReviewComment {
+    id: u64,
+    #[serde(default)]
+    body: String,
+}
+
+impl From<WireThread> for ReviewThread {
+    fn from(t: WireThread) -> Self {
+        ReviewThread {
+            id: t.id,
+            resolved: t.is_resolved,
+            outdated: t.is_outdated,
+            path: t.path,
+            line: t.line,
+            comments: t
+                .comments
+                .nodes
+                .into_iter()
+                .map(|c| ThreadComment {
+                    id: ReviewCommentId(c.database_id),
+                    author: c.author.map(|a| a.login).unwrap_or_default(),
+                    body: c.body,
+                    url: c.url,
+                    diff_hunk: c.diff_hunk,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Installation {
+    /// A GraphQL call. GitHub answers errors with 200 and an `errors` list; a `NOT_FOUND`
+    /// there is the same fact as a REST 404, anything else a rejected request.
+    async fn graphql<T: DeserializeOwned>(
+        &self,
+        query: &str,
+        variables: Value,
+    ) -> Result<T, GitHubError> {
+        // Queries read, and resolving a resolved thread changes nothing: both may be resent.
+        let call = self
+            .call(Method::POST, self.graphql_url()?)
+            .json(json!({ "query": query, "variables": variables }))
+            .idempotent();
+        let reply = self.send(call).await?;
+        let envelope: Envelope = reply.json()?;
+        if let Some(first) = envelope.errors.into_iter().next() {
+            return Err(if first.kind.as_deref() == Some("NOT_FOUND") {
+                GitHubError::NotFound {
+                    path: format!("graphql: {}", first.message),
+                }
+            } else {
+                GitHubError::Validation {
+                    message: format!("graphql: {}", first.message),
+                }
+            });
+        }
+        let data = envelope
+            .data
+            .ok_or_else(|| GitHubError::Decode("graphql: an answer without data".into()))?;
+        serde_json::from_value(data).map_err(|e| GitHubError::Decode(format!("graphql: {e}")))
+    }
+
+    /// Every review thread of a pull request, resolved or not, oldest first.
+    pub async fn review_threads(
+        &self,
+        repo: &RepoRef,
+        pr: u64,
+    ) -> Result<Vec<ReviewThread>, GitHubError> {
+        let mut threads = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_THREAD_PAGES {
+            let data: ThreadsData = self
+                .graphql(
+                    THREADS_QUERY,
+                    json!({ "owner": repo.owner, "name": repo.name, "number": pr, "after": after }),
+                )
+                .await?;
+            let page = data
+                .repository
+                .and_then(|r| r.pull_request)
+                .ok_or_else(|| GitHubError::NotFound {
+                    path: format!("graphql: pull request {repo}#{pr}"),
+                })?
+                .review_threads;
+            threads.extend(page.nodes.into_iter().map(ReviewThread::from));
+            match (page.page_info.has_next_page, page.page_info.end_cursor) {
+                (true, Some(cursor)) => after = Some(cursor),
+                _ => return Ok(threads),
+            }
+        }
+        Err(GitHubError::Decode(format!(
+            "{repo}#{pr}: more than {MAX_THREAD_PAGES} pages of review threads"
+        )))
+    }
+
+    /// Marks a review thread resolved (resolving a resolved one is fine).
+    pub async fn resolve_review_thread(&self, thread: &str) -> Result<(), GitHubError> {
+        let _: Value = self
+            .graphql(RESOLVE_MUTATION, json!({ "threadId": thread }))
+            .await?;
+        Ok(())
+    }
+
+    /// The submitted reviews of a pull request, oldest first.
+    pub async fn list_reviews(&self, repo: &RepoRef, pr: u64) -> Result<Vec<Review>, GitHubError> {
+        let mut url = self.repo_url(repo, &["pulls", &pr.to_string(), "reviews"])?;
+        url.query_pairs_mut().append_pair("per_page", "100");
+        let reviews: Vec<WireReview> = self.get_all(url).await?;
+        Ok(reviews
+            .into_iter()
+            .map(|r| Review {
+                id: ReviewId(r.id),
+                author: r.user.map(|u| u.login).unwrap_or_default(),
+                state: r.state,
+                body: r.body.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Replies in the thread of `comment`. `body` must contain `marker`: when the answer is
+    /// lost, the pull request's review comments are searched for it before failing, so a
+    /// retried reply never appears twice.
+    pub async fn reply_in_thread(
+        &self,
+        repo: &RepoRef,
+        pr: u64,
+        comment: ReviewCommentId,
+        body: &str,
+        marker: &str,
+    ) -> Result<ReviewCommentId, GitHubError> {
+        if marker.trim().is_empty() || !body.contains(marker) {
+            return Err(GitHubError::Config(
+                "a reply body must contain its non-empty marker".into(),
+            ));
+        }
+        let pr_s = pr.to_string();
+        let url = self.repo_url(
+            repo,
+            &[
+                "pulls",
+                &pr_s,
+                "comments",
+                &comment.0.to_string(),
+                "replies",
+            ],
+        )?;
+        let call = self.call(Method::POST, url).json(json!({ "body": body }));
+        match self.send(call).await {
+            Ok(reply) => Ok(ReviewCommentId(reply.json::<WireReviewComment>()?.id)),
+            Err(err @ (GitHubError::Server { .. } | GitHubError::Transport(_))) => {
+                let mut url = self.repo_url(repo, &["pulls", &pr_s, "comments"])?;
+                url.query_pairs_mut().append_pair("per_page", "100");
+                let all: Vec<WireReviewComment> = self.get_all(url).await?;
+                all.into_iter()
+                    .find(|c| c.body.contains(marker))
+                    .map(|c| ReviewCommentId(c.id))
+                    .ok_or(err)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
