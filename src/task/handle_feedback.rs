@@ -4,16 +4,15 @@
 //! active, the feedback is queued for its next round (never a second, parallel run).
 
 use crate::command::Command;
-use crate::db::{Fence, NewAttempt, StartOutcome, TaskRow};
+use crate::db::{Fence, NewAttempt, TaskRow};
 use crate::github::client::{GitHubError, Installation};
 use crate::github::types::Reaction;
-use crate::task::handle_trigger::{apply, trusted_sender};
+use crate::task::handle_trigger::{apply, start_or_add, trusted_sender};
 use crate::task::model::{project, TaskEvent, TaskKind, TaskState, TriggerSource};
 use crate::task::trigger::{
     issue_of_branch, FeedbackRequest, FeedbackWhat, TriggerRequest, TriggerWhat,
 };
 use crate::worker::context::{Ctx, JobError};
-use crate::worker::job::Job;
 
 pub async fn handle_feedback(
     ctx: &Ctx,
@@ -201,36 +200,10 @@ async fn follow_up(
             issue: state.issue.clone(),
         },
     };
-    let face = |t: &TaskRow| Job::SyncFace { task: t.id }.to_new(0);
-    let outcome = ctx
-        .db
-        .start_attempt(new, |t| {
-            vec![
-                face(t),
-                Job::Run {
-                    task: t.id,
-                    attempt: t.attempt,
-                }
-                .to_new(0),
-            ]
-        })
-        .await?;
-    match outcome {
-        StartOutcome::Started(t) => {
-            tracing::info!(task = %t.id, attempt = t.attempt, "follow-up on review feedback started");
-        }
-        StartOutcome::AlreadyActive(t) => {
-            let queued = TaskEvent::FeedbackQueued {
-                by,
-                pr: req.pr,
-                text,
-            };
-            ctx.db
-                .record(t.id, &queued, Some(fence), &[face(&t)])
-                .await?;
-            tracing::info!(task = %t.id, "review feedback queued for the active attempt's next round");
-        }
-    }
-    ctx.jobs_added.notify_one();
-    Ok(())
+    let queued = TaskEvent::FeedbackQueued {
+        by,
+        pr: req.pr,
+        text,
+    };
+    start_or_add(ctx, new, Some(queued), fence).await
 }

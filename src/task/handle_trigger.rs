@@ -255,6 +255,21 @@ async fn start_or_steer(
             }),
         },
     };
+    let steer = (!text.trim().is_empty()).then(|| TaskEvent::Steered {
+        by: req.sender.login.clone(),
+        text,
+    });
+    start_or_add(ctx, new, steer, fence).await
+}
+
+/// Starts the attempt `new` describes; when the task already has an active one, records
+/// `when_active` on it instead (further instructions, queued feedback), if there is one.
+pub(crate) async fn start_or_add(
+    ctx: &Ctx,
+    new: NewAttempt,
+    when_active: Option<TaskEvent>,
+    fence: Fence,
+) -> Result<(), JobError> {
     let outcome = ctx
         .db
         .start_attempt(new, |task| {
@@ -268,21 +283,17 @@ async fn start_or_steer(
             ]
         })
         .await?;
-    match outcome {
-        StartOutcome::Started(task) => {
-            tracing::info!(task = %task.id, attempt = task.attempt, "task started");
+    match (outcome, when_active) {
+        (StartOutcome::Started(task), _) => {
+            tracing::info!(task = %task.id, attempt = task.attempt, kind = ?task.kind, "attempt started");
         }
-        StartOutcome::AlreadyActive(task) if !text.trim().is_empty() => {
-            let steer = TaskEvent::Steered {
-                by: req.sender.login.clone(),
-                text,
-            };
+        (StartOutcome::AlreadyActive(task), Some(event)) => {
             ctx.db
-                .record(task.id, &steer, Some(fence), &[face(&task)])
+                .record(task.id, &event, Some(fence), &[face(&task)])
                 .await?;
-            tracing::info!(task = %task.id, "further instructions added to the active task");
+            tracing::info!(task = %task.id, "added to the active attempt");
         }
-        StartOutcome::AlreadyActive(task) => {
+        (StartOutcome::AlreadyActive(task), None) => {
             tracing::debug!(task = %task.id, "trigger on an issue whose task is active: nothing new");
         }
     }
