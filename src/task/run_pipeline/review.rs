@@ -140,6 +140,11 @@ impl Pipeline<'_> {
             .review_threads(&self.task.repo, pr)
             .await
             .map_err(JobError::from)?;
+        self.answerable(all).await
+    }
+
+    /// The threads of `all` the agent should answer (see [`Self::answerable_threads`]).
+    async fn answerable(&self, all: Vec<ReviewThread>) -> Result<Vec<ReviewThread>, Step> {
         let mut out = Vec::new();
         for mut thread in all.into_iter().filter(|t| !t.resolved) {
             if thread.comments.last().is_none_or(|c| self.is_me(&c.author)) {
@@ -282,7 +287,7 @@ impl Pipeline<'_> {
         // Feedback that came after the last round is not lost: it is listed, and the next
         // mention (or review) answers it.
         let shown: HashSet<&str> = session.threads.iter().map(|(_, t)| t.id.as_str()).collect();
-        for late in self.answerable_threads(pr).await? {
+        for late in self.answerable(now.clone()).await? {
             if !shown.contains(late.id.as_str()) {
                 not_addressed.push(reply::not_addressed(
                     &late.path,
