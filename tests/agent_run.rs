@@ -248,18 +248,6 @@ async fn running_task(
     issue
 }
 
-fn has_label(gh: &FakeGitHub, issue: u64, label: &str) -> bool {
-    gh.issue_labels(REPO, issue).iter().any(|l| l == label)
-}
-
-fn tracking(gh: &FakeGitHub, issue: u64) -> String {
-    gh.comments(REPO, issue)
-        .into_iter()
-        .find(|c| c.body.contains("bosun:task"))
-        .map(|c| c.body)
-        .unwrap_or_default()
-}
-
 fn finished(gh: &FakeGitHub, issue: u64) -> bool {
     let labels = gh.issue_labels(REPO, issue);
     labels
@@ -752,22 +740,6 @@ async fn a_run_that_lost_its_lease_publishes_nothing() {
     app.shutdown().await;
 }
 
-/// `pull_request.closed` for bosun's pull request, from GitHub's real example.
-fn pull_closed(app: &TestApp, pr: &fake_github::PullRecord, merged: bool) -> serde_json::Value {
-    let mut p = fixture("pull_request", "closed.payload.json");
-    retarget(&mut p, app, pr.number, WRITER);
-    if let Some(obj) = p.as_object_mut() {
-        obj.remove("issue");
-    }
-    p["number"] = pr.number.into();
-    p["pull_request"]["number"] = pr.number.into();
-    p["pull_request"]["merged"] = merged.into();
-    p["pull_request"]["head"]["ref"] = pr.head.clone().into();
-    p["pull_request"]["head"]["sha"] = pr.head_sha.clone().into();
-    p["pull_request"]["head"]["repo"]["full_name"] = REPO.into();
-    p
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merged_pull_request_marks_the_task_done_and_deletes_its_branch() {
     if !images::require_docker() {
@@ -783,7 +755,7 @@ async fn a_merged_pull_request_marks_the_task_done_and_deletes_its_branch() {
     let branch_ref = format!("refs/heads/{}", pr.head);
     assert!(git(&run.bare, &["for-each-ref", "--format=%(refname)"]).contains(&branch_ref));
 
-    let payload = pull_closed(&run.app, &pr, true);
+    let payload = pull_closed(&run.app, &pr, true, WRITER);
     assert_eq!(
         run.app
             .send_json("pull_request", "d-merged", &payload)
@@ -828,7 +800,7 @@ async fn a_pull_request_closed_unmerged_cancels_the_task_and_keeps_the_branch() 
     .await;
     let gh = &run.app.github;
     let pr = gh.pulls(REPO)[0].clone();
-    let payload = pull_closed(&run.app, &pr, false);
+    let payload = pull_closed(&run.app, &pr, false, WRITER);
     assert_eq!(
         run.app
             .send_json("pull_request", "d-closed", &payload)
@@ -836,15 +808,17 @@ async fn a_pull_request_closed_unmerged_cancels_the_task_and_keeps_the_branch() 
             .status(),
         202
     );
-    let closed =
-        |gh: &FakeGitHub| tracking(gh, issue).contains("closed without merging by @octocat");
+    // The comment is updated before the labels: wait for both.
+    let closed = |gh: &FakeGitHub| {
+        tracking(gh, issue).contains("closed without merging by @octocat")
+            && !has_label(gh, issue, "bosun:done")
+    };
     assert!(
         gh.wait_until(closed, Duration::from_secs(30)).await,
-        "{}",
-        tracking(gh, issue)
+        "{} {:?}",
+        tracking(gh, issue),
+        gh.issue_labels(REPO, issue)
     );
-    let labels = gh.issue_labels(REPO, issue);
-    assert!(!labels.iter().any(|l| l == "bosun:done"), "{labels:?}");
     let refs = git(&run.bare, &["for-each-ref", "--format=%(refname)"]);
     assert!(refs.contains(&format!("refs/heads/{}", pr.head)), "{refs}");
     run.app.finish().await;
@@ -1174,20 +1148,20 @@ async fn a_run_out_of_tries_needs_review_with_its_last_error() {
         202
     );
     let gh = &run.app.github;
-    let given_up = |gh: &FakeGitHub| tracking(gh, issue).contains("gave up on this attempt");
+    // The comment is updated before the labels: wait for both.
+    let given_up = |gh: &FakeGitHub| {
+        tracking(gh, issue).contains("gave up on this attempt")
+            && has_label(gh, issue, "bosun:needs-review")
+    };
     assert!(
         gh.wait_until(given_up, Duration::from_secs(150)).await,
-        "{}",
-        tracking(gh, issue)
+        "{} {:?}",
+        tracking(gh, issue),
+        gh.issue_labels(REPO, issue)
     );
     let comment = tracking(gh, issue);
     assert!(comment.contains("could not be reached"), "{comment}");
     assert!(comment.contains("Retried 5×"), "{comment}");
-    let labels = gh.issue_labels(REPO, issue);
-    assert!(
-        labels.contains(&"bosun:needs-review".to_string()),
-        "{labels:?}"
-    );
     // The job is dead (used up), which the strict teardown would flag: shut down by hand.
     let mut app = run.app;
     app.shutdown().await;

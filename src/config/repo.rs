@@ -131,6 +131,17 @@ pub enum Complexity {
     Complex,
 }
 
+impl Complexity {
+    /// As written in configs and labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Complexity::Simple => "simple",
+            Complexity::Standard => "standard",
+            Complexity::Complex => "complex",
+        }
+    }
+}
+
 /// Why a `bosun.yml` was rejected, with the position when it is known.
 /// Lines and columns count from 1.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -78,6 +78,11 @@ impl Installation {
         Ok(url)
     }
 
+    /// The login of this App's bot user, which authors what bosun posts.
+    pub(super) async fn bot_login(&self) -> Result<String, GitHubError> {
+        Ok(self.inner.app_info().await?.bot_login())
+    }
+
     pub(super) fn call(&self, method: Method, url: Url) -> Call {
         Call::new(method, url, Auth::Installation(self.id))
     }
@@ -252,7 +257,7 @@ impl Installation {
         n: IssueNumber,
         marker: &str,
     ) -> Result<Option<IssueComment>, GitHubError> {
-        let bot = self.inner.app_info().await?.bot_login();
+        let bot = self.bot_login().await?;
         let comments = self.list_comments(repo, n).await?;
         Ok(comments
             .into_iter()

@@ -9,6 +9,7 @@ pub mod events;
 pub mod hook_deliveries;
 pub mod ids;
 pub mod installation;
+pub mod issues;
 pub mod link;
 pub mod marker;
 pub mod pulls;

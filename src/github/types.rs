@@ -79,6 +79,8 @@ impl Permission {
 /// An issue (or pull request: they share numbers and this endpoint).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssueInfo {
+    /// The issue's global id (what `POST .../sub_issues` takes), not its number.
+    pub id: u64,
     pub number: IssueNumber,
     pub title: String,
     /// GitHub sends `null` for an empty body; it becomes "".
@@ -87,6 +89,8 @@ pub struct IssueInfo {
     pub labels: Vec<String>,
     /// "open" or "closed".
     pub state: String,
+    /// Why a closed issue was closed: "completed", "not_planned", "duplicate"…
+    pub state_reason: Option<String>,
     pub is_pull_request: bool,
 }
 
@@ -260,6 +264,7 @@ impl WireLabel {
 
 #[derive(Deserialize)]
 pub(crate) struct WireIssue {
+    id: u64,
     number: IssueNumber,
     title: String,
     body: Option<String>,
@@ -267,18 +272,22 @@ pub(crate) struct WireIssue {
     #[serde(default)]
     labels: Vec<WireLabel>,
     state: String,
+    #[serde(default)]
+    state_reason: Option<String>,
     pull_request: Option<serde::de::IgnoredAny>,
 }
 
 impl From<WireIssue> for IssueInfo {
     fn from(w: WireIssue) -> Self {
         IssueInfo {
+            id: w.id,
             number: w.number,
             title: w.title,
             body: w.body.unwrap_or_default(),
             author_login: w.user.login,
             labels: w.labels.into_iter().map(WireLabel::into_name).collect(),
             state: w.state,
+            state_reason: w.state_reason,
             is_pull_request: w.pull_request.is_some(),
         }
     }
@@ -399,7 +408,7 @@ mod tests {
     #[test]
     fn issue_parses_null_body_and_label_objects() {
         let w: WireIssue = serde_json::from_value(serde_json::json!({
-            "number": 3, "title": "t", "body": null, "state": "open",
+            "id": 1001, "number": 3, "title": "t", "body": null, "state": "open",
             "user": {"login": "octo", "type": "User"},
             "labels": [{"name": "bosun:new", "color": "fff"}, "plain"],
             "pull_request": {"url": "x"}
@@ -407,6 +416,7 @@ mod tests {
         .unwrap();
         let i = IssueInfo::from(w);
         assert_eq!(i.body, "");
+        assert_eq!((i.id, i.state_reason), (1001, None));
         assert_eq!(i.labels, vec!["bosun:new", "plain"]);
         assert!(i.is_pull_request);
     }

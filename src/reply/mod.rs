@@ -2,11 +2,13 @@
 //! every text can be snapshot-tested.
 
 mod feedback;
+mod plan;
 mod run;
 
 pub use feedback::{
     feedback_answered, no_pull_to_revise, not_addressed, review_gates_failed, thread_reply,
 };
+pub use plan::{part_labels, plan_done, plan_refused, sub_issue_body};
 pub use run::*;
 
 use crate::db::TaskRow;
@@ -70,6 +72,7 @@ pub fn tracking_comment(task: &TaskRow, state: &TaskState, handle: &str) -> Stri
         ));
     }
     out.push_str(&run_steps(state));
+    out.push_str(&plan::plan_steps(state));
     if let Some(reason) = &state.retry_reason {
         out.push_str(&format!(
             "- ⚠️ Retried {}× with backoff: {reason}\n",
@@ -419,6 +422,74 @@ mod tests {
         assert_eq!(marker.pr, Some(13));
         assert_eq!(marker.branch.as_deref(), Some("bosun/12-fix-it"));
         insta::assert_snapshot!("agent_run_done", body);
+    }
+
+    /// A planned issue waiting for its parts, and one of its parts waiting for another.
+    #[test]
+    fn tracking_comments_of_a_plan_and_a_waiting_part() {
+        use crate::task::model::TaskEvent::*;
+        let mut plan = events();
+        if let TaskEvent::Triggered { kind, .. } = &mut plan[0] {
+            *kind = TaskKind::Plan;
+        }
+        plan.truncate(1);
+        plan.push(Started { attempt: 1 });
+        for (key, issue, deps) in [
+            ("api", 21, vec![]),
+            ("ui", 22, vec![21]),
+            ("docs", 23, vec![]),
+        ] {
+            plan.push(PlanPartCreated {
+                attempt: 1,
+                key: key.into(),
+                issue,
+                title: key.into(),
+                depends_on: deps,
+            });
+        }
+        plan.push(PlanPublished {
+            attempt: 1,
+            overview: "API first, then @alice's UI.".into(),
+        });
+        plan.push(PlanPartDone { issue: 23 });
+        let state = project(&plan).unwrap();
+        let mut row = task(TaskStatus::Blocked);
+        row.kind = TaskKind::Plan;
+        insta::assert_snapshot!("plan_waiting", tracking_comment(&row, &state, "bosun-app"));
+
+        let part = vec![TaskEvent::Triggered {
+            attempt: 1,
+            kind: TaskKind::Implement,
+            by: "alice".into(),
+            source: TriggerSource::PlanPart {
+                parent: 12,
+                part: "ui".into(),
+                waits_for: vec![21],
+                agent: None,
+                complexity: None,
+            },
+            instructions: String::new(),
+            issue: None,
+        }];
+        let state = project(&part).unwrap();
+        let body = tracking_comment(&task(TaskStatus::Blocked), &state, "bosun-app");
+        assert!(body.contains("Part of the plan of #12"), "{body}");
+        assert!(body.contains("Waits until #21 is done"), "{body}");
+    }
+
+    #[test]
+    fn a_sub_issue_says_where_it_belongs_and_cannot_ping() {
+        let body = sub_issue_body(12, "Add it. cc @bob", &[21, 22], "<!-- m -->");
+        assert!(
+            body.starts_with("Add it. cc @\u{200b}bob\n\n---\nPart of #12"),
+            "{body}"
+        );
+        assert!(body.contains("when #21, #22 are done"), "{body}");
+        assert!(body.ends_with("<!-- m -->"));
+        assert_eq!(
+            part_labels("bosun", Some("codex"), Some("simple")),
+            ["bosun:agent:codex", "bosun:complexity:simple"]
+        );
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The lifecycle job: a task follows what happens to its issue and pull request. A closed issue
 //! stops its running task; a merged pull request marks the task done and deletes its branch; a
 //! pull request closed without merging cancels the task (its branch stays, for reference).
+//! Anything that happens to a sub-issue of a plan also makes its planned issue look again.
 
-use crate::db::Fence;
+use crate::db::{Fence, TaskRow};
 use crate::github::secret::Secret;
-use crate::task::model::{project, TaskEvent};
+use crate::task::model::{project, TaskEvent, TaskState};
 use crate::task::trigger::{LifecycleRequest, LifecycleWhat};
 use crate::worker::context::{Ctx, JobError};
 use crate::worker::job::Job;
@@ -20,6 +21,31 @@ pub async fn handle_lifecycle(
     };
     crate::task::record_span_ids(&task);
     let state = project(&ctx.db.task_events(task.id).await?)?;
+    follow(ctx, req, &task, &state, fence).await?;
+    // A sub-issue of a plan: its planned issue looks at what changed.
+    if let Some(parent) = state.part_of {
+        if let Some(planned) = ctx
+            .db
+            .task_for_issue(req.repo_id, crate::github::ids::IssueNumber(parent))
+            .await?
+        {
+            ctx.db
+                .enqueue(&[Job::PlanCheck { task: planned.id }.to_new(0)])
+                .await?;
+            ctx.jobs_added.notify_one();
+        }
+    }
+    Ok(())
+}
+
+/// Records what happened on the task and, after a merge, deletes the branch.
+async fn follow(
+    ctx: &Ctx,
+    req: &LifecycleRequest,
+    task: &TaskRow,
+    state: &TaskState,
+    fence: Fence,
+) -> Result<(), JobError> {
     let event = match &req.what {
         LifecycleWhat::IssueClosed if state.status.is_active() => {
             TaskEvent::IssueClosed { by: req.by.clone() }
@@ -56,7 +82,7 @@ pub async fn handle_lifecycle(
         ..
     } = &req.what
     {
-        delete_branch(ctx, &task, branch).await?;
+        delete_branch(ctx, task, branch).await?;
     }
     Ok(())
 }

@@ -28,6 +28,11 @@ pub async fn handle_run(
         tracing::info!(status = %task.status, current = task.attempt, "attempt is over; nothing to run");
         return Ok(());
     }
+    // A part of a plan waiting for others, or a planned issue waiting for its parts.
+    if task.status == TaskStatus::Blocked {
+        tracing::info!("the task waits for other issues; nothing to run yet");
+        return Ok(());
+    }
     // Recorded again after a crash: the log then shows the restart.
     moved_on(
         ctx.db

@@ -3,6 +3,7 @@
 pub mod handle_face;
 pub mod handle_feedback;
 pub mod handle_lifecycle;
+pub mod handle_plan;
 pub mod handle_run;
 pub mod handle_trigger;
 pub mod model;

@@ -1,6 +1,7 @@
 //! The task: its status, its append-only events, and the projection from events to state.
 //! Pure code: the database stores events and a cached projection, GitHub shows the projection.
 
+use crate::config::repo::Complexity;
 use crate::github::ids::CommentId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -112,6 +113,20 @@ pub enum TriggerSource {
     PullFeedback {
         pr: u64,
     },
+    /// A part of a plan: bosun opened this sub-issue for the plan of issue `parent` and
+    /// started its task, on behalf of the person who asked for the plan.
+    PlanPart {
+        parent: u64,
+        part: String,
+        /// Sub-issues that must be done first; the task waits (blocked) until they are.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        waits_for: Vec<u64>,
+        /// The planner's suggestion of who does the part and how hard it is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        complexity: Option<Complexity>,
+    },
 }
 
 /// One fact in a task's life. Stored as JSON, never changed once written.
@@ -203,6 +218,23 @@ pub enum TaskEvent {
         number: u64,
         url: String,
     },
+    /// The planner's part `key` is sub-issue `issue`, created (or found again) and linked.
+    PlanPartCreated {
+        attempt: u32,
+        key: String,
+        issue: u64,
+        title: String,
+        /// The sub-issues this one waits for.
+        depends_on: Vec<u64>,
+    },
+    /// Every part of the plan is a sub-issue with its task: the parent waits for them.
+    /// `overview` is the planner's text before its plan (redacted).
+    PlanPublished { attempt: u32, overview: String },
+    /// Sub-issue `issue` of the plan is done (its pull request merged, or the issue closed as
+    /// completed).
+    PlanPartDone { issue: u64 },
+    /// Everything this sub-issue waited for is done: its run can start.
+    Unblocked,
     /// The attempt ended.
     Finished {
         attempt: u32,
@@ -288,6 +320,38 @@ pub struct TaskPull {
     pub closed: bool,
 }
 
+/// Who should do a task and how hard it is, when something more specific than the
+/// repository's config said so (a plan's suggestion for one part).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
+    pub agent: Option<String>,
+    pub complexity: Option<Complexity>,
+}
+
+/// A planned issue's breakdown: one sub-issue per part, in dependency order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanState {
+    pub parts: Vec<PlanItem>,
+    /// All parts are sub-issues with tasks; the parent waits for them.
+    pub published: bool,
+    pub overview: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanItem {
+    pub key: String,
+    pub issue: u64,
+    pub title: String,
+    pub depends_on: Vec<u64>,
+    pub done: bool,
+}
+
+impl PlanState {
+    pub fn all_done(&self) -> bool {
+        self.published && self.parts.iter().all(|p| p.done)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedbackAnswer {
     pub pr: u64,
@@ -331,6 +395,13 @@ pub struct TaskState {
     pub pull: Option<TaskPull>,
     /// Review feedback events received during the current attempt.
     pub feedback_events: u32,
+    /// For a part of a plan: the planned issue, the sub-issues it waits for, and the
+    /// planner's suggestion.
+    pub part_of: Option<u64>,
+    pub waits_for: Vec<u64>,
+    pub route: Route,
+    /// For a planned issue: its sub-issues, once created.
+    pub plan: Option<PlanState>,
     pub run: RunProgress,
     pub summary: Option<String>,
 }
@@ -360,6 +431,10 @@ impl TaskEvent {
             TaskEvent::GatesRan { .. } => "gates_ran",
             TaskEvent::Pushed { .. } => "pushed",
             TaskEvent::PullOpened { .. } => "pull_opened",
+            TaskEvent::PlanPartCreated { .. } => "plan_part_created",
+            TaskEvent::PlanPublished { .. } => "plan_published",
+            TaskEvent::PlanPartDone { .. } => "plan_part_done",
+            TaskEvent::Unblocked => "unblocked",
             TaskEvent::Finished { .. } => "finished",
             TaskEvent::Stopped { .. } => "stopped",
             TaskEvent::IssueClosed { .. } => "issue_closed",
@@ -385,6 +460,10 @@ impl TaskState {
             issue: None,
             pull: None,
             feedback_events: 0,
+            part_of: None,
+            waits_for: Vec::new(),
+            route: Route::default(),
+            plan: None,
             run: RunProgress::default(),
             summary: None,
         };
@@ -413,7 +492,19 @@ impl TaskState {
                 .pull
                 .as_ref()
                 .is_some_and(|p| p.number == *number && !p.closed),
-            TaskEvent::Started { attempt } => active && current_attempt(attempt),
+            // A task waiting for other sub-issues does not run until they are done.
+            TaskEvent::Started { attempt } => {
+                active && self.status != TaskStatus::Blocked && current_attempt(attempt)
+            }
+            TaskEvent::Unblocked => {
+                self.status == TaskStatus::Blocked && !self.waits_for.is_empty()
+            }
+            TaskEvent::PlanPartDone { issue } => {
+                self.status == TaskStatus::Blocked
+                    && self.plan.as_ref().is_some_and(|p| {
+                        p.published && p.parts.iter().any(|i| i.issue == *issue && !i.done)
+                    })
+            }
             TaskEvent::PlaceholderRan { attempt }
             | TaskEvent::WorkspaceReady { attempt, .. }
             | TaskEvent::AgentStarted { attempt, .. }
@@ -424,6 +515,8 @@ impl TaskState {
             | TaskEvent::GatesRan { attempt, .. }
             | TaskEvent::Pushed { attempt, .. }
             | TaskEvent::PullOpened { attempt, .. }
+            | TaskEvent::PlanPartCreated { attempt, .. }
+            | TaskEvent::PlanPublished { attempt, .. }
             | TaskEvent::FeedbackAnswered { attempt, .. } => {
                 self.status == TaskStatus::InProgress && current_attempt(attempt)
             }
@@ -454,13 +547,36 @@ impl TaskState {
                 by,
                 instructions,
                 issue,
-                ..
+                source,
             } => {
                 self.previous_failure = match self.status {
                     TaskStatus::Failed | TaskStatus::NeedsReview => self.summary.clone(),
                     _ => None,
                 };
-                self.status = TaskStatus::New;
+                // A part of a plan stays one across attempts (a `retry` by a person), with the
+                // planner's suggestion; only its first attempt waits for other parts.
+                self.waits_for = Vec::new();
+                if let TriggerSource::PlanPart {
+                    parent,
+                    waits_for,
+                    agent,
+                    complexity,
+                    ..
+                } = source
+                {
+                    self.part_of = Some(*parent);
+                    self.waits_for = waits_for.clone();
+                    self.route = Route {
+                        agent: agent.clone(),
+                        complexity: *complexity,
+                    };
+                }
+                self.status = if self.waits_for.is_empty() {
+                    TaskStatus::New
+                } else {
+                    TaskStatus::Blocked
+                };
+                self.plan = None;
                 self.issue = issue.clone();
                 self.attempt = *attempt;
                 self.kind = *kind;
@@ -564,6 +680,40 @@ impl TaskState {
                     closed: false,
                 });
             }
+            TaskEvent::PlanPartCreated {
+                key,
+                issue,
+                title,
+                depends_on,
+                ..
+            } => {
+                let plan = self.plan.get_or_insert_with(PlanState::default);
+                plan.parts.retain(|p| p.key != *key);
+                plan.parts.push(PlanItem {
+                    key: key.clone(),
+                    issue: *issue,
+                    title: title.clone(),
+                    depends_on: depends_on.clone(),
+                    done: false,
+                });
+            }
+            TaskEvent::PlanPublished { overview, .. } => {
+                let plan = self.plan.get_or_insert_with(PlanState::default);
+                plan.published = true;
+                plan.overview = overview.clone();
+                self.run.agent_running = false;
+                self.status = TaskStatus::Blocked;
+            }
+            TaskEvent::PlanPartDone { issue } => {
+                if let Some(part) = self
+                    .plan
+                    .as_mut()
+                    .and_then(|p| p.parts.iter_mut().find(|p| p.issue == *issue))
+                {
+                    part.done = true;
+                }
+            }
+            TaskEvent::Unblocked => self.status = TaskStatus::New,
             TaskEvent::Finished {
                 status, summary, ..
             } => {
@@ -732,6 +882,92 @@ mod tests {
                 by: "a".into()
             })
             .is_err());
+    }
+
+    #[test]
+    fn a_plan_waits_for_its_parts_and_a_part_for_its_dependencies() {
+        let mut planned = triggered(1);
+        if let TaskEvent::Triggered { kind, .. } = &mut planned {
+            *kind = TaskKind::Plan;
+        }
+        let part = |key: &str, issue: u64, depends_on: Vec<u64>| TaskEvent::PlanPartCreated {
+            attempt: 1,
+            key: key.into(),
+            issue,
+            title: format!("part {key}"),
+            depends_on,
+        };
+        let mut events = vec![
+            planned,
+            TaskEvent::Started { attempt: 1 },
+            part("a", 11, vec![]),
+            part("b", 12, vec![11]),
+        ];
+        let state = project(&events).unwrap();
+        // Parts cannot be marked done before the plan is published.
+        assert!(state.check(&TaskEvent::PlanPartDone { issue: 11 }).is_err());
+        events.push(TaskEvent::PlanPublished {
+            attempt: 1,
+            overview: "two steps".into(),
+        });
+        events.push(TaskEvent::PlanPartDone { issue: 11 });
+        let state = project(&events).unwrap();
+        assert_eq!(state.status, TaskStatus::Blocked);
+        let plan = state.plan.as_ref().unwrap();
+        assert!(plan.parts[0].done && !plan.parts[1].done && !plan.all_done());
+        assert!(state.check(&TaskEvent::PlanPartDone { issue: 11 }).is_err());
+        assert!(state.check(&TaskEvent::PlanPartDone { issue: 99 }).is_err());
+        assert!(
+            state.check(&TaskEvent::Unblocked).is_err(),
+            "the planned issue is not a part"
+        );
+        events.push(TaskEvent::PlanPartDone { issue: 12 });
+        events.push(TaskEvent::Finished {
+            attempt: 1,
+            status: TaskStatus::Done,
+            summary: "all done".into(),
+        });
+        assert!(project(&events).unwrap().plan.unwrap().all_done());
+
+        // The dependent part: blocked, it cannot start until unblocked.
+        let child = TaskEvent::Triggered {
+            attempt: 1,
+            kind: TaskKind::Implement,
+            by: "alice".into(),
+            source: TriggerSource::PlanPart {
+                parent: 10,
+                part: "b".into(),
+                waits_for: vec![11],
+                agent: Some("codex".into()),
+                complexity: Some(Complexity::Simple),
+            },
+            instructions: String::new(),
+            issue: None,
+        };
+        let state = project(std::slice::from_ref(&child)).unwrap();
+        assert_eq!(state.status, TaskStatus::Blocked);
+        assert_eq!(state.part_of, Some(10));
+        assert_eq!(state.route.agent.as_deref(), Some("codex"));
+        assert!(state.check(&TaskEvent::Started { attempt: 1 }).is_err());
+        let state = state.apply(&TaskEvent::Unblocked).unwrap();
+        assert_eq!(state.status, TaskStatus::New);
+        assert!(state.check(&TaskEvent::Started { attempt: 1 }).is_ok());
+        assert!(state.check(&TaskEvent::Unblocked).is_err());
+        // A retry by a person keeps it a part of the plan, and does not wait.
+        let state = state
+            .apply(&TaskEvent::Finished {
+                attempt: 1,
+                status: TaskStatus::Failed,
+                summary: "x".into(),
+            })
+            .unwrap()
+            .apply(&triggered(2))
+            .unwrap();
+        assert_eq!((state.part_of, state.status), (Some(10), TaskStatus::New));
+        assert_eq!(state.route.agent.as_deref(), Some("codex"));
+        // The source survives a JSON round trip.
+        let json = serde_json::to_string(&child).unwrap();
+        assert_eq!(serde_json::from_str::<TaskEvent>(&json).unwrap(), child);
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub enum Job {
     Feedback(Box<FeedbackRequest>),
     /// Make the task's face on GitHub (tracking comment, status label) match the database.
     SyncFace { task: TaskId },
+    /// Look at a planned issue's sub-issues: mark parts done, start the ones whose
+    /// dependencies are done, close the planned issue when all are.
+    PlanCheck { task: TaskId },
 }
 
 impl Job {
@@ -28,6 +31,7 @@ impl Job {
             Job::SyncFace { .. } => "sync_face",
             Job::Lifecycle(_) => "lifecycle",
             Job::Feedback(_) => "feedback",
+            Job::PlanCheck { .. } => "plan_check",
         }
     }
 
@@ -46,6 +50,12 @@ impl Job {
                     None => format!("pull:{}#{}", f.repo_id, f.pr),
                 }),
                 None,
+                8,
+            ),
+            // A queued check reads everything afresh when it runs: twins coalesce.
+            Job::PlanCheck { task } => (
+                Some(format!("plan:{task}")),
+                Some(format!("plan:{task}")),
                 8,
             ),
             // A queued refresh already covers any later change: twins coalesce.

@@ -147,6 +147,12 @@ async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
                 .instrument(span)
                 .await
         }
+        Job::PlanCheck { task } => {
+            let span = tracing::info_span!("plan_check", task = %task, repo = tracing::field::Empty, issue = tracing::field::Empty);
+            crate::task::handle_plan::handle_plan_check(ctx, *task, fence)
+                .instrument(span)
+                .await
+        }
         Job::SyncFace { task } => {
             let span = tracing::info_span!("face", task = %task, repo = tracing::field::Empty, issue = tracing::field::Empty);
             handle_face(ctx, *task).instrument(span).await

@@ -225,6 +225,42 @@ pub fn labeled(app: &TestApp, issue: u64, label: &str, sender: &str) -> Value {
     p
 }
 
+/// Whether the issue carries `label` on the fake GitHub.
+pub fn has_label(gh: &FakeGitHub, issue: u64, label: &str) -> bool {
+    gh.issue_labels(REPO, issue).iter().any(|l| l == label)
+}
+
+/// The body of the issue's tracking comment (empty before bosun posted it).
+pub fn tracking(gh: &FakeGitHub, issue: u64) -> String {
+    gh.comments(REPO, issue)
+        .into_iter()
+        .find(|c| c.body.contains("bosun:task"))
+        .map(|c| c.body)
+        .unwrap_or_default()
+}
+
+/// `pull_request.closed` for bosun's pull request `pr`, from GitHub's real example, by
+/// `sender`.
+pub fn pull_closed(
+    app: &TestApp,
+    pr: &fake_github::PullRecord,
+    merged: bool,
+    sender: &str,
+) -> Value {
+    let mut p = fixture("pull_request", "closed.payload.json");
+    retarget(&mut p, app, pr.number, sender);
+    if let Some(obj) = p.as_object_mut() {
+        obj.remove("issue");
+    }
+    p["number"] = pr.number.into();
+    p["pull_request"]["number"] = pr.number.into();
+    p["pull_request"]["merged"] = merged.into();
+    p["pull_request"]["head"]["ref"] = pr.head.clone().into();
+    p["pull_request"]["head"]["sha"] = pr.head_sha.clone().into();
+    p["pull_request"]["head"]["repo"]["full_name"] = REPO.into();
+    p
+}
+
 /// `issue_comment.created` from the real example, with `body`, by `sender`.
 pub fn comment_created(
     app: &TestApp,

@@ -19,7 +19,7 @@ pub mod render;
 pub mod sanitize;
 
 pub use render::{
-    render_prompt, GateFeedback, PromptComment, PromptError, PromptInput, PromptThread,
+    render_prompt, GateFeedback, PlanInput, PromptComment, PromptError, PromptInput, PromptThread,
     RepoInstructions, ReviewInput, MAX_BODY_CHARS, MAX_COMMENTS, MAX_COMMENT_CHARS,
     MAX_INSTRUCTIONS_CHARS, MAX_OUTPUT_TAIL_CHARS, MAX_PROMPT_CHARS, MAX_REQUEST_CHARS,
 };

@@ -23,6 +23,7 @@ const TASK: &str = include_str!("../../../prompts/task.md.j2");
 const FEEDBACK: &str = include_str!("../../../prompts/feedback.md.j2");
 const STEER: &str = include_str!("../../../prompts/steer.md.j2");
 const REVIEW: &str = include_str!("../../../prompts/review.md.j2");
+const PLAN: &str = include_str!("../../../prompts/plan.md.j2");
 
 /// The whole prompt never exceeds this many characters.
 pub const MAX_PROMPT_CHARS: usize = 100_000;
@@ -78,6 +79,18 @@ pub struct PromptInput {
     pub new_instructions: bool,
     /// Review feedback on the task's pull request, for runs that answer a review.
     pub review: Option<ReviewInput>,
+    /// For runs that break the issue down into sub-issues instead of changing code.
+    pub plan: Option<PlanInput>,
+}
+
+/// What a planner is allowed to return, and why its previous plan was refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanInput {
+    pub max_parts: usize,
+    /// The agents a part may suggest.
+    pub agents: Vec<String>,
+    /// bosun's reason for refusing the previous round's plan.
+    pub problem: Option<String>,
 }
 
 /// The review threads a run answers, already filtered to trusted authors.
@@ -188,6 +201,7 @@ pub(super) fn environment() -> Result<Environment<'static>, PromptError> {
     env.add_template("feedback.md.j2", FEEDBACK)?;
     env.add_template("steer.md.j2", STEER)?;
     env.add_template("review.md.j2", REVIEW)?;
+    env.add_template("plan.md.j2", PLAN)?;
     Ok(env)
 }
 
@@ -201,6 +215,9 @@ fn render_once(
     let mut layers = vec!["core.md.j2", "task.md.j2"];
     if input.review.is_some() {
         layers.push("review.md.j2");
+    }
+    if input.plan.is_some() {
+        layers.push("plan.md.j2");
     }
     // A later round follows failing gates, instructions written meanwhile, or new review
     // threads (those are marked in the review layer).
@@ -237,6 +254,14 @@ struct Clean {
     feedback: Vec<CleanFeedback>,
     previous_failure: Option<String>,
     review: Option<CleanReview>,
+    plan: Option<CleanPlan>,
+}
+
+#[derive(Serialize)]
+struct CleanPlan {
+    max_parts: usize,
+    agents: Vec<String>,
+    problem: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -341,6 +366,14 @@ impl Clean {
                     })
                     .collect(),
             }),
+            plan: input.plan.as_ref().map(|p| CleanPlan {
+                max_parts: p.max_parts,
+                agents: p.agents.iter().map(|a| one_line(&sanitize(a))).collect(),
+                problem: p
+                    .problem
+                    .as_deref()
+                    .map(|why| keep_head(&sanitize(why), MAX_REQUEST_CHARS)),
+            }),
         }
     }
 
@@ -379,6 +412,7 @@ struct Context<'a> {
     gates: &'a [String],
     feedback: Vec<ContextFeedback<'a>>,
     review: Option<&'a CleanReview>,
+    plan: Option<&'a CleanPlan>,
 }
 
 #[derive(Serialize)]
@@ -439,6 +473,7 @@ impl<'a> Context<'a> {
                 })
                 .collect(),
             review: clean.review.as_ref(),
+            plan: clean.plan.as_ref(),
         }
     }
 }

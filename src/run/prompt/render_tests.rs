@@ -495,3 +495,35 @@ fn a_review_round_quotes_each_thread_and_asks_for_a_report() {
         .any(|l| l.contains("end the quote")));
     insta::assert_snapshot!("review_round", prompt);
 }
+
+#[test]
+fn a_plan_round_asks_for_parts_and_no_code_and_says_why_a_plan_was_refused() {
+    let mut input = plain();
+    input.request = Some("Keep the public API stable.".into());
+    input.plan = Some(PlanInput {
+        max_parts: 10,
+        agents: vec!["claude".into(), "codex".into()],
+        problem: None,
+    });
+    let prompt = render(&input);
+    assert!(prompt.contains("Your job is to plan"), "{prompt}");
+    assert!(prompt.contains("## What to do: plan"), "{prompt}");
+    assert!(prompt.contains("Use at most 10 parts"), "{prompt}");
+    assert!(prompt.contains("one of claude, codex"), "{prompt}");
+    assert!(prompt.contains("Keep the public API stable."));
+    // No gates and no "resolve the issue" for a planner.
+    assert!(!prompt.contains("## Gates"), "{prompt}");
+    assert_eq!(prompt.matches("## What to do").count(), 1, "{prompt}");
+    assert!(!prompt.contains("refused"));
+    snapshot("plan_round", &prompt);
+
+    input.round = 2;
+    input.plan.as_mut().unwrap().problem =
+        Some("Part `ui` depends on `api`, which is not a part of the plan.".into());
+    let prompt = render(&input);
+    assert!(
+        prompt.contains("## Round 2 of 3: your previous plan was refused"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("which is not a part of the plan"));
+}

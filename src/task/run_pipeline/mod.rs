@@ -26,12 +26,13 @@ use crate::run::runner::{give_to, Runner};
 use crate::run::sandbox::SandboxError;
 use crate::run::workspace::publish::{commit, push, Author, PushMode};
 use crate::run::workspace::{branch_name, snapshot, PrepareRequest, Workspace};
-use crate::task::model::{GateSummary, IssueSnapshot, RunUsage, TaskEvent, TaskStatus};
+use crate::task::model::{GateSummary, IssueSnapshot, RunUsage, TaskEvent, TaskKind, TaskStatus};
 use crate::worker::context::{Ctx, JobError};
 use crate::worker::job::Job;
 
 mod checks;
 mod guards;
+mod plan;
 mod prompt;
 mod publish;
 mod review;
@@ -89,6 +90,16 @@ pub async fn run_attempt(
             }),
         Err(Step::Job(e)) => Err(e),
     }
+}
+
+/// What an attempt produces besides (or instead of) a pull request for the issue.
+enum Mode {
+    /// Change the code and open a draft pull request.
+    Implement,
+    /// Answer review feedback with a commit on the pull request's branch.
+    Review(review::ReviewSession),
+    /// Break the issue down into sub-issues; no code changes.
+    Plan(plan::PlanSession),
 }
 
 /// How a step ends the pipeline early.
@@ -214,10 +225,15 @@ impl Pipeline<'_> {
                 ))
             }
         };
+        let state = self.state().await?;
+        let complexity = state.route.complexity.unwrap_or(config.agent.complexity);
         let resolved = self
             .runner
             .config
-            .resolve(&config, config.agent.complexity)
+            .resolve(
+                &routed(&config, &state.route, &self.runner.config),
+                complexity,
+            )
             .map_err(|why| Step::Finish(TaskStatus::Failed, why))?;
         let gate_image = resolved
             .agent
@@ -238,9 +254,15 @@ impl Pipeline<'_> {
             .map_err(JobError::from)?;
         let issue = self.issue_as_triggered().await?;
         // A review is answered on the pull request's own branch, from its current head.
-        let mut review = self.review_session().await?;
-        let (base_branch, branch) = match &review {
-            Some(session) => {
+        let mut mode = match state.kind {
+            TaskKind::Implement => Mode::Implement,
+            TaskKind::Revise => Mode::Review(self.review_session().await?),
+            TaskKind::Plan => Mode::Plan(plan::PlanSession::new(
+                self.runner.config.agents.keys().cloned().collect(),
+            )),
+        };
+        let (base_branch, branch) = match &mode {
+            Mode::Review(session) => {
                 let head = self
                     .client
                     .pull_head(repo_ref, session.pull.number)
@@ -248,7 +270,7 @@ impl Pipeline<'_> {
                     .map_err(JobError::from)?;
                 (head.branch.clone(), head.branch)
             }
-            None => (
+            Mode::Implement | Mode::Plan(_) => (
                 repository.default_branch.clone(),
                 branch_name(self.task.issue.0, &issue.title),
             ),
@@ -305,23 +327,28 @@ impl Pipeline<'_> {
         agent_env.push(("BOSUN_CANARY".into(), canary));
 
         let mut prompt_input = self.prompt_input(&issue, &ws, &config, &resolved).await?;
+        // A plan changes no code, so there is nothing for the gates to check.
+        let gates = match mode {
+            Mode::Plan(_) => &[][..],
+            _ => &config.gates[..],
+        };
         let (final_message, gates) = self
             .rounds(
                 &resolved,
-                &config.gates,
+                gates,
                 &gate_image,
                 &ws,
                 agent_env,
                 &mut prompt_input,
                 &redactor,
-                review.as_mut(),
+                &mut mode,
             )
             .await?;
-        if let Some(session) = &review {
-            let (summary, _) = crate::run::review_report::parse(&final_message);
-            let summary = redactor.redact(&summary);
-            return self
-                .publish_revision(
+        match &mode {
+            Mode::Review(session) => {
+                let (summary, _) = crate::run::review_report::parse(&final_message);
+                let summary = redactor.redact(&summary);
+                self.publish_revision(
                     &ws,
                     session,
                     &issue.title,
@@ -330,20 +357,45 @@ impl Pipeline<'_> {
                     &redactor,
                     token,
                 )
-                .await;
+                .await
+            }
+            Mode::Plan(session) => {
+                self.publish_plan(session, resolved.rounds, &redactor, &config.label_prefix)
+                    .await
+            }
+            Mode::Implement => {
+                let summary = redactor.redact(&final_message);
+                self.publish(
+                    &ws,
+                    &issue.title,
+                    &summary,
+                    &gates,
+                    &redactor,
+                    token,
+                    &resolved,
+                )
+                .await
+            }
         }
-        let summary = redactor.redact(&final_message);
-        self.publish(
-            &ws,
-            &issue.title,
-            &summary,
-            &gates,
-            &redactor,
-            token,
-            &resolved,
-        )
-        .await
     }
+}
+
+/// The repository's config with a more specific choice of agent applied (a plan's suggestion
+/// for this part), when this server has that agent.
+fn routed(
+    config: &crate::config::repo::RepoConfig,
+    route: &crate::task::model::Route,
+    server: &crate::config::run::RunConfig,
+) -> crate::config::repo::RepoConfig {
+    let mut config = config.clone();
+    if let Some(agent) = route
+        .agent
+        .as_ref()
+        .filter(|a| server.agents.contains_key(*a))
+    {
+        config.agent.name = Some(agent.clone());
+    }
+    config
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Step> {

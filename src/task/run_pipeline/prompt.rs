@@ -80,6 +80,7 @@ impl Pipeline<'_> {
             previous_failure: state.previous_failure.clone(),
             new_instructions: false,
             review: None,
+            plan: None,
         })
     }
 }

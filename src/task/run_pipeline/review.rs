@@ -98,11 +98,8 @@ impl ReviewSession {
 
 impl Pipeline<'_> {
     /// The task's open pull request and its branch, for an attempt that answers a review.
-    pub(super) async fn review_session(&self) -> Result<Option<ReviewSession>, Step> {
+    pub(super) async fn review_session(&self) -> Result<ReviewSession, Step> {
         let state = self.state().await?;
-        if state.kind != crate::task::model::TaskKind::Revise {
-            return Ok(None);
-        }
         let Some(pull) = state.pull.clone().filter(|p| !p.closed) else {
             return Err(Step::Finish(TaskStatus::Failed, reply::no_pull_to_revise()));
         };
@@ -117,7 +114,7 @@ impl Pipeline<'_> {
         let threads = self.answerable_threads(session.pull.number).await?;
         session.merge(threads);
         session.fresh.clear();
-        Ok(Some(session))
+        Ok(session)
     }
 
     /// Reads the threads again when feedback arrived since the last look. True when the agent

@@ -15,7 +15,7 @@ impl Pipeline<'_> {
         agent_env: Vec<(String, String)>,
         input: &mut PromptInput,
         redactor: &Redactor,
-        mut review: Option<&mut review::ReviewSession>,
+        mode: &mut Mode,
     ) -> Result<(String, Vec<GateResult>), Step> {
         let mut round = 1;
         // Instructions written while the agent works (`@bosun <text>`) are not lost: a round
@@ -23,7 +23,14 @@ impl Pipeline<'_> {
         let mut heard = self.state().await?.instructions.len();
         loop {
             input.round = round;
-            input.review = review.as_mut().map(|r| r.input());
+            input.review = match mode {
+                Mode::Review(session) => Some(session.input()),
+                _ => None,
+            };
+            input.plan = match mode {
+                Mode::Plan(session) => Some(session.input()),
+                _ => None,
+            };
             let prompt =
                 render_prompt(input).map_err(|e| JobError::Fail(anyhow::anyhow!("{e}")))?;
             // A silent (stuck) agent is stopped and started again, once.
@@ -142,18 +149,26 @@ impl Pipeline<'_> {
                 .await?;
                 results
             };
-            if let Some(session) = review.as_mut() {
-                session.take_report(&result.outcome.final_message);
+            match mode {
+                Mode::Review(session) => {
+                    session.take_report(&result.outcome.final_message);
+                }
+                Mode::Plan(session) => session.take(&result.outcome.final_message),
+                Mode::Implement => {}
             }
             let failed: Vec<&GateResult> = results.iter().filter(|g| !g.ok).collect();
             let instructions = self.state().await?.instructions;
             let steered = instructions.len() > heard;
             // Review feedback written meanwhile is read before deciding, so it gets a round.
-            let reviewed = match review.as_mut() {
-                Some(session) if round < resolved.rounds => self.review_grew(session).await?,
+            let reviewed = match mode {
+                Mode::Review(session) if round < resolved.rounds => {
+                    self.review_grew(session).await?
+                }
                 _ => false,
             };
-            if (failed.is_empty() && !steered && !reviewed) || round >= resolved.rounds {
+            // A refused plan goes back to the planner with the reason.
+            let replan = matches!(mode, Mode::Plan(session) if session.problem().is_some());
+            if (failed.is_empty() && !steered && !reviewed && !replan) || round >= resolved.rounds {
                 return Ok((result.outcome.final_message, results));
             }
             input.new_instructions = steered;

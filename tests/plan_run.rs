@@ -1,0 +1,190 @@
+//! Planning end to end: a writer labels an issue `bosun:plan`; a scripted planner (a fake
+//! `claude` in a real container) returns a breakdown, first a broken one that bosun sends back,
+//! then one with three parts where the third depends on the first. bosun opens three native
+//! sub-issues on the fake GitHub, runs the two independent ones, holds the dependent one
+//! (`bosun:blocked`) until the first is merged, and closes the planned issue when all are done.
+
+#[path = "support/images.rs"]
+mod images;
+mod support;
+
+use std::time::Duration;
+
+use fake_github::FakeGitHub;
+use support::*;
+
+const WRITER: &str = "octocat";
+
+/// The fake `claude`: plans for the issue that says `SCENARIO: plan` (a refused plan in the
+/// first round, a good one once told why), and writes one file for each part's scenario.
+const FAKE_PLANNER: &str = r#"#!/bin/sh
+prompt=$(cat)
+scenario=$(printf '%s\n' "$prompt" | sed -n 's/.*SCENARIO: \([a-z-]*\).*/\1/p' | head -n 1)
+echo '{"type":"system","subtype":"init","session_id":"s1","model":"fake-model","tools":[]}'
+say() {
+  echo "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"duration_ms\":5,\"num_turns\":1,\"result\":\"$1\",\"session_id\":\"s1\",\"total_cost_usd\":0.01,\"usage\":{\"input_tokens\":100,\"output_tokens\":20}}"
+}
+case "$scenario" in
+  plan)
+    if printf '%s' "$prompt" | grep -q "your previous plan was refused"; then
+      cat <<'REPORT'
+{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"num_turns":1,"result":"Three parts; the third needs the first.\n\n```json\n{\"parts\": [{\"id\": \"a\", \"title\": \"Part A\", \"body\": \"Write a.txt.\\nSCENARIO: edit-a\"}, {\"id\": \"b\", \"title\": \"Part B\", \"body\": \"Write b.txt.\\nSCENARIO: edit-b\", \"complexity\": \"simple\"}, {\"id\": \"c\", \"title\": \"Part C\", \"body\": \"Write c.txt after A.\\nSCENARIO: edit-c\", \"depends_on\": [\"a\"]}]}\n```","session_id":"s1","usage":{"input_tokens":100,"output_tokens":20}}
+REPORT
+    else
+      cat <<'REPORT'
+{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"num_turns":1,"result":"Two parts.\n\n```json\n{\"parts\": [{\"id\": \"a\", \"title\": \"Part A\"}, {\"id\": \"c\", \"title\": \"Part C\", \"depends_on\": [\"z\"]}]}\n```","session_id":"s1","usage":{"input_tokens":100,"output_tokens":20}}
+REPORT
+    fi
+    ;;
+  edit-a|edit-b|edit-c)
+    echo "$scenario" > "${scenario#edit-}.txt"
+    say "Wrote the file for $scenario."
+    ;;
+  *)
+    echo "unknown scenario: $scenario" >&2
+    exit 3
+    ;;
+esac
+"#;
+
+/// The open pull request that closes `issue`.
+fn pull_for(gh: &FakeGitHub, issue: u64) -> Option<fake_github::PullRecord> {
+    gh.pulls(REPO)
+        .into_iter()
+        .find(|p| p.body.starts_with(&format!("Closes #{issue}\n")))
+}
+
+async fn wait(gh: &FakeGitHub, what: &str, check: impl Fn(&FakeGitHub) -> bool, issue: u64) {
+    if !gh.wait_until(check, Duration::from_secs(120)).await {
+        panic!(
+            "timed out waiting for {what}; tracking comment of #{issue}:\n{}",
+            tracking(gh, issue)
+        );
+    }
+}
+
+async fn merge(app: &TestApp, pr: &fake_github::PullRecord) {
+    let answer = app
+        .send_json(
+            "pull_request",
+            &format!("d-merge-{}", pr.number),
+            &pull_closed(app, pr, true, WRITER),
+        )
+        .await;
+    assert_eq!(answer.status(), 202);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_with_three_parts_opens_linked_sub_issues_runs_them_in_order_and_closes_the_parent()
+{
+    if !images::require_docker() {
+        return;
+    }
+    let dirs = tempfile::tempdir().unwrap();
+    let image = images::image_with_files(
+        "bosun-fake-planner",
+        &[("/usr/local/bin/claude", FAKE_PLANNER, 0o755)],
+    );
+    let config_path = dirs.path().join("bosun-server.yml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n\
+             limits:\n  memory_mb: 256\n  cpus: 1\n"
+        ),
+    )
+    .unwrap();
+    let app = TestApp::start_with(|c| {
+        c.run_mode = "agent".into();
+        c.run_config = Some(config_path.clone());
+    })
+    .await;
+    let bare = bare_remote(dirs.path());
+    let gh = &app.github;
+    gh.set_clone_url(REPO, &format!("file://{}", bare.display()));
+    gh.set_permission(REPO, WRITER, "write");
+
+    let parent = gh.add_issue(REPO, "A big feature", "SCENARIO: plan", WRITER);
+    let mut payload = labeled(&app, parent, "bosun:plan", WRITER);
+    payload["issue"]["title"] = "A big feature".into();
+    payload["issue"]["body"] = "SCENARIO: plan".into();
+    payload["issue"]["user"]["login"] = WRITER.into();
+    let answer = app.send_json("issues", "d-plan", &payload).await;
+    assert_eq!(answer.status(), 202);
+
+    // Three sub-issues, linked in plan order; the two independent ones get pull requests.
+    let planned = |gh: &FakeGitHub| gh.sub_issues(REPO, parent).len() == 3;
+    wait(gh, "three sub-issues", planned, parent).await;
+    let parts = gh.sub_issues(REPO, parent);
+    let (a, b, c) = (parts[0], parts[1], parts[2]);
+    let both_open = |gh: &FakeGitHub| pull_for(gh, a).is_some() && pull_for(gh, b).is_some();
+    wait(gh, "pull requests for A and B", both_open, parent).await;
+    let parent_waits = |gh: &FakeGitHub| has_label(gh, parent, "bosun:blocked");
+    wait(gh, "the planned issue to wait", parent_waits, parent).await;
+
+    let titles: Vec<String> = parts
+        .iter()
+        .map(|n| gh.issue(REPO, *n).unwrap().title)
+        .collect();
+    assert_eq!(titles, ["Part A", "Part B", "Part C"]);
+    let part_c = gh.issue(REPO, c).unwrap();
+    assert_eq!(part_c.parent, Some(parent));
+    assert!(
+        part_c.user_login.ends_with("[bot]"),
+        "{}",
+        part_c.user_login
+    );
+    assert!(
+        part_c.body.contains(&format!(
+            "Part of #{parent}, planned by bosun. bosun starts it when #{a} is done."
+        )),
+        "{}",
+        part_c.body
+    );
+    assert!(has_label(gh, b, "bosun:complexity:simple"));
+    // The dependent part waits, visibly, and has no pull request.
+    let c_waits = |gh: &FakeGitHub| {
+        has_label(gh, c, "bosun:blocked")
+            && tracking(gh, c).contains(&format!("Waits until #{a} is done"))
+    };
+    wait(gh, "part C to show that it waits", c_waits, c).await;
+    assert!(pull_for(gh, c).is_none());
+    // The broken first plan went back to the planner: two rounds, one plan.
+    let board = tracking(gh, parent);
+    assert!(board.contains("round 2 of 3"), "{board}");
+    assert!(board.contains("Plan: 3 sub-issues, 0 done"), "{board}");
+    assert!(
+        board.contains(&format!("#{c} Part C · waits for #{a}")),
+        "{board}"
+    );
+
+    // Merging A's pull request starts C.
+    merge(&app, &pull_for(gh, a).unwrap()).await;
+    let c_open = |gh: &FakeGitHub| pull_for(gh, c).is_some();
+    wait(gh, "a pull request for C", c_open, parent).await;
+    let c_done =
+        |gh: &FakeGitHub| has_label(gh, c, "bosun:done") && !has_label(gh, c, "bosun:blocked");
+    wait(gh, "part C done", c_done, c).await;
+    let one_done = |gh: &FakeGitHub| tracking(gh, parent).contains("1 done");
+    wait(gh, "A counted as done", one_done, parent).await;
+    assert_eq!(gh.issue_state(REPO, parent).0, "open");
+
+    // When B and C are merged too, the planned issue is done and closed.
+    merge(&app, &pull_for(gh, b).unwrap()).await;
+    merge(&app, &pull_for(gh, c).unwrap()).await;
+    let closed = |gh: &FakeGitHub| {
+        gh.issue_state(REPO, parent) == ("closed".to_string(), Some("completed".to_string()))
+            && has_label(gh, parent, "bosun:done")
+    };
+    wait(gh, "the planned issue to close", closed, parent).await;
+    let board = tracking(gh, parent);
+    assert!(
+        board.contains("All 3 sub-issues of this plan are done"),
+        "{board}"
+    );
+    assert!(board.contains("3 done"), "{board}");
+    // One pull request per part, none for the planned issue.
+    assert_eq!(gh.pulls(REPO).len(), 3);
+    assert!(pull_for(gh, parent).is_none());
+    app.finish().await;
+}
