@@ -16,9 +16,16 @@ use support::*;
 const WRITER: &str = "octocat";
 
 /// The fake `claude`: reads the prompt on stdin and acts out the scenario named in the issue
-/// (`SCENARIO: <name>`), printing stream-json lines as Claude Code does.
+/// (`SCENARIO: <name>`), printing stream-json lines as Claude Code does. Like a real CLI built
+/// with clap, it refuses a flag it does not know (`--full-auto`) on stderr with exit code 2.
 const FAKE_CLAUDE: &str = r#"#!/bin/sh
 prompt=$(cat)
+for arg in "$@"; do
+  if [ "$arg" = "--full-auto" ]; then
+    printf "error: unexpected argument '--full-auto' found\n\n  tip: to pass '--full-auto' as a value, use '-- --full-auto'\n" >&2
+    exit 2
+  fi
+done
 scenario=$(printf '%s\n' "$prompt" | sed -n 's/.*SCENARIO: \([a-z-]*\).*/\1/p' | head -n 1)
 echo '{"type":"system","subtype":"init","session_id":"s1","model":"fake-model","tools":[]}'
 say() {
@@ -1022,6 +1029,54 @@ async fn the_circuit_breaker_stops_a_retry_loop() {
 }
 
 /// `retry` after a failure starts a new attempt whose prompt says how the last one ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flag_the_cli_does_not_know_is_dropped_and_the_agent_relaunched() {
+    if !images::require_docker() {
+        return;
+    }
+    let image = fake_agent_image();
+    let run = start_with_server_config(
+        &format!(
+            "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n    \
+             args: [\"--full-auto\"]\nlimits:\n  memory_mb: 256\n  cpus: 1\n"
+        ),
+        "",
+    )
+    .await;
+    let issue = label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
+        finished(gh, issue) && !gh.pulls(REPO).is_empty()
+    })
+    .await;
+    let gh = &run.app.github;
+    let comment = tracking(gh, issue);
+    assert!(
+        comment
+            .contains("Relaunched the agent: dropped `--full-auto`, which the CLI does not know"),
+        "{comment}"
+    );
+    assert!(has_label(gh, issue, "bosun:done"), "{comment}");
+    // Both launches kept their logs; the refused one holds the CLI's own error.
+    let round = run
+        .app
+        .data_dir
+        .path()
+        .join("runs")
+        .read_dir()
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+        .join("attempt-1");
+    let refused = std::fs::read_to_string(round.join("round-1").join("agent.log")).unwrap();
+    assert!(
+        refused.contains("unexpected argument '--full-auto'"),
+        "{refused}"
+    );
+    assert!(round.join("round-1-restart-1").join("agent.log").exists());
+    run.app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_tells_the_agent_how_the_previous_attempt_failed() {
     if !images::require_docker() {

@@ -51,6 +51,10 @@ pub struct AgentConfig {
     pub program: Option<String>,
     #[serde(default)]
     pub max_turns: Option<u32>,
+    /// Further flags for the CLI, after bosun's own. One the CLI turns out not to know is
+    /// dropped and the agent relaunched (see `run::relaunch`).
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
@@ -103,6 +107,7 @@ impl Default for RunConfig {
                 env: vec!["ANTHROPIC_API_KEY".into()],
                 program: None,
                 max_turns: None,
+                args: Vec::new(),
             },
         );
         RunConfig {

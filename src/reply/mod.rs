@@ -140,6 +140,9 @@ fn run_steps(state: &TaskState) -> String {
             if running { " · 🔄 running" } else { "" }
         ));
     }
+    for fix in &run.relaunches {
+        out.push_str(&format!("- 🔧 Relaunched the agent: {fix}\n"));
+    }
     if run.stalls > 0 {
         out.push_str(&format!(
             "- ⚠️ The agent printed nothing for {} and was restarted ({}×)\n",

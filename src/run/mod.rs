@@ -8,6 +8,7 @@ pub mod plan_report;
 pub mod prompt;
 pub mod recovery;
 pub mod redact;
+pub mod relaunch;
 pub mod review_report;
 pub mod runner;
 pub mod sandbox;

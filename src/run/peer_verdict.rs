@@ -197,9 +197,7 @@ fn validate(wire: Vec<WireFinding>) -> Result<Vec<Finding>, String> {
         let text = w.text.unwrap_or_default();
         let text = text.trim();
         if text.is_empty() {
-            return Err(format!(
-                "{which} has no `text`; say what is wrong and why."
-            ));
+            return Err(format!("{which} has no `text`; say what is wrong and why."));
         }
         findings.push(Finding {
             severity,
@@ -232,7 +230,11 @@ fn clean_path(raw: &str) -> Option<String> {
 
 /// A reviewer's value echoed in an error: short, and unable to break out of the backticks.
 fn quoted(raw: &str) -> String {
-    raw.trim().chars().take(40).collect::<String>().replace('`', "'")
+    raw.trim()
+        .chars()
+        .take(40)
+        .collect::<String>()
+        .replace('`', "'")
 }
 
 #[cfg(test)]
@@ -305,7 +307,10 @@ mod tests {
     fn the_last_block_that_parses_is_the_verdict() {
         // A quoted snippet without `findings` is not mistaken for a clean verdict.
         let quoted = "The config:\n\n```\n{\"name\": \"x\"}\n```\n\n";
-        let text = format!("{quoted}{}", message(r#"{"severity": "nit", "text": "Ok."}"#));
+        let text = format!(
+            "{quoted}{}",
+            message(r#"{"severity": "nit", "text": "Ok."}"#)
+        );
         let verdict = parse(&text).unwrap();
         assert!(verdict.summary.contains("\"name\""), "{}", verdict.summary);
         assert_eq!(verdict.findings.len(), 1);
@@ -445,7 +450,11 @@ mod tests {
             Decision::Ask
         );
         assert_eq!(
-            decide(&[verdict(&[Concern]), verdict(&[Concern]), verdict(&[Concern])]),
+            decide(&[
+                verdict(&[Concern]),
+                verdict(&[Concern]),
+                verdict(&[Concern])
+            ]),
             Decision::Ask
         );
     }

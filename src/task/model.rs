@@ -188,6 +188,13 @@ pub enum TaskEvent {
     /// The agent failed in a way that looks transient (its API unreachable or overloaded);
     /// the run is retried by the queue with backoff.
     AgentRetrying { attempt: u32, reason: String },
+    /// The agent CLI refused its command line in a known way; it was started again with
+    /// the fix described in `fix`.
+    AgentRelaunched {
+        attempt: u32,
+        round: u32,
+        fix: String,
+    },
     /// The agent printed nothing for `idle_secs` and was stopped (it is restarted once).
     AgentStalled {
         attempt: u32,
@@ -303,6 +310,8 @@ pub struct RunProgress {
     pub gates: Vec<GateSummary>,
     pub pushed_sha: Option<String>,
     pub pr: Option<(u64, String)>,
+    /// Fixes to the agent's command line it was relaunched with.
+    pub relaunches: Vec<String>,
     /// How often the agent was stopped for silence, and after how long.
     pub stalls: u32,
     pub stall_secs: u64,
@@ -427,6 +436,7 @@ impl TaskEvent {
             TaskEvent::AgentProgress { .. } => "agent_progress",
             TaskEvent::AgentFinished { .. } => "agent_finished",
             TaskEvent::AgentStalled { .. } => "agent_stalled",
+            TaskEvent::AgentRelaunched { .. } => "agent_relaunched",
             TaskEvent::AgentRetrying { .. } => "agent_retrying",
             TaskEvent::GatesRan { .. } => "gates_ran",
             TaskEvent::Pushed { .. } => "pushed",
@@ -511,6 +521,7 @@ impl TaskState {
             | TaskEvent::AgentProgress { attempt, .. }
             | TaskEvent::AgentFinished { attempt, .. }
             | TaskEvent::AgentStalled { attempt, .. }
+            | TaskEvent::AgentRelaunched { attempt, .. }
             | TaskEvent::AgentRetrying { attempt, .. }
             | TaskEvent::GatesRan { attempt, .. }
             | TaskEvent::Pushed { attempt, .. }
@@ -663,6 +674,7 @@ impl TaskState {
                 self.retries += 1;
                 self.retry_reason = Some(reason.clone());
             }
+            TaskEvent::AgentRelaunched { fix, .. } => self.run.relaunches.push(fix.clone()),
             TaskEvent::AgentStalled { idle_secs, .. } => {
                 self.run.stalls += 1;
                 self.run.stall_secs = *idle_secs;

@@ -1,6 +1,11 @@
 //! Agent rounds and the gates after each, until the gates pass or the rounds run out.
 
 use super::*;
+use crate::run::agent::AgentCommand;
+use crate::run::relaunch::{self, Fix};
+
+/// How many corrections of the CLI's command line one attempt tries before giving up.
+const MAX_RELAUNCHES: usize = 3;
 
 impl Pipeline<'_> {
     #[allow(clippy::too_many_arguments)]
@@ -21,6 +26,8 @@ impl Pipeline<'_> {
         // Instructions written while the agent works (`@bosun <text>`) are not lost: a round
         // that ends with new ones is followed by another round that carries them.
         let mut heard = self.state().await?.instructions.len();
+        // Corrections to the CLI's command line found so far; they hold for later rounds.
+        let mut fixes: Vec<Fix> = Vec::new();
         loop {
             input.round = round;
             input.review = match mode {
@@ -33,13 +40,33 @@ impl Pipeline<'_> {
             };
             let prompt =
                 render_prompt(input).map_err(|e| JobError::Fail(anyhow::anyhow!("{e}")))?;
-            // A silent (stuck) agent is stopped and started again, once.
+            // A silent (stuck) agent is stopped and started again, once; `launches` counts
+            // every start after the first (each gets its own log directory).
             let mut restarts = 0;
+            let mut launches = 0;
             let (result, started) = loop {
                 let (result, started) = self
-                    .agent_once(resolved, ws, &agent_env, &prompt, round, restarts)
+                    .agent_once(resolved, ws, &agent_env, &prompt, round, launches, &fixes)
                     .await?;
-                if !result.stalled || self.cancel.is_cancelled() {
+                if self.cancel.is_cancelled() {
+                    break (result, started);
+                }
+                if let Some(fix) = self.relaunch_fix(resolved, &result, &fixes) {
+                    // A CLI that refused its command line ran nothing: start it again, fixed.
+                    self.record(
+                        TaskEvent::AgentRelaunched {
+                            attempt: self.attempt,
+                            round,
+                            fix: fix.describe(),
+                        },
+                        true,
+                    )
+                    .await?;
+                    fixes.push(fix);
+                    launches += 1;
+                    continue;
+                }
+                if !result.stalled {
                     break (result, started);
                 }
                 self.record(
@@ -59,6 +86,7 @@ impl Pipeline<'_> {
                     ));
                 }
                 restarts += 1;
+                launches += 1;
             };
             if result.exit.cancelled {
                 return Err(Step::Stopped);
@@ -189,7 +217,38 @@ impl Pipeline<'_> {
         }
     }
 
-    /// One run of the agent for `round` (a restart after a stall is another run).
+    /// The fix for a run whose CLI refused its command line in a known way, unless too many
+    /// were tried already.
+    fn relaunch_fix(
+        &self,
+        resolved: &Resolved,
+        result: &crate::run::agent_round::RoundResult,
+        fixes: &[Fix],
+    ) -> Option<Fix> {
+        if result.outcome.ok || result.stalled || fixes.len() >= MAX_RELAUNCHES {
+            return None;
+        }
+        let error = result.outcome.error.as_deref()?;
+        let command = self.agent_command(resolved, fixes);
+        relaunch::correction(resolved.adapter, error, &command).filter(|f| !fixes.contains(f))
+    }
+
+    /// The agent's command line, with the corrections found so far.
+    fn agent_command(&self, resolved: &Resolved, fixes: &[Fix]) -> AgentCommand {
+        let command = resolved.adapter.command(&CommandSpec {
+            model: resolved.model.clone(),
+            max_turns: resolved.agent.max_turns,
+            program: resolved.agent.program.clone(),
+            extra_args: resolved.agent.args.clone(),
+        });
+        fixes
+            .iter()
+            .fold(command, |command, fix| relaunch::apply(&command, fix))
+    }
+
+    /// One run of the agent for `round` (a restart after a stall or a relaunch with a
+    /// corrected command line is another run).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn agent_once(
         &self,
         resolved: &Resolved,
@@ -197,7 +256,8 @@ impl Pipeline<'_> {
         agent_env: &[(String, String)],
         prompt: &str,
         round: u32,
-        restarts: u32,
+        launches: u32,
+        fixes: &[Fix],
     ) -> Result<(crate::run::agent_round::RoundResult, Instant), Step> {
         self.record(
             TaskEvent::AgentStarted {
@@ -210,18 +270,13 @@ impl Pipeline<'_> {
             true,
         )
         .await?;
-        let command = resolved.adapter.command(&CommandSpec {
-            model: resolved.model.clone(),
-            max_turns: resolved.agent.max_turns,
-            program: resolved.agent.program.clone(),
-            extra_args: Vec::new(),
-        });
+        let command = self.agent_command(resolved, fixes);
         let run_dir = self
             .runner
             .runs_dir
             .join(format!("task-{}", self.task.id.0))
             .join(format!("attempt-{}", self.attempt))
-            .join(match restarts {
+            .join(match launches {
                 0 => format!("round-{round}"),
                 n => format!("round-{round}-restart-{n}"),
             });
