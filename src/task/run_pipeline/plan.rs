@@ -91,7 +91,6 @@ impl Pipeline<'_> {
         let repo = &self.task.repo;
         let parent = self.task.issue;
         let state = self.state().await?;
-        let bot = self.ctx.identity.bot_login.clone();
         let mut issues: Vec<(String, u64)> = Vec::new();
         let mut opened: Vec<crate::github::types::IssueInfo> = Vec::new();
         for part in &plan.parts {
@@ -176,7 +175,7 @@ impl Pipeline<'_> {
                     .map_err(JobError::from)?,
             };
             if let Some(part) = plan.parts.iter().find(|p| p.key == item.key) {
-                self.start_part(&issue, &part.key, &item.depends_on, part, prefix, &bot)
+                self.start_part(&issue, &item.depends_on, part, prefix, &state.requested_by)
                     .await?;
             }
         }
@@ -196,13 +195,11 @@ impl Pipeline<'_> {
     async fn start_part(
         &self,
         issue: &crate::github::types::IssueInfo,
-        key: &str,
         waits_for: &[u64],
         part: &plan_report::PlanPart,
         prefix: &str,
-        bot: &str,
+        requested_by: &str,
     ) -> Result<(), Step> {
-        let requested_by = self.state().await?.requested_by;
         let new = NewAttempt {
             repo_id: self.task.repo_id,
             repo: self.task.repo.clone(),
@@ -212,10 +209,10 @@ impl Pipeline<'_> {
             event: TaskEvent::Triggered {
                 attempt: 0,
                 kind: TaskKind::Implement,
-                by: requested_by,
+                by: requested_by.to_string(),
                 source: TriggerSource::PlanPart {
                     parent: self.task.issue.0,
-                    part: key.to_string(),
+                    part: part.key.clone(),
                     waits_for: waits_for.to_vec(),
                     agent: part.agent.clone(),
                     complexity: part.complexity,
@@ -224,7 +221,7 @@ impl Pipeline<'_> {
                 issue: Some(IssueSnapshot {
                     title: issue.title.clone(),
                     body: issue.body.clone(),
-                    author: bot.to_string(),
+                    author: self.ctx.identity.bot_login.clone(),
                 }),
             },
         };
