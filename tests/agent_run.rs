@@ -28,10 +28,44 @@ for arg in "$@"; do
 done
 scenario=$(printf '%s\n' "$prompt" | sed -n 's/.*SCENARIO: \([a-z-]*\).*/\1/p' | head -n 1)
 echo '{"type":"system","subtype":"init","session_id":"s1","model":"fake-model","tools":[]}'
+verdict() {
+  printf '%s\n' "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"duration_ms\":5,\"num_turns\":1,\"result\":\"$1\\n\\n\`\`\`json\\n{\\\"findings\\\": [$2]}\\n\`\`\`\",\"session_id\":\"s1\",\"total_cost_usd\":0.005,\"usage\":{\"input_tokens\":50,\"output_tokens\":10}}"
+}
 say() {
   echo "{\"type\":\"assistant\",\"message\":{\"id\":\"m1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"fake-model\",\"content\":[{\"type\":\"text\",\"text\":\"$1\"}],\"usage\":{\"input_tokens\":100,\"output_tokens\":20}},\"parent_tool_use_id\":null,\"session_id\":\"s1\"}"
   echo "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"duration_ms\":5,\"num_turns\":1,\"result\":\"$1\",\"session_id\":\"s1\",\"total_cost_usd\":0.0125,\"usage\":{\"input_tokens\":100,\"output_tokens\":20}}"
 }
+# The reviewer's side: it reads the diff in its prompt, and scribbles in its copy of the change
+# (which must never reach the pull request).
+if printf '%s' "$prompt" | grep -q "Your job is to review a change"; then
+  echo "the reviewer's scribble" > hello.txt
+  case "$scenario" in
+    peer-blocker|peer-fixed)
+      if printf '%s\n' "$prompt" | grep -q '^+hello, fixed$'; then
+        verdict "Looks right now." ""
+      else
+        verdict "The greeting is wrong." '{\"severity\": \"blocker\", \"file\": \"hello.txt\", \"line\": 1, \"text\": \"The issue asks for hello, fixed.\"}'
+      fi
+      ;;
+    peer-garbled)
+      if printf '%s' "$prompt" | grep -q "Your previous verdict could not be read"; then
+        verdict "Sorry, here it is." ""
+      else
+        say "Looks fine to me, no block needed."
+      fi
+      ;;
+    peer-ask)
+      verdict "Unsure." '{\"severity\": \"concern\", \"text\": \"Should the old greeting stay for existing users?\"}'
+      ;;
+    peer-concern)
+      verdict "Probably fine." '{\"severity\": \"concern\", \"file\": \"hello.txt\", \"line\": 1, \"text\": \"Is a comma wanted here?\"}, {\"severity\": \"nit\", \"text\": \"The commit could say why.\"}'
+      ;;
+    *)
+      verdict "Nothing to report." ""
+      ;;
+  esac
+  exit 0
+fi
 case "$scenario" in
   edit)
     echo "hello, fixed" > hello.txt
@@ -99,6 +133,28 @@ case "$scenario" in
   fail-loudly)
     echo '{"type":"result","subtype":"success","is_error":true,"result":"API Error: key ghs_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 rejected","session_id":"s1"}'
     exit 1
+    ;;
+  peer-blocker)
+    if printf '%s' "$prompt" | grep -q "a reviewer found blockers"; then
+      echo "hello, still wrong" > hello.txt
+      say "Tried again."
+    else
+      echo "hello, wrong" > hello.txt
+      say "Changed the greeting."
+    fi
+    ;;
+  peer-fixed)
+    if printf '%s' "$prompt" | grep -q "a reviewer found blockers"; then
+      echo "hello, fixed" > hello.txt
+      say "Fixed what the reviewer found."
+    else
+      echo "hello, wrong" > hello.txt
+      say "Changed the greeting."
+    fi
+    ;;
+  peer-concern|peer-ask|peer-garbled)
+    echo "hello, fixed" > hello.txt
+    say "I replaced the greeting in hello.txt."
     ;;
   review)
     if printf '%s' "$prompt" | grep -q "Review feedback on pull request"; then
@@ -329,6 +385,12 @@ async fn a_labelled_issue_becomes_a_draft_pull_request_with_the_agents_change() 
     assert!(comment.contains(&pr.html_url), "{comment}");
     assert!(comment.contains("round 1 of 3"), "{comment}");
     assert!(comment.contains("`greeting` ✅"), "{comment}");
+    // Another agent (here the only one, so the same) reviewed it and found nothing to post.
+    assert!(
+        comment.contains("- [x] Review by `fake`: no findings"),
+        "{comment}"
+    );
+    assert!(gh.reviews(REPO, pr.number).is_empty(), "nothing to post");
     let leftovers = sweep.containers();
     assert!(
         leftovers.is_empty(),
@@ -529,7 +591,9 @@ async fn stop_ends_the_running_agent_and_removes_its_container() {
             .status(),
         202
     );
-    let stopped = |gh: &FakeGitHub| tracking(gh, issue).contains("Stopped by @octocat");
+    let stopped = |gh: &FakeGitHub| {
+        tracking(gh, issue).contains("Stopped by @octocat") && has_label(gh, issue, "bosun:failed")
+    };
     assert!(
         gh.wait_until(stopped, Duration::from_secs(60)).await,
         "{}",
@@ -1055,6 +1119,15 @@ async fn a_flag_the_cli_does_not_know_is_dropped_and_the_agent_relaunched() {
         "{comment}"
     );
     assert!(has_label(gh, issue, "bosun:done"), "{comment}");
+    // The reviewer (the same CLI) learns the same lesson and reviews.
+    assert!(
+        comment.contains("reviewer `fake`: dropped `--full-auto`"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("- [x] Review by `fake`: no findings"),
+        "{comment}"
+    );
     // Both launches kept their logs; the refused one holds the CLI's own error.
     let round = run
         .app
@@ -1492,5 +1565,241 @@ async fn review_feedback_arriving_mid_run_is_handled_in_the_next_round_once() {
         assert_eq!(replies, 1, "answered once: {thread:?}");
         assert!(thread.resolved);
     }
+    run.app.finish().await;
+}
+
+/// Starts a run whose gates pass whenever `hello.txt` says hello, and waits for `scenario`'s
+/// issue to finish with a pull request.
+async fn peer_reviewed(scenario: &str) -> (Run, u64, fake_github::PullRecord) {
+    let image = fake_agent_image();
+    let run = start(
+        &image,
+        "gates:\n  - name: greeting\n    run: grep -q hello hello.txt\n",
+    )
+    .await;
+    let issue = label_and_wait(
+        &run,
+        "Fix the greeting",
+        &format!("SCENARIO: {scenario}"),
+        |gh, issue| finished(gh, issue) && !gh.pulls(REPO).is_empty(),
+    )
+    .await;
+    let pulls = run.app.github.pulls(REPO);
+    assert_eq!(pulls.len(), 1, "{pulls:#?}");
+    let pr = pulls[0].clone();
+    (run, issue, pr)
+}
+
+fn file_on(run: &Run, pr: &fake_github::PullRecord, file: &str) -> String {
+    git(&run.bare, &["show", &format!("{}:{file}", pr.head_sha)])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_blocker_gets_one_fix_round_then_escalates_with_an_inline_review() {
+    if !images::require_docker() {
+        return;
+    }
+    let (run, issue, pr) = peer_reviewed("peer-blocker").await;
+    let gh = &run.app.github;
+    assert!(has_label(gh, issue, "bosun:needs-review"));
+    assert!(pr.draft);
+    // The fix round's version is what was pushed, in one commit; the reviewer's scribbles in
+    // its own copy are nowhere.
+    assert_eq!(file_on(&run, &pr, "hello.txt"), "hello, still wrong");
+    assert_eq!(
+        git(&run.bare, &["rev-parse", &format!("{}^", pr.head_sha)]),
+        git(&run.bare, &["rev-parse", "main"])
+    );
+    let reviews = gh.reviews(REPO, pr.number);
+    assert_eq!(reviews.len(), 1, "{reviews:#?}");
+    assert_eq!(reviews[0].state, "COMMENTED");
+    assert_eq!(reviews[0].user_login, gh.bot_login());
+    assert_eq!(reviews[0].commit_id, pr.head_sha);
+    assert!(
+        reviews[0].body.contains("Blockers remain"),
+        "{}",
+        reviews[0].body
+    );
+    let threads = gh.review_threads(REPO, pr.number);
+    assert_eq!(threads.len(), 1, "{threads:#?}");
+    assert_eq!(
+        (threads[0].path.as_str(), threads[0].line),
+        ("hello.txt", Some(1))
+    );
+    assert!(
+        threads[0].comments[0].body.contains("**blocker**")
+            && threads[0].comments[0]
+                .body
+                .contains("The issue asks for hello, fixed."),
+        "{:?}",
+        threads[0].comments[0]
+    );
+    let comment = tracking(gh, issue);
+    assert!(
+        comment.contains("- [x] Review by `fake`: 1 blocker"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("1 blocker went back to the agent for one round of fixes"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("Review by `fake` (after the fixes): 1 blocker"),
+        "{comment}"
+    );
+    assert!(comment.contains("round 2 of 3"), "{comment}");
+    assert!(comment.contains("still finds blockers"), "{comment}");
+    assert!(comment.contains("(1 inline)"), "{comment}");
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocker_fixed_in_the_fix_round_ends_done_without_a_review() {
+    if !images::require_docker() {
+        return;
+    }
+    let (run, issue, pr) = peer_reviewed("peer-fixed").await;
+    let gh = &run.app.github;
+    assert!(has_label(gh, issue, "bosun:done"));
+    assert_eq!(file_on(&run, &pr, "hello.txt"), "hello, fixed");
+    assert!(
+        pr.body.contains("Fixed what the reviewer found."),
+        "{}",
+        pr.body
+    );
+    assert!(
+        gh.reviews(REPO, pr.number).is_empty(),
+        "nothing left to post"
+    );
+    let comment = tracking(gh, issue);
+    assert!(
+        comment.contains("Review by `fake` (after the fixes): no findings"),
+        "{comment}"
+    );
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_concern_lands_as_a_note_on_the_pull_request() {
+    if !images::require_docker() {
+        return;
+    }
+    let (run, issue, pr) = peer_reviewed("peer-concern").await;
+    let gh = &run.app.github;
+    assert!(has_label(gh, issue, "bosun:done"));
+    assert_eq!(file_on(&run, &pr, "hello.txt"), "hello, fixed");
+    let reviews = gh.reviews(REPO, pr.number);
+    assert_eq!(reviews.len(), 1, "{reviews:#?}");
+    let body = &reviews[0].body;
+    assert!(body.contains("A concern to look at"), "{body}");
+    // The nit is about the whole change: in the body, not on a line.
+    assert!(
+        body.contains("**nit** (the whole change, `fake`): The commit could say why."),
+        "{body}"
+    );
+    let threads = gh.review_threads(REPO, pr.number);
+    assert_eq!(threads.len(), 1, "{threads:#?}");
+    assert!(threads[0].comments[0].body.contains("**concern**"));
+    assert!(threads[0].comments[0]
+        .body
+        .contains("Is a comma wanted here?"));
+    let comment = tracking(gh, issue);
+    assert!(comment.contains("1 concern"), "{comment}");
+    assert!(comment.contains("noted in the review"), "{comment}");
+    assert!(!comment.contains("went back to the agent"), "{comment}");
+    // No question on the issue: a single concern is only noted.
+    let questions = gh
+        .comments(REPO, issue)
+        .into_iter()
+        .filter(|c| c.body.contains("peer-question"))
+        .count();
+    assert_eq!(questions, 0);
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concerns_shared_by_most_reviewers_are_asked_about_on_the_issue() {
+    if !images::require_docker() {
+        return;
+    }
+    let image = fake_agent_image();
+    let agent = format!("    adapter: claude\n    image: {image}\n");
+    let run = start_with_server_config(
+        &format!(
+            "default_agent: fake\nagents:\n  fake:\n{agent}  second:\n{agent}\
+             limits:\n  memory_mb: 256\n  cpus: 1\n"
+        ),
+        "gates:\n  - name: greeting\n    run: grep -q hello hello.txt\n\
+         peer_review:\n  reviewers: [fake, second]\n",
+    )
+    .await;
+    let issue = label_and_wait(
+        &run,
+        "Fix the greeting",
+        "SCENARIO: peer-ask",
+        |gh, issue| finished(gh, issue) && !gh.pulls(REPO).is_empty(),
+    )
+    .await;
+    let gh = &run.app.github;
+    assert!(has_label(gh, issue, "bosun:needs-review"));
+    let pr = &gh.pulls(REPO)[0];
+    let reviews = gh.reviews(REPO, pr.number);
+    assert_eq!(reviews.len(), 1, "{reviews:#?}");
+    assert!(reviews[0].body.contains("Most reviewers share concerns"));
+    assert!(
+        reviews[0].body.contains("`fake`, `second`"),
+        "{}",
+        reviews[0].body
+    );
+    let questions: Vec<_> = gh
+        .comments(REPO, issue)
+        .into_iter()
+        .filter(|c| c.body.contains("peer-question"))
+        .collect();
+    assert_eq!(questions.len(), 1, "{questions:#?}");
+    let q = &questions[0].body;
+    assert!(q.starts_with(&format!("@{WRITER} ")), "{q}");
+    assert!(q.contains(&format!("#{}", pr.number)), "{q}");
+    assert_eq!(q.matches("Should the old greeting stay").count(), 2, "{q}");
+    let comment = tracking(gh, issue);
+    assert!(
+        comment.contains("- [x] Review by `second`: 0 blockers · 1 concern"),
+        "{comment}"
+    );
+    assert!(comment.contains("asked about them below"), "{comment}");
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verdict_that_cannot_be_read_is_asked_for_once_more() {
+    if !images::require_docker() {
+        return;
+    }
+    let (run, issue, pr) = peer_reviewed("peer-garbled").await;
+    let gh = &run.app.github;
+    assert!(has_label(gh, issue, "bosun:done"));
+    let comment = tracking(gh, issue);
+    assert!(
+        comment.contains("- [x] Review by `fake`: no findings"),
+        "{comment}"
+    );
+    assert!(gh.reviews(REPO, pr.number).is_empty());
+    let attempt = run
+        .app
+        .data_dir
+        .path()
+        .join("runs")
+        .read_dir()
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+        .join("attempt-1");
+    let second = std::fs::read_to_string(attempt.join("review-1-0-run-2/input/prompt.md")).unwrap();
+    assert!(
+        second.contains("no fenced `json` block"),
+        "the second prompt says why: {second}"
+    );
     run.app.finish().await;
 }

@@ -238,7 +238,8 @@ async fn a_killed_server_reaps_the_orphaned_agent_and_redoes_the_run_once() {
         let bare = bare_remote(work.path());
         github.serve_git(REPO, &bare);
         let config = work.path().join("bosun-server.yml");
-        std::fs::write(&config, format!("agents:\n  claude:\n    adapter: claude\n    image: {image}\n")).unwrap();
+        // This agent never gives a verdict; reviews are tested in agent_run.rs.
+        std::fs::write(&config, format!("agents:\n  claude:\n    adapter: claude\n    image: {image}\npeer_review: {{enabled: false}}\n")).unwrap();
         let agent_mode = vec![
             ("BOSUN_RUN_MODE", "agent".to_string()),
             ("BOSUN_CONFIG", config.display().to_string()),

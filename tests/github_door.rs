@@ -5,6 +5,7 @@ use bosun::github::client::{
     convert_manifest, GitHub, GitHubConfig, GitHubError, Installation, RetryPolicy,
 };
 use bosun::github::ids::{AppId, CommentId, InstallationId, IssueNumber, RepoRef};
+use bosun::github::reviews::InlineComment;
 use bosun::github::types::{Permission, Reaction};
 use fake_github::{AuthKind, FakeGitHub, Fault, TEST_APP_PRIVATE_KEY};
 use std::future::Future;
@@ -516,6 +517,71 @@ async fn manifest_code_round_trip_and_bad_code() {
             .expect_err("bad code");
         assert!(matches!(err, GitHubError::Config(_)));
         assert_eq!(fake.requests().len(), before, "no request for a bad code");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_review_whose_answer_was_lost_is_posted_once_with_its_inline_comments() {
+    within(async {
+        let w = world().await;
+        let pr = w
+            .inst
+            .open_draft_pull(
+                &w.repo,
+                &bosun::github::pulls::NewPull {
+                    title: "Fix",
+                    head: "bosun/1-fix",
+                    base: "main",
+                    body: "Closes #1",
+                },
+            )
+            .await
+            .expect("pull opened");
+        let path = format!("/repos/{REPO}/pulls/{}/reviews", pr.number);
+        w.fake
+            .inject("POST", &path, Fault::StatusAfterEffect(502), 1);
+        let marker = "<!-- bosun:peer-review 1:1 -->";
+        let comments = vec![
+            InlineComment {
+                path: "src/a.rs".into(),
+                line: 3,
+                body: "**blocker**: off by one".into(),
+            },
+            InlineComment {
+                path: "src/b.rs".into(),
+                line: 9,
+                body: "**nit**: name".into(),
+            },
+        ];
+        let body = format!("Two findings.\n{marker}");
+        let id = w
+            .inst
+            .create_review(&w.repo, pr.number, "abc123", &body, &comments, marker)
+            .await
+            .expect("the review that landed");
+        let reviews = w.fake.reviews(REPO, pr.number);
+        assert_eq!(reviews.len(), 1, "{reviews:?}");
+        assert_eq!(reviews[0].id, id.0);
+        assert_eq!(reviews[0].state, "COMMENTED");
+        assert_eq!(reviews[0].user_login, w.fake.bot_login());
+        let threads = w.fake.review_threads(REPO, pr.number);
+        let spots: Vec<(String, Option<u64>)> =
+            threads.iter().map(|t| (t.path.clone(), t.line)).collect();
+        assert_eq!(
+            spots,
+            vec![
+                ("src/a.rs".to_string(), Some(3)),
+                ("src/b.rs".to_string(), Some(9))
+            ]
+        );
+        assert_eq!(count(&w.fake, "POST", &path), 1, "never posted twice");
+        let err = w
+            .inst
+            .create_review(&w.repo, pr.number, "abc123", "no marker", &[], marker)
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, GitHubError::Config(_)));
     })
     .await
 }

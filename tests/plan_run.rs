@@ -24,6 +24,12 @@ echo '{"type":"system","subtype":"init","session_id":"s1","model":"fake-model","
 say() {
   echo "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"duration_ms\":5,\"num_turns\":1,\"result\":\"$1\",\"session_id\":\"s1\",\"total_cost_usd\":0.01,\"usage\":{\"input_tokens\":100,\"output_tokens\":20}}"
 }
+if printf '%s' "$prompt" | grep -q "Your job is to review a change"; then
+  cat <<'VERDICT'
+{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"num_turns":1,"result":"Fine.\n\n```json\n{\"findings\": []}\n```","session_id":"s1","usage":{"input_tokens":10,"output_tokens":2}}
+VERDICT
+  exit 0
+fi
 case "$scenario" in
   plan)
     if printf '%s' "$prompt" | grep -q "your previous plan was refused"; then

@@ -385,13 +385,15 @@ async fn stop_ends_a_running_task_and_an_edit_runs_only_new_commands() {
         edited["action"] = "edited".into();
         edited["changes"] = serde_json::json!({ "body": { "from": "@bosun-test status" } });
         app.send_json("issue_comment", "edit", &edited).await;
+        // Stopped by a person: failed, with who stopped it as the reason.
         app.wait_for("stopped", |g| {
-            tracking(g, issue)
-                .first()
-                .is_some_and(|(_, m)| m.status == TaskStatus::Stopped)
-                && g.issue_labels(REPO, issue)
-                    .iter()
-                    .all(|l| !l.starts_with("bosun:"))
+            let stopped_by = format!("Stopped by @{WRITER}");
+            tracking(g, issue).first().is_some_and(|(id, m)| {
+                m.status == TaskStatus::Failed
+                    && g.comments(REPO, issue)
+                        .iter()
+                        .any(|c| c.id == *id && c.body.contains(&stopped_by))
+            }) && g.issue_labels(REPO, issue) == vec!["bosun:failed".to_string()]
         })
         .await;
         app.settle().await;
@@ -411,7 +413,7 @@ async fn stop_ends_a_running_task_and_an_edit_runs_only_new_commands() {
         );
         assert_eq!(
             app.db().task_counts().await.unwrap(),
-            vec![("stopped".to_string(), 1)]
+            vec![("failed".to_string(), 1)]
         );
         app.finish().await;
     })

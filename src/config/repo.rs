@@ -45,6 +45,29 @@ pub struct RepoConfig {
     /// Instructions for the agent about this repository. When empty, bosun uses `AGENTS.md` or
     /// `CLAUDE.md` from the repository's root.
     pub instructions: Option<String>,
+    /// A second agent's review of the change once the gates pass.
+    pub peer_review: PeerReview,
+}
+
+/// Whether and by whom a change is reviewed before its pull request is opened (in a
+/// repository's file and in the server's configuration alike).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PeerReview {
+    /// Off skips the review here (the server can also turn it off everywhere).
+    pub enabled: bool,
+    /// The reviewing agents by their names on the server; empty leaves the choice to the
+    /// server (by default one agent of another vendor than the implementer).
+    pub reviewers: Vec<String>,
+}
+
+impl Default for PeerReview {
+    fn default() -> Self {
+        PeerReview {
+            enabled: true,
+            reviewers: Vec::new(),
+        }
+    }
 }
 
 /// One gate: a named shell command run in the repository's root.
@@ -86,6 +109,7 @@ impl Default for RepoConfig {
             rounds: 3,
             timeouts: Timeouts::default(),
             instructions: None,
+            peer_review: PeerReview::default(),
         }
     }
 }
@@ -265,6 +289,15 @@ fn validate(config: &RepoConfig) -> Result<(), Invalid> {
     check_label_text(prefix, &config.label_prefix, prefix_room)?;
     if let Some(name) = &config.agent.name {
         check_agent_name(name)?;
+    }
+    for name in &config.peer_review.reviewers {
+        check_agent_name(name).map_err(|_| {
+            let message = format!(
+                "`peer_review.reviewers` names agents with lowercase letters, digits, `_` and `-`, \
+                 not {name:?}"
+            );
+            Invalid::new(Key::TopLevel("peer_review"), message)
+        })?;
     }
     check_gates(&config.gates)?;
     if config.rounds == 0 {
@@ -493,6 +526,9 @@ mod tests {
             "name:",
             "complexity:",
             "model:",
+            "peer_review:",
+            "enabled:",
+            "reviewers:",
         ];
         for key in keys {
             assert!(example.contains(key), "examples/bosun.yml lacks {key}");
@@ -500,6 +536,22 @@ mod tests {
     }
 
     // --- each key -------------------------------------------------------
+
+    #[test]
+    fn peer_review() {
+        assert!(parse_ok("").peer_review.enabled);
+        let off = parse_ok("peer_review:\n  enabled: false\n");
+        assert!(!off.peer_review.enabled);
+        let chosen = parse_ok("peer_review: {reviewers: [codex, gemini-2]}\n");
+        assert_eq!(chosen.peer_review.reviewers, vec!["codex", "gemini-2"]);
+        assert!(chosen.peer_review.enabled);
+        let err = parse_err("rounds: 2\npeer_review:\n  reviewers: [Codex]\n");
+        assert!(err.message.contains("peer_review.reviewers"), "{err}");
+        assert_eq!(err.line, Some(2));
+        assert!(parse_err("peer_review: {reviewer: codex}\n")
+            .message
+            .contains("reviewer"));
+    }
 
     #[test]
     fn trigger_label() {

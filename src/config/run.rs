@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::repo::{Complexity, RepoConfig};
+use super::repo::{Complexity, PeerReview, RepoConfig};
 use crate::run::agent::AdapterKind;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -20,7 +20,13 @@ pub struct RunConfig {
     pub default_agent: String,
     pub agents: BTreeMap<String, AgentConfig>,
     pub limits: Limits,
+    /// A second agent's review of each change once its gates pass: off here turns it off
+    /// everywhere; `reviewers` here apply where a repository names none.
+    pub peer_review: PeerReview,
 }
+
+/// At most this many agents review one change: each costs a full agent run.
+pub const MAX_REVIEWERS: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -115,6 +121,7 @@ impl Default for RunConfig {
             default_agent: "claude".into(),
             agents,
             limits: Limits::default(),
+            peer_review: PeerReview::default(),
         }
     }
 }
@@ -179,6 +186,11 @@ impl RunConfig {
                 anyhow::bail!("agent `{name}` uses the command adapter and needs a `program`");
             }
         }
+        for name in &self.peer_review.reviewers {
+            if !self.agents.contains_key(name) {
+                anyhow::bail!("the reviewer `{name}` in `peer_review.reviewers` is not among the configured agents");
+            }
+        }
         if !self.agents.contains_key(&self.default_agent) {
             anyhow::bail!(
                 "the default agent `{}` is not among the configured agents ({})",
@@ -232,6 +244,49 @@ impl RunConfig {
     }
 }
 
+impl RunConfig {
+    /// Who reviews a change that `implementer` made: none when the server or the repository
+    /// turned the review off. `Err` is a message for the tracking comment: the repository
+    /// named a reviewer this server does not have.
+    pub fn reviewers(
+        &self,
+        repo: &RepoConfig,
+        implementer: &Resolved,
+        complexity: Complexity,
+    ) -> Result<Vec<Resolved>, String> {
+        if !self.peer_review.enabled || !repo.peer_review.enabled {
+            return Ok(Vec::new());
+        }
+        let mut names: Vec<String> = if !repo.peer_review.reviewers.is_empty() {
+            repo.peer_review.reviewers.clone()
+        } else if !self.peer_review.reviewers.is_empty() {
+            self.peer_review.reviewers.clone()
+        } else {
+            // Another vendor's model misses other things than the one that wrote the change.
+            // A `command` agent could be anything, so it is never picked on a guess.
+            let other = self.agents.iter().find(|(_, a)| {
+                a.adapter
+                    .parse::<AdapterKind>()
+                    .is_ok_and(|k| k != implementer.adapter && k != AdapterKind::Command)
+            });
+            vec![other.map_or_else(|| implementer.agent_name.clone(), |(n, _)| n.clone())]
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        names.retain(|n| seen.insert(n.clone()));
+        names.truncate(MAX_REVIEWERS);
+        names
+            .into_iter()
+            .map(|name| {
+                let mut as_reviewer = repo.clone();
+                // The repository's model is for its implementer; a reviewer uses its own map.
+                as_reviewer.agent.name = Some(name);
+                as_reviewer.agent.model = None;
+                self.resolve(&as_reviewer, complexity)
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +324,78 @@ mod tests {
             .resolve(&repo, Complexity::Simple)
             .unwrap_err()
             .contains("`claude`"));
+    }
+
+    #[test]
+    fn the_default_reviewer_is_another_vendor_and_repositories_can_choose_or_opt_out() {
+        let agents = "agents:\n  claude:\n    adapter: claude\n    image: i\n  \
+                      codex:\n    adapter: codex\n    image: i\n    models: {simple: mini}\n  \
+                      script:\n    adapter: command\n    image: i\n    program: x\n";
+        let server = RunConfig::parse(agents).unwrap();
+        let repo = RepoConfig::default();
+        let claude = server.resolve(&repo, Complexity::Simple).unwrap();
+        let names = |rs: Vec<Resolved>| rs.into_iter().map(|r| r.agent_name).collect::<Vec<_>>();
+        let picked = server
+            .reviewers(&repo, &claude, Complexity::Simple)
+            .unwrap();
+        assert_eq!(picked[0].model.as_deref(), Some("mini"));
+        assert_eq!(names(picked), vec!["codex"]);
+
+        let mut codex_repo = repo.clone();
+        codex_repo.agent.name = Some("codex".into());
+        codex_repo.agent.model = Some("the-implementers-model".into());
+        let codex = server.resolve(&codex_repo, Complexity::Simple).unwrap();
+        let picked = server
+            .reviewers(&codex_repo, &codex, Complexity::Simple)
+            .unwrap();
+        assert_eq!(names(picked.clone()), vec!["claude"]);
+        assert_eq!(picked[0].model, None, "not the implementer's model");
+
+        let mut chosen = repo.clone();
+        chosen.peer_review.reviewers = vec!["codex".into(), "claude".into(), "codex".into()];
+        assert_eq!(
+            names(
+                server
+                    .reviewers(&chosen, &claude, Complexity::Simple)
+                    .unwrap()
+            ),
+            vec!["codex", "claude"]
+        );
+        chosen.peer_review.reviewers = vec!["gemini".into()];
+        assert!(server
+            .reviewers(&chosen, &claude, Complexity::Simple)
+            .unwrap_err()
+            .contains("`gemini`"));
+
+        let mut off = repo.clone();
+        off.peer_review.enabled = false;
+        assert!(server
+            .reviewers(&off, &claude, Complexity::Simple)
+            .unwrap()
+            .is_empty());
+        let server_off =
+            RunConfig::parse(&format!("{agents}peer_review: {{enabled: false}}\n")).unwrap();
+        assert!(server_off
+            .reviewers(&repo, &claude, Complexity::Simple)
+            .unwrap()
+            .is_empty());
+
+        // Alone on the server, an agent reviews its own change (a fresh look, still).
+        let alone = RunConfig::default();
+        let only = alone.resolve(&repo, Complexity::Simple).unwrap();
+        assert_eq!(
+            names(alone.reviewers(&repo, &only, Complexity::Simple).unwrap()),
+            vec!["claude"]
+        );
+        assert!(RunConfig::parse("peer_review: {reviewers: [nobody]}\n").is_err());
+    }
+
+    #[test]
+    fn the_example_file_is_the_default_with_its_commented_agent_left_out() {
+        let example = RunConfig::parse(include_str!("../../examples/bosun-server.yml")).unwrap();
+        assert_eq!(example.peer_review, PeerReview::default());
+        assert_eq!(example.limits, Limits::default());
+        assert_eq!(example.default_agent, "claude");
     }
 
     #[test]

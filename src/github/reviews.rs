@@ -45,6 +45,15 @@ pub struct Review {
     pub body: String,
 }
 
+/// An inline comment of a review bosun posts: on `line` of the new version of `path` (the
+/// right side of the diff).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineComment {
+    pub path: String,
+    pub line: u64,
+    pub body: String,
+}
+
 /// Threads per page and comments per thread. A thread with more comments than this is rare;
 /// the first ones (the request itself) are what matters, and the last is checked separately
 /// by whoever needs it.
@@ -278,6 +287,49 @@ impl Installation {
                 body: r.body.unwrap_or_default(),
             })
             .collect())
+    }
+
+    /// Posts a submitted review of type `COMMENT` on commit `commit_id`, each inline comment
+    /// opening a thread. Every inline comment must sit on a line of the pull request's diff,
+    /// or GitHub refuses the whole review (422). `body` must contain `marker`: when the answer
+    /// is lost, the pull request's reviews are searched for it before failing, so a retried
+    /// post never shows the review twice.
+    pub async fn create_review(
+        &self,
+        repo: &RepoRef,
+        pr: u64,
+        commit_id: &str,
+        body: &str,
+        comments: &[InlineComment],
+        marker: &str,
+    ) -> Result<ReviewId, GitHubError> {
+        if marker.trim().is_empty() || !body.contains(marker) {
+            return Err(GitHubError::Config(
+                "a review body must contain its non-empty marker".into(),
+            ));
+        }
+        let url = self.repo_url(repo, &["pulls", &pr.to_string(), "reviews"])?;
+        let comments: Vec<Value> = comments
+            .iter()
+            .map(|c| json!({ "path": c.path, "line": c.line, "side": "RIGHT", "body": c.body }))
+            .collect();
+        let call = self.call(Method::POST, url).json(json!({
+            "commit_id": commit_id,
+            "body": body,
+            "event": "COMMENT",
+            "comments": comments,
+        }));
+        match self.send(call).await {
+            Ok(reply) => Ok(ReviewId(reply.json::<WireReview>()?.id)),
+            Err(err @ (GitHubError::Server { .. } | GitHubError::Transport(_))) => self
+                .list_reviews(repo, pr)
+                .await?
+                .into_iter()
+                .find(|r| r.body.contains(marker))
+                .map(|r| r.id)
+                .ok_or(err),
+            Err(e) => Err(e),
+        }
     }
 
     /// Replies in the thread of `comment`. `body` must contain `marker`: when the answer is

@@ -2,11 +2,16 @@
 //! every text can be snapshot-tested.
 
 mod feedback;
+mod peer;
 mod plan;
 mod run;
 
 pub use feedback::{
     feedback_answered, no_pull_to_revise, not_addressed, review_gates_failed, thread_reply,
+};
+pub use peer::{
+    counts_of, finding_comment, peer_asked, peer_escalated, peer_noted, peer_question,
+    peer_review_body, peer_unreviewed,
 };
 pub use plan::{part_labels, plan_done, plan_refused, sub_issue_body};
 pub use run::*;
@@ -166,11 +171,15 @@ fn run_steps(state: &TaskState) -> String {
             ));
         }
     }
+    out.push_str(&peer::peer_steps(run, state.status.is_active()));
     if let Some(sha) = &run.pushed_sha {
         out.push_str(&format!("- [x] Pushed `{}`\n", sha.get(..7).unwrap_or(sha)));
     }
     if let Some((number, url)) = &run.pr {
         out.push_str(&format!("- [x] Draft pull request [#{number}]({url})\n"));
+    }
+    if let Some((_, inline)) = run.peer_posted {
+        out.push_str(&peer::posted_step(inline));
     }
     if let Some(answer) = &run.answered {
         out.push_str(&feedback::answered_steps(answer));

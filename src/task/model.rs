@@ -17,7 +17,8 @@ impl fmt::Display for TaskId {
     }
 }
 
-/// Where a task stands. Each status but `Stopped` has a label `<prefix>:<status>` on the issue.
+/// Where a task stands. Each status but `Stopped` (a run cancelled because its issue or pull
+/// request was closed) has a label `<prefix>:<status>` on the issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TaskStatus {
@@ -65,8 +66,8 @@ impl TaskStatus {
         )
     }
 
-    /// The status label, e.g. `bosun:in-progress`. A stopped task carries none: the person who
-    /// stopped it said they do not want bosun's label on the issue any more.
+    /// The status label, e.g. `bosun:in-progress`. A cancelled task carries none: its issue or
+    /// pull request was closed, so the work is not wanted any more.
     pub fn label(self, prefix: &str) -> Option<String> {
         match self {
             TaskStatus::Stopped => None,
@@ -225,6 +226,32 @@ pub enum TaskEvent {
         number: u64,
         url: String,
     },
+    /// A reviewer agent began reviewing the change; `pass` is 1, or 2 after the fix round.
+    PeerReviewStarted {
+        attempt: u32,
+        pass: u32,
+        reviewer: String,
+    },
+    /// A reviewer ended: its findings by severity, or why its review cannot be used.
+    PeerReviewed {
+        attempt: u32,
+        pass: u32,
+        reviewer: String,
+        findings: FindingCounts,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failed: Option<String>,
+        usage: RunUsage,
+        elapsed_secs: u64,
+    },
+    /// The reviewers found blockers: the implementer gets one round to fix them.
+    PeerFixRound { attempt: u32, blockers: u32 },
+    /// The reviewers' findings are on the pull request as a review, `inline` of them on lines.
+    PeerReviewPosted {
+        attempt: u32,
+        pr: u64,
+        review_id: u64,
+        inline: u32,
+    },
     /// The planner's part `key` is sub-issue `issue`, created (or found again) and linked.
     PlanPartCreated {
         attempt: u32,
@@ -290,6 +317,25 @@ pub struct GateSummary {
     pub tail: String,
 }
 
+/// A reviewer's findings by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingCounts {
+    pub blockers: u32,
+    pub concerns: u32,
+    pub nits: u32,
+}
+
+/// One reviewer's review in the current attempt, as the tracking comment shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerProgress {
+    pub pass: u32,
+    pub reviewer: String,
+    pub running: bool,
+    pub findings: FindingCounts,
+    pub failed: Option<String>,
+    pub secs: u64,
+}
+
 /// How far the agent run of the current attempt got.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunProgress {
@@ -317,6 +363,12 @@ pub struct RunProgress {
     pub stall_secs: u64,
     /// What the run did with review feedback (attempts that answer a review).
     pub answered: Option<FeedbackAnswer>,
+    /// The reviewers' reviews of the change, in order.
+    pub peer: Vec<PeerProgress>,
+    /// How many blockers went back to the implementer for its fix round, if it had one.
+    pub peer_fix: Option<u32>,
+    /// The review posted on the pull request: its id and how many findings are inline.
+    pub peer_posted: Option<(u64, u32)>,
 }
 
 /// The task's pull request; it outlives the attempt that opened it, so follow-ups and the
@@ -441,6 +493,10 @@ impl TaskEvent {
             TaskEvent::GatesRan { .. } => "gates_ran",
             TaskEvent::Pushed { .. } => "pushed",
             TaskEvent::PullOpened { .. } => "pull_opened",
+            TaskEvent::PeerReviewStarted { .. } => "peer_review_started",
+            TaskEvent::PeerReviewed { .. } => "peer_reviewed",
+            TaskEvent::PeerFixRound { .. } => "peer_fix_round",
+            TaskEvent::PeerReviewPosted { .. } => "peer_review_posted",
             TaskEvent::PlanPartCreated { .. } => "plan_part_created",
             TaskEvent::PlanPublished { .. } => "plan_published",
             TaskEvent::PlanPartDone { .. } => "plan_part_done",
@@ -526,6 +582,10 @@ impl TaskState {
             | TaskEvent::GatesRan { attempt, .. }
             | TaskEvent::Pushed { attempt, .. }
             | TaskEvent::PullOpened { attempt, .. }
+            | TaskEvent::PeerReviewStarted { attempt, .. }
+            | TaskEvent::PeerReviewed { attempt, .. }
+            | TaskEvent::PeerFixRound { attempt, .. }
+            | TaskEvent::PeerReviewPosted { attempt, .. }
             | TaskEvent::PlanPartCreated { attempt, .. }
             | TaskEvent::PlanPublished { attempt, .. }
             | TaskEvent::FeedbackAnswered { attempt, .. } => {
@@ -692,6 +752,50 @@ impl TaskState {
                     closed: false,
                 });
             }
+            TaskEvent::PeerReviewStarted { pass, reviewer, .. } => {
+                self.run.peer.push(PeerProgress {
+                    pass: *pass,
+                    reviewer: reviewer.clone(),
+                    running: true,
+                    findings: FindingCounts::default(),
+                    failed: None,
+                    secs: 0,
+                });
+            }
+            TaskEvent::PeerReviewed {
+                pass,
+                reviewer,
+                findings,
+                failed,
+                usage,
+                elapsed_secs,
+                ..
+            } => {
+                // The task's cost includes its reviews.
+                let run = &mut self.run;
+                run.done_usage = run.done_usage.plus(*usage);
+                run.usage = run.done_usage;
+                let done = PeerProgress {
+                    pass: *pass,
+                    reviewer: reviewer.clone(),
+                    running: false,
+                    findings: *findings,
+                    failed: failed.clone(),
+                    secs: *elapsed_secs,
+                };
+                match run
+                    .peer
+                    .iter_mut()
+                    .find(|p| p.running && p.pass == *pass && p.reviewer == *reviewer)
+                {
+                    Some(slot) => *slot = done,
+                    None => run.peer.push(done),
+                }
+            }
+            TaskEvent::PeerFixRound { blockers, .. } => self.run.peer_fix = Some(*blockers),
+            TaskEvent::PeerReviewPosted {
+                review_id, inline, ..
+            } => self.run.peer_posted = Some((*review_id, *inline)),
             TaskEvent::PlanPartCreated {
                 key,
                 issue,
@@ -757,9 +861,14 @@ impl TaskState {
                     ));
                 }
             }
+            // A person cancelled the run: it failed to finish, for a reason they gave.
             TaskEvent::Stopped { by } => {
-                self.status = TaskStatus::Stopped;
-                self.summary = Some(format!("Stopped by @{by}."));
+                self.run.agent_running = false;
+                self.status = TaskStatus::Failed;
+                self.summary = Some(format!(
+                    "⏹️ Stopped by @{by}: the run was cancelled and its container stopped. \
+                     `retry` starts it again."
+                ));
             }
             TaskEvent::Resynced { status, attempt } => {
                 self.status = *status;
@@ -1027,6 +1136,12 @@ mod tests {
         let stopped = active
             .apply(&TaskEvent::Stopped { by: "a".into() })
             .unwrap();
+        assert_eq!(stopped.status, TaskStatus::Failed);
+        assert!(stopped
+            .summary
+            .as_deref()
+            .unwrap()
+            .contains("Stopped by @a"));
         assert!(stopped.check(&TaskEvent::Started { attempt: 1 }).is_err());
         assert!(stopped.check(&triggered(1)).is_err(), "attempt must grow");
         assert!(stopped.check(&triggered(2)).is_ok());

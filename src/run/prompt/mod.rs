@@ -1,5 +1,6 @@
 //! The agent prompt: bosun's rules, the repository's instructions, the issue and, from round 2 on,
-//! the gate failures, rendered from the templates in `prompts/`.
+//! the gate failures (or a reviewing agent's blockers), rendered from the templates in
+//! `prompts/`. A reviewing agent's prompt quotes the change's diff instead of asking for one.
 //!
 //! Untrusted text (issue title, body, comments, the @mention request, repository instructions,
 //! gate output) is cleaned by [`sanitize`] (what a reader on GitHub cannot see is removed), capped
@@ -19,8 +20,9 @@ pub mod render;
 pub mod sanitize;
 
 pub use render::{
-    render_prompt, GateFeedback, PlanInput, PromptComment, PromptError, PromptInput, PromptThread,
-    RepoInstructions, ReviewInput, MAX_BODY_CHARS, MAX_COMMENTS, MAX_COMMENT_CHARS,
-    MAX_INSTRUCTIONS_CHARS, MAX_OUTPUT_TAIL_CHARS, MAX_PROMPT_CHARS, MAX_REQUEST_CHARS,
+    render_prompt, GateFeedback, PeerFinding, PeerReviewInput, PlanInput, PromptComment,
+    PromptError, PromptInput, PromptThread, RepoInstructions, ReviewInput, MAX_BODY_CHARS,
+    MAX_COMMENTS, MAX_COMMENT_CHARS, MAX_DIFF_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_OUTPUT_TAIL_CHARS,
+    MAX_PROMPT_CHARS, MAX_REQUEST_CHARS,
 };
 pub use sanitize::{sanitize, sanitize_output};

@@ -3,7 +3,11 @@
 //!
 //! Layers, in order: `core.md.j2` (bosun's rules, the gates, then the repository's instructions,
 //! quoted), `task.md.j2` (the issue, its trusted comments, the request), and from round 2 on
-//! `feedback.md.j2` (what the gates said). Every piece of untrusted text goes through
+//! `feedback.md.j2` (what the gates said), `steer.md.j2` (new instructions) or `peer_fix.md.j2`
+//! (what a reviewing agent found). Mode layers replace or follow the task: `review.md.j2`
+//! (answering review threads), `plan.md.j2` (breaking the issue down) and `peer_review.md.j2`
+//! (a second agent reviewing the change; it gets only the core, the task and this layer).
+//! Every piece of untrusted text goes through
 //! [`sanitize`] (gate output through [`sanitize_output`]), a length cap, and the `fence` filter,
 //! so it reaches the agent as quoted data that cannot end its own quote (trust rule 2).
 //!
@@ -24,6 +28,8 @@ const FEEDBACK: &str = include_str!("../../../prompts/feedback.md.j2");
 const STEER: &str = include_str!("../../../prompts/steer.md.j2");
 const REVIEW: &str = include_str!("../../../prompts/review.md.j2");
 const PLAN: &str = include_str!("../../../prompts/plan.md.j2");
+const PEER_REVIEW: &str = include_str!("../../../prompts/peer_review.md.j2");
+const PEER_FIX: &str = include_str!("../../../prompts/peer_fix.md.j2");
 
 /// The whole prompt never exceeds this many characters.
 pub const MAX_PROMPT_CHARS: usize = 100_000;
@@ -39,6 +45,10 @@ pub const MAX_OUTPUT_TAIL_CHARS: usize = 8_000;
 pub const MAX_INSTRUCTIONS_CHARS: usize = 20_000;
 /// Cap for the @mention request (a comment, in effect).
 pub const MAX_REQUEST_CHARS: usize = MAX_COMMENT_CHARS;
+/// Cap for the diff a reviewing agent reads (the beginning is kept; the rest is in its workspace).
+/// Applied up front and never shrunk by the budget: with every other piece at its floor, the
+/// prompt still fits.
+pub const MAX_DIFF_CHARS: usize = 40_000;
 /// GitHub itself limits titles to 256 characters.
 const MAX_TITLE_CHARS: usize = 256;
 /// The end of the previous attempt's failure kept in a retry's prompt.
@@ -50,6 +60,11 @@ const MAX_GATE_LINE_CHARS: usize = 500;
 const MAX_THREADS: usize = 30;
 const MAX_THREAD_COMMENTS: usize = 10;
 const MAX_HUNK_CHARS: usize = 3_000;
+/// Reviewer findings sent back to the implementer, and the cap on each finding's file path.
+const MAX_PEER_FINDINGS: usize = 30;
+const MAX_PATH_CHARS: usize = 300;
+/// A finding's severity is one word (`blocker`, `concern`, `nit`).
+const MAX_SEVERITY_CHARS: usize = 20;
 
 /// Everything the prompt is built from. Comments are already filtered to trusted authors.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,6 +96,35 @@ pub struct PromptInput {
     pub review: Option<ReviewInput>,
     /// For runs that break the issue down into sub-issues instead of changing code.
     pub plan: Option<PlanInput>,
+    /// For a second agent's run that reviews the change instead of making one. Takes precedence
+    /// over `review`, `plan` and the later-round layers.
+    pub peer_review: Option<PeerReviewInput>,
+    /// What reviewing agents found in the previous round's change (used when `round > 1`): the
+    /// implementer's fix round, instead of gate feedback or new instructions.
+    pub peer_findings: Vec<PeerFinding>,
+}
+
+/// For a reviewer's run: the change to review.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerReviewInput {
+    /// The change as a unified diff against its base (git's patch format).
+    pub diff: String,
+    /// The implementing agent's own summary of the change (its final message).
+    pub summary: String,
+    /// Why bosun could not read this reviewer's previous verdict, when it asks again.
+    pub problem: Option<String>,
+}
+
+/// A reviewer's finding the implementer must fix in its next round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerFinding {
+    /// `blocker`, `concern` or `nit` (only blockers are sent back today; any is rendered).
+    pub severity: String,
+    /// Relative to the repository's root; `None` for a finding about the whole change.
+    pub file: Option<String>,
+    /// In the new version of `file`.
+    pub line: Option<u64>,
+    pub text: String,
 }
 
 /// What a planner is allowed to return, and why its previous plan was refused.
@@ -202,6 +246,8 @@ pub(super) fn environment() -> Result<Environment<'static>, PromptError> {
     env.add_template("steer.md.j2", STEER)?;
     env.add_template("review.md.j2", REVIEW)?;
     env.add_template("plan.md.j2", PLAN)?;
+    env.add_template("peer_review.md.j2", PEER_REVIEW)?;
+    env.add_template("peer_fix.md.j2", PEER_FIX)?;
     Ok(env)
 }
 
@@ -213,22 +259,37 @@ fn render_once(
 ) -> Result<String, PromptError> {
     let ctx = Context::new(input, clean, budget);
     let mut layers = vec!["core.md.j2", "task.md.j2"];
+    if input.peer_review.is_some() {
+        // A reviewer reads the issue and the change; nothing meant for the implementer.
+        layers.push("peer_review.md.j2");
+        return join_layers(env, &layers, &ctx);
+    }
     if input.review.is_some() {
         layers.push("review.md.j2");
     }
     if input.plan.is_some() {
         layers.push("plan.md.j2");
     }
-    // A later round follows failing gates, instructions written meanwhile, or new review
-    // threads (those are marked in the review layer).
-    if input.round > 1 && !input.feedback.is_empty() {
+    // A later round follows a reviewer's blockers, failing gates, instructions written
+    // meanwhile, or new review threads (those are marked in the review layer).
+    if input.round > 1 && !input.peer_findings.is_empty() {
+        layers.push("peer_fix.md.j2");
+    } else if input.round > 1 && !input.feedback.is_empty() {
         layers.push("feedback.md.j2");
     } else if input.round > 1 && input.new_instructions {
         layers.push("steer.md.j2");
     }
+    join_layers(env, &layers, &ctx)
+}
+
+fn join_layers(
+    env: &Environment<'static>,
+    layers: &[&str],
+    ctx: &Context,
+) -> Result<String, PromptError> {
     let mut prompt = String::new();
     for name in layers {
-        let text = env.get_template(name)?.render(&ctx)?;
+        let text = env.get_template(name)?.render(ctx)?;
         if !prompt.is_empty() {
             prompt.push_str("\n\n");
         }
@@ -255,6 +316,27 @@ struct Clean {
     previous_failure: Option<String>,
     review: Option<CleanReview>,
     plan: Option<CleanPlan>,
+    peer_review: Option<CleanPeerReview>,
+    peer_findings: Vec<CleanFinding>,
+    /// Findings left out by the count cap.
+    peer_findings_dropped: usize,
+}
+
+#[derive(Serialize)]
+struct CleanPeerReview {
+    summary: String,
+    diff: String,
+    /// Whether the diff was longer than [`MAX_DIFF_CHARS`] (the prompt says where the rest is).
+    diff_cut: bool,
+    problem: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CleanFinding {
+    severity: String,
+    /// `path` or `path:line`; `None` for a finding about the whole change.
+    location: Option<String>,
+    text: String,
 }
 
 #[derive(Serialize)]
@@ -374,6 +456,26 @@ impl Clean {
                     .as_deref()
                     .map(|why| keep_head(&sanitize(why), MAX_REQUEST_CHARS)),
             }),
+            peer_review: input.peer_review.as_ref().map(|p| {
+                let diff = sanitize_output(&p.diff);
+                CleanPeerReview {
+                    summary: keep_head(&sanitize(&p.summary), MAX_REQUEST_CHARS),
+                    diff_cut: diff.chars().count() > MAX_DIFF_CHARS,
+                    diff: keep_head(&diff, MAX_DIFF_CHARS),
+                    problem: p
+                        .problem
+                        .as_deref()
+                        .map(|why| keep_head(&sanitize(why), MAX_REQUEST_CHARS))
+                        .filter(|why| !why.is_empty()),
+                }
+            }),
+            peer_findings: input
+                .peer_findings
+                .iter()
+                .take(MAX_PEER_FINDINGS)
+                .map(clean_finding)
+                .collect(),
+            peer_findings_dropped: input.peer_findings.len().saturating_sub(MAX_PEER_FINDINGS),
         }
     }
 
@@ -390,6 +492,34 @@ impl Clean {
             outputs: self.feedback.iter().map(|f| chars(&f.output)).collect(),
             body: chars(&self.body),
         }
+    }
+}
+
+fn clean_finding(finding: &PeerFinding) -> CleanFinding {
+    let severity: String = finding
+        .severity
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .take(MAX_SEVERITY_CHARS)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let file = finding
+        .file
+        .as_deref()
+        .map(|f| keep_head(&one_line(&sanitize(f)), MAX_PATH_CHARS))
+        .filter(|f| !f.is_empty());
+    CleanFinding {
+        severity: if severity.is_empty() {
+            "unspecified".to_string()
+        } else {
+            severity
+        },
+        // A line number means nothing without its file.
+        location: file.map(|f| match finding.line {
+            Some(line) => format!("{f}:{line}"),
+            None => f,
+        }),
+        text: keep_head(&sanitize(&finding.text), MAX_COMMENT_CHARS),
     }
 }
 
@@ -413,6 +543,9 @@ struct Context<'a> {
     feedback: Vec<ContextFeedback<'a>>,
     review: Option<&'a CleanReview>,
     plan: Option<&'a CleanPlan>,
+    peer_review: Option<&'a CleanPeerReview>,
+    peer_findings: &'a [CleanFinding],
+    peer_findings_omitted: usize,
 }
 
 #[derive(Serialize)]
@@ -472,8 +605,16 @@ impl<'a> Context<'a> {
                     output: keep_tail(&f.output, budget.output),
                 })
                 .collect(),
-            review: clean.review.as_ref(),
-            plan: clean.plan.as_ref(),
+            // A reviewer's prompt has no other mode: its core and task layers must not take the
+            // review or plan variants.
+            review: clean
+                .review
+                .as_ref()
+                .filter(|_| clean.peer_review.is_none()),
+            plan: clean.plan.as_ref().filter(|_| clean.peer_review.is_none()),
+            peer_review: clean.peer_review.as_ref(),
+            peer_findings: &clean.peer_findings,
+            peer_findings_omitted: clean.peer_findings_dropped,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! (base commit, branch) itself and builds the commit from the files (see [`snapshot`]).
 //! All functions here block (libgit2, file system); callers run them on the blocking pool.
 
+pub mod diff;
 mod materialize;
 mod mirror;
 pub mod publish;
@@ -172,6 +173,27 @@ impl Workspaces {
     /// The commit of the spare checkout ready for `repo`, if one is.
     pub fn spare_ready(&self, repo: &str) -> Option<String> {
         self.spares.ready(repo).map(|c| c.to_string())
+    }
+
+    /// Writes `tree` (a tree in the workspace's mirror, such as a snapshot's) as a new
+    /// checkout named `checkout`, replacing one left over. A reviewer works there, so nothing
+    /// it writes can reach the checkout bosun commits from.
+    pub fn copy_of(
+        &self,
+        ws: &Workspace,
+        tree: git2::Oid,
+        checkout: &str,
+    ) -> Result<PathBuf, GitError> {
+        let repo =
+            git2::Repository::open_bare(&ws.mirror).map_err(GitError::git("open the mirror"))?;
+        let tree = repo
+            .find_tree(tree)
+            .map_err(GitError::git("read the change's tree"))?;
+        let dir = self.checkout_path(checkout);
+        remove_dir_if_present(&dir)?;
+        std::fs::create_dir_all(&dir).map_err(GitError::io("create the checkout directory"))?;
+        materialize::write_tree(&repo, &tree, &dir)?;
+        Ok(dir)
     }
 
     /// Removes a task's checkout; the mirror and the pushed branch stay.

@@ -32,6 +32,7 @@ use crate::worker::job::Job;
 
 mod checks;
 mod guards;
+mod peer;
 mod plan;
 mod prompt;
 mod publish;
@@ -240,8 +241,22 @@ impl Pipeline<'_> {
             .gate_image
             .clone()
             .unwrap_or_else(|| resolved.agent.image.clone());
+        // Reviews are for changes; a plan or an answer to a person's review gets none.
+        let reviewers = match state.kind {
+            TaskKind::Implement => self
+                .runner
+                .config
+                .reviewers(&config, &resolved, complexity)
+                .map_err(|why| Step::Finish(TaskStatus::Failed, why))?,
+            TaskKind::Plan | TaskKind::Revise => Vec::new(),
+        };
         self.check_breaker(&resolved).await?;
         self.check_sandbox(&resolved.agent.image).await?;
+        for reviewer in &reviewers {
+            if reviewer.agent.image != resolved.agent.image {
+                self.check_sandbox(&reviewer.agent.image).await?;
+            }
+        }
         if gate_image != resolved.agent.image && !config.gates.is_empty() {
             self.check_sandbox(&gate_image).await?;
         }
@@ -314,17 +329,29 @@ impl Pipeline<'_> {
 
         // What the agent may see, and what must never come back out.
         let canary = format!("bosun-canary-{}", hex::encode(rand::random::<[u8; 16]>()));
-        let mut agent_env: Vec<(String, String)> = resolved
-            .agent
-            .env
-            .iter()
-            .filter_map(|name| std::env::var(name).ok().map(|v| (name.clone(), v)))
+        let env_of = |names: &[String]| -> Vec<(String, String)> {
+            let mut env: Vec<(String, String)> = names
+                .iter()
+                .filter_map(|name| std::env::var(name).ok().map(|v| (name.clone(), v)))
+                .collect();
+            env.push(("BOSUN_CANARY".into(), canary.clone()));
+            env
+        };
+        let agent_env = env_of(&resolved.agent.env);
+        let reviewers: Vec<peer::Reviewer> = reviewers
+            .into_iter()
+            .map(|resolved| peer::Reviewer {
+                env: env_of(&resolved.agent.env),
+                resolved,
+            })
             .collect();
-        let mut exact: Vec<String> = agent_env.iter().map(|(_, v)| v.clone()).collect();
-        exact.push(canary.clone());
+        let mut exact: Vec<String> = agent_env
+            .iter()
+            .chain(reviewers.iter().flat_map(|r| &r.env))
+            .map(|(_, v)| v.clone())
+            .collect();
         exact.push(token.expose().to_string());
         let redactor = Redactor::new(exact);
-        agent_env.push(("BOSUN_CANARY".into(), canary));
 
         let mut prompt_input = self.prompt_input(&issue, &ws, &config, &resolved).await?;
         // A plan changes no code, so there is nothing for the gates to check.
@@ -332,16 +359,18 @@ impl Pipeline<'_> {
             Mode::Plan(_) => &[][..],
             _ => &config.gates[..],
         };
-        let (final_message, gates) = self
+        let gate_config = gates;
+        let (final_message, gates, last_round) = self
             .rounds(
                 &resolved,
-                gates,
+                gate_config,
                 &gate_image,
                 &ws,
-                agent_env,
+                agent_env.clone(),
                 &mut prompt_input,
                 &redactor,
                 &mut mode,
+                (1, resolved.rounds),
             )
             .await?;
         match &mode {
@@ -364,19 +393,148 @@ impl Pipeline<'_> {
                     .await
             }
             Mode::Implement => {
-                let summary = redactor.redact(&final_message);
-                self.publish(
-                    &ws,
-                    &issue.title,
-                    &summary,
-                    &gates,
-                    &redactor,
-                    token,
-                    &resolved,
-                )
-                .await
+                let mut change = Change {
+                    snap: self.snapshot(&ws, &redactor).await?,
+                    summary: redactor.redact(&final_message),
+                    gates,
+                    review: None,
+                };
+                if !reviewers.is_empty() && !change.snap.is_empty() && change.passed() {
+                    let first = self
+                        .peer_review(
+                            &reviewers,
+                            &ws,
+                            &change.snap,
+                            &prompt_input,
+                            &change.summary,
+                            1,
+                            &redactor,
+                        )
+                        .await?;
+                    let blockers = first.findings(crate::run::peer_verdict::Severity::Blocker);
+                    change.review = Some(first);
+                    if !blockers.is_empty() {
+                        change = self
+                            .fix_round(
+                                change,
+                                &blockers,
+                                FixRound {
+                                    resolved: &resolved,
+                                    gate_config,
+                                    gate_image: &gate_image,
+                                    ws: &ws,
+                                    agent_env,
+                                    input: &mut prompt_input,
+                                    redactor: &redactor,
+                                    mode: &mut mode,
+                                    round: last_round + 1,
+                                    reviewers: &reviewers,
+                                },
+                            )
+                            .await?;
+                    }
+                }
+                self.publish(&ws, &issue.title, change, &redactor, token, &resolved)
+                    .await
             }
         }
+    }
+}
+
+/// A change ready to publish: its files, the agent's summary (redacted), the last gates and,
+/// when reviewers looked at it, their reviews.
+struct Change {
+    snap: snapshot::Snapshot,
+    summary: String,
+    gates: Vec<GateResult>,
+    review: Option<peer::PeerPass>,
+}
+
+impl Change {
+    fn passed(&self) -> bool {
+        self.gates.iter().all(|g| g.ok)
+    }
+}
+
+/// What the implementer's extra round for the reviewers' blockers runs with.
+struct FixRound<'a> {
+    resolved: &'a Resolved,
+    gate_config: &'a [crate::config::repo::Gate],
+    gate_image: &'a str,
+    ws: &'a Workspace,
+    agent_env: Vec<(String, String)>,
+    input: &'a mut PromptInput,
+    redactor: &'a Redactor,
+    mode: &'a mut Mode,
+    round: u32,
+    reviewers: &'a [peer::Reviewer],
+}
+
+impl Pipeline<'_> {
+    /// One more implementer round with the reviewers' blockers, then the gates and the reviews
+    /// again. A round that breaks down keeps the reviewed change as it was: its blockers then
+    /// stop the task, but the work that passed the gates is not lost.
+    async fn fix_round(
+        &self,
+        reviewed: Change,
+        blockers: &[(String, crate::run::peer_verdict::Finding)],
+        f: FixRound<'_>,
+    ) -> Result<Change, Step> {
+        self.record(
+            TaskEvent::PeerFixRound {
+                attempt: self.attempt,
+                blockers: blockers.len() as u32,
+            },
+            true,
+        )
+        .await?;
+        f.input.peer_findings = peer::for_the_fix(blockers);
+        f.input.feedback.clear();
+        f.input.new_instructions = false;
+        let fixed = self
+            .rounds(
+                f.resolved,
+                f.gate_config,
+                f.gate_image,
+                f.ws,
+                f.agent_env,
+                f.input,
+                f.redactor,
+                f.mode,
+                (f.round, f.round),
+            )
+            .await;
+        f.input.peer_findings.clear();
+        let (message, gates, _) = match fixed {
+            Ok(done) => done,
+            Err(Step::Finish(_, why)) => {
+                tracing::warn!(%why, "the fix round failed; publishing the reviewed change");
+                return Ok(reviewed);
+            }
+            Err(other) => return Err(other),
+        };
+        let mut change = Change {
+            snap: self.snapshot(f.ws, f.redactor).await?,
+            summary: f.redactor.redact(&message),
+            gates,
+            review: None,
+        };
+        if change.snap.is_empty() || !change.passed() {
+            return Ok(change);
+        }
+        let second = self
+            .peer_review(
+                f.reviewers,
+                f.ws,
+                &change.snap,
+                f.input,
+                &change.summary,
+                2,
+                f.redactor,
+            )
+            .await?;
+        change.review = Some(second);
+        Ok(change)
     }
 }
 

@@ -81,6 +81,8 @@ impl Pipeline<'_> {
             new_instructions: false,
             review: None,
             plan: None,
+            peer_review: None,
+            peer_findings: Vec::new(),
         })
     }
 }

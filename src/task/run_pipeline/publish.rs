@@ -111,29 +111,34 @@ impl Pipeline<'_> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Commits and pushes the change; opens the draft pull request when its gates passed, and
+    /// answers with the reviews when there were any.
     pub(super) async fn publish(
         &self,
         ws: &Workspace,
         title: &str,
-        summary: &str,
-        gates: &[GateResult],
+        change: super::Change,
         redactor: &Redactor,
         token: Secret,
         resolved: &Resolved,
     ) -> Result<(), Step> {
-        let snap = self.snapshot(ws, redactor).await?;
+        let super::Change {
+            snap,
+            summary,
+            gates,
+            review,
+        } = change;
         if snap.is_empty() {
             return Err(Step::Finish(
                 TaskStatus::Done,
-                reply::no_change(summary, &snap.rejected),
+                reply::no_change(&summary, &snap.rejected),
             ));
         }
-        let message = reply::commit_message(self.task.issue.0, title, summary);
+        let message = reply::commit_message(self.task.issue.0, title, &summary);
         let sha = self
             .commit_and_push(ws, snap.tree, &message, token, PushMode::Replace)
             .await?;
-        self.report_gates(&sha, gates, redactor).await?;
+        self.report_gates(&sha, &gates, redactor).await?;
 
         if gates.iter().any(|g| !g.ok) {
             return Err(Step::Finish(
@@ -144,8 +149,8 @@ impl Pipeline<'_> {
         let state = self.state().await?;
         let body = reply::pull_request_body(
             self.task.issue.0,
-            summary,
-            gates,
+            &summary,
+            &gates,
             &state.run,
             &snap.rejected,
         );
@@ -172,9 +177,12 @@ impl Pipeline<'_> {
             true,
         )
         .await?;
-        Err(Step::Finish(
-            TaskStatus::Done,
-            reply::pull_opened(pr.number, &pr.html_url),
-        ))
+        match review {
+            Some(pass) => self.publish_peer(&pr, &sha, &pass).await,
+            None => Err(Step::Finish(
+                TaskStatus::Done,
+                reply::pull_opened(pr.number, &pr.html_url),
+            )),
+        }
     }
 }

@@ -9,8 +9,8 @@ const MAX_RELAUNCHES: usize = 3;
 
 impl Pipeline<'_> {
     #[allow(clippy::too_many_arguments)]
-    /// Agent rounds until the gates pass or the rounds run out. Returns the agent's last
-    /// message and the last gates' results.
+    /// Agent rounds `first..=last` until the gates pass or the rounds run out. Returns the
+    /// agent's last message, the last gates' results and the last round's number.
     pub(super) async fn rounds(
         &self,
         resolved: &Resolved,
@@ -21,8 +21,9 @@ impl Pipeline<'_> {
         input: &mut PromptInput,
         redactor: &Redactor,
         mode: &mut Mode,
-    ) -> Result<(String, Vec<GateResult>), Step> {
-        let mut round = 1;
+        (first, last): (u32, u32),
+    ) -> Result<(String, Vec<GateResult>, u32), Step> {
+        let mut round = first;
         // Instructions written while the agent works (`@bosun <text>`) are not lost: a round
         // that ends with new ones is followed by another round that carries them.
         let mut heard = self.state().await?.instructions.len();
@@ -189,15 +190,13 @@ impl Pipeline<'_> {
             let steered = instructions.len() > heard;
             // Review feedback written meanwhile is read before deciding, so it gets a round.
             let reviewed = match mode {
-                Mode::Review(session) if round < resolved.rounds => {
-                    self.review_grew(session).await?
-                }
+                Mode::Review(session) if round < last => self.review_grew(session).await?,
                 _ => false,
             };
             // A refused plan goes back to the planner with the reason.
             let replan = matches!(mode, Mode::Plan(session) if session.problem().is_some());
-            if (failed.is_empty() && !steered && !reviewed && !replan) || round >= resolved.rounds {
-                return Ok((result.outcome.final_message, results));
+            if (failed.is_empty() && !steered && !reviewed && !replan) || round >= last {
+                return Ok((result.outcome.final_message, results, round));
             }
             input.new_instructions = steered;
             if steered {
@@ -219,7 +218,7 @@ impl Pipeline<'_> {
 
     /// The fix for a run whose CLI refused its command line in a known way, unless too many
     /// were tried already.
-    fn relaunch_fix(
+    pub(super) fn relaunch_fix(
         &self,
         resolved: &Resolved,
         result: &crate::run::agent_round::RoundResult,
@@ -234,7 +233,7 @@ impl Pipeline<'_> {
     }
 
     /// The agent's command line, with the corrections found so far.
-    fn agent_command(&self, resolved: &Resolved, fixes: &[Fix]) -> AgentCommand {
+    pub(super) fn agent_command(&self, resolved: &Resolved, fixes: &[Fix]) -> AgentCommand {
         let command = resolved.adapter.command(&CommandSpec {
             model: resolved.model.clone(),
             max_turns: resolved.agent.max_turns,
@@ -263,7 +262,7 @@ impl Pipeline<'_> {
             TaskEvent::AgentStarted {
                 attempt: self.attempt,
                 round,
-                rounds: resolved.rounds,
+                rounds: resolved.rounds.max(round),
                 agent: resolved.agent_name.clone(),
                 sandbox: self.runner.sandbox.name().to_string(),
             },
@@ -283,17 +282,46 @@ impl Pipeline<'_> {
         let progress = Arc::new(std::sync::Mutex::new(None::<(Usage, Duration)>));
         let ticker = AbortOnDrop(self.progress_ticker(progress.clone()));
         let started = Instant::now();
+        let result = self
+            .sandboxed_round(
+                resolved,
+                &ws.dir,
+                (round, run_dir),
+                prompt,
+                command,
+                agent_env,
+                |usage, elapsed| *crate::locks::lock(&progress) = Some((usage, elapsed)),
+            )
+            .await;
+        drop(ticker);
+        let result = result?;
+        Ok((result, started))
+    }
+
+    /// Runs `resolved`'s CLI once in the sandbox on `workspace` (the implementer's checkout or a
+    /// reviewer's copy). A missing image fails the attempt; a sandbox that is down defers it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn sandboxed_round(
+        &self,
+        resolved: &Resolved,
+        workspace: &std::path::Path,
+        (round, run_dir): (u32, std::path::PathBuf),
+        prompt: &str,
+        command: AgentCommand,
+        env: &[(String, String)],
+        progress: impl FnMut(Usage, Duration),
+    ) -> Result<crate::run::agent_round::RoundResult, Step> {
         let result = run_agent_round(
             self.runner.sandbox.as_ref(),
             AgentRound {
                 task_id: self.task.id.0 as u64,
                 round,
                 image: &resolved.agent.image,
-                workspace: &ws.dir,
+                workspace,
                 run_dir,
                 prompt,
                 command,
-                env: agent_env.to_vec(),
+                env: env.to_vec(),
                 network: resolved.network,
                 limits: self.runner.limits.clone(),
                 deadline: resolved.agent_timeout,
@@ -301,27 +329,21 @@ impl Pipeline<'_> {
                 user: self.runner.user,
             },
             resolved.adapter.parser(),
-            |usage, elapsed| *crate::locks::lock(&progress) = Some((usage, elapsed)),
+            progress,
             self.cancel.clone(),
         )
         .await;
-        drop(ticker);
-        let result = match result {
-            Ok(r) => r,
-            Err(SandboxError::ImageMissing { image }) => {
-                return Err(Step::Finish(
-                    TaskStatus::Failed,
-                    reply::image_missing(&image),
-                ))
-            }
-            Err(SandboxError::Unavailable(why)) => {
-                return Err(Step::Job(JobError::Defer(anyhow::anyhow!(
-                    "sandbox unavailable: {why}"
-                ))))
-            }
-            Err(e) => return Err(Step::Job(JobError::Fail(e.into()))),
-        };
-        Ok((result, started))
+        match result {
+            Ok(r) => Ok(r),
+            Err(SandboxError::ImageMissing { image }) => Err(Step::Finish(
+                TaskStatus::Failed,
+                reply::image_missing(&image),
+            )),
+            Err(SandboxError::Unavailable(why)) => Err(Step::Job(JobError::Defer(
+                anyhow::anyhow!("sandbox unavailable: {why}"),
+            ))),
+            Err(e) => Err(Step::Job(JobError::Fail(e.into()))),
+        }
     }
 
     /// Records the agent's progress every few seconds while it runs.
@@ -362,7 +384,7 @@ impl Pipeline<'_> {
     }
 }
 
-fn run_usage(u: Usage) -> RunUsage {
+pub(super) fn run_usage(u: Usage) -> RunUsage {
     RunUsage {
         input_tokens: u.input_tokens + u.cache_read_tokens + u.cache_write_tokens,
         output_tokens: u.output_tokens,

@@ -1,0 +1,450 @@
+//! Peer review: once the gates pass, other agents review the change (each in its own throw-away
+//! copy of it, with the diff in its prompt) and return a verdict; bosun's policy decides what
+//! happens (`run::peer_verdict`). Blockers get the implementer one more round; after the pull
+//! request is open, the findings are posted on it as one review (inline where GitHub allows),
+//! and the attempt ends by the decision.
+
+use super::*;
+use crate::github::reviews::InlineComment;
+use crate::run::agent_round::RoundResult;
+use crate::run::peer_verdict::{self, decide, Decision, Finding, Severity, Verdict};
+use crate::run::prompt::{PeerFinding, PeerReviewInput, MAX_DIFF_CHARS};
+use crate::run::relaunch::Fix;
+use crate::run::workspace::diff::{self, ChangeDiff};
+use crate::run::workspace::snapshot::Snapshot;
+use crate::task::model::FindingCounts;
+
+/// A reviewer whose verdict cannot be read is asked once more, with the reason.
+const VERDICT_TRIES: u32 = 2;
+
+/// A reviewer and what it runs with.
+pub(super) struct Reviewer {
+    pub resolved: Resolved,
+    /// Its own model keys (and the run's canary), from the server's environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// The reviews of one version of the change.
+pub(super) struct PeerPass {
+    /// Redacted, in the reviewers' order.
+    pub verdicts: Vec<(String, Verdict)>,
+    /// Reviewers whose review cannot be used, and why (redacted).
+    pub failures: Vec<(String, String)>,
+    pub diff: ChangeDiff,
+}
+
+impl PeerPass {
+    /// `None` when no reviewer returned a verdict.
+    pub fn decision(&self) -> Option<Decision> {
+        if self.verdicts.is_empty() {
+            return None;
+        }
+        let verdicts: Vec<Verdict> = self.verdicts.iter().map(|(_, v)| v.clone()).collect();
+        Some(decide(&verdicts))
+    }
+
+    /// Every finding of `severity`, with its reviewer.
+    pub fn findings(&self, severity: Severity) -> Vec<(String, Finding)> {
+        self.verdicts
+            .iter()
+            .flat_map(|(r, v)| v.findings.iter().map(move |f| (r.clone(), f.clone())))
+            .filter(|(_, f)| f.severity == severity)
+            .collect()
+    }
+}
+
+/// Splits the findings into inline comments (on a line of the diff) and the rest.
+pub(super) fn place(pass: &PeerPass) -> (Vec<InlineComment>, Vec<(String, Finding)>) {
+    let mut inline = Vec::new();
+    let mut elsewhere = Vec::new();
+    for (reviewer, verdict) in &pass.verdicts {
+        for f in &verdict.findings {
+            match (&f.file, f.line) {
+                (Some(path), Some(line)) if pass.diff.can_comment(path, line) => {
+                    inline.push(InlineComment {
+                        path: path.clone(),
+                        line,
+                        body: reply::finding_comment(f, reviewer),
+                    })
+                }
+                _ => elsewhere.push((reviewer.clone(), f.clone())),
+            }
+        }
+    }
+    (inline, elsewhere)
+}
+
+/// The blockers as the implementer's next prompt lists them.
+pub(super) fn for_the_fix(blockers: &[(String, Finding)]) -> Vec<PeerFinding> {
+    blockers
+        .iter()
+        .map(|(_, f)| PeerFinding {
+            severity: f.severity.as_str().to_string(),
+            file: f.file.clone(),
+            line: f.line,
+            text: f.text.clone(),
+        })
+        .collect()
+}
+
+impl Pipeline<'_> {
+    /// Every reviewer reviews the change in `snap`, one after the other.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn peer_review(
+        &self,
+        reviewers: &[Reviewer],
+        ws: &Workspace,
+        snap: &Snapshot,
+        input: &PromptInput,
+        summary: &str,
+        pass: u32,
+        redactor: &Redactor,
+    ) -> Result<PeerPass, Step> {
+        let (ws2, tree) = (ws.clone(), snap.tree);
+        // A little over the prompt's cap, so the prompt cuts it and says so.
+        let change = blocking(move || diff::diff(&ws2, tree, MAX_DIFF_CHARS + 1))
+            .await?
+            .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("{e}"))))?;
+        let mut out = PeerPass {
+            verdicts: Vec::new(),
+            failures: Vec::new(),
+            diff: change,
+        };
+        for (index, reviewer) in reviewers.iter().enumerate() {
+            let name = reviewer.resolved.agent_name.clone();
+            self.record(
+                TaskEvent::PeerReviewStarted {
+                    attempt: self.attempt,
+                    pass,
+                    reviewer: name.clone(),
+                },
+                true,
+            )
+            .await?;
+            let started = Instant::now();
+            let (result, usage) = self
+                .one_review(reviewer, ws, snap, input, summary, &out.diff, (pass, index))
+                .await?;
+            let (findings, failed) = match result {
+                Ok(verdict) => {
+                    let verdict = redacted(verdict, redactor);
+                    let counts = reply::counts_of(&verdict);
+                    out.verdicts.push((name.clone(), verdict));
+                    (counts, None)
+                }
+                Err(why) => {
+                    let why = redactor.redact(&why);
+                    tracing::warn!(reviewer = %name, %why, "a reviewer's review cannot be used");
+                    out.failures.push((name.clone(), why.clone()));
+                    (FindingCounts::default(), Some(why))
+                }
+            };
+            self.record(
+                TaskEvent::PeerReviewed {
+                    attempt: self.attempt,
+                    pass,
+                    reviewer: name,
+                    findings,
+                    failed,
+                    usage,
+                    elapsed_secs: started.elapsed().as_secs(),
+                },
+                true,
+            )
+            .await?;
+        }
+        Ok(out)
+    }
+
+    /// One reviewer's review in its own copy of the change: its verdict, or why there is none.
+    #[allow(clippy::too_many_arguments)]
+    async fn one_review(
+        &self,
+        reviewer: &Reviewer,
+        ws: &Workspace,
+        snap: &Snapshot,
+        input: &PromptInput,
+        summary: &str,
+        change: &ChangeDiff,
+        (pass, index): (u32, usize),
+    ) -> Result<(Result<Verdict, String>, RunUsage), Step> {
+        let copy_name = format!("{}-review-{pass}-{index}", self.checkout_name());
+        let copy = RemoveOnDrop(self.runner.workspaces.clone(), Some(copy_name.clone()));
+        let (workspaces, ws2, tree) = (self.runner.workspaces.clone(), ws.clone(), snap.tree);
+        let dir = blocking(move || workspaces.copy_of(&ws2, tree, &copy_name))
+            .await?
+            .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("{e}"))))?;
+        let (user, dir2) = (self.runner.user, dir.clone());
+        blocking(move || give_to(&dir2, user)).await?.map_err(|e| {
+            Step::Job(JobError::Fail(anyhow::anyhow!(
+                "handing the review copy to the sandbox user: {e}"
+            )))
+        })?;
+
+        let resolved = &reviewer.resolved;
+        let mut usage = RunUsage::default();
+        let mut problem = None;
+        let mut verdict = Err("the reviewer did not run".to_string());
+        // Corrections to the reviewer CLI's command line, as for the implementer.
+        let mut fixes: Vec<Fix> = Vec::new();
+        let mut launches = 0;
+        for _ in 0..VERDICT_TRIES {
+            let mut prompt_input = input.clone();
+            prompt_input.round = 1;
+            prompt_input.max_rounds = 1;
+            prompt_input.feedback.clear();
+            prompt_input.new_instructions = false;
+            prompt_input.review = None;
+            prompt_input.plan = None;
+            prompt_input.peer_findings.clear();
+            prompt_input.peer_review = Some(PeerReviewInput {
+                diff: change.patch.clone(),
+                summary: summary.to_string(),
+                problem: problem.clone(),
+            });
+            let prompt =
+                render_prompt(&prompt_input).map_err(|e| JobError::Fail(anyhow::anyhow!("{e}")))?;
+            let result = loop {
+                launches += 1;
+                let result = self
+                    .reviewer_once(reviewer, &dir, &prompt, (pass, index, launches), &fixes)
+                    .await?;
+                usage = usage.plus(super::rounds::run_usage(result.outcome.usage));
+                if self.cancel.is_cancelled() {
+                    break result;
+                }
+                match self.relaunch_fix(resolved, &result, &fixes) {
+                    Some(fix) => {
+                        self.record(
+                            TaskEvent::AgentRelaunched {
+                                attempt: self.attempt,
+                                round: pass,
+                                fix: format!(
+                                    "reviewer `{}`: {}",
+                                    resolved.agent_name,
+                                    fix.describe()
+                                ),
+                            },
+                            true,
+                        )
+                        .await?;
+                        fixes.push(fix);
+                    }
+                    None => break result,
+                }
+            };
+            if result.exit.cancelled || self.cancel.is_cancelled() {
+                return Err(Step::Stopped);
+            }
+            verdict = if result.stalled {
+                Err(format!(
+                    "it printed nothing for {} and was stopped",
+                    reply::human_duration(resolved.idle.as_secs())
+                ))
+            } else if result.exit.timed_out {
+                Err(format!(
+                    "it did not finish within {}",
+                    reply::human_duration(resolved.agent_timeout.as_secs())
+                ))
+            } else if !result.outcome.ok {
+                Err(result
+                    .outcome
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "the reviewer failed".into()))
+            } else {
+                peer_verdict::parse(&result.outcome.final_message)
+            };
+            match &verdict {
+                // Only an unreadable verdict is worth asking again: a CLI that failed or hung
+                // would most likely do it again.
+                Err(why) if result.outcome.ok && !result.stalled && !result.exit.timed_out => {
+                    problem = Some(why.clone());
+                }
+                _ => break,
+            }
+        }
+        copy.now().await;
+        Ok((verdict, usage))
+    }
+
+    /// One run of a reviewer; `launch` counts its runs in this pass (each has its own log).
+    async fn reviewer_once(
+        &self,
+        reviewer: &Reviewer,
+        dir: &std::path::Path,
+        prompt: &str,
+        (pass, index, launch): (u32, usize, u32),
+        fixes: &[Fix],
+    ) -> Result<RoundResult, Step> {
+        let resolved = &reviewer.resolved;
+        let command = self.agent_command(resolved, fixes);
+        let run_dir = self
+            .runner
+            .runs_dir
+            .join(format!("task-{}", self.task.id.0))
+            .join(format!("attempt-{}", self.attempt))
+            .join(format!("review-{pass}-{index}-run-{launch}"));
+        self.sandboxed_round(
+            resolved,
+            dir,
+            (pass, run_dir),
+            prompt,
+            command,
+            &reviewer.env,
+            |_, _| {},
+        )
+        .await
+    }
+
+    /// After the pull request opened: the review on it, the question on the issue when most
+    /// reviewers share concerns, and how the attempt ends.
+    pub(super) async fn publish_peer(
+        &self,
+        pr: &crate::github::pulls::PullRequest,
+        sha: &str,
+        pass: &PeerPass,
+    ) -> Result<(), Step> {
+        let Some(decision) = pass.decision() else {
+            return Err(Step::Finish(
+                TaskStatus::NeedsReview,
+                reply::peer_unreviewed(pr.number, &pr.html_url, &pass.failures),
+            ));
+        };
+        let findings = pass.verdicts.iter().any(|(_, v)| !v.findings.is_empty());
+        if findings || !pass.failures.is_empty() {
+            let (inline, elsewhere) = place(pass);
+            let marker = format!(
+                "<!-- bosun:peer-review {}:{} -->",
+                self.task.id.0, self.attempt
+            );
+            let body = reply::peer_review_body(
+                &pass.verdicts,
+                &elsewhere,
+                &pass.failures,
+                &decision,
+                &marker,
+            );
+            self.still_mine().await?;
+            let review = self
+                .client
+                .create_review(&self.task.repo, pr.number, sha, &body, &inline, &marker)
+                .await
+                .map_err(JobError::from)?;
+            self.record(
+                TaskEvent::PeerReviewPosted {
+                    attempt: self.attempt,
+                    pr: pr.number,
+                    review_id: review.0,
+                    inline: inline.len() as u32,
+                },
+                true,
+            )
+            .await?;
+        }
+        match decision {
+            Decision::Continue => Err(Step::Finish(
+                TaskStatus::Done,
+                reply::pull_opened(pr.number, &pr.html_url),
+            )),
+            Decision::Note => Err(Step::Finish(
+                TaskStatus::Done,
+                reply::peer_noted(pr.number, &pr.html_url),
+            )),
+            Decision::Escalate => Err(Step::Finish(
+                TaskStatus::NeedsReview,
+                reply::peer_escalated(pr.number, &pr.html_url, &pass.findings(Severity::Blocker)),
+            )),
+            Decision::Ask => {
+                let state = self.state().await?;
+                let concerns = pass.findings(Severity::Concern);
+                let key = format!("peer-question {}:{}", self.task.id.0, self.attempt);
+                let marker = reply::reply_marker(&key);
+                let body = format!(
+                    "{}\n\n{marker}",
+                    reply::peer_question(&state.requested_by, pr.number, &concerns)
+                );
+                self.still_mine().await?;
+                self.client
+                    .create_comment(&self.task.repo, self.task.issue, &body, &marker)
+                    .await
+                    .map_err(JobError::from)?;
+                Err(Step::Finish(
+                    TaskStatus::NeedsReview,
+                    reply::peer_asked(pr.number, &pr.html_url, &concerns),
+                ))
+            }
+        }
+    }
+}
+
+fn redacted(verdict: Verdict, redactor: &Redactor) -> Verdict {
+    Verdict {
+        summary: redactor.redact(&verdict.summary),
+        findings: verdict
+            .findings
+            .into_iter()
+            .map(|f| Finding {
+                text: redactor.redact(&f.text),
+                ..f
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(file: Option<&str>, line: Option<u64>) -> Finding {
+        Finding {
+            severity: Severity::Concern,
+            file: file.map(str::to_string),
+            line,
+            text: "x".into(),
+        }
+    }
+
+    #[test]
+    fn only_findings_on_a_line_of_the_diff_go_inline() {
+        let mut change = ChangeDiff::default();
+        change
+            .commentable
+            .insert("a.txt".into(), [1, 2, 3].into_iter().collect());
+        let pass = PeerPass {
+            verdicts: vec![(
+                "codex".into(),
+                Verdict {
+                    summary: String::new(),
+                    findings: vec![
+                        finding(Some("a.txt"), Some(2)),
+                        finding(Some("a.txt"), Some(9)),
+                        finding(Some("b.txt"), Some(1)),
+                        finding(Some("a.txt"), None),
+                        finding(None, None),
+                    ],
+                },
+            )],
+            failures: Vec::new(),
+            diff: change,
+        };
+        let (inline, elsewhere) = place(&pass);
+        assert_eq!(inline.len(), 1);
+        assert_eq!((inline[0].path.as_str(), inline[0].line), ("a.txt", 2));
+        assert!(inline[0].body.contains("review by `codex`"));
+        assert_eq!(elsewhere.len(), 4);
+        assert_eq!(pass.decision(), Some(Decision::Ask));
+        assert_eq!(pass.findings(Severity::Concern).len(), 5);
+        assert!(pass.findings(Severity::Blocker).is_empty());
+    }
+
+    #[test]
+    fn no_verdict_is_no_decision() {
+        let pass = PeerPass {
+            verdicts: Vec::new(),
+            failures: vec![("codex".into(), "it hung".into())],
+            diff: ChangeDiff::default(),
+        };
+        assert_eq!(pass.decision(), None);
+    }
+}
