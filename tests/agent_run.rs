@@ -811,6 +811,71 @@ async fn a_run_that_lost_its_lease_publishes_nothing() {
     app.shutdown().await;
 }
 
+/// Two runs of one attempt at once (the first one's lease taken over while it still works):
+/// both run their agents, only the one holding the job publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_racing_on_one_issue_leave_one_pull_request_and_one_set_of_comments() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(
+        &fake_agent_image(),
+        "gates:\n  - name: any\n    run: 'true'\n",
+    )
+    .await;
+    let sweep = sweep(&run);
+    let gh = &run.app.github;
+    let issue = running_task(&run, &sweep, "Slow", "slow").await;
+
+    // The job goes back to the queue with a new fence while its first run is mid-agent: a
+    // second worker claims it at once and runs the same attempt again.
+    let db = run.app.data_dir.path().join("bosun.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE jobs SET fence = fence + 1, state = 'queued', run_after = 0 WHERE kind = 'run'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let done = |gh: &FakeGitHub| finished(gh, issue) && !gh.pulls(REPO).is_empty();
+    assert!(
+        gh.wait_until(done, Duration::from_secs(120)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    // Long enough for the first run to have reached every publishing step it could.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(gh.pulls(REPO).len(), 1, "{:#?}", gh.pulls(REPO));
+    assert_eq!(gh.check_runs(REPO).len(), 1, "{:#?}", gh.check_runs(REPO));
+    let bot = gh.bot_login();
+    let own: Vec<_> = gh
+        .comments(REPO, issue)
+        .into_iter()
+        .filter(|c| c.user_login == bot)
+        .collect();
+    assert_eq!(
+        own.len(),
+        1,
+        "one tracking comment and nothing else: {own:#?}"
+    );
+    assert!(has_label(gh, issue, "bosun:done"));
+    let heads = git(
+        &run.bare,
+        &["for-each-ref", "--format=%(refname)", "refs/heads"],
+    );
+    assert_eq!(
+        heads.lines().count(),
+        2,
+        "main and one task branch: {heads}"
+    );
+    assert!(sweep.become_present(false).await, "containers left behind");
+    run.app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merged_pull_request_marks_the_task_done_and_deletes_its_branch() {
     if !images::require_docker() {
