@@ -36,7 +36,10 @@ pub struct Bosun {
 impl Bosun {
     pub async fn build(config: ServerConfig) -> anyhow::Result<Bosun> {
         let config = Arc::new(config);
-        let runner = build_runner(&config)?;
+        // The run configuration's queue limits apply in placeholder mode too.
+        let run_config = RunConfig::load(config.run_config.as_deref())?;
+        let runner = build_runner(&config, &run_config)?;
+        let settings = settings(&config, &run_config, runner);
         let db = Db::open(&config.data_dir).await?;
         let (ingest, feed) = Ingest::start(&db);
         // Intake starts with the engine, once there are credentials; until then the feed waits.
@@ -53,7 +56,7 @@ impl Bosun {
             let (db, config, tasks, ingest) =
                 (db.clone(), config.clone(), tasks.clone(), ingest.clone());
             Arc::new(move |creds: AppCredentials| {
-                let runner = runner.clone();
+                let settings = settings.clone();
                 let (db, config, writer, feed, tasks, shutdown) = (
                     db.clone(),
                     config.clone(),
@@ -72,8 +75,15 @@ impl Bosun {
                     let feed = lock(&feed)
                         .take()
                         .ok_or_else(|| anyhow::anyhow!("the engine is already running"))?;
-                    let (configured, engine) =
-                        start_engine(db, &config, runner, creds, github, (writer, feed), shutdown);
+                    let (configured, engine) = start_engine(
+                        db,
+                        &config,
+                        settings,
+                        creds,
+                        github,
+                        (writer, feed),
+                        shutdown,
+                    );
                     lock(&tasks).push(engine);
                     Ok(configured)
                 })
@@ -115,18 +125,28 @@ async fn futures_join(handles: Vec<JoinHandle<()>>) {
 
 /// The agent runner the configuration asks for; `None` in placeholder run mode. A broken run
 /// configuration stops the start, with the reason.
-fn build_runner(config: &ServerConfig) -> anyhow::Result<Option<Arc<Runner>>> {
+fn build_runner(
+    config: &ServerConfig,
+    run_config: &RunConfig,
+) -> anyhow::Result<Option<Arc<Runner>>> {
     if config.run_mode == "placeholder" {
         tracing::warn!("run mode `placeholder`: tasks run no agent and change no code");
         return Ok(None);
     }
-    let run_config = RunConfig::load(config.run_config.as_deref())?;
-    Ok(Some(Arc::new(Runner::new(&config.data_dir, run_config)?)))
+    Ok(Some(Arc::new(Runner::new(
+        &config.data_dir,
+        run_config.clone(),
+    )?)))
 }
 
-fn settings(config: &ServerConfig, runner: Option<Arc<Runner>>) -> WorkerSettings {
+fn settings(
+    config: &ServerConfig,
+    run_config: &RunConfig,
+    runner: Option<Arc<Runner>>,
+) -> WorkerSettings {
     WorkerSettings {
         runner,
+        run_limits: run_config.limits.run_limits(config.workers),
         workers: config.workers,
         lease: Duration::from_secs(config.lease_secs.max(1)),
         placeholder: Duration::from_secs_f64(config.placeholder_secs.max(0.0)),
@@ -140,7 +160,7 @@ fn settings(config: &ServerConfig, runner: Option<Arc<Runner>>) -> WorkerSetting
 fn start_engine(
     db: Db,
     config: &ServerConfig,
-    runner: Option<Arc<Runner>>,
+    settings: WorkerSettings,
     creds: AppCredentials,
     github: GitHub,
     (writer, feed): (Ingest, Feed),
@@ -152,7 +172,7 @@ fn start_engine(
         github: github.clone(),
     });
     let handle = config.mention_handle.clone();
-    let settings = settings(config, runner.clone());
+    let runner = settings.runner.clone();
     let sweep_every = Duration::from_secs(config.redelivery_sweep_secs);
     let engine = tokio::spawn(async move {
         if let Some(runner) = &runner {

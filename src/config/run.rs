@@ -81,6 +81,12 @@ pub struct Limits {
     pub memory_mb: i64,
     pub cpus: f64,
     pub pids: i64,
+    /// Task runs at once on this server. Kept below the number of workers, so one stays free
+    /// for quick jobs (webhook triggers, comment updates) while agents work.
+    pub max_runs: u32,
+    /// Task runs at once per App installation and per repository; 0: only `max_runs` applies.
+    pub max_runs_per_installation: u32,
+    pub max_runs_per_repo: u32,
 }
 
 impl Default for Limits {
@@ -96,6 +102,9 @@ impl Default for Limits {
             memory_mb: 4096,
             cpus: 2.0,
             pids: 512,
+            max_runs: 3,
+            max_runs_per_installation: 0,
+            max_runs_per_repo: 0,
         }
     }
 }
@@ -139,6 +148,19 @@ pub struct Resolved {
     /// Silence after which the agent counts as stuck.
     pub idle: std::time::Duration,
     pub network: bool,
+}
+
+impl Limits {
+    /// The queue's limits for a pool of `workers`: at most `workers - 1` runs (at least one),
+    /// so quick jobs always find a worker.
+    pub fn run_limits(&self, workers: usize) -> crate::db::RunLimits {
+        let room = u32::try_from(workers.saturating_sub(1).max(1)).unwrap_or(u32::MAX);
+        crate::db::RunLimits {
+            global: self.max_runs.clamp(1, room),
+            per_installation: self.max_runs_per_installation,
+            per_repo: self.max_runs_per_repo,
+        }
+    }
 }
 
 impl RunConfig {

@@ -32,6 +32,14 @@ pub struct NewJob {
     pub run_after: i64,
 }
 
+/// How many task runs may hold a worker at once; 0 means no limit of that kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunLimits {
+    pub global: u32,
+    pub per_installation: u32,
+    pub per_repo: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct ClaimedJob {
     pub fence: Fence,
@@ -90,35 +98,101 @@ impl Db {
 
     /// Claims the next runnable job: queued and due, or running with an expired lease (its
     /// worker died). A job whose serial key is held by a live lease, or has an older queued
-    /// sibling, waits, so one task's steps run one at a time and in order.
+    /// sibling, waits, so one task's steps run one at a time and in order. Quick jobs come
+    /// before task runs; a run is claimed only within `limits` (see [`Db::claim_run`]).
     pub async fn claim_job(
         &self,
         owner: &str,
         lease_ms: i64,
+        limits: RunLimits,
+    ) -> Result<Option<ClaimedJob>, sqlx::Error> {
+        let quick = self
+            .claim_with(
+                owner,
+                lease_ms,
+                limits,
+                "SELECT j.id FROM jobs j
+                 WHERE j.kind != 'run' AND ((j.state = 'queued' AND j.run_after <= ?2)
+                        OR (j.state = 'running' AND j.lease_until < ?2))
+                   AND (j.serial_key IS NULL OR NOT EXISTS (
+                         SELECT 1 FROM jobs o
+                         WHERE o.serial_key = j.serial_key AND o.id != j.id
+                           AND ((o.state = 'running' AND o.lease_until >= ?2)
+                                OR (o.state = 'queued' AND o.id < j.id))))
+                 ORDER BY j.run_after, j.id
+                 LIMIT 1",
+            )
+            .await?;
+        match quick {
+            Some(job) => Ok(Some(job)),
+            None => self.claim_run(owner, lease_ms, limits).await,
+        }
+    }
+
+    /// Claims the next task run, if the runs holding workers leave room for it: fewer than
+    /// `limits.global` in all, and fewer than the per-installation and per-repository limits
+    /// for its task. Among the runs that fit, follow-ups to review feedback come before new
+    /// work, then the repository with the fewest runs going (so one busy repository cannot
+    /// starve the others), then the oldest.
+    async fn claim_run(
+        &self,
+        owner: &str,
+        lease_ms: i64,
+        limits: RunLimits,
+    ) -> Result<Option<ClaimedJob>, sqlx::Error> {
+        self.claim_with(
+            owner,
+            lease_ms,
+            limits,
+            "WITH live AS (
+               SELECT t.repo_id AS repo_id, t.installation_id AS installation_id
+               FROM jobs o JOIN tasks t ON t.id = json_extract(o.payload, '$.Run.task')
+               WHERE o.kind = 'run' AND o.state = 'running' AND o.lease_until >= ?2)
+             SELECT j.id FROM jobs j JOIN tasks t ON t.id = json_extract(j.payload, '$.Run.task')
+             WHERE j.kind = 'run' AND ((j.state = 'queued' AND j.run_after <= ?2)
+                    OR (j.state = 'running' AND j.lease_until < ?2))
+               AND NOT EXISTS (
+                     SELECT 1 FROM jobs o
+                     WHERE o.serial_key = j.serial_key AND o.id != j.id
+                       AND ((o.state = 'running' AND o.lease_until >= ?2)
+                            OR (o.state = 'queued' AND o.id < j.id)))
+               AND (?4 = 0 OR (SELECT count(*) FROM live) < ?4)
+               AND (?5 = 0 OR (SELECT count(*) FROM live l
+                                 WHERE l.installation_id = t.installation_id) < ?5)
+               AND (?6 = 0 OR (SELECT count(*) FROM live l WHERE l.repo_id = t.repo_id) < ?6)
+             ORDER BY t.kind = 'revise' DESC,
+                      (SELECT count(*) FROM live l WHERE l.repo_id = t.repo_id),
+                      j.run_after, j.id
+             LIMIT 1",
+        )
+        .await
+    }
+
+    /// Claims the job `pick` selects (parameters: ?2 now, ?4..?6 the run limits).
+    async fn claim_with(
+        &self,
+        owner: &str,
+        lease_ms: i64,
+        limits: RunLimits,
+        pick: &str,
     ) -> Result<Option<ClaimedJob>, sqlx::Error> {
         let now = now_ms();
-        let row = sqlx::query(
+        let sql = format!(
             "UPDATE jobs
              SET state = 'running', lease_owner = ?1, lease_until = ?2 + ?3,
                  fence = fence + 1, attempts = attempts + 1, updated_at = ?2
-             WHERE id = (
-               SELECT j.id FROM jobs j
-               WHERE ((j.state = 'queued' AND j.run_after <= ?2)
-                      OR (j.state = 'running' AND j.lease_until < ?2))
-                 AND (j.serial_key IS NULL OR NOT EXISTS (
-                       SELECT 1 FROM jobs o
-                       WHERE o.serial_key = j.serial_key AND o.id != j.id
-                         AND ((o.state = 'running' AND o.lease_until >= ?2)
-                              OR (o.state = 'queued' AND o.id < j.id))))
-               ORDER BY j.run_after, j.id
-               LIMIT 1)
-             RETURNING id, fence, kind, payload, attempts, max_attempts",
-        )
-        .bind(owner)
-        .bind(now)
-        .bind(lease_ms)
-        .fetch_optional(&self.write)
-        .await?;
+             WHERE id = ({pick})
+             RETURNING id, fence, kind, payload, attempts, max_attempts"
+        );
+        let row = sqlx::query(&sql)
+            .bind(owner)
+            .bind(now)
+            .bind(lease_ms)
+            .bind(limits.global)
+            .bind(limits.per_installation)
+            .bind(limits.per_repo)
+            .fetch_optional(&self.write)
+            .await?;
         row.map(|r| {
             Ok(ClaimedJob {
                 fence: Fence {
@@ -286,14 +360,26 @@ mod tests {
     async fn an_expired_lease_is_reclaimed_and_fences_out_the_old_owner() {
         let (db, _dir) = crate::db::test_db().await;
         db.enqueue(&[job("a", None, None)]).await.unwrap();
-        let first = db.claim_job("w1", -1).await.unwrap().unwrap(); // lease already expired
-        let second = db.claim_job("w2", 60_000).await.unwrap().unwrap();
+        let first = db
+            .claim_job("w1", -1, RunLimits::default())
+            .await
+            .unwrap()
+            .unwrap(); // lease already expired
+        let second = db
+            .claim_job("w2", 60_000, RunLimits::default())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(first.fence.job, second.fence.job);
         assert_eq!(second.attempt, 2);
         assert!(!db.heartbeat(first.fence, 60_000).await.unwrap());
         assert!(!db.complete_job(first.fence).await.unwrap());
         assert!(db.complete_job(second.fence).await.unwrap());
-        assert!(db.claim_job("w3", 60_000).await.unwrap().is_none());
+        assert!(db
+            .claim_job("w3", 60_000, RunLimits::default())
+            .await
+            .unwrap()
+            .is_none());
     }
 
     #[tokio::test]
@@ -305,11 +391,23 @@ mod tests {
         ])
         .await
         .unwrap();
-        let a = db.claim_job("w1", 60_000).await.unwrap().unwrap();
+        let a = db
+            .claim_job("w1", 60_000, RunLimits::default())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(a.kind, "first");
-        assert!(db.claim_job("w2", 60_000).await.unwrap().is_none());
+        assert!(db
+            .claim_job("w2", 60_000, RunLimits::default())
+            .await
+            .unwrap()
+            .is_none());
         db.complete_job(a.fence).await.unwrap();
-        let b = db.claim_job("w2", 60_000).await.unwrap().unwrap();
+        let b = db
+            .claim_job("w2", 60_000, RunLimits::default())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(b.kind, "second");
     }
 
@@ -322,16 +420,26 @@ mod tests {
         ])
         .await
         .unwrap();
-        let claimed = db.claim_job("w", 60_000).await.unwrap().unwrap();
+        let claimed = db
+            .claim_job("w", 60_000, RunLimits::default())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(
-            db.claim_job("w", 60_000).await.unwrap().is_none(),
+            db.claim_job("w", 60_000, RunLimits::default())
+                .await
+                .unwrap()
+                .is_none(),
             "twin dropped"
         );
         db.retry_job(claimed.fence, "boom", now_ms() + 60_000)
             .await
             .unwrap();
         assert!(
-            db.claim_job("w", 60_000).await.unwrap().is_none(),
+            db.claim_job("w", 60_000, RunLimits::default())
+                .await
+                .unwrap()
+                .is_none(),
             "not due yet"
         );
         assert!(db.next_job_due().await.unwrap().unwrap() > now_ms());
@@ -343,7 +451,11 @@ mod tests {
         db.enqueue(&[job("sync", None, Some("face:1"))])
             .await
             .unwrap();
-        let claimed = db.claim_job("w", 60_000).await.unwrap().unwrap();
+        let claimed = db
+            .claim_job("w", 60_000, RunLimits::default())
+            .await
+            .unwrap()
+            .unwrap();
         db.enqueue(&[job("sync", None, Some("face:1"))])
             .await
             .unwrap();

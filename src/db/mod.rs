@@ -3,6 +3,8 @@
 
 mod breakers;
 mod deliveries;
+#[cfg(test)]
+mod fairness_tests;
 mod jobs;
 mod redeliveries;
 mod tasks;
@@ -10,7 +12,7 @@ mod tasks;
 pub use deliveries::{
     write_group, DeliveryState, GroupWritten, Handled, NewDelivery, StoredDelivery,
 };
-pub use jobs::{ClaimedJob, Fence, JobId, NewJob};
+pub use jobs::{ClaimedJob, Fence, JobId, NewJob, RunLimits};
 pub use tasks::{NewAttempt, RecordError, StartOutcome, TaskRow};
 
 use sqlx::pool::PoolConnection;

@@ -411,7 +411,7 @@ mod tests {
     async fn a_stale_fence_cannot_record() {
         let (db, _dir) = crate::db::test_db().await;
         db.enqueue(&[NewJob {
-            kind: "run",
+            kind: "step",
             payload: "{}".into(),
             serial_key: None,
             coalesce_key: None,
@@ -420,8 +420,16 @@ mod tests {
         }])
         .await
         .unwrap();
-        let old = db.claim_job("w1", -1).await.unwrap().unwrap();
-        let _new = db.claim_job("w2", 60_000).await.unwrap().unwrap();
+        let old = db
+            .claim_job("w1", -1, Default::default())
+            .await
+            .unwrap()
+            .unwrap();
+        let _new = db
+            .claim_job("w2", 60_000, Default::default())
+            .await
+            .unwrap()
+            .unwrap();
         let StartOutcome::Started(task) = db.start_attempt(attempt(), |_| vec![]).await.unwrap()
         else {
             panic!()

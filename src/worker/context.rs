@@ -30,6 +30,8 @@ pub struct WorkerSettings {
     pub permission_ttl: Duration,
     /// How long a repo config is trusted (there is no push webhook to invalidate it).
     pub config_ttl: Duration,
+    /// How many task runs may hold workers at once.
+    pub run_limits: crate::db::RunLimits,
 }
 
 impl Default for WorkerSettings {
@@ -43,6 +45,7 @@ impl Default for WorkerSettings {
             allowed_bot_ids: Vec::new(),
             permission_ttl: Duration::from_secs(300),
             config_ttl: Duration::from_secs(60),
+            run_limits: crate::config::run::Limits::default().run_limits(4),
         }
     }
 }

@@ -45,7 +45,11 @@ fn hostname() -> String {
 async fn worker(ctx: Arc<Ctx>, owner: String, mut shutdown: watch::Receiver<bool>) {
     let lease_ms = ctx.settings.lease.as_millis() as i64;
     while !*shutdown.borrow() {
-        let claimed = match ctx.db.claim_job(&owner, lease_ms).await {
+        let claimed = match ctx
+            .db
+            .claim_job(&owner, lease_ms, ctx.settings.run_limits)
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "claiming a job failed");
