@@ -20,7 +20,11 @@ const WRITER: &str = "octocat";
 /// with clap, it refuses a flag it does not know (`--full-auto`) on stderr with exit code 2.
 const FAKE_CLAUDE: &str = r#"#!/bin/sh
 prompt=$(cat)
+model=""
+prev=""
 for arg in "$@"; do
+  [ "$prev" = "--model" ] && model="$arg"
+  prev="$arg"
   if [ "$arg" = "--full-auto" ]; then
     printf "error: unexpected argument '--full-auto' found\n\n  tip: to pass '--full-auto' as a value, use '-- --full-auto'\n" >&2
     exit 2
@@ -35,6 +39,20 @@ say() {
   echo "{\"type\":\"assistant\",\"message\":{\"id\":\"m1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"fake-model\",\"content\":[{\"type\":\"text\",\"text\":\"$1\"}],\"usage\":{\"input_tokens\":100,\"output_tokens\":20}},\"parent_tool_use_id\":null,\"session_id\":\"s1\"}"
   echo "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"duration_ms\":5,\"num_turns\":1,\"result\":\"$1\",\"session_id\":\"s1\",\"total_cost_usd\":0.0125,\"usage\":{\"input_tokens\":100,\"output_tokens\":20}}"
 }
+# The router's side: a one-line answer, or silence.
+if printf '%s' "$prompt" | grep -q "Your job is to route this issue"; then
+  case "$scenario" in
+    route-hang)
+      sleep 600
+      ;;
+    *)
+      cat <<'ROUTE'
+{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"num_turns":1,"result":"```json\n{\"complexity\": \"simple\", \"agent\": \"second\", \"rationale\": \"A one-line change.\"}\n```","session_id":"s1","total_cost_usd":0.001,"usage":{"input_tokens":30,"output_tokens":5}}
+ROUTE
+      ;;
+  esac
+  exit 0
+fi
 # The reviewer's side: it reads the diff in its prompt, and scribbles in its copy of the change
 # (which must never reach the pull request).
 if printf '%s' "$prompt" | grep -q "Your job is to review a change"; then
@@ -133,6 +151,10 @@ case "$scenario" in
   fail-loudly)
     echo '{"type":"result","subtype":"success","is_error":true,"result":"API Error: key ghs_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 rejected","session_id":"s1"}'
     exit 1
+    ;;
+  edit-model|route-hang)
+    echo "hello, fixed" > hello.txt
+    say "Model: $model."
     ;;
   peer-blocker)
     if printf '%s' "$prompt" | grep -q "a reviewer found blockers"; then
@@ -1866,5 +1888,123 @@ async fn a_verdict_that_cannot_be_read_is_asked_for_once_more() {
         second.contains("no fenced `json` block"),
         "the second prompt says why: {second}"
     );
+    run.app.finish().await;
+}
+
+/// Two agents of the same fake CLI, `second` with a model per complexity, and a router.
+async fn start_routed(router_timeout_secs: u64) -> Run {
+    let image = fake_agent_image();
+    let agent = format!("    adapter: claude\n    image: {image}\n");
+    start_with_server_config(
+        &format!(
+            "default_agent: fake\nagents:\n  fake:\n{agent}  second:\n{agent}\
+             \x20   models: {{simple: small-model, complex: big-model}}\n\
+             router:\n  agent: fake\n  timeout_secs: {router_timeout_secs}\n\
+             limits:\n  memory_mb: 256\n  cpus: 1\n"
+        ),
+        "",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_picks_the_agent_and_complexity_and_the_model_follows_the_map() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start_routed(60).await;
+    let issue = label_and_wait(
+        &run,
+        "Fix the greeting",
+        "SCENARIO: edit-model",
+        |gh, issue| finished(gh, issue) && !gh.pulls(REPO).is_empty(),
+    )
+    .await;
+    let gh = &run.app.github;
+    let comment = tracking(gh, issue);
+    assert!(
+        comment.contains("🧭 Routed: agent `second` · complexity `simple` (A one-line change.)"),
+        "{comment}"
+    );
+    assert!(comment.contains("Agent `second`"), "{comment}");
+    assert!(has_label(gh, issue, "bosun:agent:second"), "{comment}");
+    assert!(has_label(gh, issue, "bosun:complexity:simple"), "{comment}");
+    let pr = &gh.pulls(REPO)[0];
+    assert!(pr.body.contains("Model: small-model."), "{}", pr.body);
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_on_the_issue_override_the_router() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start_routed(60).await;
+    let gh = &run.app.github;
+    let body = "SCENARIO: edit-model";
+    let issue = gh.add_issue(REPO, "Fix the greeting", body, WRITER);
+    gh.label_issue(REPO, issue, "bosun:agent:second");
+    gh.label_issue(REPO, issue, "bosun:complexity:complex");
+    let payload = labeled_as_on_github(&run.app, issue, "Fix the greeting", body);
+    assert_eq!(
+        run.app
+            .send_json("issues", "d-labels", &payload)
+            .await
+            .status(),
+        202
+    );
+    let done = |gh: &FakeGitHub| finished(gh, issue) && !gh.pulls(REPO).is_empty();
+    assert!(
+        gh.wait_until(done, Duration::from_secs(120)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    let comment = tracking(gh, issue);
+    assert!(
+        comment.contains("🧭 From the issue's labels: agent `second` · complexity `complex`"),
+        "{comment}"
+    );
+    assert!(gh.pulls(REPO)[0].body.contains("Model: big-model."));
+    // The router never ran.
+    let task_dir = run
+        .app
+        .data_dir
+        .path()
+        .join("runs")
+        .read_dir()
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    assert!(!task_dir.join("attempt-1").join("route").exists());
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_that_times_out_leaves_the_agents_to_take_turns() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start_routed(2).await;
+    let issue = label_and_wait(
+        &run,
+        "Fix the greeting",
+        "SCENARIO: route-hang",
+        |gh, issue| finished(gh, issue) && !gh.pulls(REPO).is_empty(),
+    )
+    .await;
+    let gh = &run.app.github;
+    let comment = tracking(gh, issue);
+    assert!(
+        comment.contains("The router gave no answer (the router did not answer within 2s)"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("the agents take turns: agent `fake`"),
+        "{comment}"
+    );
+    assert!(has_label(gh, issue, "bosun:done"));
+    assert!(has_label(gh, issue, "bosun:agent:fake"));
     run.app.finish().await;
 }

@@ -23,6 +23,35 @@ pub struct RunConfig {
     /// A second agent's review of each change once its gates pass: off here turns it off
     /// everywhere; `reviewers` here apply where a repository names none.
     pub peer_review: PeerReview,
+    /// A small model that sorts each new task (complexity, agent) before it runs.
+    pub router: RouterConfig,
+}
+
+/// The router: which agent's CLI runs the routing prompt, with which (small) model.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouterConfig {
+    /// The agent whose CLI routes; none: no router (labels, plans and the repository's
+    /// config still choose).
+    pub agent: Option<String>,
+    /// The router's model; none: the agent's model for simple tasks, else the CLI's default.
+    pub model: Option<String>,
+    /// The agents the router picks from, and that take turns when it cannot answer; empty:
+    /// every configured agent but `command` ones.
+    pub agents: Vec<String>,
+    /// A router that has not answered after this long is stopped, and the agents take turns.
+    pub timeout_secs: u64,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            agent: None,
+            model: None,
+            agents: Vec::new(),
+            timeout_secs: 60,
+        }
+    }
 }
 
 /// At most this many agents review one change: each costs a full agent run.
@@ -131,6 +160,7 @@ impl Default for RunConfig {
             agents,
             limits: Limits::default(),
             peer_review: PeerReview::default(),
+            router: RouterConfig::default(),
         }
     }
 }
@@ -208,6 +238,11 @@ impl RunConfig {
                 anyhow::bail!("agent `{name}` uses the command adapter and needs a `program`");
             }
         }
+        for name in self.router.agent.iter().chain(&self.router.agents) {
+            if !self.agents.contains_key(name) {
+                anyhow::bail!("the router's agent `{name}` is not among the configured agents");
+            }
+        }
         for name in &self.peer_review.reviewers {
             if !self.agents.contains_key(name) {
                 anyhow::bail!("the reviewer `{name}` in `peer_review.reviewers` is not among the configured agents");
@@ -267,6 +302,18 @@ impl RunConfig {
 }
 
 impl RunConfig {
+    /// The agents a router picks from (and that take turns without one).
+    pub fn routable_agents(&self) -> Vec<String> {
+        if !self.router.agents.is_empty() {
+            return self.router.agents.clone();
+        }
+        self.agents
+            .iter()
+            .filter(|(_, a)| a.adapter != "command")
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// Who reviews a change that `implementer` made: none when the server or the repository
     /// turned the review off. `Err` is a message for the tracking comment: the repository
     /// named a reviewer this server does not have.

@@ -69,6 +69,7 @@ pub fn tracking_comment(task: &TaskRow, state: &TaskState, handle: &str) -> Stri
     );
     out.push_str(&format!("- {} Queued\n", check(true)));
     out.push_str(&format!("- {} Picked up by a worker\n", check(started)));
+    out.push_str(&route_step(&state.route));
     if state.placeholder_ran {
         out.push_str(&format!(
             "- {} Work step (placeholder: no agent runner is configured on this server, so \
@@ -115,6 +116,39 @@ pub fn tracking_comment(task: &TaskRow, state: &TaskState, handle: &str) -> Stri
         .render(),
     );
     out
+}
+
+/// Who works on the task and how hard it is, when something decided it.
+fn route_step(route: &crate::task::model::Route) -> String {
+    let Some(by) = route.by.as_deref() else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    if let Some(agent) = &route.agent {
+        parts.push(format!("agent `{}`", agent.replace('`', "'")));
+    }
+    if let Some(complexity) = route.complexity {
+        parts.push(format!("complexity `{}`", complexity.as_str()));
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    let what = parts.join(" · ");
+    let why = run::one_paragraph(&route.rationale);
+    match by {
+        "router" if why.is_empty() => {
+            format!("- 🧭 Routed: {what} · {}\n", usage_text(&route.usage))
+        }
+        "router" => format!(
+            "- 🧭 Routed: {what} ({why}) · {}\n",
+            usage_text(&route.usage)
+        ),
+        "turns" => {
+            format!("- 🧭 The router gave no answer ({why}), so the agents take turns: {what}\n")
+        }
+        "labels" => format!("- 🧭 From the issue's labels: {what}\n"),
+        _ => format!("- 🧭 From the plan: {what}\n"),
+    }
 }
 
 /// The run's checklist lines, as far as the attempt got.

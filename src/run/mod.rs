@@ -11,6 +11,7 @@ pub mod recovery;
 pub mod redact;
 pub mod relaunch;
 pub mod review_report;
+pub mod router;
 pub mod runner;
 pub mod sandbox;
 pub mod workspace;

@@ -22,6 +22,8 @@ pub struct Runner {
     pub limits: Limits,
     /// How often the tracking comment shows the agent's progress.
     pub progress_every: Duration,
+    /// Whose turn it is among the routable agents when the router cannot answer.
+    pub turns: std::sync::atomic::AtomicUsize,
 }
 
 impl Runner {
@@ -56,6 +58,7 @@ impl Runner {
             user: sandbox_user(),
             limits,
             progress_every: Duration::from_secs(10),
+            turns: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 }

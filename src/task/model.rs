@@ -226,6 +226,18 @@ pub enum TaskEvent {
         number: u64,
         url: String,
     },
+    /// Who works on the task and how hard it is, decided before the run `by` the issue's
+    /// labels, the router, or (when the router could not answer) taking turns. `None` leaves
+    /// that part as it was. `usage` is the router's.
+    Routed {
+        attempt: u32,
+        agent: Option<String>,
+        complexity: Option<Complexity>,
+        by: String,
+        rationale: String,
+        #[serde(default)]
+        usage: RunUsage,
+    },
     /// A reviewer agent began reviewing the change; `pass` is 1, or 2 after the fix round.
     PeerReviewStarted {
         attempt: u32,
@@ -387,6 +399,11 @@ pub struct TaskPull {
 pub struct Route {
     pub agent: Option<String>,
     pub complexity: Option<Complexity>,
+    /// What decided it last (`labels`, `router`, `turns`), and why, for the tracking comment.
+    pub by: Option<String>,
+    pub rationale: String,
+    /// What the router's call cost.
+    pub usage: RunUsage,
 }
 
 /// A planned issue's breakdown: one sub-issue per part, in dependency order.
@@ -493,6 +510,7 @@ impl TaskEvent {
             TaskEvent::GatesRan { .. } => "gates_ran",
             TaskEvent::Pushed { .. } => "pushed",
             TaskEvent::PullOpened { .. } => "pull_opened",
+            TaskEvent::Routed { .. } => "routed",
             TaskEvent::PeerReviewStarted { .. } => "peer_review_started",
             TaskEvent::PeerReviewed { .. } => "peer_reviewed",
             TaskEvent::PeerFixRound { .. } => "peer_fix_round",
@@ -582,6 +600,7 @@ impl TaskState {
             | TaskEvent::GatesRan { attempt, .. }
             | TaskEvent::Pushed { attempt, .. }
             | TaskEvent::PullOpened { attempt, .. }
+            | TaskEvent::Routed { attempt, .. }
             | TaskEvent::PeerReviewStarted { attempt, .. }
             | TaskEvent::PeerReviewed { attempt, .. }
             | TaskEvent::PeerFixRound { attempt, .. }
@@ -640,6 +659,9 @@ impl TaskState {
                     self.route = Route {
                         agent: agent.clone(),
                         complexity: *complexity,
+                        by: Some("plan".into()),
+                        rationale: String::new(),
+                        usage: RunUsage::default(),
                     };
                 }
                 self.status = if self.waits_for.is_empty() {
@@ -751,6 +773,25 @@ impl TaskState {
                     url: url.clone(),
                     closed: false,
                 });
+            }
+            TaskEvent::Routed {
+                agent,
+                complexity,
+                by,
+                rationale,
+                usage,
+                ..
+            } => {
+                if agent.is_some() {
+                    self.route.agent = agent.clone();
+                }
+                if complexity.is_some() {
+                    self.route.complexity = *complexity;
+                }
+                self.route.by = Some(by.clone());
+                self.route.rationale = rationale.clone();
+                // Shown on the route's own line: the run's totals start at its workspace.
+                self.route.usage = *usage;
             }
             TaskEvent::PeerReviewStarted { pass, reviewer, .. } => {
                 self.run.peer.push(PeerProgress {

@@ -17,6 +17,7 @@ pub mod fence;
 mod html;
 mod md_image;
 pub mod render;
+mod route;
 pub mod sanitize;
 
 pub use render::{
@@ -25,4 +26,5 @@ pub use render::{
     MAX_COMMENTS, MAX_COMMENT_CHARS, MAX_DIFF_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_OUTPUT_TAIL_CHARS,
     MAX_PROMPT_CHARS, MAX_REQUEST_CHARS,
 };
+pub use route::{render_route_prompt, RouteInput};
 pub use sanitize::{sanitize, sanitize_output};

@@ -28,6 +28,7 @@ const FEEDBACK: &str = include_str!("../../../prompts/feedback.md.j2");
 const STEER: &str = include_str!("../../../prompts/steer.md.j2");
 const REVIEW: &str = include_str!("../../../prompts/review.md.j2");
 const PLAN: &str = include_str!("../../../prompts/plan.md.j2");
+const ROUTE: &str = include_str!("../../../prompts/route.md.j2");
 const PEER_REVIEW: &str = include_str!("../../../prompts/peer_review.md.j2");
 const PEER_FIX: &str = include_str!("../../../prompts/peer_fix.md.j2");
 
@@ -246,6 +247,7 @@ pub(super) fn environment() -> Result<Environment<'static>, PromptError> {
     env.add_template("steer.md.j2", STEER)?;
     env.add_template("review.md.j2", REVIEW)?;
     env.add_template("plan.md.j2", PLAN)?;
+    env.add_template("route.md.j2", ROUTE)?;
     env.add_template("peer_review.md.j2", PEER_REVIEW)?;
     env.add_template("peer_fix.md.j2", PEER_FIX)?;
     Ok(env)

@@ -38,6 +38,7 @@ mod prompt;
 mod publish;
 mod review;
 mod rounds;
+mod route;
 
 use guards::{AbortOnDrop, RemoveOnDrop};
 
@@ -227,14 +228,17 @@ impl Pipeline<'_> {
             }
         };
         let state = self.state().await?;
-        let complexity = state.route.complexity.unwrap_or(config.agent.complexity);
+        let issue = self.issue_as_triggered().await?;
+        // An answer to a review stays with the agent that wrote the pull request.
+        let route = match state.kind {
+            TaskKind::Implement | TaskKind::Plan => self.route(&config, &state, &issue).await?,
+            TaskKind::Revise => state.route.clone(),
+        };
+        let complexity = route.complexity.unwrap_or(config.agent.complexity);
         let resolved = self
             .runner
             .config
-            .resolve(
-                &routed(&config, &state.route, &self.runner.config),
-                complexity,
-            )
+            .resolve(&routed(&config, &route, &self.runner.config), complexity)
             .map_err(|why| Step::Finish(TaskStatus::Failed, why))?;
         let gate_image = resolved
             .agent
@@ -267,7 +271,6 @@ impl Pipeline<'_> {
             .repository(repo_ref)
             .await
             .map_err(JobError::from)?;
-        let issue = self.issue_as_triggered().await?;
         // A review is answered on the pull request's own branch, from its current head.
         let mut mode = match state.kind {
             TaskKind::Implement => Mode::Implement,
