@@ -196,6 +196,7 @@ fn start_engine(
             }
         };
         let ctx = Arc::new(Ctx::new(db.clone(), github, identity.clone(), settings));
+        let ticks = run_schedule_ticks(db.clone(), ctx.jobs_added.clone(), shutdown.clone());
         let intake = run_intake(
             db.clone(),
             identity,
@@ -206,9 +207,37 @@ fn start_engine(
         );
         let pool = run_pool(ctx, shutdown.clone());
         let upkeep = prune_old_deliveries(db, shutdown);
-        tokio::join!(intake, pool, upkeep, sweeps);
+        tokio::join!(intake, pool, upkeep, sweeps, ticks);
     });
     (configured, engine)
+}
+
+/// How often the schedules are looked at; a tick fires within this of its time.
+const SCHEDULE_TICK_EVERY: Duration = Duration::from_secs(20);
+
+/// Fires due schedules (`bosun job …`) until shutdown. Firing is idempotent per tick, so
+/// several bosun processes on one database would still fire each tick once.
+async fn run_schedule_ticks(
+    db: Db,
+    jobs_added: Arc<tokio::sync::Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    while !*shutdown.borrow() {
+        match db.tick_schedules(crate::db::now_ms()).await {
+            Ok(fired) if !fired.is_empty() => {
+                for (name, tick) in &fired {
+                    tracing::info!(job = %name, tick, "scheduled job fired");
+                }
+                jobs_added.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not look at the schedules"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SCHEDULE_TICK_EVERY) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
 }
 
 /// Who bosun is (`GET /app`), asked until GitHub answers: webhooks are still accepted and

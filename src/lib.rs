@@ -9,6 +9,7 @@ pub mod github;
 pub mod locks;
 pub mod reply;
 pub mod run;
+pub mod schedule;
 pub mod server;
 pub mod task;
 pub mod worker;

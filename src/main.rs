@@ -27,6 +27,13 @@ enum Command {
         #[command(flatten)]
         config: ServerConfig,
     },
+    /// Manage the server's scheduled jobs (tasks opened from a prompt on a cron schedule).
+    Job {
+        #[arg(long, env = "BOSUN_DATA_DIR", default_value = "./data")]
+        data_dir: std::path::PathBuf,
+        #[command(subcommand)]
+        action: bosun::schedule::cli::JobAction,
+    },
     /// Exit 0 when the local server answers /health (for container health checks).
     Healthcheck {
         #[arg(long, env = "BOSUN_LISTEN", default_value = "127.0.0.1:3000")]
@@ -62,6 +69,11 @@ async fn main() -> anyhow::Result<()> {
                 "{repo}: {} labelled issues seen, {} tasks created or corrected",
                 report.seen, report.changed
             );
+            Ok(())
+        }
+        Command::Job { data_dir, action } => {
+            init_tracing("text");
+            println!("{}", bosun::schedule::cli::run(&data_dir, action).await?);
             Ok(())
         }
         Command::Healthcheck { listen } => {

@@ -7,12 +7,14 @@ mod deliveries;
 mod fairness_tests;
 mod jobs;
 mod redeliveries;
+mod schedules;
 mod tasks;
 
 pub use deliveries::{
     write_group, DeliveryState, GroupWritten, Handled, NewDelivery, StoredDelivery,
 };
 pub use jobs::{ClaimedJob, Fence, JobId, NewJob, RunLimits};
+pub use schedules::{ScheduleError, ScheduleRow};
 pub use tasks::{NewAttempt, RecordError, StartOutcome, TaskRow};
 
 use sqlx::pool::PoolConnection;

@@ -5,6 +5,7 @@ mod feedback;
 mod peer;
 mod plan;
 mod run;
+mod schedule;
 
 pub use feedback::{
     feedback_answered, no_pull_to_revise, not_addressed, review_gates_failed, thread_reply,
@@ -15,6 +16,7 @@ pub use peer::{
 };
 pub use plan::{part_labels, plan_done, plan_refused, sub_issue_body};
 pub use run::*;
+pub use schedule::scheduled_issue_body;
 
 use crate::db::TaskRow;
 use crate::github::marker::TrackingMarker;

@@ -5,6 +5,7 @@ pub mod handle_feedback;
 pub mod handle_lifecycle;
 pub mod handle_plan;
 pub mod handle_run;
+pub mod handle_schedule;
 pub mod handle_trigger;
 pub mod model;
 pub mod resync;

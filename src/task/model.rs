@@ -128,6 +128,11 @@ pub enum TriggerSource {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         complexity: Option<Complexity>,
     },
+    /// A server job (`bosun job add`) opened this issue at its tick and started the task.
+    Schedule {
+        name: String,
+        tick: i64,
+    },
 }
 
 /// One fact in a task's life. Stored as JSON, never changed once written.

@@ -21,6 +21,8 @@ pub enum Job {
     /// Look at a planned issue's sub-issues: mark parts done, start the ones whose
     /// dependencies are done, close the planned issue when all are.
     PlanCheck { task: TaskId },
+    /// A server job's tick: open its issue and start a task on it.
+    Scheduled { name: String, tick: i64 },
 }
 
 impl Job {
@@ -32,6 +34,7 @@ impl Job {
             Job::Lifecycle(_) => "lifecycle",
             Job::Feedback(_) => "feedback",
             Job::PlanCheck { .. } => "plan_check",
+            Job::Scheduled { .. } => "scheduled",
         }
     }
 
@@ -58,6 +61,8 @@ impl Job {
                 Some(format!("plan:{task}")),
                 8,
             ),
+            // One job's ticks one after the other, each once (its issue has a marker).
+            Job::Scheduled { name, .. } => (Some(format!("schedule:{name}")), None, 8),
             // A queued refresh already covers any later change: twins coalesce.
             Job::SyncFace { task } => (
                 Some(format!("face:{task}")),

@@ -157,6 +157,12 @@ async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
                 .instrument(span)
                 .await
         }
+        Job::Scheduled { name, tick } => {
+            let span = tracing::info_span!("scheduled", job = %name, tick = tick);
+            crate::task::handle_schedule::handle_schedule(ctx, name, *tick)
+                .instrument(span)
+                .await
+        }
         Job::SyncFace { task } => {
             let span = tracing::info_span!("face", task = %task, repo = tracing::field::Empty, issue = tracing::field::Empty);
             handle_face(ctx, *task).instrument(span).await

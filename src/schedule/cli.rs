@@ -1,0 +1,142 @@
+//! `bosun job …`: the server's scheduled jobs, managed in the data directory's database
+//! (a running server picks changes up at its next look, within seconds).
+
+use std::path::Path;
+
+use clap::Subcommand;
+
+use crate::db::{now_ms, Db, ScheduleRow};
+use crate::github::ids::RepoRef;
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum JobAction {
+    /// List the jobs, with their next tick.
+    List,
+    /// Add a job: at each tick of `--cron` (UTC), open an issue in `--repo` with `--prompt` as
+    /// its description and start a task on it.
+    Add {
+        name: String,
+        /// Five fields (minute hour day month weekday), e.g. "0 6 * * 1" for Mondays 06:00.
+        #[arg(long)]
+        cron: String,
+        /// owner/name; the App must be installed there.
+        #[arg(long)]
+        repo: RepoRef,
+        /// The issue's title; the job's name when left out.
+        #[arg(long)]
+        title: Option<String>,
+        /// What the agent should do, as an issue description.
+        #[arg(long)]
+        prompt: String,
+        /// Add it switched off.
+        #[arg(long)]
+        disabled: bool,
+    },
+    Remove {
+        name: String,
+    },
+    Enable {
+        name: String,
+    },
+    Disable {
+        name: String,
+    },
+    /// Fire the jobs whose tick has passed, now (the server does this every 20 seconds).
+    Tick,
+}
+
+/// Carries out `action` at time `now_ms`; returns what to print.
+pub async fn run_at(data_dir: &Path, action: JobAction, now_ms: i64) -> anyhow::Result<String> {
+    let db = Db::open(data_dir).await?;
+    let out = act(&db, action, now_ms).await;
+    db.close().await;
+    out
+}
+
+pub async fn run(data_dir: &Path, action: JobAction) -> anyhow::Result<String> {
+    run_at(data_dir, action, now_ms()).await
+}
+
+async fn act(db: &Db, action: JobAction, now: i64) -> anyhow::Result<String> {
+    Ok(match action {
+        JobAction::List => {
+            let rows = db.schedules().await?;
+            if rows.is_empty() {
+                return Ok("no jobs; add one with `bosun job add`".into());
+            }
+            rows.iter()
+                .map(|r| list_line(r, now))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        JobAction::Add {
+            name,
+            cron,
+            repo,
+            title,
+            prompt,
+            disabled,
+        } => {
+            let schedule = super::parse(&cron).map_err(|why| anyhow::anyhow!(why))?;
+            anyhow::ensure!(!prompt.trim().is_empty(), "the prompt is empty");
+            anyhow::ensure!(
+                !name.trim().is_empty() && name.chars().count() <= 100,
+                "a job's name has 1 to 100 characters"
+            );
+            let row = ScheduleRow {
+                title: title.unwrap_or_else(|| name.clone()),
+                name,
+                cron,
+                repo: repo.to_string(),
+                prompt,
+                enabled: !disabled,
+                last_tick: now,
+            };
+            db.add_schedule(&row, now).await?;
+            format!(
+                "added `{}`; next tick {}",
+                row.name,
+                when(super::next_tick(&schedule, now))
+            )
+        }
+        JobAction::Remove { name } => {
+            db.remove_schedule(&name).await?;
+            format!("removed `{name}`")
+        }
+        JobAction::Enable { name } => {
+            db.enable_schedule(&name, true, now).await?;
+            format!("enabled `{name}`")
+        }
+        JobAction::Disable { name } => {
+            db.enable_schedule(&name, false, now).await?;
+            format!("disabled `{name}`")
+        }
+        JobAction::Tick => {
+            let fired = db.tick_schedules(now).await?;
+            if fired.is_empty() {
+                "nothing was due".into()
+            } else {
+                fired
+                    .iter()
+                    .map(|(name, tick)| format!("fired `{name}` for {}", when(Some(*tick))))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        }
+    })
+}
+
+fn list_line(r: &ScheduleRow, now: i64) -> String {
+    let next = match super::parse(&r.cron) {
+        Ok(s) if r.enabled => when(super::next_tick(&s, r.last_tick.max(now))),
+        Ok(_) => "off".into(),
+        Err(why) => format!("broken: {why}"),
+    };
+    format!("{}\t{}\t{}\tnext: {next}", r.name, r.cron, r.repo)
+}
+
+fn when(ms: Option<i64>) -> String {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "never".into())
+}
