@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod github;
 pub mod locks;
+pub mod meter;
 pub mod reply;
 pub mod run;
 pub mod schedule;

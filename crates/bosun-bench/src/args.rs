@@ -1,24 +1,27 @@
-//! The command line: `<ingest|ack|all|run> [--seconds N] [--connections N] [--issues N]
-//! [--tasks N] [--agent-secs N]`.
+//! The command line: `<ingest|ack|all|run|proxy> [--seconds N] [--connections N] [--issues N]
+//! [--tasks N] [--agent-secs N] [--calls N]`.
 //! Parsed by hand: three numeric flags do not justify another dependency in the bench.
 
 use anyhow::{bail, Context};
 
 pub const USAGE: &str =
-    "usage: bosun-bench <ingest|ack|all|run> [--seconds N] [--connections N] [--issues N]
-                   [--tasks N] [--agent-secs N]
+    "usage: bosun-bench <ingest|ack|all|run|proxy> [--seconds N] [--connections N] [--issues N]
+                   [--tasks N] [--agent-secs N] [--calls N]
 
   ingest   signed webhooks over keep-alive connections: deliveries/s and ack latency
   ack      webhook -> eyes reaction latency, one labelled issue at a time
   all      ingest, then ack, against the same server
   run      webhook -> agent running in Docker, agent exit -> draft PR, beside a fresh
            git clone per task (needs a Docker engine and Debian's busybox-static)
+  proxy    streamed model calls straight to a fake model API and through bosun's
+           metering proxy, in process on loopback: time to last byte and added latency
 
   --seconds N       measured load time of ingest (default 10, after a 1 s warm-up)
   --connections N   concurrent keep-alive connections of ingest (default 32)
   --issues N        issues labelled by ack (default 100)
   --tasks N         tasks run one at a time by run (default 10)
-  --agent-secs N    how long run's fake agent works (default 1)";
+  --agent-secs N    how long run's fake agent works (default 1)
+  --calls N         streamed calls per side measured by proxy (default 2000)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -26,6 +29,7 @@ pub enum Mode {
     Ack,
     All,
     Run,
+    Proxy,
 }
 
 impl Mode {
@@ -43,6 +47,7 @@ impl Mode {
             Mode::Ack => "ack",
             Mode::All => "all",
             Mode::Run => "run",
+            Mode::Proxy => "proxy",
         }
     }
 }
@@ -55,12 +60,14 @@ pub struct Args {
     pub issues: u64,
     pub tasks: u64,
     pub agent_secs: u64,
+    pub calls: u64,
 }
 
 /// Upper bounds that keep a typo from turning into an hour-long run or a fork bomb of sockets.
 const MAX_SECONDS: u64 = 600;
 const MAX_CONNECTIONS: usize = 1024;
 const MAX_ISSUES: u64 = 10_000;
+const MAX_CALLS: u64 = 100_000;
 
 /// `Ok(None)` means help was asked for.
 pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
@@ -72,6 +79,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
         issues: 100,
         tasks: 10,
         agent_secs: 1,
+        calls: 2000,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -94,11 +102,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
             "--issues" => parsed.issues = value("--issues")?.min(MAX_ISSUES),
             "--tasks" => parsed.tasks = value("--tasks")?.min(100),
             "--agent-secs" => parsed.agent_secs = value("--agent-secs")?.min(600),
-            "ingest" | "ack" | "all" | "run" if mode.is_none() => {
+            "--calls" => parsed.calls = value("--calls")?.min(MAX_CALLS),
+            "ingest" | "ack" | "all" | "run" | "proxy" if mode.is_none() => {
                 mode = Some(match arg.as_str() {
                     "ingest" => Mode::Ingest,
                     "ack" => Mode::Ack,
                     "run" => Mode::Run,
+                    "proxy" => Mode::Proxy,
                     _ => Mode::All,
                 })
             }
@@ -131,6 +141,9 @@ mod tests {
         assert!(parse_str("--help").unwrap().is_none());
         let a = parse_str("run --tasks 3 --agent-secs 2").unwrap().unwrap();
         assert_eq!((a.mode, a.tasks, a.agent_secs), (Mode::Run, 3, 2));
+        let a = parse_str("proxy --calls 50").unwrap().unwrap();
+        assert_eq!((a.mode, a.calls), (Mode::Proxy, 50));
+        assert_eq!(parse_str("proxy").unwrap().unwrap().calls, 2000);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! `bosun-bench`: builds the release `bosun`, runs it as a child process against the in-process
 //! fake GitHub, and prints numbers: ingest throughput and ack latency, and webhook → 👀 latency.
+//! `proxy` instead measures bosun's metering proxy in process against the fake model API.
 //! A command to run by hand; no test asserts a time.
 //!
-//! `cargo run --release -p bosun-bench -- <ingest|ack|all|run> [--seconds N] [--connections N]
-//! [--issues N] [--tasks N] [--agent-secs N]`
+//! `cargo run --release -p bosun-bench -- <ingest|ack|all|run|proxy> [--seconds N]
+//! [--connections N] [--issues N] [--tasks N] [--agent-secs N] [--calls N]`
 
 mod ack;
 mod args;
@@ -13,6 +14,7 @@ mod load;
 mod metrics;
 mod payloads;
 mod procfs;
+mod proxy;
 mod run;
 mod server;
 mod stats;
@@ -42,15 +44,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let outcome = binary::build_bosun().and_then(|bin| {
-        // One thread for the load generator and the fake GitHub: the client shares the
-        // machine's cores with the server it measures, so it must stay small and its CPU
-        // use must be measurable.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        runtime.block_on(until_interrupted(run(args, bin)))
-    });
+    let outcome = if args.mode == args::Mode::Proxy {
+        run_proxy(args.calls)
+    } else {
+        binary::build_bosun().and_then(|bin| {
+            // One thread for the load generator and the fake GitHub: the client shares the
+            // machine's cores with the server it measures, so it must stay small and its CPU
+            // use must be measurable.
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(until_interrupted(run(args, bin)))
+        })
+    };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
@@ -62,6 +68,47 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The proxy benchmark needs no bosun binary: the proxy is a library component, run here with
+/// the fake model API on a two-thread runtime, as it runs inside bosun's multi-threaded server.
+fn run_proxy(calls: u64) -> anyhow::Result<bool> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(until_interrupted(async move {
+        let machine = procfs::machine();
+        println!("bosun-bench proxy");
+        if cfg!(debug_assertions) {
+            println!("WARNING   a debug build: run it with --release for numbers worth quoting");
+        }
+        println!(
+            "machine   {} CPUs, {}, Linux {}",
+            machine.cpus, machine.model, machine.kernel
+        );
+        println!("setup     fake model API, metering proxy and client in this process (2 tokio worker threads), loopback");
+        println!(
+            "\n== proxy: {calls} streamed Anthropic calls each way, time to last byte"
+        );
+        let report = proxy::run(calls).await?;
+        report.print();
+        let source = binary::source_version().unwrap_or_else(|| "unknown source".into());
+        println!("\n== summary (for the README)");
+        println!(
+            "machine {} CPUs ({}), Linux {}, shared by the client, the proxy and the fake",
+            machine.cpus, machine.model, machine.kernel
+        );
+        println!("bosun   metering proxy from {source}, in process");
+        for line in report.summary() {
+            println!("{line}");
+        }
+        println!(
+            "checks  {}",
+            if report.passed() { "all passed" } else { "FAILED" }
+        );
+        Ok(report.passed())
+    }))
 }
 
 /// Ctrl-C or SIGTERM drops the benchmark future, and with it the server guard, which kills

@@ -1,0 +1,112 @@
+//! The Anthropic Messages API: `POST /v1/messages`, as JSON or as an SSE stream of
+//! `message_start`, `content_block_start`, `ping`, `content_block_delta`..., `content_block_stop`,
+//! `message_delta` (final `stop_reason` and cumulative `usage.output_tokens`), `message_stop`.
+
+use crate::server::{Reply, ReplyBody};
+use crate::{split_text, sse, Behavior};
+use serde_json::{json, Value};
+
+pub(crate) fn answer(request: &Value, behavior: &Behavior, n: u64) -> Reply {
+    let model = behavior
+        .model
+        .clone()
+        .or_else(|| request["model"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "claude-fake".into());
+    let id = format!("msg_fake{n:08}");
+    let u = behavior.usage;
+    let headers = vec![
+        ("request-id", format!("req_fake{n:08}")),
+        ("anthropic-organization-id", "fake-org".to_owned()),
+    ];
+    if request["stream"].as_bool() != Some(true) {
+        let body = json!({
+            "id": id,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": behavior.text}],
+            "stop_reason": "end_turn",
+            "stop_sequence": null,
+            "usage": {
+                "input_tokens": u.input,
+                "cache_creation_input_tokens": u.cache_write,
+                "cache_read_input_tokens": u.cache_read,
+                "output_tokens": u.output,
+                "service_tier": "standard"
+            }
+        });
+        return Reply {
+            status: 200,
+            headers,
+            body: ReplyBody::Json(body),
+        };
+    }
+
+    let mut events = vec![
+        sse::event(
+            Some("message_start"),
+            &json!({
+                "type": "message_start",
+                "message": {
+                    "id": id,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": null,
+                    "stop_sequence": null,
+                    "usage": {
+                        "input_tokens": u.input,
+                        "cache_creation_input_tokens": u.cache_write,
+                        "cache_read_input_tokens": u.cache_read,
+                        "output_tokens": 1,
+                        "service_tier": "standard"
+                    }
+                }
+            }),
+        ),
+        sse::event(
+            Some("content_block_start"),
+            &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        sse::event(Some("ping"), &json!({"type": "ping"})),
+    ];
+    for piece in split_text(&behavior.text, behavior.pieces) {
+        events.push(sse::event(
+            Some("content_block_delta"),
+            &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}),
+        ));
+    }
+    events.push(sse::event(
+        Some("content_block_stop"),
+        &json!({"type": "content_block_stop", "index": 0}),
+    ));
+    events.push(sse::event(
+        Some("message_delta"),
+        &json!({
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+            "usage": {"output_tokens": u.output}
+        }),
+    ));
+    events.push(sse::event(
+        Some("message_stop"),
+        &json!({"type": "message_stop"}),
+    ));
+    Reply {
+        status: 200,
+        headers,
+        body: ReplyBody::Sse(events),
+    }
+}
+
+/// Anthropic's error body.
+pub(crate) fn error(status: u16, kind: &str, message: &str) -> Reply {
+    Reply {
+        status,
+        headers: vec![],
+        body: ReplyBody::Json(
+            json!({"type": "error", "error": {"type": kind, "message": message}}),
+        ),
+    }
+}

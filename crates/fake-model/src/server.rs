@@ -1,0 +1,168 @@
+//! Routes, request recording, and turning a [`Reply`] into an HTTP response.
+
+use crate::{anthropic, lock, openai, sse, RecordedCall, Shared};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use bytes::Bytes;
+use serde_json::Value;
+
+/// What one API call answers, before it is framed.
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) body: ReplyBody,
+}
+
+pub(crate) enum ReplyBody {
+    Json(Value),
+    /// The events of an SSE stream, each framed and ending with its blank line.
+    Sse(Vec<Bytes>),
+}
+
+#[derive(Clone, Copy)]
+enum Api {
+    Messages,
+    Responses,
+    Chat,
+}
+
+pub(crate) fn router(shared: Shared) -> Router {
+    Router::new()
+        .route("/v1/messages", post(messages))
+        .route("/v1/responses", post(responses))
+        .route("/v1/chat/completions", post(chat))
+        .fallback(unknown)
+        .with_state(shared)
+}
+
+async fn messages(
+    State(s): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(&s, Some(Api::Messages), method, uri, headers, body)
+}
+
+async fn responses(
+    State(s): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(&s, Some(Api::Responses), method, uri, headers, body)
+}
+
+async fn chat(
+    State(s): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(&s, Some(Api::Chat), method, uri, headers, body)
+}
+
+async fn unknown(
+    State(s): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(&s, None, method, uri, headers, body)
+}
+
+fn answer(
+    shared: &Shared,
+    api: Option<Api>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut state = lock(shared);
+    state.next_id += 1;
+    let n = state.next_id;
+    let behavior = state.behavior.clone();
+    let request: Option<Value> = serde_json::from_slice(&body).ok();
+    let reply = match (api, &request) {
+        (None, _) => openai::error(
+            404,
+            "invalid_request_error",
+            &format!("Invalid URL ({} {})", method, uri.path()),
+        ),
+        (Some(Api::Messages), None) => anthropic::error(
+            400,
+            "invalid_request_error",
+            "the request body is not valid JSON",
+        ),
+        (Some(_), None) => openai::error(
+            400,
+            "invalid_request_error",
+            "We could not parse the JSON body of your request.",
+        ),
+        (Some(Api::Messages), Some(r)) => anthropic::answer(r, &behavior, n),
+        (Some(Api::Responses), Some(r)) => openai::responses(r, &behavior, n),
+        (Some(Api::Chat), Some(r)) => openai::chat(r, &behavior, n),
+    };
+
+    let (content_type, pieces, sent) = match reply.body {
+        ReplyBody::Json(value) => {
+            let bytes = Bytes::from(value.to_string());
+            ("application/json", vec![bytes.clone()], bytes)
+        }
+        ReplyBody::Sse(events) => {
+            let sent: Bytes = events.concat().into();
+            (
+                "text/event-stream; charset=utf-8",
+                sse::pieces(&events, behavior.chunk_bytes),
+                sent,
+            )
+        }
+    };
+    state.calls.push(RecordedCall {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or("").to_owned(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+        status: reply.status,
+        response_body: sent.clone(),
+    });
+    drop(state);
+
+    let is_json = content_type == "application/json";
+    let mut response = if is_json {
+        // A complete body: sent with a content-length, as the real APIs send JSON.
+        Response::new(Body::from(sent))
+    } else {
+        Response::new(sse::body(pieces, behavior.event_delay))
+    };
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if !is_json {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    for (name, value) in reply.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            h.insert(name, value);
+        }
+    }
+    response
+}

@@ -1,0 +1,672 @@
+//! The metering proxy on loopback between a test client (standing in for an agent) and the fake
+//! model API: key swap, byte-exact pass-through, usage and cost, budgets, refusals.
+//! No test asserts a duration; delays only shape how bytes arrive.
+
+use bosun::github::secret::Secret;
+use bosun::meter::{
+    MeterProxy, ModelPrice, PriceTable, Provider, RunBudget, RunId, Spent, Upstream, UpstreamApi,
+    BUDGET_SPENT,
+};
+use bytes::Bytes;
+use fake_model::{FakeModel, RecordedCall};
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+const ANTHROPIC_KEY: &str = "sk-ant-api03-REAL-KEY-only-the-upstream-sees";
+const OPENAI_KEY: &str = "sk-proj-REAL-KEY-only-the-upstream-sees";
+
+/// Prices in USD per million tokens, and the same in micro-USD per million tokens for the
+/// independent cost computation in [`expected_micro_usd`].
+const SONNET: (f64, f64, f64, f64) = (3.0, 15.0, 0.3, 3.75);
+const GPT5: (f64, f64, f64, f64) = (1.25, 10.0, 0.125, 1.25);
+const MINI: (f64, f64, f64, f64) = (0.15, 0.6, 0.075, 0.15);
+
+fn price((input, output, cache_read, cache_write): (f64, f64, f64, f64)) -> ModelPrice {
+    ModelPrice {
+        input,
+        output,
+        cache_read: Some(cache_read),
+        cache_write: Some(cache_write),
+    }
+}
+
+fn prices() -> PriceTable {
+    PriceTable::new()
+        .with("claude-sonnet-4-5", price(SONNET))
+        .unwrap()
+        .with("gpt-5", price(GPT5))
+        .unwrap()
+        .with("gpt-4o-mini", price(MINI))
+        .unwrap()
+}
+
+/// tokens x (USD per million) is micro-USD; summed exactly in millionths, rounded up once.
+fn expected_micro_usd(
+    p: (f64, f64, f64, f64),
+    input: u64,
+    output: u64,
+    cache_read: u64,
+    cache_write: u64,
+) -> u64 {
+    let per_mtok = |usd: f64| (usd * 1e6).round() as u128;
+    let total = input as u128 * per_mtok(p.0)
+        + output as u128 * per_mtok(p.1)
+        + cache_read as u128 * per_mtok(p.2)
+        + cache_write as u128 * per_mtok(p.3);
+    total.div_ceil(1_000_000) as u64
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Messages,
+    Responses,
+    Chat,
+}
+
+impl Call {
+    fn provider(self) -> Provider {
+        match self {
+            Call::Messages => Provider::Anthropic,
+            Call::Responses | Call::Chat => Provider::OpenAi,
+        }
+    }
+}
+
+struct Rig {
+    fake: FakeModel,
+    proxy: MeterProxy,
+    client: reqwest::Client,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    /// What the client sent as the request body.
+    sent: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+}
+
+impl Rig {
+    async fn start() -> Rig {
+        let fake = FakeModel::start().await;
+        let upstream = Upstream {
+            anthropic: Some(UpstreamApi::new(
+                fake.url().parse().unwrap(),
+                Secret::new(ANTHROPIC_KEY),
+            )),
+            openai: Some(UpstreamApi::new(
+                fake.url().parse().unwrap(),
+                Secret::new(OPENAI_KEY),
+            )),
+        };
+        let proxy = MeterProxy::bind("127.0.0.1:0".parse().unwrap(), upstream, prices())
+            .await
+            .unwrap();
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        Rig {
+            fake,
+            proxy,
+            client,
+        }
+    }
+
+    async fn stop(self) {
+        self.proxy.shutdown().await;
+        self.fake.shutdown().await;
+    }
+
+    /// One call the way the agent CLIs make it: Anthropic with `x-api-key` and
+    /// `anthropic-version`, OpenAI with a bearer token.
+    async fn call(&self, call: Call, token: &str, stream: bool) -> Answer {
+        let base = self.proxy.base_url(call.provider());
+        let (url, body) = match call {
+            Call::Messages => (
+                format!("{base}/v1/messages?beta=true"),
+                json!({"model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": stream,
+                       "messages": [{"role": "user", "content": "Say hello"}]}),
+            ),
+            Call::Responses => (
+                format!("{base}/responses"),
+                json!({"model": "gpt-5-codex", "stream": stream, "store": false,
+                       "input": [{"type": "message", "role": "user",
+                                  "content": [{"type": "input_text", "text": "Say hello"}]}]}),
+            ),
+            Call::Chat => (
+                format!("{base}/chat/completions"),
+                json!({"model": "gpt-4o-mini", "stream": stream,
+                       "stream_options": {"include_usage": true},
+                       "messages": [{"role": "user", "content": "Say hello"}]}),
+            ),
+        };
+        let sent = body.to_string();
+        let mut request = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-agent-marker", "from-the-agent")
+            .body(sent.clone());
+        request = match call {
+            Call::Messages => request
+                .header("x-api-key", token)
+                .header("anthropic-version", "2023-06-01")
+                .header("anthropic-beta", "fine-grained-tool-streaming-2025-05-14"),
+            Call::Responses | Call::Chat => request.bearer_auth(token),
+        };
+        let response = request.send().await.expect("the proxy answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.expect("a complete body");
+        Answer {
+            status,
+            headers,
+            body,
+            sent,
+        }
+    }
+
+    fn last_upstream_call(&self) -> RecordedCall {
+        self.fake.calls().pop().expect("the upstream saw a call")
+    }
+
+    fn spent(&self, run: RunId) -> Spent {
+        self.proxy.spent(run).expect("a registered run")
+    }
+}
+
+async fn within_timeout(test: impl std::future::Future<Output = ()>) {
+    tokio::time::timeout(TEST_TIMEOUT, test)
+        .await
+        .expect("the test finished in time");
+}
+
+/// The numbers each API reports for one fake call, and the price row of the model it names.
+struct Case {
+    call: Call,
+    stream: bool,
+    model: &'static str,
+    price: (f64, f64, f64, f64),
+    /// fresh input, output, cache read, cache write as the fake is told
+    usage: (u64, u64, u64, u64),
+}
+
+#[tokio::test]
+async fn every_api_streamed_or_not_gets_the_real_key_upstream_and_the_exact_bytes_back() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        let (run, token) = rig.proxy.register_run(RunBudget::default());
+        let cases = [
+            Case {
+                call: Call::Messages,
+                stream: true,
+                model: "claude-sonnet-4-5-20250929",
+                price: SONNET,
+                usage: (1000, 200, 10_000, 400),
+            },
+            Case {
+                call: Call::Messages,
+                stream: false,
+                model: "claude-sonnet-4-5-20250929",
+                price: SONNET,
+                usage: (7, 3, 0, 11),
+            },
+            Case {
+                call: Call::Responses,
+                stream: true,
+                model: "gpt-5-codex",
+                price: GPT5,
+                usage: (1500, 321, 2048, 0),
+            },
+            Case {
+                call: Call::Responses,
+                stream: false,
+                model: "gpt-5-2025-08-07",
+                price: GPT5,
+                usage: (10, 20, 30, 0),
+            },
+            Case {
+                call: Call::Chat,
+                stream: true,
+                model: "gpt-4o-mini-2024-07-18",
+                price: MINI,
+                usage: (2000, 50, 1024, 0),
+            },
+            Case {
+                call: Call::Chat,
+                stream: false,
+                model: "gpt-4o-mini-2024-07-18",
+                price: MINI,
+                usage: (19, 10, 0, 0),
+            },
+        ];
+        let mut expected = Spent::default();
+        for case in &cases {
+            let what = format!("{:?} stream={}", case.call, case.stream);
+            let (input, output, cache_read, cache_write) = case.usage;
+            rig.fake.set_usage(input, output, cache_read);
+            rig.fake.set_cache_write(cache_write);
+            rig.fake.set_model(Some(case.model));
+            let answer = rig.call(case.call, token.expose(), case.stream).await;
+            assert_eq!(answer.status, 200, "{what}: {:?}", answer.body);
+            let upstream = rig.last_upstream_call();
+
+            // What the agent got is what the upstream sent, byte for byte, headers included.
+            assert_eq!(answer.body, upstream.response_body, "{what}: body");
+            let content_type = answer.headers["content-type"].to_str().unwrap();
+            assert_eq!(
+                content_type.starts_with("text/event-stream"),
+                case.stream,
+                "{what}"
+            );
+            let id_header = match case.call.provider() {
+                Provider::Anthropic => "request-id",
+                Provider::OpenAi => "x-request-id",
+            };
+            assert!(
+                answer.headers[id_header]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("req_fake"),
+                "{what}: response headers pass through"
+            );
+
+            // The upstream got the real key, the agent's own headers and body, never the token.
+            assert!(
+                !upstream.any_header_contains(token.expose()),
+                "{what}: token leaked"
+            );
+            match case.call.provider() {
+                Provider::Anthropic => {
+                    assert_eq!(upstream.header("x-api-key"), Some(ANTHROPIC_KEY), "{what}");
+                    assert_eq!(upstream.header("authorization"), None, "{what}");
+                    assert_eq!(upstream.header("anthropic-version"), Some("2023-06-01"));
+                    assert_eq!(
+                        upstream.header("anthropic-beta"),
+                        Some("fine-grained-tool-streaming-2025-05-14")
+                    );
+                    assert_eq!(
+                        (upstream.path.as_str(), upstream.query.as_str()),
+                        ("/v1/messages", "beta=true")
+                    );
+                }
+                Provider::OpenAi => {
+                    let bearer = format!("Bearer {OPENAI_KEY}");
+                    assert_eq!(
+                        upstream.header("authorization"),
+                        Some(bearer.as_str()),
+                        "{what}"
+                    );
+                    assert_eq!(upstream.header("x-api-key"), None, "{what}");
+                }
+            }
+            assert_eq!(
+                upstream.header("x-agent-marker"),
+                Some("from-the-agent"),
+                "{what}"
+            );
+            assert_eq!(
+                upstream.body,
+                answer.sent.as_bytes(),
+                "{what}: request body"
+            );
+
+            // Usage, normalized: OpenAI's cache reads are taken out of its input count.
+            expected.input_tokens += input
+                + if case.call == Call::Messages {
+                    0
+                } else {
+                    cache_write
+                };
+            expected.output_tokens += output;
+            expected.cache_read_tokens += cache_read;
+            expected.cache_write_tokens += if case.call == Call::Messages {
+                cache_write
+            } else {
+                0
+            };
+            let (cost_write, cost_input) = if case.call == Call::Messages {
+                (cache_write, input)
+            } else {
+                (0, input + cache_write)
+            };
+            expected.micro_usd +=
+                expected_micro_usd(case.price, cost_input, output, cache_read, cost_write);
+            expected.calls += 1;
+            assert_eq!(rig.spent(run), expected, "{what}: spent after the call");
+        }
+        // The first case by hand, as a check on the helper: 1000 x $3 + 200 x $15 + 10k x $0.30
+        // + 400 x $3.75 per million = 3000 + 3000 + 3000 + 1500 micro-USD.
+        assert_eq!(expected_micro_usd(SONNET, 1000, 200, 10_000, 400), 10_500);
+        assert_eq!(rig.proxy.in_flight(run), Some(0));
+        rig.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_token_budget_lets_the_crossing_call_finish_and_refuses_the_next_without_the_upstream() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        rig.fake.set_usage(200, 100, 0);
+        // 300 tokens a call: 300, 600, 900 stay under 1000; the fourth call is admitted at 900
+        // and crosses to 1200; the fifth is refused.
+        let (run, token) = rig.proxy.register_run(RunBudget {
+            max_tokens: Some(1000),
+            max_micro_usd: None,
+        });
+        for n in 1..=4u64 {
+            let answer = rig.call(Call::Messages, token.expose(), true).await;
+            assert_eq!(answer.status, 200, "call {n}");
+            assert_eq!(rig.spent(run).total_tokens(), 300 * n);
+        }
+        assert_eq!(rig.fake.call_count(), 4);
+        for _ in 0..2 {
+            let refused = rig.call(Call::Messages, token.expose(), true).await;
+            assert_eq!(refused.status, 400);
+            let body = refused.json();
+            assert_eq!(body["type"], "error");
+            assert_eq!(body["error"]["type"], "invalid_request_error");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.starts_with(BUDGET_SPENT), "{message}");
+            assert!(message.contains("token budget: 1200 of 1000"), "{message}");
+        }
+        assert_eq!(
+            rig.fake.call_count(),
+            4,
+            "refused calls never reach the upstream"
+        );
+        let spent = rig.spent(run);
+        assert_eq!(
+            (spent.calls, spent.refused, spent.total_tokens()),
+            (4, 2, 1200)
+        );
+        rig.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_usd_budget_refuses_openai_calls_with_an_openai_shaped_400() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        rig.fake.set_model(Some("gpt-5-codex"));
+        rig.fake.set_usage(1000, 1000, 0);
+        let per_call = expected_micro_usd(GPT5, 1000, 1000, 0, 0);
+        assert_eq!(per_call, 11_250);
+        // Two calls stay under 30_000 micro-USD, the third crosses it, the fourth is refused.
+        let (run, token) = rig.proxy.register_run(RunBudget {
+            max_tokens: None,
+            max_micro_usd: Some(30_000),
+        });
+        for _ in 0..3 {
+            assert_eq!(
+                rig.call(Call::Responses, token.expose(), true).await.status,
+                200
+            );
+        }
+        let refused = rig.call(Call::Chat, token.expose(), false).await;
+        assert_eq!(refused.status, 400);
+        let body = refused.json();
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert_eq!(body["error"]["code"], "bosun_budget_spent");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(BUDGET_SPENT), "{message}");
+        assert!(
+            message.contains("USD budget: $0.033750 of $0.030000"),
+            "{message}"
+        );
+        assert_eq!(rig.fake.call_count(), 3);
+        let spent = rig.spent(run);
+        assert_eq!(
+            (spent.micro_usd, spent.calls, spent.refused),
+            (3 * per_call, 3, 1)
+        );
+        rig.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn missing_unknown_forged_and_ended_tokens_get_401_and_the_upstream_sees_nothing() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        let (live, live_token) = rig.proxy.register_run(RunBudget::default());
+        let (ended, ended_token) = rig.proxy.register_run(RunBudget::default());
+        assert_eq!(
+            rig.call(Call::Messages, ended_token.expose(), false)
+                .await
+                .status,
+            200
+        );
+        rig.fake.clear_calls();
+        assert!(rig.proxy.end_run(ended).is_some());
+
+        let forged = format!("bosun-run-{}-{}", live.get(), "ab".repeat(32));
+        let bad_tokens = [
+            "",
+            "sk-ant-api03-guess",
+            forged.as_str(),
+            ended_token.expose(),
+        ];
+        for token in bad_tokens {
+            for call in [Call::Messages, Call::Responses] {
+                let answer = rig.call(call, token, true).await;
+                assert_eq!(answer.status, 401, "{call:?} with {token:?}");
+                let body = answer.json();
+                match call.provider() {
+                    Provider::Anthropic => {
+                        assert_eq!(body["error"]["type"], "authentication_error")
+                    }
+                    Provider::OpenAi => assert_eq!(body["error"]["code"], "invalid_api_key"),
+                }
+                let message = body.to_string();
+                assert!(message.contains("bosun:"), "{message}");
+                assert!(!message.contains(live_token.expose()));
+            }
+        }
+        assert_eq!(rig.fake.call_count(), 0, "nothing reached the upstream");
+        // The live run's token still works, and the refusals were not charged to any run.
+        assert_eq!(
+            rig.call(Call::Chat, live_token.expose(), false)
+                .await
+                .status,
+            200
+        );
+        assert_eq!(rig.spent(live).calls, 1);
+        assert_eq!(rig.spent(ended).calls, 1);
+        rig.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stream_in_small_delayed_chunks_is_metered_right() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        let (run, token) = rig.proxy.register_run(RunBudget::default());
+        rig.fake
+            .set_text("A longer answer, streamed as many small deltas across the wire.");
+        rig.fake.set_pieces(16);
+        // 7-byte pieces cut through field names, JSON strings and line ends alike.
+        rig.fake.set_chunk_bytes(Some(7));
+        rig.fake.set_event_delay(Duration::from_millis(1));
+        rig.fake.set_usage(4321, 765, 999);
+        rig.fake.set_cache_write(55);
+        rig.fake.set_model(Some("claude-sonnet-4-5-20250929"));
+        let answer = rig.call(Call::Messages, token.expose(), true).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body, rig.last_upstream_call().response_body);
+        rig.fake.set_model(Some("gpt-5-codex"));
+        let answer = rig.call(Call::Responses, token.expose(), true).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body, rig.last_upstream_call().response_body);
+
+        let spent = rig.spent(run);
+        assert_eq!(spent.input_tokens, 4321 + (4321 + 55));
+        assert_eq!(spent.output_tokens, 765 * 2);
+        assert_eq!(spent.cache_read_tokens, 999 * 2);
+        assert_eq!(spent.cache_write_tokens, 55);
+        assert_eq!(
+            spent.micro_usd,
+            expected_micro_usd(SONNET, 4321, 765, 999, 55)
+                + expected_micro_usd(GPT5, 4321 + 55, 765, 999, 0)
+        );
+        rig.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_agent_that_hangs_up_mid_stream_is_charged_for_what_it_was_sent() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        let (run, token) = rig.proxy.register_run(RunBudget::default());
+        rig.fake.set_usage(500, 80, 0);
+        rig.fake.set_pieces(50);
+        rig.fake.set_event_delay(Duration::from_millis(20));
+        let mut response = rig
+            .client
+            .post(format!(
+                "{}/v1/messages",
+                rig.proxy.base_url(Provider::Anthropic)
+            ))
+            .header("x-api-key", token.expose())
+            .header("anthropic-version", "2023-06-01")
+            .body(
+                json!({"model": "claude-sonnet-4-5", "max_tokens": 10, "stream": true}).to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let mut seen = Vec::new();
+        while !String::from_utf8_lossy(&seen).contains("content_block_start") {
+            seen.extend_from_slice(&response.chunk().await.unwrap().expect("more body"));
+        }
+        drop(response);
+        // Settled once the proxy notices the agent is gone; poll, no deadline but the test's.
+        while rig.proxy.in_flight(run) != Some(0) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let spent = rig.spent(run);
+        // message_start was seen, so its input count is charged, with its initial output count
+        // of 1, or the final 80 should the proxy have read to the end before noticing (the
+        // exact partial count is checked in the unit tests of `usage`, free of timing).
+        assert_eq!(spent.input_tokens, 500);
+        assert!(matches!(spent.output_tokens, 1 | 80), "{spent:?}");
+        assert_eq!((spent.calls, spent.unmetered_calls), (1, 0));
+        assert!(rig.fake.call_count() == 1);
+        rig.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_chat_stream_without_usage_is_counted_as_unmetered() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        let (run, token) = rig.proxy.register_run(RunBudget::default());
+        let response = rig
+            .client
+            .post(format!(
+                "{}/chat/completions",
+                rig.proxy.base_url(Provider::OpenAi)
+            ))
+            .bearer_auth(token.expose())
+            .body(json!({"model": "gpt-4o-mini", "stream": true, "messages": []}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body = response.bytes().await.unwrap();
+        assert!(body.ends_with(b"data: [DONE]\n\n"));
+        let spent = rig.spent(run);
+        assert_eq!(
+            (spent.calls, spent.unmetered_calls, spent.total_tokens()),
+            (1, 1, 0)
+        );
+        rig.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unforwarded_endpoints_get_404_and_an_unreachable_upstream_502() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        let (run, token) = rig.proxy.register_run(RunBudget::default());
+        let batches = rig
+            .client
+            .post(format!(
+                "{}/v1/messages/batches",
+                rig.proxy.base_url(Provider::Anthropic)
+            ))
+            .header("x-api-key", token.expose())
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(batches.status(), 404);
+        let body: Value = batches.json().await.unwrap();
+        assert_eq!(body["error"]["type"], "not_found_error");
+        assert_eq!(rig.fake.call_count(), 0);
+        assert_eq!(rig.spent(run).calls, 0);
+
+        // A proxy whose upstream port has nothing listening.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dead: reqwest::Url = format!("http://{}", closed.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        drop(closed);
+        let proxy = MeterProxy::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            Upstream {
+                anthropic: Some(UpstreamApi::new(dead.clone(), Secret::new(ANTHROPIC_KEY))),
+                openai: None,
+            },
+            prices(),
+        )
+        .await
+        .unwrap();
+        let (run, token) = proxy.register_run(RunBudget::default());
+        let answer = rig
+            .client
+            .post(format!(
+                "{}/v1/messages",
+                proxy.base_url(Provider::Anthropic)
+            ))
+            .header("x-api-key", token.expose())
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 502);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["type"], "api_error");
+        // No OpenAI upstream configured: 502 in OpenAI's shape.
+        let answer = rig
+            .client
+            .post(format!("{}/responses", proxy.base_url(Provider::OpenAi)))
+            .bearer_auth(token.expose())
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 502);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["type"], "server_error");
+        let spent = proxy.spent(run).unwrap();
+        assert_eq!((spent.calls, spent.total_tokens()), (1, 0));
+        proxy.shutdown().await;
+        rig.stop().await;
+    })
+    .await;
+}
