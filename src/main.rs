@@ -34,6 +34,11 @@ enum Command {
         #[command(subcommand)]
         action: bosun::schedule::cli::JobAction,
     },
+    /// Success rate, median time and cost of finished runs per agent and complexity.
+    Stats {
+        #[arg(long, env = "BOSUN_DATA_DIR", default_value = "./data")]
+        data_dir: std::path::PathBuf,
+    },
     /// Exit 0 when the local server answers /health (for container health checks).
     Healthcheck {
         #[arg(long, env = "BOSUN_LISTEN", default_value = "127.0.0.1:3000")]
@@ -74,6 +79,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Job { data_dir, action } => {
             init_tracing("text");
             println!("{}", bosun::schedule::cli::run(&data_dir, action).await?);
+            Ok(())
+        }
+        Command::Stats { data_dir } => {
+            println!("{}", bosun::task::stats_cli::run(&data_dir).await?);
             Ok(())
         }
         Command::Healthcheck { listen } => {

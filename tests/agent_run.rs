@@ -2008,3 +2008,51 @@ async fn a_router_that_times_out_leaves_the_agents_to_take_turns() {
     assert!(has_label(gh, issue, "bosun:agent:fake"));
     run.app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_task_is_estimated_from_similar_ones_and_adds_its_own_run_to_the_history() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start(&fake_agent_image(), "").await;
+    let repo_id = run.app.github.add_repo(REPO).0;
+    // Five greeting fixes of 60..300 s and $0.10..$0.50 in this repository, and one elsewhere.
+    for i in 1..=6u64 {
+        let stat = bosun::db::RunStat {
+            task_id: 1000 + i as i64,
+            attempt: 1,
+            repo_id: bosun::github::ids::RepoId(if i == 6 { repo_id + 1 } else { repo_id }),
+            kind: "implement".into(),
+            agent: "fake".into(),
+            model: None,
+            complexity: "standard".into(),
+            outcome: "done".into(),
+            duration_secs: i * 60,
+            input_tokens: 100,
+            output_tokens: 10,
+            cost_micro_usd: Some(i * 100_000),
+            files_changed: 1,
+            lines_changed: 2,
+            finished_at: 0,
+            title: "Fix the greeting in hello.txt".into(),
+            body: String::new(),
+        };
+        run.app.db().record_run_stat(&stat).await.unwrap();
+    }
+    let issue = label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
+        finished(gh, issue) && !gh.pulls(REPO).is_empty()
+    })
+    .await;
+    let comment = tracking(&run.app.github, issue);
+    // Mean 180 s; 2.5th and 97.5th percentiles of 60..300 are 66 and 294 s.
+    assert!(
+        comment.contains(
+            "⏱ Estimate: ~3 min (95%: 1–5 min), ~$0.30 ($0.11–$0.49), from 5 similar tasks"
+        ),
+        "{comment}"
+    );
+    let summary = run.app.db().run_stats_summary().await.unwrap();
+    let total: u64 = summary.iter().map(|l| l.runs).sum();
+    assert_eq!(total, 7, "the new run joined the history: {summary:?}");
+    run.app.finish().await;
+}

@@ -7,6 +7,7 @@ mod deliveries;
 mod fairness_tests;
 mod jobs;
 mod redeliveries;
+mod run_stats;
 mod schedules;
 mod tasks;
 
@@ -14,6 +15,7 @@ pub use deliveries::{
     write_group, DeliveryState, GroupWritten, Handled, NewDelivery, StoredDelivery,
 };
 pub use jobs::{ClaimedJob, Fence, JobId, NewJob, RunLimits};
+pub use run_stats::{RunStat, StatsLine};
 pub use schedules::{ScheduleError, ScheduleRow};
 pub use tasks::{NewAttempt, RecordError, StartOutcome, TaskRow};
 

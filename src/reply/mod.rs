@@ -72,6 +72,9 @@ pub fn tracking_comment(task: &TaskRow, state: &TaskState, handle: &str) -> Stri
     out.push_str(&format!("- {} Queued\n", check(true)));
     out.push_str(&format!("- {} Picked up by a worker\n", check(started)));
     out.push_str(&route_step(&state.route));
+    if let Some((estimate, complexity)) = &state.estimate {
+        out.push_str(&estimate_step(estimate, *complexity));
+    }
     if state.placeholder_ran {
         out.push_str(&format!(
             "- {} Work step (placeholder: no agent runner is configured on this server, so \
@@ -117,6 +120,50 @@ pub fn tracking_comment(task: &TaskRow, state: &TaskState, handle: &str) -> Stri
         }
         .render(),
     );
+    out
+}
+
+/// The attempt's estimate from history.
+fn estimate_step(
+    e: &crate::task::estimate::Estimate,
+    complexity: crate::config::repo::Complexity,
+) -> String {
+    use crate::task::estimate::Basis;
+    let time = |s: u64| match s {
+        0..=59 => format!("{s} s"),
+        _ => format!("{} min", (s + 30) / 60),
+    };
+    let money = |m: u64| format!("${:.2}", m as f64 / 1e6);
+    let span = |lo: u64, hi: u64| {
+        if lo >= 60 {
+            format!("{}–{} min", (lo + 30) / 60, (hi + 30) / 60)
+        } else {
+            format!("{}–{}", time(lo), time(hi))
+        }
+    };
+    let mut out = format!(
+        "- ⏱ Estimate: ~{} (95%: {})",
+        time(e.secs.mid),
+        span(e.secs.low, e.secs.high)
+    );
+    if let Some(c) = e.micro_usd {
+        out.push_str(&format!(
+            ", ~{} ({}–{})",
+            money(c.mid),
+            money(c.low),
+            money(c.high)
+        ));
+    }
+    let plural = if e.samples == 1 { "" } else { "s" };
+    match e.basis {
+        Basis::Similar => out.push_str(&format!(", from {} similar task{plural}\n", e.samples)),
+        Basis::Complexity => out.push_str(&format!(
+            ", from {} task{plural} of complexity `{}` here (fewer than {} similar ones)\n",
+            e.samples,
+            complexity.as_str(),
+            crate::task::estimate::MIN_SIMILAR
+        )),
+    }
     out
 }
 

@@ -1,5 +1,6 @@
 //! Tasks: the model and state machine, trigger rules, and one handler per job kind.
 
+pub mod estimate;
 pub mod handle_face;
 pub mod handle_feedback;
 pub mod handle_lifecycle;
@@ -10,6 +11,7 @@ pub mod handle_trigger;
 pub mod model;
 pub mod resync;
 pub mod run_pipeline;
+pub mod stats_cli;
 pub mod trigger;
 
 /// Fills the `repo` and `issue` fields of the current job span once the task is loaded, so

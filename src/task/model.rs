@@ -243,6 +243,13 @@ pub enum TaskEvent {
         #[serde(default)]
         usage: RunUsage,
     },
+    /// How long and how much the attempt will likely take, from similar finished tasks.
+    Estimated {
+        attempt: u32,
+        estimate: crate::task::estimate::Estimate,
+        /// The complexity the history was read for.
+        complexity: Complexity,
+    },
     /// A reviewer agent began reviewing the change; `pass` is 1, or 2 after the fix round.
     PeerReviewStarted {
         attempt: u32,
@@ -485,6 +492,8 @@ pub struct TaskState {
     pub route: Route,
     /// For a planned issue: its sub-issues, once created.
     pub plan: Option<PlanState>,
+    /// The current attempt's estimate, when there was history to make one.
+    pub estimate: Option<(crate::task::estimate::Estimate, Complexity)>,
     pub run: RunProgress,
     pub summary: Option<String>,
 }
@@ -516,6 +525,7 @@ impl TaskEvent {
             TaskEvent::Pushed { .. } => "pushed",
             TaskEvent::PullOpened { .. } => "pull_opened",
             TaskEvent::Routed { .. } => "routed",
+            TaskEvent::Estimated { .. } => "estimated",
             TaskEvent::PeerReviewStarted { .. } => "peer_review_started",
             TaskEvent::PeerReviewed { .. } => "peer_reviewed",
             TaskEvent::PeerFixRound { .. } => "peer_fix_round",
@@ -553,6 +563,7 @@ impl TaskState {
             waits_for: Vec::new(),
             route: Route::default(),
             plan: None,
+            estimate: None,
             run: RunProgress::default(),
             summary: None,
         };
@@ -606,6 +617,7 @@ impl TaskState {
             | TaskEvent::Pushed { attempt, .. }
             | TaskEvent::PullOpened { attempt, .. }
             | TaskEvent::Routed { attempt, .. }
+            | TaskEvent::Estimated { attempt, .. }
             | TaskEvent::PeerReviewStarted { attempt, .. }
             | TaskEvent::PeerReviewed { attempt, .. }
             | TaskEvent::PeerFixRound { attempt, .. }
@@ -675,6 +687,7 @@ impl TaskState {
                     TaskStatus::Blocked
                 };
                 self.plan = None;
+                self.estimate = None;
                 self.issue = issue.clone();
                 self.attempt = *attempt;
                 self.kind = *kind;
@@ -798,6 +811,11 @@ impl TaskState {
                 // Shown on the route's own line: the run's totals start at its workspace.
                 self.route.usage = *usage;
             }
+            TaskEvent::Estimated {
+                estimate,
+                complexity,
+                ..
+            } => self.estimate = Some((*estimate, *complexity)),
             TaskEvent::PeerReviewStarted { pass, reviewer, .. } => {
                 self.run.peer.push(PeerProgress {
                     pass: *pass,

@@ -22,6 +22,9 @@ pub struct ChangeDiff {
     /// For each path of the new version, the line numbers (1-based) an inline comment may
     /// name: the added and context lines of its hunks. Complete even when `patch` was cut.
     pub commentable: BTreeMap<String, BTreeSet<u64>>,
+    /// Lines added and removed (text files), complete even when `patch` was cut.
+    pub added: u64,
+    pub removed: u64,
 }
 
 impl ChangeDiff {
@@ -55,6 +58,11 @@ pub fn diff(ws: &Workspace, tree: Oid, max_chars: usize) -> Result<ChangeDiff, G
     let mut chars = 0usize;
     diff.print(DiffFormat::Patch, |delta, _hunk, line| {
         let origin = line.origin();
+        match origin {
+            '+' => out.added += 1,
+            '-' => out.removed += 1,
+            _ => {}
+        }
         if let (Some(path), Some(number)) = (
             delta.new_file().path().and_then(|p| p.to_str()),
             line.new_lineno(),
@@ -146,6 +154,11 @@ mod tests {
         let a: Vec<u64> = d.commentable["a.txt"].iter().copied().collect();
         assert_eq!(a, vec![7, 8, 9, 10, 11, 12, 13]);
         assert!(d.can_comment("new.txt", 2));
+        assert_eq!(
+            (d.added, d.removed),
+            (3, 2),
+            "one line changed, two added, one gone"
+        );
         assert!(!d.can_comment("a.txt", 1), "outside every hunk");
         assert!(!d.can_comment("a.txt", 14));
         assert!(

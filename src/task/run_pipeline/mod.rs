@@ -39,6 +39,7 @@ mod publish;
 mod review;
 mod rounds;
 mod route;
+mod stats;
 
 use guards::{AbortOnDrop, RemoveOnDrop};
 
@@ -57,6 +58,7 @@ pub async fn run_attempt(
     attempt: u32,
     fence: Fence,
 ) -> Result<(), JobError> {
+    let started = Instant::now();
     let p = Pipeline {
         ctx,
         runner,
@@ -65,6 +67,7 @@ pub async fn run_attempt(
         fence,
         client: ctx.github.installation(task.installation),
         cancel: CancellationToken::new(),
+        facts: std::sync::Mutex::new(None),
     };
     // Both also act when this future is dropped midway (the pool drops it when the lease is
     // lost): the watcher stops, and the checkout is removed.
@@ -75,21 +78,26 @@ pub async fn run_attempt(
     checkout.now().await;
     match result {
         Ok(()) | Err(Step::Stopped) => Ok(()),
-        Err(Step::Finish(status, summary)) => p
-            .record(
-                TaskEvent::Finished {
-                    attempt,
-                    status,
-                    summary,
-                },
-                true,
-            )
-            .await
-            .map(|_| ())
-            .or_else(|e| match e {
-                Step::Job(j) => Err(j),
-                _ => Ok(()),
-            }),
+        Err(Step::Finish(status, summary)) => {
+            let recorded = p
+                .record(
+                    TaskEvent::Finished {
+                        attempt,
+                        status,
+                        summary,
+                    },
+                    true,
+                )
+                .await;
+            match recorded {
+                Ok(_) => {
+                    p.record_stats(status, started.elapsed()).await;
+                    Ok(())
+                }
+                Err(Step::Job(j)) => Err(j),
+                Err(_) => Ok(()),
+            }
+        }
         Err(Step::Job(e)) => Err(e),
     }
 }
@@ -127,6 +135,9 @@ struct Pipeline<'a> {
     fence: Fence,
     client: Installation,
     cancel: CancellationToken,
+    /// What the attempt ran with and changed, for its line in the run statistics; `None`
+    /// until the agent is chosen (an attempt that ends before is not a run).
+    facts: std::sync::Mutex<Option<stats::RunFacts>>,
 }
 
 impl Pipeline<'_> {
@@ -240,6 +251,10 @@ impl Pipeline<'_> {
             .config
             .resolve(&routed(&config, &route, &self.runner.config), complexity)
             .map_err(|why| Step::Finish(TaskStatus::Failed, why))?;
+        self.note_facts(&resolved, complexity);
+        if state.kind == TaskKind::Implement {
+            self.estimate(&issue, complexity).await?;
+        }
         let gate_image = resolved
             .agent
             .gate_image

@@ -134,6 +134,11 @@ impl Pipeline<'_> {
                 reply::no_change(&summary, &snap.rejected),
             ));
         }
+        let (ws2, tree) = (ws.clone(), snap.tree);
+        if let Ok(Ok(d)) = blocking(move || crate::run::workspace::diff::diff(&ws2, tree, 0)).await
+        {
+            self.note_change(snap.changes.len() as u64, d.added + d.removed);
+        }
         let message = reply::commit_message(self.task.issue.0, title, &summary);
         let sha = self
             .commit_and_push(ws, snap.tree, &message, token, PushMode::Replace)
