@@ -38,7 +38,7 @@ impl Bosun {
         let config = Arc::new(config);
         // The run configuration's queue limits apply in placeholder mode too.
         let run_config = RunConfig::load(config.run_config.as_deref())?;
-        let runner = build_runner(&config, &run_config)?;
+        let runner = build_runner(&config, &run_config).await?;
         let settings = settings(&config, &run_config, runner);
         let db = Db::open(&config.data_dir).await?;
         let (ingest, feed) = Ingest::start(&db);
@@ -125,7 +125,7 @@ async fn futures_join(handles: Vec<JoinHandle<()>>) {
 
 /// The agent runner the configuration asks for; `None` in placeholder run mode. A broken run
 /// configuration stops the start, with the reason.
-fn build_runner(
+async fn build_runner(
     config: &ServerConfig,
     run_config: &RunConfig,
 ) -> anyhow::Result<Option<Arc<Runner>>> {
@@ -133,10 +133,12 @@ fn build_runner(
         tracing::warn!("run mode `placeholder`: tasks run no agent and change no code");
         return Ok(None);
     }
-    Ok(Some(Arc::new(Runner::new(
-        &config.data_dir,
-        run_config.clone(),
-    )?)))
+    let mut runner = Runner::new(&config.data_dir, run_config.clone())?;
+    if run_config.meter.enabled {
+        let instance = crate::run::runner::instance_label(&config.data_dir);
+        runner.meter = Some(crate::run::meter_host::MeterHost::start(run_config, &instance).await?);
+    }
+    Ok(Some(Arc::new(runner)))
 }
 
 fn settings(
@@ -235,7 +237,8 @@ async fn run_schedule_ticks(
         }
         tokio::select! {
             _ = tokio::time::sleep(SCHEDULE_TICK_EVERY) => {}
-            _ = shutdown.changed() => {}
+            // A dropped sender is a shutdown too (and would otherwise wake this loop at once).
+            changed = shutdown.changed() => if changed.is_err() { return },
         }
     }
 }

@@ -25,6 +25,33 @@ pub struct RunConfig {
     pub peer_review: PeerReview,
     /// A small model that sorts each new task (complexity, agent) before it runs.
     pub router: RouterConfig,
+    /// The metering proxy between agents and their model APIs.
+    #[serde(skip_serializing)]
+    pub meter: MeterConfig,
+}
+
+/// The metering proxy: agents get a per-run token and the proxy's address instead of a model
+/// API key; the proxy adds the real key, counts and prices every call, and refuses calls past
+/// the run's budget (`limits.task_budget_*`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeterConfig {
+    pub enabled: bool,
+    pub anthropic: Option<UpstreamConfig>,
+    pub openai: Option<UpstreamConfig>,
+    /// USD per million tokens per model (or model-name prefix): `input`, `output`, and
+    /// optionally `cache_read`, `cache_write` (default: the input price).
+    pub prices: crate::meter::PriceTable,
+}
+
+/// A real model API behind the proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// The API's origin, e.g. `https://api.anthropic.com`.
+    pub base_url: String,
+    /// The host environment variable holding the key. Agents never see it.
+    pub key_env: String,
 }
 
 /// The router: which agent's CLI runs the routing prompt, with which (small) model.
@@ -116,6 +143,10 @@ pub struct Limits {
     /// Task runs at once per App installation and per repository; 0: only `max_runs` applies.
     pub max_runs_per_installation: u32,
     pub max_runs_per_repo: u32,
+    /// What one attempt may spend through the metering proxy: dollars (by `meter.prices`) and
+    /// tokens (all kinds). None: no limit of that kind.
+    pub task_budget_usd: Option<f64>,
+    pub task_budget_tokens: Option<u64>,
 }
 
 impl Default for Limits {
@@ -134,6 +165,8 @@ impl Default for Limits {
             max_runs: 3,
             max_runs_per_installation: 0,
             max_runs_per_repo: 0,
+            task_budget_usd: None,
+            task_budget_tokens: None,
         }
     }
 }
@@ -161,6 +194,7 @@ impl Default for RunConfig {
             limits: Limits::default(),
             peer_review: PeerReview::default(),
             router: RouterConfig::default(),
+            meter: MeterConfig::default(),
         }
     }
 }

@@ -257,3 +257,20 @@ fn thousands(n: u64) -> String {
     }
     out
 }
+
+/// How an attempt ends when the metering proxy refused a call for its budget.
+pub fn budget_spent(branch: Option<&str>, why: &str) -> String {
+    let kept = match branch {
+        Some(branch) => format!(
+            " The work so far is pushed to `{}` (no pull request was opened).",
+            code_safe(branch)
+        ),
+        None => String::new(),
+    };
+    format!(
+        "💸 Budget reached: the agent's model calls were stopped.{kept} Raise \
+         `limits.task_budget_usd` / `limits.task_budget_tokens` in the server's configuration, \
+         or split the issue, then `retry`.\n\n{}",
+        fenced(why)
+    )
+}

@@ -31,6 +31,8 @@ pub struct AgentRound<'a> {
     /// Extra environment for the agent (model keys the server passes, the canary).
     pub env: Vec<(String, String)>,
     pub network: bool,
+    /// The metering proxy's network, for an agent without `network`.
+    pub private_network: Option<String>,
     pub limits: Limits,
     pub deadline: Duration,
     /// An agent silent for this long is stuck: its container is stopped (see `stalled`).
@@ -78,6 +80,7 @@ pub async fn run_agent_round(
         script: round.command.script.clone(),
         env,
         network: round.network,
+        private_network: round.private_network,
         limits: round.limits,
         deadline: round.deadline,
         user: round.user,

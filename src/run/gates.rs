@@ -54,6 +54,7 @@ pub async fn run_gates(
             script: gate.run.clone(),
             env: vec![("CI".into(), "true".into())],
             network: false,
+            private_network: None,
             limits: run.limits.clone(),
             deadline: run.deadline,
             user: run.user,

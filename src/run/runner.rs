@@ -24,6 +24,8 @@ pub struct Runner {
     pub progress_every: Duration,
     /// Whose turn it is among the routable agents when the router cannot answer.
     pub turns: std::sync::atomic::AtomicUsize,
+    /// The metering proxy, when `meter.enabled`.
+    pub meter: Option<super::meter_host::MeterHost>,
 }
 
 impl Runner {
@@ -59,6 +61,7 @@ impl Runner {
             limits,
             progress_every: Duration::from_secs(10),
             turns: std::sync::atomic::AtomicUsize::new(0),
+            meter: None,
         }
     }
 }

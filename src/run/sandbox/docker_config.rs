@@ -82,7 +82,11 @@ fn host_config(spec: &SandboxSpec) -> HostConfig {
         cap_add: Some(Vec::new()),
         security_opt: Some(vec!["no-new-privileges".into()]),
         privileged: Some(false),
-        network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
+        network_mode: Some(match (&spec.private_network, spec.network) {
+            (_, true) => "bridge".to_string(),
+            (Some(private), false) => private.clone(),
+            (None, false) => "none".to_string(),
+        }),
         memory: Some(limits.memory_bytes),
         memory_swap: Some(limits.memory_bytes),
         nano_cpus: Some(limits.nano_cpus),
@@ -128,6 +132,7 @@ mod tests {
             script: "echo hi".into(),
             env: vec![("A".into(), "1".into())],
             network: false,
+            private_network: None,
             limits: Limits::default(),
             deadline: Duration::from_secs(60),
             user: (1000, 1001),
@@ -196,6 +201,14 @@ mod tests {
         let body = container_body(&s, "srv-a");
         let host = body.host_config.expect("host config");
         assert_eq!(host.network_mode.as_deref(), Some("bridge"));
+        s.network = false;
+        s.private_network = Some("bosun-meter-x".into());
+        let host = host_config(&s);
+        assert_eq!(
+            host.network_mode.as_deref(),
+            Some("bosun-meter-x"),
+            "the proxy's only"
+        );
         assert_eq!(host.binds.map(|b| b.len()), Some(1));
         assert_eq!(body.env, Some(vec!["HOME=/workspace".to_string()]));
     }

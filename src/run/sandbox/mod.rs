@@ -124,8 +124,11 @@ pub struct SandboxSpec {
     /// Run as `["/bin/sh", "-c", script]` in the workspace.
     pub script: String,
     pub env: Vec<(String, String)>,
-    /// false → no network at all (`network_mode: none`).
+    /// false → no network at all (`network_mode: none`), unless `private_network` names one.
     pub network: bool,
+    /// An (internal) Docker network to join when `network` is false: the metering proxy's,
+    /// which reaches nothing but the proxy.
+    pub private_network: Option<String>,
     pub limits: Limits,
     /// Wall-clock limit from the start of the script.
     pub deadline: Duration,
@@ -146,6 +149,7 @@ impl std::fmt::Debug for SandboxSpec {
             .field("script", &self.script)
             .field("env", &env_names)
             .field("network", &self.network)
+            .field("private_network", &self.private_network)
             .field("limits", &self.limits)
             .field("deadline", &self.deadline)
             .field("user", &self.user)

@@ -32,6 +32,7 @@ use crate::worker::job::Job;
 
 mod checks;
 mod guards;
+mod metering;
 mod peer;
 mod plan;
 mod prompt;
@@ -68,16 +69,34 @@ pub async fn run_attempt(
         client: ctx.github.installation(task.installation),
         cancel: CancellationToken::new(),
         facts: std::sync::Mutex::new(None),
+        metered: std::sync::Mutex::new(None),
     };
     // Both also act when this future is dropped midway (the pool drops it when the lease is
     // lost): the watcher stops, and the checkout is removed.
     let _watcher = AbortOnDrop(p.watch_for_stop());
     let checkout = RemoveOnDrop(runner.workspaces.clone(), Some(p.checkout_name()));
     let result = p.run().await;
+    p.end_metering();
     drop(_watcher);
     checkout.now().await;
     match result {
         Ok(()) | Err(Step::Stopped) => Ok(()),
+        // Spent outside the main rounds (a reviewer, the fix round): nothing more is pushed.
+        Err(Step::BudgetSpent(why)) => p
+            .record(
+                TaskEvent::Finished {
+                    attempt,
+                    status: TaskStatus::NeedsReview,
+                    summary: reply::budget_spent(None, &why),
+                },
+                true,
+            )
+            .await
+            .map(|_| ())
+            .or_else(|e| match e {
+                Step::Job(j) => Err(j),
+                _ => Ok(()),
+            }),
         Err(Step::Finish(status, summary)) => {
             let recorded = p
                 .record(
@@ -114,6 +133,8 @@ enum Mode {
 
 /// How a step ends the pipeline early.
 enum Step {
+    /// The metering proxy refused a call: the run's budget is spent (the proxy's message).
+    BudgetSpent(String),
     /// The task moved on (stopped, or another attempt): walk away.
     Stopped,
     /// End the attempt with this status and summary.
@@ -138,6 +159,8 @@ struct Pipeline<'a> {
     /// What the attempt ran with and changed, for its line in the run statistics; `None`
     /// until the agent is chosen (an attempt that ends before is not a run).
     facts: std::sync::Mutex<Option<stats::RunFacts>>,
+    /// The attempt's run on the metering proxy, once an agent was given its token.
+    metered: std::sync::Mutex<Option<metering::Metered>>,
 }
 
 impl Pipeline<'_> {
@@ -355,11 +378,11 @@ impl Pipeline<'_> {
             env.push(("BOSUN_CANARY".into(), canary.clone()));
             env
         };
-        let agent_env = env_of(&resolved.agent.env);
+        let agent_env = self.metered_env(resolved.adapter, env_of(&resolved.agent.env));
         let reviewers: Vec<peer::Reviewer> = reviewers
             .into_iter()
             .map(|resolved| peer::Reviewer {
-                env: env_of(&resolved.agent.env),
+                env: self.metered_env(resolved.adapter, env_of(&resolved.agent.env)),
                 resolved,
             })
             .collect();
@@ -378,7 +401,7 @@ impl Pipeline<'_> {
             _ => &config.gates[..],
         };
         let gate_config = gates;
-        let (final_message, gates, last_round) = self
+        let rounds = self
             .rounds(
                 &resolved,
                 gate_config,
@@ -390,7 +413,15 @@ impl Pipeline<'_> {
                 &mut mode,
                 (1, resolved.rounds),
             )
-            .await?;
+            .await;
+        let (final_message, gates, last_round) = match rounds {
+            Err(Step::BudgetSpent(why)) if matches!(mode, Mode::Implement) => {
+                return Err(self
+                    .keep_partial(&ws, &issue.title, &redactor, token, &why)
+                    .await)
+            }
+            other => other?,
+        };
         match &mode {
             Mode::Review(session) => {
                 let (summary, _) = crate::run::review_report::parse(&final_message);

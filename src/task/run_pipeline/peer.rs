@@ -209,7 +209,18 @@ impl Pipeline<'_> {
                 let result = self
                     .reviewer_once(reviewer, &dir, &prompt, (pass, index, launches), &fixes)
                     .await?;
-                usage = usage.plus(super::rounds::run_usage(result.outcome.usage));
+                let spent = self
+                    .metered_usage()
+                    .unwrap_or_else(|| super::rounds::run_usage(result.outcome.usage));
+                usage = usage.plus(spent);
+                if let Some(error) = result
+                    .outcome
+                    .error
+                    .as_deref()
+                    .filter(|e| super::metering::budget_spent(e))
+                {
+                    return Err(Step::BudgetSpent(error.to_string()));
+                }
                 if self.cancel.is_cancelled() {
                     break result;
                 }

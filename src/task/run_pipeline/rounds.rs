@@ -92,7 +92,10 @@ impl Pipeline<'_> {
             if result.exit.cancelled {
                 return Err(Step::Stopped);
             }
-            let usage = run_usage(result.outcome.usage);
+            // What the proxy counted and priced, when there is one; else what the CLI says.
+            let usage = self
+                .metered_usage()
+                .unwrap_or_else(|| run_usage(result.outcome.usage));
             self.record(
                 TaskEvent::AgentFinished {
                     attempt: self.attempt,
@@ -109,6 +112,9 @@ impl Pipeline<'_> {
                     .error
                     .clone()
                     .unwrap_or_else(|| "the agent failed".into());
+                if super::metering::budget_spent(&why) {
+                    return Err(Step::BudgetSpent(redactor.redact(&why)));
+                }
                 if let Some(reason) = transient(&why).filter(|_| !result.exit.timed_out) {
                     // The queue retries the run with backoff; its last try that fails ends
                     // the task as failed with this error.
@@ -234,11 +240,13 @@ impl Pipeline<'_> {
 
     /// The agent's command line, with the corrections found so far.
     pub(super) fn agent_command(&self, resolved: &Resolved, fixes: &[Fix]) -> AgentCommand {
+        let mut extra_args = resolved.agent.args.clone();
+        extra_args.extend(self.metered_args(resolved.adapter));
         let command = resolved.adapter.command(&CommandSpec {
             model: resolved.model.clone(),
             max_turns: resolved.agent.max_turns,
             program: resolved.agent.program.clone(),
-            extra_args: resolved.agent.args.clone(),
+            extra_args,
         });
         fixes
             .iter()
@@ -323,6 +331,7 @@ impl Pipeline<'_> {
                 command,
                 env: env.to_vec(),
                 network: resolved.network,
+                private_network: self.agent_network(),
                 limits: self.runner.limits.clone(),
                 deadline: resolved.agent_timeout,
                 idle: resolved.idle,

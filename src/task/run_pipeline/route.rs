@@ -160,12 +160,15 @@ impl Pipeline<'_> {
         })
         .await?
         .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("preparing the router: {e}"))))?;
-        let env: Vec<(String, String)> = resolved
-            .agent
-            .env
-            .iter()
-            .filter_map(|name| std::env::var(name).ok().map(|v| (name.clone(), v)))
-            .collect();
+        let env: Vec<(String, String)> = self.metered_env(
+            resolved.adapter,
+            resolved
+                .agent
+                .env
+                .iter()
+                .filter_map(|name| std::env::var(name).ok().map(|v| (name.clone(), v)))
+                .collect(),
+        );
         let run_dir = self
             .runner
             .runs_dir
@@ -194,7 +197,9 @@ impl Pipeline<'_> {
         if result.exit.cancelled || self.cancel.is_cancelled() {
             return Err(Step::Stopped);
         }
-        let usage = super::rounds::run_usage(result.outcome.usage);
+        let usage = self
+            .metered_usage()
+            .unwrap_or_else(|| super::rounds::run_usage(result.outcome.usage));
         // The router's own error may quote its key; what is shown goes through the redactor.
         let redactor = Redactor::new(env.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>());
         let answer = if result.stalled || result.exit.timed_out {

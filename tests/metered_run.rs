@@ -1,0 +1,156 @@
+//! An agent run through the metering proxy, in a real container on the proxy's internal Docker
+//! network, against the fake model API on the host: the container holds a run token and no
+//! real key, the upstream sees the real key and never the token, the run stops at its budget
+//! with at most one call past it, the work so far is pushed, and the cost in the tracking
+//! comment is the price table's.
+
+#[path = "support/images.rs"]
+mod images;
+mod support;
+
+use std::time::Duration;
+
+use fake_model::FakeModel;
+use support::*;
+
+const WRITER: &str = "octocat";
+/// The real key, in the server's environment only (a name no other test uses).
+const KEY_ENV: &str = "BOSUN_TEST_METER_REAL_KEY";
+const REAL_KEY: &str = "sk-ant-real-0123456789abcdef0123456789";
+
+/// A fake `claude` that speaks HTTP itself (busybox `nc`): it calls the Messages API at
+/// `$ANTHROPIC_BASE_URL` with `$ANTHROPIC_API_KEY` until a call is refused, writing a file
+/// per answered call, and reports the refusal as Claude Code does (an error result).
+const METERED_AGENT: &str = r#"#!/bin/sh
+cat > /dev/null
+echo '{"type":"system","subtype":"init","session_id":"m1","model":"claude-test","tools":[]}'
+case "$ANTHROPIC_API_KEY" in bosun-run-*) token=ok ;; *) token=missing ;; esac
+leak=none
+env | grep -q 'sk-ant-real' && leak=LEAKED
+hostport=${ANTHROPIC_BASE_URL#http://}
+hostport=${hostport%%/*}
+host=${hostport%:*}
+port=${hostport#*:}
+body='{"model":"claude-test","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}'
+i=0
+while [ $i -lt 10 ]; do
+  i=$((i+1))
+  # The request's end is not the connection's: a closed write side would end the exchange
+  # before the answer, so the pipe stays open until the server closes the connection.
+  answer=$( (printf 'POST /anthropic/v1/messages HTTP/1.1\r\nHost: %s\r\nx-api-key: %s\r\nanthropic-version: 2023-06-01\r\ncontent-type: application/json\r\ncontent-length: %s\r\nconnection: close\r\n\r\n%s' "$hostport" "$ANTHROPIC_API_KEY" "${#body}" "$body"; sleep 3) | nc -w 5 "$host" "$port")
+  status=$(printf '%s\n' "$answer" | head -n 1 | cut -d' ' -f2)
+  if [ "$status" != "200" ]; then
+    msg=$(printf '%s' "$answer" | tr -d '\r\n' | sed -n 's/.*"message":"\([^"]*\)".*/\1/p')
+    echo "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\"result\":\"API Error: $status $msg (token $token, key $leak, call $i)\",\"session_id\":\"m1\"}"
+    exit 1
+  fi
+  echo "answer $i" > "call-$i.txt"
+done
+echo '{"type":"result","subtype":"success","is_error":false,"result":"Never stopped.","session_id":"m1"}'
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metered_run_holds_no_key_and_stops_at_its_budget_with_its_work_pushed() {
+    if !images::require_docker() {
+        return;
+    }
+    // SAFETY: set once, before bosun reads it; no other test reads or writes this name.
+    unsafe { std::env::set_var(KEY_ENV, REAL_KEY) };
+    let model = FakeModel::start().await;
+    model.set_usage(400, 100, 0);
+    let image = images::image_with_files(
+        "bosun-metered-agent",
+        &[("/usr/local/bin/claude", METERED_AGENT, 0o755)],
+    );
+    let dirs = tempfile::tempdir().unwrap();
+    let config_path = dirs.path().join("bosun-server.yml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n    \
+             env: [{KEY_ENV}]\nlimits:\n  memory_mb: 256\n  cpus: 1\n  task_budget_tokens: 1200\n\
+             peer_review: {{enabled: false}}\n\
+             meter:\n  enabled: true\n  anthropic:\n    base_url: {}\n    key_env: {KEY_ENV}\n  \
+             prices:\n    claude-test: {{input: 3000, output: 15000}}\n",
+            model.url()
+        ),
+    )
+    .unwrap();
+    let app = TestApp::start_with(|c| {
+        c.run_mode = "agent".into();
+        c.run_config = Some(config_path.clone());
+    })
+    .await;
+    let network = format!(
+        "bosun-meter-{}",
+        bosun::run::runner::instance_label(app.data_dir.path())
+    );
+    let bare = bare_remote(dirs.path());
+    let gh = &app.github;
+    gh.set_clone_url(REPO, &format!("file://{}", bare.display()));
+    gh.set_permission(REPO, WRITER, "write");
+    let issue = gh.add_issue(REPO, "Spend", "Make some calls.", WRITER);
+    let mut payload = labeled(&app, issue, "bosun", WRITER);
+    payload["issue"]["title"] = "Spend".into();
+    payload["issue"]["body"] = "Make some calls.".into();
+    payload["issue"]["user"]["login"] = WRITER.into();
+    assert_eq!(
+        app.send_json("issues", "d-meter", &payload).await.status(),
+        202
+    );
+    let ended = |g: &fake_github::FakeGitHub| {
+        has_label(g, issue, "bosun:needs-review") && tracking(g, issue).contains("[x] Finished")
+    };
+    let ok = gh.wait_until(ended, Duration::from_secs(120)).await;
+    let comment = tracking(gh, issue);
+    assert!(ok, "{comment}");
+
+    // Three calls answered (500 tokens each: the third crossed 1,200), the fourth refused by
+    // the proxy without reaching the model API.
+    let calls = model.calls();
+    assert_eq!(calls.len(), 3, "{calls:#?}");
+    for call in &calls {
+        assert_eq!(call.header("x-api-key"), Some(REAL_KEY));
+        assert!(
+            !call.any_header_contains("bosun-run-"),
+            "the token never reached upstream"
+        );
+    }
+    assert!(
+        comment
+            .contains("the budget of this run is spent (token budget: 1500 of 1200 tokens used)"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("(token ok, key none, call 4)"),
+        "{comment}"
+    );
+    // 3 × (400 × $3,000 + 100 × $15,000 per million tokens) = $8.10.
+    assert!(comment.contains("1,200 in / 300 out · $8.10"), "{comment}");
+    assert!(comment.contains("Budget reached"), "{comment}");
+    // The work so far is on the task branch; no pull request.
+    assert!(gh.pulls(REPO).is_empty());
+    let branch = git(
+        &bare,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short)",
+            "refs/heads/bosun",
+        ],
+    );
+    assert!(
+        comment.contains(&format!("pushed to `{branch}`")),
+        "{comment}"
+    );
+    let files = git(&bare, &["ls-tree", "--name-only", &branch]);
+    assert!(
+        files.contains("call-3.txt") && !files.contains("call-4.txt"),
+        "{files}"
+    );
+
+    app.finish().await;
+    model.shutdown().await;
+    let _ = std::process::Command::new("docker")
+        .args(["network", "rm", &network])
+        .output();
+}
