@@ -81,10 +81,10 @@ async fn a_metered_run_holds_no_key_and_stops_at_its_budget_with_its_work_pushed
         c.run_config = Some(config_path.clone());
     })
     .await;
-    let network = format!(
+    let _network = NetworkGone(format!(
         "bosun-meter-{}",
         bosun::run::runner::instance_label(app.data_dir.path())
-    );
+    ));
     let bare = bare_remote(dirs.path());
     let gh = &app.github;
     gh.set_clone_url(REPO, &format!("file://{}", bare.display()));
@@ -150,7 +150,16 @@ async fn a_metered_run_holds_no_key_and_stops_at_its_budget_with_its_work_pushed
 
     app.finish().await;
     model.shutdown().await;
-    let _ = std::process::Command::new("docker")
-        .args(["network", "rm", &network])
-        .output();
+}
+
+/// Removes the meter's Docker network when the test ends, passed or not (bosun keeps it for
+/// its next start).
+struct NetworkGone(String);
+
+impl Drop for NetworkGone {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["network", "rm", &self.0])
+            .output();
+    }
 }
