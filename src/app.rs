@@ -149,6 +149,16 @@ fn settings(
     WorkerSettings {
         runner,
         run_limits: run_config.limits.run_limits(config.workers),
+        spend_limits: crate::worker::context::SpendLimits {
+            repo_daily: run_config
+                .limits
+                .repo_daily_budget_usd
+                .map(crate::config::run::micro_usd),
+            installation_monthly: run_config
+                .limits
+                .installation_monthly_budget_usd
+                .map(crate::config::run::micro_usd),
+        },
         workers: config.workers,
         lease: Duration::from_secs(config.lease_secs.max(1)),
         placeholder: Duration::from_secs_f64(config.placeholder_secs.max(0.0)),

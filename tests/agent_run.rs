@@ -1108,7 +1108,16 @@ async fn a_transient_agent_failure_is_retried_with_backoff() {
         labels.contains(&"bosun:in-progress".to_string()),
         "{labels:?}"
     );
-    let runs = run.app.db().jobs_of_kind("run").await.unwrap();
+    // The queue notes the error when the worker hands the job back, just after the comment
+    // says it will retry.
+    let mut runs = Vec::new();
+    for _ in 0..100 {
+        runs = run.app.db().jobs_of_kind("run").await.unwrap();
+        if runs[0].2.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
         runs[0]
             .2

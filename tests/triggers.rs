@@ -509,3 +509,61 @@ async fn deliveries_accepted_before_bosun_knows_itself_are_handled_once_it_does(
     .await
     .expect("test timed out");
 }
+
+#[tokio::test]
+async fn a_repository_over_its_daily_budget_queues_no_new_run_and_says_why() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("bosun-server.yml");
+        std::fs::write(&config, "limits:\n  repo_daily_budget_usd: 1.0\n").unwrap();
+        let app = TestApp::start_with(|c| c.run_config = Some(config.clone())).await;
+        app.github.set_permission(REPO, WRITER, "write");
+        // Earlier runs of this repository spent $1.50 today.
+        let stat = bosun::db::RunStat {
+            task_id: 900,
+            attempt: 1,
+            repo_id: bosun::github::ids::RepoId(app.repo_id),
+            kind: "implement".into(),
+            agent: "claude".into(),
+            model: None,
+            complexity: "standard".into(),
+            outcome: "done".into(),
+            duration_secs: 60,
+            input_tokens: 1,
+            output_tokens: 1,
+            cost_micro_usd: Some(1_500_000),
+            files_changed: 1,
+            lines_changed: 1,
+            finished_at: bosun::db::now_ms(),
+            title: "Earlier".into(),
+            body: String::new(),
+        };
+        app.db().record_run_stat(&stat).await.unwrap();
+        let issue = app.github.add_issue(REPO, "Fix it", "", WRITER);
+        app.send_json("issues", "over", &labeled(&app, issue, "bosun", WRITER))
+            .await;
+        app.wait_for("the refusal", |g| {
+            g.comments(REPO, issue)
+                .iter()
+                .any(|c| c.body.contains("Not starting"))
+        })
+        .await;
+        app.settle().await;
+        let body = app.github.comments(REPO, issue)[0].body.clone();
+        assert!(
+            body.contains(
+                "this repository's daily budget is spent: $1.50 of $1.00, until midnight UTC"
+            ),
+            "{body}"
+        );
+        assert!(app.db().task_counts().await.unwrap().is_empty(), "no task");
+        assert!(app
+            .github
+            .issue_labels(REPO, issue)
+            .iter()
+            .all(|l| !l.starts_with("bosun:")));
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}

@@ -147,6 +147,11 @@ pub struct Limits {
     /// tokens (all kinds). None: no limit of that kind.
     pub task_budget_usd: Option<f64>,
     pub task_budget_tokens: Option<u64>,
+    /// What runs may spend per repository per UTC day and per App installation per UTC month
+    /// (finished attempts' metered cost): past it, new runs are not started, and the trigger
+    /// gets a reply saying so. Empty: no limit.
+    pub repo_daily_budget_usd: Option<f64>,
+    pub installation_monthly_budget_usd: Option<f64>,
 }
 
 impl Default for Limits {
@@ -167,6 +172,8 @@ impl Default for Limits {
             max_runs_per_repo: 0,
             task_budget_usd: None,
             task_budget_tokens: None,
+            repo_daily_budget_usd: None,
+            installation_monthly_budget_usd: None,
         }
     }
 }
@@ -212,6 +219,11 @@ pub struct Resolved {
     /// Silence after which the agent counts as stuck.
     pub idle: std::time::Duration,
     pub network: bool,
+}
+
+/// Dollars as micro-dollars, the unit bosun counts cost in.
+pub fn micro_usd(usd: f64) -> u64 {
+    (usd.max(0.0) * 1e6).round() as u64
 }
 
 impl Limits {

@@ -15,7 +15,7 @@ pub use deliveries::{
     write_group, DeliveryState, GroupWritten, Handled, NewDelivery, StoredDelivery,
 };
 pub use jobs::{ClaimedJob, Fence, JobId, NewJob, RunLimits};
-pub use run_stats::{RunStat, StatsLine};
+pub use run_stats::{RunStat, SpendScope, StatsLine};
 pub use schedules::{ScheduleError, ScheduleRow};
 pub use tasks::{NewAttempt, RecordError, StartOutcome, TaskRow};
 

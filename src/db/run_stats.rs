@@ -40,6 +40,13 @@ pub struct StatsLine {
     pub median_micro_usd: Option<f64>,
 }
 
+/// Whose spending a budget counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpendScope {
+    Repo(RepoId),
+    Installation(crate::github::ids::InstallationId),
+}
+
 /// How many of the best matches a similarity look-up returns.
 const SIMILAR_LIMIT: i64 = 20;
 
@@ -122,6 +129,31 @@ impl Db {
         .fetch_all(&self.read)
         .await?;
         rows.into_iter().map(sample).collect()
+    }
+
+    /// The metered cost of the attempts that finished since `since_ms`, of one repository or of
+    /// every repository of one installation.
+    pub async fn spent_since(&self, scope: SpendScope, since_ms: i64) -> Result<u64, sqlx::Error> {
+        let total: Option<i64> = match scope {
+            SpendScope::Repo(repo) => sqlx::query_scalar(
+                "SELECT sum(cost_micro_usd) FROM run_stats WHERE repo_id = ? AND finished_at >= ?",
+            )
+            .bind(repo.0 as i64)
+            .bind(since_ms)
+            .fetch_one(&self.read)
+            .await?,
+            SpendScope::Installation(installation) => {
+                sqlx::query_scalar(
+                    "SELECT sum(s.cost_micro_usd) FROM run_stats s JOIN tasks t ON t.id = s.task_id
+                     WHERE t.installation_id = ? AND s.finished_at >= ?",
+                )
+                .bind(installation.0 as i64)
+                .bind(since_ms)
+                .fetch_one(&self.read)
+                .await?
+            }
+        };
+        Ok(total.unwrap_or(0).max(0) as u64)
     }
 
     /// Success rate, median time and cost per agent and complexity, over every attempt.
@@ -285,9 +317,61 @@ mod tests {
         assert_eq!(e.basis, Basis::Complexity);
         assert_eq!(e.samples, 10);
 
+        // Spending: the finished runs since a time, of the repository.
+        assert_eq!(
+            db.spent_since(SpendScope::Repo(RepoId(1)), 0)
+                .await
+                .unwrap(),
+            (1..=6).map(|i| i * 100_000).sum::<u64>() + 4 * 5_000_000 + 1
+        );
+        assert_eq!(
+            db.spent_since(SpendScope::Repo(RepoId(2)), 0)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            db.spent_since(SpendScope::Repo(RepoId(1)), 1)
+                .await
+                .unwrap(),
+            0
+        );
+
         let summary = db.run_stats_summary().await.unwrap();
         assert_eq!(summary.len(), 1);
         assert_eq!((summary[0].runs, summary[0].done), (11, 10));
         assert_eq!(summary[0].median_secs, 300.0, "the middle of 11 runs");
+    }
+
+    #[tokio::test]
+    async fn an_installation_spends_what_its_repositories_tasks_spent() {
+        use crate::db::{NewAttempt, StartOutcome};
+        use crate::github::ids::{InstallationId, IssueNumber, RepoRef};
+        use crate::task::model::{TaskEvent, TaskKind, TriggerSource};
+        let (db, _dir) = crate::db::test_db().await;
+        let new = NewAttempt {
+            repo_id: RepoId(9),
+            repo: RepoRef::new("o", "r"),
+            installation: InstallationId(5),
+            issue: IssueNumber(1),
+            label_prefix: "bosun".into(),
+            event: TaskEvent::Triggered {
+                attempt: 0,
+                kind: TaskKind::Implement,
+                by: "a".into(),
+                source: TriggerSource::IssueBody,
+                instructions: String::new(),
+                issue: None,
+            },
+        };
+        let StartOutcome::Started(task) = db.start_attempt(new, |_| vec![]).await.unwrap() else {
+            panic!("a new task")
+        };
+        let mut s = stat(task.id.0, "t", 60, 250_000, "done");
+        s.repo_id = RepoId(9);
+        db.record_run_stat(&s).await.unwrap();
+        let of = |i| SpendScope::Installation(InstallationId(i));
+        assert_eq!(db.spent_since(of(5), 0).await.unwrap(), 250_000);
+        assert_eq!(db.spent_since(of(6), 0).await.unwrap(), 0);
     }
 }

@@ -274,3 +274,24 @@ pub fn budget_spent(branch: Option<&str>, why: &str) -> String {
         fenced(why)
     )
 }
+
+/// Which budget is spent: `$12.40 of $10.00 (until midnight UTC)`.
+pub fn spent_line(budget: &str, spent: u64, limit: u64, until: &str) -> String {
+    format!(
+        "{budget} is spent: ${:.2} of ${:.2}, until {until}",
+        spent as f64 / 1e6,
+        limit as f64 / 1e6
+    )
+}
+
+/// The answer to a trigger while a budget is spent: no run is queued.
+pub fn budget_refused(why: &str, key: &str) -> String {
+    super::with_marker(
+        format!(
+            "💸 Not starting: {why}. No run was queued. Ask again after that, or raise the limit \
+             in the server's configuration (`limits.repo_daily_budget_usd`, \
+             `limits.installation_monthly_budget_usd`)."
+        ),
+        key,
+    )
+}

@@ -72,9 +72,7 @@ impl MeterHost {
 pub fn budget(limits: &Limits) -> RunBudget {
     RunBudget {
         max_tokens: limits.task_budget_tokens,
-        max_micro_usd: limits
-            .task_budget_usd
-            .map(|usd| (usd.max(0.0) * 1e6).round() as u64),
+        max_micro_usd: limits.task_budget_usd.map(crate::config::run::micro_usd),
     }
 }
 

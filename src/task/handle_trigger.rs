@@ -180,6 +180,17 @@ pub(crate) async fn apply(
     let by = req.sender.login.clone();
     let existing = ctx.db.task_for_issue(req.repo_id, req.issue).await?;
     let reply_with = |body: String| async move { post_once(client, req, &body, key).await };
+    // A command that would start a new attempt is refused while a budget is spent.
+    let starts_new = matches!(
+        command,
+        Command::Do(_) | Command::Plan(_) | Command::Retry(_)
+    ) && !existing.as_ref().is_some_and(|t| t.status.is_active());
+    if starts_new {
+        if let Some(why) = spent_budget(ctx, req, client.id()).await? {
+            tracing::info!(%why, "a budget is spent: no new run");
+            return Ok(reply_with(reply::budget_refused(&why, key)).await?);
+        }
+    }
     match command {
         Command::Do(text) => {
             start_or_steer(ctx, client, req, config, fence, TaskKind::Implement, text).await
@@ -224,6 +235,52 @@ pub(crate) async fn apply(
         Command::Help => Ok(reply_with(reply::help(handle, key)).await?),
         Command::Unknown(word) => Ok(reply_with(reply::unknown_command(&word, handle, key)).await?),
     }
+}
+
+/// Which budget is spent, with the numbers, when the repository's daily or its installation's
+/// monthly spending reached its limit.
+async fn spent_budget(
+    ctx: &Ctx,
+    req: &TriggerRequest,
+    installation: crate::github::ids::InstallationId,
+) -> Result<Option<String>, JobError> {
+    use chrono::Datelike;
+    let limits = ctx.settings.spend_limits;
+    let now = chrono::Utc::now();
+    let today = now.date_naive();
+    let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    if let Some(limit) = limits.repo_daily {
+        let since = midnight(today).map_or(0, |t| t.timestamp_millis());
+        let spent = ctx
+            .db
+            .spent_since(crate::db::SpendScope::Repo(req.repo_id), since)
+            .await?;
+        if spent >= limit {
+            return Ok(Some(reply::spent_line(
+                "this repository's daily budget",
+                spent,
+                limit,
+                "midnight UTC",
+            )));
+        }
+    }
+    if let Some(limit) = limits.installation_monthly {
+        let first = chrono::NaiveDate::from_ymd_opt(today.year(), today.month(), 1);
+        let since = first.and_then(midnight).map_or(0, |t| t.timestamp_millis());
+        let spent = ctx
+            .db
+            .spent_since(crate::db::SpendScope::Installation(installation), since)
+            .await?;
+        if spent >= limit {
+            return Ok(Some(reply::spent_line(
+                "this installation's monthly budget",
+                spent,
+                limit,
+                "the first of next month (UTC)",
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// Starts a new attempt, or adds the text to the active one as further instructions.

@@ -32,6 +32,15 @@ pub struct WorkerSettings {
     pub config_ttl: Duration,
     /// How many task runs may hold workers at once.
     pub run_limits: crate::db::RunLimits,
+    /// Spending limits past which no new run starts.
+    pub spend_limits: SpendLimits,
+}
+
+/// Micro-dollars a repository may spend per UTC day, an installation per UTC month.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpendLimits {
+    pub repo_daily: Option<u64>,
+    pub installation_monthly: Option<u64>,
 }
 
 impl Default for WorkerSettings {
@@ -46,6 +55,7 @@ impl Default for WorkerSettings {
             permission_ttl: Duration::from_secs(300),
             config_ttl: Duration::from_secs(60),
             run_limits: crate::config::run::Limits::default().run_limits(4),
+            spend_limits: SpendLimits::default(),
         }
     }
 }
