@@ -119,7 +119,7 @@ pub struct AgentConfig {
     pub args: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub max_rounds: u32,
@@ -143,6 +143,9 @@ pub struct Limits {
     /// Task runs at once per App installation and per repository; 0: only `max_runs` applies.
     pub max_runs_per_installation: u32,
     pub max_runs_per_repo: u32,
+    /// Agent runs at once per adapter (`claude`, `codex`, …: the vendor whose API limits and
+    /// bills them). A run over its vendor's limit waits in the queue. Missing: no limit.
+    pub max_runs_per_vendor: BTreeMap<String, u32>,
     /// What one attempt may spend through the metering proxy: dollars (by `meter.prices`) and
     /// tokens (all kinds). None: no limit of that kind.
     pub task_budget_usd: Option<f64>,
@@ -170,6 +173,7 @@ impl Default for Limits {
             max_runs: 3,
             max_runs_per_installation: 0,
             max_runs_per_repo: 0,
+            max_runs_per_vendor: BTreeMap::new(),
             task_budget_usd: None,
             task_budget_tokens: None,
             repo_daily_budget_usd: None,

@@ -15,4 +15,5 @@ pub mod review_report;
 pub mod router;
 pub mod runner;
 pub mod sandbox;
+pub mod vendor_slots;
 pub mod workspace;

@@ -26,6 +26,8 @@ pub struct Runner {
     pub turns: std::sync::atomic::AtomicUsize,
     /// The metering proxy, when `meter.enabled`.
     pub meter: Option<super::meter_host::MeterHost>,
+    /// Runs going per agent vendor (`limits.max_runs_per_vendor`).
+    pub vendor_slots: super::vendor_slots::VendorSlots,
 }
 
 impl Runner {
@@ -62,6 +64,7 @@ impl Runner {
             progress_every: Duration::from_secs(10),
             turns: std::sync::atomic::AtomicUsize::new(0),
             meter: None,
+            vendor_slots: super::vendor_slots::VendorSlots::default(),
         }
     }
 }

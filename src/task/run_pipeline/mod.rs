@@ -274,6 +274,21 @@ impl Pipeline<'_> {
             .config
             .resolve(&routed(&config, &route, &self.runner.config), complexity)
             .map_err(|why| Step::Finish(TaskStatus::Failed, why))?;
+        // Held until the pipeline ends: one of the vendor's runs at once.
+        let vendor = resolved.adapter.name();
+        let limit = self
+            .runner
+            .config
+            .limits
+            .max_runs_per_vendor
+            .get(vendor)
+            .copied();
+        let Some(_vendor_slot) = self.runner.vendor_slots.take(vendor, limit) else {
+            return Err(Step::Job(JobError::Defer(anyhow::anyhow!(
+                "{} {vendor} runs are going, the most this server allows at once",
+                limit.unwrap_or_default()
+            ))));
+        };
         self.note_facts(&resolved, complexity);
         if state.kind == TaskKind::Implement {
             self.estimate(&issue, complexity).await?;
