@@ -296,6 +296,29 @@ async fn label_and_wait(
     issue
 }
 
+/// Labels a new issue and waits until its task finished with a pull request.
+async fn label_until_pull(run: &Run, title: &str, body: &str) -> u64 {
+    label_and_wait(run, title, body, |gh, issue| {
+        finished(gh, issue) && !gh.pulls(REPO).is_empty()
+    })
+    .await
+}
+
+/// The data directory's `runs/task-<id>/attempt-1/` of the test's only task.
+fn first_attempt_dir(run: &Run) -> PathBuf {
+    run.app
+        .data_dir
+        .path()
+        .join("runs")
+        .read_dir()
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+        .join("attempt-1")
+}
+
 /// `issues.labeled` carrying the issue's title, body and author, as GitHub sends it.
 fn labeled_as_on_github(app: &TestApp, issue: u64, title: &str, body: &str) -> serde_json::Value {
     let mut payload = labeled(app, issue, "bosun", WRITER);
@@ -353,10 +376,7 @@ async fn a_labelled_issue_becomes_a_draft_pull_request_with_the_agents_change() 
     )
     .await;
     let sweep = sweep(&run);
-    let issue = label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
-        finished(gh, issue) && !gh.pulls(REPO).is_empty()
-    })
-    .await;
+    let issue = label_until_pull(&run, "Fix the greeting", "SCENARIO: edit").await;
     let gh = &run.app.github;
     let pulls = gh.pulls(REPO);
     assert_eq!(pulls.len(), 1, "{pulls:#?}");
@@ -435,10 +455,7 @@ async fn a_failing_gate_goes_back_to_the_agent_until_it_passes() {
     let gates =
         "gates:\n  - name: three\n    run: test \"$(wc -l < rounds.txt)\" -ge 3\nrounds: 3\n";
     let run = start(&image, gates).await;
-    let issue = label_and_wait(&run, "Three rounds", "SCENARIO: rounds", |gh, issue| {
-        finished(gh, issue) && !gh.pulls(REPO).is_empty()
-    })
-    .await;
+    let issue = label_until_pull(&run, "Three rounds", "SCENARIO: rounds").await;
     let gh = &run.app.github;
     let comment = tracking(gh, issue);
     assert!(comment.contains("round 3 of 3"), "{comment}");
@@ -506,10 +523,7 @@ async fn planted_links_and_hooks_are_neither_committed_nor_run() {
     let _ = std::fs::remove_file(&marker);
     let run = start(&fake_agent_image(), "").await;
     let body = format!("SCENARIO: planted\nMARKER: {}", marker.display());
-    label_and_wait(&run, "Plant things", &body, |gh, issue| {
-        finished(gh, issue) && !gh.pulls(REPO).is_empty()
-    })
-    .await;
+    label_until_pull(&run, "Plant things", &body).await;
     let gh = &run.app.github;
     let pr = &gh.pulls(REPO)[0];
     let files = git(&run.bare, &["ls-tree", "-r", "--name-only", &pr.head_sha]);
@@ -554,13 +568,7 @@ async fn a_token_in_the_agents_final_message_is_redacted_in_the_pull_request() {
         return;
     }
     let run = start(&fake_agent_image(), "").await;
-    label_and_wait(
-        &run,
-        "Say too much",
-        "SCENARIO: secret-message",
-        |gh, issue| finished(gh, issue) && !gh.pulls(REPO).is_empty(),
-    )
-    .await;
+    label_until_pull(&run, "Say too much", "SCENARIO: secret-message").await;
     let pr = &run.app.github.pulls(REPO)[0];
     assert!(!pr.body.contains(TOKEN), "{}", pr.body);
     assert!(pr.body.contains("[REDACTED]"), "{}", pr.body);
@@ -655,10 +663,7 @@ async fn the_process_backend_runs_the_agent_on_the_host_and_says_so() {
         std::fs::Permissions::from_mode(0o755),
     )
     .unwrap();
-    let issue = label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
-        finished(gh, issue) && !gh.pulls(REPO).is_empty()
-    })
-    .await;
+    let issue = label_until_pull(&run, "Fix the greeting", "SCENARIO: edit").await;
     let gh = &run.app.github;
     let comment = tracking(gh, issue);
     assert!(comment.contains("unsandboxed"), "{comment}");
@@ -740,10 +745,7 @@ async fn fetch_and_push_over_http_use_the_installation_token_and_store_it_nowher
     }
     let run = start(&fake_agent_image(), "").await;
     run.app.github.serve_git(REPO, &run.bare);
-    label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
-        finished(gh, issue) && !gh.pulls(REPO).is_empty()
-    })
-    .await;
+    label_until_pull(&run, "Fix the greeting", "SCENARIO: edit").await;
     let gh = &run.app.github;
     let pr = &gh.pulls(REPO)[0];
     assert_eq!(
@@ -904,10 +906,7 @@ async fn a_merged_pull_request_marks_the_task_done_and_deletes_its_branch() {
         return;
     }
     let run = start(&fake_agent_image(), "").await;
-    let issue = label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
-        finished(gh, issue) && !gh.pulls(REPO).is_empty()
-    })
-    .await;
+    let issue = label_until_pull(&run, "Fix the greeting", "SCENARIO: edit").await;
     let gh = &run.app.github;
     let pr = gh.pulls(REPO)[0].clone();
     let branch_ref = format!("refs/heads/{}", pr.head);
@@ -952,10 +951,7 @@ async fn a_pull_request_closed_unmerged_cancels_the_task_and_keeps_the_branch() 
         return;
     }
     let run = start(&fake_agent_image(), "").await;
-    let issue = label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
-        finished(gh, issue) && !gh.pulls(REPO).is_empty()
-    })
-    .await;
+    let issue = label_until_pull(&run, "Fix the greeting", "SCENARIO: edit").await;
     let gh = &run.app.github;
     let pr = gh.pulls(REPO)[0].clone();
     let payload = pull_closed(&run.app, &pr, false, WRITER);
@@ -1036,10 +1032,7 @@ async fn a_silent_agent_is_restarted_once() {
         return;
     }
     let run = start_with_idle(2).await;
-    let issue = label_and_wait(&run, "Stall once", "SCENARIO: stall-once", |gh, issue| {
-        finished(gh, issue) && !gh.pulls(REPO).is_empty()
-    })
-    .await;
+    let issue = label_until_pull(&run, "Stall once", "SCENARIO: stall-once").await;
     let gh = &run.app.github;
     let comment = tracking(gh, issue);
     assert!(
@@ -1203,10 +1196,7 @@ async fn a_flag_the_cli_does_not_know_is_dropped_and_the_agent_relaunched() {
         "",
     )
     .await;
-    let issue = label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
-        finished(gh, issue) && !gh.pulls(REPO).is_empty()
-    })
-    .await;
+    let issue = label_until_pull(&run, "Fix the greeting", "SCENARIO: edit").await;
     let gh = &run.app.github;
     let comment = tracking(gh, issue);
     assert!(
@@ -1225,18 +1215,7 @@ async fn a_flag_the_cli_does_not_know_is_dropped_and_the_agent_relaunched() {
         "{comment}"
     );
     // Both launches kept their logs; the refused one holds the CLI's own error.
-    let round = run
-        .app
-        .data_dir
-        .path()
-        .join("runs")
-        .read_dir()
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path()
-        .join("attempt-1");
+    let round = first_attempt_dir(&run);
     let refused = std::fs::read_to_string(round.join("round-1").join("agent.log")).unwrap();
     assert!(
         refused.contains("unexpected argument '--full-auto'"),
@@ -1395,13 +1374,7 @@ async fn a_run_out_of_tries_needs_review_with_its_last_error() {
 
 /// The task's first run opens the pull request; returns (issue, pull request).
 async fn pull_request_for(run: &Run, scenario: &str) -> (u64, fake_github::PullRecord) {
-    let issue = label_and_wait(
-        run,
-        "Fix the greeting",
-        &format!("SCENARIO: {scenario}"),
-        |gh, issue| finished(gh, issue) && !gh.pulls(REPO).is_empty(),
-    )
-    .await;
+    let issue = label_until_pull(run, "Fix the greeting", &format!("SCENARIO: {scenario}")).await;
     (issue, run.app.github.pulls(REPO)[0].clone())
 }
 
@@ -1673,13 +1646,7 @@ async fn peer_reviewed(scenario: &str) -> (Run, u64, fake_github::PullRecord) {
         "gates:\n  - name: greeting\n    run: grep -q hello hello.txt\n",
     )
     .await;
-    let issue = label_and_wait(
-        &run,
-        "Fix the greeting",
-        &format!("SCENARIO: {scenario}"),
-        |gh, issue| finished(gh, issue) && !gh.pulls(REPO).is_empty(),
-    )
-    .await;
+    let issue = label_until_pull(&run, "Fix the greeting", &format!("SCENARIO: {scenario}")).await;
     let pulls = run.app.github.pulls(REPO);
     assert_eq!(pulls.len(), 1, "{pulls:#?}");
     let pr = pulls[0].clone();
@@ -1829,13 +1796,7 @@ async fn concerns_shared_by_most_reviewers_are_asked_about_on_the_issue() {
          peer_review:\n  reviewers: [fake, second]\n",
     )
     .await;
-    let issue = label_and_wait(
-        &run,
-        "Fix the greeting",
-        "SCENARIO: peer-ask",
-        |gh, issue| finished(gh, issue) && !gh.pulls(REPO).is_empty(),
-    )
-    .await;
+    let issue = label_until_pull(&run, "Fix the greeting", "SCENARIO: peer-ask").await;
     let gh = &run.app.github;
     assert!(has_label(gh, issue, "bosun:needs-review"));
     let pr = &gh.pulls(REPO)[0];
@@ -1880,18 +1841,7 @@ async fn a_verdict_that_cannot_be_read_is_asked_for_once_more() {
         "{comment}"
     );
     assert!(gh.reviews(REPO, pr.number).is_empty());
-    let attempt = run
-        .app
-        .data_dir
-        .path()
-        .join("runs")
-        .read_dir()
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path()
-        .join("attempt-1");
+    let attempt = first_attempt_dir(&run);
     let second = std::fs::read_to_string(attempt.join("review-1-0-run-2/input/prompt.md")).unwrap();
     assert!(
         second.contains("no fenced `json` block"),
@@ -1922,13 +1872,7 @@ async fn the_router_picks_the_agent_and_complexity_and_the_model_follows_the_map
         return;
     }
     let run = start_routed(60).await;
-    let issue = label_and_wait(
-        &run,
-        "Fix the greeting",
-        "SCENARIO: edit-model",
-        |gh, issue| finished(gh, issue) && !gh.pulls(REPO).is_empty(),
-    )
-    .await;
+    let issue = label_until_pull(&run, "Fix the greeting", "SCENARIO: edit-model").await;
     let gh = &run.app.github;
     let comment = tracking(gh, issue);
     assert!(
@@ -1975,18 +1919,7 @@ async fn labels_on_the_issue_override_the_router() {
     );
     assert!(gh.pulls(REPO)[0].body.contains("Model: big-model."));
     // The router never ran.
-    let task_dir = run
-        .app
-        .data_dir
-        .path()
-        .join("runs")
-        .read_dir()
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
-    assert!(!task_dir.join("attempt-1").join("route").exists());
+    assert!(!first_attempt_dir(&run).join("route").exists());
     run.app.finish().await;
 }
 
@@ -1996,13 +1929,7 @@ async fn a_router_that_times_out_leaves_the_agents_to_take_turns() {
         return;
     }
     let run = start_routed(2).await;
-    let issue = label_and_wait(
-        &run,
-        "Fix the greeting",
-        "SCENARIO: route-hang",
-        |gh, issue| finished(gh, issue) && !gh.pulls(REPO).is_empty(),
-    )
-    .await;
+    let issue = label_until_pull(&run, "Fix the greeting", "SCENARIO: route-hang").await;
     let gh = &run.app.github;
     let comment = tracking(gh, issue);
     assert!(
@@ -2048,10 +1975,7 @@ async fn a_new_task_is_estimated_from_similar_ones_and_adds_its_own_run_to_the_h
         };
         run.app.db().record_run_stat(&stat).await.unwrap();
     }
-    let issue = label_and_wait(&run, "Fix the greeting", "SCENARIO: edit", |gh, issue| {
-        finished(gh, issue) && !gh.pulls(REPO).is_empty()
-    })
-    .await;
+    let issue = label_until_pull(&run, "Fix the greeting", "SCENARIO: edit").await;
     let comment = tracking(&run.app.github, issue);
     // Mean 180 s; 2.5th and 97.5th percentiles of 60..300 are 66 and 294 s.
     assert!(

@@ -218,12 +218,7 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
         return None;
     }
     values.sort_by(f64::total_cmp);
-    let n = values.len();
-    Some(if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    })
+    Some(crate::task::estimate::percentile(&values, 0.5))
 }
 
 #[cfg(test)]

@@ -2,9 +2,7 @@
 
 /// The issue a server job opens at its tick: the job's prompt, and where it came from.
 pub fn scheduled_issue_body(prompt: &str, job: &str, tick: i64, marker: &str) -> String {
-    let when = chrono::DateTime::from_timestamp_millis(tick)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default();
+    let when = crate::schedule::utc_minute(tick).unwrap_or_default();
     format!(
         "{}\n\n<sub>Opened by bosun for the scheduled job `{}` ({when}).</sub>\n\n{marker}",
         prompt.trim(),

@@ -136,7 +136,6 @@ fn list_line(r: &ScheduleRow, now: i64) -> String {
 }
 
 fn when(ms: Option<i64>) -> String {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+    ms.and_then(super::utc_minute)
         .unwrap_or_else(|| "never".into())
 }

@@ -40,6 +40,11 @@ pub fn due_tick(schedule: &Schedule, after_ms: i64, now_ms: i64) -> Option<i64> 
         .map(|t| t.timestamp_millis())
 }
 
+/// A tick as people read it: `2026-11-21 11:00 UTC`.
+pub fn utc_minute(ms: i64) -> Option<String> {
+    at(ms).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+}
+
 /// The first tick after `after_ms`.
 pub fn next_tick(schedule: &Schedule, after_ms: i64) -> Option<i64> {
     schedule

@@ -79,8 +79,8 @@ pub fn range(values: &[f64]) -> Option<Range> {
     })
 }
 
-/// The `p`-th quantile of sorted values: rank `p·(n-1)`, interpolated.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// The `p`-th quantile of sorted values: rank `p·(n-1)`, interpolated (0.5 is the median).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = p * (sorted.len() - 1) as f64;
     let below = rank.floor() as usize;
     let above = rank.ceil() as usize;

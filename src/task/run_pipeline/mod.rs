@@ -184,6 +184,16 @@ impl Pipeline<'_> {
         )
     }
 
+    /// Where one agent run of this attempt keeps its prompt and log:
+    /// `<data>/runs/task-<id>/attempt-<n>/<leaf>`.
+    fn run_dir(&self, leaf: &str) -> std::path::PathBuf {
+        self.runner
+            .runs_dir
+            .join(format!("task-{}", self.task.id.0))
+            .join(format!("attempt-{}", self.attempt))
+            .join(leaf)
+    }
+
     /// Renews the lease before a step that publishes (push, check runs, pull request): a run
     /// that lost its job to another worker must not publish anything.
     async fn still_mine(&self) -> Result<(), Step> {
@@ -386,10 +396,7 @@ impl Pipeline<'_> {
         // What the agent may see, and what must never come back out.
         let canary = format!("bosun-canary-{}", hex::encode(rand::random::<[u8; 16]>()));
         let env_of = |names: &[String]| -> Vec<(String, String)> {
-            let mut env: Vec<(String, String)> = names
-                .iter()
-                .filter_map(|name| std::env::var(name).ok().map(|v| (name.clone(), v)))
-                .collect();
+            let mut env = host_env(names);
             env.push(("BOSUN_CANARY".into(), canary.clone()));
             env
         };
@@ -618,6 +625,14 @@ fn routed(
         config.agent.name = Some(agent.clone());
     }
     config
+}
+
+/// The host environment variables `names` that are set, as an agent's environment.
+fn host_env(names: &[String]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .filter_map(|name| std::env::var(name).ok().map(|v| (name.clone(), v)))
+        .collect()
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Step> {

@@ -290,12 +290,7 @@ impl Pipeline<'_> {
     ) -> Result<RoundResult, Step> {
         let resolved = &reviewer.resolved;
         let command = self.agent_command(resolved, fixes);
-        let run_dir = self
-            .runner
-            .runs_dir
-            .join(format!("task-{}", self.task.id.0))
-            .join(format!("attempt-{}", self.attempt))
-            .join(format!("review-{pass}-{index}-run-{launch}"));
+        let run_dir = self.run_dir(&format!("review-{pass}-{index}-run-{launch}"));
         self.sandboxed_round(
             resolved,
             dir,

@@ -278,15 +278,10 @@ impl Pipeline<'_> {
         )
         .await?;
         let command = self.agent_command(resolved, fixes);
-        let run_dir = self
-            .runner
-            .runs_dir
-            .join(format!("task-{}", self.task.id.0))
-            .join(format!("attempt-{}", self.attempt))
-            .join(match launches {
-                0 => format!("round-{round}"),
-                n => format!("round-{round}-restart-{n}"),
-            });
+        let run_dir = self.run_dir(&match launches {
+            0 => format!("round-{round}"),
+            n => format!("round-{round}-restart-{n}"),
+        });
         let progress = Arc::new(std::sync::Mutex::new(None::<(Usage, Duration)>));
         let ticker = AbortOnDrop(self.progress_ticker(progress.clone()));
         let started = Instant::now();

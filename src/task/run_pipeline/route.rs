@@ -160,21 +160,8 @@ impl Pipeline<'_> {
         })
         .await?
         .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("preparing the router: {e}"))))?;
-        let env: Vec<(String, String)> = self.metered_env(
-            resolved.adapter,
-            resolved
-                .agent
-                .env
-                .iter()
-                .filter_map(|name| std::env::var(name).ok().map(|v| (name.clone(), v)))
-                .collect(),
-        );
-        let run_dir = self
-            .runner
-            .runs_dir
-            .join(format!("task-{}", self.task.id.0))
-            .join(format!("attempt-{}", self.attempt))
-            .join("route");
+        let env = self.metered_env(resolved.adapter, super::host_env(&resolved.agent.env));
+        let run_dir = self.run_dir("route");
         let command = self.agent_command(&resolved, &[]);
         let result = self
             .sandboxed_round(
