@@ -41,6 +41,7 @@ impl Bosun {
         let runner = build_runner(&config, &run_config).await?;
         let settings = settings(&config, &run_config, runner);
         let db = Db::open(&config.data_dir).await?;
+        sync_server_jobs(&db, &run_config).await?;
         let (ingest, feed) = Ingest::start(&db);
         // Intake starts with the engine, once there are credentials; until then the feed waits.
         let feed = Arc::new(Mutex::new(Some(feed)));
@@ -136,9 +137,27 @@ async fn build_runner(
     let mut runner = Runner::new(&config.data_dir, run_config.clone())?;
     if run_config.meter.enabled {
         let instance = crate::run::runner::instance_label(&config.data_dir);
-        runner.meter = Some(crate::run::meter_host::MeterHost::start(run_config, &instance).await?);
+        runner.meter = Some(Arc::new(
+            crate::run::meter_host::MeterHost::start(run_config, &instance).await?,
+        ));
     }
     Ok(Some(Arc::new(runner)))
+}
+
+/// Makes the schedules table hold the server configuration's jobs: added, changed and removed
+/// as the file is now; their last ticks survive restarts.
+async fn sync_server_jobs(db: &Db, run_config: &RunConfig) -> anyhow::Result<()> {
+    let source = crate::db::ScheduleSource::Server;
+    let rows = crate::config::jobs::rows(&run_config.jobs, &source);
+    let clashes = db
+        .sync_schedules(&source, &rows, crate::db::now_ms())
+        .await?;
+    anyhow::ensure!(
+        clashes.is_empty(),
+        "jobs in the configuration are named like jobs added with `bosun job add`: {}; rename one",
+        clashes.join(", ")
+    );
+    Ok(())
 }
 
 fn settings(

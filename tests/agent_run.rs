@@ -1857,7 +1857,7 @@ async fn start_routed(router_timeout_secs: u64) -> Run {
     start_with_server_config(
         &format!(
             "default_agent: fake\nagents:\n  fake:\n{agent}  second:\n{agent}\
-             \x20   models: {{simple: small-model, complex: big-model}}\n\
+             model_map:\n  second: {{simple: small-model, complex: big-model}}\n\
              router:\n  agent: fake\n  timeout_secs: {router_timeout_secs}\n\
              limits:\n  memory_mb: 256\n  cpus: 1\n"
         ),
@@ -1961,7 +1961,7 @@ async fn a_new_task_is_estimated_from_similar_ones_and_adds_its_own_run_to_the_h
             kind: "implement".into(),
             agent: "fake".into(),
             model: None,
-            complexity: "standard".into(),
+            complexity: "medium".into(),
             outcome: "done".into(),
             duration_secs: i * 60,
             input_tokens: 100,

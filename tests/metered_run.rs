@@ -2,7 +2,7 @@
 //! network, against the fake model API on the host: the container holds a run token and no
 //! real key, the upstream sees the real key and never the token, the run stops at its budget
 //! with at most one call past it, the work so far is pushed, and the cost in the tracking
-//! comment is the price table's.
+//! comment is the price table's, shown while the agent runs too.
 
 #[path = "support/images.rs"]
 mod images;
@@ -45,6 +45,8 @@ while [ $i -lt 10 ]; do
     exit 1
   fi
   echo "answer $i" > "call-$i.txt"
+  # Long enough for bosun's progress line (every 10 s) to show the cost while it runs.
+  sleep 2
 done
 echo '{"type":"result","subtype":"success","is_error":false,"result":"Never stopped.","session_id":"m1"}'
 "#;
@@ -98,6 +100,14 @@ async fn a_metered_run_holds_no_key_and_stops_at_its_budget_with_its_work_pushed
         app.send_json("issues", "d-meter", &payload).await.status(),
         202
     );
+    // While the agent runs, the cost the proxy counted so far shows (the fake CLI reports no
+    // usage of its own): $2.70 per call.
+    let live = |g: &fake_github::FakeGitHub| {
+        let c = tracking(g, issue);
+        c.contains("🔄 running") && (c.contains("· $2.70") || c.contains("· $5.40"))
+    };
+    let seen_live = gh.wait_until(live, Duration::from_secs(120)).await;
+    assert!(seen_live, "{}", tracking(gh, issue));
     let ended = |g: &fake_github::FakeGitHub| {
         has_label(g, issue, "bosun:needs-review") && tracking(g, issue).contains("[x] Finished")
     };

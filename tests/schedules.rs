@@ -20,7 +20,8 @@ fn add(name: &str, cron: &str) -> JobAction {
         cron: cron.into(),
         repo: REPO.parse().unwrap(),
         title: Some("Weekly dependency update".into()),
-        prompt: "Update the dependencies and make sure the tests pass.".into(),
+        prompt: Some("Update the dependencies and make sure the tests pass.".into()),
+        run: None,
         disabled: false,
     }
 }
@@ -117,6 +118,8 @@ async fn concurrent_ticks_fire_a_tick_once() {
         prompt: "p".into(),
         enabled: true,
         last_tick: 0,
+        command: None,
+        source: bosun::db::ScheduleSource::Cli,
     };
     db.add_schedule(&row, at("2026-11-21T10:01:00Z"))
         .await
@@ -175,6 +178,8 @@ async fn a_fired_tick_opens_an_issue_with_the_prompt_and_runs_a_task_on_it() {
             prompt: "Update the dependencies.".into(),
             enabled: true,
             last_tick: now,
+            command: None,
+            source: bosun::db::ScheduleSource::Cli,
         };
         app.db().add_schedule(&row, now).await.unwrap();
         // A week from now, whatever day today is: one Monday 06:00 has passed.
@@ -204,4 +209,89 @@ async fn a_fired_tick_opens_an_issue_with_the_prompt_and_runs_a_task_on_it() {
     })
     .await
     .expect("test timed out");
+}
+
+#[tokio::test]
+async fn jobs_from_configuration_follow_their_file_and_keep_their_ticks() {
+    use bosun::config::jobs::{rows, JobSpec};
+    use bosun::db::ScheduleSource;
+    let dir = tempfile::tempdir().unwrap();
+    let db = bosun::db::Db::open(dir.path()).await.unwrap();
+    let source = ScheduleSource::Repo(REPO.into());
+    let spec = |yaml: &str| -> Vec<JobSpec> { serde_yaml_ng::from_str(yaml).unwrap() };
+    let first = spec(
+        "- {name: deps, cron: '0 * * * *', prompt: Update.}\n- {name: fmt, cron: '0 5 * * *', run: cargo fmt}\n",
+    );
+    let t0 = at("2026-11-21T10:30:00Z");
+    assert!(db
+        .sync_schedules(&source, &rows(&first, &source), t0)
+        .await
+        .unwrap()
+        .is_empty());
+    let name = format!("{REPO}:deps");
+    // It fires once for 11:00, like any job.
+    let fired = db.tick_schedules(at("2026-11-21T11:10:00Z")).await.unwrap();
+    assert_eq!(fired, vec![(name.clone(), at("2026-11-21T11:00:00Z"))]);
+
+    // Read again unchanged (bosun reads the file often): the tick handled is kept.
+    db.sync_schedules(&source, &rows(&first, &source), at("2026-11-21T11:20:00Z"))
+        .await
+        .unwrap();
+    assert!(db
+        .tick_schedules(at("2026-11-21T11:30:00Z"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        db.schedule(&name).await.unwrap().unwrap().last_tick,
+        at("2026-11-21T11:00:00Z")
+    );
+
+    // A new prompt keeps the tick; a job gone from the file is gone from the table.
+    let second = spec("- {name: deps, cron: '0 * * * *', prompt: Update everything.}\n");
+    db.sync_schedules(&source, &rows(&second, &source), at("2026-11-21T11:40:00Z"))
+        .await
+        .unwrap();
+    let deps = db.schedule(&name).await.unwrap().unwrap();
+    assert_eq!(deps.prompt, "Update everything.");
+    assert_eq!(deps.last_tick, at("2026-11-21T11:00:00Z"));
+    assert!(db.schedule(&format!("{REPO}:fmt")).await.unwrap().is_none());
+
+    // A new expression starts from now: no tick before the change fires.
+    let third = spec("- {name: deps, cron: '*/10 * * * *', prompt: Update everything.}\n");
+    db.sync_schedules(&source, &rows(&third, &source), at("2026-11-21T11:45:00Z"))
+        .await
+        .unwrap();
+    assert!(db
+        .tick_schedules(at("2026-11-21T11:49:00Z"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        db.tick_schedules(at("2026-11-21T11:50:00Z"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Other sources are left alone, and a clash of names is reported, not overwritten.
+    let server = ScheduleSource::Server;
+    let clash = spec(&format!(
+        "- {{name: 'x', cron: '0 * * * *', prompt: p, repo: {REPO}}}\n"
+    ));
+    let mut clash_rows = rows(&clash, &server);
+    clash_rows[0].name = name.clone();
+    assert_eq!(
+        db.sync_schedules(&server, &clash_rows, at("2026-11-21T12:00:00Z"))
+            .await
+            .unwrap(),
+        vec![name.clone()]
+    );
+    assert_eq!(db.schedule(&name).await.unwrap().unwrap().source, source);
+    db.sync_schedules(&source, &[], at("2026-11-21T12:00:00Z"))
+        .await
+        .unwrap();
+    assert!(db.schedules().await.unwrap().is_empty());
+    db.close().await;
 }

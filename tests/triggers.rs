@@ -512,12 +512,30 @@ async fn deliveries_accepted_before_bosun_knows_itself_are_handled_once_it_does(
 
 #[tokio::test]
 async fn a_repository_over_its_daily_budget_queues_no_new_run_and_says_why() {
+    over_the_daily_budget("limits:\n  repo_daily_budget_usd: 1.0\n", "").await;
+}
+
+#[tokio::test]
+async fn a_repository_may_lower_its_daily_budget_below_the_servers() {
+    over_the_daily_budget(
+        "limits:\n  repo_daily_budget_usd: 5.0\n",
+        "budget:\n  daily_usd: 1.0\n",
+    )
+    .await;
+}
+
+/// $1.50 spent today against a daily budget of $1.00 (from the server's limit or the
+/// repository's lower one): a trigger gets a reply and queues nothing.
+async fn over_the_daily_budget(server_config: &str, repo_config: &str) {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("bosun-server.yml");
-        std::fs::write(&config, "limits:\n  repo_daily_budget_usd: 1.0\n").unwrap();
+        std::fs::write(&config, server_config).unwrap();
         let app = TestApp::start_with(|c| c.run_config = Some(config.clone())).await;
         app.github.set_permission(REPO, WRITER, "write");
+        if !repo_config.is_empty() {
+            app.github.put_file(REPO, ".github/bosun.yml", repo_config);
+        }
         // Earlier runs of this repository spent $1.50 today.
         let stat = bosun::db::RunStat {
             task_id: 900,
@@ -526,7 +544,7 @@ async fn a_repository_over_its_daily_budget_queues_no_new_run_and_says_why() {
             kind: "implement".into(),
             agent: "claude".into(),
             model: None,
-            complexity: "standard".into(),
+            complexity: "medium".into(),
             outcome: "done".into(),
             duration_secs: 60,
             input_tokens: 1,
@@ -562,6 +580,38 @@ async fn a_repository_over_its_daily_budget_queues_no_new_run_and_says_why() {
             .issue_labels(REPO, issue)
             .iter()
             .all(|l| !l.starts_with("bosun:")));
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn a_run_waiting_for_a_free_slot_shows_its_place_in_line() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        // Two workers leave room for one run at once (one worker stays free for quick jobs).
+        let app = TestApp::start_with(|c| c.placeholder_secs = 4.0).await;
+        app.github.set_permission(REPO, WRITER, "write");
+        let first = app.github.add_issue(REPO, "First", "One.", WRITER);
+        let second = app.github.add_issue(REPO, "Second", "Two.", WRITER);
+        app.send_json("issues", "q-1", &labeled(&app, first, "bosun", WRITER))
+            .await;
+        app.wait_for("the first run going", |g| {
+            support::tracking(g, first).contains("🔄 in progress")
+        })
+        .await;
+        app.send_json("issues", "q-2", &labeled(&app, second, "bosun", WRITER))
+            .await;
+        app.wait_for("the second run's place in line", |g| {
+            support::tracking(g, second)
+                .contains("Picked up by a worker · next in line (1 of 1 run slots busy)")
+        })
+        .await;
+        app.wait_for("both done", |g| done(g, first) && done(g, second))
+            .await;
+        app.settle().await;
+        let comment = support::tracking(&app.github, second);
+        assert!(!comment.contains("in line"), "{comment}");
         app.finish().await;
     })
     .await

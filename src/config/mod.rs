@@ -2,6 +2,8 @@
 //! repository's `.github/bosun.yml`.
 
 pub mod credentials;
+pub mod jobs;
+pub mod model_map;
 pub mod repo;
 pub mod run;
 pub mod server;

@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::model_map::ModelMap;
+
 /// GitHub rejects labels longer than this many characters.
 const MAX_LABEL_CHARS: usize = 50;
 
@@ -16,7 +18,7 @@ const MAX_LABEL_CHARS: usize = 50;
 const LONGEST_STATUS_SUFFIX: &str = ":needs-review";
 
 /// Settings for one repository.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RepoConfig {
     /// Adding this label to an issue starts work on it.
@@ -47,6 +49,25 @@ pub struct RepoConfig {
     pub instructions: Option<String>,
     /// A second agent's review of the change once the gates pass.
     pub peer_review: PeerReview,
+    /// The model each agent runs with here, per complexity and for reviews; wins over the
+    /// server's `model_map` (an `agent.model` wins over both for the implementer).
+    pub model_map: ModelMap,
+    /// What runs here may spend; each is clamped by the server's limit of the same kind.
+    pub budget: Budget,
+    /// Work started on a schedule: an issue opened and a task run on it at each tick.
+    pub jobs: Vec<super::jobs::JobSpec>,
+}
+
+/// What this repository's runs may spend: dollars are priced by the server's price table and
+/// counted by its metering proxy. Missing: the server's limit (if it has one) applies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Budget {
+    /// One attempt of a task (implementer, reviewers and router together).
+    pub task_usd: Option<f64>,
+    pub task_tokens: Option<u64>,
+    /// All runs of this repository in one UTC day.
+    pub daily_usd: Option<f64>,
 }
 
 /// Whether and by whom a change is reviewed before its pull request is opened (in a
@@ -110,6 +131,9 @@ impl Default for RepoConfig {
             timeouts: Timeouts::default(),
             instructions: None,
             peer_review: PeerReview::default(),
+            model_map: ModelMap::default(),
+            budget: Budget::default(),
+            jobs: Vec::new(),
         }
     }
 }
@@ -151,7 +175,8 @@ pub struct AgentDefaults {
 pub enum Complexity {
     Simple,
     #[default]
-    Standard,
+    #[serde(alias = "standard")]
+    Medium,
     Complex,
 }
 
@@ -160,7 +185,7 @@ impl Complexity {
     pub fn as_str(self) -> &'static str {
         match self {
             Complexity::Simple => "simple",
-            Complexity::Standard => "standard",
+            Complexity::Medium => "medium",
             Complexity::Complex => "complex",
         }
     }
@@ -300,6 +325,13 @@ fn validate(config: &RepoConfig) -> Result<(), Invalid> {
         })?;
     }
     check_gates(&config.gates)?;
+    let budget = config.budget;
+    let bad_usd = |usd: Option<f64>| usd.is_some_and(|u| !u.is_finite() || u <= 0.0);
+    if bad_usd(budget.task_usd) || bad_usd(budget.daily_usd) || budget.task_tokens == Some(0) {
+        let message = "budgets must be more than 0 (leave one out for the server's limit)";
+        return Err(Invalid::new(Key::TopLevel("budget"), message.to_string()));
+    }
+    super::jobs::check(&config.jobs, true).map_err(|m| Invalid::new(Key::TopLevel("jobs"), m))?;
     if config.rounds == 0 {
         let message = "`rounds` must be at least 1".to_string();
         return Err(Invalid::new(Key::TopLevel("rounds"), message));
@@ -449,7 +481,7 @@ mod tests {
         assert!(config.allowed_users.is_empty());
         assert!(config.allowed_bots.is_empty());
         assert_eq!(config.agent.name, None);
-        assert_eq!(config.agent.complexity, Complexity::Standard);
+        assert_eq!(config.agent.complexity, Complexity::Medium);
         assert_eq!(config.agent.model, None);
         assert!(config.gates.is_empty());
         assert!(!config.network);
@@ -591,7 +623,8 @@ mod tests {
     fn every_complexity() {
         for (text, expected) in [
             ("simple", Complexity::Simple),
-            ("standard", Complexity::Standard),
+            ("medium", Complexity::Medium),
+            ("standard", Complexity::Medium),
             ("complex", Complexity::Complex),
         ] {
             let yaml = format!("agent:\n  complexity: {text}\n");
@@ -810,6 +843,32 @@ mod tests {
         assert!(!config.allows_user("carol"));
         assert!(!config.allows_user("alic"));
         assert!(!RepoConfig::default().allows_user("alice"));
+    }
+
+    #[test]
+    fn budgets_and_the_model_map_are_read_and_nonsense_is_refused() {
+        let config = parse_ok(
+            "budget: {task_usd: 1.5, daily_usd: 20}\nmodel_map:\n  claude: {simple: haiku, review: sonnet}\n",
+        );
+        assert_eq!(config.budget.task_usd, Some(1.5));
+        assert_eq!(config.budget.daily_usd, Some(20.0));
+        assert_eq!(config.budget.task_tokens, None);
+        assert!(!config.model_map.is_empty());
+        for bad in [
+            "budget: {task_usd: 0}",
+            "budget: {daily_usd: -3}",
+            "budget: {task_tokens: 0}",
+        ] {
+            let e = parse_err(bad);
+            assert!(e.message.contains("more than 0"), "{bad}: {e}");
+            assert_eq!(e.line, Some(1));
+        }
+        assert!(parse_err("budget: {weekly_usd: 3}")
+            .message
+            .contains("weekly_usd"));
+        assert!(parse_err("model_map: {claude: {huge: x}}")
+            .message
+            .contains("huge"));
     }
 
     #[test]

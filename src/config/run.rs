@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::model_map::{self, ModelMap, ModelUse};
 use super::repo::{Complexity, PeerReview, RepoConfig};
 use crate::run::agent::AdapterKind;
 
@@ -19,6 +20,9 @@ pub struct RunConfig {
     /// The agent a repository gets when its config names none.
     pub default_agent: String,
     pub agents: BTreeMap<String, AgentConfig>,
+    /// The model each agent runs with per complexity and for reviews; a repository's own
+    /// `model_map` wins over it. No entry: the CLI's default model.
+    pub model_map: ModelMap,
     pub limits: Limits,
     /// A second agent's review of each change once its gates pass: off here turns it off
     /// everywhere; `reviewers` here apply where a repository names none.
@@ -28,6 +32,8 @@ pub struct RunConfig {
     /// The metering proxy between agents and their model APIs.
     #[serde(skip_serializing)]
     pub meter: MeterConfig,
+    /// Scheduled work in named repositories (besides `bosun job add`'s).
+    pub jobs: Vec<super::jobs::JobSpec>,
 }
 
 /// The metering proxy: agents get a per-run token and the proxy's address instead of a model
@@ -101,9 +107,6 @@ pub struct AgentConfig {
     pub image: String,
     #[serde(default)]
     pub gate_image: Option<String>,
-    /// The model for each complexity; a missing entry means the CLI's default model.
-    #[serde(default)]
-    pub models: BTreeMap<Complexity, String>,
     /// Names of host environment variables passed into the agent's container (model API keys).
     #[serde(default)]
     pub env: Vec<String>,
@@ -191,7 +194,6 @@ impl Default for RunConfig {
                 adapter: "claude".into(),
                 image: "bosun-agent:latest".into(),
                 gate_image: None,
-                models: BTreeMap::new(),
                 env: vec!["ANTHROPIC_API_KEY".into()],
                 program: None,
                 max_turns: None,
@@ -202,10 +204,12 @@ impl Default for RunConfig {
             sandbox: SandboxKind::Docker,
             default_agent: "claude".into(),
             agents,
+            model_map: ModelMap::default(),
             limits: Limits::default(),
             peer_review: PeerReview::default(),
             router: RouterConfig::default(),
             meter: MeterConfig::default(),
+            jobs: Vec::new(),
         }
     }
 }
@@ -230,7 +234,27 @@ pub fn micro_usd(usd: f64) -> u64 {
     (usd.max(0.0) * 1e6).round() as u64
 }
 
+/// The lower of a repository's wish and the server's maximum; either alone when the other
+/// has none.
+pub fn clamp_max<T: PartialOrd>(repo: Option<T>, server: Option<T>) -> Option<T> {
+    match (repo, server) {
+        (Some(r), Some(s)) => Some(if r < s { r } else { s }),
+        (r, s) => r.or(s),
+    }
+}
+
 impl Limits {
+    /// The server's limits with a repository's budgets applied: a repository may lower a
+    /// budget, never raise it past the server's.
+    pub fn for_repo(&self, budget: &crate::config::repo::Budget) -> Limits {
+        Limits {
+            task_budget_usd: clamp_max(budget.task_usd, self.task_budget_usd),
+            task_budget_tokens: clamp_max(budget.task_tokens, self.task_budget_tokens),
+            repo_daily_budget_usd: clamp_max(budget.daily_usd, self.repo_daily_budget_usd),
+            ..self.clone()
+        }
+    }
+
     /// The queue's limits for a pool of `workers`: at most `workers - 1` runs (at least one),
     /// so quick jobs always find a worker.
     pub fn run_limits(&self, workers: usize) -> crate::db::RunLimits {
@@ -293,6 +317,12 @@ impl RunConfig {
                 anyhow::bail!("the router's agent `{name}` is not among the configured agents");
             }
         }
+        super::jobs::check(&self.jobs, false).map_err(|why| anyhow::anyhow!("jobs: {why}"))?;
+        for name in self.model_map.agents() {
+            if !self.agents.contains_key(name) {
+                anyhow::bail!("`model_map` names the agent `{name}`, which is not among the configured agents");
+            }
+        }
         for name in &self.peer_review.reviewers {
             if !self.agents.contains_key(name) {
                 anyhow::bail!("the reviewer `{name}` in `peer_review.reviewers` is not among the configured agents");
@@ -327,11 +357,15 @@ impl RunConfig {
             .adapter
             .parse::<AdapterKind>()
             .map_err(|e| e.to_string())?;
-        let model = repo
-            .agent
-            .model
-            .clone()
-            .or_else(|| agent.models.get(&complexity).cloned());
+        let model = repo.agent.model.clone().or_else(|| {
+            model_map::pick(
+                &repo.model_map,
+                &self.model_map,
+                &name,
+                complexity.into(),
+                complexity,
+            )
+        });
         let minutes = |m: u32| std::time::Duration::from_secs(u64::from(m.max(1)) * 60);
         Ok(Resolved {
             agent_name: name,
@@ -397,9 +431,16 @@ impl RunConfig {
             .into_iter()
             .map(|name| {
                 let mut as_reviewer = repo.clone();
-                // The repository's model is for its implementer; a reviewer uses its own map.
+                // The repository's model is for its implementer; a reviewer has the map's
+                // `review` entry for its agent.
+                as_reviewer.agent.model = model_map::pick(
+                    &repo.model_map,
+                    &self.model_map,
+                    &name,
+                    ModelUse::Review,
+                    complexity,
+                );
                 as_reviewer.agent.name = Some(name);
-                as_reviewer.agent.model = None;
                 self.resolve(&as_reviewer, complexity)
             })
             .collect()
@@ -420,7 +461,8 @@ mod tests {
     fn repositories_are_clamped_by_the_server() {
         let server = RunConfig::parse(
             "limits: {max_rounds: 2, max_agent_minutes: 10, allow_network: false}\n\
-             agents:\n  claude:\n    adapter: claude\n    image: img\n    models: {complex: opus}\n",
+             agents:\n  claude:\n    adapter: claude\n    image: img\n\
+             model_map:\n  claude: {complex: opus}\n",
         )
         .unwrap();
         let mut repo = RepoConfig {
@@ -446,10 +488,37 @@ mod tests {
     }
 
     #[test]
+    fn repository_budgets_lower_the_servers_and_never_raise_them() {
+        use crate::config::repo::Budget;
+        let server = Limits {
+            task_budget_usd: Some(5.0),
+            repo_daily_budget_usd: None,
+            task_budget_tokens: Some(1_000_000),
+            ..Limits::default()
+        };
+        let wish = Budget {
+            task_usd: Some(9.0),
+            task_tokens: Some(200_000),
+            daily_usd: Some(30.0),
+        };
+        let got = server.for_repo(&wish);
+        assert_eq!(got.task_budget_usd, Some(5.0), "not raised");
+        assert_eq!(got.task_budget_tokens, Some(200_000), "lowered");
+        assert_eq!(
+            got.repo_daily_budget_usd,
+            Some(30.0),
+            "no server limit: the wish"
+        );
+        assert_eq!(got.max_rounds, server.max_rounds);
+        assert_eq!(server.for_repo(&Budget::default()), server);
+    }
+
+    #[test]
     fn the_default_reviewer_is_another_vendor_and_repositories_can_choose_or_opt_out() {
         let agents = "agents:\n  claude:\n    adapter: claude\n    image: i\n  \
-                      codex:\n    adapter: codex\n    image: i\n    models: {simple: mini}\n  \
-                      script:\n    adapter: command\n    image: i\n    program: x\n";
+                      codex:\n    adapter: codex\n    image: i\n  \
+                      script:\n    adapter: command\n    image: i\n    program: x\n\
+                      model_map:\n  codex: {simple: mini}\n";
         let server = RunConfig::parse(agents).unwrap();
         let repo = RepoConfig::default();
         let claude = server.resolve(&repo, Complexity::Simple).unwrap();
@@ -469,6 +538,12 @@ mod tests {
             .unwrap();
         assert_eq!(names(picked.clone()), vec!["claude"]);
         assert_eq!(picked[0].model, None, "not the implementer's model");
+        let mut reviewed = codex_repo.clone();
+        reviewed.model_map = serde_yaml_ng::from_str("claude: {review: rev, simple: s}\n").unwrap();
+        let picked = server
+            .reviewers(&reviewed, &codex, Complexity::Simple)
+            .unwrap();
+        assert_eq!(picked[0].model.as_deref(), Some("rev"), "the review entry");
 
         let mut chosen = repo.clone();
         chosen.peer_review.reviewers = vec!["codex".into(), "claude".into(), "codex".into()];
@@ -529,5 +604,6 @@ mod tests {
         assert!(RunConfig::parse("default_agent: missing\n").is_err());
         assert!(RunConfig::parse("sandbox: vm\n").is_err());
         assert!(RunConfig::parse("typo: 1\n").is_err());
+        assert!(RunConfig::parse("model_map: {nobody: {simple: m}}\n").is_err());
     }
 }

@@ -141,3 +141,42 @@ async fn quick_jobs_are_claimed_even_when_runs_are_at_their_limit() {
     let quick = db.claim_job("w", 60_000, limits).await.unwrap().unwrap();
     assert_eq!(quick.kind, "sync_face");
 }
+
+#[tokio::test]
+async fn the_run_shown_first_in_line_is_the_one_claimed_next() {
+    let (db, _dir) = crate::db::test_db().await;
+    let limits = RunLimits {
+        global: 3,
+        ..RunLimits::default()
+    };
+    let mut tasks = Vec::new();
+    for issue in 1..=5 {
+        tasks.push(queued_run(&db, (1, 1), issue, TaskKind::Implement).await);
+    }
+    tasks.push(queued_run(&db, (2, 1), 1, TaskKind::Implement).await);
+    tasks.push(queued_run(&db, (3, 1), 1, TaskKind::Revise).await);
+    let mut running = Vec::new();
+    for _ in 0..tasks.len() {
+        if running.len() == 3 {
+            // At the limit: the oldest run ends, making room.
+            let done = running.remove(0);
+            assert!(db.complete_job(done).await.unwrap());
+        }
+        let mut first = Vec::new();
+        for t in &tasks {
+            if let Some(spot) = db.queue_spot(*t, limits.global).await.unwrap() {
+                assert_eq!(spot.running, running.len() as u32);
+                assert_eq!(spot.slots, 3);
+                if spot.ahead == 0 {
+                    first.push(*t);
+                }
+            }
+        }
+        assert_eq!(first.len(), 1, "exactly one run is first in line");
+        let job = db.claim_job("w", 60_000, limits).await.unwrap().unwrap();
+        assert_eq!(task_of(&job.payload), first[0]);
+        assert_eq!(db.queue_spot(first[0], 3).await.unwrap(), None);
+        running.push(job.fence);
+    }
+    assert_eq!(db.waiting_runs(10).await.unwrap(), Vec::new());
+}

@@ -6,6 +6,7 @@ mod deliveries;
 #[cfg(test)]
 mod fairness_tests;
 mod jobs;
+mod queue;
 mod redeliveries;
 mod run_stats;
 mod schedules;
@@ -15,8 +16,9 @@ pub use deliveries::{
     write_group, DeliveryState, GroupWritten, Handled, NewDelivery, StoredDelivery,
 };
 pub use jobs::{ClaimedJob, Fence, JobId, NewJob, RunLimits};
+pub use queue::QueueSpot;
 pub use run_stats::{RunStat, SpendScope, StatsLine};
-pub use schedules::{ScheduleError, ScheduleRow};
+pub use schedules::{ScheduleError, ScheduleRow, ScheduleSource};
 pub use tasks::{NewAttempt, RecordError, StartOutcome, TaskRow};
 
 use sqlx::pool::PoolConnection;

@@ -234,7 +234,7 @@ mod tests {
             kind: "implement".into(),
             agent: "claude".into(),
             model: None,
-            complexity: "standard".into(),
+            complexity: "medium".into(),
             outcome: outcome.into(),
             duration_secs: secs,
             input_tokens: 1000,
@@ -281,16 +281,13 @@ mod tests {
         .unwrap();
 
         let query = similarity_query("Parser crashes on empty input", "").unwrap();
-        let similar = db
-            .similar_runs(RepoId(1), "standard", &query)
-            .await
-            .unwrap();
+        let similar = db.similar_runs(RepoId(1), "medium", &query).await.unwrap();
         assert_eq!(
             similar.len(),
             6,
             "the parser tasks, not the failed one: {similar:?}"
         );
-        let all = db.complexity_runs(RepoId(1), "standard").await.unwrap();
+        let all = db.complexity_runs(RepoId(1), "medium").await.unwrap();
         let e = estimate(&similar, &all).unwrap();
         assert_eq!(e.basis, Basis::Similar);
         assert_eq!(e.samples, 6);
@@ -304,10 +301,7 @@ mod tests {
 
         // A task unlike any before: the repository's average for the complexity.
         let query = similarity_query("Translate the docs", "").unwrap();
-        let none = db
-            .similar_runs(RepoId(1), "standard", &query)
-            .await
-            .unwrap();
+        let none = db.similar_runs(RepoId(1), "medium", &query).await.unwrap();
         let e = estimate(&none, &all).unwrap();
         assert_eq!(e.basis, Basis::Complexity);
         assert_eq!(e.samples, 10);

@@ -1,5 +1,6 @@
-//! The schedules table: server jobs added, listed, switched and removed (`bosun job …`), and
-//! the tick that fires the due ones, each at most once per tick.
+//! The schedules table: server jobs added, listed, switched and removed (`bosun job …`), jobs
+//! made to match the server's and the repositories' configuration, and the tick that fires the
+//! due ones, each at most once per tick.
 
 use sqlx::Row;
 
@@ -14,9 +15,52 @@ pub struct ScheduleRow {
     pub repo: String,
     pub title: String,
     pub prompt: String,
+    /// Run in the sandbox instead of a coding agent, when set.
+    pub command: Option<String>,
     pub enabled: bool,
     /// The latest tick handled (ms since the epoch).
     pub last_tick: i64,
+    pub source: ScheduleSource,
+}
+
+/// Where a schedule is managed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleSource {
+    /// `bosun job add`.
+    Cli,
+    /// The server configuration's `jobs:`.
+    Server,
+    /// This repository's `.github/bosun.yml` (`owner/name`).
+    Repo(String),
+}
+
+impl ScheduleSource {
+    fn stored(&self) -> String {
+        match self {
+            ScheduleSource::Cli => "cli".into(),
+            ScheduleSource::Server => "server".into(),
+            ScheduleSource::Repo(repo) => format!("repo:{repo}"),
+        }
+    }
+
+    fn from_stored(s: &str) -> ScheduleSource {
+        match s {
+            "server" => ScheduleSource::Server,
+            _ => match s.strip_prefix("repo:") {
+                Some(repo) => ScheduleSource::Repo(repo.to_string()),
+                None => ScheduleSource::Cli,
+            },
+        }
+    }
+
+    /// Where a person changes such a job.
+    pub fn place(&self) -> String {
+        match self {
+            ScheduleSource::Cli => "`bosun job`".into(),
+            ScheduleSource::Server => "the server configuration's `jobs:`".into(),
+            ScheduleSource::Repo(repo) => format!("`.github/bosun.yml` in {repo}"),
+        }
+    }
 }
 
 /// Why `add_schedule` refused.
@@ -26,6 +70,8 @@ pub enum ScheduleError {
     Exists(String),
     #[error("no job is named `{0}`")]
     Missing(String),
+    #[error("the job `{0}` comes from {1}; change it there")]
+    Managed(String, String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -34,8 +80,9 @@ impl Db {
     /// Adds a schedule whose first tick is the first one after `now_ms`.
     pub async fn add_schedule(&self, row: &ScheduleRow, now_ms: i64) -> Result<(), ScheduleError> {
         let done = sqlx::query(
-            "INSERT OR IGNORE INTO schedules (name, cron, repo, title, prompt, enabled, last_tick, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO schedules
+                 (name, cron, repo, title, prompt, enabled, last_tick, created_at, source, command)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'cli', ?)",
         )
         .bind(&row.name)
         .bind(&row.cron)
@@ -45,6 +92,7 @@ impl Db {
         .bind(row.enabled)
         .bind(now_ms)
         .bind(now_ms)
+        .bind(&row.command)
         .execute(&self.write)
         .await?;
         if done.rows_affected() == 0 {
@@ -55,7 +103,8 @@ impl Db {
 
     pub async fn schedules(&self) -> Result<Vec<ScheduleRow>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT name, cron, repo, title, prompt, enabled, last_tick FROM schedules ORDER BY name",
+            "SELECT name, cron, repo, title, prompt, enabled, last_tick, source, command
+             FROM schedules ORDER BY name",
         )
         .fetch_all(&self.read)
         .await?;
@@ -69,6 +118,8 @@ impl Db {
                     prompt: r.try_get(4)?,
                     enabled: r.try_get(5)?,
                     last_tick: r.try_get(6)?,
+                    source: ScheduleSource::from_stored(r.try_get(7)?),
+                    command: r.try_get(8)?,
                 })
             })
             .collect()
@@ -78,7 +129,18 @@ impl Db {
         Ok(self.schedules().await?.into_iter().find(|s| s.name == name))
     }
 
+    /// A job managed in configuration is changed there, not with `bosun job`.
+    async fn managed_elsewhere(&self, name: &str) -> Result<(), ScheduleError> {
+        match self.schedule(name).await? {
+            Some(row) if row.source != ScheduleSource::Cli => {
+                Err(ScheduleError::Managed(name.to_string(), row.source.place()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub async fn remove_schedule(&self, name: &str) -> Result<(), ScheduleError> {
+        self.managed_elsewhere(name).await?;
         let done = sqlx::query("DELETE FROM schedules WHERE name = ?")
             .bind(name)
             .execute(&self.write)
@@ -97,6 +159,7 @@ impl Db {
         enabled: bool,
         now_ms: i64,
     ) -> Result<(), ScheduleError> {
+        self.managed_elsewhere(name).await?;
         let done = sqlx::query(
             "UPDATE schedules SET enabled = ?2,
                  last_tick = CASE WHEN ?2 AND NOT enabled THEN max(last_tick, ?3) ELSE last_tick END
@@ -111,6 +174,64 @@ impl Db {
             0 => Err(ScheduleError::Missing(name.to_string())),
             _ => Ok(()),
         }
+    }
+
+    /// Makes the schedules of `source` exactly `rows`: new ones start from `now_ms` (no tick
+    /// before it fires), changed ones keep their last tick (or start from now when their
+    /// expression changed or they were switched back on), missing ones are removed. A row
+    /// whose name another source holds is left out; its names are returned.
+    pub async fn sync_schedules(
+        &self,
+        source: &ScheduleSource,
+        rows: &[ScheduleRow],
+        now_ms: i64,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let stored = source.stored();
+        let mut clashes = Vec::new();
+        let mut tx = self.begin_write().await?;
+        for row in rows {
+            let done = sqlx::query(
+                "INSERT INTO schedules
+                     (name, cron, repo, title, prompt, enabled, last_tick, created_at, source, command)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)
+                 ON CONFLICT(name) DO UPDATE SET
+                     last_tick = CASE
+                         WHEN schedules.cron != excluded.cron
+                              OR (excluded.enabled AND NOT schedules.enabled)
+                         THEN max(schedules.last_tick, excluded.last_tick)
+                         ELSE schedules.last_tick END,
+                     cron = excluded.cron, repo = excluded.repo, title = excluded.title,
+                     prompt = excluded.prompt, enabled = excluded.enabled,
+                     command = excluded.command
+                 WHERE schedules.source = excluded.source",
+            )
+            .bind(&row.name)
+            .bind(&row.cron)
+            .bind(&row.repo)
+            .bind(&row.title)
+            .bind(&row.prompt)
+            .bind(row.enabled)
+            .bind(now_ms)
+            .bind(&stored)
+            .bind(&row.command)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                clashes.push(row.name.clone());
+            }
+        }
+        let keep = serde_json::to_string(&rows.iter().map(|r| &r.name).collect::<Vec<_>>())
+            .unwrap_or_else(|_| "[]".into());
+        sqlx::query(
+            "DELETE FROM schedules WHERE source = ?
+             AND name NOT IN (SELECT value FROM json_each(?))",
+        )
+        .bind(&stored)
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(clashes)
     }
 
     /// Fires every enabled schedule whose tick passed since the last one it handled: moves its

@@ -54,6 +54,16 @@ fn check(done: bool) -> &'static str {
 
 /// The one tracking comment of a task, updated in place as the task moves.
 pub fn tracking_comment(task: &TaskRow, state: &TaskState, handle: &str) -> String {
+    tracking_comment_in_line(task, state, handle, None)
+}
+
+/// The tracking comment of a task whose run may be waiting in the queue at `queue`.
+pub fn tracking_comment_in_line(
+    task: &TaskRow,
+    state: &TaskState,
+    handle: &str,
+    queue: Option<crate::db::QueueSpot>,
+) -> String {
     let what = match (state.kind, &state.pull) {
         (TaskKind::Implement, _) => "work on this issue".to_string(),
         (TaskKind::Plan, _) => "plan this issue".to_string(),
@@ -70,8 +80,15 @@ pub fn tracking_comment(task: &TaskRow, state: &TaskState, handle: &str) -> Stri
         state.requested_by
     );
     out.push_str(&format!("- {} Queued\n", check(true)));
-    out.push_str(&format!("- {} Picked up by a worker\n", check(started)));
+    out.push_str(&format!(
+        "- {} Picked up by a worker{}\n",
+        check(started),
+        queue.filter(|_| !started).map(in_line).unwrap_or_default()
+    ));
     out.push_str(&route_step(&state.route));
+    if let Some(why) = state.run.waiting.as_ref().filter(|_| !finished) {
+        out.push_str(&format!("- ⏳ Waiting: {why}\n"));
+    }
     if let Some((estimate, complexity)) = &state.estimate {
         out.push_str(&estimate_step(estimate, *complexity));
     }
@@ -121,6 +138,16 @@ pub fn tracking_comment(task: &TaskRow, state: &TaskState, handle: &str) -> Stri
         .render(),
     );
     out
+}
+
+/// Where a waiting run stands: the queue's order now (it moves as runs start and end).
+fn in_line(q: crate::db::QueueSpot) -> String {
+    let busy = format!("{} of {} run slots busy", q.running.min(q.slots), q.slots);
+    match q.ahead {
+        0 => format!(" · next in line ({busy})"),
+        1 => format!(" · 1 run ahead of it in line ({busy})"),
+        n => format!(" · {n} runs ahead of it in line ({busy})"),
+    }
 }
 
 /// The attempt's estimate from history.

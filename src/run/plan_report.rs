@@ -122,11 +122,11 @@ fn validate(wire: Vec<WirePart>, rules: &PlanRules) -> Result<Vec<PlanPart>, Str
         let complexity = match w.complexity.as_deref().map(str::trim) {
             None | Some("") => None,
             Some("simple") => Some(Complexity::Simple),
-            Some("standard") => Some(Complexity::Standard),
+            Some("medium" | "standard") => Some(Complexity::Medium),
             Some("complex") => Some(Complexity::Complex),
             Some(other) => {
                 return Err(format!(
-                    "{which} has the complexity `{}`; use `simple`, `standard` or `complex`.",
+                    "{which} has the complexity `{}`; use `simple`, `medium` or `complex`.",
                     other.replace('`', "'")
                 ))
             }

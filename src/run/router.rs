@@ -33,11 +33,12 @@ impl Choice {
     }
 }
 
-/// A complexity as written in labels and by routers: `medium` is read as `standard`.
+/// A complexity as written in labels and by routers (`standard`, the earlier name of `medium`,
+/// is still read).
 pub fn complexity_named(raw: &str) -> Option<Complexity> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "simple" => Some(Complexity::Simple),
-        "standard" | "medium" => Some(Complexity::Standard),
+        "standard" | "medium" => Some(Complexity::Medium),
         "complex" => Some(Complexity::Complex),
         _ => None,
     }
@@ -152,7 +153,7 @@ mod tests {
             from_labels(&labels, "bosun", &agents()),
             Choice {
                 agent: Some("codex".into()),
-                complexity: Some(Complexity::Standard)
+                complexity: Some(Complexity::Medium)
             }
         );
         assert_eq!(from_labels(&[], "bosun", &agents()), Choice::default());

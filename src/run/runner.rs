@@ -25,7 +25,8 @@ pub struct Runner {
     /// Whose turn it is among the routable agents when the router cannot answer.
     pub turns: std::sync::atomic::AtomicUsize,
     /// The metering proxy, when `meter.enabled`.
-    pub meter: Option<super::meter_host::MeterHost>,
+    /// Shared with the tickers that show a round's cost while it runs.
+    pub meter: Option<std::sync::Arc<super::meter_host::MeterHost>>,
     /// Runs going per agent vendor (`limits.max_runs_per_vendor`).
     pub vendor_slots: super::vendor_slots::VendorSlots,
 }

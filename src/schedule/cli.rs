@@ -5,7 +5,7 @@ use std::path::Path;
 
 use clap::Subcommand;
 
-use crate::db::{now_ms, Db, ScheduleRow};
+use crate::db::{now_ms, Db, ScheduleRow, ScheduleSource};
 use crate::github::ids::RepoRef;
 
 #[derive(Debug, Clone, Subcommand)]
@@ -13,7 +13,8 @@ pub enum JobAction {
     /// List the jobs, with their next tick.
     List,
     /// Add a job: at each tick of `--cron` (UTC), open an issue in `--repo` with `--prompt` as
-    /// its description and start a task on it.
+    /// its description and start a task on it (or, with `--run`, run that command in the
+    /// sandbox in place of an agent).
     Add {
         name: String,
         /// Five fields (minute hour day month weekday), e.g. "0 6 * * 1" for Mondays 06:00.
@@ -26,8 +27,12 @@ pub enum JobAction {
         #[arg(long)]
         title: Option<String>,
         /// What the agent should do, as an issue description.
+        #[arg(long, required_unless_present = "run", conflicts_with = "run")]
+        prompt: Option<String>,
+        /// A shell command run on the repository's checkout in the sandbox, instead of an
+        /// agent; what it changes goes through the gates into a draft pull request.
         #[arg(long)]
-        prompt: String,
+        run: Option<String>,
         /// Add it switched off.
         #[arg(long)]
         disabled: bool,
@@ -75,10 +80,15 @@ async fn act(db: &Db, action: JobAction, now: i64) -> anyhow::Result<String> {
             repo,
             title,
             prompt,
+            run,
             disabled,
         } => {
             let schedule = super::parse(&cron).map_err(|why| anyhow::anyhow!(why))?;
-            anyhow::ensure!(!prompt.trim().is_empty(), "the prompt is empty");
+            let empty = |t: &Option<String>| t.as_deref().is_none_or(|t| t.trim().is_empty());
+            anyhow::ensure!(
+                !(empty(&prompt) && empty(&run)),
+                "the prompt (or the command) is empty"
+            );
             anyhow::ensure!(
                 !name.trim().is_empty() && name.chars().count() <= 100,
                 "a job's name has 1 to 100 characters"
@@ -88,9 +98,11 @@ async fn act(db: &Db, action: JobAction, now: i64) -> anyhow::Result<String> {
                 name,
                 cron,
                 repo: repo.to_string(),
-                prompt,
+                prompt: prompt.unwrap_or_default(),
+                command: run,
                 enabled: !disabled,
                 last_tick: now,
+                source: ScheduleSource::Cli,
             };
             db.add_schedule(&row, now).await?;
             format!(
@@ -132,7 +144,20 @@ fn list_line(r: &ScheduleRow, now: i64) -> String {
         Ok(_) => "off".into(),
         Err(why) => format!("broken: {why}"),
     };
-    format!("{}\t{}\t{}\tnext: {next}", r.name, r.cron, r.repo)
+    let what = if r.command.is_some() {
+        "command"
+    } else {
+        "prompt"
+    };
+    let from = match &r.source {
+        ScheduleSource::Cli => "cli",
+        ScheduleSource::Server => "server config",
+        ScheduleSource::Repo(_) => "repo config",
+    };
+    format!(
+        "{}\t{}\t{}\t{what}\t{from}\tnext: {next}",
+        r.name, r.cron, r.repo
+    )
 }
 
 fn when(ms: Option<i64>) -> String {

@@ -16,7 +16,14 @@ pub async fn handle_face(ctx: &Ctx, task_id: TaskId) -> Result<(), JobError> {
     crate::task::record_span_ids(&task);
     let state = project(&ctx.db.task_events(task_id).await?)?;
     let client = ctx.github.installation(task.installation);
-    let body = reply::tracking_comment(&task, &state, &ctx.identity.handle);
+    let queue = match state.status {
+        TaskStatus::New => {
+            let slots = ctx.settings.run_limits.global;
+            ctx.db.queue_spot(task_id, slots).await?
+        }
+        _ => None,
+    };
+    let body = reply::tracking_comment_in_line(&task, &state, &ctx.identity.handle, queue);
 
     let updated = match task.tracking_comment {
         Some(id) => match client.update_comment(&task.repo, id, &body).await {

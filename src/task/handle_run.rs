@@ -39,6 +39,7 @@ pub async fn handle_run(
             .record(task_id, &TaskEvent::Started { attempt }, Some(fence), &face)
             .await,
     )?;
+    refresh_waiting_faces(ctx, task_id).await;
     ctx.jobs_added.notify_one();
 
     if let Some(runner) = &ctx.settings.runner {
@@ -64,6 +65,30 @@ pub async fn handle_run(
     moved_on(ctx.db.record(task_id, &finished, Some(fence), &face).await)?;
     ctx.jobs_added.notify_one();
     Ok(())
+}
+
+/// How many waiting tasks' comments are refreshed when a run starts: the first in line, whose
+/// place moved; further back the numbers are refreshed as they come forward.
+const WAITING_FACES: u32 = 20;
+
+/// A run started, so every run behind it moved up: their tracking comments say so. Best
+/// effort (each face job is coalesced, and a missed refresh is caught by the next).
+async fn refresh_waiting_faces(ctx: &Ctx, started: TaskId) {
+    let waiting = match ctx.db.waiting_runs(WAITING_FACES).await {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list the runs waiting in the queue");
+            return;
+        }
+    };
+    let faces: Vec<_> = waiting
+        .into_iter()
+        .filter(|t| *t != started)
+        .map(|task| Job::SyncFace { task }.to_new(0))
+        .collect();
+    if let Err(e) = ctx.db.enqueue(&faces).await {
+        tracing::warn!(error = %e, "could not queue the waiting runs' comments");
+    }
 }
 
 /// Waits `duration`, looking every quarter second whether the attempt is still wanted, so a

@@ -41,7 +41,8 @@ pub async fn handle_schedule(ctx: &Ctx, name: &str, tick: i64) -> Result<(), Job
         }
     };
     let marker = format!("<!-- bosun:schedule {}:{tick} -->", hex::encode(name));
-    let body = reply::scheduled_issue_body(&job.prompt, name, tick, &marker);
+    let body =
+        reply::scheduled_issue_body(&job.prompt, job.command.as_deref(), name, tick, &marker);
     let issue = client
         .create_issue(
             &repo,

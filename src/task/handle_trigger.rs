@@ -186,7 +186,7 @@ pub(crate) async fn apply(
         Command::Do(_) | Command::Plan(_) | Command::Retry(_)
     ) && !existing.as_ref().is_some_and(|t| t.status.is_active());
     if starts_new {
-        if let Some(why) = spent_budget(ctx, req, client.id()).await? {
+        if let Some(why) = spent_budget(ctx, req, config, client.id()).await? {
             tracing::info!(%why, "a budget is spent: no new run");
             return Ok(reply_with(reply::budget_refused(&why, key)).await?);
         }
@@ -242,10 +242,15 @@ pub(crate) async fn apply(
 async fn spent_budget(
     ctx: &Ctx,
     req: &TriggerRequest,
+    config: &RepoConfig,
     installation: crate::github::ids::InstallationId,
 ) -> Result<Option<String>, JobError> {
     use chrono::Datelike;
-    let limits = ctx.settings.spend_limits;
+    let mut limits = ctx.settings.spend_limits;
+    limits.repo_daily = crate::config::run::clamp_max(
+        config.budget.daily_usd.map(crate::config::run::micro_usd),
+        limits.repo_daily,
+    );
     let now = chrono::Utc::now();
     let today = now.date_naive();
     let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());

@@ -194,6 +194,9 @@ pub enum TaskEvent {
     /// The agent failed in a way that looks transient (its API unreachable or overloaded);
     /// the run is retried by the queue with backoff.
     AgentRetrying { attempt: u32, reason: String },
+    /// The run went back to the queue to wait for room (its agent vendor's runs are at the
+    /// server's limit); it starts again by itself.
+    Waiting { attempt: u32, reason: String },
     /// The agent CLI refused its command line in a known way; it was started again with
     /// the fix described in `fix`.
     AgentRelaunched {
@@ -382,6 +385,8 @@ pub struct RunProgress {
     pub pr: Option<(u64, String)>,
     /// Fixes to the agent's command line it was relaunched with.
     pub relaunches: Vec<String>,
+    /// Why the run is back in the queue, until its workspace is ready.
+    pub waiting: Option<String>,
     /// How often the agent was stopped for silence, and after how long.
     pub stalls: u32,
     pub stall_secs: u64,
@@ -477,6 +482,8 @@ pub struct TaskState {
     /// Runs of this attempt retried after transient agent failures, and the last reason.
     pub retries: u32,
     pub retry_reason: Option<String>,
+    /// The scheduled job whose tick started the current attempt.
+    pub schedule: Option<String>,
     /// How the previous attempt ended when it failed or needed review (for a retry's prompt).
     pub previous_failure: Option<String>,
     /// The issue as captured by the attempt's trigger.
@@ -521,6 +528,7 @@ impl TaskEvent {
             TaskEvent::AgentStalled { .. } => "agent_stalled",
             TaskEvent::AgentRelaunched { .. } => "agent_relaunched",
             TaskEvent::AgentRetrying { .. } => "agent_retrying",
+            TaskEvent::Waiting { .. } => "waiting",
             TaskEvent::GatesRan { .. } => "gates_ran",
             TaskEvent::Pushed { .. } => "pushed",
             TaskEvent::PullOpened { .. } => "pull_opened",
@@ -555,6 +563,7 @@ impl TaskState {
             placeholder_ran: false,
             retries: 0,
             retry_reason: None,
+            schedule: None,
             previous_failure: None,
             issue: None,
             pull: None,
@@ -613,6 +622,7 @@ impl TaskState {
             | TaskEvent::AgentStalled { attempt, .. }
             | TaskEvent::AgentRelaunched { attempt, .. }
             | TaskEvent::AgentRetrying { attempt, .. }
+            | TaskEvent::Waiting { attempt, .. }
             | TaskEvent::GatesRan { attempt, .. }
             | TaskEvent::Pushed { attempt, .. }
             | TaskEvent::PullOpened { attempt, .. }
@@ -663,6 +673,10 @@ impl TaskState {
                 // A part of a plan stays one across attempts (a `retry` by a person), with the
                 // planner's suggestion; only its first attempt waits for other parts.
                 self.waits_for = Vec::new();
+                self.schedule = match source {
+                    TriggerSource::Schedule { name, .. } => Some(name.clone()),
+                    _ => None,
+                };
                 if let TriggerSource::PlanPart {
                     parent,
                     waits_for,
@@ -774,6 +788,7 @@ impl TaskState {
                 self.retries += 1;
                 self.retry_reason = Some(reason.clone());
             }
+            TaskEvent::Waiting { reason, .. } => self.run.waiting = Some(reason.clone()),
             TaskEvent::AgentRelaunched { fix, .. } => self.run.relaunches.push(fix.clone()),
             TaskEvent::AgentStalled { idle_secs, .. } => {
                 self.run.stalls += 1;

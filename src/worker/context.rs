@@ -188,6 +188,30 @@ impl Ctx {
             }),
         };
         lock(&self.configs).insert(repo_id, (config.clone(), Instant::now()));
+        if let Ok(config) = &config {
+            self.sync_repo_jobs(repo, config).await;
+        }
         Ok(config)
+    }
+
+    /// Makes the schedules table hold the jobs of the repository's file as just read (a
+    /// broken file leaves them as they were). Best effort: the next read tries again.
+    async fn sync_repo_jobs(&self, repo: &RepoRef, config: &RepoConfig) {
+        let source = crate::db::ScheduleSource::Repo(repo.to_string());
+        let rows = crate::config::jobs::rows(&config.jobs, &source);
+        match self
+            .db
+            .sync_schedules(&source, &rows, crate::db::now_ms())
+            .await
+        {
+            Ok(clashes) if clashes.is_empty() => {}
+            Ok(clashes) => {
+                tracing::warn!(
+                    ?clashes,
+                    "jobs named like ones from elsewhere were left out"
+                )
+            }
+            Err(e) => tracing::warn!(error = %e, "could not update the repository's jobs"),
+        }
     }
 }

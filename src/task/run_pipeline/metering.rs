@@ -23,7 +23,7 @@ impl Pipeline<'_> {
         if let Some(m) = metered.as_ref() {
             return Some(m.token.clone());
         }
-        let budget = crate::run::meter_host::budget(&self.runner.config.limits);
+        let budget = crate::run::meter_host::budget(&self.limits());
         let (run, token) = meter.proxy.register_run(budget);
         *metered = Some(Metered {
             run,
@@ -104,16 +104,22 @@ impl Pipeline<'_> {
         let mut metered = crate::locks::lock(&self.metered);
         let m = metered.as_mut()?;
         let now = meter.proxy.spent(m.run)?;
-        let usage = RunUsage {
-            input_tokens: (now.input_tokens + now.cache_read_tokens + now.cache_write_tokens)
-                .saturating_sub(
-                    m.seen.input_tokens + m.seen.cache_read_tokens + m.seen.cache_write_tokens,
-                ),
-            output_tokens: now.output_tokens.saturating_sub(m.seen.output_tokens),
-            cost_micro_usd: Some(now.micro_usd.saturating_sub(m.seen.micro_usd)),
-        };
+        let usage = usage_since(&m.seen, &now);
         m.seen = now;
         Some(usage)
+    }
+
+    /// A reader of what the proxy counted since the last [`Pipeline::metered_usage`], for the
+    /// ticker that shows a round's cost while it runs; `None` when the attempt is not metered.
+    pub(super) fn live_meter(&self) -> Option<LiveMeter> {
+        let host = self.runner.meter.clone()?;
+        let metered = crate::locks::lock(&self.metered);
+        let m = metered.as_ref()?;
+        Some(LiveMeter {
+            host,
+            run: m.run,
+            seen: m.seen,
+        })
     }
 
     /// The network metered agents join.
@@ -153,6 +159,31 @@ impl Pipeline<'_> {
             ),
             Err(step) => step,
         }
+    }
+}
+
+/// What the proxy counted for a run from a given point on, readable from a spawned task.
+pub(super) struct LiveMeter {
+    host: std::sync::Arc<crate::run::meter_host::MeterHost>,
+    run: RunId,
+    seen: Spent,
+}
+
+impl LiveMeter {
+    pub fn usage(&self) -> Option<RunUsage> {
+        let now = self.host.proxy.spent(self.run)?;
+        Some(usage_since(&self.seen, &now))
+    }
+}
+
+/// The usage between two readings of a run's count (cache tokens count as input, as the
+/// agents' own reports do).
+fn usage_since(seen: &Spent, now: &Spent) -> RunUsage {
+    let input = |s: &Spent| s.input_tokens + s.cache_read_tokens + s.cache_write_tokens;
+    RunUsage {
+        input_tokens: input(now).saturating_sub(input(seen)),
+        output_tokens: now.output_tokens.saturating_sub(seen.output_tokens),
+        cost_micro_usd: Some(now.micro_usd.saturating_sub(seen.micro_usd)),
     }
 }
 

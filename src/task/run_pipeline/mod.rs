@@ -31,6 +31,7 @@ use crate::worker::context::{Ctx, JobError};
 use crate::worker::job::Job;
 
 mod checks;
+mod command_job;
 mod guards;
 mod metering;
 mod peer;
@@ -70,6 +71,7 @@ pub async fn run_attempt(
         cancel: CancellationToken::new(),
         facts: std::sync::Mutex::new(None),
         metered: std::sync::Mutex::new(None),
+        limits: std::sync::OnceLock::new(),
     };
     // Both also act when this future is dropped midway (the pool drops it when the lease is
     // lost): the watcher stops, and the checkout is removed.
@@ -161,6 +163,8 @@ struct Pipeline<'a> {
     facts: std::sync::Mutex<Option<stats::RunFacts>>,
     /// The attempt's run on the metering proxy, once an agent was given its token.
     metered: std::sync::Mutex<Option<metering::Metered>>,
+    /// The server's limits with the repository's budgets applied, once its config is read.
+    limits: std::sync::OnceLock<crate::config::run::Limits>,
 }
 
 impl Pipeline<'_> {
@@ -192,6 +196,14 @@ impl Pipeline<'_> {
             .join(format!("task-{}", self.task.id.0))
             .join(format!("attempt-{}", self.attempt))
             .join(leaf)
+    }
+
+    /// The limits this attempt runs under: the server's, with the repository's budgets.
+    fn limits(&self) -> crate::config::run::Limits {
+        self.limits
+            .get()
+            .cloned()
+            .unwrap_or_else(|| self.runner.config.limits.clone())
     }
 
     /// Renews the lease before a step that publishes (push, check runs, pull request): a run
@@ -271,19 +283,32 @@ impl Pipeline<'_> {
                 ))
             }
         };
+        let _ = self
+            .limits
+            .set(self.runner.config.limits.for_repo(&config.budget));
         let state = self.state().await?;
         let issue = self.issue_as_triggered().await?;
-        // An answer to a review stays with the agent that wrote the pull request.
+        let command = match state.kind {
+            TaskKind::Implement => self.scheduled_command(&state).await?,
+            TaskKind::Plan | TaskKind::Revise => None,
+        };
+        // An answer to a review stays with the agent that wrote the pull request; a scheduled
+        // command needs no agent chosen.
         let route = match state.kind {
-            TaskKind::Implement | TaskKind::Plan => self.route(&config, &state, &issue).await?,
-            TaskKind::Revise => state.route.clone(),
+            TaskKind::Implement | TaskKind::Plan if command.is_none() => {
+                self.route(&config, &state, &issue).await?
+            }
+            _ => state.route.clone(),
         };
         let complexity = route.complexity.unwrap_or(config.agent.complexity);
-        let resolved = self
-            .runner
-            .config
-            .resolve(&routed(&config, &route, &self.runner.config), complexity)
-            .map_err(|why| Step::Finish(TaskStatus::Failed, why))?;
+        let resolved = match &command {
+            Some(command) => command_job::command_agent(&self.runner.config, &config, command),
+            None => self
+                .runner
+                .config
+                .resolve(&routed(&config, &route, &self.runner.config), complexity),
+        }
+        .map_err(|why| Step::Finish(TaskStatus::Failed, why))?;
         // Held until the pipeline ends: one of the vendor's runs at once.
         let vendor = resolved.adapter.name();
         let limit = self
@@ -294,13 +319,26 @@ impl Pipeline<'_> {
             .get(vendor)
             .copied();
         let Some(_vendor_slot) = self.runner.vendor_slots.take(vendor, limit) else {
-            return Err(Step::Job(JobError::Defer(anyhow::anyhow!(
-                "{} {vendor} runs are going, the most this server allows at once",
+            let why = format!(
+                "{} `{vendor}` runs are going, the most this server allows at once; this one \
+                 starts when one of them ends",
                 limit.unwrap_or_default()
-            ))));
+            );
+            // Said once, not at every look at the queue.
+            if state.run.waiting.as_deref() != Some(why.as_str()) {
+                self.record(
+                    TaskEvent::Waiting {
+                        attempt: self.attempt,
+                        reason: why.clone(),
+                    },
+                    true,
+                )
+                .await?;
+            }
+            return Err(Step::Job(JobError::Defer(anyhow::anyhow!(why))));
         };
         self.note_facts(&resolved, complexity);
-        if state.kind == TaskKind::Implement {
+        if state.kind == TaskKind::Implement && command.is_none() {
             self.estimate(&issue, complexity).await?;
         }
         let gate_image = resolved
@@ -310,6 +348,7 @@ impl Pipeline<'_> {
             .unwrap_or_else(|| resolved.agent.image.clone());
         // Reviews are for changes; a plan or an answer to a person's review gets none.
         let reviewers = match state.kind {
+            TaskKind::Implement if command.is_some() => Vec::new(),
             TaskKind::Implement => self
                 .runner
                 .config

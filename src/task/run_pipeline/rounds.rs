@@ -283,7 +283,10 @@ impl Pipeline<'_> {
             n => format!("round-{round}-restart-{n}"),
         });
         let progress = Arc::new(std::sync::Mutex::new(None::<(Usage, Duration)>));
-        let ticker = AbortOnDrop(self.progress_ticker(progress.clone()));
+        // The metering proxy's count is the true one (and the only one for CLIs that report
+        // no cost), so a metered round shows it as it grows.
+        let live = self.live_meter();
+        let ticker = AbortOnDrop(self.progress_ticker(progress.clone(), live));
         let started = Instant::now();
         let result = self
             .sandboxed_round(
@@ -354,6 +357,7 @@ impl Pipeline<'_> {
     pub(super) fn progress_ticker(
         &self,
         latest: Arc<std::sync::Mutex<Option<(Usage, Duration)>>>,
+        live: Option<super::metering::LiveMeter>,
     ) -> tokio::task::JoinHandle<()> {
         let db = self.ctx.db.clone();
         let notify = self.ctx.jobs_added.clone();
@@ -368,10 +372,11 @@ impl Pipeline<'_> {
             let mut last = None;
             loop {
                 tokio::time::sleep(every).await;
-                let usage = crate::locks::lock(&latest).map(|(u, _)| u);
+                let reported = crate::locks::lock(&latest).map(|(u, _)| run_usage(u));
+                let usage = live.as_ref().and_then(|l| l.usage()).or(reported);
                 let event = TaskEvent::AgentProgress {
                     attempt,
-                    usage: usage.map(run_usage).unwrap_or_default(),
+                    usage: usage.unwrap_or_default(),
                     elapsed_secs: started.elapsed().as_secs(),
                 };
                 if last.as_ref() == Some(&event) {
