@@ -6,6 +6,7 @@ mod deliveries;
 #[cfg(test)]
 mod fairness_tests;
 mod jobs;
+mod learnings;
 mod redeliveries;
 mod run_stats;
 mod schedules;
@@ -15,6 +16,7 @@ pub use deliveries::{
     write_group, DeliveryState, GroupWritten, Handled, NewDelivery, StoredDelivery,
 };
 pub use jobs::{ClaimedJob, Fence, JobId, NewJob, RunLimits};
+pub use learnings::{LearnedFrom, Learning};
 pub use run_stats::{RunStat, SpendScope, StatsLine};
 pub use schedules::{ScheduleError, ScheduleRow};
 pub use tasks::{NewAttempt, RecordError, StartOutcome, TaskRow};

@@ -32,6 +32,7 @@ use crate::worker::job::Job;
 
 mod checks;
 mod guards;
+mod learn;
 mod metering;
 mod peer;
 mod plan;
@@ -70,6 +71,7 @@ pub async fn run_attempt(
         cancel: CancellationToken::new(),
         facts: std::sync::Mutex::new(None),
         metered: std::sync::Mutex::new(None),
+        learned: Default::default(),
     };
     // Both also act when this future is dropped midway (the pool drops it when the lease is
     // lost): the watcher stops, and the checkout is removed.
@@ -111,6 +113,7 @@ pub async fn run_attempt(
             match recorded {
                 Ok(_) => {
                     p.record_stats(status, started.elapsed()).await;
+                    p.write_learnings().await;
                     Ok(())
                 }
                 Err(Step::Job(j)) => Err(j),
@@ -161,6 +164,8 @@ struct Pipeline<'a> {
     facts: std::sync::Mutex<Option<stats::RunFacts>>,
     /// The attempt's run on the metering proxy, once an agent was given its token.
     metered: std::sync::Mutex<Option<metering::Metered>>,
+    /// What the attempt learned about the repository so far, stored when it ends.
+    learned: std::sync::Mutex<crate::run::learnings::Collector>,
 }
 
 impl Pipeline<'_> {
