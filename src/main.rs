@@ -39,6 +39,13 @@ enum Command {
         #[arg(long, env = "BOSUN_DATA_DIR", default_value = "./data")]
         data_dir: std::path::PathBuf,
     },
+    /// What runs learned about a repository (notes added to later prompts): list or delete.
+    Learnings {
+        #[arg(long, env = "BOSUN_DATA_DIR", default_value = "./data")]
+        data_dir: std::path::PathBuf,
+        #[command(subcommand)]
+        action: bosun::task::learnings_cli::LearningsAction,
+    },
     /// Exit 0 when the local server answers /health (for container health checks).
     Healthcheck {
         #[arg(long, env = "BOSUN_LISTEN", default_value = "127.0.0.1:3000")]
@@ -83,6 +90,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Stats { data_dir } => {
             println!("{}", bosun::task::stats_cli::run(&data_dir).await?);
+            Ok(())
+        }
+        Command::Learnings { data_dir, action } => {
+            println!(
+                "{}",
+                bosun::task::learnings_cli::run(&data_dir, action).await?
+            );
             Ok(())
         }
         Command::Healthcheck { listen } => {

@@ -6,6 +6,7 @@ mod deliveries;
 #[cfg(test)]
 mod fairness_tests;
 mod jobs;
+mod learnings;
 mod queue;
 mod redeliveries;
 mod run_stats;
@@ -16,6 +17,7 @@ pub use deliveries::{
     write_group, DeliveryState, GroupWritten, Handled, NewDelivery, StoredDelivery,
 };
 pub use jobs::{ClaimedJob, Fence, JobId, NewJob, RunLimits};
+pub use learnings::{LearnedFrom, Learning};
 pub use queue::QueueSpot;
 pub use run_stats::{RunStat, SpendScope, StatsLine};
 pub use schedules::{ScheduleError, ScheduleRow, ScheduleSource};

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod agent_round;
 pub mod gates;
+pub mod learnings;
 pub mod meter_host;
 pub mod peer_verdict;
 pub mod plan_report;

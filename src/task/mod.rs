@@ -8,6 +8,7 @@ pub mod handle_plan;
 pub mod handle_run;
 pub mod handle_schedule;
 pub mod handle_trigger;
+pub mod learnings_cli;
 pub mod model;
 pub mod resync;
 pub mod run_pipeline;

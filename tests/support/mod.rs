@@ -2,6 +2,8 @@
 //! helpers to sign and send real webhook payloads. Every integration test goes through here.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod agent_app;
+
 use bosun::app::Bosun;
 use bosun::config::server::ServerConfig;
 use bosun::github::signature::sign;

@@ -6,10 +6,10 @@
 //! 3. the gate output tails, down to [`FLOOR_OUTPUT`] each (the last lines matter most);
 //! 4. the issue body, down to [`FLOOR_BODY`] (it is the task, so it goes last).
 //!
-//! Title, request, gate commands and bosun's own text are small and capped; they never shrink.
-//! Nor does a reviewer's diff: it is capped up front at `MAX_DIFF_CHARS`, and with every other
-//! piece at its cap or floor the prompt still fits (a test renders that worst case), so the
-//! change under review is what stays whole.
+//! Title, request, gate commands, learnings (at most ten lines of 400 characters) and bosun's
+//! own text are small and capped; they never shrink. Nor does a reviewer's diff: it is capped up
+//! front at `MAX_DIFF_CHARS`, and with every other piece at its cap or floor the prompt still
+//! fits (a test renders that worst case), so the change under review is what stays whole.
 
 use super::render::{MAX_BODY_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_OUTPUT_TAIL_CHARS};
 

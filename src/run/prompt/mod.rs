@@ -3,9 +3,10 @@
 //! `prompts/`. A reviewing agent's prompt quotes the change's diff instead of asking for one.
 //!
 //! Untrusted text (issue title, body, comments, the @mention request, repository instructions,
-//! gate output) is cleaned by [`sanitize`] (what a reader on GitHub cannot see is removed), capped
-//! in length, and quoted in a fence it cannot close (trust rule 2). The agent is told that quoted
-//! text is data; the cleaning makes sure it is at least data the triggering maintainer could see.
+//! gate output, what earlier runs learned) is cleaned by [`sanitize`] (what a reader on GitHub
+//! cannot see is removed), capped in length, and quoted in a fence it cannot close (trust
+//! rule 2). The agent is told that quoted text is data; the cleaning makes sure it is at least
+//! data the triggering maintainer could see.
 //!
 //! Self-contained on purpose (std, `minijinja`, `serde`; only `self::`/`super::` paths) so it
 //! can be built and tested on its own.

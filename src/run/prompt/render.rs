@@ -2,11 +2,12 @@
 //! bosun cannot drift from the snapshot-tested text).
 //!
 //! Layers, in order: `core.md.j2` (bosun's rules, the gates, then the repository's instructions,
-//! quoted), `task.md.j2` (the issue, its trusted comments, the request), and from round 2 on
-//! `feedback.md.j2` (what the gates said), `steer.md.j2` (new instructions) or `peer_fix.md.j2`
-//! (what a reviewing agent found). Mode layers replace or follow the task: `review.md.j2`
-//! (answering review threads), `plan.md.j2` (breaking the issue down) and `peer_review.md.j2`
-//! (a second agent reviewing the change; it gets only the core, the task and this layer).
+//! quoted), `task.md.j2` (the issue, its trusted comments, what earlier runs in the repository
+//! learned, the request), and from round 2 on `feedback.md.j2` (what the gates said),
+//! `steer.md.j2` (new instructions) or `peer_fix.md.j2` (what a reviewing agent found). Mode
+//! layers replace or follow the task: `review.md.j2` (answering review threads), `plan.md.j2`
+//! (breaking the issue down) and `peer_review.md.j2` (a second agent reviewing the change; it
+//! gets only the core, the task and this layer).
 //! Every piece of untrusted text goes through
 //! [`sanitize`] (gate output through [`sanitize_output`]), a length cap, and the `fence` filter,
 //! so it reaches the agent as quoted data that cannot end its own quote (trust rule 2).
@@ -66,6 +67,10 @@ const MAX_PEER_FINDINGS: usize = 30;
 const MAX_PATH_CHARS: usize = 300;
 /// A finding's severity is one word (`blocker`, `concern`, `nit`).
 const MAX_SEVERITY_CHARS: usize = 20;
+/// Learnings shown, and the cap on each (they are written as one short line): small enough that
+/// the section never needs to shrink for the budget.
+const MAX_LEARNINGS: usize = 10;
+const MAX_LEARNING_CHARS: usize = 400;
 
 /// Everything the prompt is built from. Comments are already filtered to trusted authors.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,6 +108,9 @@ pub struct PromptInput {
     /// What reviewing agents found in the previous round's change (used when `round > 1`): the
     /// implementer's fix round, instead of gate feedback or new instructions.
     pub peer_findings: Vec<PeerFinding>,
+    /// What earlier runs in the repository learned (failed gates, reviewers' requests), most
+    /// relevant first, one line each. Written by bosun from untrusted text, so quoted as data.
+    pub learnings: Vec<String>,
 }
 
 /// For a reviewer's run: the change to review.
@@ -322,6 +330,8 @@ struct Clean {
     peer_findings: Vec<CleanFinding>,
     /// Findings left out by the count cap.
     peer_findings_dropped: usize,
+    /// The learnings as one list (`- note` lines), `None` without any.
+    learnings: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -478,6 +488,7 @@ impl Clean {
                 .map(clean_finding)
                 .collect(),
             peer_findings_dropped: input.peer_findings.len().saturating_sub(MAX_PEER_FINDINGS),
+            learnings: clean_learnings(&input.learnings),
         }
     }
 
@@ -495,6 +506,20 @@ impl Clean {
             body: chars(&self.body),
         }
     }
+}
+
+/// Each learning on one line of its own (a note that spans lines could pass for two), cleaned
+/// and capped, as a Markdown list for one fence.
+fn clean_learnings(learnings: &[String]) -> Option<String> {
+    let lines: Vec<String> = learnings
+        .iter()
+        .map(|l| keep_head(&one_line(&sanitize(l)), MAX_LEARNING_CHARS))
+        .map(|l| one_line(&l))
+        .filter(|l| !l.is_empty())
+        .take(MAX_LEARNINGS)
+        .map(|l| format!("- {l}"))
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
 fn clean_finding(finding: &PeerFinding) -> CleanFinding {
@@ -548,6 +573,7 @@ struct Context<'a> {
     peer_review: Option<&'a CleanPeerReview>,
     peer_findings: &'a [CleanFinding],
     peer_findings_omitted: usize,
+    learnings: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -617,6 +643,7 @@ impl<'a> Context<'a> {
             peer_review: clean.peer_review.as_ref(),
             peer_findings: &clean.peer_findings,
             peer_findings_omitted: clean.peer_findings_dropped,
+            learnings: clean.learnings.as_deref(),
         }
     }
 }

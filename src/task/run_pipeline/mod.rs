@@ -33,6 +33,7 @@ use crate::worker::job::Job;
 mod checks;
 mod command_job;
 mod guards;
+mod learn;
 mod metering;
 mod peer;
 mod plan;
@@ -72,6 +73,7 @@ pub async fn run_attempt(
         facts: std::sync::Mutex::new(None),
         metered: std::sync::Mutex::new(None),
         limits: std::sync::OnceLock::new(),
+        learned: Default::default(),
     };
     // Both also act when this future is dropped midway (the pool drops it when the lease is
     // lost): the watcher stops, and the checkout is removed.
@@ -113,6 +115,7 @@ pub async fn run_attempt(
             match recorded {
                 Ok(_) => {
                     p.record_stats(status, started.elapsed()).await;
+                    p.write_learnings().await;
                     Ok(())
                 }
                 Err(Step::Job(j)) => Err(j),
@@ -165,6 +168,8 @@ struct Pipeline<'a> {
     metered: std::sync::Mutex<Option<metering::Metered>>,
     /// The server's limits with the repository's budgets applied, once its config is read.
     limits: std::sync::OnceLock<crate::config::run::Limits>,
+    /// What the attempt learned about the repository so far, stored when it ends.
+    learned: std::sync::Mutex<crate::run::learnings::Collector>,
 }
 
 impl Pipeline<'_> {

@@ -128,6 +128,7 @@ impl Pipeline<'_> {
             let (findings, failed) = match result {
                 Ok(verdict) => {
                     let verdict = redacted(verdict, redactor);
+                    self.learn_verdict(&verdict);
                     let counts = reply::counts_of(&verdict);
                     out.verdicts.push((name.clone(), verdict));
                     (counts, None)

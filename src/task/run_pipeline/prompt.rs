@@ -83,6 +83,7 @@ impl Pipeline<'_> {
             plan: None,
             peer_review: None,
             peer_findings: Vec::new(),
+            learnings: self.learnings_for(issue).await,
         })
     }
 }

@@ -230,6 +230,8 @@ impl Pipeline<'_> {
             (short, format!("{}/commits/{sha}", session.pull.url))
         });
         let (mut replied, mut resolved, mut not_addressed) = (0, 0, Vec::new());
+        // The threads' requests the agent changed code for: what the review taught.
+        let mut learned = Vec::new();
         for (key, thread) in &session.threads {
             let Some(root) = thread.comments.first() else {
                 continue;
@@ -279,6 +281,7 @@ impl Pipeline<'_> {
                     .await
                     .map_err(JobError::from)?;
                 resolved += 1;
+                learned.push((thread.path.clone(), root.body.clone()));
             }
         }
         // Feedback that came after the last round is not lost: it is listed, and the next
@@ -292,6 +295,9 @@ impl Pipeline<'_> {
                     "arrived after the last round; review again or mention bosun to answer it",
                 ));
             }
+        }
+        if commit.is_some() {
+            self.learn_review(&learned, redactor).await?;
         }
         let answer = FeedbackAnswer {
             pr,

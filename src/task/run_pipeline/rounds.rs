@@ -182,6 +182,7 @@ impl Pipeline<'_> {
                     true,
                 )
                 .await?;
+                self.learn_gates(&results, redactor);
                 results
             };
             match mode {

@@ -1,0 +1,123 @@
+//! bosun in agent mode (real sandbox, real git) on a local bare remote: start it with a server
+//! and a repository config, label issues as a writer would, wait for their tasks to finish, and
+//! read the prompts their agents got.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fake_github::FakeGitHub;
+use tempfile::TempDir;
+
+use super::*;
+
+/// The person who labels issues; has write permission on `REPO`.
+pub const WRITER: &str = "octocat";
+
+pub struct AgentApp {
+    pub app: TestApp,
+    /// The repository's remote, as bosun clones and pushes it.
+    pub bare: PathBuf,
+    _dirs: TempDir,
+}
+
+impl AgentApp {
+    /// One agent `fake` (adapter claude) running in `image`, and `.github/bosun.yml` =
+    /// `repo_config` (none when empty).
+    pub async fn start(image: &str, repo_config: &str) -> AgentApp {
+        let dirs = tempfile::tempdir().unwrap();
+        let config_path = dirs.path().join("bosun-server.yml");
+        let server_config = format!(
+            "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n\
+             limits:\n  memory_mb: 256\n  cpus: 1\n"
+        );
+        std::fs::write(&config_path, server_config).unwrap();
+        let app = TestApp::start_with(|c| {
+            c.run_mode = "agent".into();
+            c.run_config = Some(config_path.clone());
+        })
+        .await;
+        let bare = bare_remote(dirs.path());
+        app.github
+            .set_clone_url(REPO, &format!("file://{}", bare.display()));
+        app.github.set_permission(REPO, WRITER, "write");
+        if !repo_config.is_empty() {
+            app.github.put_file(REPO, ".github/bosun.yml", repo_config);
+        }
+        AgentApp {
+            app,
+            bare,
+            _dirs: dirs,
+        }
+    }
+
+    /// Opens an issue as the writer, labels it, and waits (two minutes at most) until its
+    /// task finished.
+    pub async fn label_until_finished(&self, title: &str, body: &str) -> u64 {
+        let issue = self.app.github.add_issue(REPO, title, body, WRITER);
+        let mut payload = labeled(&self.app, issue, "bosun", WRITER);
+        payload["issue"]["title"] = title.into();
+        payload["issue"]["body"] = body.into();
+        payload["issue"]["user"]["login"] = WRITER.into();
+        let answer = self
+            .app
+            .send_json("issues", &format!("d-{issue}"), &payload)
+            .await;
+        assert_eq!(answer.status(), 202);
+        let ok = self
+            .app
+            .github
+            .wait_until(|gh| finished(gh, issue), Duration::from_secs(120))
+            .await;
+        if !ok {
+            let comments = self.app.github.comments(REPO, issue);
+            panic!("the task of #{issue} did not finish; comments: {comments:#?}");
+        }
+        issue
+    }
+
+    /// The prompt the agent got in `round` of the first attempt at `issue`.
+    pub async fn prompt(&self, issue: u64, round: u32) -> String {
+        let task = self
+            .app
+            .db()
+            .task_for_issue(
+                bosun::github::ids::RepoId(self.app.repo_id),
+                bosun::github::ids::IssueNumber(issue),
+            )
+            .await
+            .unwrap()
+            .expect("a task for the issue");
+        let path = self.app.data_dir.path().join(format!(
+            "runs/task-{}/attempt-1/round-{round}/input/prompt.md",
+            task.id.0
+        ));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+}
+
+/// Whether the issue's task finished: a final status label and the tracking comment ticked.
+pub fn finished(gh: &FakeGitHub, issue: u64) -> bool {
+    let labels = gh.issue_labels(REPO, issue);
+    labels
+        .iter()
+        .any(|l| ["bosun:done", "bosun:failed", "bosun:needs-review"].contains(&l.as_str()))
+        && tracking(gh, issue).contains("[x] Finished")
+}
+
+/// `pull_request_review.submitted` for review `review` of pull request `pr`, from GitHub's real
+/// example around the fake's own shapes of the review and the pull request.
+pub fn review_submitted(app: &TestApp, pr: u64, review: u64, sender: &str) -> serde_json::Value {
+    let mut p = fixture("pull_request_review", "submitted.payload.json");
+    retarget(&mut p, app, pr, sender);
+    if let Some(obj) = p.as_object_mut() {
+        obj.remove("issue");
+    }
+    p["review"] = app.github.review_json(REPO, pr, review);
+    p["review"]["state"] = p["review"]["state"]
+        .as_str()
+        .unwrap()
+        .to_ascii_lowercase()
+        .into();
+    p["pull_request"] = app.github.pull_json(REPO, pr);
+    p
+}
