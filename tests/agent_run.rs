@@ -224,44 +224,15 @@ REPORT
 esac
 "#;
 
-struct Run {
-    app: TestApp,
-    bare: PathBuf,
-    _dirs: tempfile::TempDir,
-}
+/// bosun in agent mode on a local bare remote (see `support::agent_app`).
+type Run = support::agent_app::AgentApp;
 
 async fn start(image: &str, repo_config: &str) -> Run {
-    start_with_server_config(
-        &format!(
-            "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n\
-             limits:\n  memory_mb: 256\n  cpus: 1\n"
-        ),
-        repo_config,
-    )
-    .await
+    Run::start(image, repo_config).await
 }
 
 async fn start_with_server_config(server_config: &str, repo_config: &str) -> Run {
-    let dirs = tempfile::tempdir().unwrap();
-    let config_path = dirs.path().join("bosun-server.yml");
-    std::fs::write(&config_path, server_config).unwrap();
-    let app = TestApp::start_with(|c| {
-        c.run_mode = "agent".into();
-        c.run_config = Some(config_path.clone());
-    })
-    .await;
-    let bare = bare_remote(dirs.path());
-    app.github
-        .set_clone_url(REPO, &format!("file://{}", bare.display()));
-    app.github.set_permission(REPO, WRITER, "write");
-    if !repo_config.is_empty() {
-        app.github.put_file(REPO, ".github/bosun.yml", repo_config);
-    }
-    Run {
-        app,
-        bare,
-        _dirs: dirs,
-    }
+    Run::start_with_config(server_config, repo_config).await
 }
 
 fn fake_agent_image() -> String {

@@ -86,29 +86,13 @@ async fn a_plan_with_three_parts_opens_linked_sub_issues_runs_them_in_order_and_
     if !images::require_docker() {
         return;
     }
-    let dirs = tempfile::tempdir().unwrap();
     let image = images::image_with_files(
         "bosun-fake-planner",
         &[("/usr/local/bin/claude", FAKE_PLANNER, 0o755)],
     );
-    let config_path = dirs.path().join("bosun-server.yml");
-    std::fs::write(
-        &config_path,
-        format!(
-            "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n\
-             limits:\n  memory_mb: 256\n  cpus: 1\n"
-        ),
-    )
-    .unwrap();
-    let app = TestApp::start_with(|c| {
-        c.run_mode = "agent".into();
-        c.run_config = Some(config_path.clone());
-    })
-    .await;
-    let bare = bare_remote(dirs.path());
+    let run = support::agent_app::AgentApp::start(&image, "").await;
+    let app = &run.app;
     let gh = &app.github;
-    gh.set_clone_url(REPO, &format!("file://{}", bare.display()));
-    gh.set_permission(REPO, WRITER, "write");
 
     let parent = gh.add_issue(REPO, "A big feature", "SCENARIO: plan", WRITER);
     let mut payload = labeled(&app, parent, "bosun:plan", WRITER);
@@ -192,5 +176,5 @@ async fn a_plan_with_three_parts_opens_linked_sub_issues_runs_them_in_order_and_
     // One pull request per part, none for the planned issue.
     assert_eq!(gh.pulls(REPO).len(), 3);
     assert!(pull_for(gh, parent).is_none());
-    app.finish().await;
+    run.app.finish().await;
 }

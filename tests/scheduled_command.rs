@@ -9,9 +9,8 @@ mod support;
 
 use std::time::Duration;
 
+use support::agent_app::AgentApp;
 use support::*;
-
-const WRITER: &str = "octocat";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_job_from_the_configuration_runs_its_command_into_a_pull_request() {
@@ -19,32 +18,17 @@ async fn a_command_job_from_the_configuration_runs_its_command_into_a_pull_reque
         return;
     }
     let image = images::busybox_image();
-    let dirs = tempfile::tempdir().unwrap();
-    let config_path = dirs.path().join("bosun-server.yml");
-    std::fs::write(
-        &config_path,
-        format!(
+    let run = AgentApp::start_with_config(
+        &format!(
             "default_agent: shell\nagents:\n  shell:\n    adapter: command\n    image: {image}\n    \
              program: never-run\nlimits:\n  memory_mb: 256\n  cpus: 1\n\
              jobs:\n  - name: stamp\n    repo: {REPO}\n    cron: '0 6 * * 1'\n    \
              title: Stamp the tree\n    run: echo \"stamped by $(echo bosun)\" > STAMP.txt\n"
         ),
-    )
-    .unwrap();
-    let app = TestApp::start_with(|c| {
-        c.run_mode = "agent".into();
-        c.run_config = Some(config_path.clone());
-    })
-    .await;
-    let bare = bare_remote(dirs.path());
-    app.github
-        .set_clone_url(REPO, &format!("file://{}", bare.display()));
-    app.github.set_permission(REPO, WRITER, "write");
-    app.github.put_file(
-        REPO,
-        ".github/bosun.yml",
         "jobs:\n  - name: weekly\n    cron: '0 7 * * 1'\n    prompt: Update the dependencies.\n",
-    );
+    )
+    .await;
+    let (app, bare) = (&run.app, &run.bare);
 
     // The server's job is in the table from start-up, managed by the configuration.
     let job = app.db().schedule("stamp").await.unwrap().expect("synced");
@@ -94,9 +78,9 @@ async fn a_command_job_from_the_configuration_runs_its_command_into_a_pull_reque
     );
     let pull = &gh.pulls(REPO)[0];
     assert!(pull.draft);
-    let clone = dirs.path().join("check");
+    let clone = run.dirs.path().join("check");
     git(
-        dirs.path(),
+        run.dirs.path(),
         &["clone", "-q", &bare.display().to_string(), "check"],
     );
     git(&clone, &["checkout", "-q", &pull.head]);
@@ -118,5 +102,5 @@ async fn a_command_job_from_the_configuration_runs_its_command_into_a_pull_reque
     assert_eq!(weekly.prompt, "Update the dependencies.");
     assert_eq!(weekly.repo, REPO);
     assert_eq!(weekly.source, bosun::db::ScheduleSource::Repo(REPO.into()));
-    app.finish().await;
+    run.app.finish().await;
 }

@@ -17,19 +17,26 @@ pub struct AgentApp {
     pub app: TestApp,
     /// The repository's remote, as bosun clones and pushes it.
     pub bare: PathBuf,
-    _dirs: TempDir,
+    /// Holds the server's configuration and the remote; also a place for a test's own files.
+    pub dirs: TempDir,
 }
 
 impl AgentApp {
     /// One agent `fake` (adapter claude) running in `image`, and `.github/bosun.yml` =
     /// `repo_config` (none when empty).
     pub async fn start(image: &str, repo_config: &str) -> AgentApp {
-        let dirs = tempfile::tempdir().unwrap();
-        let config_path = dirs.path().join("bosun-server.yml");
         let server_config = format!(
             "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n\
              limits:\n  memory_mb: 256\n  cpus: 1\n"
         );
+        Self::start_with_config(&server_config, repo_config).await
+    }
+
+    /// The server's run configuration is `server_config`; `.github/bosun.yml` is
+    /// `repo_config` (none when empty).
+    pub async fn start_with_config(server_config: &str, repo_config: &str) -> AgentApp {
+        let dirs = tempfile::tempdir().unwrap();
+        let config_path = dirs.path().join("bosun-server.yml");
         std::fs::write(&config_path, server_config).unwrap();
         let app = TestApp::start_with(|c| {
             c.run_mode = "agent".into();
@@ -43,11 +50,7 @@ impl AgentApp {
         if !repo_config.is_empty() {
             app.github.put_file(REPO, ".github/bosun.yml", repo_config);
         }
-        AgentApp {
-            app,
-            bare,
-            _dirs: dirs,
-        }
+        AgentApp { app, bare, dirs }
     }
 
     /// Opens an issue as the writer, labels it, and waits (two minutes at most) until its
