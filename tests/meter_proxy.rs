@@ -17,12 +17,17 @@ use std::time::Duration;
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 const ANTHROPIC_KEY: &str = "sk-ant-api03-REAL-KEY-only-the-upstream-sees";
 const OPENAI_KEY: &str = "sk-proj-REAL-KEY-only-the-upstream-sees";
+const GEMINI_KEY: &str = "AIzaSy-REAL-KEY-only-the-upstream-sees";
+/// The model every Gemini call of [`Rig::call`] names in its path.
+const GEMINI_MODEL: &str = "gemini-2.5-pro";
 
 /// Prices in USD per million tokens, and the same in micro-USD per million tokens for the
 /// independent cost computation in [`expected_micro_usd`].
 const SONNET: (f64, f64, f64, f64) = (3.0, 15.0, 0.3, 3.75);
 const GPT5: (f64, f64, f64, f64) = (1.25, 10.0, 0.125, 1.25);
 const MINI: (f64, f64, f64, f64) = (0.15, 0.6, 0.075, 0.15);
+const GEMINI_PRO: (f64, f64, f64, f64) = (1.25, 10.0, 0.31, 1.25);
+const GEMINI_FLASH: (f64, f64, f64, f64) = (0.3, 2.5, 0.075, 0.3);
 
 fn price((input, output, cache_read, cache_write): (f64, f64, f64, f64)) -> ModelPrice {
     ModelPrice {
@@ -40,6 +45,10 @@ fn prices() -> PriceTable {
         .with("gpt-5", price(GPT5))
         .unwrap()
         .with("gpt-4o-mini", price(MINI))
+        .unwrap()
+        .with("gemini-2.5-pro", price(GEMINI_PRO))
+        .unwrap()
+        .with("gemini-2.5-flash", price(GEMINI_FLASH))
         .unwrap()
 }
 
@@ -64,6 +73,8 @@ enum Call {
     Messages,
     Responses,
     Chat,
+    /// `generateContent`, or `streamGenerateContent?alt=sse` when streamed.
+    Gemini,
 }
 
 impl Call {
@@ -71,6 +82,7 @@ impl Call {
         match self {
             Call::Messages => Provider::Anthropic,
             Call::Responses | Call::Chat => Provider::OpenAi,
+            Call::Gemini => Provider::Gemini,
         }
     }
 }
@@ -107,6 +119,10 @@ impl Rig {
                 fake.url().parse().unwrap(),
                 Secret::new(OPENAI_KEY),
             )),
+            gemini: Some(UpstreamApi::new(
+                fake.url().parse().unwrap(),
+                Secret::new(GEMINI_KEY),
+            )),
         };
         let proxy = MeterProxy::bind("127.0.0.1:0".parse().unwrap(), upstream, prices())
             .await
@@ -125,7 +141,9 @@ impl Rig {
     }
 
     /// One call the way the agent CLIs make it: Anthropic with `x-api-key` and
-    /// `anthropic-version`, OpenAI with a bearer token.
+    /// `anthropic-version`, OpenAI with a bearer token, Gemini with `x-goog-api-key` (as the
+    /// Gemini CLI's SDK sends it) or, streamed, in the `key` query parameter (Google's other
+    /// way of passing a key), so that both are exercised.
     async fn call(&self, call: Call, token: &str, stream: bool) -> Answer {
         let base = self.proxy.base_url(call.provider());
         let (url, body) = match call {
@@ -146,6 +164,16 @@ impl Rig {
                        "stream_options": {"include_usage": true},
                        "messages": [{"role": "user", "content": "Say hello"}]}),
             ),
+            Call::Gemini => (
+                if stream {
+                    format!("{base}/v1beta/models/{GEMINI_MODEL}:streamGenerateContent?alt=sse&key={token}")
+                } else {
+                    format!("{base}/v1beta/models/{GEMINI_MODEL}:generateContent")
+                },
+                json!({"contents": [{"role": "user", "parts": [{"text": "Say hello"}]}],
+                       "generationConfig": {"temperature": 0,
+                                            "thinkingConfig": {"includeThoughts": true}}}),
+            ),
         };
         let sent = body.to_string();
         let mut request = self
@@ -160,6 +188,11 @@ impl Rig {
                 .header("anthropic-version", "2023-06-01")
                 .header("anthropic-beta", "fine-grained-tool-streaming-2025-05-14"),
             Call::Responses | Call::Chat => request.bearer_auth(token),
+            Call::Gemini if stream => request,
+            Call::Gemini => request.header("x-goog-api-key", token).header(
+                "x-goog-api-client",
+                "google-genai-sdk/1.30.0 gl-node/v22.19.0",
+            ),
         };
         let response = request.send().await.expect("the proxy answers");
         let status = response.status();
@@ -196,6 +229,8 @@ struct Case {
     price: (f64, f64, f64, f64),
     /// fresh input, output, cache read, cache write as the fake is told
     usage: (u64, u64, u64, u64),
+    /// thinking tokens, on top of the output
+    thoughts: u64,
 }
 
 #[tokio::test]
@@ -210,6 +245,7 @@ async fn every_api_streamed_or_not_gets_the_real_key_upstream_and_the_exact_byte
                 model: "claude-sonnet-4-5-20250929",
                 price: SONNET,
                 usage: (1000, 200, 10_000, 400),
+                thoughts: 0,
             },
             Case {
                 call: Call::Messages,
@@ -217,6 +253,7 @@ async fn every_api_streamed_or_not_gets_the_real_key_upstream_and_the_exact_byte
                 model: "claude-sonnet-4-5-20250929",
                 price: SONNET,
                 usage: (7, 3, 0, 11),
+                thoughts: 0,
             },
             Case {
                 call: Call::Responses,
@@ -224,6 +261,7 @@ async fn every_api_streamed_or_not_gets_the_real_key_upstream_and_the_exact_byte
                 model: "gpt-5-codex",
                 price: GPT5,
                 usage: (1500, 321, 2048, 0),
+                thoughts: 64,
             },
             Case {
                 call: Call::Responses,
@@ -231,6 +269,7 @@ async fn every_api_streamed_or_not_gets_the_real_key_upstream_and_the_exact_byte
                 model: "gpt-5-2025-08-07",
                 price: GPT5,
                 usage: (10, 20, 30, 0),
+                thoughts: 0,
             },
             Case {
                 call: Call::Chat,
@@ -238,6 +277,7 @@ async fn every_api_streamed_or_not_gets_the_real_key_upstream_and_the_exact_byte
                 model: "gpt-4o-mini-2024-07-18",
                 price: MINI,
                 usage: (2000, 50, 1024, 0),
+                thoughts: 0,
             },
             Case {
                 call: Call::Chat,
@@ -245,6 +285,25 @@ async fn every_api_streamed_or_not_gets_the_real_key_upstream_and_the_exact_byte
                 model: "gpt-4o-mini-2024-07-18",
                 price: MINI,
                 usage: (19, 10, 0, 0),
+                thoughts: 0,
+            },
+            // Gemini names no model in its body: the response's modelVersion is what the fake
+            // is told, the price is the path's model's.
+            Case {
+                call: Call::Gemini,
+                stream: true,
+                model: "gemini-2.5-pro",
+                price: GEMINI_PRO,
+                usage: (5210, 42, 4096, 0),
+                thoughts: 200,
+            },
+            Case {
+                call: Call::Gemini,
+                stream: false,
+                model: "gemini-2.5-pro",
+                price: GEMINI_PRO,
+                usage: (1200, 9, 0, 30),
+                thoughts: 22,
             },
         ];
         let mut expected = Spent::default();
@@ -253,6 +312,7 @@ async fn every_api_streamed_or_not_gets_the_real_key_upstream_and_the_exact_byte
             let (input, output, cache_read, cache_write) = case.usage;
             rig.fake.set_usage(input, output, cache_read);
             rig.fake.set_cache_write(cache_write);
+            rig.fake.set_thoughts(case.thoughts);
             rig.fake.set_model(Some(case.model));
             let answer = rig.call(case.call, token.expose(), case.stream).await;
             assert_eq!(answer.status, 200, "{what}: {:?}", answer.body);
@@ -266,15 +326,16 @@ async fn every_api_streamed_or_not_gets_the_real_key_upstream_and_the_exact_byte
                 case.stream,
                 "{what}"
             );
-            let id_header = match case.call.provider() {
-                Provider::Anthropic => "request-id",
-                Provider::OpenAi => "x-request-id",
+            let (id_header, id_prefix) = match case.call.provider() {
+                Provider::Anthropic => ("request-id", "req_fake"),
+                Provider::OpenAi => ("x-request-id", "req_fake"),
+                Provider::Gemini => ("server-timing", "gfet4t7; dur="),
             };
             assert!(
                 answer.headers[id_header]
                     .to_str()
                     .unwrap()
-                    .starts_with("req_fake"),
+                    .starts_with(id_prefix),
                 "{what}: response headers pass through"
             );
 
@@ -282,6 +343,10 @@ async fn every_api_streamed_or_not_gets_the_real_key_upstream_and_the_exact_byte
             assert!(
                 !upstream.any_header_contains(token.expose()),
                 "{what}: token leaked"
+            );
+            assert!(
+                !upstream.query.contains(token.expose()),
+                "{what}: token leaked in the query"
             );
             match case.call.provider() {
                 Provider::Anthropic => {
@@ -306,6 +371,33 @@ async fn every_api_streamed_or_not_gets_the_real_key_upstream_and_the_exact_byte
                     );
                     assert_eq!(upstream.header("x-api-key"), None, "{what}");
                 }
+                Provider::Gemini => {
+                    assert_eq!(
+                        upstream.header("x-goog-api-key"),
+                        Some(GEMINI_KEY),
+                        "{what}"
+                    );
+                    assert_eq!(upstream.header("authorization"), None, "{what}");
+                    assert_eq!(upstream.header("x-api-key"), None, "{what}");
+                    assert!(upstream.query_values("key").is_empty(), "{what}");
+                    let (path, query) = if case.stream {
+                        ("streamGenerateContent", "alt=sse")
+                    } else {
+                        assert_eq!(
+                            upstream.header("x-goog-api-client"),
+                            Some("google-genai-sdk/1.30.0 gl-node/v22.19.0")
+                        );
+                        ("generateContent", "")
+                    };
+                    assert_eq!(
+                        (upstream.path.as_str(), upstream.query.as_str()),
+                        (
+                            format!("/v1beta/models/{GEMINI_MODEL}:{path}").as_str(),
+                            query
+                        ),
+                        "{what}"
+                    );
+                }
             }
             assert_eq!(
                 upstream.header("x-agent-marker"),
@@ -318,14 +410,15 @@ async fn every_api_streamed_or_not_gets_the_real_key_upstream_and_the_exact_byte
                 "{what}: request body"
             );
 
-            // Usage, normalized: OpenAI's cache reads are taken out of its input count.
+            // Usage, normalized: OpenAI's and Gemini's cache reads are taken out of their input
+            // counts, and thinking tokens are output.
             expected.input_tokens += input
                 + if case.call == Call::Messages {
                     0
                 } else {
                     cache_write
                 };
-            expected.output_tokens += output;
+            expected.output_tokens += output + case.thoughts;
             expected.cache_read_tokens += cache_read;
             expected.cache_write_tokens += if case.call == Call::Messages {
                 cache_write
@@ -337,8 +430,13 @@ async fn every_api_streamed_or_not_gets_the_real_key_upstream_and_the_exact_byte
             } else {
                 (0, input + cache_write)
             };
-            expected.micro_usd +=
-                expected_micro_usd(case.price, cost_input, output, cache_read, cost_write);
+            expected.micro_usd += expected_micro_usd(
+                case.price,
+                cost_input,
+                output + case.thoughts,
+                cache_read,
+                cost_write,
+            );
             expected.calls += 1;
             assert_eq!(rig.spent(run), expected, "{what}: spent after the call");
         }
@@ -457,8 +555,13 @@ async fn missing_unknown_forged_and_ended_tokens_get_401_and_the_upstream_sees_n
             ended_token.expose(),
         ];
         for token in bad_tokens {
-            for call in [Call::Messages, Call::Responses] {
-                let answer = rig.call(call, token, true).await;
+            for (call, stream) in [
+                (Call::Messages, true),
+                (Call::Responses, true),
+                (Call::Gemini, true),
+                (Call::Gemini, false),
+            ] {
+                let answer = rig.call(call, token, stream).await;
                 assert_eq!(answer.status, 401, "{call:?} with {token:?}");
                 let body = answer.json();
                 match call.provider() {
@@ -466,6 +569,10 @@ async fn missing_unknown_forged_and_ended_tokens_get_401_and_the_upstream_sees_n
                         assert_eq!(body["error"]["type"], "authentication_error")
                     }
                     Provider::OpenAi => assert_eq!(body["error"]["code"], "invalid_api_key"),
+                    Provider::Gemini => {
+                        assert_eq!(body["error"]["code"], 401);
+                        assert_eq!(body["error"]["status"], "UNAUTHENTICATED");
+                    }
                 }
                 let message = body.to_string();
                 assert!(message.contains("bosun:"), "{message}");
@@ -508,16 +615,22 @@ async fn a_stream_in_small_delayed_chunks_is_metered_right() {
         let answer = rig.call(Call::Responses, token.expose(), true).await;
         assert_eq!(answer.status, 200);
         assert_eq!(answer.body, rig.last_upstream_call().response_body);
+        // Gemini's CRLF-framed chunks, cut through their line ends too.
+        rig.fake.set_model(None);
+        let answer = rig.call(Call::Gemini, token.expose(), true).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body, rig.last_upstream_call().response_body);
 
         let spent = rig.spent(run);
-        assert_eq!(spent.input_tokens, 4321 + (4321 + 55));
-        assert_eq!(spent.output_tokens, 765 * 2);
-        assert_eq!(spent.cache_read_tokens, 999 * 2);
+        assert_eq!(spent.input_tokens, 4321 + 2 * (4321 + 55));
+        assert_eq!(spent.output_tokens, 765 * 3);
+        assert_eq!(spent.cache_read_tokens, 999 * 3);
         assert_eq!(spent.cache_write_tokens, 55);
         assert_eq!(
             spent.micro_usd,
             expected_micro_usd(SONNET, 4321, 765, 999, 55)
                 + expected_micro_usd(GPT5, 4321 + 55, 765, 999, 0)
+                + expected_micro_usd(GEMINI_PRO, 4321 + 55, 765, 999, 0)
         );
         rig.stop().await;
     })
@@ -631,6 +744,7 @@ async fn unforwarded_endpoints_get_404_and_an_unreachable_upstream_502() {
             Upstream {
                 anthropic: Some(UpstreamApi::new(dead.clone(), Secret::new(ANTHROPIC_KEY))),
                 openai: None,
+                gemini: None,
             },
             prices(),
         )
@@ -666,6 +780,169 @@ async fn unforwarded_endpoints_get_404_and_an_unreachable_upstream_502() {
         let spent = proxy.spent(run).unwrap();
         assert_eq!((spent.calls, spent.total_tokens()), (1, 0));
         proxy.shutdown().await;
+        rig.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_gemini_budget_is_refused_in_googles_error_shape_without_the_upstream() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        // 1000 prompt tokens (400 of them cached), 100 out and 50 thinking: 1150 tokens a call,
+        // priced as the path's gemini-2.5-pro although the response names another model.
+        rig.fake.set_usage(600, 100, 400);
+        rig.fake.set_thoughts(50);
+        rig.fake.set_model(Some("gemini-2.5-flash"));
+        let per_call = expected_micro_usd(GEMINI_PRO, 600, 150, 400, 0);
+        // 750 + 1500 + 124 (0.31 x 400, rounded up once) micro-USD.
+        assert_eq!(per_call, 2374);
+        let (run, token) = rig.proxy.register_run(RunBudget {
+            max_tokens: None,
+            max_micro_usd: Some(2 * per_call + 1),
+        });
+        // Two calls stay under the budget, the third crosses it, the fourth is refused.
+        for stream in [true, false, true] {
+            let answer = rig.call(Call::Gemini, token.expose(), stream).await;
+            assert_eq!(answer.status, 200, "{:?}", answer.body);
+        }
+        let spent = rig.spent(run);
+        assert_eq!(spent.micro_usd, 3 * per_call);
+        assert_eq!(
+            (
+                spent.input_tokens,
+                spent.cache_read_tokens,
+                spent.output_tokens
+            ),
+            (3 * 600, 3 * 400, 3 * 150)
+        );
+        assert_eq!(spent.unpriced_calls, 0);
+        for stream in [false, true] {
+            let refused = rig.call(Call::Gemini, token.expose(), stream).await;
+            assert_eq!(refused.status, 400);
+            assert_eq!(
+                refused.headers["content-type"].to_str().unwrap(),
+                "application/json"
+            );
+            let body = refused.json();
+            assert_eq!(body["error"]["code"], 400);
+            assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.starts_with(BUDGET_SPENT), "{message}");
+            assert!(
+                message.contains("USD budget: $0.007122 of $0.004749"),
+                "{message}"
+            );
+            assert_eq!(
+                body.as_object().unwrap().keys().collect::<Vec<_>>(),
+                ["error"]
+            );
+        }
+        assert_eq!(
+            rig.fake.call_count(),
+            3,
+            "refused calls never reach the upstream"
+        );
+        assert_eq!(rig.spent(run).refused, 2);
+        rig.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_gemini_token_budget_counts_thinking_and_cached_tokens() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        rig.fake.set_usage(100, 20, 50);
+        rig.fake.set_thoughts(30);
+        // 200 tokens a call: the fifth call is admitted at 800 and crosses 900.
+        let (run, token) = rig.proxy.register_run(RunBudget {
+            max_tokens: Some(900),
+            max_micro_usd: None,
+        });
+        for n in 1..=5u64 {
+            let answer = rig.call(Call::Gemini, token.expose(), n % 2 == 0).await;
+            assert_eq!(answer.status, 200, "call {n}");
+            assert_eq!(rig.spent(run).total_tokens(), 200 * n);
+        }
+        let refused = rig.call(Call::Gemini, token.expose(), true).await;
+        assert_eq!(refused.status, 400);
+        let message = refused.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            message.contains("token budget: 1000 of 900 tokens used"),
+            "{message}"
+        );
+        assert_eq!(rig.fake.call_count(), 5);
+        rig.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn gemini_calls_the_meter_cannot_read_are_refused_and_free_ones_pass() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        let (run, token) = rig.proxy.register_run(RunBudget::default());
+        let base = rig.proxy.base_url(Provider::Gemini);
+        let post = |path: &str| {
+            rig.client
+                .post(format!("{base}{path}"))
+                .header("x-goog-api-key", token.expose())
+                .body(json!({"contents": [{"parts": [{"text": "hi"}]}]}).to_string())
+                .send()
+        };
+        // A stream as one JSON array (no alt=sse), and endpoints that cost money unmetered.
+        for path in [
+            "/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+            "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=json",
+            "/v1beta/models/text-embedding-004:embedContent",
+            "/v1beta/models/gemini-2.5-pro:batchGenerateContent",
+            "/v1beta/cachedContents",
+        ] {
+            let answer = post(path).await.unwrap();
+            assert_eq!(answer.status(), 404, "{path}");
+            let body: Value = answer.json().await.unwrap();
+            assert_eq!(body["error"]["status"], "NOT_FOUND", "{path}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.starts_with("bosun: POST /v1beta/"), "{message}");
+            if path.contains("streamGenerateContent") {
+                assert!(message.contains("without alt=sse"), "{message}");
+            }
+        }
+        assert_eq!(rig.fake.call_count(), 0);
+        assert_eq!(rig.spent(run).calls, 0);
+
+        // The fake answers a streamed call without alt=sse as the real API does, one JSON
+        // array: what the proxy would have had to read.
+        let direct = rig
+            .client
+            .post(format!(
+                "{}/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+                rig.fake.url()
+            ))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let chunks: Value = direct.json().await.unwrap();
+        assert!(chunks.as_array().is_some_and(|a| a.len() > 1), "{chunks}");
+        rig.fake.clear_calls();
+
+        // countTokens costs nothing: forwarded (the fake does not know it), not metered.
+        let answer = post("/v1beta/models/gemini-2.5-pro:countTokens")
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404);
+        let seen = rig.last_upstream_call();
+        assert_eq!(seen.header("x-goog-api-key"), Some(GEMINI_KEY));
+        let spent = rig.spent(run);
+        assert_eq!(
+            (spent.calls, spent.unmetered_calls, spent.total_tokens()),
+            (1, 0, 0)
+        );
         rig.stop().await;
     })
     .await;

@@ -45,6 +45,9 @@ pub struct MeterConfig {
     pub enabled: bool,
     pub anthropic: Option<UpstreamConfig>,
     pub openai: Option<UpstreamConfig>,
+    /// Google's Gemini API (`https://generativelanguage.googleapis.com`): for the Gemini CLI,
+    /// and OpenCode's `google` provider.
+    pub gemini: Option<UpstreamConfig>,
     /// USD per million tokens per model (or model-name prefix): `input`, `output`, and
     /// optionally `cache_read`, `cache_write` (default: the input price).
     pub prices: crate::meter::PriceTable,

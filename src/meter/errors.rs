@@ -5,10 +5,11 @@
 //! - 401 for a missing, unknown or ended run token, as the real APIs answer a bad key. The CLIs
 //!   retry it (Claude Code about 10 times over ~3 minutes, codex 5 times) and then stop: a
 //!   token that is wrong stays wrong, so this only costs time in a misconfigured run.
-//! - 400 `invalid_request_error` for a spent budget. Claude Code retries 401, 429 and 5xx but
-//!   not 400, and codex's transport retries only 429 and 5xx, so the agent stops at once with
-//!   the message instead of sleeping through retries that cannot succeed. 429 would read as a
-//!   rate limit and be retried; 402 is unknown to the CLIs.
+//! - 400 `invalid_request_error` (Gemini: `INVALID_ARGUMENT`) for a spent budget. Claude Code
+//!   retries 401, 429 and 5xx but not 400, codex's transport retries only 429 and 5xx, and the
+//!   Gemini CLI ends at once on a 400 (its invalid-key capture: the error result comes without
+//!   a retry), so the agent stops with the message instead of sleeping through retries that
+//!   cannot succeed. 429 would read as a rate limit and be retried; 402 is unknown to the CLIs.
 //! - 404 for an endpoint the proxy does not forward.
 //! - 502 (`api_error` / `server_error`) when the upstream cannot be reached or is not
 //!   configured. This one is retried, which is right for a transient failure.
@@ -42,8 +43,10 @@ impl Kind {
 }
 
 /// An error response in the provider's format: Anthropic's
-/// `{"type":"error","error":{"type","message"}}` or OpenAI's
-/// `{"error":{"message","type","param","code"}}`.
+/// `{"type":"error","error":{"type","message"}}`, OpenAI's
+/// `{"error":{"message","type","param","code"}}` or Google's
+/// `{"error":{"code","message","status"}}` (the HTTP status repeated as `code`, and the
+/// canonical gRPC status name).
 pub(crate) fn respond(provider: Provider, kind: Kind, message: &str) -> Response {
     let body = match provider {
         Provider::Anthropic => {
@@ -63,6 +66,15 @@ pub(crate) fn respond(provider: Provider, kind: Kind, message: &str) -> Response
                 Kind::BadGateway => ("server_error", None),
             };
             json!({"error": {"message": message, "type": error_type, "param": null, "code": code}})
+        }
+        Provider::Gemini => {
+            let status = match kind {
+                Kind::Unauthorized => "UNAUTHENTICATED",
+                Kind::BudgetSpent => "INVALID_ARGUMENT",
+                Kind::NotFound => "NOT_FOUND",
+                Kind::BadGateway => "UNAVAILABLE",
+            };
+            json!({"error": {"code": kind.status().as_u16(), "message": message, "status": status}})
         }
     };
     let mut response = (kind.status(), body.to_string()).into_response();
@@ -106,5 +118,14 @@ mod tests {
             respond(Provider::Anthropic, Kind::NotFound, "x").status(),
             404
         );
+        let r = respond(Provider::Gemini, Kind::BudgetSpent, "bosun: y");
+        assert_eq!(r.status(), 400);
+        assert_eq!(
+            body_json(r).await,
+            json!({"error":{"code":400,"message":"bosun: y","status":"INVALID_ARGUMENT"}})
+        );
+        let r = respond(Provider::Gemini, Kind::Unauthorized, "no");
+        assert_eq!(r.status(), 401);
+        assert_eq!(body_json(r).await["error"]["status"], "UNAUTHENTICATED");
     }
 }

@@ -13,6 +13,8 @@
 //! claude: ANTHROPIC_BASE_URL=http://<host>:<port>/anthropic  ANTHROPIC_API_KEY=<token>
 //! codex:  model_providers.bosun.base_url="http://<host>:<port>/openai/v1", wire_api="responses",
 //!         env_key naming a variable that holds <token>
+//! gemini: GOOGLE_GEMINI_BASE_URL=http://<host>:<port>/gemini  GEMINI_API_KEY=<token>
+//! opencode: OPENCODE_CONFIG_CONTENT with provider.<id>.options {baseURL, apiKey: <token>}
 //! after the run: proxy.end_run(run), then proxy.spent(run) / proxy.forget_run(run)
 //! ```
 
@@ -37,6 +39,8 @@ pub use usage::{Api, Framing, Reading, Usage, UsageReader};
 pub enum Provider {
     Anthropic,
     OpenAi,
+    /// Google's Gemini API (the Generative Language API at generativelanguage.googleapis.com).
+    Gemini,
 }
 
 impl Provider {
@@ -44,15 +48,19 @@ impl Provider {
         match self {
             Provider::Anthropic => "anthropic",
             Provider::OpenAi => "openai",
+            Provider::Gemini => "gemini",
         }
     }
 
     /// The path on the proxy that stands for the provider's base URL: `/anthropic` (Anthropic
-    /// clients add `/v1/...` themselves) or `/openai/v1` (OpenAI base URLs include `/v1`).
+    /// clients add `/v1/...` themselves), `/openai/v1` (OpenAI base URLs include `/v1`) or
+    /// `/gemini` (Google's clients add `/v1beta/models/...` themselves; the AI SDK's Google
+    /// provider, whose base URL includes the version, gets `/gemini/v1beta`).
     pub fn base_path(self) -> &'static str {
         match self {
             Provider::Anthropic => "/anthropic",
             Provider::OpenAi => "/openai/v1",
+            Provider::Gemini => "/gemini",
         }
     }
 }

@@ -36,7 +36,8 @@ use tracing::Instrument;
 #[derive(Debug, Clone)]
 pub struct UpstreamApi {
     /// The API origin, plus a path prefix if the API lives under one: `https://api.anthropic.com`,
-    /// `https://api.openai.com`. The agent's path (`/v1/messages`) is appended to it.
+    /// `https://api.openai.com`, `https://generativelanguage.googleapis.com`. The agent's path
+    /// (`/v1/messages`, `/v1beta/models/...`) is appended to it.
     pub base_url: Url,
     pub key: Secret,
 }
@@ -52,13 +53,15 @@ impl UpstreamApi {
 pub struct Upstream {
     pub anthropic: Option<UpstreamApi>,
     pub openai: Option<UpstreamApi>,
+    pub gemini: Option<UpstreamApi>,
 }
 
 impl Upstream {
-    fn get(&self, provider: Provider) -> Option<&UpstreamApi> {
+    pub fn get(&self, provider: Provider) -> Option<&UpstreamApi> {
         match provider {
             Provider::Anthropic => self.anthropic.as_ref(),
             Provider::OpenAi => self.openai.as_ref(),
+            Provider::Gemini => self.gemini.as_ref(),
         }
     }
 }
@@ -150,7 +153,8 @@ impl MeterProxy {
     }
 
     /// The base URL an agent on this host uses for `provider`: `http://<addr>/anthropic` for
-    /// `ANTHROPIC_BASE_URL`, `http://<addr>/openai/v1` for an OpenAI base URL. An agent in a
+    /// `ANTHROPIC_BASE_URL`, `http://<addr>/openai/v1` for an OpenAI base URL,
+    /// `http://<addr>/gemini` for `GOOGLE_GEMINI_BASE_URL`. An agent in a
     /// container reaches the proxy by another host name; [`Provider::base_path`] is the part to
     /// append to it.
     pub fn base_url(&self, provider: Provider) -> String {
@@ -224,22 +228,26 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return errors::respond(
             Provider::OpenAi,
             Kind::NotFound,
-            "bosun: unknown route; the metering proxy serves /anthropic/... and /openai/...",
+            "bosun: unknown route; the metering proxy serves /anthropic/..., /openai/... and /gemini/...",
         );
     };
     let path = path.to_owned();
-    let Some(token) = route::run_token(request.headers()) else {
+    let Some(token) = route::run_token(request.headers(), provider, request.uri().query()) else {
         tracing::info!(
             provider = provider.name(),
             "request without a run token refused"
         );
+        let how = match provider {
+            Provider::Gemini => "x-goog-api-key or the key query parameter",
+            Provider::Anthropic | Provider::OpenAi => "x-api-key or Authorization: Bearer",
+        };
         return errors::respond(
             provider,
             Kind::Unauthorized,
-            "bosun: this request carries no run token (send it as x-api-key or Authorization: Bearer)",
+            &format!("bosun: this request carries no run token (send it as {how})"),
         );
     };
-    let Some(run) = shared.runs.authenticate(token) else {
+    let Some(run) = shared.runs.authenticate(&token) else {
         tracing::info!(
             provider = provider.name(),
             "request with an unknown or ended run token refused"
@@ -264,15 +272,16 @@ async fn forward(
     path: String,
     request: Request,
 ) -> Response {
-    let endpoint = route::classify(provider, request.method(), &path);
+    let endpoint = route::classify(provider, request.method(), &path, request.uri().query());
     if endpoint == Endpoint::Refused {
         tracing::info!(method = %request.method(), "endpoint not forwarded");
         return errors::respond(
             provider,
             Kind::NotFound,
             &format!(
-                "bosun: {} {path} is not available through the metering proxy",
-                request.method()
+                "bosun: {} {path}{} is not available through the metering proxy",
+                request.method(),
+                route::refusal_hint(provider, &path),
             ),
         );
     }
@@ -311,7 +320,8 @@ async fn forward(
                 );
             }
         };
-    let url = upstream_url(&api.base_url, &path, request.uri().query());
+    let query = route::upstream_query(provider, request.uri().query());
+    let url = upstream_url(&api.base_url, &path, query.as_deref());
     let method = request.method().clone();
     let body = reqwest::Body::wrap_stream(request.into_body().into_data_stream());
     let upstream = match shared
@@ -340,10 +350,14 @@ async fn forward(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let reader = match endpoint {
-        Endpoint::Metered(api) => Some(UsageReader::new(
-            api,
-            Framing::from_content_type(content_type),
-        )),
+        Endpoint::Metered(api) => {
+            let reader = UsageReader::new(api, Framing::from_content_type(content_type));
+            // Gemini's responses are priced by the model the path names.
+            match route::gemini_model_call(&path) {
+                Some((model, _)) if provider == Provider::Gemini => Some(reader.with_model(model)),
+                _ => Some(reader),
+            }
+        }
         Endpoint::Free | Endpoint::Refused => None,
     };
     let expect_usage = reader.is_some() && status.is_success();
@@ -363,7 +377,7 @@ async fn forward(
     response
 }
 
-/// `base` + the agent's path + its query string, verbatim.
+/// `base` + the agent's path + the query string to forward (see [`route::upstream_query`]).
 fn upstream_url(base: &Url, path: &str, query: Option<&str>) -> String {
     let mut url = base.as_str().trim_end_matches('/').to_owned();
     url.push_str(path);

@@ -2,7 +2,7 @@
 //!
 //! [`UsageReader`] is pure and incremental: it is fed the response body in chunks split at any
 //! byte, keeps only bounded state (see `json_pick` and `sse`), and is asked for the result when
-//! the body ends, or when it was cut off (it then reports what it saw). Three wire formats:
+//! the body ends, or when it was cut off (it then reports what it saw). Four wire formats:
 //!
 //! - Anthropic Messages (`POST /v1/messages`). JSON: top-level `usage{input_tokens,
 //!   output_tokens, cache_creation_input_tokens, cache_read_input_tokens}` and `model`. SSE:
@@ -17,9 +17,18 @@
 //!   completion_tokens, prompt_tokens_details.cached_tokens}`. SSE: the usage arrives in the
 //!   last chunk, and only when the request asked for it with `stream_options.include_usage`;
 //!   without it the stream has no usage at all and the call reads as unmetered.
+//! - Gemini (`POST /v1beta/models/{model}:generateContent`, and `:streamGenerateContent?alt=sse`).
+//!   JSON: the response's `usageMetadata{promptTokenCount, candidatesTokenCount,
+//!   cachedContentTokenCount, thoughtsTokenCount, toolUsePromptTokenCount}`. SSE: every
+//!   `data:` chunk is a whole response whose `usageMetadata` is cumulative (early chunks may
+//!   carry only the prompt count), so, as with Anthropic, each field seen replaces its earlier
+//!   value and the last chunk's counts are the call's. The model is the one the request's path
+//!   names (see [`UsageReader::with_model`]).
 //!
 //! [`Usage`] is normalized so that every token is counted once at one price: OpenAI's
-//! `input_tokens` include the cached ones, Anthropic's exclude cache reads and writes.
+//! `input_tokens` include the cached ones, Anthropic's exclude cache reads and writes, and
+//! Gemini's `promptTokenCount` includes `cachedContentTokenCount` while its thinking tokens
+//! (`thoughtsTokenCount`, billed as output) are apart from `candidatesTokenCount`.
 
 use super::json_pick::{JsonPicker, Path};
 use super::sse::{SsePiece, SseSplitter};
@@ -54,6 +63,8 @@ pub enum Api {
     AnthropicMessages,
     OpenAiResponses,
     OpenAiChatCompletions,
+    /// Gemini's `generateContent` and `streamGenerateContent` (one response format for both).
+    GeminiGenerateContent,
 }
 
 /// How the response body is framed; decided by its `content-type`.
@@ -93,6 +104,7 @@ const MESSAGE_USAGE: usize = 2;
 const MESSAGE_MODEL: usize = 3;
 const RESPONSE_USAGE: usize = 4;
 const RESPONSE_MODEL: usize = 5;
+const USAGE_METADATA: usize = 6;
 const TARGETS: &[Path] = &[
     &["usage"],
     &["model"],
@@ -100,6 +112,7 @@ const TARGETS: &[Path] = &[
     &["message", "model"],
     &["response", "usage"],
     &["response", "model"],
+    &["usageMetadata"],
 ];
 
 /// Incremental usage extraction for one response body.
@@ -110,6 +123,9 @@ pub struct UsageReader {
     picker: JsonPicker,
     sse: SseSplitter,
     found: Reading,
+    /// Gemini's counts as sent, merged chunk by chunk: the normalized [`Usage`] is computed
+    /// from them, since its input count needs the prompt and cached counts together.
+    gemini: GeminiUsage,
 }
 
 impl UsageReader {
@@ -120,7 +136,17 @@ impl UsageReader {
             picker: JsonPicker::new(TARGETS),
             sse: SseSplitter::default(),
             found: Reading::default(),
+            gemini: GeminiUsage::default(),
         }
+    }
+
+    /// The model the request named, for an API whose responses are priced by it: Gemini's
+    /// request names its model in the path and the proxy prices by that name (its responses'
+    /// `modelVersion` may name what an alias resolved to, which a price table does not list).
+    /// For the other APIs the response's own `model` still wins when it has one.
+    pub fn with_model(mut self, model: impl Into<String>) -> Self {
+        self.found.model = Some(model.into());
+        self
     }
 
     /// The next bytes of the body, split anywhere.
@@ -133,9 +159,12 @@ impl UsageReader {
                     picker,
                     sse,
                     found,
+                    gemini,
                     ..
                 } = self;
-                sse.feed(chunk, &mut |piece| on_sse_piece(*api, picker, found, piece));
+                sse.feed(chunk, &mut |piece| {
+                    on_sse_piece(*api, picker, found, gemini, piece)
+                });
             }
         }
     }
@@ -143,38 +172,47 @@ impl UsageReader {
     /// The body ended, normally or not: what was read.
     pub fn finish(mut self) -> Reading {
         match self.framing {
-            Framing::Json => take_values(self.api, &self.picker, &mut self.found),
+            Framing::Json => take_values(self.api, &self.picker, &mut self.found, &mut self.gemini),
             Framing::EventStream => {
                 let UsageReader {
                     api,
                     picker,
                     sse,
                     found,
+                    gemini,
                     ..
                 } = &mut self;
-                sse.finish(&mut |piece| on_sse_piece(*api, picker, found, piece));
+                sse.finish(&mut |piece| on_sse_piece(*api, picker, found, gemini, piece));
             }
         }
         self.found
     }
 }
 
-fn on_sse_piece(api: Api, picker: &mut JsonPicker, found: &mut Reading, piece: SsePiece<'_>) {
+fn on_sse_piece(
+    api: Api,
+    picker: &mut JsonPicker,
+    found: &mut Reading,
+    gemini: &mut GeminiUsage,
+    piece: SsePiece<'_>,
+) {
     match piece {
         SsePiece::Data(data) => picker.feed(data),
         SsePiece::EventEnd => {
-            take_values(api, picker, found);
+            take_values(api, picker, found, gemini);
             picker.reset();
         }
     }
 }
 
 /// Folds what the picker found in one document (a JSON body or one SSE event) into `found`.
-fn take_values(api: Api, picker: &JsonPicker, found: &mut Reading) {
+fn take_values(api: Api, picker: &JsonPicker, found: &mut Reading, gemini: &mut GeminiUsage) {
     let model_paths: &[usize] = match api {
         Api::AnthropicMessages => &[MESSAGE_MODEL, MODEL],
         Api::OpenAiResponses => &[RESPONSE_MODEL, MODEL],
         Api::OpenAiChatCompletions => &[MODEL],
+        // Priced by the model the request's path named; see `UsageReader::with_model`.
+        Api::GeminiGenerateContent => &[],
     };
     for &path in model_paths {
         if let Some(model) = parse::<String>(picker.picked(path)) {
@@ -210,6 +248,12 @@ fn take_values(api: Api, picker: &JsonPicker, found: &mut Reading) {
                 ));
             }
         }
+        Api::GeminiGenerateContent => {
+            if let Some(wire) = parse::<GeminiUsage>(picker.picked(USAGE_METADATA)) {
+                wire.merge_into(gemini);
+                found.usage = Some(gemini.normalized());
+            }
+        }
     }
 }
 
@@ -218,7 +262,7 @@ fn parse<T: serde::de::DeserializeOwned>(raw: Option<&[u8]>) -> Option<T> {
     serde_json::from_slice::<Option<T>>(raw?).ok().flatten()
 }
 
-/// OpenAI counts cached tokens inside the input tokens; take them out.
+/// OpenAI and Gemini count cached tokens inside the input tokens; take them out.
 fn split_cached(input: Option<u64>, cached: Option<u64>, output: Option<u64>) -> Usage {
     let input = input.unwrap_or(0);
     let cached = cached.unwrap_or(0).min(input);
@@ -268,6 +312,62 @@ struct ResponsesUsage {
     input_tokens: Option<u64>,
     output_tokens: Option<u64>,
     input_tokens_details: Option<CachedDetails>,
+}
+
+/// Gemini's `usageMetadata` (camelCase on the wire, as the REST API sends it).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GeminiUsage {
+    /// The whole prompt, cached part included.
+    prompt_token_count: Option<u64>,
+    candidates_token_count: Option<u64>,
+    /// The part of the prompt read from a context cache.
+    cached_content_token_count: Option<u64>,
+    /// Thinking tokens: billed at the output price, not counted in `candidatesTokenCount`.
+    thoughts_token_count: Option<u64>,
+    /// Tokens of tool-use prompts (results of built-in tools fed back to the model), reported
+    /// apart from the prompt; counted as input so that nothing billed goes unseen.
+    tool_use_prompt_token_count: Option<u64>,
+}
+
+impl GeminiUsage {
+    /// Fields present replace earlier values: a stream's counts are cumulative.
+    fn merge_into(&self, acc: &mut GeminiUsage) {
+        let fields = [
+            (self.prompt_token_count, &mut acc.prompt_token_count),
+            (self.candidates_token_count, &mut acc.candidates_token_count),
+            (
+                self.cached_content_token_count,
+                &mut acc.cached_content_token_count,
+            ),
+            (self.thoughts_token_count, &mut acc.thoughts_token_count),
+            (
+                self.tool_use_prompt_token_count,
+                &mut acc.tool_use_prompt_token_count,
+            ),
+        ];
+        for (value, slot) in fields {
+            if value.is_some() {
+                *slot = value;
+            }
+        }
+    }
+
+    fn normalized(&self) -> Usage {
+        let prompt = self
+            .prompt_token_count
+            .unwrap_or(0)
+            .saturating_add(self.tool_use_prompt_token_count.unwrap_or(0));
+        let mut usage = split_cached(
+            Some(prompt),
+            self.cached_content_token_count,
+            self.candidates_token_count,
+        );
+        usage.output_tokens = usage
+            .output_tokens
+            .saturating_add(self.thoughts_token_count.unwrap_or(0));
+        usage
+    }
 }
 
 #[derive(Deserialize)]
@@ -509,6 +609,112 @@ mod tests {
             body,
             &reading("gpt-4o-2024-08-06", 19, 10, 0, 0),
         );
+    }
+
+    // Shaped like a real `streamGenerateContent?alt=sse` body: CRLF-framed `data:` chunks, each
+    // a whole response with cumulative usageMetadata (the first has no candidates count yet),
+    // text that mentions usageMetadata, and a function call in the last chunk.
+    const GEMINI_SSE: &str = concat!(
+        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"I'll look\", \"thought\": false}],\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 5210,\"totalTokenCount\": 5330,\"cachedContentTokenCount\": 4096,\"promptTokensDetails\": [{\"modality\": \"TEXT\",\"tokenCount\": 5210}],\"cacheTokensDetails\": [{\"modality\": \"TEXT\",\"tokenCount\": 4096}],\"thoughtsTokenCount\": 120},\"modelVersion\": \"gemini-2.5-pro\",\"responseId\": \"kP1aaK2bC\"}\r\n\r\n",
+        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \" at \\\"usageMetadata\\\": {\\\"promptTokenCount\\\": 1}\"}],\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 5210,\"candidatesTokenCount\": 17,\"totalTokenCount\": 5427,\"cachedContentTokenCount\": 4096,\"thoughtsTokenCount\": 200},\"modelVersion\": \"gemini-2.5-pro\",\"responseId\": \"kP1aaK2bC\"}\r\n\r\n",
+        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\": {\"name\": \"run_shell_command\",\"args\": {\"command\": \"ls\"}}}],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 5210,\"candidatesTokenCount\": 42,\"totalTokenCount\": 5452,\"cachedContentTokenCount\": 4096,\"promptTokensDetails\": [{\"modality\": \"TEXT\",\"tokenCount\": 5210}],\"thoughtsTokenCount\": 200},\"modelVersion\": \"gemini-2.5-pro\",\"responseId\": \"kP1aaK2bC\"}\r\n\r\n",
+    );
+
+    fn unnamed(input: u64, output: u64, cache_read: u64) -> Reading {
+        Reading {
+            model: None,
+            ..reading("", input, output, cache_read, 0)
+        }
+    }
+
+    #[test]
+    fn gemini_stream_at_every_split() {
+        // 5210 prompt of which 4096 cached; 42 candidates + 200 thinking tokens of output. The
+        // responses' modelVersion is not read: the model comes from the request's path.
+        check_every_split(
+            Api::GeminiGenerateContent,
+            Framing::EventStream,
+            GEMINI_SSE,
+            &unnamed(1114, 242, 4096),
+        );
+    }
+
+    #[test]
+    fn gemini_stream_cut_off_counts_the_last_complete_chunk() {
+        let cut = GEMINI_SSE
+            .find("data: {\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\"")
+            .unwrap();
+        let mut r = UsageReader::new(Api::GeminiGenerateContent, Framing::EventStream)
+            .with_model("gemini-2.5-pro");
+        r.feed(&GEMINI_SSE.as_bytes()[..cut]);
+        assert_eq!(r.finish(), reading("gemini-2.5-pro", 1114, 217, 4096, 0));
+        // Only the first chunk: the prompt is known, the output so far is its thinking.
+        let cut = GEMINI_SSE.find("\r\n\r\n").unwrap() + 4;
+        let mut r = UsageReader::new(Api::GeminiGenerateContent, Framing::EventStream);
+        r.feed(&GEMINI_SSE.as_bytes()[..cut]);
+        assert_eq!(r.finish(), unnamed(1114, 120, 4096));
+    }
+
+    #[test]
+    fn gemini_json_at_every_split() {
+        let body = r#"{
+  "candidates": [
+    {
+      "content": {"parts": [{"text": "Hello from \"usageMetadata\""}], "role": "model"},
+      "finishReason": "STOP",
+      "index": 0
+    }
+  ],
+  "usageMetadata": {
+    "promptTokenCount": 1200,
+    "candidatesTokenCount": 9,
+    "totalTokenCount": 1231,
+    "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 1200}],
+    "thoughtsTokenCount": 22
+  },
+  "modelVersion": "gemini-2.5-flash",
+  "responseId": "mP1aaLn3Ew"
+}"#;
+        check_every_split(
+            Api::GeminiGenerateContent,
+            Framing::Json,
+            body,
+            &unnamed(1200, 31, 0),
+        );
+    }
+
+    #[test]
+    fn gemini_tool_use_prompt_tokens_count_as_input() {
+        let body = r#"{"candidates":[],"usageMetadata":{"promptTokenCount":100,"toolUsePromptTokenCount":50,"candidatesTokenCount":10,"cachedContentTokenCount":30,"totalTokenCount":160}}"#;
+        let mut r = UsageReader::new(Api::GeminiGenerateContent, Framing::Json)
+            .with_model("gemini-2.5-flash");
+        r.feed(body.as_bytes());
+        assert_eq!(r.finish(), reading("gemini-2.5-flash", 120, 10, 30, 0));
+    }
+
+    #[test]
+    fn a_gemini_error_body_has_no_usage_but_keeps_the_requested_model() {
+        let body = r#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}}"#;
+        let mut r = UsageReader::new(Api::GeminiGenerateContent, Framing::Json)
+            .with_model("gemini-2.5-pro");
+        r.feed(body.as_bytes());
+        assert_eq!(
+            r.finish(),
+            Reading {
+                usage: None,
+                model: Some("gemini-2.5-pro".into())
+            }
+        );
+    }
+
+    #[test]
+    fn a_response_model_still_wins_over_the_requested_one_elsewhere() {
+        let body =
+            r#"{"model":"claude-haiku-4-5-20251001","usage":{"input_tokens":1,"output_tokens":2}}"#;
+        let mut r =
+            UsageReader::new(Api::AnthropicMessages, Framing::Json).with_model("claude-haiku-4-5");
+        r.feed(body.as_bytes());
+        assert_eq!(r.finish(), reading("claude-haiku-4-5-20251001", 1, 2, 0, 0));
     }
 
     #[test]

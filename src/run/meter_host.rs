@@ -23,7 +23,11 @@ pub struct MeterHost {
     pub origin: String,
     /// Host environment variables the proxy takes keys from: never passed to an agent.
     pub key_envs: Vec<String>,
+    /// Providers with an upstream behind the proxy; agents are pointed at the proxy only for
+    /// these, since a provider without one answers every call with 502.
     pub has_anthropic: bool,
+    pub has_openai: bool,
+    pub has_gemini: bool,
 }
 
 impl MeterHost {
@@ -32,10 +36,13 @@ impl MeterHost {
         let upstream = Upstream {
             anthropic: meter.anthropic.as_ref().map(upstream).transpose()?,
             openai: meter.openai.as_ref().map(upstream).transpose()?,
+            gemini: meter.gemini.as_ref().map(upstream).transpose()?,
         };
         anyhow::ensure!(
-            upstream.anthropic.is_some() || upstream.openai.is_some(),
-            "meter.enabled needs at least one of meter.anthropic and meter.openai"
+            [Provider::Anthropic, Provider::OpenAi, Provider::Gemini]
+                .into_iter()
+                .any(|p| upstream.get(p).is_some()),
+            "meter.enabled needs at least one of meter.anthropic, meter.openai and meter.gemini"
         );
         let (ip, network) = match config.sandbox {
             SandboxKind::Docker => {
@@ -45,6 +52,8 @@ impl MeterHost {
             SandboxKind::Process => (IpAddr::V4(Ipv4Addr::LOCALHOST), None),
         };
         let has_anthropic = upstream.anthropic.is_some();
+        let has_openai = upstream.openai.is_some();
+        let has_gemini = upstream.gemini.is_some();
         let proxy =
             MeterProxy::bind(SocketAddr::new(ip, 0), upstream, meter.prices.clone()).await?;
         let origin = format!("http://{}", proxy.local_addr());
@@ -53,13 +62,24 @@ impl MeterHost {
             proxy,
             network,
             origin,
-            key_envs: [&meter.anthropic, &meter.openai]
+            key_envs: [&meter.anthropic, &meter.openai, &meter.gemini]
                 .into_iter()
                 .flatten()
                 .map(|u| u.key_env.clone())
                 .collect(),
             has_anthropic,
+            has_openai,
+            has_gemini,
         })
+    }
+
+    /// Whether the proxy has an upstream for `provider`.
+    pub fn fronts(&self, provider: Provider) -> bool {
+        match provider {
+            Provider::Anthropic => self.has_anthropic,
+            Provider::OpenAi => self.has_openai,
+            Provider::Gemini => self.has_gemini,
+        }
     }
 
     /// The base URL an agent uses for `provider`.

@@ -236,6 +236,19 @@ impl Drop for ContainerSweep {
     }
 }
 
+/// Removes the Docker network it names when dropped, the test passed or not: bosun keeps the
+/// meter's network (`bosun-meter-<instance>`) for its next start, and a test's instance is
+/// never started again.
+pub struct NetworkGone(pub String);
+
+impl Drop for NetworkGone {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["network", "rm", &self.0])
+            .output();
+    }
+}
+
 /// A unique value for labels and names in one test.
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

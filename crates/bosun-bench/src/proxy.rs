@@ -54,6 +54,7 @@ pub async fn run(calls: u64) -> anyhow::Result<ProxyReport> {
             Secret::new("sk-ant-bench-real-key"),
         )),
         openai: None,
+        gemini: None,
     };
     let proxy = MeterProxy::bind("127.0.0.1:0".parse()?, upstream, prices).await?;
     let (run, token) = proxy.register_run(RunBudget::default());

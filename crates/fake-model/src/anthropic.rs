@@ -14,6 +14,8 @@ pub(crate) fn answer(request: &Value, behavior: &Behavior, n: u64) -> Reply {
         .unwrap_or_else(|| "claude-fake".into());
     let id = format!("msg_fake{n:08}");
     let u = behavior.usage;
+    // Anthropic counts thinking tokens inside output_tokens.
+    let output = u.output + u.thoughts;
     let headers = vec![
         ("request-id", format!("req_fake{n:08}")),
         ("anthropic-organization-id", "fake-org".to_owned()),
@@ -31,7 +33,7 @@ pub(crate) fn answer(request: &Value, behavior: &Behavior, n: u64) -> Reply {
                 "input_tokens": u.input,
                 "cache_creation_input_tokens": u.cache_write,
                 "cache_read_input_tokens": u.cache_read,
-                "output_tokens": u.output,
+                "output_tokens": output,
                 "service_tier": "standard"
             }
         });
@@ -86,7 +88,7 @@ pub(crate) fn answer(request: &Value, behavior: &Behavior, n: u64) -> Reply {
         &json!({
             "type": "message_delta",
             "delta": {"stop_reason": "end_turn", "stop_sequence": null},
-            "usage": {"output_tokens": u.output}
+            "usage": {"output_tokens": output}
         }),
     ));
     events.push(sse::event(

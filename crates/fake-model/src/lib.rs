@@ -1,6 +1,8 @@
 //! A fake of the model APIs the coding agents call, served over real HTTP on 127.0.0.1: the
-//! Anthropic Messages API (`POST /v1/messages`) and the OpenAI Responses (`POST /v1/responses`)
-//! and Chat Completions (`POST /v1/chat/completions`) APIs, each streaming (SSE) or not.
+//! Anthropic Messages API (`POST /v1/messages`), the OpenAI Responses (`POST /v1/responses`)
+//! and Chat Completions (`POST /v1/chat/completions`) APIs, and Google's Gemini API
+//! (`POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent`), each streaming
+//! (SSE) or not.
 //!
 //! It stands in for the real APIs in bosun's metering-proxy tests and benchmark. The event
 //! sequences and field names follow the public API formats; the text, ids and token counts
@@ -11,9 +13,16 @@
 //! Token counts are set once for all providers with [`FakeModel::set_usage`] and
 //! [`FakeModel::set_cache_write`], and reported the way each API does: Anthropic's
 //! `input_tokens` exclude cache reads and writes; OpenAI's `input_tokens` / `prompt_tokens`
-//! include them, with the reads repeated as `cached_tokens`.
+//! and Gemini's `promptTokenCount` include them, with the reads repeated as `cached_tokens` /
+//! `cachedContentTokenCount`. Thinking tokens ([`FakeModel::set_thoughts`]) are Gemini's
+//! `thoughtsTokenCount`, OpenAI's `reasoning_tokens` inside `output_tokens`, and part of
+//! Anthropic's `output_tokens`.
+//!
+//! The key a request carried is in its [`RecordedCall`]: headers (`x-api-key`,
+//! `authorization`, `x-goog-api-key`) and the query string (Gemini's `key=`).
 
 mod anthropic;
+mod gemini;
 mod openai;
 mod server;
 mod sse;
@@ -33,6 +42,8 @@ pub struct FakeUsage {
     pub output: u64,
     pub cache_read: u64,
     pub cache_write: u64,
+    /// Thinking (reasoning) tokens, billed as output, on top of `output`.
+    pub thoughts: u64,
 }
 
 /// How the fake answers; shared by every API.
@@ -60,6 +71,7 @@ impl Default for Behavior {
                 output: 20,
                 cache_read: 0,
                 cache_write: 0,
+                thoughts: 0,
             },
             model: None,
             event_delay: Duration::ZERO,
@@ -96,6 +108,16 @@ impl RecordedCall {
     /// Whether any header's value contains `needle` (to check a secret never arrived).
     pub fn any_header_contains(&self, needle: &str) -> bool {
         self.headers.iter().any(|(_, v)| v.contains(needle))
+    }
+
+    /// The raw values of query parameter `name`, in order (Gemini clients may send `key=`).
+    pub fn query_values(&self, name: &str) -> Vec<&str> {
+        self.query
+            .split('&')
+            .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+            .collect()
     }
 }
 
@@ -149,7 +171,8 @@ impl FakeModel {
         }
     }
 
-    /// `http://127.0.0.1:<port>`: the base URL of every API (paths start with `/v1`).
+    /// `http://127.0.0.1:<port>`: the base URL of every API (paths start with `/v1` or, for
+    /// Gemini, `/v1beta`).
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -175,6 +198,11 @@ impl FakeModel {
     /// `cache_creation_input_tokens`; OpenAI reports them as plain input).
     pub fn set_cache_write(&self, tokens: u64) {
         self.with(|s| s.behavior.usage.cache_write = tokens);
+    }
+
+    /// Thinking tokens reported for each following call, on top of the output tokens.
+    pub fn set_thoughts(&self, tokens: u64) {
+        self.with(|s| s.behavior.usage.thoughts = tokens);
     }
 
     pub fn usage(&self) -> FakeUsage {

@@ -48,9 +48,9 @@ pub(crate) fn responses(request: &Value, behavior: &Behavior, n: u64) -> Reply {
     let usage = json!({
         "input_tokens": input_total(&u),
         "input_tokens_details": {"cached_tokens": u.cache_read},
-        "output_tokens": u.output,
-        "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": input_total(&u) + u.output
+        "output_tokens": u.output + u.thoughts,
+        "output_tokens_details": {"reasoning_tokens": u.thoughts},
+        "total_tokens": input_total(&u) + u.output + u.thoughts
     });
     let message = |status: &str, text: &str| {
         json!({
@@ -149,10 +149,10 @@ pub(crate) fn chat(request: &Value, behavior: &Behavior, n: u64) -> Reply {
     let u = behavior.usage;
     let usage = json!({
         "prompt_tokens": input_total(&u),
-        "completion_tokens": u.output,
-        "total_tokens": input_total(&u) + u.output,
+        "completion_tokens": u.output + u.thoughts,
+        "total_tokens": input_total(&u) + u.output + u.thoughts,
         "prompt_tokens_details": {"cached_tokens": u.cache_read, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+        "completion_tokens_details": {"reasoning_tokens": u.thoughts, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
     });
     if request["stream"].as_bool() != Some(true) {
         let body = json!({

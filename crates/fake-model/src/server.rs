@@ -1,6 +1,6 @@
 //! Routes, request recording, and turning a [`Reply`] into an HTTP response.
 
-use crate::{anthropic, lock, openai, sse, RecordedCall, Shared};
+use crate::{anthropic, gemini, lock, openai, sse, RecordedCall, Shared};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -28,6 +28,8 @@ enum Api {
     Messages,
     Responses,
     Chat,
+    /// Any `/v1beta/models/...` (or `/v1/models/...`) call; the path names model and method.
+    Gemini,
 }
 
 pub(crate) fn router(shared: Shared) -> Router {
@@ -35,6 +37,8 @@ pub(crate) fn router(shared: Shared) -> Router {
         .route("/v1/messages", post(messages))
         .route("/v1/responses", post(responses))
         .route("/v1/chat/completions", post(chat))
+        .route("/v1beta/models/{*call}", post(gemini_call))
+        .route("/v1/models/{*call}", post(gemini_call))
         .fallback(unknown)
         .with_state(shared)
 }
@@ -67,6 +71,16 @@ async fn chat(
     body: Bytes,
 ) -> Response {
     answer(&s, Some(Api::Chat), method, uri, headers, body)
+}
+
+async fn gemini_call(
+    State(s): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(&s, Some(Api::Gemini), method, uri, headers, body)
 }
 
 async fn unknown(
@@ -103,6 +117,9 @@ fn answer(
             "invalid_request_error",
             "the request body is not valid JSON",
         ),
+        (Some(Api::Gemini), None) => {
+            gemini::error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        }
         (Some(_), None) => openai::error(
             400,
             "invalid_request_error",
@@ -111,6 +128,9 @@ fn answer(
         (Some(Api::Messages), Some(r)) => anthropic::answer(r, &behavior, n),
         (Some(Api::Responses), Some(r)) => openai::responses(r, &behavior, n),
         (Some(Api::Chat), Some(r)) => openai::chat(r, &behavior, n),
+        (Some(Api::Gemini), Some(_)) => {
+            gemini::answer(uri.path(), uri.query().unwrap_or(""), &behavior, n)
+        }
     };
 
     let (content_type, pieces, sent) = match reply.body {

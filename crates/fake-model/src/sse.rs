@@ -23,6 +23,12 @@ pub(crate) fn event(name: Option<&str>, data: &Value) -> Bytes {
     Bytes::from(out)
 }
 
+/// One `data:` line and its blank line, with CRLF line ends: how Google's API frames the events
+/// of `streamGenerateContent?alt=sse`.
+pub(crate) fn crlf_data(data: &Value) -> Bytes {
+    Bytes::from(format!("data: {data}\r\n\r\n"))
+}
+
 /// A raw `data:` line (Chat Completions ends its stream with `data: [DONE]`).
 pub(crate) fn raw_data(data: &str) -> Bytes {
     Bytes::from(format!("data: {data}\n\n"))
@@ -65,6 +71,8 @@ mod tests {
         assert_eq!(&a[..], b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
         let b = raw_data("[DONE]");
         assert_eq!(&b[..], b"data: [DONE]\n\n");
+        let c = crlf_data(&serde_json::json!({"a": 1}));
+        assert_eq!(&c[..], b"data: {\"a\":1}\r\n\r\n");
         let events = vec![a.clone(), b.clone()];
         assert_eq!(pieces(&events, None), events);
         let cut = pieces(&events, Some(5));
