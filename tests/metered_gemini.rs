@@ -85,7 +85,8 @@ async fn a_metered_gemini_run_holds_no_key_and_stops_at_its_budget() {
         &config_path,
         format!(
             "default_agent: fake\nagents:\n  fake:\n    adapter: gemini\n    image: {image}\n    \
-             env: [{KEY_ENV}]\n    models: {{simple: {MODEL}, standard: {MODEL}, complex: {MODEL}}}\n\
+             env: [{KEY_ENV}]\n\
+             model_map:\n  fake: {{simple: {MODEL}, medium: {MODEL}, complex: {MODEL}}}\n\
              limits:\n  memory_mb: 256\n  cpus: 1\n  task_budget_tokens: 1200\n\
              peer_review: {{enabled: false}}\n\
              meter:\n  enabled: true\n  gemini:\n    base_url: {}\n    key_env: {KEY_ENV}\n  \

@@ -83,7 +83,7 @@ async fn a_metered_run_holds_no_key_and_stops_at_its_budget_with_its_work_pushed
         c.run_config = Some(config_path.clone());
     })
     .await;
-    let _network = NetworkGone(format!(
+    let _network = images::NetworkGone(format!(
         "bosun-meter-{}",
         bosun::run::runner::instance_label(app.data_dir.path())
     ));
@@ -160,16 +160,4 @@ async fn a_metered_run_holds_no_key_and_stops_at_its_budget_with_its_work_pushed
 
     app.finish().await;
     model.shutdown().await;
-}
-
-/// Removes the meter's Docker network when the test ends, passed or not (bosun keeps it for
-/// its next start).
-struct NetworkGone(String);
-
-impl Drop for NetworkGone {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["network", "rm", &self.0])
-            .output();
-    }
 }
