@@ -9,6 +9,7 @@ mod jobs;
 mod redeliveries;
 mod run_stats;
 mod schedules;
+mod task_queries;
 mod tasks;
 
 pub use deliveries::{
@@ -17,6 +18,7 @@ pub use deliveries::{
 pub use jobs::{ClaimedJob, Fence, JobId, NewJob, RunLimits};
 pub use run_stats::{RunStat, SpendScope, StatsLine};
 pub use schedules::{ScheduleError, ScheduleRow};
+pub use task_queries::{PendingJob, TaskListing, TimedEvent};
 pub use tasks::{NewAttempt, RecordError, StartOutcome, TaskRow};
 
 use sqlx::pool::PoolConnection;
