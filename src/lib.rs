@@ -2,6 +2,7 @@
 //! See `docs/architecture.md` for the flow; `main.rs` only parses the command line and wires this up.
 
 pub mod app;
+pub mod cli;
 pub mod command;
 pub mod config;
 pub mod db;

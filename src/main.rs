@@ -46,6 +46,16 @@ enum Command {
         #[command(subcommand)]
         action: bosun::task::learnings_cli::LearningsAction,
     },
+    /// Tasks in the data directory: list, show, stop, retry, read their agent logs.
+    Task {
+        #[arg(long, env = "BOSUN_DATA_DIR", default_value = "./data")]
+        data_dir: std::path::PathBuf,
+        #[command(subcommand)]
+        action: bosun::cli::task::TaskAction,
+    },
+    /// Check the configuration, the App's credentials on GitHub, Docker, the agent images and
+    /// disk space; one line per check, and what to fix.
+    Doctor(ServerConfig),
     /// Exit 0 when the local server answers /health (for container health checks).
     Healthcheck {
         #[arg(long, env = "BOSUN_LISTEN", default_value = "127.0.0.1:3000")]
@@ -97,6 +107,13 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 bosun::task::learnings_cli::run(&data_dir, action).await?
             );
+            Ok(())
+        }
+        Command::Task { data_dir, action } => bosun::cli::task::run(&data_dir, action).await,
+        Command::Doctor(config) => {
+            if !bosun::cli::doctor::run(config).await {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Healthcheck { listen } => {

@@ -95,7 +95,7 @@ async fn a_plan_with_three_parts_opens_linked_sub_issues_runs_them_in_order_and_
     let gh = &app.github;
 
     let parent = gh.add_issue(REPO, "A big feature", "SCENARIO: plan", WRITER);
-    let mut payload = labeled(&app, parent, "bosun:plan", WRITER);
+    let mut payload = labeled(app, parent, "bosun:plan", WRITER);
     payload["issue"]["title"] = "A big feature".into();
     payload["issue"]["body"] = "SCENARIO: plan".into();
     payload["issue"]["user"]["login"] = WRITER.into();
@@ -149,7 +149,7 @@ async fn a_plan_with_three_parts_opens_linked_sub_issues_runs_them_in_order_and_
     );
 
     // Merging A's pull request starts C.
-    merge(&app, &pull_for(gh, a).unwrap()).await;
+    merge(app, &pull_for(gh, a).unwrap()).await;
     let c_open = |gh: &FakeGitHub| pull_for(gh, c).is_some();
     wait(gh, "a pull request for C", c_open, parent).await;
     let c_done =
@@ -160,8 +160,8 @@ async fn a_plan_with_three_parts_opens_linked_sub_issues_runs_them_in_order_and_
     assert_eq!(gh.issue_state(REPO, parent).0, "open");
 
     // When B and C are merged too, the planned issue is done and closed.
-    merge(&app, &pull_for(gh, b).unwrap()).await;
-    merge(&app, &pull_for(gh, c).unwrap()).await;
+    merge(app, &pull_for(gh, b).unwrap()).await;
+    merge(app, &pull_for(gh, c).unwrap()).await;
     let closed = |gh: &FakeGitHub| {
         gh.issue_state(REPO, parent) == ("closed".to_string(), Some("completed".to_string()))
             && has_label(gh, parent, "bosun:done")

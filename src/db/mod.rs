@@ -11,6 +11,7 @@ mod queue;
 mod redeliveries;
 mod run_stats;
 mod schedules;
+mod task_queries;
 mod tasks;
 
 pub use deliveries::{
@@ -21,6 +22,7 @@ pub use learnings::{LearnedFrom, Learning};
 pub use queue::QueueSpot;
 pub use run_stats::{RunStat, SpendScope, StatsLine};
 pub use schedules::{ScheduleError, ScheduleRow, ScheduleSource};
+pub use task_queries::{PendingJob, TaskListing, TimedEvent};
 pub use tasks::{NewAttempt, RecordError, StartOutcome, TaskRow};
 
 use sqlx::pool::PoolConnection;

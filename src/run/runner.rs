@@ -59,7 +59,7 @@ impl Runner {
             config,
             workspaces: Workspaces::new(data_dir),
             sandbox,
-            runs_dir: data_dir.join("runs"),
+            runs_dir: runs_dir(data_dir),
             user: sandbox_user(),
             limits,
             progress_every: Duration::from_secs(10),
@@ -110,4 +110,21 @@ pub fn give_to(dir: &Path, (uid, gid): (u32, u32)) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where agent runs keep their prompts and logs: `<data>/runs`.
+pub fn runs_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("runs")
+}
+
+/// The runs of one attempt of a task: `<runs>/task-<id>/attempt-<n>`, one directory per run
+/// inside (`route`, `round-<r>`, reviews).
+pub fn attempt_dir(
+    runs_dir: &Path,
+    task: crate::task::model::TaskId,
+    attempt: u32,
+) -> PathBuf {
+    runs_dir
+        .join(format!("task-{}", task.0))
+        .join(format!("attempt-{attempt}"))
 }

@@ -237,55 +237,20 @@ pub(crate) async fn apply(
     }
 }
 
-/// Which budget is spent, with the numbers, when the repository's daily or its installation's
-/// monthly spending reached its limit.
+/// Which budget is spent, if one is: the server's limits, with the repository's own daily
+/// budget where it is lower.
 async fn spent_budget(
     ctx: &Ctx,
     req: &TriggerRequest,
     config: &RepoConfig,
     installation: crate::github::ids::InstallationId,
 ) -> Result<Option<String>, JobError> {
-    use chrono::Datelike;
     let mut limits = ctx.settings.spend_limits;
     limits.repo_daily = crate::config::run::clamp_max(
         config.budget.daily_usd.map(crate::config::run::micro_usd),
         limits.repo_daily,
     );
-    let now = chrono::Utc::now();
-    let today = now.date_naive();
-    let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-    if let Some(limit) = limits.repo_daily {
-        let since = midnight(today).map_or(0, |t| t.timestamp_millis());
-        let spent = ctx
-            .db
-            .spent_since(crate::db::SpendScope::Repo(req.repo_id), since)
-            .await?;
-        if spent >= limit {
-            return Ok(Some(reply::spent_line(
-                "this repository's daily budget",
-                spent,
-                limit,
-                "midnight UTC",
-            )));
-        }
-    }
-    if let Some(limit) = limits.installation_monthly {
-        let first = chrono::NaiveDate::from_ymd_opt(today.year(), today.month(), 1);
-        let since = first.and_then(midnight).map_or(0, |t| t.timestamp_millis());
-        let spent = ctx
-            .db
-            .spent_since(crate::db::SpendScope::Installation(installation), since)
-            .await?;
-        if spent >= limit {
-            return Ok(Some(reply::spent_line(
-                "this installation's monthly budget",
-                spent,
-                limit,
-                "the first of next month (UTC)",
-            )));
-        }
-    }
-    Ok(None)
+    Ok(crate::task::spending::spent_budget(&ctx.db, limits, req.repo_id, installation).await?)
 }
 
 /// Starts a new attempt, or adds the text to the active one as further instructions.

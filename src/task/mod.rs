@@ -12,6 +12,7 @@ pub mod learnings_cli;
 pub mod model;
 pub mod resync;
 pub mod run_pipeline;
+pub mod spending;
 pub mod stats_cli;
 pub mod trigger;
 

@@ -196,10 +196,7 @@ impl Pipeline<'_> {
     /// Where one agent run of this attempt keeps its prompt and log:
     /// `<data>/runs/task-<id>/attempt-<n>/<leaf>`.
     fn run_dir(&self, leaf: &str) -> std::path::PathBuf {
-        self.runner
-            .runs_dir
-            .join(format!("task-{}", self.task.id.0))
-            .join(format!("attempt-{}", self.attempt))
+        crate::run::runner::attempt_dir(&self.runner.runs_dir, self.task.id, self.attempt)
             .join(leaf)
     }
 

@@ -1,5 +1,5 @@
-//! App-level routes: `/app`, installation tokens, repository installation, installation
-//! repositories, manifest conversion and `/rate_limit`.
+//! App-level routes: `/app`, the App's installations, installation tokens, repository
+//! installation, installation repositories, manifest conversion and `/rate_limit`.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use axum::http::HeaderValue;
 
-use super::{body_json, json, link_header, number, page_params, S};
+use super::{body_json, json, link_header, number, page_params, paginated, S};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::shared::installation_permissions;
@@ -32,6 +32,24 @@ pub(super) async fn get_app(
     caller.require_app()?;
     let count = s.model().installations.len();
     Ok(json(200, render::app(&s, count)))
+}
+
+/// `GET /app/installations`: every installation of the App, oldest first, paginated like
+/// GitHub's list (`per_page` default 30, at most 100, `Link`).
+pub(super) async fn list_installations(
+    axum::extract::State(s): S,
+    Extension(caller): Extension<Caller>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    caller.require_app()?;
+    let query = query.unwrap_or_default();
+    let items: Vec<Value> = s
+        .model()
+        .installations
+        .values()
+        .map(|i| render::installation(&s, i))
+        .collect();
+    Ok(paginated(&s, "/app/installations", &query, items))
 }
 
 pub(super) async fn create_token(

@@ -33,6 +33,7 @@ pub(crate) type S = axum::extract::State<Arc<Shared>>;
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/app", get(app::get_app))
+        .route("/app/installations", get(app::list_installations))
         .route(
             "/app/installations/{installation_id}/access_tokens",
             post(app::create_token),

@@ -1,0 +1,54 @@
+//! Whether a repository's daily or an installation's monthly budget is spent: the check before
+//! anything starts a new run (a trigger on GitHub, `bosun task retry`). Spending is what
+//! finished runs cost (`run_stats`), per UTC day and per UTC month.
+
+use chrono::Datelike;
+
+use crate::db::{Db, SpendScope};
+use crate::github::ids::{InstallationId, RepoId};
+use crate::worker::context::SpendLimits;
+
+/// Which budget is spent, with the numbers, or `None` while both leave room.
+pub async fn spent_budget(
+    db: &Db,
+    limits: SpendLimits,
+    repo: RepoId,
+    installation: InstallationId,
+) -> Result<Option<String>, sqlx::Error> {
+    let today = chrono::Utc::now().date_naive();
+    let midnight = |d: chrono::NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp_millis())
+    };
+    if let Some(limit) = limits.repo_daily {
+        let spent = db
+            .spent_since(SpendScope::Repo(repo), midnight(today))
+            .await?;
+        if spent >= limit {
+            return Ok(Some(crate::reply::spent_line(
+                "this repository's daily budget",
+                spent,
+                limit,
+                "midnight UTC",
+            )));
+        }
+    }
+    if let Some(limit) = limits.installation_monthly {
+        let first = chrono::NaiveDate::from_ymd_opt(today.year(), today.month(), 1);
+        let spent = db
+            .spent_since(
+                SpendScope::Installation(installation),
+                first.map_or(0, midnight),
+            )
+            .await?;
+        if spent >= limit {
+            return Ok(Some(crate::reply::spent_line(
+                "this installation's monthly budget",
+                spent,
+                limit,
+                "the first of next month (UTC)",
+            )));
+        }
+    }
+    Ok(None)
+}
