@@ -246,7 +246,8 @@ fn code_safe(text: &str) -> String {
     text.replace('`', "'").replace('\n', " ")
 }
 
-fn thousands(n: u64) -> String {
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

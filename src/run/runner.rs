@@ -119,11 +119,7 @@ pub fn runs_dir(data_dir: &Path) -> PathBuf {
 
 /// The runs of one attempt of a task: `<runs>/task-<id>/attempt-<n>`, one directory per run
 /// inside (`route`, `round-<r>`, reviews).
-pub fn attempt_dir(
-    runs_dir: &Path,
-    task: crate::task::model::TaskId,
-    attempt: u32,
-) -> PathBuf {
+pub fn attempt_dir(runs_dir: &Path, task: crate::task::model::TaskId, attempt: u32) -> PathBuf {
     runs_dir
         .join(format!("task-{}", task.0))
         .join(format!("attempt-{attempt}"))

@@ -31,25 +31,7 @@ pub fn usage(u: &RunUsage) -> String {
     )
 }
 
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-pub fn duration(secs: u64) -> String {
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
-        s => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
+pub use crate::reply::{human_duration as duration, thousands};
 
 /// Text on one line, cut to `max` characters with an ellipsis.
 pub fn one_line(text: &str, max: usize) -> String {
@@ -141,7 +123,7 @@ mod tests {
     fn numbers_and_times_read_easily() {
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(12), "12");
-        assert_eq!(duration(125), "2m 05s");
+        assert_eq!(duration(125), "2m 5s");
         assert_eq!(utc(0), "1970-01-01 00:00:00Z");
         assert_eq!(one_line("a  b\nc", 10), "a b c");
         assert_eq!(one_line("abcdefghijk", 5), "abcd…");
