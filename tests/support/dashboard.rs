@@ -103,6 +103,11 @@ pub async fn sign_in(app: &TestApp, login: &str) -> Person {
 }
 
 impl Person {
+    /// bosun's URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.base))
