@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::access::Visible;
-use super::{db_error, Viewer};
+use super::Viewer;
 use crate::server::AppState;
 use crate::task::control::{self, ControlError};
 use crate::task::model::TaskId;
@@ -57,13 +57,36 @@ async fn checked(
         return Err(refuse(
             StatusCode::FORBIDDEN,
             "missing or stale CSRF token: reload the page",
-        ));
+        )
+        .respond(scripted));
     }
     Ok((viewer, form, scripted))
 }
 
-fn refuse(status: StatusCode, why: &str) -> Response {
-    (status, Json(json!({ "error": why }))).into_response()
+/// Why a control request did nothing: JSON for a script, a page for a form.
+pub struct Refusal(StatusCode, String);
+
+impl Refusal {
+    fn respond(self, scripted: bool) -> Response {
+        if scripted {
+            (self.0, Json(json!({ "error": self.1 }))).into_response()
+        } else {
+            super::html::error_page(self.0, &self.1)
+        }
+    }
+}
+
+fn refuse(status: StatusCode, why: &str) -> Refusal {
+    Refusal(status, why.to_string())
+}
+
+/// A database failure: logged with its details, said without them.
+fn db_refusal(e: impl std::fmt::Display) -> Refusal {
+    tracing::error!(error = %e, "dashboard: a control action could not read or write the database");
+    refuse(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the database could not be used; see the server log",
+    )
 }
 
 /// The answer: JSON for a script, back to the page for a form.
@@ -76,9 +99,9 @@ fn done(scripted: bool, back: &str, body: serde_json::Value) -> Response {
 }
 
 /// Whether `viewer` may act on a task of `repo`: what they may see, they may write.
-async fn may_act_on(state: &AppState, viewer: &Viewer, id: TaskId) -> Result<(), Response> {
-    let task = state.db.task(id).await.map_err(db_error)?;
-    let visible = state.visible(viewer).await.map_err(db_error)?;
+async fn may_act_on(state: &AppState, viewer: &Viewer, id: TaskId) -> Result<(), Refusal> {
+    let task = state.db.task(id).await.map_err(db_refusal)?;
+    let visible = state.visible(viewer).await.map_err(db_refusal)?;
     match task {
         Some(t) if visible.allows(t.repo_id) => Ok(()),
         // Someone without access learns nothing, not even that the task exists.
@@ -86,10 +109,10 @@ async fn may_act_on(state: &AppState, viewer: &Viewer, id: TaskId) -> Result<(),
     }
 }
 
-fn control_refusal(e: ControlError) -> Response {
+fn control_refusal(e: ControlError) -> Refusal {
     match e {
         ControlError::NoTask(_) => refuse(StatusCode::NOT_FOUND, "no such task"),
-        ControlError::Record(_) | ControlError::Db(_) => db_error(e),
+        ControlError::Record(_) | ControlError::Db(_) => db_refusal(e),
         other => refuse(StatusCode::CONFLICT, &other.to_string()),
     }
 }
@@ -104,8 +127,8 @@ pub async fn stop(
         Err(resp) => return resp,
     };
     let id = TaskId(id);
-    if let Err(resp) = may_act_on(&state, &viewer, id).await {
-        return resp;
+    if let Err(refusal) = may_act_on(&state, &viewer, id).await {
+        return refusal.respond(scripted);
     }
     match control::stop(&state.db, id, &viewer.session.login).await {
         Ok(row) => {
@@ -116,7 +139,7 @@ pub async fn stop(
                 json!({ "task": id.0, "status": row.status.as_str() }),
             )
         }
-        Err(e) => control_refusal(e),
+        Err(e) => control_refusal(e).respond(scripted),
     }
 }
 
@@ -130,8 +153,8 @@ pub async fn retry(
         Err(resp) => return resp,
     };
     let id = TaskId(id);
-    if let Err(resp) = may_act_on(&state, &viewer, id).await {
-        return resp;
+    if let Err(refusal) = may_act_on(&state, &viewer, id).await {
+        return refusal.respond(scripted);
     }
     let limits = match control::spend_limits(state.config.run_config.as_deref()) {
         Ok(l) => l,
@@ -140,7 +163,8 @@ pub async fn retry(
             return refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the run configuration cannot be read; see the server log",
-            );
+            )
+            .respond(scripted);
         }
     };
     let note = form.note.filter(|n| !n.trim().is_empty());
@@ -153,17 +177,17 @@ pub async fn retry(
                 json!({ "task": id.0, "status": row.status.as_str(), "attempt": row.attempt }),
             )
         }
-        Err(e) => control_refusal(e),
+        Err(e) => control_refusal(e).respond(scripted),
     }
 }
 
 /// Pausing holds every repository's runs: it takes write access to all of them.
-async fn may_hold_the_queue(state: &AppState, viewer: &Viewer) -> Result<(), Response> {
+pub async fn may_hold_the_queue(state: &AppState, viewer: &Viewer) -> Result<(), Refusal> {
     if viewer.session.admin {
         return Ok(());
     }
-    let repos = state.db.task_repos().await.map_err(db_error)?;
-    match state.visible(viewer).await.map_err(db_error)? {
+    let repos = state.db.task_repos().await.map_err(db_refusal)?;
+    match state.visible(viewer).await.map_err(db_refusal)? {
         Visible::All => Ok(()),
         Visible::Repos(set) if repos.iter().all(|r| set.contains(&r.repo_id)) => Ok(()),
         Visible::Repos(_) => Err(refuse(
@@ -178,8 +202,8 @@ async fn set_paused(state: AppState, request: Request, paused: bool) -> Response
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    if let Err(resp) = may_hold_the_queue(&state, &viewer).await {
-        return resp;
+    if let Err(refusal) = may_hold_the_queue(&state, &viewer).await {
+        return refusal.respond(scripted);
     }
     match state
         .db
@@ -196,7 +220,7 @@ async fn set_paused(state: AppState, request: Request, paused: bool) -> Response
                 json!({ "paused": paused, "changed": changed }),
             )
         }
-        Err(e) => db_error(e),
+        Err(e) => db_refusal(e).respond(scripted),
     }
 }
 

@@ -72,7 +72,23 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response
         Ok(q) => q,
         Err(resp) => return resp,
     };
-    let switch = if queue.paused {
+    // Only someone who may hold every repository's runs gets the switch.
+    let may_switch = super::control::may_hold_the_queue(&state, &viewer)
+        .await
+        .is_ok();
+    let switch = if !may_switch {
+        format!(
+            "<p id=\"queue-state\">{}</p>",
+            if queue.paused {
+                format!(
+                    "⏸ Paused by <b>{}</b>: no new agent runs start.",
+                    escape(queue.changed_by.as_deref().unwrap_or("?"))
+                )
+            } else {
+                "▶ Running: queued tasks start as workers free up.".to_string()
+            }
+        )
+    } else if queue.paused {
         format!(
             "<p id=\"queue-state\">⏸ Paused by <b>{}</b> at {}: no new agent runs start.</p>\
              <form method=\"post\" action=\"/api/control/queue/resume\">{}<button id=\"resume\" type=\"submit\">Resume the queue</button></form>",
@@ -348,10 +364,10 @@ fn task_page(viewer: &Viewer, d: &TaskDetail, attempt: Option<u32>) -> Response 
         &title,
         Some(&viewer.session),
         &format!(
-            "<section><h1>{}</h1>{facts}<p>{buttons}</p></section>\
+            "<section><h1>{}</h1>{facts}<p>{buttons}</p></section>{log}\
              <section><h2>Checklist</h2><ul class=\"check\" id=\"checklist\">{checklist}</ul></section>\
              <section><h2>Gates</h2>{gates}</section><section><h2>Peer review</h2>{reviews}</section>\
-             {outcome}{instructions}{log}{attempts}{jobs}\
+             {outcome}{instructions}{attempts}{jobs}\
              <section><h2>Events</h2><table id=\"events\">{events}</table></section>",
             escape(&title)
         ),
