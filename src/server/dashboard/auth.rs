@@ -23,8 +23,12 @@ pub async fn login(
     headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> Response {
-    let Some(client) = state.configured().and(state.dashboard.oauth(&state.config)) else {
-        return html::gate_page(&state, Gate::NoSignIn, "/");
+    let client = match state.configured() {
+        None => return html::gate_page(&state, Gate::Setup, "/"),
+        Some(_) => match state.dashboard.oauth(&state.config) {
+            Some(c) => c,
+            None => return html::gate_page(&state, Gate::NoSignIn, "/"),
+        },
     };
     let next = safe_next(q.next.as_deref());
     let oauth_state = state.dashboard.sessions.begin_sign_in(&next);
@@ -62,8 +66,12 @@ pub async fn callback(
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
-    let Some(client) = state.configured().and(state.dashboard.oauth(&state.config)) else {
-        return html::gate_page(&state, Gate::NoSignIn, "/");
+    let client = match state.configured() {
+        None => return html::gate_page(&state, Gate::Setup, "/"),
+        Some(_) => match state.dashboard.oauth(&state.config) {
+            Some(c) => c,
+            None => return html::gate_page(&state, Gate::NoSignIn, "/"),
+        },
     };
     if let Some(error) = q.error {
         return html::error_page(

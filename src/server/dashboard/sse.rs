@@ -102,6 +102,10 @@ async fn follow(db: Db, id: TaskId, attempt: u32, mut tail: Tail, tx: mpsc::Send
     }
     let mut shown: Option<(String, u32)> = None;
     loop {
+        // A client that went away is noticed here too, not only at the next line sent.
+        if tx.is_closed() {
+            return;
+        }
         // The status is read before the logs: what the runs wrote before the attempt ended is
         // then in this pass, the last one.
         let task = match db.task(id).await {
