@@ -84,6 +84,26 @@ pub struct ServerConfig {
     /// Log format: `text` or `json`.
     #[arg(long, env = "BOSUN_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+
+    #[command(flatten)]
+    pub dashboard: DashboardConfig,
+}
+
+/// Sign-in to the dashboard: the App's OAuth client and who sees everything.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DashboardConfig {
+    /// The App's OAuth client id, for Apps created by hand (the setup page stores the one
+    /// GitHub gave the App it created).
+    #[arg(long, env = "GITHUB_CLIENT_ID")]
+    pub github_client_id: Option<String>,
+
+    /// The App's OAuth client secret (see --github-client-id).
+    #[arg(long, env = "GITHUB_CLIENT_SECRET", hide_env_values = true)]
+    pub github_client_secret: Option<String>,
+
+    /// GitHub logins that see every repository's tasks on the dashboard (comma-separated).
+    #[arg(long, env = "BOSUN_ADMINS", value_delimiter = ',')]
+    pub admins: Vec<String>,
 }
 
 impl ServerConfig {

@@ -133,7 +133,8 @@ impl Db {
     /// `limits.global` in all, and fewer than the per-installation and per-repository limits
     /// for its task. Among the runs that fit, follow-ups to review feedback come before new
     /// work, then the repository with the fewest runs going (so one busy repository cannot
-    /// starve the others), then the oldest.
+    /// starve the others), then the oldest. Nothing while the queue is paused (the
+    /// dashboard's switch, `queue_state`), checked in the same statement as the claim.
     async fn claim_run(
         &self,
         owner: &str,
@@ -151,6 +152,7 @@ impl Db {
              SELECT j.id FROM jobs j JOIN tasks t ON t.id = json_extract(j.payload, '$.Run.task')
              WHERE j.kind = 'run' AND ((j.state = 'queued' AND j.run_after <= ?2)
                     OR (j.state = 'running' AND j.lease_until < ?2))
+               AND NOT EXISTS (SELECT 1 FROM queue_state WHERE paused = 1)
                AND NOT EXISTS (
                      SELECT 1 FROM jobs o
                      WHERE o.serial_key = j.serial_key AND o.id != j.id

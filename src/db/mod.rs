@@ -2,24 +2,28 @@
 //! typed rows and typed errors, never a connection.
 
 mod breakers;
+mod dashboard_queries;
 mod deliveries;
 #[cfg(test)]
 mod fairness_tests;
 mod jobs;
 mod learnings;
 mod queue;
+mod queue_control;
 mod redeliveries;
 mod run_stats;
 mod schedules;
 mod task_queries;
 mod tasks;
 
+pub use dashboard_queries::TaskRepo;
 pub use deliveries::{
     write_group, DeliveryState, GroupWritten, Handled, NewDelivery, StoredDelivery,
 };
 pub use jobs::{ClaimedJob, Fence, JobId, NewJob, RunLimits};
 pub use learnings::{LearnedFrom, Learning};
 pub use queue::QueueSpot;
+pub use queue_control::{ControlEvent, QueueState};
 pub use run_stats::{RunStat, SpendScope, StatsLine};
 pub use schedules::{ScheduleError, ScheduleRow, ScheduleSource};
 pub use task_queries::{PendingJob, TaskListing, TimedEvent};

@@ -1,5 +1,7 @@
-//! The HTTP face of bosun: webhook receiver, setup page, health and metrics.
+//! The HTTP face of bosun: webhook receiver, setup page, dashboard and its API, health and
+//! metrics.
 
+pub mod dashboard;
 pub mod ingest;
 pub mod metrics;
 pub mod setup;
@@ -13,7 +15,7 @@ use crate::github::ids::AppId;
 use crate::github::signature::WebhookSecrets;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ingest::Ingest;
@@ -51,6 +53,7 @@ pub struct AppState {
     pub counters: Arc<WebhookCounters>,
     pub config: Arc<ServerConfig>,
     pub setup_states: Arc<SetupStates>,
+    pub dashboard: Arc<dashboard::Dashboard>,
     mode: Arc<RwLock<Arc<Mode>>>,
     activate: Activate,
 }
@@ -69,6 +72,7 @@ impl AppState {
             counters: Arc::new(WebhookCounters::default()),
             config,
             setup_states: Arc::new(SetupStates::default()),
+            dashboard: Arc::new(dashboard::Dashboard::default()),
             mode: Arc::new(RwLock::new(Arc::new(mode))),
             activate,
         }
@@ -96,22 +100,13 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(root))
+        .merge(dashboard::routes())
         .route("/webhook", post(webhook::webhook))
         .route("/setup", get(setup::setup_page))
         .route("/setup/callback", get(setup::setup_callback))
         .route("/health", get(health))
         .route("/metrics", get(metrics::metrics))
         .with_state(state)
-}
-
-async fn root(State(state): State<AppState>) -> Response {
-    match &*state.mode() {
-        Mode::Setup => Redirect::to("/setup").into_response(),
-        Mode::Configured(_) => {
-            "bosun is running. Health: /health, metrics: /metrics.\n".into_response()
-        }
-    }
 }
 
 async fn health(State(state): State<AppState>) -> Response {

@@ -90,6 +90,8 @@ pub fn manifest(public_url: &str) -> Result<String, serde_json::Error> {
     m["url"] = public_url.into();
     m["hook_attributes"]["url"] = format!("{public_url}/webhook").into();
     m["redirect_url"] = format!("{public_url}/setup/callback").into();
+    // Where GitHub may send people back after signing in to the dashboard with the App.
+    m["callback_urls"] = serde_json::json!([format!("{public_url}/auth/callback")]);
     serde_json::to_string(&m)
 }
 
@@ -308,5 +310,9 @@ mod tests {
             "https://bosun.example.org/setup/callback"
         );
         assert_eq!(m["default_permissions"]["issues"], "write");
+        assert_eq!(
+            m["callback_urls"],
+            serde_json::json!(["https://bosun.example.org/auth/callback"])
+        );
     }
 }

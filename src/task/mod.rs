@@ -1,5 +1,6 @@
 //! Tasks: the model and state machine, trigger rules, and one handler per job kind.
 
+pub mod control;
 pub mod estimate;
 pub mod handle_face;
 pub mod handle_feedback;

@@ -65,8 +65,13 @@ async fn worker(ctx: Arc<Ctx>, owner: String, mut shutdown: watch::Receiver<bool
                 run_one(&ctx, job).await
             }
             None => {
+                // A paused queue (the dashboard) leaves runs due but unclaimable: waiting for
+                // their due time would spin. Looking once a poll also sees the resume.
+                let paused = ctx.db.queue_state().await.is_ok_and(|q| q.paused);
                 let wait = match ctx.db.next_job_due().await {
-                    Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(1, 1000) as u64),
+                    Ok(Some(due)) if !paused => {
+                        Duration::from_millis((due - now_ms()).clamp(1, 1000) as u64)
+                    }
                     _ => IDLE_POLL,
                 };
                 tokio::select! {

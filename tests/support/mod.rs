@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod agent_app;
+pub mod dashboard;
 
 use bosun::app::Bosun;
 use bosun::config::server::ServerConfig;
@@ -52,6 +53,7 @@ pub fn server_config(github_url: &str, data_dir: &Path, app_id: u64) -> ServerCo
         run_mode: "placeholder".into(),
         placeholder_secs: 0.0,
         log_format: "text".into(),
+        dashboard: Default::default(),
     }
 }
 

@@ -30,6 +30,8 @@ pub(crate) enum Caller {
         id: u64,
         token: Token,
     },
+    /// A user access token from the OAuth web flow, for this login.
+    User(String),
     /// A JWT that failed verification, with GitHub's message for it.
     BadJwt(&'static str),
     /// A token (or anything else) that is unknown, expired or revoked.
@@ -42,6 +44,7 @@ impl Caller {
             Caller::Anonymous => AuthKind::None,
             Caller::App => AuthKind::AppJwt,
             Caller::Installation { id, .. } => AuthKind::InstallationToken(*id),
+            Caller::User(_) => AuthKind::UserToken,
             Caller::BadJwt(_) | Caller::BadToken => AuthKind::Invalid,
         }
     }
@@ -51,6 +54,14 @@ impl Caller {
         match self {
             Caller::App => Ok(()),
             Caller::BadJwt(message) => Err(ApiError::new(401, message, crate::error::DOCS_REST)),
+            _ => Err(ApiError::bad_credentials()),
+        }
+    }
+
+    /// For `GET /user`: a valid user access token; the user's login.
+    pub fn require_user(&self) -> Result<&str, ApiError> {
+        match self {
+            Caller::User(login) => Ok(login),
             _ => Err(ApiError::bad_credentials()),
         }
     }
@@ -88,6 +99,13 @@ pub(crate) fn resolve(shared: &Shared, headers: &HeaderMap) -> Caller {
                 token: t.clone(),
             },
             _ => Caller::BadToken,
+        };
+    }
+    if credential.starts_with("ghu_") {
+        let model = shared.model();
+        return match model.oauth.user_of(credential) {
+            Some(login) => Caller::User(login.to_owned()),
+            None => Caller::BadToken,
         };
     }
     if scheme == "bearer" && credential.matches('.').count() == 2 {

@@ -2,6 +2,7 @@
 //! Reviews (`handle/reviews.rs`), issue planning (`handle/planning.rs`) and webhook payload
 //! builders (`handle/payloads.rs`) are set up and inspected in their own files.
 
+mod oauth;
 mod payloads;
 mod planning;
 mod reviews;

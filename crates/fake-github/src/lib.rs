@@ -17,6 +17,7 @@ mod git_http;
 mod graphql;
 mod handle;
 mod middleware;
+mod oauth;
 mod pull_heads;
 mod pulls;
 mod render;
@@ -149,6 +150,8 @@ pub enum AuthKind {
     None,
     AppJwt,
     InstallationToken(u64),
+    /// A user access token (`ghu_…`) from the OAuth web flow. Added beyond the contract.
+    UserToken,
     /// A credential was sent but was not valid (bad JWT, unknown or expired token).
     Invalid,
 }

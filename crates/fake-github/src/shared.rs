@@ -15,6 +15,8 @@ pub(crate) struct AppInfo {
     pub id: u64,
     pub slug: String,
     pub client_id: String,
+    /// The App's OAuth client secret (random per fake).
+    pub client_secret: String,
     /// The bot user's id (fixed per App id).
     pub bot_id: u64,
     pub token_ttl: Duration,
@@ -26,6 +28,7 @@ impl AppInfo {
             id: opts.app_id,
             slug: opts.app_slug.clone(),
             client_id: format!("Iv1.{:016x}", opts.app_id.wrapping_mul(0x9e37_79b9)),
+            client_secret: crate::util::random_hex(40),
             bot_id: bot_user_id(opts.app_id),
             token_ttl: opts.token_ttl,
         }

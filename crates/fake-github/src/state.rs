@@ -248,6 +248,8 @@ pub(crate) struct Model {
     /// Ids of deliveries whose redelivery was asked for, in order.
     pub redelivery_requests: Vec<u64>,
     pub rate: Rate,
+    /// The OAuth web flow: who is signed in to the website, codes, user tokens.
+    pub oauth: crate::oauth::OAuth,
 }
 
 /// Lower-case `owner/name`, the key repositories are stored under (GitHub names are case-insensitive).
@@ -288,6 +290,7 @@ impl Model {
                 used: 0,
                 reset: util::epoch_secs(now) + 3600,
             },
+            oauth: crate::oauth::OAuth::default(),
         }
     }
 

@@ -27,7 +27,7 @@ pub fn attempt_dir(data_dir: &Path, task: TaskId, attempt: u32) -> PathBuf {
 }
 
 /// The attempt's agent logs as (run name, path), oldest run first.
-fn log_files(dir: &Path) -> Vec<(String, PathBuf)> {
+pub fn log_files(dir: &Path) -> Vec<(String, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };

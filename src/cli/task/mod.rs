@@ -7,9 +7,9 @@
 //! workers pick up (see [`control`]).
 
 mod control;
-mod logs;
+pub mod logs;
 mod show;
-mod text;
+pub mod text;
 
 use std::path::Path;
 

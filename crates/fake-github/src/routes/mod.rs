@@ -7,6 +7,7 @@ mod graphql;
 mod hooks;
 mod issue_writes;
 mod issues;
+mod oauth;
 mod pulls;
 mod repos;
 mod review_comments;
@@ -44,6 +45,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             post(app::convert_manifest),
         )
         .route("/rate_limit", get(app::rate_limit))
+        .route("/user", get(oauth::get_user))
         .route("/app/hook/deliveries", get(hooks::list))
         .route("/app/hook/deliveries/{id}/attempts", post(hooks::redeliver))
         .route("/repos/{owner}/{repo}", get(repos::get_repo))
@@ -137,6 +139,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .layer(from_fn_with_state(shared.clone(), middleware::wrap))
         // git's smart HTTP sits outside the API middleware: its answers are not JSON.
         .merge(crate::git_http::routes())
+        // So do the website's OAuth pages: github.com, not the API.
+        .merge(oauth::web_routes())
         .with_state(shared)
 }
 

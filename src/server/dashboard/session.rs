@@ -1,0 +1,184 @@
+//! Dashboard sessions: a random id in an HttpOnly, SameSite=Lax cookie, the signed-in login
+//! and a CSRF token kept server-side in memory. A restart signs everyone out (the sign-in is
+//! one click for someone still signed in to GitHub), and nothing about a session is on disk.
+//! Pending sign-ins (`state` of the OAuth flow) live here too, single use, ten minutes.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::http::{header, HeaderMap};
+use rand::RngCore;
+
+use crate::locks::lock;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "bosun_session";
+/// The cookie that ties a pending sign-in to the browser that started it.
+pub const STATE_COOKIE: &str = "bosun_oauth_state";
+/// How long a session lasts: a working day, like GitHub's user tokens.
+pub const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
+/// How long a sign-in may take between leaving for GitHub and coming back.
+pub const STATE_TTL: Duration = Duration::from_secs(600);
+
+/// Someone signed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub login: String,
+    /// In the server's administrator list: sees every repository.
+    pub admin: bool,
+    /// What a control request must carry (a form field or `X-CSRF-Token`).
+    pub csrf: String,
+    expires: Instant,
+}
+
+/// A sign-in in progress: where to go after it.
+#[derive(Debug, Clone)]
+struct Pending {
+    next: String,
+    started: Instant,
+}
+
+#[derive(Default)]
+pub struct Sessions {
+    live: Mutex<HashMap<String, Session>>,
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+/// 32 random bytes, hex: unguessable ids, states and tokens.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+impl Sessions {
+    /// Starts a session for `login`; returns its id (the cookie's value).
+    pub fn create(&self, login: &str, admin: bool) -> String {
+        let id = random_token();
+        let mut live = lock(&self.live);
+        live.retain(|_, s| s.expires > Instant::now());
+        live.insert(
+            id.clone(),
+            Session {
+                login: login.to_string(),
+                admin,
+                csrf: random_token(),
+                expires: Instant::now() + SESSION_TTL,
+            },
+        );
+        id
+    }
+
+    pub fn get(&self, id: &str) -> Option<Session> {
+        let mut live = lock(&self.live);
+        match live.get(id) {
+            Some(s) if s.expires > Instant::now() => Some(s.clone()),
+            Some(_) => {
+                live.remove(id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn end(&self, id: &str) {
+        lock(&self.live).remove(id);
+    }
+
+    /// A new `state` for a sign-in that returns to `next`.
+    pub fn begin_sign_in(&self, next: &str) -> String {
+        let state = random_token();
+        let mut pending = lock(&self.pending);
+        pending.retain(|_, p| p.started.elapsed() < STATE_TTL);
+        pending.insert(
+            state.clone(),
+            Pending {
+                next: next.to_string(),
+                started: Instant::now(),
+            },
+        );
+        state
+    }
+
+    /// Where to go, once, for a `state` issued less than ten minutes ago.
+    pub fn finish_sign_in(&self, state: &str) -> Option<String> {
+        let p = lock(&self.pending).remove(state)?;
+        (p.started.elapsed() < STATE_TTL).then_some(p.next)
+    }
+}
+
+/// The value of cookie `name` in the request.
+pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, path `/`, Secure behind https. `max_age`
+/// zero deletes the cookie.
+pub fn set_cookie(name: &str, value: &str, max_age: Duration, secure: bool) -> String {
+    format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        max_age.as_secs(),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// A local path to return to after signing in; anything else (another site, `//host`) is `/`.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn sessions_and_sign_ins() {
+        let s = Sessions::default();
+        let id = s.create("octocat", false);
+        let got = s.get(&id).unwrap();
+        assert_eq!(got.login, "octocat");
+        assert_eq!(got.csrf.len(), 64);
+        assert!(s.get("made-up").is_none());
+        s.end(&id);
+        assert!(s.get(&id).is_none());
+
+        let state = s.begin_sign_in("/tasks/3");
+        assert_eq!(s.finish_sign_in(&state).as_deref(), Some("/tasks/3"));
+        assert!(s.finish_sign_in(&state).is_none(), "single use");
+    }
+
+    #[test]
+    fn cookies_are_read_and_written_safely() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; bosun_session=abc; b=2"),
+        );
+        assert_eq!(read_cookie(&h, COOKIE).as_deref(), Some("abc"));
+        assert_eq!(read_cookie(&h, "c"), None);
+        let c = set_cookie(COOKIE, "abc", SESSION_TTL, true);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.ends_with("; Secure"));
+        assert!(!set_cookie(COOKIE, "x", SESSION_TTL, false).contains("Secure"));
+    }
+
+    #[test]
+    fn only_local_paths_are_returned_to() {
+        assert_eq!(safe_next(Some("/tasks/1")), "/tasks/1");
+        for bad in ["//evil.test/x", "https://evil.test", "/\\evil", ""] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,210 @@
+//! The live agent log over Server-Sent Events: a client that disconnects and reconnects with
+//! `Last-Event-ID` gets every line once, also when another run of the attempt (a reviewer)
+//! writes beside the first, and the stream ends after the attempt's last line.
+//!
+//! The server runs in placeholder mode, which runs no agent: the test appends the lines to the
+//! attempt's run logs itself, where the agent rounds write them (`runs/task-<id>/attempt-<n>/
+//! <run>/agent.log`), so it decides exactly what is written before and after a disconnect.
+//! `tests/browser.rs` watches a real agent's lines arrive.
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use support::dashboard::{labelled_issue_in, sign_in, start, Person};
+use support::*;
+
+/// One event of the stream.
+#[derive(Debug, Clone, Default)]
+struct Sse {
+    event: String,
+    id: Option<String>,
+    data: String,
+}
+
+/// Reads events from an open stream.
+struct Reader {
+    body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buf: String,
+}
+
+impl Reader {
+    async fn open(person: &Person, task: i64, last_id: Option<&str>) -> Reader {
+        let mut req = reqwest::Client::new()
+            .get(format!("{}/api/tasks/{task}/events", person_base(person)))
+            .header("cookie", &person.cookie);
+        if let Some(id) = last_id {
+            req = req.header("last-event-id", id);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"));
+        Reader {
+            body: resp.bytes_stream().boxed(),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event that is not a comment.
+    async fn next(&mut self) -> Option<Sse> {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..end + 2).collect();
+                let mut e = Sse::default();
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("event: ") {
+                        e.event = v.to_string();
+                    } else if let Some(v) = line.strip_prefix("id: ") {
+                        e.id = Some(v.to_string());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        e.data.push_str(v);
+                    }
+                }
+                if !e.event.is_empty() {
+                    return Some(e);
+                }
+                continue;
+            }
+            let chunk = self.body.next().await?.ok()?;
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Log lines (text, id) until `n` arrived.
+    async fn lines(&mut self, n: usize) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            let e = self.next().await.expect("the stream goes on");
+            if e.event == "log" {
+                out.push(text_and_id(&e));
+            }
+        }
+        out
+    }
+
+    /// Log lines until the `end` event.
+    async fn until_end(&mut self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        loop {
+            let e = self.next().await.expect("the stream ends with `end`");
+            match e.event.as_str() {
+                "log" => out.push(text_and_id(&e)),
+                "end" => return out,
+                _ => {}
+            }
+        }
+    }
+}
+
+fn person_base(p: &Person) -> String {
+    p.base_url().to_string()
+}
+
+fn text_and_id(e: &Sse) -> (String, String) {
+    let data: serde_json::Value = serde_json::from_str(&e.data).unwrap();
+    (
+        data["text"].as_str().unwrap().to_string(),
+        e.id.clone().expect("log lines carry an id"),
+    )
+}
+
+fn append(dir: &Path, run: &str, lines: &[String]) {
+    std::fs::create_dir_all(dir.join(run)).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(run).join("agent.log"))
+        .unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+fn numbered(prefix: &str, range: std::ops::Range<u32>) -> Vec<String> {
+    range.map(|i| format!("{prefix} {i}")).collect()
+}
+
+#[tokio::test]
+async fn a_reconnect_with_last_event_id_gets_every_line_once() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        // The placeholder step keeps the task in progress until it is stopped.
+        let app = start(&[], |c| c.placeholder_secs = 50.0).await;
+        app.github.set_permission(REPO, "writer", "write");
+        let issue = labelled_issue_in(&app, REPO, "Stream me", "writer").await;
+        app.wait_for("the task runs", |g| {
+            has_label(g, issue, "bosun:in-progress")
+        })
+        .await;
+        let dir = app.data_dir.path().join("runs/task-1/attempt-1");
+        let writer = sign_in(&app, "writer").await;
+
+        let anonymous = reqwest::get(format!("{}/api/tasks/1/events", app.url))
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401);
+
+        append(&dir, "round-1", &numbered("round", 0..5));
+        let mut first = Reader::open(&writer, 1, None).await;
+        let got = first.lines(5).await;
+        drop(first); // the client goes away
+
+        // Meanwhile the round goes on and a reviewer's run writes beside it.
+        append(&dir, "round-1", &numbered("round", 5..10));
+        std::thread::sleep(Duration::from_millis(20)); // the runs' start order is by time
+        append(&dir, "review-1-1-run-1", &numbered("review", 0..3));
+        append(&dir, "round-1", &numbered("round", 10..12));
+
+        // Reconnecting where it left off: the rest, each once.
+        let last = got.last().unwrap().1.clone();
+        let mut second = Reader::open(&writer, 1, Some(&last)).await;
+        let more = second.lines(10).await;
+        drop(second);
+
+        // A client that had handled only the third line resumes after it.
+        let mut third = Reader::open(&writer, 1, Some(&got[2].1)).await;
+        let from_third = third.lines(12).await;
+        drop(third);
+
+        // The attempt ends: a follower gets the last lines, then `end`.
+        let mut follower = Reader::open(&writer, 1, Some(&more.last().unwrap().1)).await;
+        append(&dir, "round-1", &numbered("round", 12..14));
+        let (status, _) = writer.control("/api/control/tasks/1/stop", &[]).await;
+        assert_eq!(status, 200);
+        let tail = follower.until_end().await;
+
+        let texts = |v: &[(String, String)]| v.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>();
+        let mut all = texts(&got);
+        all.extend(texts(&more));
+        all.extend(texts(&tail));
+        let mut expected = numbered("round", 0..14);
+        expected.extend(numbered("review", 0..3));
+        let mut sorted = all.clone();
+        sorted.sort();
+        expected.sort();
+        assert_eq!(sorted, expected, "every line exactly once: {all:?}");
+        assert_eq!(
+            texts(&from_third),
+            [&numbered("round", 3..12)[..], &numbered("review", 0..3)[..]].concat()
+        );
+        let ids: std::collections::HashSet<&String> = got
+            .iter()
+            .chain(&more)
+            .chain(&tail)
+            .map(|(_, id)| id)
+            .collect();
+        assert_eq!(ids.len(), all.len(), "ids are distinct");
+
+        // A finished attempt is read whole, then `end`.
+        let mut replay = Reader::open(&writer, 1, None).await;
+        assert_eq!(replay.until_end().await.len(), 17);
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
