@@ -6,6 +6,7 @@ pub mod cli;
 pub mod command;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod github;
 pub mod locks;
 pub mod meter;

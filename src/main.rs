@@ -56,6 +56,9 @@ enum Command {
     /// Check the configuration, the App's credentials on GitHub, Docker, the agent images and
     /// disk space; one line per check, and what to fix.
     Doctor(ServerConfig),
+    /// Try the whole loop locally: a built-in GitHub simulator, a sample repository and issue,
+    /// a demo agent in Docker, and the timeline until the draft pull request exists.
+    Demo(bosun::demo::DemoArgs),
     /// Exit 0 when the local server answers /health (for container health checks).
     Healthcheck {
         #[arg(long, env = "BOSUN_LISTEN", default_value = "127.0.0.1:3000")]
@@ -112,6 +115,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Task { data_dir, action } => bosun::cli::task::run(&data_dir, action).await,
         Command::Doctor(config) => {
             if !bosun::cli::doctor::run(config).await {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Demo(args) => {
+            let code = bosun::demo::run(args).await;
+            if code != std::process::ExitCode::SUCCESS {
                 std::process::exit(1);
             }
             Ok(())
