@@ -134,7 +134,7 @@ async fn with_data(
     // removed) instead of killing the process.
     let outcome = tokio::select! {
         outcome = label_and_follow(&local, &sim, &secret, deadline) => Some(outcome),
-        _ = shutdown_signal() => None,
+        _ = crate::app::shutdown_signal() => None,
     };
     let failed = match &outcome {
         Some(Ok(pull)) => {
@@ -155,7 +155,7 @@ async fn with_data(
             local.url,
             data.path().display()
         ));
-        shutdown_signal().await;
+        crate::app::shutdown_signal().await;
     }
     say("stopping");
     local.stop().await;
@@ -219,22 +219,4 @@ async fn sweep_containers(data: &DataDir) {
     if let Ok(sandbox) = DockerSandbox::new(instance) {
         let _ = sandbox.reap_orphans().await;
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
