@@ -617,3 +617,34 @@ async fn a_run_waiting_for_a_free_slot_shows_its_place_in_line() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test]
+async fn a_run_going_at_shutdown_goes_back_to_the_queue_at_once() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        // A placeholder run that would hold its worker far longer than the shutdown's grace.
+        let mut app = TestApp::start_with(|c| c.placeholder_secs = 600.0).await;
+        app.github.set_permission(REPO, WRITER, "write");
+        let issue = app.github.add_issue(REPO, "Long", "Takes a while.", WRITER);
+        app.send_json("issues", "sd-1", &labeled(&app, issue, "bosun", WRITER))
+            .await;
+        app.wait_for("the run going", |g| {
+            support::tracking(g, issue).contains("🔄 in progress")
+        })
+        .await;
+        app.shutdown().await;
+        // Read as the next process would: the run is queued again, its try handed back.
+        let db = bosun::db::Db::open(app.data_dir.path()).await.unwrap();
+        let runs = db.jobs_of_kind("run").await.unwrap();
+        assert_eq!(
+            runs,
+            vec![(
+                "queued".to_string(),
+                0,
+                Some(bosun::worker::pool::HANDED_BACK.to_string())
+            )]
+        );
+        db.close().await;
+    })
+    .await
+    .expect("test timed out");
+}

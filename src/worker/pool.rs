@@ -19,6 +19,18 @@ const RETRY_CAP: Duration = Duration::from_secs(300);
 /// The longest an idle worker sleeps before looking again (jobs due later wake it too).
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
+/// Why a run that was going went back to the queue (its job's last error).
+pub const HANDED_BACK: &str = "bosun shut down while the run was going; it starts again";
+
+/// Returns once `shutdown` is true (never, if its sender is gone without saying so).
+async fn shutting_down(mut shutdown: watch::Receiver<bool>) {
+    while !*shutdown.borrow_and_update() {
+        if shutdown.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// Runs `ctx.settings.workers` workers until `shutdown` turns true.
 pub async fn run_pool(ctx: Arc<Ctx>, shutdown: watch::Receiver<bool>) {
     let owner_prefix = format!("{}-{}", hostname(), std::process::id());
@@ -62,7 +74,7 @@ async fn worker(ctx: Arc<Ctx>, owner: String, mut shutdown: watch::Receiver<bool
                 // Pass the wake-up on: there may be more work than this one job, and a
                 // notification only stores one permit.
                 ctx.jobs_added.notify_one();
-                run_one(&ctx, job).await
+                run_one(&ctx, job, shutdown.clone()).await
             }
             None => {
                 // A paused queue (the dashboard) leaves runs due but unclaimable: waiting for
@@ -84,7 +96,7 @@ async fn worker(ctx: Arc<Ctx>, owner: String, mut shutdown: watch::Receiver<bool
     }
 }
 
-async fn run_one(ctx: &Arc<Ctx>, claimed: ClaimedJob) {
+async fn run_one(ctx: &Arc<Ctx>, claimed: ClaimedJob, shutdown: watch::Receiver<bool>) {
     let fence = claimed.fence;
     let span = tracing::info_span!("job", job = %fence.job, kind = %claimed.kind, attempt = claimed.attempt);
     async {
@@ -101,7 +113,23 @@ async fn run_one(ctx: &Arc<Ctx>, claimed: ClaimedJob) {
             give_up(ctx, &job, fence, "its worker died too many times").await;
             return;
         }
-        let outcome = with_heartbeat(ctx, fence, dispatch(ctx, &job, fence)).await;
+        let work = with_heartbeat(ctx, fence, dispatch(ctx, &job, fence));
+        let outcome = match job {
+            // A task run can take an hour: at shutdown it goes back to the queue at once (its
+            // container and checkout are removed as the run is dropped), so the next process
+            // takes it up without waiting for the lease to expire. Quick jobs just finish.
+            Job::Run { .. } => tokio::select! {
+                outcome = work => outcome,
+                _ = shutting_down(shutdown) => {
+                    tracing::info!("shutting down: the run goes back to the queue");
+                    if let Err(e) = ctx.db.defer_job(fence, HANDED_BACK, now_ms()).await {
+                        tracing::warn!(error = %e, "could not hand the run back; its lease will expire");
+                    }
+                    return;
+                }
+            },
+            _ => work.await,
+        };
         match outcome {
             Ok(()) => {
                 if let Err(e) = ctx.db.complete_job(fence).await {
