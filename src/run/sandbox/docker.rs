@@ -256,9 +256,19 @@ async fn wait_for_end(
     tracing::info!(?ending, "stopping sandbox container");
     let grace = i32::try_from(STOP_GRACE.as_secs()).unwrap_or(5);
     let options = StopContainerOptionsBuilder::default().t(grace).build();
-    if let Err(e) = docker.stop_container(id, Some(options)).await {
-        // Removal by force kills it anyway.
-        tracing::warn!(error = %e, "could not stop sandbox container");
+    // The engine has been seen not to answer a stop for minutes on a loaded machine; the run
+    // must not wait on it (the client's own limit is 120 s). The forced removal that follows
+    // kills the container either way.
+    let stop = docker.stop_container(id, Some(options));
+    match tokio::time::timeout(STOP_GRACE + STOP_SLACK, stop).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "could not stop sandbox container"),
+        Err(_) => {
+            tracing::warn!(
+                "the engine did not answer the stop in time; removing the container by force"
+            );
+            return Ok(ending);
+        }
     }
     match tokio::time::timeout(STOP_GRACE + STOP_SLACK, exited).await {
         Ok(Ok(())) => {}
