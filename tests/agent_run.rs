@@ -11,9 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use fake_github::FakeGitHub;
+use support::agent_app::{finished, labeled_as_on_github, WRITER};
 use support::*;
-
-const WRITER: &str = "octocat";
 
 /// The fake `claude`: reads the prompt on stdin and acts out the scenario named in the issue
 /// (`SCENARIO: <name>`), printing stream-json lines as Claude Code does. Like a real CLI built
@@ -248,23 +247,7 @@ async fn label_and_wait(
     body: &str,
     done: impl Fn(&FakeGitHub, u64) -> bool,
 ) -> u64 {
-    let issue = run.app.github.add_issue(REPO, title, body, WRITER);
-    let payload = labeled_as_on_github(&run.app, issue, title, body);
-    let answer = run
-        .app
-        .send_json("issues", &format!("d-{issue}"), &payload)
-        .await;
-    assert_eq!(answer.status(), 202);
-    let ok = run
-        .app
-        .github
-        .wait_until(|gh| done(gh, issue), Duration::from_secs(120))
-        .await;
-    if !ok {
-        let comments = run.app.github.comments(REPO, issue);
-        panic!("the task did not finish as expected; comments: {comments:#?}");
-    }
-    issue
+    run.label_and_wait(title, body, done).await
 }
 
 /// Labels a new issue and waits until its task finished with a pull request.
@@ -288,15 +271,6 @@ fn first_attempt_dir(run: &Run) -> PathBuf {
         .unwrap()
         .path()
         .join("attempt-1")
-}
-
-/// `issues.labeled` carrying the issue's title, body and author, as GitHub sends it.
-fn labeled_as_on_github(app: &TestApp, issue: u64, title: &str, body: &str) -> serde_json::Value {
-    let mut payload = labeled(app, issue, "bosun", WRITER);
-    payload["issue"]["title"] = title.into();
-    payload["issue"]["body"] = body.into();
-    payload["issue"]["user"]["login"] = WRITER.into();
-    payload
 }
 
 /// Every container of this test's bosun (by its instance label).
@@ -325,14 +299,6 @@ async fn running_task(
     );
     assert!(sweep.become_present(true).await, "the agent never ran");
     issue
-}
-
-fn finished(gh: &FakeGitHub, issue: u64) -> bool {
-    let labels = gh.issue_labels(REPO, issue);
-    labels
-        .iter()
-        .any(|l| ["bosun:done", "bosun:failed", "bosun:needs-review"].contains(&l.as_str()))
-        && tracking(gh, issue).contains("[x] Finished")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

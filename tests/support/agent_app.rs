@@ -56,11 +56,19 @@ impl AgentApp {
     /// Opens an issue as the writer, labels it, and waits (two minutes at most) until its
     /// task finished.
     pub async fn label_until_finished(&self, title: &str, body: &str) -> u64 {
+        self.label_and_wait(title, body, finished).await
+    }
+
+    /// Opens an issue as the writer, labels it, and waits (two minutes at most) until `done`
+    /// holds for it.
+    pub async fn label_and_wait(
+        &self,
+        title: &str,
+        body: &str,
+        done: impl Fn(&FakeGitHub, u64) -> bool,
+    ) -> u64 {
         let issue = self.app.github.add_issue(REPO, title, body, WRITER);
-        let mut payload = labeled(&self.app, issue, "bosun", WRITER);
-        payload["issue"]["title"] = title.into();
-        payload["issue"]["body"] = body.into();
-        payload["issue"]["user"]["login"] = WRITER.into();
+        let payload = labeled_as_on_github(&self.app, issue, title, body);
         let answer = self
             .app
             .send_json("issues", &format!("d-{issue}"), &payload)
@@ -69,11 +77,11 @@ impl AgentApp {
         let ok = self
             .app
             .github
-            .wait_until(|gh| finished(gh, issue), Duration::from_secs(120))
+            .wait_until(|gh| done(gh, issue), Duration::from_secs(120))
             .await;
         if !ok {
             let comments = self.app.github.comments(REPO, issue);
-            panic!("the task of #{issue} did not finish; comments: {comments:#?}");
+            panic!("the task of #{issue} did not finish as expected; comments: {comments:#?}");
         }
         issue
     }
@@ -105,6 +113,21 @@ pub fn finished(gh: &FakeGitHub, issue: u64) -> bool {
         .iter()
         .any(|l| ["bosun:done", "bosun:failed", "bosun:needs-review"].contains(&l.as_str()))
         && tracking(gh, issue).contains("[x] Finished")
+}
+
+/// `issues.labeled` by the writer, carrying the issue's title, body and author, as GitHub
+/// sends it.
+pub fn labeled_as_on_github(
+    app: &TestApp,
+    issue: u64,
+    title: &str,
+    body: &str,
+) -> serde_json::Value {
+    let mut payload = labeled(app, issue, "bosun", WRITER);
+    payload["issue"]["title"] = title.into();
+    payload["issue"]["body"] = body.into();
+    payload["issue"]["user"]["login"] = WRITER.into();
+    payload
 }
 
 /// `pull_request_review.submitted` for review `review` of pull request `pr`, from GitHub's real
