@@ -2,6 +2,7 @@
 //! repository's `.github/bosun.yml`.
 
 pub mod credentials;
+pub mod docker;
 pub mod jobs;
 pub mod model_map;
 pub mod repo;

@@ -17,6 +17,8 @@ use crate::run::agent::AdapterKind;
 pub struct RunConfig {
     /// `docker` (default) or `process` (unsandboxed, for trusted single-user setups).
     pub sandbox: SandboxKind,
+    /// The Docker sandbox's engine: this host's (default) or another's.
+    pub docker: super::docker::DockerConfig,
     /// The agent a repository gets when its config names none.
     pub default_agent: String,
     pub agents: BTreeMap<String, AgentConfig>,
@@ -205,6 +207,7 @@ impl Default for RunConfig {
         );
         RunConfig {
             sandbox: SandboxKind::Docker,
+            docker: super::docker::DockerConfig::default(),
             default_agent: "claude".into(),
             agents,
             model_map: ModelMap::default(),
@@ -290,6 +293,7 @@ impl RunConfig {
         if let Ok(name) = std::env::var("BOSUN_DEFAULT_AGENT") {
             config.default_agent = name;
         }
+        config.docker.apply_env()?;
         config.validate()?;
         Ok(config)
     }
@@ -306,6 +310,18 @@ impl RunConfig {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if self.sandbox == SandboxKind::Docker {
+            let engine = self.docker.engine();
+            engine.check().map_err(|e| anyhow::anyhow!(e))?;
+            if self.meter.enabled && !engine.is_local() {
+                anyhow::bail!(
+                    "meter.enabled needs the Docker engine on bosun's own host: metered agents \
+                     reach nothing but the proxy, on their network's gateway here, and an \
+                     engine at {} has its own. Run bosun beside that engine, or turn the meter off",
+                    engine.host.as_deref().unwrap_or_default()
+                );
+            }
+        }
         for (name, agent) in &self.agents {
             agent
                 .adapter
@@ -608,5 +624,20 @@ mod tests {
         assert!(RunConfig::parse("sandbox: vm\n").is_err());
         assert!(RunConfig::parse("typo: 1\n").is_err());
         assert!(RunConfig::parse("model_map: {nobody: {simple: m}}\n").is_err());
+    }
+
+    #[test]
+    fn a_remote_engine_needs_tls_and_cannot_carry_the_meter() {
+        let plain = RunConfig::parse("docker: {host: \"tcp://agents.example.net:2375\"}\n");
+        assert!(plain.unwrap_err().to_string().contains("without TLS"));
+        let remote = "docker: {host: \"tcp://agents.example.net:2376\", tls_dir: /certs}\n";
+        assert!(RunConfig::parse(remote).is_ok());
+        let metered = format!(
+            "{remote}meter: {{enabled: true, anthropic: {{base_url: \"http://x\", key_env: K}}}}\n"
+        );
+        let err = RunConfig::parse(&metered).unwrap_err().to_string();
+        assert!(err.contains("beside that engine"), "{err}");
+        // The process sandbox does not use the engine at all.
+        assert!(RunConfig::parse(&format!("sandbox: process\n{metered}")).is_ok());
     }
 }

@@ -47,7 +47,8 @@ impl MeterHost {
         let (ip, network) = match config.sandbox {
             SandboxKind::Docker => {
                 let name = format!("bosun-meter-{instance}");
-                (private_network(&name, instance).await?, Some(name))
+                let docker = config.docker.engine().connect()?;
+                (private_network(&docker, &name, instance).await?, Some(name))
             }
             SandboxKind::Process => (IpAddr::V4(Ipv4Addr::LOCALHOST), None),
         };
@@ -111,8 +112,7 @@ fn upstream(u: &UpstreamConfig) -> anyhow::Result<UpstreamApi> {
 }
 
 /// The internal network's gateway address, creating the network on first use.
-async fn private_network(name: &str, instance: &str) -> anyhow::Result<IpAddr> {
-    let docker = Docker::connect_with_local_defaults()?;
+async fn private_network(docker: &Docker, name: &str, instance: &str) -> anyhow::Result<IpAddr> {
     let found = match docker.inspect_network(name, None).await {
         Ok(n) => n,
         Err(DockerError::DockerResponseServerError {

@@ -36,7 +36,13 @@ impl Runner {
     /// lazily: a daemon that is down now fails (and requeues) tasks, not the server's start.
     pub fn new(data_dir: &Path, config: RunConfig) -> anyhow::Result<Runner> {
         let sandbox: Arc<dyn Sandbox> = match config.sandbox {
-            SandboxKind::Docker => Arc::new(DockerSandbox::new(instance_label(data_dir))?),
+            SandboxKind::Docker => {
+                let engine = config.docker.engine();
+                if engine.transfer == super::sandbox::Transfer::Copy {
+                    tracing::info!(engine = %engine.describe(), "agent runs go to a Docker engine");
+                }
+                Arc::new(DockerSandbox::on_engine(engine, instance_label(data_dir))?)
+            }
             SandboxKind::Process => {
                 tracing::warn!(
                     "sandbox backend `process`: agents run UNSANDBOXED on this host, with its \

@@ -102,6 +102,21 @@ fn build_busybox_image() -> String {
     tag
 }
 
+/// [`busybox_image`] without `/workspace`: what a sandbox mounts there must come with its own
+/// owner, as with an agent image that never heard of bosun.
+pub fn busybox_image_without_workspace() -> String {
+    let base = busybox_image();
+    let dockerfile = format!(
+        "FROM {base}\nUSER 0:0\nRUN rm -rf /workspace\nUSER {TEST_UID}:{TEST_GID}\nWORKDIR /\n"
+    );
+    let tag = format!(
+        "bosun-test-no-workspace:{:016x}",
+        fnv1a(&[dockerfile.as_bytes()])
+    );
+    build_image(&tag, &[("Dockerfile", dockerfile.as_bytes(), 0o644)], "");
+    tag
+}
+
 /// An image `FROM` [`busybox_image`] with extra files: `(path in the image, content, mode)`,
 /// e.g. a fake agent script. Built once per process per content.
 pub fn image_with_files(tag_hint: &str, files: &[(&str, &str, u32)]) -> String {

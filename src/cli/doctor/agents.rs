@@ -35,7 +35,7 @@ pub async fn check(config: &ServerConfig, run: &RunConfig, backend_ok: bool) -> 
     if run.sandbox == SandboxKind::Docker {
         // Looking at images starts nothing, so it needs no instance label (and no data
         // directory, which the runner's label would create).
-        let sandbox = match DockerSandbox::new("bosun-doctor") {
+        let sandbox = match DockerSandbox::on_engine(run.docker.engine(), "bosun-doctor") {
             Ok(s) => s,
             Err(e) => return vec![Finding::fail("agents", e.to_string())],
         };

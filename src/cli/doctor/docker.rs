@@ -1,12 +1,11 @@
 //! Is the sandbox backend there? For `docker`: the engine answers, reached the way the sandbox
-//! reaches it (`DOCKER_HOST` or the default socket, with API version negotiation). For
+//! reaches it (the run configuration's `docker:` engine, with API version negotiation). For
 //! `process`: nothing to reach, but worth a warning, since agents then run unsandboxed.
 
 use std::time::Duration;
 
-use bollard::Docker;
-
 use crate::config::run::{RunConfig, SandboxKind};
+use crate::run::sandbox::Engine;
 
 use super::Finding;
 
@@ -27,8 +26,9 @@ pub async fn engine(run: &RunConfig) -> (Finding, Option<()>) {
             Some(()),
         );
     }
-    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "the default socket".into());
-    match tokio::time::timeout(ENGINE_TIMEOUT, version()).await {
+    let engine = run.docker.engine();
+    let host = engine.describe();
+    match tokio::time::timeout(ENGINE_TIMEOUT, version(&engine)).await {
         Ok(Ok(version)) => (
             Finding::ok(WHAT, format!("Docker {version} at {host}")),
             Some(()),
@@ -51,10 +51,9 @@ fn unreachable(host: &str, why: &str) -> Finding {
     )
 }
 
-async fn version() -> Result<String, String> {
-    let docker = Docker::connect_with_local_defaults().map_err(|e| e.to_string())?;
-    let docker = docker
-        .negotiate_version()
+async fn version(engine: &Engine) -> Result<String, String> {
+    let docker = engine
+        .connect_negotiated()
         .await
         .map_err(|e| e.to_string())?;
     let v = docker.version().await.map_err(|e| e.to_string())?;

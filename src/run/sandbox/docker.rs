@@ -5,10 +5,12 @@
 //! deadline or cancel, stop (SIGTERM, SIGKILL after [`STOP_GRACE`]) → inspect (exit code,
 //! OOMKilled) → remove. The container is removed on every path (see [`ContainerGuard`]).
 
-use super::docker_config::container_body;
+use super::docker_config::{container_body, host_binds};
+use super::docker_copy::{remove_volume, CopiedWorkspace};
 use super::docker_errors::{map_error, map_image_error};
 use super::docker_guard::{remove_container, ContainerGuard};
 use super::docker_output::{attach_output, pump_output};
+use super::engine::{Engine, Transfer};
 use super::naming::container_name;
 use super::spec_check::check_spec;
 use super::waiting::{alongside, Ending};
@@ -17,7 +19,8 @@ use super::{
 };
 use bollard::errors::Error as DockerError;
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListVolumesOptionsBuilder,
+    StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::future::BoxFuture;
@@ -32,36 +35,51 @@ use tracing::Instrument;
 /// container before we move on to removing it by force.
 const STOP_SLACK: Duration = Duration::from_secs(30);
 
-/// Runs specs as containers on the local Docker engine.
+/// Runs specs as containers on a Docker engine: the local one, or another host's.
 pub struct DockerSandbox {
     instance: String,
+    engine: Engine,
     client: OnceCell<Docker>,
 }
 
 impl DockerSandbox {
-    /// A sandbox on the local engine (`DOCKER_HOST` or the default socket). `instance` is the
-    /// `bosun.instance` label value: give each bosun server sharing an engine its own, so one
-    /// never reaps the other's containers.
+    /// A sandbox on the local engine (`DOCKER_HOST` when it is a unix socket, or the default
+    /// socket). `instance` is the `bosun.instance` label value: give each bosun server sharing
+    /// an engine its own, so one never reaps the other's containers.
     ///
     /// Nothing is contacted yet: the connection (with API version negotiation, since the engine
     /// may be older than bollard) is made on first use and retried on later calls until it
     /// succeeds, so bosun can start while the engine is down.
     pub fn new(instance: impl Into<String>) -> Result<Self, SandboxError> {
-        Self::build(instance.into(), OnceCell::new())
+        Self::on_engine(Engine::local(), instance)
     }
 
-    /// A sandbox on an already connected (and version-negotiated) client.
+    /// A sandbox on `engine` (see [`Engine`]), connected lazily as [`DockerSandbox::new`].
+    pub fn on_engine(engine: Engine, instance: impl Into<String>) -> Result<Self, SandboxError> {
+        engine.check().map_err(SandboxError::Refused)?;
+        Self::build(instance.into(), engine, OnceCell::new())
+    }
+
+    /// A sandbox on an already connected (and version-negotiated) client of the local engine.
     pub fn with_client(docker: Docker, instance: impl Into<String>) -> Result<Self, SandboxError> {
-        Self::build(instance.into(), OnceCell::from(docker))
+        Self::build(instance.into(), Engine::local(), OnceCell::from(docker))
     }
 
-    fn build(instance: String, client: OnceCell<Docker>) -> Result<Self, SandboxError> {
+    fn build(
+        instance: String,
+        engine: Engine,
+        client: OnceCell<Docker>,
+    ) -> Result<Self, SandboxError> {
         if instance.trim().is_empty() || instance.contains(['=', ',']) {
             return Err(SandboxError::Refused(format!(
                 "invalid sandbox instance label {instance:?}"
             )));
         }
-        Ok(DockerSandbox { instance, client })
+        Ok(DockerSandbox {
+            instance,
+            engine,
+            client,
+        })
     }
 
     /// The `bosun.instance` label value of this sandbox's containers.
@@ -69,17 +87,15 @@ impl DockerSandbox {
         &self.instance
     }
 
+    /// The engine the runs go to.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     async fn client(&self) -> Result<Docker, SandboxError> {
         let docker = self
             .client
-            .get_or_try_init(|| async {
-                let docker =
-                    Docker::connect_with_local_defaults().map_err(|e| map_error("connect", e))?;
-                docker
-                    .negotiate_version()
-                    .await
-                    .map_err(|e| map_error("negotiate API version", e))
-            })
+            .get_or_try_init(|| self.engine.connect_negotiated())
             .await?;
         Ok(docker.clone())
     }
@@ -93,9 +109,23 @@ impl DockerSandbox {
         check_spec(&spec)?;
         let docker = self.client().await?;
         let name = container_name(&spec.name_hint);
+        // The image is checked first, so a missing one is reported as such and not as a
+        // failed upload of the checkout.
+        if self.engine.transfer == Transfer::Copy {
+            self.check_image(&spec.image).await?;
+        }
+        let copied = match self.engine.transfer {
+            Transfer::Bind => None,
+            Transfer::Copy => {
+                Some(CopiedWorkspace::prepare(&docker, &spec, &self.instance, &name).await?)
+            }
+        };
+        let binds = copied
+            .as_ref()
+            .map_or_else(|| host_binds(&spec), CopiedWorkspace::binds);
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
         let created = docker
-            .create_container(Some(options), container_body(&spec, &self.instance))
+            .create_container(Some(options), container_body(&spec, &self.instance, binds))
             .await
             .map_err(|e| map_image_error("create container", &spec.image, e))?;
         let guard = ContainerGuard::new(docker.clone(), created.id);
@@ -104,10 +134,22 @@ impl DockerSandbox {
         }
         tracing::debug!(container = %name, "sandbox container created");
 
-        let result = drive(&docker, guard.id(), &spec, lines, &cancel).await;
+        let mut result = drive(&docker, guard.id(), &spec, lines, &cancel).await;
         if let Err(e) = guard.remove().await {
             // The run's result stands; reap_orphans removes the container at the next start.
             tracing::error!(container = %name, error = %e, "could not remove sandbox container");
+        }
+        if let Some(copied) = copied {
+            // Whatever the run left is read back however it ended, as a bind mount would
+            // show it; a checkout that cannot come back fails the run.
+            if result.is_ok() {
+                if let Err(e) = copied.bring_back(&spec.workspace).await {
+                    result = Err(e);
+                }
+            }
+            if let Err(e) = copied.remove().await {
+                tracing::error!(container = %name, error = %e, "could not remove a copied checkout");
+            }
         }
         result
     }
@@ -138,6 +180,20 @@ impl DockerSandbox {
                     tracing::error!(container = %id, error = %e, "could not remove orphan");
                     first_error.get_or_insert(e);
                 }
+            }
+        }
+        // Copied checkouts' volumes, once no container holds them.
+        let options = ListVolumesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let volumes = docker
+            .list_volumes(Some(options))
+            .await
+            .map_err(|e| map_error("list volumes", e))?;
+        for volume in volumes.volumes.into_iter().flatten() {
+            if let Err(e) = remove_volume(&docker, &volume.name).await {
+                tracing::error!(volume = %volume.name, error = %e, "could not remove orphan");
+                first_error.get_or_insert(e);
             }
         }
         match first_error {

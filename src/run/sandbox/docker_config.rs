@@ -8,8 +8,13 @@ use super::{
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use std::collections::HashMap;
 
-/// The create-container body for `spec`, labelled for `instance`.
-pub(crate) fn container_body(spec: &SandboxSpec, instance: &str) -> ContainerCreateBody {
+/// The create-container body for `spec`, labelled for `instance`, with the checkout and the
+/// inputs mounted by `binds` ([`host_binds`], or a copied checkout's volumes).
+pub(crate) fn container_body(
+    spec: &SandboxSpec,
+    instance: &str,
+    binds: Vec<String>,
+) -> ContainerCreateBody {
     let (uid, gid) = spec.user;
     ContainerCreateBody {
         image: Some(spec.image.clone()),
@@ -26,7 +31,7 @@ pub(crate) fn container_body(spec: &SandboxSpec, instance: &str) -> ContainerCre
         attach_stderr: Some(false),
         open_stdin: Some(false),
         tty: Some(false),
-        host_config: Some(host_config(spec)),
+        host_config: Some(host_config(spec, binds)),
         ..Default::default()
     }
 }
@@ -53,14 +58,19 @@ fn labels(spec: &SandboxSpec, instance: &str) -> HashMap<String, String> {
     ])
 }
 
-fn host_config(spec: &SandboxSpec) -> HostConfig {
-    let (uid, gid) = spec.user;
-    let limits = &spec.limits;
-    let size = limits.tmpfs_bytes;
+/// The checkout read-write and the inputs read-only, mounted from the host's directories.
+pub(crate) fn host_binds(spec: &SandboxSpec) -> Vec<String> {
     let mut binds = vec![format!("{}:{WORKSPACE_MOUNT}:rw", spec.workspace.display())];
     if let Some(inputs) = &spec.inputs {
         binds.push(format!("{}:{INPUTS_MOUNT}:ro", inputs.display()));
     }
+    binds
+}
+
+fn host_config(spec: &SandboxSpec, binds: Vec<String>) -> HostConfig {
+    let (uid, gid) = spec.user;
+    let limits = &spec.limits;
+    let size = limits.tmpfs_bytes;
     // tmpfs is `exec`: compilers and test runners (go test, cargo build scripts) execute what
     // they build under /tmp and the home cache; the workspace is executable anyway, so
     // `noexec` would break gates without protecting anything.
@@ -141,7 +151,7 @@ mod tests {
 
     #[test]
     fn container_is_hardened() {
-        let body = container_body(&spec(), "srv-a");
+        let body = container_body(&spec(), "srv-a", host_binds(&spec()));
         let host = body.host_config.expect("host config");
         assert_eq!(host.readonly_rootfs, Some(true));
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
@@ -180,7 +190,7 @@ mod tests {
 
     #[test]
     fn labels_and_environment() {
-        let body = container_body(&spec(), "srv-a");
+        let body = container_body(&spec(), "srv-a", host_binds(&spec()));
         let labels = body.labels.expect("labels");
         assert_eq!(labels["bosun.task"], "7");
         assert_eq!(labels["bosun.role"], "agent");
@@ -198,12 +208,12 @@ mod tests {
         s.network = true;
         s.inputs = None;
         s.env = vec![("HOME".into(), "/workspace".into())];
-        let body = container_body(&s, "srv-a");
+        let body = container_body(&s, "srv-a", host_binds(&s));
         let host = body.host_config.expect("host config");
         assert_eq!(host.network_mode.as_deref(), Some("bridge"));
         s.network = false;
         s.private_network = Some("bosun-meter-x".into());
-        let host = host_config(&s);
+        let host = host_config(&s, host_binds(&s));
         assert_eq!(
             host.network_mode.as_deref(),
             Some("bosun-meter-x"),

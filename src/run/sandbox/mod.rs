@@ -12,19 +12,24 @@
 //!   without Docker, and says loudly that it isolates nothing.
 //!
 //! Nothing here assumes more of the host than a workspace directory going in and the same
-//! directory (changed) coming out, so a remote backend (Kubernetes Jobs) fits the same trait.
+//! directory (changed) coming out: the Docker backend also drives an engine on another host
+//! (see [`Engine`]), copying the checkout in and back, and a Kubernetes backend fits the same
+//! trait.
 
 mod docker;
 mod docker_config;
+mod docker_copy;
 mod docker_errors;
 mod docker_guard;
 mod docker_output;
+mod engine;
 mod lines;
 mod naming;
 mod process;
 mod process_group;
 mod spec_check;
 mod waiting;
+mod workspace_tar;
 
 use futures_util::future::BoxFuture;
 use std::path::PathBuf;
@@ -33,6 +38,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use self::docker::DockerSandbox;
+pub use self::engine::{Engine, Transfer};
 pub use self::lines::MAX_LINE_BYTES;
 pub use self::process::ProcessSandbox;
 

@@ -1,0 +1,108 @@
+//! The `docker:` section of the run configuration: which engine the Docker sandbox uses and how
+//! a checkout reaches it. `BOSUN_DOCKER_HOST`, `BOSUN_DOCKER_TLS_DIR` and
+//! `BOSUN_DOCKER_WORKSPACE` override the keys (handy on Fly.io, where the rest is secrets).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::run::sandbox::{Engine, Transfer};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DockerConfig {
+    /// `unix:///var/run/docker.sock` or `tcp://host:2376`; empty: the local engine
+    /// (`DOCKER_HOST` when it names a unix socket, else `/var/run/docker.sock`).
+    pub host: Option<String>,
+    /// For a `tcp://` engine: a directory with the client's `cert.pem` and `key.pem` and the
+    /// engine's `ca.pem`. Required unless the engine is on loopback.
+    pub tls_dir: Option<PathBuf>,
+    /// `auto` (default: `bind` for an engine on this host, `copy` for another host's), `bind`
+    /// or `copy`.
+    pub workspace: WorkspaceTransfer,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkspaceTransfer {
+    #[default]
+    Auto,
+    Bind,
+    Copy,
+}
+
+impl DockerConfig {
+    /// The engine this section describes.
+    pub fn engine(&self) -> Engine {
+        let mut engine = Engine {
+            host: self.host.clone().filter(|h| !h.trim().is_empty()),
+            tls_dir: self.tls_dir.clone(),
+            transfer: Transfer::Bind,
+        };
+        engine.transfer = match self.workspace {
+            WorkspaceTransfer::Bind => Transfer::Bind,
+            WorkspaceTransfer::Copy => Transfer::Copy,
+            WorkspaceTransfer::Auto if engine.is_local() => Transfer::Bind,
+            WorkspaceTransfer::Auto => Transfer::Copy,
+        };
+        engine
+    }
+
+    /// Applies the `BOSUN_DOCKER_*` variables.
+    pub fn apply_env(&mut self) -> anyhow::Result<()> {
+        if let Ok(host) = std::env::var("BOSUN_DOCKER_HOST") {
+            self.host = Some(host);
+        }
+        if let Ok(dir) = std::env::var("BOSUN_DOCKER_TLS_DIR") {
+            self.tls_dir = Some(dir.into());
+        }
+        if let Ok(mode) = std::env::var("BOSUN_DOCKER_WORKSPACE") {
+            self.workspace = match mode.as_str() {
+                "auto" => WorkspaceTransfer::Auto,
+                "bind" => WorkspaceTransfer::Bind,
+                "copy" => WorkspaceTransfer::Copy,
+                other => {
+                    anyhow::bail!(
+                        "BOSUN_DOCKER_WORKSPACE must be auto, bind or copy, not {other:?}"
+                    )
+                }
+            };
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> DockerConfig {
+        serde_yaml_ng::from_str(yaml).expect("docker section")
+    }
+
+    #[test]
+    fn the_default_is_the_local_engine_with_mounted_checkouts() {
+        assert_eq!(DockerConfig::default().engine(), Engine::local());
+    }
+
+    #[test]
+    fn another_hosts_engine_gets_copied_checkouts_unless_told() {
+        let remote = parse("host: tcp://agents.example.net:2376\ntls_dir: /certs\n");
+        let engine = remote.engine();
+        assert_eq!(engine.transfer, Transfer::Copy);
+        assert_eq!(
+            engine.tls_dir.as_deref(),
+            Some(std::path::Path::new("/certs"))
+        );
+        let loopback = parse("host: tcp://127.0.0.1:2375\n");
+        assert_eq!(loopback.engine().transfer, Transfer::Bind);
+        let forced = parse("host: tcp://127.0.0.1:2375\nworkspace: copy\n");
+        assert_eq!(forced.engine().transfer, Transfer::Copy);
+    }
+
+    #[test]
+    fn unknown_keys_and_modes_are_errors() {
+        assert!(serde_yaml_ng::from_str::<DockerConfig>("hots: x\n").is_err());
+        assert!(serde_yaml_ng::from_str::<DockerConfig>("workspace: rsync\n").is_err());
+    }
+}

@@ -1,0 +1,214 @@
+//! Which Docker engine runs the sandbox, and how a run's checkout reaches it.
+//!
+//! The engine is the local one by default (the unix socket). It may also be another host's,
+//! over TCP with mutual TLS: the deploy on Fly.io keeps bosun on a Fly machine and sends agent
+//! runs to a Docker engine on a VPS. Such an engine cannot see bosun's disk, so the checkout is
+//! copied in before each run and read back after it ([`Transfer::Copy`], see `docker_copy`);
+//! an engine on this host mounts it directly ([`Transfer::Bind`]).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use bollard::{Docker, API_DEFAULT_VERSION};
+
+use super::docker_errors::map_error;
+use super::SandboxError;
+
+/// How long one request to a local engine may take (bollard's default).
+const LOCAL_TIMEOUT_SECS: u64 = 120;
+/// A remote engine gets longer: uploading and reading back a large checkout over a slow link
+/// is one request each.
+const REMOTE_TIMEOUT_SECS: u64 = 600;
+
+/// How a checkout gets into a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfer {
+    /// A bind mount of the host directory: the engine runs on bosun's host.
+    Bind,
+    /// Uploaded into a volume before the run, read back after it: any engine.
+    Copy,
+}
+
+/// The engine agent runs go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engine {
+    /// `unix:///path/docker.sock` or `tcp://host:port`; `None`: the local default socket.
+    pub host: Option<String>,
+    /// A directory with `ca.pem`, `cert.pem` and `key.pem` (what `dockerd --tlsverify` asks of
+    /// its clients): TLS to a `tcp://` engine.
+    pub tls_dir: Option<PathBuf>,
+    pub transfer: Transfer,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::local()
+    }
+}
+
+impl Engine {
+    /// The local engine, checkouts bind-mounted.
+    pub fn local() -> Engine {
+        Engine {
+            host: None,
+            tls_dir: None,
+            transfer: Transfer::Bind,
+        }
+    }
+
+    /// Whether the engine runs on this host: a unix socket, or TCP to a loopback address. Only
+    /// such an engine sees bosun's files and its networks' gateways (the metering proxy).
+    pub fn is_local(&self) -> bool {
+        match self.host.as_deref() {
+            None => true,
+            Some(host) if host.starts_with("unix://") => true,
+            Some(host) => tcp_host(host).is_some_and(is_loopback),
+        }
+    }
+
+    /// What the logs and `bosun doctor` call this engine.
+    pub fn describe(&self) -> String {
+        let place = self.host.as_deref().unwrap_or("the local socket");
+        let tls = if self.tls_dir.is_some() { ", TLS" } else { "" };
+        let transfer = match self.transfer {
+            Transfer::Bind => "checkouts mounted",
+            Transfer::Copy => "checkouts copied in and out",
+        };
+        format!("{place}{tls}, {transfer}")
+    }
+
+    /// Checks the combination before anything connects: `Err` says what to change.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(host) = &self.host {
+            let tcp = host.starts_with("tcp://");
+            if !tcp && !host.starts_with("unix://") {
+                return Err(format!(
+                    "docker.host {host:?}: use unix:///path/to/docker.sock or tcp://host:port"
+                ));
+            }
+            if tcp && tcp_host(host).is_none() {
+                return Err(format!("docker.host {host:?} names no host"));
+            }
+            if tcp && self.tls_dir.is_none() && !self.is_local() {
+                return Err(format!(
+                    "docker.host {host:?} is reached over the network without TLS: anyone on the \
+                     path could run containers as root there. Give docker.tls_dir (ca.pem, \
+                     cert.pem, key.pem) and start that engine with --tlsverify"
+                ));
+            }
+            if !tcp && self.tls_dir.is_some() {
+                return Err("docker.tls_dir applies to a tcp:// engine only".to_string());
+            }
+        }
+        if self.transfer == Transfer::Bind && !self.is_local() {
+            return Err(format!(
+                "docker.workspace is `bind`, but the engine at {} is on another host and cannot \
+                 see bosun's files: use `copy` (the default for a remote engine)",
+                self.host.as_deref().unwrap_or_default()
+            ));
+        }
+        Ok(())
+    }
+
+    /// A client for this engine (nothing is contacted yet).
+    pub fn connect(&self) -> Result<Docker, SandboxError> {
+        let connected = match (&self.host, &self.tls_dir) {
+            (None, _) => Docker::connect_with_local_defaults(),
+            (Some(host), _) if host.starts_with("unix://") => {
+                Docker::connect_with_unix(host, LOCAL_TIMEOUT_SECS, API_DEFAULT_VERSION)
+            }
+            (Some(host), Some(dir)) => Docker::connect_with_ssl(
+                host,
+                &dir.join("key.pem"),
+                &dir.join("cert.pem"),
+                &dir.join("ca.pem"),
+                REMOTE_TIMEOUT_SECS,
+                API_DEFAULT_VERSION,
+            ),
+            (Some(host), None) => {
+                Docker::connect_with_http(host, REMOTE_TIMEOUT_SECS, API_DEFAULT_VERSION)
+            }
+        };
+        connected.map_err(|e| map_error("connect", e))
+    }
+
+    /// A client whose API version was agreed with the engine (which may be older than
+    /// bollard): this one contacts the engine.
+    pub async fn connect_negotiated(&self) -> Result<Docker, SandboxError> {
+        self.connect()?
+            .negotiate_version()
+            .await
+            .map_err(|e| map_error("negotiate API version", e))
+    }
+}
+
+/// The host part of `tcp://host:port` (IPv6 in brackets).
+fn tcp_host(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("tcp://")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(host: &str, tls: bool, transfer: Transfer) -> Engine {
+        Engine {
+            host: Some(host.to_string()),
+            tls_dir: tls.then(|| PathBuf::from("/certs")),
+            transfer,
+        }
+    }
+
+    #[test]
+    fn local_engines_are_the_socket_and_loopback() {
+        assert!(Engine::local().is_local());
+        assert!(engine("unix:///run/docker.sock", false, Transfer::Bind).is_local());
+        assert!(engine("tcp://127.0.0.1:2375", false, Transfer::Bind).is_local());
+        assert!(engine("tcp://[::1]:2375", false, Transfer::Bind).is_local());
+        assert!(engine("tcp://localhost:2375", false, Transfer::Bind).is_local());
+        assert!(!engine("tcp://agents.example.net:2376", true, Transfer::Copy).is_local());
+        assert!(!engine("tcp://10.0.0.5:2376", true, Transfer::Copy).is_local());
+    }
+
+    #[test]
+    fn a_network_engine_needs_tls_and_copied_checkouts() {
+        let plain = engine("tcp://agents.example.net:2375", false, Transfer::Copy);
+        assert!(plain.check().unwrap_err().contains("without TLS"));
+        let bind = engine("tcp://agents.example.net:2376", true, Transfer::Bind);
+        assert!(bind.check().unwrap_err().contains("use `copy`"));
+        assert!(
+            engine("tcp://agents.example.net:2376", true, Transfer::Copy)
+                .check()
+                .is_ok()
+        );
+        // Loopback TCP without TLS is how a local engine is often exposed (and the tests').
+        assert!(engine("tcp://127.0.0.1:2375", false, Transfer::Copy)
+            .check()
+            .is_ok());
+    }
+
+    #[test]
+    fn odd_hosts_are_refused_with_the_forms_that_work() {
+        let err = engine("ssh://me@host", false, Transfer::Copy)
+            .check()
+            .unwrap_err();
+        assert!(err.contains("tcp://host:port"), "{err}");
+        assert!(engine("tcp://:2375", false, Transfer::Copy)
+            .check()
+            .is_err());
+        assert!(engine("unix:///run/docker.sock", true, Transfer::Bind)
+            .check()
+            .unwrap_err()
+            .contains("tcp:// engine only"));
+    }
+}
