@@ -79,9 +79,29 @@ fn init_tracing(format: &str) {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> anyhow::Result<()> {
+    forget_empty_settings();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(Cli::parse()))
+}
+
+/// An empty `BOSUN_*` or `GITHUB_*` variable counts as unset, as in a compose or systemd
+/// environment file whose optional lines were left blank (`GITHUB_APP_ID=` must not be an App
+/// id that fails to parse). Done before any thread exists, since it changes the environment.
+fn forget_empty_settings() {
+    for (name, value) in std::env::vars_os() {
+        let ours = name
+            .to_str()
+            .is_some_and(|n| n.starts_with("BOSUN_") || n.starts_with("GITHUB_"));
+        if ours && value.is_empty() {
+            std::env::remove_var(&name);
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => {
             init_tracing(&config.log_format);

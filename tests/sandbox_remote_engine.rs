@@ -10,7 +10,9 @@ mod engine_relay;
 #[path = "support/images.rs"]
 mod images;
 
-use bosun::run::sandbox::{DockerSandbox, Engine, Sandbox, SandboxError, Transfer, LABEL_INSTANCE};
+use bosun::run::sandbox::{
+    DockerSandbox, Engine, Sandbox, SandboxError, TlsPem, Transfer, LABEL_INSTANCE,
+};
 use common::*;
 use engine_relay::{EngineRelay, Pki};
 use images::{busybox_image_without_workspace, require_docker, unique, ContainerSweep};
@@ -61,26 +63,48 @@ struct Remote {
     _certs: tempfile::TempDir,
 }
 
-async fn remote(tls: bool) -> Option<Remote> {
+/// How bosun reaches the engine.
+#[derive(PartialEq)]
+enum Link {
+    Plain,
+    /// TLS with the files in a directory (`docker.tls_dir`).
+    TlsDir,
+    /// TLS with the files' text (the `BOSUN_DOCKER_TLS_*` variables).
+    TlsPem,
+}
+
+async fn remote(link: Link) -> Option<Remote> {
     if !require_docker() {
         return None;
     }
     let certs = tempfile::tempdir().expect("tempdir");
-    let (relay, tls_dir) = if tls {
+    let relay = if link == Link::Plain {
+        EngineRelay::plain().await
+    } else {
         let (engine_ca, client_ca) = (Pki::new("engine CA"), Pki::new("client CA"));
         client_ca.write_client_files(&engine_ca, certs.path());
-        (
-            EngineRelay::tls(&engine_ca, &client_ca).await,
-            Some(certs.path().to_path_buf()),
-        )
-    } else {
-        (EngineRelay::plain().await, None)
+        EngineRelay::tls(&engine_ca, &client_ca).await
     };
+    let read = |name: &str| std::fs::read_to_string(certs.path().join(name)).expect("pem");
     let engine = Engine {
         host: Some(relay.url()),
-        tls_dir,
+        tls_dir: (link == Link::TlsDir).then(|| certs.path().to_path_buf()),
+        tls_pem: (link == Link::TlsPem).then(|| TlsPem {
+            ca: read("ca.pem"),
+            cert: read("cert.pem"),
+            key: read("key.pem"),
+        }),
         transfer: Transfer::Copy,
-    };
+    }
+    // Text given by the environment is written out once, where the client reads it at each
+    // handshake.
+    .write_tls_files(&certs.path().join("written"))
+    .expect("write the TLS files");
+    if link == Link::TlsPem {
+        use std::os::unix::fs::MetadataExt;
+        let key = certs.path().join("written/key.pem");
+        assert_eq!(key.metadata().expect("key.pem").mode() & 0o777, 0o600);
+    }
     let instance = unique("remote");
     Some(Remote {
         sandbox: DockerSandbox::on_engine(engine, instance.clone()).expect("sandbox"),
@@ -125,7 +149,9 @@ fn assert_no_host_path_sent(relay: &EngineRelay, paths: &[&PathBuf]) {
 
 #[tokio::test]
 async fn a_checkout_goes_in_and_comes_back_over_tls_without_a_host_path_reaching_the_engine() {
-    let Some(fx) = remote(true).await else { return };
+    let Some(fx) = remote(Link::TlsDir).await else {
+        return;
+    };
     within(async {
         let ws = checkout();
         let inputs = tempfile::tempdir().expect("tempdir");
@@ -183,7 +209,8 @@ async fn a_checkout_goes_in_and_comes_back_over_tls_without_a_host_path_reaching
 
 #[tokio::test]
 async fn a_run_stopped_at_its_deadline_still_brings_back_what_it_wrote() {
-    let Some(fx) = remote(false).await else {
+    // Over TLS with the certificates given as text, as from Fly.io secrets.
+    let Some(fx) = remote(Link::TlsPem).await else {
         return;
     };
     within(async {
@@ -208,7 +235,7 @@ async fn a_run_stopped_at_its_deadline_still_brings_back_what_it_wrote() {
 
 #[tokio::test]
 async fn runs_dropped_midway_and_orphans_leave_no_volume_behind() {
-    let Some(fx) = remote(false).await else {
+    let Some(fx) = remote(Link::Plain).await else {
         return;
     };
     within(async {
@@ -261,6 +288,7 @@ async fn an_engine_whose_certificate_another_ca_signed_is_not_used() {
     let engine = Engine {
         host: Some(relay.url()),
         tls_dir: Some(certs.path().to_path_buf()),
+        tls_pem: None,
         transfer: Transfer::Copy,
     };
     let sandbox = DockerSandbox::on_engine(engine, unique("remote")).expect("sandbox");

@@ -1,12 +1,14 @@
 //! The `docker:` section of the run configuration: which engine the Docker sandbox uses and how
 //! a checkout reaches it. `BOSUN_DOCKER_HOST`, `BOSUN_DOCKER_TLS_DIR` and
-//! `BOSUN_DOCKER_WORKSPACE` override the keys (handy on Fly.io, where the rest is secrets).
+//! `BOSUN_DOCKER_WORKSPACE` override the keys; `BOSUN_DOCKER_TLS_CA`, `BOSUN_DOCKER_TLS_CERT`
+//! and `BOSUN_DOCKER_TLS_KEY` give the TLS files' contents instead of a directory (on Fly.io,
+//! where they are secrets).
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::run::sandbox::{Engine, Transfer};
+use crate::run::sandbox::{Engine, TlsPem, Transfer};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -20,6 +22,9 @@ pub struct DockerConfig {
     /// `auto` (default: `bind` for an engine on this host, `copy` for another host's), `bind`
     /// or `copy`.
     pub workspace: WorkspaceTransfer,
+    /// From the `BOSUN_DOCKER_TLS_*` variables only: never read from or written to a file.
+    #[serde(skip)]
+    pub tls_pem: Option<TlsPem>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -37,6 +42,7 @@ impl DockerConfig {
         let mut engine = Engine {
             host: self.host.clone().filter(|h| !h.trim().is_empty()),
             tls_dir: self.tls_dir.clone(),
+            tls_pem: self.tls_pem.clone(),
             transfer: Transfer::Bind,
         };
         engine.transfer = match self.workspace {
@@ -55,6 +61,16 @@ impl DockerConfig {
         }
         if let Ok(dir) = std::env::var("BOSUN_DOCKER_TLS_DIR") {
             self.tls_dir = Some(dir.into());
+        }
+        let pem = ["CA", "CERT", "KEY"]
+            .map(|part| std::env::var(format!("BOSUN_DOCKER_TLS_{part}")).ok());
+        match pem {
+            [Some(ca), Some(cert), Some(key)] => self.tls_pem = Some(TlsPem { ca, cert, key }),
+            [None, None, None] => {}
+            _ => anyhow::bail!(
+                "set all three of BOSUN_DOCKER_TLS_CA, BOSUN_DOCKER_TLS_CERT and \
+                 BOSUN_DOCKER_TLS_KEY, or none"
+            ),
         }
         if let Ok(mode) = std::env::var("BOSUN_DOCKER_WORKSPACE") {
             self.workspace = match mode.as_str() {

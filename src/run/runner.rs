@@ -37,7 +37,10 @@ impl Runner {
     pub fn new(data_dir: &Path, config: RunConfig) -> anyhow::Result<Runner> {
         let sandbox: Arc<dyn Sandbox> = match config.sandbox {
             SandboxKind::Docker => {
-                let engine = config.docker.engine();
+                let engine = config
+                    .docker
+                    .engine()
+                    .write_tls_files(&data_dir.join("docker-tls"))?;
                 if engine.transfer == super::sandbox::Transfer::Copy {
                     tracing::info!(engine = %engine.describe(), "agent runs go to a Docker engine");
                 }

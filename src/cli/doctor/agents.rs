@@ -35,7 +35,14 @@ pub async fn check(config: &ServerConfig, run: &RunConfig, backend_ok: bool) -> 
     if run.sandbox == SandboxKind::Docker {
         // Looking at images starts nothing, so it needs no instance label (and no data
         // directory, which the runner's label would create).
-        let sandbox = match DockerSandbox::on_engine(run.docker.engine(), "bosun-doctor") {
+        let engine = run
+            .docker
+            .engine()
+            .write_tls_files(&config.data_dir.join("docker-tls"));
+        let sandbox = match engine
+            .map_err(|e| e.to_string())
+            .and_then(|e| DockerSandbox::on_engine(e, "bosun-doctor").map_err(|e| e.to_string()))
+        {
             Ok(s) => s,
             Err(e) => return vec![Finding::fail("agents", e.to_string())],
         };

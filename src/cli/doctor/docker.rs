@@ -15,7 +15,7 @@ const ENGINE_TIMEOUT: Duration = Duration::from_secs(10);
 const WHAT: &str = "Docker engine";
 
 /// `Some(())` when the sandbox backend can run things.
-pub async fn engine(run: &RunConfig) -> (Finding, Option<()>) {
+pub async fn engine(run: &RunConfig, data_dir: &std::path::Path) -> (Finding, Option<()>) {
     if run.sandbox == SandboxKind::Process {
         return (
             Finding::warn(
@@ -26,7 +26,19 @@ pub async fn engine(run: &RunConfig) -> (Finding, Option<()>) {
             Some(()),
         );
     }
-    let engine = run.docker.engine();
+    let engine = match run
+        .docker
+        .engine()
+        .write_tls_files(&data_dir.join("docker-tls"))
+    {
+        Ok(engine) => engine,
+        Err(e) => {
+            return (
+                Finding::fail(WHAT, format!("cannot write the TLS files: {e}")),
+                None,
+            )
+        }
+    };
     let host = engine.describe();
     match tokio::time::timeout(ENGINE_TIMEOUT, version(&engine)).await {
         Ok(Ok(version)) => (

@@ -139,7 +139,7 @@ pub async fn run(config: ServerConfig) -> bool {
             "placeholder mode runs no agent: Docker and agent images are not needed",
         )),
         Some(run_config) => {
-            let engine = report.take(docker::engine(run_config).await);
+            let engine = report.take(docker::engine(run_config, &config.data_dir).await);
             for finding in agents::check(&config, run_config, engine.is_some()).await {
                 report.add(finding);
             }

@@ -8,7 +8,7 @@
 use super::docker_config::{container_body, host_binds};
 use super::docker_copy::{remove_volume, CopiedWorkspace};
 use super::docker_errors::{map_error, map_image_error};
-use super::docker_guard::{remove_container, ContainerGuard};
+use super::docker_guard::{remove_container, ContainerGuard, ENGINE_CALL_LIMIT};
 use super::docker_output::{attach_output, pump_output};
 use super::engine::{Engine, Transfer};
 use super::naming::container_name;
@@ -278,11 +278,18 @@ async fn drive(
     let ending = alongside(waiter, pump).await?;
     let duration = started.elapsed();
 
-    let info = docker
-        .inspect_container(id, None)
-        .await
-        .map_err(|e| map_error("inspect container", e))?;
-    let state = info.state.unwrap_or_default();
+    let inspected = tokio::time::timeout(ENGINE_CALL_LIMIT, docker.inspect_container(id, None));
+    let state = match inspected.await {
+        Ok(info) => info
+            .map_err(|e| map_error("inspect container", e))?
+            .state
+            .unwrap_or_default(),
+        Err(_) => {
+            // The run ended; only its exit code is unknown (reported as none).
+            tracing::warn!("the engine did not answer an inspect of the ended container in time");
+            Default::default()
+        }
+    };
     let exit = SandboxExit {
         code: state.exit_code,
         oom_killed: state.oom_killed.unwrap_or(false),

@@ -10,6 +10,10 @@ use super::SandboxError;
 use bollard::query_parameters::RemoveContainerOptionsBuilder;
 use bollard::Docker;
 
+/// How long the run waits on one engine call after the script ended (inspect, remove): a
+/// loaded engine has been seen not to answer for minutes, and the run must go on.
+pub(crate) const ENGINE_CALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Owns one container until [`ContainerGuard::remove`] runs.
 pub(crate) struct ContainerGuard {
     docker: Docker,
@@ -31,10 +35,25 @@ impl ContainerGuard {
     }
 
     /// Force-removes the container (killing it if it still runs). A container that is already
-    /// gone counts as removed.
+    /// gone counts as removed. An engine that has not answered within [`ENGINE_CALL_LIMIT`]
+    /// finishes the removal in the background: the run does not wait on it.
     pub(crate) async fn remove(mut self) -> Result<(), SandboxError> {
         self.removed = true;
-        remove_container(&self.docker, &self.id).await
+        let (docker, id) = (self.docker.clone(), self.id.clone());
+        let removal = tokio::spawn(async move { remove_container(&docker, &id).await });
+        match tokio::time::timeout(ENGINE_CALL_LIMIT, removal).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(SandboxError::Other(anyhow::anyhow!(
+                "removing the container failed: {e}"
+            ))),
+            Err(_) => {
+                tracing::warn!(
+                    container = %self.id,
+                    "the engine has not removed the container yet; it goes on in the background"
+                );
+                Ok(())
+            }
+        }
     }
 }
 

@@ -37,7 +37,24 @@ pub struct Engine {
     /// A directory with `ca.pem`, `cert.pem` and `key.pem` (what `dockerd --tlsverify` asks of
     /// its clients): TLS to a `tcp://` engine.
     pub tls_dir: Option<PathBuf>,
+    /// The same three as text (from the environment, e.g. Fly.io secrets), when there is no
+    /// directory.
+    pub tls_pem: Option<TlsPem>,
     pub transfer: Transfer,
+}
+
+/// The engine's CA and the client's certificate and key, PEM-encoded. `Debug` hides the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsPem {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+impl std::fmt::Debug for TlsPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsPem { ca, cert, key: <hidden> }")
+    }
 }
 
 impl Default for Engine {
@@ -52,8 +69,13 @@ impl Engine {
         Engine {
             host: None,
             tls_dir: None,
+            tls_pem: None,
             transfer: Transfer::Bind,
         }
+    }
+
+    fn has_tls(&self) -> bool {
+        self.tls_dir.is_some() || self.tls_pem.is_some()
     }
 
     /// Whether the engine runs on this host: a unix socket, or TCP to a loopback address. Only
@@ -68,8 +90,15 @@ impl Engine {
 
     /// What the logs and `bosun doctor` call this engine.
     pub fn describe(&self) -> String {
-        let place = self.host.as_deref().unwrap_or("the local socket");
-        let tls = if self.tls_dir.is_some() { ", TLS" } else { "" };
+        // The local default follows a unix:// DOCKER_HOST (bollard's local defaults do).
+        let place = match &self.host {
+            Some(host) => host.clone(),
+            None => std::env::var("DOCKER_HOST")
+                .ok()
+                .filter(|h| h.starts_with("unix://"))
+                .unwrap_or_else(|| "the local socket".to_string()),
+        };
+        let tls = if self.has_tls() { ", TLS" } else { "" };
         let transfer = match self.transfer {
             Transfer::Bind => "checkouts mounted",
             Transfer::Copy => "checkouts copied in and out",
@@ -89,14 +118,14 @@ impl Engine {
             if tcp && tcp_host(host).is_none() {
                 return Err(format!("docker.host {host:?} names no host"));
             }
-            if tcp && self.tls_dir.is_none() && !self.is_local() {
+            if tcp && !self.has_tls() && !self.is_local() {
                 return Err(format!(
                     "docker.host {host:?} is reached over the network without TLS: anyone on the \
                      path could run containers as root there. Give docker.tls_dir (ca.pem, \
                      cert.pem, key.pem) and start that engine with --tlsverify"
                 ));
             }
-            if !tcp && self.tls_dir.is_some() {
+            if !tcp && self.has_tls() {
                 return Err("docker.tls_dir applies to a tcp:// engine only".to_string());
             }
         }
@@ -112,22 +141,24 @@ impl Engine {
 
     /// A client for this engine (nothing is contacted yet).
     pub fn connect(&self) -> Result<Docker, SandboxError> {
-        let connected = match (&self.host, &self.tls_dir) {
-            (None, _) => Docker::connect_with_local_defaults(),
-            (Some(host), _) if host.starts_with("unix://") => {
+        let connected = match &self.host {
+            None => Docker::connect_with_local_defaults(),
+            Some(host) if host.starts_with("unix://") => {
                 Docker::connect_with_unix(host, LOCAL_TIMEOUT_SECS, API_DEFAULT_VERSION)
             }
-            (Some(host), Some(dir)) => Docker::connect_with_ssl(
-                host,
-                &dir.join("key.pem"),
-                &dir.join("cert.pem"),
-                &dir.join("ca.pem"),
-                REMOTE_TIMEOUT_SECS,
-                API_DEFAULT_VERSION,
-            ),
-            (Some(host), None) => {
-                Docker::connect_with_http(host, REMOTE_TIMEOUT_SECS, API_DEFAULT_VERSION)
-            }
+            Some(host) => match (&self.tls_dir, &self.tls_pem) {
+                (Some(dir), _) => connect_tls(host, dir),
+                (None, Some(_)) => {
+                    return Err(SandboxError::Refused(
+                        "the engine's TLS files were given as text but not written out \
+                         (Engine::write_tls_files)"
+                            .to_string(),
+                    ))
+                }
+                (None, None) => {
+                    Docker::connect_with_http(host, REMOTE_TIMEOUT_SECS, API_DEFAULT_VERSION)
+                }
+            },
         };
         connected.map_err(|e| map_error("connect", e))
     }
@@ -139,6 +170,49 @@ impl Engine {
             .negotiate_version()
             .await
             .map_err(|e| map_error("negotiate API version", e))
+    }
+}
+
+fn connect_tls(host: &str, dir: &std::path::Path) -> Result<Docker, bollard::errors::Error> {
+    Docker::connect_with_ssl(
+        host,
+        &dir.join("key.pem"),
+        &dir.join("cert.pem"),
+        &dir.join("ca.pem"),
+        REMOTE_TIMEOUT_SECS,
+        API_DEFAULT_VERSION,
+    )
+}
+
+impl Engine {
+    /// Writes TLS files given as text into `dir` (created private to bosun's user; the key
+    /// file is 0600, as the App's stored credentials) and points the engine at them: the
+    /// Docker client reads them again at each TLS handshake, so they must stay.
+    pub fn write_tls_files(mut self, dir: &std::path::Path) -> std::io::Result<Engine> {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        let Some(pem) = self.tls_pem.take() else {
+            return Ok(self);
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        for (name, text) in [
+            ("ca.pem", &pem.ca),
+            ("cert.pem", &pem.cert),
+            ("key.pem", &pem.key),
+        ] {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(dir.join(name))?;
+            std::io::Write::write_all(&mut file, text.as_bytes())?;
+        }
+        self.tls_dir = Some(dir.to_path_buf());
+        Ok(self)
     }
 }
 
@@ -165,6 +239,7 @@ mod tests {
         Engine {
             host: Some(host.to_string()),
             tls_dir: tls.then(|| PathBuf::from("/certs")),
+            tls_pem: None,
             transfer,
         }
     }
@@ -191,6 +266,14 @@ mod tests {
                 .check()
                 .is_ok()
         );
+        let mut pem = plain.clone();
+        pem.tls_pem = Some(TlsPem {
+            ca: "ca".into(),
+            cert: "cert".into(),
+            key: "secret key".into(),
+        });
+        assert!(pem.check().is_ok(), "PEM text counts as TLS");
+        assert!(!format!("{pem:?}").contains("secret key"));
         // Loopback TCP without TLS is how a local engine is often exposed (and the tests').
         assert!(engine("tcp://127.0.0.1:2375", false, Transfer::Copy)
             .check()
