@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use bosun::task::model::{TaskEvent, TaskId};
+use bosun::task::model::{TaskEvent, TaskId, TaskStatus};
 use support::dashboard::{labelled_issue_in, sign_in, start};
 use support::*;
 
@@ -59,6 +59,13 @@ async fn people_see_and_control_only_what_they_can_write() {
                 .0
         };
         let (a, b) = (task_of(REPO), task_of(SECRET_REPO));
+        // The writer's task shows as in progress once a worker has picked it up; when the
+        // other task took the run slot first, that is after the other's placeholder run.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+        while app.db().task(TaskId(a)).await.unwrap().unwrap().status == TaskStatus::New {
+            assert!(tokio::time::Instant::now() < deadline, "never picked up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
 
         // Without a session: no data, only the way to sign in.
         let anon = reqwest::get(format!("{}/api/tasks", app.url))
