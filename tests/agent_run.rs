@@ -57,6 +57,9 @@ fi
 if printf '%s' "$prompt" | grep -q "Your job is to review a change"; then
   echo "the reviewer's scribble" > hello.txt
   case "$scenario" in
+    peer-silent)
+      sleep 600
+      ;;
     peer-blocker|peer-fixed)
       if printf '%s\n' "$prompt" | grep -q '^+hello, fixed$'; then
         verdict "Looks right now." ""
@@ -151,7 +154,7 @@ case "$scenario" in
     echo '{"type":"result","subtype":"success","is_error":true,"result":"API Error: key ghs_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 rejected","session_id":"s1"}'
     exit 1
     ;;
-  edit-model|route-hang)
+  edit-model|route-hang|peer-silent)
     echo "hello, fixed" > hello.txt
     say "Model: $model."
     ;;
@@ -379,6 +382,35 @@ async fn a_labelled_issue_becomes_a_draft_pull_request_with_the_agents_change() 
         .unwrap()
         .collect();
     assert!(worktrees.is_empty(), "checkout removed: {worktrees:?}");
+
+    // The repository's first clone is on the task's timeline, with its size.
+    let task = run
+        .app
+        .db()
+        .task_for_issue(
+            bosun::github::ids::RepoId(run.app.repo_id),
+            bosun::github::ids::IssueNumber(issue),
+        )
+        .await
+        .unwrap()
+        .expect("the task");
+    let events = run.app.db().task_event_log(task.id).await.unwrap();
+    let cloned: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e.event {
+            bosun::task::model::TaskEvent::Fetching {
+                total_objects,
+                received_bytes,
+                done: true,
+                ..
+            } => Some((total_objects, received_bytes)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(cloned[..], [(objects, bytes)] if objects > 0 && bytes > 0),
+        "{cloned:?}"
+    );
     run.app.finish().await;
 }
 
@@ -984,6 +1016,28 @@ async fn a_silent_agent_is_restarted_once() {
     );
     let runs = run.app.data_dir.path().join("runs/task-1/attempt-1");
     assert!(runs.join("round-1-restart-1/agent.log").exists());
+    run.app.finish().await;
+}
+
+/// A reviewer stopped for its silence is a review that failed, not a task someone stopped: the
+/// change still becomes a pull request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_reviewer_is_a_failed_review_not_a_stopped_task() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start_with_idle(2).await;
+    let issue = label_until_pull(&run, "Fix the greeting", "SCENARIO: peer-silent").await;
+    let gh = &run.app.github;
+    let comment = tracking(gh, issue);
+    // The change is published and left for a person to review, since no agent reviewed it.
+    assert!(has_label(gh, issue, "bosun:needs-review"), "{comment}");
+    assert!(
+        comment.contains(
+            "⚠️ Review by `fake`: could not be used: it printed nothing for 2s and was stopped"
+        ),
+        "{comment}"
+    );
     run.app.finish().await;
 }
 

@@ -21,6 +21,20 @@ pub fn describe(event: &TaskEvent) -> String {
             "routed to agent `{}` ({by})",
             agent.as_deref().unwrap_or("default")
         ),
+        E::Fetching {
+            received_objects,
+            received_bytes,
+            done: true,
+            ..
+        } => format!(
+            "repository cloned: {received_objects} objects, {:.1} MiB",
+            *received_bytes as f64 / f64::from(1 << 20)
+        ),
+        E::Fetching {
+            received_objects,
+            total_objects,
+            ..
+        } => format!("fetching the repository: {received_objects} of {total_objects} objects"),
         E::WorkspaceReady {
             branch, base_sha, ..
         } => format!(

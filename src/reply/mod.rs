@@ -89,6 +89,9 @@ pub fn tracking_comment_in_line(
     if let Some(why) = state.run.waiting.as_ref().filter(|_| !finished) {
         out.push_str(&format!("- ⏳ Waiting: {why}\n"));
     }
+    if let Some(fetch) = state.run.fetch.as_ref().filter(|_| !finished) {
+        out.push_str(&format!("- 📥 {}\n", fetch_line(fetch)));
+    }
     if let Some((estimate, complexity)) = &state.estimate {
         out.push_str(&estimate_step(estimate, *complexity));
     }
@@ -138,6 +141,19 @@ pub fn tracking_comment_in_line(
         .render(),
     );
     out
+}
+
+/// A fetch under way: "Fetching the repository: 1,234 of 5,678 objects (12.3 MiB)".
+pub fn fetch_line(fetch: &crate::task::model::FetchShown) -> String {
+    let mib = fetch.received_bytes as f64 / f64::from(1 << 20);
+    if fetch.total_objects == 0 {
+        return format!("Fetching the repository ({mib:.1} MiB so far)");
+    }
+    format!(
+        "Fetching the repository: {} of {} objects ({mib:.1} MiB)",
+        run::thousands(fetch.received_objects),
+        run::thousands(fetch.total_objects)
+    )
 }
 
 /// Where a waiting run stands: the queue's order now (it moves as runs start and end).
@@ -453,6 +469,43 @@ mod tests {
         insta::assert_snapshot!(body);
     }
 
+    /// A long fetch shows its counts until the checkout is ready; a first clone's closing
+    /// event (`done`) shows nothing more.
+    #[test]
+    fn a_fetch_under_way_shows_its_counts_until_the_checkout_is_ready() {
+        let fetching = |received: u64, done: bool| TaskEvent::Fetching {
+            attempt: 1,
+            received_objects: received,
+            total_objects: 5_678,
+            received_bytes: 12_900_000,
+            done,
+        };
+        let mut evs = events();
+        evs.push(fetching(1_234, false));
+        let comment = |evs: &[TaskEvent]| {
+            tracking_comment(
+                &task(TaskStatus::InProgress),
+                &project(evs).unwrap(),
+                "bosun",
+            )
+        };
+        assert!(
+            comment(&evs)
+                .contains("- 📥 Fetching the repository: 1,234 of 5,678 objects (12.3 MiB)\n"),
+            "{}",
+            comment(&evs)
+        );
+        evs.push(fetching(5_678, true));
+        assert!(!comment(&evs).contains("📥"), "{}", comment(&evs));
+        evs.push(fetching(10, false));
+        evs.push(TaskEvent::WorkspaceReady {
+            attempt: 1,
+            branch: "bosun/12-fix-it".into(),
+            base_sha: "0123456789abcdef0123456789abcdef01234567".into(),
+        });
+        assert!(!comment(&evs).contains("📥"), "{}", comment(&evs));
+    }
+
     /// The agent run's checklist: a second round running after a failing gate, then the end
     /// with a pushed commit and a pull request.
     #[test]
@@ -476,6 +529,7 @@ mod tests {
                 rounds: 3,
                 agent: "claude".into(),
                 sandbox: "docker".into(),
+                model: None,
             });
             if round == 1 {
                 evs.push(TaskEvent::AgentFinished {

@@ -171,6 +171,15 @@ pub enum TaskEvent {
     Started { attempt: u32 },
     /// The placeholder work step ran (only when no runner is configured: engine tests).
     PlaceholderRan { attempt: u32 },
+    /// The repository's mirror is being fetched (every few seconds while a long fetch goes
+    /// on), or was cloned for the first time (`done`, once, with the totals).
+    Fetching {
+        attempt: u32,
+        received_objects: u64,
+        total_objects: u64,
+        received_bytes: u64,
+        done: bool,
+    },
     /// The checkout is ready on the task branch.
     WorkspaceReady {
         attempt: u32,
@@ -184,6 +193,10 @@ pub enum TaskEvent {
         rounds: u32,
         agent: String,
         sandbox: String,
+        /// The model the agent was started with; none: the CLI's default (and events recorded
+        /// before bosun kept it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
     },
     /// Usage and time so far, recorded every few seconds while the agent runs.
     AgentProgress {
@@ -363,12 +376,22 @@ pub struct PeerProgress {
     pub secs: u64,
 }
 
+/// A fetch of the repository under way, as the tracking comment shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchShown {
+    pub received_objects: u64,
+    pub total_objects: u64,
+    pub received_bytes: u64,
+}
+
 /// How far the agent run of the current attempt got.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunProgress {
     pub branch: Option<String>,
     pub base_sha: Option<String>,
     pub agent: Option<String>,
+    /// The model of the running (or last) round, when one was named.
+    pub model: Option<String>,
     pub sandbox: Option<String>,
     pub round: u32,
     pub rounds: u32,
@@ -387,6 +410,8 @@ pub struct RunProgress {
     pub relaunches: Vec<String>,
     /// Why the run is back in the queue, until its workspace is ready.
     pub waiting: Option<String>,
+    /// How far a long fetch of the repository got, until its workspace is ready.
+    pub fetch: Option<FetchShown>,
     /// How often the agent was stopped for silence, and after how long.
     pub stalls: u32,
     pub stall_secs: u64,
@@ -521,6 +546,7 @@ impl TaskEvent {
             TaskEvent::FeedbackAnswered { .. } => "feedback_answered",
             TaskEvent::Started { .. } => "started",
             TaskEvent::PlaceholderRan { .. } => "placeholder_ran",
+            TaskEvent::Fetching { .. } => "fetching",
             TaskEvent::WorkspaceReady { .. } => "workspace_ready",
             TaskEvent::AgentStarted { .. } => "agent_started",
             TaskEvent::AgentProgress { .. } => "agent_progress",
@@ -615,6 +641,7 @@ impl TaskState {
                     })
             }
             TaskEvent::PlaceholderRan { attempt }
+            | TaskEvent::Fetching { attempt, .. }
             | TaskEvent::WorkspaceReady { attempt, .. }
             | TaskEvent::AgentStarted { attempt, .. }
             | TaskEvent::AgentProgress { attempt, .. }
@@ -739,6 +766,19 @@ impl TaskState {
             }
             TaskEvent::Started { .. } => self.status = TaskStatus::InProgress,
             TaskEvent::PlaceholderRan { .. } => self.placeholder_ran = true,
+            TaskEvent::Fetching {
+                received_objects,
+                total_objects,
+                received_bytes,
+                done,
+                ..
+            } => {
+                self.run.fetch = (!done).then_some(FetchShown {
+                    received_objects: *received_objects,
+                    total_objects: *total_objects,
+                    received_bytes: *received_bytes,
+                });
+            }
             TaskEvent::WorkspaceReady {
                 branch, base_sha, ..
             } => {
@@ -754,12 +794,14 @@ impl TaskState {
                 rounds,
                 agent,
                 sandbox,
+                model,
                 ..
             } => {
                 let run = &mut self.run;
                 run.round = *round;
                 run.rounds = *rounds;
                 run.agent = Some(agent.clone());
+                run.model = model.clone();
                 run.sandbox = Some(sandbox.clone());
                 run.agent_running = true;
             }
@@ -1246,5 +1288,35 @@ mod tests {
         let json = serde_json::to_string(&ev).unwrap();
         assert!(json.starts_with(r#"{"type":"triggered""#), "{json}");
         assert_eq!(serde_json::from_str::<TaskEvent>(&json).unwrap(), ev);
+    }
+
+    #[test]
+    fn the_running_rounds_model_is_known_and_older_events_without_it_still_read() {
+        let started = |model: Option<&str>| TaskEvent::AgentStarted {
+            attempt: 1,
+            round: 1,
+            rounds: 3,
+            agent: "claude".into(),
+            sandbox: "docker".into(),
+            model: model.map(str::to_string),
+        };
+        let old = r#"{"type":"agent_started","attempt":1,"round":1,"rounds":3,"agent":"claude","sandbox":"docker"}"#;
+        assert_eq!(
+            serde_json::from_str::<TaskEvent>(old).unwrap(),
+            started(None)
+        );
+        let workspace = TaskEvent::WorkspaceReady {
+            attempt: 1,
+            branch: "bosun/1-x".into(),
+            base_sha: "0".repeat(40),
+        };
+        let events = [
+            triggered(0),
+            TaskEvent::Started { attempt: 1 },
+            workspace,
+            started(Some("claude-sonnet-4-5")),
+        ];
+        let state = project(&events).unwrap();
+        assert_eq!(state.run.model.as_deref(), Some("claude-sonnet-4-5"));
     }
 }

@@ -74,14 +74,29 @@ pub(super) fn open_or_init(path: &Path) -> Result<Repository, GitError> {
     Repository::init_bare(path).map_err(GitError::git("create the mirror"))
 }
 
-/// Fetches every branch into `refs/remotes/origin/*`, pruning deleted ones.
-pub(super) fn fetch(repo: &Repository, url: &str, token: Option<&Secret>) -> Result<(), GitError> {
+/// Fetches every branch into `refs/remotes/origin/*`, pruning deleted ones. `progress` hears
+/// (received objects, total objects, received bytes) as the pack arrives.
+pub(super) fn fetch(
+    repo: &Repository,
+    url: &str,
+    token: Option<&Secret>,
+    progress: &dyn Fn(u64, u64, u64),
+) -> Result<(), GitError> {
     let mut remote = repo
         .remote_anonymous(url)
         .map_err(GitError::git("set up the remote"))?;
+    let mut callbacks: RemoteCallbacks<'_> = callbacks(token);
+    callbacks.transfer_progress(|stats| {
+        progress(
+            stats.received_objects() as u64,
+            stats.total_objects() as u64,
+            stats.received_bytes() as u64,
+        );
+        true
+    });
     let mut options = FetchOptions::new();
     options
-        .remote_callbacks(callbacks(token))
+        .remote_callbacks(callbacks)
         .download_tags(AutotagOption::None)
         .prune(git2::FetchPrune::On);
     remote

@@ -45,6 +45,16 @@ pub struct PrepareRequest {
     pub checkout: String,
 }
 
+/// How far a fetch of the mirror got, as libgit2 counts it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchProgress {
+    pub received_objects: u64,
+    pub total_objects: u64,
+    pub received_bytes: u64,
+    /// The mirror did not exist before this fetch: the repository's first clone.
+    pub first_clone: bool,
+}
+
 /// A prepared checkout.
 #[derive(Debug, Clone)]
 pub struct Workspace {
@@ -81,6 +91,16 @@ impl Workspaces {
     /// branch's head. A checkout left from an earlier attempt is replaced: an attempt always
     /// starts from the branch head, not from half-done work.
     pub fn prepare(&self, req: &PrepareRequest) -> Result<Workspace, GitError> {
+        self.prepare_reporting(req, &|_| {})
+    }
+
+    /// [`Workspaces::prepare`], telling `report` how the fetch goes (often, from libgit2's
+    /// thread: keep it cheap).
+    pub fn prepare_reporting(
+        &self,
+        req: &PrepareRequest,
+        report: &dyn Fn(FetchProgress),
+    ) -> Result<Workspace, GitError> {
         if !valid_repo_name(&req.repo) {
             return Err(GitError::Refused(format!(
                 "`{}` is not a repository name",
@@ -90,8 +110,17 @@ impl Workspaces {
         let started = std::time::Instant::now();
         let mirror_path = self.mirror_path(&req.repo);
         let (repo, base) = mirror::locked(&mirror_path, || {
+            let first_clone = !mirror_path.join("HEAD").exists();
             let repo = mirror::open_or_init(&mirror_path)?;
-            mirror::fetch(&repo, &req.clone_url, req.token.as_ref())?;
+            let progress = |received_objects, total_objects, received_bytes| {
+                report(FetchProgress {
+                    received_objects,
+                    total_objects,
+                    received_bytes,
+                    first_clone,
+                })
+            };
+            mirror::fetch(&repo, &req.clone_url, req.token.as_ref(), &progress)?;
             let base = mirror::remote_head(&repo, &req.base_branch)?;
             Ok::<_, GitError>((repo, base))
         })?;

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use super::publish::{commit, push, Author, PushMode};
 use super::snapshot::{self, ChangeKind};
-use super::{PrepareRequest, Workspaces};
+use super::{FetchProgress, PrepareRequest, Workspaces};
 use crate::run::redact::Redactor;
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -124,6 +124,35 @@ fn a_checkout_has_the_files_modes_and_links_and_no_git_metadata() {
     let snap = snapshot::take(&ws, &redactor()).unwrap();
     assert!(snap.is_empty(), "{:?}", snap.changes);
     assert!(snap.rejected.is_empty(), "{:?}", snap.rejected);
+}
+
+#[test]
+fn the_first_clone_reports_its_progress_and_says_it_is_the_first() {
+    let remote = Remote::new();
+    let data = tempfile::tempdir().unwrap();
+    let spaces = Workspaces::new(data.path());
+    let seen = std::sync::Mutex::new(Vec::new());
+    let report = |p: FetchProgress| seen.lock().unwrap().push(p);
+    spaces
+        .prepare_reporting(&request(&remote, 1), &report)
+        .unwrap();
+    let first = std::mem::take(&mut *seen.lock().unwrap());
+    let last = *first.last().expect("the clone reported progress");
+    assert!(last.first_clone);
+    assert!(
+        last.total_objects > 0 && last.received_objects == last.total_objects,
+        "{last:?}"
+    );
+    assert!(last.received_bytes > 0);
+
+    // A later fetch with something new is no first clone.
+    std::fs::write(remote.seed.join("README.md"), "hello again\n").unwrap();
+    git(&remote.seed, &["add", "-A"]);
+    Remote::commit_and_push(&remote.seed, &remote.bare, "second");
+    spaces
+        .prepare_reporting(&request(&remote, 2), &report)
+        .unwrap();
+    assert!(seen.lock().unwrap().iter().all(|p| !p.first_clone));
 }
 
 #[test]

@@ -185,7 +185,10 @@ fn summary_of(l: &Loaded, web_url: &str) -> TaskSummary {
         attempt: s.attempt,
         requested_by: s.requested_by.clone(),
         agent: s.run.agent.clone().or_else(|| s.route.agent.clone()),
-        model: this_attempt.and_then(|r| r.model.clone()),
+        // While the attempt runs, its stats row does not exist yet: the round's model does.
+        model: this_attempt
+            .and_then(|r| r.model.clone())
+            .or_else(|| s.run.model.clone()),
         elapsed_secs: elapsed,
         input_tokens: usage.input_tokens,
         output_tokens: usage.output_tokens,

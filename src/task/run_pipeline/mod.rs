@@ -32,6 +32,7 @@ use crate::worker::job::Job;
 
 mod checks;
 mod command_job;
+mod fetching;
 mod guards;
 mod learn;
 mod metering;
@@ -406,8 +407,7 @@ impl Pipeline<'_> {
             branch,
             checkout: self.checkout_name(),
         };
-        let workspaces = self.runner.workspaces.clone();
-        let ws = match blocking(move || workspaces.prepare(&request)).await? {
+        let ws = match self.prepare_showing_fetch(request).await? {
             Ok(ws) => ws,
             Err(e) if e.auth_refused() => return Err(self.token_refused(e).await),
             Err(e) => {

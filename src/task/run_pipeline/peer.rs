@@ -245,7 +245,9 @@ impl Pipeline<'_> {
                     None => break result,
                 }
             };
-            if result.exit.cancelled || self.cancel.is_cancelled() {
+            // A run stopped for its silence was cancelled by its own round, not stopped by
+            // anyone: only the task's token says the task was stopped.
+            if self.cancel.is_cancelled() || (result.exit.cancelled && !result.stalled) {
                 return Err(Step::Stopped);
             }
             verdict = if result.stalled {

@@ -274,6 +274,7 @@ impl Pipeline<'_> {
                 rounds: resolved.rounds.max(round),
                 agent: resolved.agent_name.clone(),
                 sandbox: self.runner.sandbox.name().to_string(),
+                model: resolved.model.clone(),
             },
             true,
         )

@@ -181,7 +181,9 @@ impl Pipeline<'_> {
             Err(Step::Finish(_, why)) => return Ok((Err(why), RunUsage::default())),
             Err(other) => return Err(other),
         };
-        if result.exit.cancelled || self.cancel.is_cancelled() {
+        // A run stopped for its silence was cancelled by its own round, not stopped by
+        // anyone: only the task's token says the task was stopped.
+        if self.cancel.is_cancelled() || (result.exit.cancelled && !result.stalled) {
             return Err(Step::Stopped);
         }
         let usage = self

@@ -1,0 +1,82 @@
+//! The repository's fetch, made visible: a first clone of a large repository takes minutes, and
+//! the tracking comment should not sit at "picked up" meanwhile. libgit2 reports its counts to
+//! a watch channel from the blocking thread; a ticker records them as `Fetching` events every
+//! few seconds while the fetch goes on, and a first clone leaves one event with its totals.
+
+use tokio::sync::watch;
+
+use super::{blocking, Pipeline, Step};
+use crate::run::workspace::GitError;
+use crate::run::workspace::{FetchProgress, PrepareRequest, Workspace};
+use crate::task::model::TaskEvent;
+use crate::worker::job::Job;
+
+impl Pipeline<'_> {
+    /// Fetches the mirror and writes the checkout on the blocking pool, showing the fetch.
+    pub(super) async fn prepare_showing_fetch(
+        &self,
+        request: PrepareRequest,
+    ) -> Result<Result<Workspace, GitError>, Step> {
+        let (tx, rx) = watch::channel(None::<FetchProgress>);
+        let ticker = super::AbortOnDrop(self.fetch_ticker(rx.clone()));
+        let workspaces = self.runner.workspaces.clone();
+        let prepared = blocking(move || {
+            workspaces.prepare_reporting(&request, &|p| {
+                tx.send_replace(Some(p));
+            })
+        })
+        .await?;
+        drop(ticker);
+        let last = *rx.borrow();
+        if let (Ok(_), Some(p)) = (&prepared, last.filter(|p| p.first_clone)) {
+            tracing::info!(
+                objects = p.received_objects,
+                bytes = p.received_bytes,
+                "cloned the repository's mirror"
+            );
+            self.record(fetching(self.attempt, p, true), false).await?;
+        }
+        Ok(prepared)
+    }
+
+    fn fetch_ticker(
+        &self,
+        rx: watch::Receiver<Option<FetchProgress>>,
+    ) -> tokio::task::JoinHandle<()> {
+        let db = self.ctx.db.clone();
+        let notify = self.ctx.jobs_added.clone();
+        let (id, attempt, fence, every) = (
+            self.task.id,
+            self.attempt,
+            self.fence,
+            self.runner.progress_every,
+        );
+        tokio::spawn(async move {
+            let mut shown = None;
+            loop {
+                tokio::time::sleep(every).await;
+                let now = *rx.borrow();
+                let Some(progress) = now.filter(|p| Some(*p) != shown) else {
+                    continue;
+                };
+                let face = [Job::SyncFace { task: id }.to_new(0)];
+                let event = fetching(attempt, progress, false);
+                if db.record(id, &event, Some(fence), &face).await.is_err() {
+                    return;
+                }
+                notify.notify_one();
+                shown = Some(progress);
+            }
+        })
+    }
+}
+
+fn fetching(attempt: u32, p: FetchProgress, done: bool) -> TaskEvent {
+    TaskEvent::Fetching {
+        attempt,
+        received_objects: p.received_objects,
+        total_objects: p.total_objects,
+        received_bytes: p.received_bytes,
+        done,
+    }
+}
