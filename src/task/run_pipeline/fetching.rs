@@ -9,7 +9,6 @@ use super::{blocking, Pipeline, Step};
 use crate::run::workspace::GitError;
 use crate::run::workspace::{FetchProgress, PrepareRequest, Workspace};
 use crate::task::model::TaskEvent;
-use crate::worker::job::Job;
 
 impl Pipeline<'_> {
     /// Fetches the mirror and writes the checkout on the blocking pool, showing the fetch.
@@ -43,31 +42,8 @@ impl Pipeline<'_> {
         &self,
         rx: watch::Receiver<Option<FetchProgress>>,
     ) -> tokio::task::JoinHandle<()> {
-        let db = self.ctx.db.clone();
-        let notify = self.ctx.jobs_added.clone();
-        let (id, attempt, fence, every) = (
-            self.task.id,
-            self.attempt,
-            self.fence,
-            self.runner.progress_every,
-        );
-        tokio::spawn(async move {
-            let mut shown = None;
-            loop {
-                tokio::time::sleep(every).await;
-                let now = *rx.borrow();
-                let Some(progress) = now.filter(|p| Some(*p) != shown) else {
-                    continue;
-                };
-                let face = [Job::SyncFace { task: id }.to_new(0)];
-                let event = fetching(attempt, progress, false);
-                if db.record(id, &event, Some(fence), &face).await.is_err() {
-                    return;
-                }
-                notify.notify_one();
-                shown = Some(progress);
-            }
-        })
+        let attempt = self.attempt;
+        self.event_ticker(move || (*rx.borrow()).map(|p| fetching(attempt, p, false)))
     }
 }
 

@@ -361,29 +361,35 @@ impl Pipeline<'_> {
         latest: Arc<std::sync::Mutex<Option<(Usage, Duration)>>>,
         live: Option<super::metering::LiveMeter>,
     ) -> tokio::task::JoinHandle<()> {
+        let attempt = self.attempt;
+        let started = Instant::now();
+        self.event_ticker(move || {
+            let reported = crate::locks::lock(&latest).map(|(u, _)| run_usage(u));
+            let usage = live.as_ref().and_then(|l| l.usage()).or(reported);
+            Some(TaskEvent::AgentProgress {
+                attempt,
+                usage: usage.unwrap_or_default(),
+                elapsed_secs: started.elapsed().as_secs(),
+            })
+        })
+    }
+
+    /// Records what `next` says every `progress_every` until the returned task is aborted,
+    /// skipping repeats; each recorded event refreshes the tracking comment.
+    pub(super) fn event_ticker(
+        &self,
+        mut next: impl FnMut() -> Option<TaskEvent> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
         let db = self.ctx.db.clone();
         let notify = self.ctx.jobs_added.clone();
-        let (id, attempt, fence, every) = (
-            self.task.id,
-            self.attempt,
-            self.fence,
-            self.runner.progress_every,
-        );
+        let (id, fence, every) = (self.task.id, self.fence, self.runner.progress_every);
         tokio::spawn(async move {
-            let started = Instant::now();
             let mut last = None;
             loop {
                 tokio::time::sleep(every).await;
-                let reported = crate::locks::lock(&latest).map(|(u, _)| run_usage(u));
-                let usage = live.as_ref().and_then(|l| l.usage()).or(reported);
-                let event = TaskEvent::AgentProgress {
-                    attempt,
-                    usage: usage.unwrap_or_default(),
-                    elapsed_secs: started.elapsed().as_secs(),
-                };
-                if last.as_ref() == Some(&event) {
+                let Some(event) = next().filter(|e| last.as_ref() != Some(e)) else {
                     continue;
-                }
+                };
                 let face = [Job::SyncFace { task: id }.to_new(0)];
                 if db.record(id, &event, Some(fence), &face).await.is_err() {
                     return;
