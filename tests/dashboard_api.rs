@@ -45,27 +45,30 @@ async fn people_see_and_control_only_what_they_can_write() {
         gh.set_permission(SECRET_REPO, "owner2", "write");
         gh.set_permission(SECRET_REPO, "writer", "read");
 
+        // The writer's task takes the one run slot first (its placeholder run lasts 20 s);
+        // the other repository's task is triggered only then, so it is still waiting for the
+        // slot, and still stoppable, when the boss stops it below.
         let mine = labelled_issue_in(&app, REPO, "Fix the parser", "writer").await;
-        labelled_issue_in(&app, SECRET_REPO, "Secret <b>plans</b>", "owner2").await;
-        wait_for_tasks(&app, 2).await;
-        let tasks = app.db().tasks_where(None, None, 50).await.unwrap();
-        let task_of = |repo: &str| {
-            tasks
-                .iter()
-                .find(|l| l.task.repo.to_string() == repo)
-                .unwrap()
-                .task
-                .id
-                .0
-        };
-        let (a, b) = (task_of(REPO), task_of(SECRET_REPO));
-        // The writer's task shows as in progress once a worker has picked it up; when the
-        // other task took the run slot first, that is after the other's placeholder run.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+        wait_for_tasks(&app, 1).await;
+        let a = app.db().tasks_where(None, None, 50).await.unwrap()[0]
+            .task
+            .id
+            .0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while app.db().task(TaskId(a)).await.unwrap().unwrap().status == TaskStatus::New {
             assert!(tokio::time::Instant::now() < deadline, "never picked up");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        labelled_issue_in(&app, SECRET_REPO, "Secret <b>plans</b>", "owner2").await;
+        wait_for_tasks(&app, 2).await;
+        let tasks = app.db().tasks_where(None, None, 50).await.unwrap();
+        let b = tasks
+            .iter()
+            .find(|l| l.task.repo.to_string() == SECRET_REPO)
+            .unwrap()
+            .task
+            .id
+            .0;
 
         // Without a session: no data, only the way to sign in.
         let anon = reqwest::get(format!("{}/api/tasks", app.url))
@@ -184,7 +187,8 @@ async fn people_see_and_control_only_what_they_can_write() {
             )
             .await;
         assert_eq!((status, body["attempt"].as_u64()), (200, Some(2)), "{body}");
-        // The other repository's run holds the one run slot (two workers): the boss stops it.
+        // The other repository's task took the one run slot when the writer's stopped (or waits
+        // for it behind the pause): the boss stops it so the retry can run.
         let (status, _) = boss
             .control(&format!("/api/control/tasks/{b}/stop"), &[])
             .await;
