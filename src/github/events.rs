@@ -357,11 +357,16 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
             }
         }
     };
-    let other = || -> Result<Event, EventError> {
+    // Each payload is scanned for its action first; an action bosun does not act on ends there,
+    // with that one scan, and only the rest are parsed whole.
+    let action = || -> Result<Option<String>, EventError> {
         let a: ActionOnly = serde_json::from_slice(payload).map_err(shape)?;
+        Ok(a.action)
+    };
+    let other = |action: Option<String>| -> Result<Event, EventError> {
         Ok(Event::Other {
             event: event.to_string(),
-            action: a.action,
+            action,
         })
     };
     match event {
@@ -370,12 +375,12 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
             Ok(Event::Ping)
         }
         "issues" => {
-            let action: ActionOnly = serde_json::from_slice(payload).map_err(shape)?;
+            let action = action()?;
             if !matches!(
-                action.action.as_deref(),
+                action.as_deref(),
                 Some("labeled" | "opened" | "edited" | "closed")
             ) {
-                return other();
+                return other(action);
             }
             let p: IssuesPayload = serde_json::from_slice(payload).map_err(shape)?;
             let changes = p.changes;
@@ -401,9 +406,9 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
             })
         }
         "issue_comment" => {
-            let action: ActionOnly = serde_json::from_slice(payload).map_err(shape)?;
-            if !matches!(action.action.as_deref(), Some("created" | "edited")) {
-                return other();
+            let action = action()?;
+            if !matches!(action.as_deref(), Some("created" | "edited")) {
+                return other(action);
             }
             let p: IssueCommentPayload = serde_json::from_slice(payload).map_err(shape)?;
             let edited = p.action == "edited";
@@ -425,9 +430,9 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
             })
         }
         "pull_request" => {
-            let action: ActionOnly = serde_json::from_slice(payload).map_err(shape)?;
-            if action.action.as_deref() != Some("closed") {
-                return other();
+            let action = action()?;
+            if action.as_deref() != Some("closed") {
+                return other(action);
             }
             let p: PullRequestPayload = serde_json::from_slice(payload).map_err(shape)?;
             Ok(Event::PullClosed {
@@ -442,9 +447,9 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
             })
         }
         "pull_request_review" => {
-            let action: ActionOnly = serde_json::from_slice(payload).map_err(shape)?;
-            if action.action.as_deref() != Some("submitted") {
-                return other();
+            let action = action()?;
+            if action.as_deref() != Some("submitted") {
+                return other(action);
             }
             let p: ReviewPayload = serde_json::from_slice(payload).map_err(shape)?;
             Ok(Event::PullReviewed {
@@ -455,9 +460,9 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
             })
         }
         "pull_request_review_comment" => {
-            let action: ActionOnly = serde_json::from_slice(payload).map_err(shape)?;
-            if action.action.as_deref() != Some("created") {
-                return other();
+            let action = action()?;
+            if action.as_deref() != Some("created") {
+                return other(action);
             }
             let p: ReviewCommentPayload = serde_json::from_slice(payload).map_err(shape)?;
             Ok(Event::PullReviewComment {
@@ -473,7 +478,7 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
                 installation: InstallationId(p.installation.id),
             })
         }
-        _ => other(),
+        _ => other(action()?),
     }
 }
 

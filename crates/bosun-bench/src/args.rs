@@ -1,12 +1,12 @@
 //! The command line: `<ingest|ack|all|run|proxy> [--seconds N] [--connections N] [--issues N]
-//! [--tasks N] [--agent-secs N] [--calls N]`.
-//! Parsed by hand: three numeric flags do not justify another dependency in the bench.
+//! [--tasks N] [--agent-secs N] [--calls N] [--fsync-delay-us N]`.
+//! Parsed by hand: a few numeric flags do not justify another dependency in the bench.
 
 use anyhow::{bail, Context};
 
 pub const USAGE: &str =
     "usage: bosun-bench <ingest|ack|all|run|proxy> [--seconds N] [--connections N] [--issues N]
-                   [--tasks N] [--agent-secs N] [--calls N]
+                   [--tasks N] [--agent-secs N] [--calls N] [--fsync-delay-us N]
 
   ingest   signed webhooks over keep-alive connections: deliveries/s and ack latency
   ack      webhook -> eyes reaction latency, one labelled issue at a time
@@ -21,7 +21,10 @@ pub const USAGE: &str =
   --issues N        issues labelled by ack (default 100)
   --tasks N         tasks run one at a time by run (default 10)
   --agent-secs N    how long run's fake agent works (default 1)
-  --calls N         streamed calls per side measured by proxy (default 2000)";
+  --calls N         streamed calls per side measured by proxy (default 2000)
+  --fsync-delay-us N  ingest and ack: every fsync of the server waits N microseconds more,
+                    to see what a slower disk than this machine's would give (a preload
+                    library, crates/slow-disk; a sleep, so no CPU and no queueing)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -61,6 +64,8 @@ pub struct Args {
     pub tasks: u64,
     pub agent_secs: u64,
     pub calls: u64,
+    /// Added to each fsync of the server, to stand in for a slower disk.
+    pub fsync_delay_us: Option<u64>,
 }
 
 /// Upper bounds that keep a typo from turning into an hour-long run or a fork bomb of sockets.
@@ -68,6 +73,7 @@ const MAX_SECONDS: u64 = 600;
 const MAX_CONNECTIONS: usize = 1024;
 const MAX_ISSUES: u64 = 10_000;
 const MAX_CALLS: u64 = 100_000;
+const MAX_FSYNC_DELAY_US: u64 = 100_000;
 
 /// `Ok(None)` means help was asked for.
 pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
@@ -80,6 +86,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
         tasks: 10,
         agent_secs: 1,
         calls: 2000,
+        fsync_delay_us: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -103,6 +110,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
             "--tasks" => parsed.tasks = value("--tasks")?.min(100),
             "--agent-secs" => parsed.agent_secs = value("--agent-secs")?.min(600),
             "--calls" => parsed.calls = value("--calls")?.min(MAX_CALLS),
+            "--fsync-delay-us" => {
+                parsed.fsync_delay_us = Some(value("--fsync-delay-us")?.min(MAX_FSYNC_DELAY_US))
+            }
             "ingest" | "ack" | "all" | "run" | "proxy" if mode.is_none() => {
                 mode = Some(match arg.as_str() {
                     "ingest" => Mode::Ingest,
@@ -116,6 +126,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
         }
     }
     parsed.mode = mode.with_context(|| format!("which benchmark?\n\n{USAGE}"))?;
+    anyhow::ensure!(
+        parsed.fsync_delay_us.is_none() || parsed.mode.runs_ingest() || parsed.mode.runs_ack(),
+        "--fsync-delay-us is for ingest, ack and all"
+    );
     Ok(Some(parsed))
 }
 
@@ -144,6 +158,9 @@ mod tests {
         let a = parse_str("proxy --calls 50").unwrap().unwrap();
         assert_eq!((a.mode, a.calls), (Mode::Proxy, 50));
         assert_eq!(parse_str("proxy").unwrap().unwrap().calls, 2000);
+        assert_eq!(parse_str("all").unwrap().unwrap().fsync_delay_us, None);
+        let a = parse_str("ingest --fsync-delay-us 700").unwrap().unwrap();
+        assert_eq!(a.fsync_delay_us, Some(700));
     }
 
     #[test]
@@ -153,5 +170,6 @@ mod tests {
         assert!(parse_str("ack --issues").is_err());
         assert!(parse_str("ack --issues 0").is_err());
         assert!(parse_str("ack --issues many").is_err());
+        assert!(parse_str("proxy --fsync-delay-us 500").is_err());
     }
 }

@@ -1,10 +1,11 @@
-//! The release `bosun` binary under test. The bench always asks cargo to build it first: cargo
-//! knows whether it is stale, and benchmarking a debug or outdated binary would be worse than
-//! the few seconds a no-op build costs.
+//! What the bench runs: the release `bosun` binary under test, and the slow-disk preload.
+//! The bench always asks cargo to build them first: cargo knows whether they are stale, and
+//! benchmarking a debug or outdated binary would be worse than the few seconds a no-op build
+//! costs.
 
 use crate::payloads::workspace_root;
 use anyhow::Context;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// What cargo sets for the crate it runs (prefixes), as opposed to cargo's own configuration
@@ -18,13 +19,30 @@ const CRATE_ENV: &[&str] = &[
 ];
 
 pub fn build_bosun() -> anyhow::Result<PathBuf> {
+    let bin = release_dir(&["--bin", "bosun"])?.join("bosun");
+    ensure_built(&bin)?;
+    Ok(bin)
+}
+
+/// The preload library of `--fsync-delay-us` (`crates/slow-disk`).
+pub fn build_slow_disk() -> anyhow::Result<PathBuf> {
+    let lib = release_dir(&["-p", "slow-disk"])?.join("libslow_disk.so");
+    ensure_built(&lib)?;
+    Ok(lib)
+}
+
+/// `cargo build --release <what>`; returns the directory the release artifacts are in.
+fn release_dir(what: &[&str]) -> anyhow::Result<PathBuf> {
     let root = workspace_root();
     // `cargo run` tells us which cargo it is; use the same one (and so the same toolchain).
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("building the release bosun binary (cargo build --release --bin bosun)...");
+    let shown = format!("cargo build --release {}", what.join(" "));
+    eprintln!("building for the bench ({shown})...");
     let mut build = Command::new(&cargo);
     build
-        .args(["build", "--release", "--bin", "bosun", "--manifest-path"])
+        .args(["build", "--release"])
+        .args(what)
+        .arg("--manifest-path")
         .arg(root.join("Cargo.toml"));
     // `cargo run` describes this crate to us in CARGO_MANIFEST_DIR, CARGO_PKG_*, ...; passed
     // on, they look like a changed environment to build scripts that watch them (ring's does),
@@ -38,7 +56,7 @@ pub fn build_bosun() -> anyhow::Result<PathBuf> {
     let status = build
         .status()
         .with_context(|| format!("running {}", cargo.to_string_lossy()))?;
-    anyhow::ensure!(status.success(), "cargo build --release --bin bosun failed");
+    anyhow::ensure!(status.success(), "{shown} failed");
 
     // The child cargo inherits CARGO_TARGET_DIR and our working directory, so a relative
     // target dir means the same place to both of us.
@@ -46,14 +64,17 @@ pub fn build_bosun() -> anyhow::Result<PathBuf> {
         Some(dir) => std::env::current_dir()?.join(dir),
         None => root.join("target"),
     };
-    let bin = target.join("release").join("bosun");
+    Ok(target.join("release"))
+}
+
+fn ensure_built(artifact: &Path) -> anyhow::Result<()> {
     anyhow::ensure!(
-        bin.is_file(),
+        artifact.is_file(),
         "{} is missing after a successful build: is the target dir configured somewhere \
          else (e.g. build.target-dir)? Set CARGO_TARGET_DIR to it.",
-        bin.display()
+        artifact.display()
     );
-    Ok(bin)
+    Ok(())
 }
 
 /// Which source the binary was built from, for the report: `04053f8`, with a note when the

@@ -4,11 +4,13 @@
 //! A command to run by hand; no test asserts a time.
 //!
 //! `cargo run --release -p bosun-bench -- <ingest|ack|all|run|proxy> [--seconds N]
-//! [--connections N] [--issues N] [--tasks N] [--agent-secs N] [--calls N]`
+//! [--connections N] [--issues N] [--tasks N] [--agent-secs N] [--calls N]
+//! [--fsync-delay-us N]`
 
 mod ack;
 mod args;
 mod binary;
+mod disk;
 mod ingest;
 mod load;
 mod metrics;
@@ -145,12 +147,26 @@ async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
         sender_id: fake.user_id(WRITER),
     };
     let secret = random_secret()?;
-    let server = start_server(&bin, &fake, &secret).await?;
+    let slow_disk = match args.fsync_delay_us {
+        Some(us) => Some((binary::build_slow_disk()?, us)),
+        None => None,
+    };
+    let server = start_server(&bin, &fake, &secret, slow_disk.as_ref()).await?;
     let source = binary::source_version().unwrap_or_else(|| "unknown source".into());
     print_header(&args, &bin, &source, &server, &fake);
+    // Every 202 waits for an fsync: the disk's speed belongs beside the numbers.
+    let mut disk = disk::fsync_latency(server.data_dir())
+        .map(|latency| disk::describe(&latency))
+        .context("timing fsync in the data directory")?;
+    if let Some(us) = args.fsync_delay_us {
+        disk.push_str(&format!(
+            "; the server's every fsync waits {us} µs more (--fsync-delay-us)"
+        ));
+    }
+    println!("disk      {disk}, in the data directory, server idle");
 
     let mut passed = true;
-    let mut summary = Vec::new();
+    let mut summary = vec![format!("disk    {disk}")];
     if args.mode.runs_ingest() {
         println!(
             "\n== ingest: {} keep-alive connections, {} s measured after a {} s warm-up",
@@ -185,8 +201,20 @@ async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
     Ok(passed)
 }
 
-/// Starts `bosun serve` against the fake and waits until its engine is running.
-async fn start_server(bin: &Path, fake: &FakeGitHub, secret: &str) -> anyhow::Result<Server> {
+/// Starts `bosun serve` against the fake and waits until its engine is running; with
+/// `slow_disk` (the preload library and its delay), every fsync of the server waits longer.
+async fn start_server(
+    bin: &Path,
+    fake: &FakeGitHub,
+    secret: &str,
+    slow_disk: Option<&(PathBuf, u64)>,
+) -> anyhow::Result<Server> {
+    // Ingest and ack measure the App core: no agent runs.
+    let mut extra = vec![("BOSUN_RUN_MODE".into(), "placeholder".into())];
+    if let Some((library, us)) = slow_disk {
+        extra.push(("LD_PRELOAD".into(), library.display().to_string()));
+        extra.push(("BOSUN_BENCH_FSYNC_DELAY_US".into(), us.to_string()));
+    }
     let server = Server::start(
         bin,
         &ServerEnv {
@@ -194,8 +222,7 @@ async fn start_server(bin: &Path, fake: &FakeGitHub, secret: &str) -> anyhow::Re
             private_key_pem: fake_github::TEST_APP_PRIVATE_KEY.into(),
             webhook_secret: secret.into(),
             api_url: fake.url(),
-            // Ingest and ack measure the App core: no agent runs.
-            extra: vec![("BOSUN_RUN_MODE".into(), "placeholder".into())],
+            extra,
         },
     )
     .await?;

@@ -1,11 +1,11 @@
 //! The run benchmark: how much time bosun adds around an agent. A trivial fake agent (a shell
 //! script in a busybox image built here, printing Claude Code's stream-json) sleeps
-//! `--agent-secs`, edits one file and exits; no gates. For each task, one at a time:
+//! `--agent-secs`, edits one file and exits; no gates, no peer review. For each task, one at a time:
 //!
 //! - start: webhook sent → the agent's first output line in bosun's run log (the agent is
 //!   running in its container on a checkout from the warm mirror);
 //! - publish: the agent's last line in the run log → the draft PR's `POST /pulls` answered by the
-//!   fake GitHub (snapshot, commit, push, PR; no gates);
+//!   fake GitHub (snapshot, commit, push, PR; no gates, no review);
 //!
 //! side by side with a fresh `git clone` of the same repository per task, the approach of
 //! resolver-style bots, which pay it before their agent can start.
@@ -80,7 +80,10 @@ pub async fn run(bin: &Path, tasks: u64, agent_secs: u64) -> anyhow::Result<RunR
     std::fs::write(
         &config,
         format!(
-            "default_agent: bench\nagents:\n  bench:\n    adapter: claude\n    image: {image}\n"
+            // No second agent's review: it would run the same sleeping agent again between
+            // the agent's exit and the pull request, and this measures bosun's own steps.
+            "default_agent: bench\nagents:\n  bench:\n    adapter: claude\n    image: {image}\n\
+             peer_review:\n  enabled: false\n"
         ),
     )?;
 
@@ -354,7 +357,7 @@ impl RunReport {
         let show = |p: &Option<Percentiles>| p.map(|p| p.slashed()).unwrap_or_else(|| "n/a".into());
         println!("repository       {}", self.repo);
         println!(
-            "tasks            {}, one at a time; the agent sleeps {} s, edits one file; no gates",
+            "tasks            {}, one at a time; the agent sleeps {} s, edits one file; no gates, no review",
             self.tasks, self.agent_secs
         );
         if let Some(cold) = self.cold_start_us {
@@ -386,7 +389,7 @@ impl RunReport {
                 show(&self.start)
             ),
             format!(
-                "run     agent exit -> draft PR opened (no gates): {}",
+                "run     agent exit -> draft PR opened (no gates, no review): {}",
                 show(&self.publish)
             ),
             format!(
