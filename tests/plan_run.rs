@@ -3,6 +3,8 @@
 //! then one with three parts where the third depends on the first. bosun opens three native
 //! sub-issues on the fake GitHub, runs the two independent ones, holds the dependent one
 //! (`bosun:blocked`) until the first is merged, and closes the planned issue when all are done.
+//! A part closed as not planned is struck out, and the part that waited for it says it will not
+//! start.
 
 #[path = "support/images.rs"]
 mod images;
@@ -80,20 +82,27 @@ async fn merge(app: &TestApp, pr: &fake_github::PullRecord) {
     assert_eq!(answer.status(), 202);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plan_with_three_parts_opens_linked_sub_issues_runs_them_in_order_and_closes_the_parent()
-{
-    if !images::require_docker() {
-        return;
-    }
+async fn close(app: &TestApp, issue: u64, reason: &str) {
+    app.github.close_issue_as(REPO, issue, reason);
+    let payload = issue_closed(app, issue, reason, WRITER);
+    let answer = app
+        .send_json("issues", &format!("d-close-{issue}"), &payload)
+        .await;
+    assert_eq!(answer.status(), 202);
+}
+
+async fn start_with_the_fake_planner() -> support::agent_app::AgentApp {
     let image = images::image_with_files(
         "bosun-fake-planner",
         &[("/usr/local/bin/claude", FAKE_PLANNER, 0o755)],
     );
-    let run = support::agent_app::AgentApp::start(&image, "").await;
-    let app = &run.app;
-    let gh = &app.github;
+    support::agent_app::AgentApp::start(&image, "").await
+}
 
+/// Asks for the plan and waits until its three parts are open, A and B with pull requests,
+/// and the planned issue waits for them: `(parent, [a, b, c])`.
+async fn planned_in_three_parts(app: &TestApp) -> (u64, [u64; 3]) {
+    let gh = &app.github;
     let parent = gh.add_issue(REPO, "A big feature", "SCENARIO: plan", WRITER);
     let mut payload = labeled(app, parent, "bosun:plan", WRITER);
     payload["issue"]["title"] = "A big feature".into();
@@ -111,6 +120,20 @@ async fn a_plan_with_three_parts_opens_linked_sub_issues_runs_them_in_order_and_
     wait(gh, "pull requests for A and B", both_open, parent).await;
     let parent_waits = |gh: &FakeGitHub| has_label(gh, parent, "bosun:blocked");
     wait(gh, "the planned issue to wait", parent_waits, parent).await;
+    (parent, [a, b, c])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_with_three_parts_opens_linked_sub_issues_runs_them_in_order_and_closes_the_parent()
+{
+    if !images::require_docker() {
+        return;
+    }
+    let run = start_with_the_fake_planner().await;
+    let app = &run.app;
+    let gh = &app.github;
+    let (parent, [a, b, c]) = planned_in_three_parts(app).await;
+    let parts = [a, b, c];
 
     let titles: Vec<String> = parts
         .iter()
@@ -176,5 +199,65 @@ async fn a_plan_with_three_parts_opens_linked_sub_issues_runs_them_in_order_and_
     // One pull request per part, none for the planned issue.
     assert_eq!(gh.pulls(REPO).len(), 3);
     assert!(pull_for(gh, parent).is_none());
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_closed_as_not_planned_holds_back_what_needs_it_and_the_plan_ends_without_it() {
+    if !images::require_docker() {
+        return;
+    }
+    let run = start_with_the_fake_planner().await;
+    let app = &run.app;
+    let gh = &app.github;
+    let (parent, [a, b, c]) = planned_in_three_parts(app).await;
+    let c_waits = |gh: &FakeGitHub| tracking(gh, c).contains(&format!("Waits until #{a} is done"));
+    wait(gh, "part C to wait for A", c_waits, c).await;
+
+    // A is closed as not planned: struck out on the plan; C, which needs it, does not start
+    // and says what to do.
+    close(app, a, "not_planned").await;
+    let struck = |gh: &FakeGitHub| {
+        tracking(gh, parent).contains(&format!("~~#{a} Part A~~ · closed as not planned"))
+    };
+    wait(gh, "A struck out on the plan", struck, parent).await;
+    let c_told = |gh: &FakeGitHub| {
+        has_label(gh, c, "bosun:failed")
+            && tracking(gh, c).contains(&format!(
+                "it waited for #{a}, which was closed as not planned. `retry` starts it anyway"
+            ))
+    };
+    wait(gh, "C to say it will not start", c_told, c).await;
+    let board = tracking(gh, parent);
+    assert!(
+        board.contains("Plan: 3 sub-issues, 0 done, 1 closed without being done"),
+        "{board}"
+    );
+    assert!(
+        board.contains(&format!(
+            "#{c} Part C · needs #{a}, closed without being done"
+        )),
+        "{board}"
+    );
+    assert!(pull_for(gh, c).is_none());
+    assert_eq!(gh.issue_state(REPO, parent).0, "open");
+
+    // B merged and C closed as completed by a person: the plan is done without A.
+    merge(app, &pull_for(gh, b).unwrap()).await;
+    close(app, c, "completed").await;
+    let closed = |gh: &FakeGitHub| {
+        gh.issue_state(REPO, parent) == ("closed".to_string(), Some("completed".to_string()))
+            && has_label(gh, parent, "bosun:done")
+    };
+    wait(gh, "the planned issue to close", closed, parent).await;
+    let board = tracking(gh, parent);
+    assert!(
+        board.contains(&format!(
+            "2 of the 3 sub-issues of this plan are done and the rest closed without being \
+             done (#{a} as not planned)"
+        )),
+        "{board}"
+    );
+    assert!(pull_for(gh, c).is_none(), "C never ran");
     run.app.finish().await;
 }

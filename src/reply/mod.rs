@@ -14,7 +14,9 @@ pub use peer::{
     counts_of, finding_comment, peer_asked, peer_escalated, peer_noted, peer_question,
     peer_review_body, peer_unreviewed,
 };
-pub use plan::{part_labels, plan_done, plan_refused, sub_issue_body};
+pub use plan::{
+    part_dependency_dropped, part_labels, plan_done, plan_dropped, plan_refused, sub_issue_body,
+};
 pub use run::*;
 pub use schedule::scheduled_issue_body;
 
@@ -651,6 +653,49 @@ mod tests {
         let body = tracking_comment(&task(TaskStatus::Blocked), &state, "bosun-app");
         assert!(body.contains("Part of the plan of #12"), "{body}");
         assert!(body.contains("Waits until #21 is done"), "{body}");
+
+        // The part the UI needs is closed as not planned: struck out, and the UI says so.
+        plan.push(PlanPartDropped {
+            issue: 21,
+            reason: "not_planned".into(),
+        });
+        let state = project(&plan).unwrap();
+        let body = tracking_comment(&row, &state, "bosun-app");
+        insta::assert_snapshot!("plan_with_a_dropped_part", body);
+    }
+
+    #[test]
+    fn how_a_plan_with_dropped_parts_ends() {
+        let not_planned = [(21, "not_planned".to_string())];
+        let two = [
+            (21, "not_planned".to_string()),
+            (22, "duplicate".to_string()),
+        ];
+        assert_eq!(
+            plan_done(3, &[]),
+            "✅ All 3 sub-issues of this plan are done, so bosun closed this issue."
+        );
+        assert_eq!(
+            plan_done(1, &two),
+            "✅ 1 of the 3 sub-issues of this plan is done and the rest closed without being \
+             done (#21 as not planned, #22 as a duplicate), so bosun closed this issue."
+        );
+        assert_eq!(
+            plan_dropped(&[(21, "weird".to_string())]),
+            "Every sub-issue of this plan was closed without being done (#21 without being \
+             completed), so the plan ends here and this issue stays open; `plan` asks for a new \
+             one."
+        );
+        assert_eq!(
+            part_dependency_dropped(&not_planned),
+            "⛔ bosun did not start this part: it waited for #21, which was closed as not \
+             planned. `retry` starts it anyway; or close this issue."
+        );
+        let both = part_dependency_dropped(&two);
+        assert!(
+            both.contains("it waited for #21, #22, which were closed without being done (#21 as not planned, #22 as a duplicate)."),
+            "{both}"
+        );
     }
 
     #[test]

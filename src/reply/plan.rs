@@ -2,7 +2,7 @@
 //! the tracking comment, and how a plan ends. Texts from the planner are redacted by the caller
 //! before they get here.
 
-use crate::task::model::{PlanState, TaskState, TaskStatus};
+use crate::task::model::{PlanItem, PlanState, TaskState, TaskStatus};
 
 use super::check;
 use super::run::{fenced, one_paragraph, quote};
@@ -50,12 +50,67 @@ pub fn plan_refused(why: &str, rounds: u32) -> String {
     )
 }
 
-/// The summary once every part is done.
-pub fn plan_done(parts: usize) -> String {
+/// The summary once every part is done or closed without being done, at least one done.
+/// `dropped`: the parts closed without being done, with GitHub's reason.
+pub fn plan_done(done: usize, dropped: &[(u64, String)]) -> String {
+    if dropped.is_empty() {
+        return format!(
+            "✅ All {done} sub-issue{} of this plan are done, so bosun closed this issue.",
+            if done == 1 { "" } else { "s" }
+        );
+    }
     format!(
-        "✅ All {parts} sub-issue{} of this plan are done, so bosun closed this issue.",
-        if parts == 1 { "" } else { "s" }
+        "✅ {done} of the {} sub-issues of this plan {} done and the rest closed without being \
+         done ({}), so bosun closed this issue.",
+        done + dropped.len(),
+        if done == 1 { "is" } else { "are" },
+        closed_list(dropped)
     )
+}
+
+/// The summary when every part was closed without being done: the plan ends, and the issue
+/// stays open for a person to decide.
+pub fn plan_dropped(dropped: &[(u64, String)]) -> String {
+    format!(
+        "Every sub-issue of this plan was closed without being done ({}), so the plan ends \
+         here and this issue stays open; `plan` asks for a new one.",
+        closed_list(dropped)
+    )
+}
+
+/// The summary of a part that will not start because a part it waits for was closed without
+/// being done.
+pub fn part_dependency_dropped(dropped: &[(u64, String)]) -> String {
+    let why = match dropped {
+        [(n, reason)] => format!("#{n}, which was closed {}", closed_as(reason)),
+        _ => format!(
+            "{}, which were closed without being done ({})",
+            issue_list(&dropped.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+            closed_list(dropped)
+        ),
+    };
+    format!(
+        "⛔ bosun did not start this part: it waited for {why}. `retry` starts it anyway; or \
+         close this issue."
+    )
+}
+
+/// `#12 as not planned, #14 as a duplicate`.
+fn closed_list(dropped: &[(u64, String)]) -> String {
+    dropped
+        .iter()
+        .map(|(n, reason)| format!("#{n} {}", closed_as(reason)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// GitHub's `state_reason` of a closed issue, in words.
+fn closed_as(reason: &str) -> &'static str {
+    match reason {
+        "not_planned" => "as not planned",
+        "duplicate" => "as a duplicate",
+        _ => "without being completed",
+    }
 }
 
 /// The tracking comment's lines for a task that belongs to a plan, or has one.
@@ -83,30 +138,49 @@ pub(super) fn plan_steps(state: &TaskState) -> String {
 
 fn checklist(plan: &PlanState) -> String {
     let done = plan.parts.iter().filter(|p| p.done).count();
+    let dropped = plan.parts.iter().filter(|p| p.dropped.is_some()).count();
     let mut out = format!(
-        "- {} Plan: {} sub-issue{}, {done} done\n",
+        "- {} Plan: {} sub-issue{}, {done} done{}\n",
         check(plan.published),
         plan.parts.len(),
-        if plan.parts.len() == 1 { "" } else { "s" }
-    );
-    for part in &plan.parts {
-        let waits = part
-            .depends_on
-            .iter()
-            .filter(|d| plan.parts.iter().any(|p| p.issue == **d && !p.done))
-            .copied()
-            .collect::<Vec<_>>();
-        let after = if waits.is_empty() || part.done {
-            String::new()
+        if plan.parts.len() == 1 { "" } else { "s" },
+        if dropped > 0 {
+            format!(", {dropped} closed without being done")
         } else {
-            format!(" · waits for {}", issue_list(&waits))
+            String::new()
+        }
+    );
+    let dependencies = |part: &PlanItem, which: fn(&PlanItem) -> bool| {
+        part.depends_on
+            .iter()
+            .filter(|d| plan.parts.iter().any(|p| p.issue == **d && which(p)))
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    for part in &plan.parts {
+        let line = if let Some(reason) = &part.dropped {
+            format!(
+                "~~#{} {}~~ · closed {}",
+                part.issue,
+                one_paragraph(&part.title),
+                closed_as(reason)
+            )
+        } else {
+            let waits = dependencies(part, |p| !p.settled());
+            let lost = dependencies(part, |p| p.dropped.is_some());
+            let mut line = format!("#{} {}", part.issue, one_paragraph(&part.title));
+            if !part.done && !waits.is_empty() {
+                line.push_str(&format!(" · waits for {}", issue_list(&waits)));
+            }
+            if !part.done && !lost.is_empty() {
+                line.push_str(&format!(
+                    " · needs {}, closed without being done",
+                    issue_list(&lost)
+                ));
+            }
+            line
         };
-        out.push_str(&format!(
-            "  - {} #{} {}{after}\n",
-            check(part.done),
-            part.issue,
-            one_paragraph(&part.title)
-        ));
+        out.push_str(&format!("  - {} {line}\n", check(part.done)));
     }
     if !plan.overview.trim().is_empty() {
         out.push_str(&format!(

@@ -1,6 +1,9 @@
 //! The plan check: a planned issue follows its sub-issues. A part is done when its pull
 //! request was merged or its issue was closed as completed; a part whose dependencies are all
-//! done starts; when every part is done the planned issue is marked done and closed.
+//! done starts. A part closed any other way (not planned, duplicate) is dropped: the parts
+//! that wait for it do not start, and say so, until a person retries them or closes them. When
+//! every part is done or dropped the planned issue is marked done and closed (or, when nothing
+//! was done, the plan ends and the issue stays open).
 //! Enqueued whenever something happens to a sub-issue (see `handle_lifecycle`).
 
 use crate::db::{Fence, RecordError, TaskRow};
@@ -22,7 +25,7 @@ pub async fn handle_plan_check(ctx: &Ctx, id: TaskId, fence: Fence) -> Result<()
         return Ok(());
     };
     let client = ctx.github.installation(task.installation);
-    if state.status == TaskStatus::Done && plan.all_done() {
+    if state.status == TaskStatus::Done && plan.all_settled() {
         // An earlier try recorded the end but may not have closed the issue.
         return Ok(client.close_issue_completed(&task.repo, task.issue).await?);
     }
@@ -37,44 +40,77 @@ pub async fn handle_plan_check(ctx: &Ctx, id: TaskId, fence: Fence) -> Result<()
         .filter(|p| p.done)
         .map(|p| p.issue)
         .collect();
+    let mut dropped: Vec<(u64, String)> = plan
+        .parts
+        .iter()
+        .filter_map(|p| p.dropped.clone().map(|reason| (p.issue, reason)))
+        .collect();
     for part in plan.parts.iter().filter(|p| !p.done) {
-        if !part_is_done(ctx, &client, &task, part.issue).await? {
-            continue;
-        }
-        let event = TaskEvent::PlanPartDone { issue: part.issue };
+        let event = match part_now(ctx, &client, &task, part.issue).await? {
+            PartNow::Done => TaskEvent::PlanPartDone { issue: part.issue },
+            PartNow::Dropped(reason) if part.dropped.is_none() => TaskEvent::PlanPartDropped {
+                issue: part.issue,
+                reason,
+            },
+            PartNow::Dropped(_) | PartNow::Open => continue,
+        };
         if !recorded(ctx, &task, &event, fence, Vec::new()).await? {
             return Ok(());
         }
-        tracing::info!(part = part.issue, "plan part done");
-        done.push(part.issue);
+        match event {
+            TaskEvent::PlanPartDropped { issue, reason } => {
+                tracing::info!(part = issue, %reason, "plan part closed without being done");
+                dropped.push((issue, reason));
+            }
+            _ => {
+                tracing::info!(part = part.issue, "plan part done");
+                dropped.retain(|(n, _)| *n != part.issue);
+                done.push(part.issue);
+            }
+        }
     }
 
     for part in &plan.parts {
-        unblock_if_ready(ctx, &task, part.issue, &done, fence).await?;
+        unblock_if_ready(ctx, &task, part.issue, &done, &dropped, fence).await?;
     }
 
-    if plan.parts.iter().all(|p| done.contains(&p.issue)) {
+    let settled = |issue: &u64| done.contains(issue) || dropped.iter().any(|(n, _)| n == issue);
+    if plan.parts.iter().all(|p| settled(&p.issue)) {
+        let (status, summary) = if done.is_empty() {
+            (TaskStatus::Failed, reply::plan_dropped(&dropped))
+        } else {
+            (TaskStatus::Done, reply::plan_done(done.len(), &dropped))
+        };
         let finished = TaskEvent::Finished {
             attempt: state.attempt,
-            status: TaskStatus::Done,
-            summary: reply::plan_done(plan.parts.len()),
+            status,
+            summary,
         };
-        if recorded(ctx, &task, &finished, fence, Vec::new()).await? {
+        if recorded(ctx, &task, &finished, fence, Vec::new()).await? && status == TaskStatus::Done {
             client.close_issue_completed(&task.repo, task.issue).await?;
-            tracing::info!("every part is done; the planned issue is closed");
+            tracing::info!("every part is settled; the planned issue is closed");
         }
     }
     Ok(())
 }
 
-/// Merged (the sub-issue's task saw its pull request merged), or closed as completed on
-/// GitHub (by a person, or by GitHub when a pull request that closes it was merged).
-async fn part_is_done(
+/// Where a part stands now.
+enum PartNow {
+    Done,
+    /// Closed without being done, with GitHub's `state_reason`.
+    Dropped(String),
+    Open,
+}
+
+/// Done: merged (the sub-issue's task saw its pull request merged), or closed as completed
+/// on GitHub (by a person, or by GitHub when a pull request that closes it was merged).
+/// Dropped: closed with any other reason.
+async fn part_now(
     ctx: &Ctx,
     client: &Installation,
     parent: &TaskRow,
     issue: u64,
-) -> Result<bool, JobError> {
+) -> Result<PartNow, JobError> {
     if let Some(child) = ctx
         .db
         .task_for_issue(parent.repo_id, IssueNumber(issue))
@@ -83,19 +119,26 @@ async fn part_is_done(
         let state = project(&ctx.db.task_events(child.id).await?)?;
         let merged = state.status == TaskStatus::Done && state.pull.is_some_and(|p| p.closed);
         if merged {
-            return Ok(true);
+            return Ok(PartNow::Done);
         }
     }
     let info = client.get_issue(&parent.repo, IssueNumber(issue)).await?;
-    Ok(info.state == "closed" && matches!(info.state_reason.as_deref(), None | Some("completed")))
+    Ok(match (info.state.as_str(), info.state_reason) {
+        ("closed", None) => PartNow::Done,
+        ("closed", Some(reason)) if reason == "completed" => PartNow::Done,
+        ("closed", Some(reason)) => PartNow::Dropped(reason),
+        _ => PartNow::Open,
+    })
 }
 
-/// Starts the sub-issue's run when everything it waits for is done.
+/// Starts the sub-issue's run when everything it waits for is done; ends its wait, saying
+/// why, when something it waits for was dropped.
 async fn unblock_if_ready(
     ctx: &Ctx,
     parent: &TaskRow,
     issue: u64,
     done: &[u64],
+    dropped: &[(u64, String)],
     fence: Fence,
 ) -> Result<(), JobError> {
     let Some(child) = ctx
@@ -109,10 +152,29 @@ async fn unblock_if_ready(
         return Ok(());
     }
     let state = project(&ctx.db.task_events(child.id).await?)?;
-    let ready = state.part_of == Some(parent.issue.0)
-        && !state.waits_for.is_empty()
-        && state.waits_for.iter().all(|w| done.contains(w));
-    if !ready {
+    if state.part_of != Some(parent.issue.0) || state.waits_for.is_empty() {
+        return Ok(());
+    }
+    let lost: Vec<(u64, String)> = dropped
+        .iter()
+        .filter(|(n, _)| state.waits_for.contains(n))
+        .cloned()
+        .collect();
+    if !lost.is_empty() {
+        let ended = TaskEvent::Finished {
+            attempt: child.attempt,
+            status: TaskStatus::Failed,
+            summary: reply::part_dependency_dropped(&lost),
+        };
+        if recorded(ctx, &child, &ended, fence, Vec::new()).await? {
+            tracing::info!(
+                part = issue,
+                "a part it waits for was dropped; it does not start"
+            );
+        }
+        return Ok(());
+    }
+    if !state.waits_for.iter().all(|w| done.contains(w)) {
         return Ok(());
     }
     let run = Job::Run {

@@ -307,6 +307,9 @@ pub enum TaskEvent {
     /// Sub-issue `issue` of the plan is done (its pull request merged, or the issue closed as
     /// completed).
     PlanPartDone { issue: u64 },
+    /// Sub-issue `issue` of the plan was closed without being done; `reason` is GitHub's
+    /// `state_reason` ("not_planned", "duplicate", ...). Parts that wait for it do not start.
+    PlanPartDropped { issue: u64, reason: String },
     /// Everything this sub-issue waited for is done: its run can start.
     Unblocked,
     /// The attempt ended.
@@ -464,11 +467,21 @@ pub struct PlanItem {
     pub title: String,
     pub depends_on: Vec<u64>,
     pub done: bool,
+    /// Closed without being done, with GitHub's reason.
+    pub dropped: Option<String>,
+}
+
+impl PlanItem {
+    /// Done, or closed without being done: nothing more will come of it.
+    pub fn settled(&self) -> bool {
+        self.done || self.dropped.is_some()
+    }
 }
 
 impl PlanState {
-    pub fn all_done(&self) -> bool {
-        self.published && self.parts.iter().all(|p| p.done)
+    /// Published, and every part done or closed without being done.
+    pub fn all_settled(&self) -> bool {
+        self.published && self.parts.iter().all(PlanItem::settled)
     }
 }
 
@@ -567,6 +580,7 @@ impl TaskEvent {
             TaskEvent::PlanPartCreated { .. } => "plan_part_created",
             TaskEvent::PlanPublished { .. } => "plan_published",
             TaskEvent::PlanPartDone { .. } => "plan_part_done",
+            TaskEvent::PlanPartDropped { .. } => "plan_part_dropped",
             TaskEvent::Unblocked => "unblocked",
             TaskEvent::Finished { .. } => "finished",
             TaskEvent::Stopped { .. } => "stopped",
@@ -634,10 +648,17 @@ impl TaskState {
             TaskEvent::Unblocked => {
                 self.status == TaskStatus::Blocked && !self.waits_for.is_empty()
             }
+            // A dropped part can still be done later (reopened, then merged or completed).
             TaskEvent::PlanPartDone { issue } => {
                 self.status == TaskStatus::Blocked
                     && self.plan.as_ref().is_some_and(|p| {
                         p.published && p.parts.iter().any(|i| i.issue == *issue && !i.done)
+                    })
+            }
+            TaskEvent::PlanPartDropped { issue, .. } => {
+                self.status == TaskStatus::Blocked
+                    && self.plan.as_ref().is_some_and(|p| {
+                        p.published && p.parts.iter().any(|i| i.issue == *issue && !i.settled())
                     })
             }
             TaskEvent::PlaceholderRan { attempt }
@@ -677,6 +698,12 @@ impl TaskState {
                 event: event.name(),
             })
         }
+    }
+
+    fn plan_part_mut(&mut self, issue: u64) -> Option<&mut PlanItem> {
+        self.plan
+            .as_mut()
+            .and_then(|p| p.parts.iter_mut().find(|p| p.issue == issue))
     }
 
     /// Applies one event after checking it.
@@ -932,6 +959,7 @@ impl TaskState {
                     title: title.clone(),
                     depends_on: depends_on.clone(),
                     done: false,
+                    dropped: None,
                 });
             }
             TaskEvent::PlanPublished { overview, .. } => {
@@ -942,12 +970,14 @@ impl TaskState {
                 self.status = TaskStatus::Blocked;
             }
             TaskEvent::PlanPartDone { issue } => {
-                if let Some(part) = self
-                    .plan
-                    .as_mut()
-                    .and_then(|p| p.parts.iter_mut().find(|p| p.issue == *issue))
-                {
+                if let Some(part) = self.plan_part_mut(*issue) {
                     part.done = true;
+                    part.dropped = None;
+                }
+            }
+            TaskEvent::PlanPartDropped { issue, reason } => {
+                if let Some(part) = self.plan_part_mut(*issue) {
+                    part.dropped = Some(reason.clone());
                 }
             }
             TaskEvent::Unblocked => self.status = TaskStatus::New,
@@ -1156,20 +1186,39 @@ mod tests {
         let state = project(&events).unwrap();
         assert_eq!(state.status, TaskStatus::Blocked);
         let plan = state.plan.as_ref().unwrap();
-        assert!(plan.parts[0].done && !plan.parts[1].done && !plan.all_done());
+        assert!(plan.parts[0].done && !plan.parts[1].done && !plan.all_settled());
         assert!(state.check(&TaskEvent::PlanPartDone { issue: 11 }).is_err());
         assert!(state.check(&TaskEvent::PlanPartDone { issue: 99 }).is_err());
         assert!(
             state.check(&TaskEvent::Unblocked).is_err(),
             "the planned issue is not a part"
         );
+        // A part closed as not planned is settled, not done; closing it again changes nothing,
+        // and done later (reopened, then merged) it counts as done.
+        let dropped = TaskEvent::PlanPartDropped {
+            issue: 12,
+            reason: "not_planned".into(),
+        };
+        let after = state.clone().apply(&dropped).unwrap();
+        let part = &after.plan.as_ref().unwrap().parts[1];
+        assert!(part.settled() && !part.done && after.plan.as_ref().unwrap().all_settled());
+        assert!(after.check(&dropped).is_err());
+        assert!(state
+            .check(&TaskEvent::PlanPartDropped {
+                issue: 11,
+                reason: "not_planned".into()
+            })
+            .is_err());
+        let after = after.apply(&TaskEvent::PlanPartDone { issue: 12 }).unwrap();
+        let part = &after.plan.as_ref().unwrap().parts[1];
+        assert_eq!((part.done, part.dropped.as_deref()), (true, None));
         events.push(TaskEvent::PlanPartDone { issue: 12 });
         events.push(TaskEvent::Finished {
             attempt: 1,
             status: TaskStatus::Done,
             summary: "all done".into(),
         });
-        assert!(project(&events).unwrap().plan.unwrap().all_done());
+        assert!(project(&events).unwrap().plan.unwrap().all_settled());
 
         // The dependent part: blocked, it cannot start until unblocked.
         let child = TaskEvent::Triggered {

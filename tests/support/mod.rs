@@ -229,6 +229,20 @@ pub fn labeled(app: &TestApp, issue: u64, label: &str, sender: &str) -> Value {
     p
 }
 
+/// `issues.closed` with GitHub's `state_reason`, by `sender`. GitHub's examples hold no
+/// `closed` one, so it is the real `labeled` example with the action and state changed.
+pub fn issue_closed(app: &TestApp, issue: u64, reason: &str, sender: &str) -> Value {
+    let mut p = fixture("issues", "labeled.payload.json");
+    retarget(&mut p, app, issue, sender);
+    if let Some(obj) = p.as_object_mut() {
+        obj.remove("label");
+    }
+    p["action"] = "closed".into();
+    p["issue"]["state"] = "closed".into();
+    p["issue"]["state_reason"] = reason.into();
+    p
+}
+
 /// Whether the issue carries `label` on the fake GitHub.
 pub fn has_label(gh: &FakeGitHub, issue: u64, label: &str) -> bool {
     gh.issue_labels(REPO, issue).iter().any(|l| l == label)

@@ -223,6 +223,19 @@ impl FakeGitHub {
             state == "open" || state == "closed",
             "fake-github: issue state is open or closed"
         );
+        self.change_issue_state(full_name, issue, state, None);
+    }
+
+    /// Closes an issue with GitHub's `state_reason`: "completed", "not_planned" or "duplicate".
+    pub fn close_issue_as(&self, full_name: &str, issue: u64, reason: &str) {
+        assert!(
+            matches!(reason, "completed" | "not_planned" | "duplicate"),
+            "fake-github: a closed issue's state_reason is completed, not_planned or duplicate"
+        );
+        self.change_issue_state(full_name, issue, "closed", Some(reason));
+    }
+
+    fn change_issue_state(&self, full_name: &str, issue: u64, state: &str, reason: Option<&str>) {
         let key = key_of(full_name);
         let mut m = self.s().model();
         let i = m
@@ -234,7 +247,7 @@ impl FakeGitHub {
         i.updated = now;
         if state == "closed" {
             i.closed_at = Some(now);
-            i.state_reason = Some("completed".to_owned());
+            i.state_reason = Some(reason.unwrap_or("completed").to_owned());
         } else {
             i.closed_at = None;
             i.state_reason = Some("reopened".to_owned());
