@@ -53,8 +53,10 @@ ROUTE
   exit 0
 fi
 # The reviewer's side: it reads the diff in its prompt, and scribbles in its copy of the change
-# (which must never reach the pull request).
+# (which must never reach the pull request, nor the reviewer's next try).
 if printf '%s' "$prompt" | grep -q "Your job is to review a change"; then
+  scribbled_before=no
+  if grep -q "the reviewer's scribble" hello.txt 2>/dev/null; then scribbled_before=yes; fi
   echo "the reviewer's scribble" > hello.txt
   case "$scenario" in
     peer-silent)
@@ -68,7 +70,9 @@ if printf '%s' "$prompt" | grep -q "Your job is to review a change"; then
       fi
       ;;
     peer-garbled)
-      if printf '%s' "$prompt" | grep -q "Your previous verdict could not be read"; then
+      if [ "$scribbled_before" = yes ]; then
+        verdict "My copy holds my last try's scribble." '{\"severity\": \"blocker\", \"text\": \"The copy under review is not the change.\"}'
+      elif printf '%s' "$prompt" | grep -q "Your previous verdict could not be read"; then
         verdict "Sorry, here it is." ""
       else
         say "Looks fine to me, no block needed."
@@ -1818,6 +1822,8 @@ async fn concerns_shared_by_most_reviewers_are_asked_about_on_the_issue() {
     run.app.finish().await;
 }
 
+/// The second try runs on a fresh copy of the change: the fake reviewer scribbles in its copy on
+/// every try, and reports a blocker when it finds its earlier try's scribble there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verdict_that_cannot_be_read_is_asked_for_once_more() {
     if !images::require_docker() {

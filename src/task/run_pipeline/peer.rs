@@ -157,7 +157,8 @@ impl Pipeline<'_> {
         Ok(out)
     }
 
-    /// One reviewer's review in its own copy of the change: its verdict, or why there is none.
+    /// One reviewer's review, each of its runs in a fresh copy of the change: its verdict, or
+    /// why there is none.
     #[allow(clippy::too_many_arguments)]
     async fn one_review(
         &self,
@@ -169,19 +170,6 @@ impl Pipeline<'_> {
         change: &ChangeDiff,
         (pass, index): (u32, usize),
     ) -> Result<(Result<Verdict, String>, RunUsage), Step> {
-        let copy_name = format!("{}-review-{pass}-{index}", self.checkout_name());
-        let copy = RemoveOnDrop(self.runner.workspaces.clone(), Some(copy_name.clone()));
-        let (workspaces, ws2, tree) = (self.runner.workspaces.clone(), ws.clone(), snap.tree);
-        let dir = blocking(move || workspaces.copy_of(&ws2, tree, &copy_name))
-            .await?
-            .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("{e}"))))?;
-        let (user, dir2) = (self.runner.user, dir.clone());
-        blocking(move || give_to(&dir2, user)).await?.map_err(|e| {
-            Step::Job(JobError::Fail(anyhow::anyhow!(
-                "handing the review copy to the sandbox user: {e}"
-            )))
-        })?;
-
         let resolved = &reviewer.resolved;
         let mut usage = RunUsage::default();
         let mut problem = None;
@@ -207,9 +195,14 @@ impl Pipeline<'_> {
                 render_prompt(&prompt_input).map_err(|e| JobError::Fail(anyhow::anyhow!("{e}")))?;
             let result = loop {
                 launches += 1;
+                let copy_name =
+                    format!("{}-review-{pass}-{index}-{launches}", self.checkout_name());
+                let (copy, dir) = self.review_copy(ws, snap, copy_name).await?;
                 let result = self
                     .reviewer_once(reviewer, &dir, &prompt, (pass, index, launches), &fixes)
-                    .await?;
+                    .await;
+                copy.now().await;
+                let result = result?;
                 let spent = self
                     .metered_usage()
                     .unwrap_or_else(|| super::rounds::run_usage(result.outcome.usage));
@@ -278,8 +271,29 @@ impl Pipeline<'_> {
                 _ => break,
             }
         }
-        copy.now().await;
         Ok((verdict, usage))
+    }
+
+    /// A fresh copy of the change for one run of a reviewer, handed to the sandbox user: what
+    /// an earlier run wrote in its copy must not be what the next one reviews.
+    async fn review_copy(
+        &self,
+        ws: &Workspace,
+        snap: &Snapshot,
+        name: String,
+    ) -> Result<(RemoveOnDrop, std::path::PathBuf), Step> {
+        let copy = RemoveOnDrop(self.runner.workspaces.clone(), Some(name.clone()));
+        let (workspaces, ws2, tree) = (self.runner.workspaces.clone(), ws.clone(), snap.tree);
+        let dir = blocking(move || workspaces.copy_of(&ws2, tree, &name))
+            .await?
+            .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("{e}"))))?;
+        let (user, dir2) = (self.runner.user, dir.clone());
+        blocking(move || give_to(&dir2, user)).await?.map_err(|e| {
+            Step::Job(JobError::Fail(anyhow::anyhow!(
+                "handing the review copy to the sandbox user: {e}"
+            )))
+        })?;
+        Ok((copy, dir))
     }
 
     /// One run of a reviewer; `launch` counts its runs in this pass (each has its own log).
