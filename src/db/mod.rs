@@ -27,7 +27,7 @@ pub use queue_control::{ControlEvent, QueueState};
 pub use run_stats::{RunStat, SpendScope, StatsLine};
 pub use schedules::{ScheduleError, ScheduleRow, ScheduleSource};
 pub use task_queries::{PendingJob, TaskListing, TimedEvent};
-pub use tasks::{NewAttempt, RecordError, StartOutcome, TaskRow};
+pub use tasks::{NewAttempt, RecordError, Resync, StartOutcome, TaskRow};
 
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{

@@ -4,7 +4,9 @@
 use super::jobs::{enqueue_in, fence_holds};
 use super::{now_ms, Db, Fence, NewJob};
 use crate::github::ids::{CommentId, InstallationId, IssueNumber, RepoId, RepoRef};
-use crate::task::model::{project, InvalidTransition, TaskEvent, TaskId, TaskKind, TaskStatus};
+use crate::task::model::{
+    project, InvalidTransition, ResyncedPart, TaskEvent, TaskId, TaskKind, TaskStatus,
+};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 
@@ -33,6 +35,19 @@ pub struct NewAttempt {
     pub label_prefix: String,
     /// The `Triggered` event to record; its `attempt` is filled in here.
     pub event: TaskEvent,
+}
+
+/// What `resync` found on GitHub for one issue.
+#[derive(Debug, Clone)]
+pub struct Resync {
+    pub status: TaskStatus,
+    pub attempt: u32,
+    pub tracking_comment: Option<CommentId>,
+    /// For a planned issue: its parts, from its sub-issues.
+    pub plan: Vec<ResyncedPart>,
+    /// For a part of a plan: the planned issue and what it waits for.
+    pub part_of: Option<u64>,
+    pub waits_for: Vec<u64>,
 }
 
 #[derive(Debug)]
@@ -322,25 +337,39 @@ impl Db {
             .map(|_| ())
     }
 
-    /// Rebuilds or corrects a task from what GitHub shows (`bosun resync`). Returns whether
-    /// anything changed.
+    /// Creates or corrects the issue's task from what `resync` found on GitHub; returns the
+    /// task when something changed (a task already at that status and attempt is left as it
+    /// is).
     pub async fn resync_task(
         &self,
         new: NewAttempt,
-        status: TaskStatus,
-        attempt: u32,
-        tracking_comment: Option<CommentId>,
-    ) -> Result<bool, RecordError> {
+        found: Resync,
+    ) -> Result<Option<TaskId>, RecordError> {
+        let Resync {
+            status,
+            attempt,
+            tracking_comment,
+            plan,
+            part_of,
+            waits_for,
+        } = found;
         let mut tx = self.begin_write().await?;
         let id = match task_for_issue_in(&mut tx, new.repo_id, new.issue).await? {
             Some(t) if t.status == status && t.attempt == attempt => {
                 tx.commit().await?;
-                return Ok(false);
+                return Ok(None);
             }
             Some(t) => t.id,
             None => insert_task_in(&mut tx, &new, status, attempt).await?,
         };
-        append_in(&mut tx, id, &TaskEvent::Resynced { status, attempt }).await?;
+        let event = TaskEvent::Resynced {
+            status,
+            attempt,
+            plan,
+            part_of,
+            waits_for,
+        };
+        append_in(&mut tx, id, &event).await?;
         if let Some(comment) = tracking_comment {
             sqlx::query("UPDATE tasks SET tracking_comment_id = ? WHERE id = ?")
                 .bind(comment.0 as i64)
@@ -349,7 +378,7 @@ impl Db {
                 .await?;
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(id))
     }
 
     /// Tasks by status, for /metrics.

@@ -15,7 +15,8 @@ pub use peer::{
     peer_review_body, peer_unreviewed,
 };
 pub use plan::{
-    part_dependency_dropped, part_labels, plan_done, plan_dropped, plan_refused, sub_issue_body,
+    part_dependency_dropped, part_labels, part_marker, plan_done, plan_dropped, plan_refused,
+    read_sub_issue_body, sub_issue_body, SubIssueFacts,
 };
 pub use run::*;
 pub use schedule::scheduled_issue_body;

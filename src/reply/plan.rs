@@ -2,7 +2,7 @@
 //! the tracking comment, and how a plan ends. Texts from the planner are redacted by the caller
 //! before they get here.
 
-use crate::task::model::{PlanItem, PlanState, TaskState, TaskStatus};
+use crate::task::model::{PlanItem, PlanState, TaskId, TaskState, TaskStatus};
 
 use super::check;
 use super::run::{fenced, one_paragraph, quote};
@@ -26,6 +26,60 @@ pub fn sub_issue_body(parent: u64, body: &str, depends_on: &[u64], marker: &str)
     }
     out.push_str(&format!("\n\n{marker}"));
     out
+}
+
+/// Hidden in a sub-issue's body: finds the issue again on a retry (task and part, not the
+/// attempt, so a retried plan reuses the sub-issues it already opened), and tells `resync`
+/// which part it is. The key is hex-encoded: it is the planner's text, and must neither end the
+/// HTML comment nor collide with another key.
+pub fn part_marker(task: TaskId, key: &str) -> String {
+    format!("<!-- bosun:part {task}:{} -->", hex::encode(key))
+}
+
+/// What `resync` reads back from a sub-issue bosun opened: its part's key, the planned issue
+/// and the sub-issues it waits for. `None` for any other issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubIssueFacts {
+    pub key: String,
+    pub parent: u64,
+    pub depends_on: Vec<u64>,
+}
+
+/// Reads what `sub_issue_body` and `part_marker` wrote.
+pub fn read_sub_issue_body(body: &str) -> Option<SubIssueFacts> {
+    // The last marker and line: bosun writes them after the planner's text.
+    const MARKER: &str = "<!-- bosun:part ";
+    let marker = body[body.rfind(MARKER)? + MARKER.len()..]
+        .split(" -->")
+        .next()?;
+    let (_task, hex_key) = marker.split_once(':')?;
+    let key = String::from_utf8(hex::decode(hex_key).ok()?).ok()?;
+    let line = body
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("Part of #") && l.contains(", planned by bosun."))?;
+    let parent = line
+        .strip_prefix("Part of #")?
+        .split(',')
+        .next()?
+        .parse()
+        .ok()?;
+    let depends_on = match line.split_once(" bosun starts it when ") {
+        Some((_, after)) => after
+            .split(" is done")
+            .next()
+            .and_then(|l| l.split(" are done").next())
+            .unwrap_or_default()
+            .split(", ")
+            .filter_map(|n| n.trim().strip_prefix('#')?.parse().ok())
+            .collect(),
+        None => Vec::new(),
+    };
+    Some(SubIssueFacts {
+        key,
+        parent,
+        depends_on,
+    })
 }
 
 /// Labels a sub-issue gets besides its status label: the planner's suggestions, visible.
@@ -197,4 +251,39 @@ fn issue_list(issues: &[u64]) -> String {
         .map(|n| format!("#{n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_markers_cannot_end_the_html_comment() {
+        let marker = part_marker(TaskId(3), "a -->");
+        assert_eq!(marker, "<!-- bosun:part 3:61202d2d3e -->");
+        assert_ne!(part_marker(TaskId(3), "a b"), part_marker(TaskId(3), "a_b"));
+    }
+
+    #[test]
+    fn what_a_sub_issue_body_says_reads_back() {
+        for depends_on in [vec![], vec![21], vec![21, 22, 30]] {
+            let body = sub_issue_body(
+                12,
+                "Do it.\nPart of #99, planned by bosun.\n<!-- bosun:part 1:6161 -->",
+                &depends_on,
+                &part_marker(TaskId(5), "ui -->"),
+            );
+            assert_eq!(
+                read_sub_issue_body(&body),
+                Some(SubIssueFacts {
+                    key: "ui -->".into(),
+                    parent: 12,
+                    depends_on: depends_on.clone(),
+                }),
+                "{body}"
+            );
+        }
+        assert_eq!(read_sub_issue_body("Part of #12, planned by bosun."), None);
+        assert_eq!(read_sub_issue_body("<!-- bosun:part 5:zz -->"), None);
+    }
 }

@@ -328,8 +328,28 @@ pub enum TaskEvent {
         merged: bool,
         by: String,
     },
-    /// `bosun resync` rebuilt the task from its labels and tracking-comment marker.
-    Resynced { status: TaskStatus, attempt: u32 },
+    /// `bosun resync` rebuilt the task from its labels and tracking-comment marker; a planned
+    /// issue's parts from its sub-issues, and a part's place in its plan from its body.
+    Resynced {
+        status: TaskStatus,
+        attempt: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        plan: Vec<ResyncedPart>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        part_of: Option<u64>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        waits_for: Vec<u64>,
+    },
+}
+
+/// A part of a plan as `resync` found it: a sub-issue bosun opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResyncedPart {
+    pub key: String,
+    pub issue: u64,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<u64>,
 }
 
 /// An issue's title, body and author, captured when a trusted person triggered the task.
@@ -1021,9 +1041,38 @@ impl TaskState {
                      `retry` starts it again."
                 ));
             }
-            TaskEvent::Resynced { status, attempt } => {
+            TaskEvent::Resynced {
+                status,
+                attempt,
+                plan,
+                part_of,
+                waits_for,
+            } => {
                 self.status = *status;
                 self.attempt = *attempt;
+                if !plan.is_empty() {
+                    // Whether a part is done is asked of GitHub again by the next plan check.
+                    self.kind = TaskKind::Plan;
+                    self.plan = Some(PlanState {
+                        parts: plan
+                            .iter()
+                            .map(|p| PlanItem {
+                                key: p.key.clone(),
+                                issue: p.issue,
+                                title: p.title.clone(),
+                                depends_on: p.depends_on.clone(),
+                                done: false,
+                                dropped: None,
+                            })
+                            .collect(),
+                        published: true,
+                        overview: String::new(),
+                    });
+                }
+                if part_of.is_some() {
+                    self.part_of = *part_of;
+                    self.waits_for = waits_for.clone();
+                }
             }
         }
         Ok(self)

@@ -1,14 +1,19 @@
 //! `bosun resync <owner>/<repo>`: rebuilds the repository's tasks in SQLite from what GitHub
 //! shows, the status labels and the markers in bosun's tracking comments. GitHub is the task's
-//! home for people, so it wins.
+//! home for people, so it wins. A plan that is waiting comes back too: the planned issue's
+//! parts from its sub-issues, and each waiting part's place from the body bosun wrote; a plan
+//! check then asks GitHub which parts are done and starts what may start.
 
 use crate::config::repo::{parse_repo_config, RepoConfig};
-use crate::db::{Db, NewAttempt};
+use crate::db::{Db, NewAttempt, Resync};
 use crate::github::client::GitHub;
-use crate::github::ids::RepoRef;
+use crate::github::client::Installation;
+use crate::github::ids::{IssueNumber, RepoRef};
 use crate::github::marker::TrackingMarker;
-use crate::task::model::{TaskEvent, TaskKind, TaskStatus, TriggerSource};
+use crate::reply::read_sub_issue_body;
+use crate::task::model::{ResyncedPart, TaskEvent, TaskKind, TaskStatus, TriggerSource};
 use crate::worker::context::REPO_CONFIG_PATH;
+use crate::worker::job::Job;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -32,19 +37,21 @@ pub async fn resync(db: &Db, github: &GitHub, repo: &RepoRef) -> anyhow::Result<
         None => RepoConfig::default().label_prefix,
     };
 
-    // Issue number → status from its label. Stopped tasks carry no label and stay as they are.
+    // Issue number → status from its label, and the body. Stopped tasks carry no label and stay
+    // as they are.
     let mut labelled = BTreeMap::new();
     for status in TaskStatus::ALL {
         let Some(label) = status.label(&prefix) else {
             continue;
         };
         for issue in client.list_issues_with_label(repo, &label).await? {
-            labelled.insert(issue.number, status);
+            labelled.insert(issue.number.0, (status, issue.body));
         }
     }
 
     let mut report = ResyncReport::default();
-    for (issue, label_status) in labelled {
+    for (issue, (label_status, body)) in labelled {
+        let issue = IssueNumber(issue);
         report.seen += 1;
         let comments = client.list_comments(repo, issue).await?;
         let tracking = comments.iter().rev().find_map(|c| {
@@ -57,6 +64,26 @@ pub async fn resync(db: &Db, github: &GitHub, repo: &RepoRef) -> anyhow::Result<
             Some((id, marker)) => (label_status, marker.attempt.max(1), Some(*id)),
             None => (label_status, 1, None),
         };
+        let mut found = Resync {
+            status,
+            attempt,
+            tracking_comment: comment,
+            plan: Vec::new(),
+            part_of: None,
+            waits_for: Vec::new(),
+        };
+        // A part tells its plan when something happens to it, whatever its status; what it
+        // waits for, and a plan's parts, matter only while it waits.
+        if let Some(facts) = read_sub_issue_body(&body) {
+            found.part_of = Some(facts.parent);
+            if status == TaskStatus::Blocked {
+                found.waits_for = facts.depends_on;
+            }
+        }
+        if status == TaskStatus::Blocked {
+            found.plan = plan_parts(&client, repo, issue).await?;
+        }
+        let is_plan = !found.plan.is_empty();
         let new = NewAttempt {
             repo_id: repository.id,
             repo: repo.clone(),
@@ -72,9 +99,34 @@ pub async fn resync(db: &Db, github: &GitHub, repo: &RepoRef) -> anyhow::Result<
                 issue: None,
             },
         };
-        if db.resync_task(new, status, attempt, comment).await? {
+        if let Some(task) = db.resync_task(new, found).await? {
             report.changed += 1;
+            if is_plan {
+                db.enqueue(&[Job::PlanCheck { task }.to_new(0)]).await?;
+            }
         }
     }
     Ok(report)
+}
+
+/// The parts of a planned issue: its sub-issues that bosun opened for a plan of it.
+async fn plan_parts(
+    client: &Installation,
+    repo: &RepoRef,
+    issue: IssueNumber,
+) -> anyhow::Result<Vec<ResyncedPart>> {
+    Ok(client
+        .list_sub_issues(repo, issue)
+        .await?
+        .into_iter()
+        .filter_map(|sub| {
+            let facts = read_sub_issue_body(&sub.body).filter(|f| f.parent == issue.0)?;
+            Some(ResyncedPart {
+                key: facts.key,
+                issue: sub.number.0,
+                title: sub.title,
+                depends_on: facts.depends_on,
+            })
+        })
+        .collect())
 }

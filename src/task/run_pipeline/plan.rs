@@ -63,14 +63,6 @@ impl PlanSession {
     }
 }
 
-/// Hidden in a sub-issue's body: finds the issue again on a retry (task and part, not the
-/// attempt, so a retried plan reuses the sub-issues it already opened).
-/// The key is hex-encoded: it is the planner's text, and must neither end the HTML comment nor
-/// collide with another key.
-fn part_marker(task: crate::task::model::TaskId, key: &str) -> String {
-    format!("<!-- bosun:part {task}:{} -->", hex::encode(key))
-}
-
 impl Pipeline<'_> {
     /// Opens one sub-issue per part (or finds the ones an earlier try opened), starts a task
     /// on each, and leaves the planned issue waiting for them.
@@ -106,7 +98,7 @@ impl Pipeline<'_> {
             let number = match known {
                 Some(item) => item.issue,
                 None => {
-                    let marker = part_marker(self.task.id, &part.key);
+                    let marker = reply::part_marker(self.task.id, &part.key);
                     let title = redactor.redact(&part.title);
                     let body = reply::sub_issue_body(
                         parent.0,
@@ -249,20 +241,5 @@ impl Pipeline<'_> {
         }
         self.ctx.jobs_added.notify_one();
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn part_markers_cannot_end_the_html_comment() {
-        let marker = part_marker(crate::task::model::TaskId(3), "a -->");
-        assert_eq!(marker, "<!-- bosun:part 3:61202d2d3e -->");
-        assert_ne!(
-            part_marker(crate::task::model::TaskId(3), "a b"),
-            part_marker(crate::task::model::TaskId(3), "a_b")
-        );
     }
 }

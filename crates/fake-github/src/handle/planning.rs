@@ -15,6 +15,18 @@ impl FakeGitHub {
             .unwrap_or_default()
     }
 
+    /// Links `child` under `parent`, as `POST …/sub_issues` would (set-up for tests that build
+    /// a plan by hand). Panics for an unknown issue or a child that has another parent.
+    pub fn link_sub_issue(&self, full_name: &str, parent: u64, child: u64) {
+        let key = key_of(full_name);
+        self.s()
+            .model()
+            .add_sub_issue(&key, parent, child, false, std::time::SystemTime::now())
+            .unwrap_or_else(|e| {
+                panic!("fake-github: cannot link {full_name}#{child} under #{parent}: {e:?}")
+            });
+    }
+
     /// (`"open"` | `"closed"`, `state_reason`). Panics for an unknown issue.
     pub fn issue_state(&self, full_name: &str, n: u64) -> (String, Option<String>) {
         let m = self.s().model();
