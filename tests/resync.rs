@@ -110,8 +110,16 @@ async fn resync_brings_back_a_waiting_plan_and_the_plan_goes_on() {
             &sub_issue_body(parent, "Write c.", &[a], &part_marker(TaskId(40), "c")),
             "bosun-test[bot]",
         );
+        // A person's sub-issue that reads like a part is not one: bosun did not write it.
+        let forged = gh.add_issue(
+            REPO,
+            "Part F",
+            &sub_issue_body(parent, "Write f.", &[], &part_marker(TaskId(40), "f")),
+            WRITER,
+        );
         gh.link_sub_issue(REPO, parent, a);
         gh.link_sub_issue(REPO, parent, c);
+        gh.link_sub_issue(REPO, parent, forged);
         gh.label_issue(REPO, parent, "bosun:blocked");
         gh.label_issue(REPO, a, "bosun:needs-review");
         gh.label_issue(REPO, c, "bosun:blocked");

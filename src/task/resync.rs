@@ -45,13 +45,12 @@ pub async fn resync(db: &Db, github: &GitHub, repo: &RepoRef) -> anyhow::Result<
             continue;
         };
         for issue in client.list_issues_with_label(repo, &label).await? {
-            labelled.insert(issue.number.0, (status, issue.body));
+            labelled.insert(issue.number, (status, issue.author_login, issue.body));
         }
     }
 
     let mut report = ResyncReport::default();
-    for (issue, (label_status, body)) in labelled {
-        let issue = IssueNumber(issue);
+    for (issue, (label_status, author, body)) in labelled {
         report.seen += 1;
         let comments = client.list_comments(repo, issue).await?;
         let tracking = comments.iter().rev().find_map(|c| {
@@ -73,15 +72,17 @@ pub async fn resync(db: &Db, github: &GitHub, repo: &RepoRef) -> anyhow::Result<
             waits_for: Vec::new(),
         };
         // A part tells its plan when something happens to it, whatever its status; what it
-        // waits for, and a plan's parts, matter only while it waits.
-        if let Some(facts) = read_sub_issue_body(&body) {
+        // waits for, and a plan's parts, matter only while it waits. Only what bosun itself
+        // wrote counts: a person's issue that reads like a part is not one.
+        let by_bosun = author.eq_ignore_ascii_case(&bot_login);
+        if let Some(facts) = read_sub_issue_body(&body).filter(|_| by_bosun) {
             found.part_of = Some(facts.parent);
             if status == TaskStatus::Blocked {
                 found.waits_for = facts.depends_on;
             }
         }
         if status == TaskStatus::Blocked {
-            found.plan = plan_parts(&client, repo, issue).await?;
+            found.plan = plan_parts(&client, repo, issue, &bot_login).await?;
         }
         let is_plan = !found.plan.is_empty();
         let new = NewAttempt {
@@ -114,11 +115,13 @@ async fn plan_parts(
     client: &Installation,
     repo: &RepoRef,
     issue: IssueNumber,
+    bot_login: &str,
 ) -> anyhow::Result<Vec<ResyncedPart>> {
     Ok(client
         .list_sub_issues(repo, issue)
         .await?
         .into_iter()
+        .filter(|sub| sub.author_login.eq_ignore_ascii_case(bot_login))
         .filter_map(|sub| {
             let facts = read_sub_issue_body(&sub.body).filter(|f| f.parent == issue.0)?;
             Some(ResyncedPart {
