@@ -524,6 +524,81 @@ async fn a_repository_may_lower_its_daily_budget_below_the_servers() {
     .await;
 }
 
+/// Earlier runs of this repository spent `micro_usd` today.
+async fn spent_today(app: &TestApp, micro_usd: u64) {
+    let stat = bosun::db::RunStat {
+        task_id: 900,
+        attempt: 1,
+        repo_id: bosun::github::ids::RepoId(app.repo_id),
+        kind: "implement".into(),
+        agent: "claude".into(),
+        model: None,
+        complexity: "medium".into(),
+        outcome: "done".into(),
+        duration_secs: 60,
+        input_tokens: 1,
+        output_tokens: 1,
+        cost_micro_usd: Some(micro_usd),
+        files_changed: 1,
+        lines_changed: 1,
+        finished_at: bosun::db::now_ms(),
+        title: "Earlier".into(),
+        body: String::new(),
+    };
+    app.db().record_run_stat(&stat).await.unwrap();
+}
+
+/// A retry from the dashboard or the CLI is checked against the server's limits only (the CLI
+/// cannot read the repository's file): the run checks again when it starts, with the
+/// repository's own lower budget, and does not start.
+#[tokio::test]
+async fn a_run_checks_the_repositorys_own_budget_when_it_starts() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("bosun-server.yml");
+        std::fs::write(&config, "limits:\n  repo_daily_budget_usd: 5.0\n").unwrap();
+        let app = TestApp::start_with(|c| c.run_config = Some(config.clone())).await;
+        app.github.set_permission(REPO, WRITER, "write");
+        app.github
+            .put_file(REPO, ".github/bosun.yml", "budget:\n  daily_usd: 1.0\n");
+        let issue = app.github.add_issue(REPO, "Fix it", "", WRITER);
+        app.send_json("issues", "first", &labeled(&app, issue, "bosun", WRITER))
+            .await;
+        app.wait_for("the first attempt", |g| {
+            g.issue_labels(REPO, issue)
+                .contains(&"bosun:done".to_string())
+        })
+        .await;
+        app.settle().await;
+
+        spent_today(&app, 1_500_000).await;
+        let task = app.db().tasks_where(None, None, 10).await.unwrap()[0]
+            .task
+            .id;
+        let server_only = bosun::worker::context::SpendLimits {
+            repo_daily: Some(5_000_000),
+            installation_monthly: None,
+        };
+        let retried = bosun::task::control::retry(app.db(), task, "`cli:test`", None, server_only)
+            .await
+            .expect("within the server's limit");
+        assert_eq!(retried.attempt, 2);
+        app.wait_for("the run to refuse to start", |g| {
+            g.issue_labels(REPO, issue)
+                .contains(&"bosun:failed".to_string())
+                && support::tracking(g, issue).contains(
+                    "Not started: this repository's daily budget is spent: $1.50 of $1.00",
+                )
+        })
+        .await;
+        let state = app.db().task(task).await.unwrap().unwrap();
+        assert_eq!((state.status, state.attempt), (TaskStatus::Failed, 2));
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
 /// $1.50 spent today against a daily budget of $1.00 (from the server's limit or the
 /// repository's lower one): a trigger gets a reply and queues nothing.
 async fn over_the_daily_budget(server_config: &str, repo_config: &str) {
@@ -536,27 +611,7 @@ async fn over_the_daily_budget(server_config: &str, repo_config: &str) {
         if !repo_config.is_empty() {
             app.github.put_file(REPO, ".github/bosun.yml", repo_config);
         }
-        // Earlier runs of this repository spent $1.50 today.
-        let stat = bosun::db::RunStat {
-            task_id: 900,
-            attempt: 1,
-            repo_id: bosun::github::ids::RepoId(app.repo_id),
-            kind: "implement".into(),
-            agent: "claude".into(),
-            model: None,
-            complexity: "medium".into(),
-            outcome: "done".into(),
-            duration_secs: 60,
-            input_tokens: 1,
-            output_tokens: 1,
-            cost_micro_usd: Some(1_500_000),
-            files_changed: 1,
-            lines_changed: 1,
-            finished_at: bosun::db::now_ms(),
-            title: "Earlier".into(),
-            body: String::new(),
-        };
-        app.db().record_run_stat(&stat).await.unwrap();
+        spent_today(&app, 1_500_000).await;
         let issue = app.github.add_issue(REPO, "Fix it", "", WRITER);
         app.send_json("issues", "over", &labeled(&app, issue, "bosun", WRITER))
             .await;

@@ -285,6 +285,15 @@ pub fn spent_line(budget: &str, spent: u64, limit: u64, until: &str) -> String {
     )
 }
 
+/// How an attempt ends when a budget was found spent as its run was about to start.
+pub fn budget_refused_at_start(why: &str) -> String {
+    format!(
+        "💸 Not started: {why}. Say `retry` after that, or raise the limit in the server's \
+         configuration (`limits.repo_daily_budget_usd`, `limits.installation_monthly_budget_usd`) \
+         or the repository's `budget.daily_usd`."
+    )
+}
+
 /// The answer to a trigger while a budget is spent: no run is queued.
 pub fn budget_refused(why: &str, key: &str) -> String {
     super::with_marker(

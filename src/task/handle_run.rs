@@ -33,6 +33,20 @@ pub async fn handle_run(
         tracing::info!("the task waits for other issues; nothing to run yet");
         return Ok(());
     }
+    // Asked before the run starts, and not only when it was asked for: a retry from the
+    // dashboard or the CLI was checked without the repository's own budget, and a run waiting
+    // for a slot may find the budget spent by the runs before it.
+    if let Some(why) = spent_before_start(ctx, &task).await? {
+        tracing::info!(%why, "a budget is spent: the run does not start");
+        let refused = TaskEvent::Finished {
+            attempt,
+            status: TaskStatus::Failed,
+            summary: crate::reply::budget_refused_at_start(&why),
+        };
+        moved_on(ctx.db.record(task_id, &refused, Some(fence), &face).await)?;
+        ctx.jobs_added.notify_one();
+        return Ok(());
+    }
     // Recorded again after a crash: the log then shows the restart.
     moved_on(
         ctx.db
@@ -65,6 +79,24 @@ pub async fn handle_run(
     moved_on(ctx.db.record(task_id, &finished, Some(fence), &face).await)?;
     ctx.jobs_added.notify_one();
     Ok(())
+}
+
+/// Which budget is spent for this task's repository or installation, the repository's own
+/// daily budget included (a broken `.github/bosun.yml` leaves the server's limits, and the run
+/// reports the file itself).
+async fn spent_before_start(
+    ctx: &Ctx,
+    task: &crate::db::TaskRow,
+) -> Result<Option<String>, JobError> {
+    let client = ctx.github.installation(task.installation);
+    let limits = match ctx.repo_config(&client, &task.repo, task.repo_id).await? {
+        Ok(config) => crate::task::spending::for_repo(ctx.settings.spend_limits, &config.budget),
+        Err(_) => ctx.settings.spend_limits,
+    };
+    Ok(
+        crate::task::spending::spent_budget(&ctx.db, limits, task.repo_id, task.installation)
+            .await?,
+    )
 }
 
 /// How many waiting tasks' comments are refreshed when a run starts: the first in line, whose

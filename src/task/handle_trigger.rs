@@ -245,11 +245,7 @@ async fn spent_budget(
     config: &RepoConfig,
     installation: crate::github::ids::InstallationId,
 ) -> Result<Option<String>, JobError> {
-    let mut limits = ctx.settings.spend_limits;
-    limits.repo_daily = crate::config::run::clamp_max(
-        config.budget.daily_usd.map(crate::config::run::micro_usd),
-        limits.repo_daily,
-    );
+    let limits = crate::task::spending::for_repo(ctx.settings.spend_limits, &config.budget);
     Ok(crate::task::spending::spent_budget(&ctx.db, limits, req.repo_id, installation).await?)
 }
 

@@ -1,12 +1,24 @@
 //! Whether a repository's daily or an installation's monthly budget is spent: the check before
-//! anything starts a new run (a trigger on GitHub, `bosun task retry`). Spending is what
-//! finished runs cost (`run_stats`), per UTC day and per UTC month.
+//! anything starts a new run (a trigger on GitHub, `bosun task retry`, and again when the run
+//! starts, with the repository's own budget). Spending is what finished runs cost
+//! (`run_stats`), per UTC day and per UTC month.
 
 use chrono::Datelike;
 
 use crate::db::{Db, SpendScope};
 use crate::github::ids::{InstallationId, RepoId};
 use crate::worker::context::SpendLimits;
+
+/// The server's limits, with the repository's own daily budget where it is lower.
+pub fn for_repo(server: SpendLimits, repo: &crate::config::repo::Budget) -> SpendLimits {
+    SpendLimits {
+        repo_daily: crate::config::run::clamp_max(
+            repo.daily_usd.map(crate::config::run::micro_usd),
+            server.repo_daily,
+        ),
+        ..server
+    }
+}
 
 /// Which budget is spent, with the numbers, or `None` while both leave room.
 pub async fn spent_budget(
