@@ -107,6 +107,16 @@ pub enum Event {
         action: String,
         installation: InstallationId,
     },
+    /// A push: bosun cares only whether it may have changed `.github/bosun.yml` on the
+    /// default branch (the repository's settings and jobs).
+    Pushed {
+        installation: Option<InstallationId>,
+        repo: RepoRef,
+        repo_id: RepoId,
+        to_default_branch: bool,
+        /// A commit lists the file, or the push cannot tell (forced, or no commits listed).
+        config_may_have_changed: bool,
+    },
     /// Well-formed, but nothing bosun acts on.
     Other {
         event: String,
@@ -300,6 +310,44 @@ struct InstallationPayload {
 }
 
 #[derive(Deserialize)]
+struct PushPayload {
+    #[serde(rename = "ref")]
+    pushed_ref: String,
+    #[serde(default)]
+    forced: bool,
+    #[serde(default)]
+    commits: Vec<WirePushCommit>,
+    repository: WirePushRepo,
+    installation: Option<WireInstallation>,
+}
+
+#[derive(Deserialize)]
+struct WirePushRepo {
+    id: u64,
+    name: String,
+    owner: WireOwner,
+    default_branch: String,
+}
+
+#[derive(Deserialize)]
+struct WirePushCommit {
+    #[serde(default)]
+    added: Vec<String>,
+    #[serde(default)]
+    modified: Vec<String>,
+    #[serde(default)]
+    removed: Vec<String>,
+}
+
+impl WirePushCommit {
+    fn touches(&self, path: &str) -> bool {
+        [&self.added, &self.modified, &self.removed]
+            .iter()
+            .any(|paths| paths.iter().any(|p| p == path))
+    }
+}
+
+#[derive(Deserialize)]
 struct ActionOnly {
     action: Option<String>,
 }
@@ -471,6 +519,20 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
                 body: p.comment.body.unwrap_or_default(),
             })
         }
+        "push" => {
+            let p: PushPayload = serde_json::from_slice(payload).map_err(shape)?;
+            let config = crate::worker::context::REPO_CONFIG_PATH;
+            Ok(Event::Pushed {
+                installation: p.installation.map(|i| InstallationId(i.id)),
+                repo: RepoRef::new(p.repository.owner.login, p.repository.name),
+                repo_id: RepoId(p.repository.id),
+                to_default_branch: p.pushed_ref
+                    == format!("refs/heads/{}", p.repository.default_branch),
+                config_may_have_changed: p.forced
+                    || p.commits.is_empty()
+                    || p.commits.iter().any(|c| c.touches(config)),
+            })
+        }
         "installation" | "installation_repositories" => {
             let p: InstallationPayload = serde_json::from_slice(payload).map_err(shape)?;
             Ok(Event::Installation {
@@ -503,6 +565,38 @@ mod tests {
                 action: Some("created".into())
             })
         );
+    }
+
+    #[test]
+    fn a_push_says_whether_the_config_on_the_default_branch_may_have_changed() {
+        let push = |git_ref: &str, forced: bool, commits: &str| {
+            let body = format!(
+                r#"{{"ref":"{git_ref}","forced":{forced},"commits":{commits},
+                "repository":{{"id":7,"name":"r","owner":{{"login":"o","name":"o"}},"default_branch":"main"}},
+                "installation":{{"id":3}}}}"#
+            );
+            match parse_event("push", body.as_bytes()).unwrap() {
+                Event::Pushed {
+                    to_default_branch,
+                    config_may_have_changed,
+                    repo,
+                    ..
+                } => {
+                    assert_eq!(repo.to_string(), "o/r");
+                    (to_default_branch, config_may_have_changed)
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        let touching = r#"[{"added":[],"modified":["README.md"],"removed":[]},
+            {"added":[],"modified":[".github/bosun.yml"],"removed":[]}]"#;
+        let elsewhere = r#"[{"added":["src/a.rs"],"modified":[],"removed":[]}]"#;
+        assert_eq!(push("refs/heads/main", false, touching), (true, true));
+        assert_eq!(push("refs/heads/main", false, elsewhere), (true, false));
+        assert_eq!(push("refs/heads/main", true, elsewhere), (true, true));
+        assert_eq!(push("refs/heads/main", false, "[]"), (true, true));
+        assert_eq!(push("refs/heads/feature", false, touching), (false, true));
+        assert_eq!(push("refs/tags/main", false, touching), (false, true));
     }
 
     #[test]

@@ -60,6 +60,16 @@ pub struct LifecycleRequest {
     pub what: LifecycleWhat,
 }
 
+/// A push that may have changed the repository's `.github/bosun.yml` on its default branch:
+/// read it again (its settings and its jobs) now rather than at its next event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigRefresh {
+    pub delivery: DeliveryId,
+    pub installation: InstallationId,
+    pub repo: RepoRef,
+    pub repo_id: RepoId,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LifecycleWhat {
     IssueClosed,
@@ -120,6 +130,8 @@ pub enum Decision {
     Lifecycle(Box<LifecycleRequest>),
     /// Someone reviewed or wrote on a pull request, possibly one bosun opened.
     Feedback(Box<FeedbackRequest>),
+    /// The repository's configuration may have changed.
+    ConfigChanged(Box<ConfigRefresh>),
     /// Recognised; nothing to do (the note says why, for the delivery log).
     Noted(&'static str),
     /// Not something bosun acts on.
@@ -243,6 +255,23 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
             feedback_on_branch(delivery, pull, FeedbackWhat::ReviewComment { id: comment })
         }
         Event::Installation { .. } => Decision::Noted("installation change"),
+        Event::Pushed {
+            installation,
+            repo,
+            repo_id,
+            to_default_branch,
+            config_may_have_changed,
+        } => match (installation, to_default_branch, config_may_have_changed) {
+            (_, false, _) => Decision::Ignore("a push to another branch".into()),
+            (_, true, false) => Decision::Noted("a push that leaves the configuration as it was"),
+            (None, true, true) => Decision::Ignore("a push without an installation".into()),
+            (Some(installation), true, true) => Decision::ConfigChanged(Box::new(ConfigRefresh {
+                delivery: delivery.clone(),
+                installation,
+                repo,
+                repo_id,
+            })),
+        },
         Event::IssueLabeled { issue, label } => request(issue, TriggerWhat::Label { name: label }),
         Event::IssueOpened { issue } => {
             let found = parse_commands(&issue.body, &me.handle);

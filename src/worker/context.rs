@@ -194,6 +194,25 @@ impl Ctx {
         Ok(config)
     }
 
+    /// Reads the repository's file again after a push that may have changed it: the cached
+    /// copy is dropped, so its settings apply to the next trigger and its jobs are updated now.
+    /// A broken file is only logged here (no issue to comment on); the next trigger's comment
+    /// says what is wrong.
+    pub async fn refresh_repo_config(
+        &self,
+        req: &crate::task::trigger::ConfigRefresh,
+    ) -> Result<(), JobError> {
+        lock(&self.configs).remove(&req.repo_id);
+        let client = self.github.installation(req.installation);
+        match self.repo_config(&client, &req.repo, req.repo_id).await? {
+            Ok(_) => tracing::info!("configuration read again"),
+            Err(problem) => {
+                tracing::warn!(problem = %problem.message, "the pushed configuration is broken")
+            }
+        }
+        Ok(())
+    }
+
     /// Makes the schedules table hold the jobs of the repository's file as just read (a
     /// broken file leaves them as they were). Best effort: the next read tries again.
     async fn sync_repo_jobs(&self, repo: &RepoRef, config: &RepoConfig) {

@@ -125,6 +125,15 @@ fn handle(me: &Identity, delivery: &StoredDelivery) -> Handled {
             let job = Job::Feedback(request).to_new(now_ms());
             done(DeliveryState::Processed, "feedback queued", vec![job])
         }
+        Decision::ConfigChanged(request) => {
+            tracing::info!(repo = %request.repo, "configuration refresh queued");
+            let job = Job::RefreshConfig(request).to_new(now_ms());
+            done(
+                DeliveryState::Processed,
+                "configuration refresh queued",
+                vec![job],
+            )
+        }
         Decision::Noted(what) => {
             tracing::debug!(what, "delivery noted");
             done(DeliveryState::Processed, what, vec![])

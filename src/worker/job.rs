@@ -3,7 +3,7 @@
 
 use crate::db::NewJob;
 use crate::task::model::TaskId;
-use crate::task::trigger::{FeedbackRequest, LifecycleRequest, TriggerRequest};
+use crate::task::trigger::{ConfigRefresh, FeedbackRequest, LifecycleRequest, TriggerRequest};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +23,8 @@ pub enum Job {
     PlanCheck { task: TaskId },
     /// A server job's tick: open its issue and start a task on it.
     Scheduled { name: String, tick: i64 },
+    /// Read the repository's `.github/bosun.yml` again (a push may have changed it).
+    RefreshConfig(Box<ConfigRefresh>),
 }
 
 impl Job {
@@ -35,6 +37,7 @@ impl Job {
             Job::Feedback(_) => "feedback",
             Job::PlanCheck { .. } => "plan_check",
             Job::Scheduled { .. } => "scheduled",
+            Job::RefreshConfig(_) => "refresh_config",
         }
     }
 
@@ -59,6 +62,12 @@ impl Job {
             Job::PlanCheck { task } => (
                 Some(format!("plan:{task}")),
                 Some(format!("plan:{task}")),
+                8,
+            ),
+            // A queued read takes whatever the file holds when it runs: twins coalesce.
+            Job::RefreshConfig(r) => (
+                Some(format!("config:{}", r.repo_id)),
+                Some(format!("config:{}", r.repo_id)),
                 8,
             ),
             // One job's ticks one after the other, each once (its issue has a marker).

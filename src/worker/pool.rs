@@ -200,6 +200,11 @@ async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
             let span = tracing::info_span!("face", task = %task, repo = tracing::field::Empty, issue = tracing::field::Empty);
             handle_face(ctx, *task).instrument(span).await
         }
+        Job::RefreshConfig(req) => {
+            let span =
+                tracing::info_span!("refresh_config", repo = %req.repo, delivery = %req.delivery);
+            ctx.refresh_repo_config(req).instrument(span).await
+        }
     }
 }
 
