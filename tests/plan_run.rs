@@ -4,7 +4,7 @@
 //! sub-issues on the fake GitHub, runs the two independent ones, holds the dependent one
 //! (`bosun:blocked`) until the first is merged, and closes the planned issue when all are done.
 //! A part closed as not planned is struck out, and the part that waited for it says it will not
-//! start.
+//! start; opened again, the part is waited for again.
 
 #[path = "support/images.rs"]
 mod images;
@@ -82,12 +82,24 @@ async fn merge(app: &TestApp, pr: &fake_github::PullRecord) {
     assert_eq!(answer.status(), 202);
 }
 
+/// A delivery id of its own for each webhook a test sends.
+fn delivery(what: &str) -> String {
+    static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("d-{what}-{n}")
+}
+
 async fn close(app: &TestApp, issue: u64, reason: &str) {
     app.github.close_issue_as(REPO, issue, reason);
     let payload = issue_closed(app, issue, reason, WRITER);
-    let answer = app
-        .send_json("issues", &format!("d-close-{issue}"), &payload)
-        .await;
+    let answer = app.send_json("issues", &delivery("close"), &payload).await;
+    assert_eq!(answer.status(), 202);
+}
+
+async fn reopen(app: &TestApp, issue: u64) {
+    app.github.set_issue_state(REPO, issue, "open");
+    let payload = issue_reopened(app, issue, WRITER);
+    let answer = app.send_json("issues", &delivery("reopen"), &payload).await;
     assert_eq!(answer.status(), 202);
 }
 
@@ -241,6 +253,16 @@ async fn a_part_closed_as_not_planned_holds_back_what_needs_it_and_the_plan_ends
     );
     assert!(pull_for(gh, c).is_none());
     assert_eq!(gh.issue_state(REPO, parent).0, "open");
+
+    // A opened again is waited for again; closed as not planned once more, it is struck out.
+    reopen(app, a).await;
+    let back = |gh: &FakeGitHub| {
+        let board = tracking(gh, parent);
+        board.contains("Plan: 3 sub-issues, 0 done\n") && !board.contains(&format!("~~#{a}"))
+    };
+    wait(gh, "A back on the plan", back, parent).await;
+    close(app, a, "not_planned").await;
+    wait(gh, "A struck out again", struck, parent).await;
 
     // B merged and C closed as completed by a person: the plan is done without A.
     merge(app, &pull_for(gh, b).unwrap()).await;

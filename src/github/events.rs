@@ -63,6 +63,10 @@ pub enum Event {
     IssueClosed {
         issue: IssueContext,
     },
+    /// Opened again after it was closed.
+    IssueReopened {
+        issue: IssueContext,
+    },
     /// A pull request was closed, merged or not.
     PullClosed {
         installation: Option<InstallationId>,
@@ -426,7 +430,7 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
             let action = action()?;
             if !matches!(
                 action.as_deref(),
-                Some("labeled" | "opened" | "edited" | "closed")
+                Some("labeled" | "opened" | "edited" | "closed" | "reopened")
             ) {
                 return other(action);
             }
@@ -447,6 +451,7 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
                 },
                 "opened" => Event::IssueOpened { issue },
                 "closed" => Event::IssueClosed { issue },
+                "reopened" => Event::IssueReopened { issue },
                 _ => Event::IssueEdited {
                     issue,
                     old_body: old_body(changes),

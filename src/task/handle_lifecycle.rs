@@ -51,6 +51,8 @@ async fn follow(
             TaskEvent::IssueClosed { by: req.by.clone() }
         }
         LifecycleWhat::IssueClosed => return Ok(()),
+        // A stopped task stays stopped; only a plan the issue belongs to looks again.
+        LifecycleWhat::IssueReopened => return Ok(()),
         LifecycleWhat::PullClosed { number, merged, .. } => {
             if state.pull.as_ref().map(|p| p.number) != Some(*number) {
                 tracing::info!(pr = number, "not the task's pull request");

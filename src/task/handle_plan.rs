@@ -3,7 +3,8 @@
 //! done starts. A part closed any other way (not planned, duplicate) is dropped: the parts
 //! that wait for it do not start, and say so, until a person retries them or closes them. When
 //! every part is done or dropped the planned issue is marked done and closed (or, when nothing
-//! was done, the plan ends and the issue stays open).
+//! was done, the plan ends and the issue stays open). A dropped part opened again is waited
+//! for again.
 //! Enqueued whenever something happens to a sub-issue (see `handle_lifecycle`).
 
 use crate::db::{Fence, RecordError, TaskRow};
@@ -52,6 +53,9 @@ pub async fn handle_plan_check(ctx: &Ctx, id: TaskId, fence: Fence) -> Result<()
                 issue: part.issue,
                 reason,
             },
+            PartNow::Open if part.dropped.is_some() => {
+                TaskEvent::PlanPartReopened { issue: part.issue }
+            }
             PartNow::Dropped(_) | PartNow::Open => continue,
         };
         if !recorded(ctx, &task, &event, fence, Vec::new()).await? {
@@ -61,6 +65,13 @@ pub async fn handle_plan_check(ctx: &Ctx, id: TaskId, fence: Fence) -> Result<()
             TaskEvent::PlanPartDropped { issue, reason } => {
                 tracing::info!(part = issue, %reason, "plan part closed without being done");
                 dropped.push((issue, reason));
+            }
+            TaskEvent::PlanPartReopened { issue } => {
+                tracing::info!(
+                    part = issue,
+                    "plan part opened again; the plan waits for it"
+                );
+                dropped.retain(|(n, _)| *n != issue);
             }
             _ => {
                 tracing::info!(part = part.issue, "plan part done");

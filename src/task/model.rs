@@ -310,6 +310,8 @@ pub enum TaskEvent {
     /// Sub-issue `issue` of the plan was closed without being done; `reason` is GitHub's
     /// `state_reason` ("not_planned", "duplicate", ...). Parts that wait for it do not start.
     PlanPartDropped { issue: u64, reason: String },
+    /// A dropped sub-issue was opened again: the plan waits for it again.
+    PlanPartReopened { issue: u64 },
     /// Everything this sub-issue waited for is done: its run can start.
     Unblocked,
     /// The attempt ended.
@@ -601,6 +603,7 @@ impl TaskEvent {
             TaskEvent::PlanPublished { .. } => "plan_published",
             TaskEvent::PlanPartDone { .. } => "plan_part_done",
             TaskEvent::PlanPartDropped { .. } => "plan_part_dropped",
+            TaskEvent::PlanPartReopened { .. } => "plan_part_reopened",
             TaskEvent::Unblocked => "unblocked",
             TaskEvent::Finished { .. } => "finished",
             TaskEvent::Stopped { .. } => "stopped",
@@ -679,6 +682,15 @@ impl TaskState {
                 self.status == TaskStatus::Blocked
                     && self.plan.as_ref().is_some_and(|p| {
                         p.published && p.parts.iter().any(|i| i.issue == *issue && !i.settled())
+                    })
+            }
+            TaskEvent::PlanPartReopened { issue } => {
+                self.status == TaskStatus::Blocked
+                    && self.plan.as_ref().is_some_and(|p| {
+                        p.published
+                            && p.parts
+                                .iter()
+                                .any(|i| i.issue == *issue && i.dropped.is_some())
                     })
             }
             TaskEvent::PlaceholderRan { attempt }
@@ -1000,6 +1012,11 @@ impl TaskState {
                     part.dropped = Some(reason.clone());
                 }
             }
+            TaskEvent::PlanPartReopened { issue } => {
+                if let Some(part) = self.plan_part_mut(*issue) {
+                    part.dropped = None;
+                }
+            }
             TaskEvent::Unblocked => self.status = TaskStatus::New,
             TaskEvent::Finished {
                 status, summary, ..
@@ -1258,6 +1275,11 @@ mod tests {
                 reason: "not_planned".into()
             })
             .is_err());
+        // Opened again, it is waited for again; it could not be reopened twice.
+        let reopened = TaskEvent::PlanPartReopened { issue: 12 };
+        let back = after.clone().apply(&reopened).unwrap();
+        assert!(!back.plan.as_ref().unwrap().parts[1].settled());
+        assert!(back.check(&reopened).is_err());
         let after = after.apply(&TaskEvent::PlanPartDone { issue: 12 }).unwrap();
         let part = &after.plan.as_ref().unwrap().parts[1];
         assert_eq!((part.done, part.dropped.as_deref()), (true, None));

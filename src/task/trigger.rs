@@ -73,6 +73,8 @@ pub struct ConfigRefresh {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LifecycleWhat {
     IssueClosed,
+    /// Matters only to a part of a plan: its plan looks again.
+    IssueReopened,
     PullClosed {
         number: u64,
         merged: bool,
@@ -142,6 +144,17 @@ pub enum Decision {
 const OWN_MARKER: &str = "<!-- bosun:";
 
 pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
+    let lifecycle = |issue: IssueContext, what: LifecycleWhat| {
+        Decision::Lifecycle(Box::new(LifecycleRequest {
+            delivery: delivery.clone(),
+            installation: issue.installation,
+            repo: issue.repo,
+            repo_id: issue.repo_id,
+            issue: issue.issue,
+            by: issue.sender.login,
+            what,
+        }))
+    };
     let request = |issue: IssueContext, what: TriggerWhat| {
         Decision::Trigger(Box::new(TriggerRequest {
             delivery: delivery.clone(),
@@ -194,15 +207,8 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
     }
     match event {
         Event::Ping => Decision::Noted("ping"),
-        Event::IssueClosed { issue } => Decision::Lifecycle(Box::new(LifecycleRequest {
-            delivery: delivery.clone(),
-            installation: issue.installation,
-            repo: issue.repo,
-            repo_id: issue.repo_id,
-            issue: issue.issue,
-            by: issue.sender.login,
-            what: LifecycleWhat::IssueClosed,
-        })),
+        Event::IssueClosed { issue } => lifecycle(issue, LifecycleWhat::IssueClosed),
+        Event::IssueReopened { issue } => lifecycle(issue, LifecycleWhat::IssueReopened),
         Event::PullClosed {
             installation,
             repo,

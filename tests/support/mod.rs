@@ -243,6 +243,13 @@ pub fn issue_closed(app: &TestApp, issue: u64, reason: &str, sender: &str) -> Va
     p
 }
 
+/// `issues.reopened` from the real example, moved onto `issue` and sent by `sender`.
+pub fn issue_reopened(app: &TestApp, issue: u64, sender: &str) -> Value {
+    let mut p = fixture("issues", "reopened.payload.json");
+    retarget(&mut p, app, issue, sender);
+    p
+}
+
 /// Whether the issue carries `label` on the fake GitHub.
 pub fn has_label(gh: &FakeGitHub, issue: u64, label: &str) -> bool {
     gh.issue_labels(REPO, issue).iter().any(|l| l == label)
