@@ -33,8 +33,11 @@ pub fn sub_issue_body(parent: u64, body: &str, depends_on: &[u64], marker: &str)
 /// which part it is. The key is hex-encoded: it is the planner's text, and must neither end the
 /// HTML comment nor collide with another key.
 pub fn part_marker(task: TaskId, key: &str) -> String {
-    format!("<!-- bosun:part {task}:{} -->", hex::encode(key))
+    format!("{PART_MARKER}{task}:{} -->", hex::encode(key))
 }
+
+/// How `part_marker` begins.
+const PART_MARKER: &str = "<!-- bosun:part ";
 
 /// What `resync` reads back from a sub-issue bosun opened: its part's key, the planned issue
 /// and the sub-issues it waits for. `None` for any other issue.
@@ -48,8 +51,7 @@ pub struct SubIssueFacts {
 /// Reads what `sub_issue_body` and `part_marker` wrote.
 pub fn read_sub_issue_body(body: &str) -> Option<SubIssueFacts> {
     // The last marker and line: bosun writes them after the planner's text.
-    const MARKER: &str = "<!-- bosun:part ";
-    let marker = body[body.rfind(MARKER)? + MARKER.len()..]
+    let marker = body[body.rfind(PART_MARKER)? + PART_MARKER.len()..]
         .split(" -->")
         .next()?;
     let (_task, hex_key) = marker.split_once(':')?;

@@ -89,14 +89,15 @@ async fn spent_before_start(
     task: &crate::db::TaskRow,
 ) -> Result<Option<String>, JobError> {
     let client = ctx.github.installation(task.installation);
-    let limits = match ctx.repo_config(&client, &task.repo, task.repo_id).await? {
-        Ok(config) => crate::task::spending::for_repo(ctx.settings.spend_limits, &config.budget),
-        Err(_) => ctx.settings.spend_limits,
-    };
-    Ok(
-        crate::task::spending::spent_budget(&ctx.db, limits, task.repo_id, task.installation)
-            .await?,
+    let config = ctx.repo_config(&client, &task.repo, task.repo_id).await?;
+    Ok(crate::task::spending::spent_with_repo_budget(
+        &ctx.db,
+        ctx.settings.spend_limits,
+        config.as_ref().ok().map(|c| &c.budget),
+        task.repo_id,
+        task.installation,
     )
+    .await?)
 }
 
 /// How many waiting tasks' comments are refreshed when a run starts: the first in line, whose

@@ -186,7 +186,15 @@ pub(crate) async fn apply(
         Command::Do(_) | Command::Plan(_) | Command::Retry(_)
     ) && !existing.as_ref().is_some_and(|t| t.status.is_active());
     if starts_new {
-        if let Some(why) = spent_budget(ctx, req, config, client.id()).await? {
+        let spent = crate::task::spending::spent_with_repo_budget(
+            &ctx.db,
+            ctx.settings.spend_limits,
+            Some(&config.budget),
+            req.repo_id,
+            client.id(),
+        )
+        .await?;
+        if let Some(why) = spent {
             tracing::info!(%why, "a budget is spent: no new run");
             return Ok(reply_with(reply::budget_refused(&why, key)).await?);
         }
@@ -235,18 +243,6 @@ pub(crate) async fn apply(
         Command::Help => Ok(reply_with(reply::help(handle, key)).await?),
         Command::Unknown(word) => Ok(reply_with(reply::unknown_command(&word, handle, key)).await?),
     }
-}
-
-/// Which budget is spent, if one is: the server's limits, with the repository's own daily
-/// budget where it is lower.
-async fn spent_budget(
-    ctx: &Ctx,
-    req: &TriggerRequest,
-    config: &RepoConfig,
-    installation: crate::github::ids::InstallationId,
-) -> Result<Option<String>, JobError> {
-    let limits = crate::task::spending::for_repo(ctx.settings.spend_limits, &config.budget);
-    Ok(crate::task::spending::spent_budget(&ctx.db, limits, req.repo_id, installation).await?)
 }
 
 /// Starts a new attempt, or adds the text to the active one as further instructions.

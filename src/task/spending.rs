@@ -9,15 +9,27 @@ use crate::db::{Db, SpendScope};
 use crate::github::ids::{InstallationId, RepoId};
 use crate::worker::context::SpendLimits;
 
-/// The server's limits, with the repository's own daily budget where it is lower.
-pub fn for_repo(server: SpendLimits, repo: &crate::config::repo::Budget) -> SpendLimits {
-    SpendLimits {
-        repo_daily: crate::config::run::clamp_max(
-            repo.daily_usd.map(crate::config::run::micro_usd),
-            server.repo_daily,
-        ),
-        ..server
-    }
+/// Which budget is spent under the server's limits, with the repository's own daily budget
+/// where it is lower (`repo_budget`: from its `.github/bosun.yml`; `None` when the file could
+/// not be read, which leaves the server's limits alone).
+pub async fn spent_with_repo_budget(
+    db: &Db,
+    server: SpendLimits,
+    repo_budget: Option<&crate::config::repo::Budget>,
+    repo: RepoId,
+    installation: InstallationId,
+) -> Result<Option<String>, sqlx::Error> {
+    let limits = match repo_budget {
+        Some(budget) => SpendLimits {
+            repo_daily: crate::config::run::clamp_max(
+                budget.daily_usd.map(crate::config::run::micro_usd),
+                server.repo_daily,
+            ),
+            ..server
+        },
+        None => server,
+    };
+    spent_budget(db, limits, repo, installation).await
 }
 
 /// Which budget is spent, with the numbers, or `None` while both leave room.
