@@ -11,12 +11,12 @@ use crate::locks::lock;
 use crate::run::runner::Runner;
 use crate::server::ingest::{Feed, Ingest};
 use crate::server::{router, Activate, AppState, Configured, Mode};
-use crate::task::trigger::Identity;
 use crate::worker::backoff::backoff;
 use crate::worker::context::{Ctx, WorkerSettings};
 use crate::worker::intake::run_intake;
 use crate::worker::pool::run_pool;
 use crate::worker::redelivery::run_redelivery_sweeps;
+use bosun_core::trigger::Identity;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -147,8 +147,8 @@ async fn build_runner(
 /// Makes the schedules table hold the server configuration's jobs: added, changed and removed
 /// as the file is now; their last ticks survive restarts.
 async fn sync_server_jobs(db: &Db, run_config: &RunConfig) -> anyhow::Result<()> {
-    let source = crate::db::ScheduleSource::Server;
-    let rows = crate::config::jobs::rows(&run_config.jobs, &source);
+    let source = bosun_core::schedule::ScheduleSource::Server;
+    let rows = bosun_core::repo_config::jobs::rows(&run_config.jobs, &source);
     let clashes = db
         .sync_schedules(&source, &rows, crate::db::now_ms())
         .await?;
@@ -371,7 +371,7 @@ pub(crate) async fn shutdown_signal() {
 /// `bosun resync`: the same credentials and database as `serve`, no server.
 pub async fn resync(
     config: ServerConfig,
-    repo: &crate::github::ids::RepoRef,
+    repo: &bosun_core::ids::RepoRef,
 ) -> anyhow::Result<crate::task::resync::ResyncReport> {
     let creds = credentials::load(&config)?.ok_or_else(|| {
         anyhow::anyhow!(

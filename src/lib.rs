@@ -3,7 +3,6 @@
 
 pub mod app;
 pub mod cli;
-pub mod command;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -12,7 +11,6 @@ pub mod locks;
 pub mod meter;
 pub mod reply;
 pub mod run;
-pub mod schedule;
 pub mod server;
 pub mod task;
 pub mod worker;

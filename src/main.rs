@@ -1,7 +1,7 @@
 //! The `bosun` command line: parse, initialise tracing, hand over to the library.
 
 use bosun::config::server::ServerConfig;
-use bosun::github::ids::RepoRef;
+use bosun_core::ids::RepoRef;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -32,7 +32,7 @@ enum Command {
         #[arg(long, env = "BOSUN_DATA_DIR", default_value = "./data")]
         data_dir: std::path::PathBuf,
         #[command(subcommand)]
-        action: bosun::schedule::cli::JobAction,
+        action: bosun::cli::schedule::JobAction,
     },
     /// Success rate, median time and cost of finished runs per agent and complexity.
     Stats {
@@ -118,7 +118,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Job { data_dir, action } => {
             init_tracing("text");
-            println!("{}", bosun::schedule::cli::run(&data_dir, action).await?);
+            println!("{}", bosun::cli::schedule::run(&data_dir, action).await?);
             Ok(())
         }
         Command::Stats { data_dir } => {

@@ -392,8 +392,8 @@ async fn a_labelled_issue_becomes_a_draft_pull_request_with_the_agents_change() 
         .app
         .db()
         .task_for_issue(
-            bosun::github::ids::RepoId(run.app.repo_id),
-            bosun::github::ids::IssueNumber(issue),
+            bosun_core::ids::RepoId(run.app.repo_id),
+            bosun_core::ids::IssueNumber(issue),
         )
         .await
         .unwrap()
@@ -402,7 +402,7 @@ async fn a_labelled_issue_becomes_a_draft_pull_request_with_the_agents_change() 
     let cloned: Vec<_> = events
         .iter()
         .filter_map(|e| match e.event {
-            bosun::task::model::TaskEvent::Fetching {
+            bosun_core::model::TaskEvent::Fetching {
                 total_objects,
                 received_bytes,
                 done: true,
@@ -1954,7 +1954,7 @@ async fn a_new_task_is_estimated_from_similar_ones_and_adds_its_own_run_to_the_h
         let stat = bosun::db::RunStat {
             task_id: 1000 + i as i64,
             attempt: 1,
-            repo_id: bosun::github::ids::RepoId(if i == 6 { repo_id + 1 } else { repo_id }),
+            repo_id: bosun_core::ids::RepoId(if i == 6 { repo_id + 1 } else { repo_id }),
             kind: "implement".into(),
             agent: "fake".into(),
             model: None,

@@ -11,7 +11,7 @@ mod support;
 #[path = "support/webdriver.rs"]
 mod webdriver;
 
-use bosun::task::model::TaskId;
+use bosun_core::model::TaskId;
 use support::dashboard::{labelled_issue_in, start};
 use support::*;
 use webdriver::{artifacts_dir, Browser};

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use bosun::github::marker::TrackingMarker;
-use bosun::task::model::{TaskEvent, TaskId, TaskStatus};
+use bosun_core::marker::TrackingMarker;
+use bosun_core::model::{TaskEvent, TaskId, TaskStatus};
 use fake_github::FakeGitHub;
 use serde_json::Value;
 use support::*;

@@ -7,8 +7,8 @@ mod images;
 mod support;
 
 use bosun::db::Db;
-use bosun::github::marker::TrackingMarker;
-use bosun::task::model::{TaskEvent, TaskStatus};
+use bosun_core::marker::TrackingMarker;
+use bosun_core::model::{TaskEvent, TaskStatus};
 use fake_github::{FakeGitHub, TEST_APP_PRIVATE_KEY};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -165,8 +165,8 @@ async fn a_killed_server_finishes_the_claimed_task_after_restart_once() {
         let db = Db::open(data_dir.path()).await.unwrap();
         let task = db
             .task_for_issue(
-                bosun::github::ids::RepoId(repo_id),
-                bosun::github::ids::IssueNumber(issue),
+                bosun_core::ids::RepoId(repo_id),
+                bosun_core::ids::IssueNumber(issue),
             )
             .await
             .unwrap()

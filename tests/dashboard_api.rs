@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use bosun::task::model::{TaskEvent, TaskId, TaskStatus};
+use bosun_core::model::{TaskEvent, TaskId, TaskStatus};
 use support::dashboard::{labelled_issue_in, sign_in, start};
 use support::*;
 

@@ -4,9 +4,9 @@
 use bosun::github::client::{
     convert_manifest, GitHub, GitHubConfig, GitHubError, Installation, RetryPolicy,
 };
-use bosun::github::ids::{AppId, CommentId, InstallationId, IssueNumber, RepoRef};
 use bosun::github::reviews::InlineComment;
 use bosun::github::types::{Permission, Reaction};
+use bosun_core::ids::{AppId, CommentId, InstallationId, IssueNumber, RepoRef};
 use fake_github::{AuthKind, FakeGitHub, Fault, TEST_APP_PRIVATE_KEY};
 use std::future::Future;
 use std::time::{Duration, Instant};

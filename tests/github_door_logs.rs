@@ -3,7 +3,7 @@
 //! reliable when no other test in the process hits the same call sites first.
 
 use bosun::github::client::{GitHub, GitHubConfig, RetryPolicy};
-use bosun::github::ids::{AppId, InstallationId, IssueNumber, RepoRef};
+use bosun_core::ids::{AppId, InstallationId, IssueNumber, RepoRef};
 use fake_github::{FakeGitHub, Fault, TEST_APP_PRIVATE_KEY};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -4,11 +4,11 @@ mod support;
 
 use bosun::db::Db;
 use bosun::github::client::{GitHub, GitHubConfig};
-use bosun::github::ids::{AppId, RepoRef};
-use bosun::github::ids::{IssueNumber, RepoId};
 use bosun::reply::{part_marker, sub_issue_body};
-use bosun::task::model::{project, TaskId, TaskKind, TaskState, TaskStatus};
 use bosun::task::resync::resync;
+use bosun_core::ids::{AppId, RepoRef};
+use bosun_core::ids::{IssueNumber, RepoId};
+use bosun_core::model::{project, TaskId, TaskKind, TaskState, TaskStatus};
 use fake_github::TEST_APP_PRIVATE_KEY;
 use support::*;
 

@@ -10,9 +10,8 @@ mod engine_relay;
 #[path = "support/images.rs"]
 mod images;
 
-use bosun::run::sandbox::{
-    DockerSandbox, Engine, Sandbox, SandboxError, TlsPem, Transfer, LABEL_INSTANCE,
-};
+use bosun::config::engine::{Engine, TlsPem, Transfer};
+use bosun::run::sandbox::{DockerSandbox, Sandbox, SandboxError, LABEL_INSTANCE};
 use common::*;
 use engine_relay::{EngineRelay, Pki};
 use images::{busybox_image_without_workspace, require_docker, unique, ContainerSweep};

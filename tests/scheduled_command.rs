@@ -36,9 +36,9 @@ async fn a_command_job_from_the_configuration_runs_its_command_into_a_pull_reque
         job.command.as_deref(),
         Some("echo \"stamped by $(echo bosun)\" > STAMP.txt")
     );
-    let refused = bosun::schedule::cli::run(
+    let refused = bosun::cli::schedule::run(
         app.data_dir.path(),
-        bosun::schedule::cli::JobAction::Remove {
+        bosun::cli::schedule::JobAction::Remove {
             name: "stamp".into(),
         },
     )
@@ -101,6 +101,9 @@ async fn a_command_job_from_the_configuration_runs_its_command_into_a_pull_reque
         .expect("the repository's job");
     assert_eq!(weekly.prompt, "Update the dependencies.");
     assert_eq!(weekly.repo, REPO);
-    assert_eq!(weekly.source, bosun::db::ScheduleSource::Repo(REPO.into()));
+    assert_eq!(
+        weekly.source,
+        bosun_core::schedule::ScheduleSource::Repo(REPO.into())
+    );
     run.app.finish().await;
 }

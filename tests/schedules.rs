@@ -4,7 +4,7 @@
 
 mod support;
 
-use bosun::schedule::cli::{run_at, JobAction};
+use bosun::cli::schedule::{run_at, JobAction};
 use support::*;
 
 /// Milliseconds of an RFC 3339 time.
@@ -110,7 +110,7 @@ async fn a_job_fires_once_per_tick_across_restarts_and_never_twice() {
 async fn concurrent_ticks_fire_a_tick_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = bosun::db::Db::open(dir.path()).await.unwrap();
-    let row = bosun::db::ScheduleRow {
+    let row = bosun_core::schedule::ScheduleRow {
         name: "deps".into(),
         cron: "*/5 * * * *".into(),
         repo: REPO.into(),
@@ -119,7 +119,7 @@ async fn concurrent_ticks_fire_a_tick_once() {
         enabled: true,
         last_tick: 0,
         command: None,
-        source: bosun::db::ScheduleSource::Cli,
+        source: bosun_core::schedule::ScheduleSource::Cli,
     };
     db.add_schedule(&row, at("2026-11-21T10:01:00Z"))
         .await
@@ -170,7 +170,7 @@ async fn a_fired_tick_opens_an_issue_with_the_prompt_and_runs_a_task_on_it() {
         let app = TestApp::start().await;
         let gh = &app.github;
         let now = bosun::db::now_ms();
-        let row = bosun::db::ScheduleRow {
+        let row = bosun_core::schedule::ScheduleRow {
             name: "deps".into(),
             cron: "0 6 * * 1".into(),
             repo: REPO.into(),
@@ -179,7 +179,7 @@ async fn a_fired_tick_opens_an_issue_with_the_prompt_and_runs_a_task_on_it() {
             enabled: true,
             last_tick: now,
             command: None,
-            source: bosun::db::ScheduleSource::Cli,
+            source: bosun_core::schedule::ScheduleSource::Cli,
         };
         app.db().add_schedule(&row, now).await.unwrap();
         // A week from now, whatever day today is: one Monday 06:00 has passed.
@@ -213,8 +213,8 @@ async fn a_fired_tick_opens_an_issue_with_the_prompt_and_runs_a_task_on_it() {
 
 #[tokio::test]
 async fn jobs_from_configuration_follow_their_file_and_keep_their_ticks() {
-    use bosun::config::jobs::{rows, JobSpec};
-    use bosun::db::ScheduleSource;
+    use bosun_core::repo_config::jobs::{rows, JobSpec};
+    use bosun_core::schedule::ScheduleSource;
     let dir = tempfile::tempdir().unwrap();
     let db = bosun::db::Db::open(dir.path()).await.unwrap();
     let source = ScheduleSource::Repo(REPO.into());

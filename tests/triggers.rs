@@ -3,8 +3,8 @@
 
 mod support;
 
-use bosun::github::marker::TrackingMarker;
-use bosun::task::model::TaskStatus;
+use bosun_core::marker::TrackingMarker;
+use bosun_core::model::TaskStatus;
 use fake_github::{FakeGitHub, Fault};
 use support::*;
 
@@ -529,7 +529,7 @@ async fn spent_today(app: &TestApp, micro_usd: u64) {
     let stat = bosun::db::RunStat {
         task_id: 900,
         attempt: 1,
-        repo_id: bosun::github::ids::RepoId(app.repo_id),
+        repo_id: bosun_core::ids::RepoId(app.repo_id),
         kind: "implement".into(),
         agent: "claude".into(),
         model: None,

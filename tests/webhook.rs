@@ -208,7 +208,7 @@ async fn signed_garbage_is_kept_aside_and_unknown_events_are_ignored() {
         app.settle().await;
         let state = |id: &str| {
             let db = app.db().clone();
-            let id = bosun::github::ids::DeliveryId(id.into());
+            let id = bosun_core::ids::DeliveryId(id.into());
             async move { db.delivery_state(&id).await.unwrap().unwrap().0 }
         };
         assert_eq!(state("garbage").await, "quarantined");

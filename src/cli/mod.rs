@@ -1,8 +1,9 @@
 //! Operator commands of the `bosun` binary that are more than a line in `main.rs`:
-//! `bosun task …` (tasks in the data directory's database) and `bosun doctor` (what to fix
-//! before or while running a server).
+//! `bosun task …` (tasks in the data directory's database), `bosun job …` (scheduled jobs) and
+//! `bosun doctor` (what to fix before or while running a server).
 
 pub mod doctor;
+pub mod schedule;
 pub mod task;
 
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! directory (mode 0600). Debug output never shows a secret.
 
 use super::server::ServerConfig;
-use crate::github::ids::AppId;
+use bosun_core::ids::AppId;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -3,8 +3,6 @@
 
 pub mod credentials;
 pub mod docker;
-pub mod jobs;
-pub mod model_map;
-pub mod repo;
+pub mod engine;
 pub mod run;
 pub mod server;

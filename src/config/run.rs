@@ -8,9 +8,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::model_map::{self, ModelMap, ModelUse};
-use super::repo::{Complexity, PeerReview, RepoConfig};
-use crate::run::agent::AdapterKind;
+use bosun_core::agent::AdapterKind;
+use bosun_core::repo_config::model_map::{self, ModelMap, ModelUse};
+use bosun_core::repo_config::{Complexity, PeerReview, RepoConfig};
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -35,7 +35,7 @@ pub struct RunConfig {
     #[serde(skip_serializing)]
     pub meter: MeterConfig,
     /// Scheduled work in named repositories (besides `bosun job add`'s).
-    pub jobs: Vec<super::jobs::JobSpec>,
+    pub jobs: Vec<bosun_core::repo_config::jobs::JobSpec>,
 }
 
 /// The metering proxy: agents get a per-run token and the proxy's address instead of a model
@@ -252,7 +252,7 @@ pub fn clamp_max<T: PartialOrd>(repo: Option<T>, server: Option<T>) -> Option<T>
 impl Limits {
     /// The server's limits with a repository's budgets applied: a repository may lower a
     /// budget, never raise it past the server's.
-    pub fn for_repo(&self, budget: &crate::config::repo::Budget) -> Limits {
+    pub fn for_repo(&self, budget: &bosun_core::repo_config::Budget) -> Limits {
         Limits {
             task_budget_usd: clamp_max(budget.task_usd, self.task_budget_usd),
             task_budget_tokens: clamp_max(budget.task_tokens, self.task_budget_tokens),
@@ -336,7 +336,8 @@ impl RunConfig {
                 anyhow::bail!("the router's agent `{name}` is not among the configured agents");
             }
         }
-        super::jobs::check(&self.jobs, false).map_err(|why| anyhow::anyhow!("jobs: {why}"))?;
+        bosun_core::repo_config::jobs::check(&self.jobs, false)
+            .map_err(|why| anyhow::anyhow!("jobs: {why}"))?;
         for name in self.model_map.agents() {
             if !self.agents.contains_key(name) {
                 anyhow::bail!("`model_map` names the agent `{name}`, which is not among the configured agents");
@@ -508,7 +509,7 @@ mod tests {
 
     #[test]
     fn repository_budgets_lower_the_servers_and_never_raise_them() {
-        use crate::config::repo::Budget;
+        use bosun_core::repo_config::Budget;
         let server = Limits {
             task_budget_usd: Some(5.0),
             repo_daily_budget_usd: None,

@@ -5,7 +5,7 @@
 use sqlx::Row;
 
 use super::Db;
-use crate::github::ids::RepoId;
+use bosun_core::ids::RepoId;
 
 impl Db {
     /// Until when (ms since the epoch) the breaker of `agent` in `repo` is open, if it is.

@@ -4,8 +4,8 @@
 use sqlx::Row;
 
 use super::{Db, TaskListing};
-use crate::github::ids::{InstallationId, RepoId, RepoRef};
-use crate::task::model::TaskId;
+use bosun_core::ids::{InstallationId, RepoId, RepoRef};
+use bosun_core::model::TaskId;
 
 /// A repository bosun has tasks in, and the installation that covers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +30,7 @@ impl Db {
                 let name: String = r.try_get(1)?;
                 Ok(TaskRepo {
                     repo_id: RepoId(r.try_get::<i64, _>(0)? as u64),
-                    repo: name.parse().map_err(|e: crate::github::ids::BadRepoRef| {
+                    repo: name.parse().map_err(|e: bosun_core::ids::BadRepoRef| {
                         sqlx::Error::Decode(e.to_string().into())
                     })?,
                     installation: InstallationId(r.try_get::<i64, _>(2)? as u64),
@@ -94,8 +94,8 @@ impl Db {
 mod tests {
     use super::*;
     use crate::db::NewAttempt;
-    use crate::github::ids::IssueNumber;
-    use crate::task::model::{TaskEvent, TaskKind, TriggerSource};
+    use bosun_core::ids::IssueNumber;
+    use bosun_core::model::{TaskEvent, TaskKind, TriggerSource};
 
     async fn task_in(db: &Db, repo: &str, repo_id: u64, issue: u64) {
         db.start_attempt(

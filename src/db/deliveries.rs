@@ -1,7 +1,7 @@
 //! Webhook deliveries: the durable inbox between the HTTP handler and intake.
 
 use super::{now_ms, Db};
-use crate::github::ids::DeliveryId;
+use bosun_core::ids::DeliveryId;
 use bytes::Bytes;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, Row, Sqlite, Transaction};
@@ -70,7 +70,7 @@ pub struct Handled {
     pub seq: i64,
     pub state: DeliveryState,
     pub outcome: String,
-    pub jobs: Vec<super::NewJob>,
+    pub jobs: Vec<bosun_core::job::NewJob>,
 }
 
 /// What intake decided about a delivery.

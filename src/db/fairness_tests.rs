@@ -4,9 +4,9 @@
 use super::jobs::RunLimits;
 use super::tasks::{NewAttempt, StartOutcome};
 use super::Db;
-use crate::github::ids::{InstallationId, IssueNumber, RepoId, RepoRef};
-use crate::task::model::{TaskEvent, TaskId, TaskKind, TriggerSource};
-use crate::worker::job::Job;
+use bosun_core::ids::{InstallationId, IssueNumber, RepoId, RepoRef};
+use bosun_core::job::Job;
+use bosun_core::model::{TaskEvent, TaskId, TaskKind, TriggerSource};
 
 /// Starts a task on `repo`'s issue `issue` with its run job queued; returns the task.
 async fn queued_run(

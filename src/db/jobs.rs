@@ -22,15 +22,7 @@ pub struct Fence {
     pub token: i64,
 }
 
-#[derive(Debug, Clone)]
-pub struct NewJob {
-    pub kind: &'static str,
-    pub payload: String,
-    pub serial_key: Option<String>,
-    pub coalesce_key: Option<String>,
-    pub max_attempts: u32,
-    pub run_after: i64,
-}
+use bosun_core::job::NewJob;
 
 /// How many task runs may hold a worker at once; 0 means no limit of that kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -5,9 +5,9 @@
 use sqlx::Row;
 
 use super::Db;
-use crate::github::ids::{InstallationId, IssueNumber, RepoId, RepoRef};
-use crate::run::learnings::Note;
-use crate::task::model::TaskId;
+use bosun_core::ids::{InstallationId, IssueNumber, RepoId, RepoRef};
+use bosun_core::learnings::Note;
+use bosun_core::model::TaskId;
 
 /// A repository keeps at most this many learnings, the most recently seen: old lessons about
 /// code that has since changed should not crowd out new ones.
@@ -254,8 +254,8 @@ fn learning(r: sqlx::sqlite::SqliteRow) -> Result<Learning, sqlx::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::learnings::{normalise, Source};
-    use crate::task::estimate::similarity_query;
+    use bosun_core::estimate::similarity_query;
+    use bosun_core::learnings::{normalise, Source};
 
     fn from(repo_id: u64, task: i64, title: &str) -> LearnedFrom {
         LearnedFrom {

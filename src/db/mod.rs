@@ -20,12 +20,12 @@ pub use dashboard_queries::TaskRepo;
 pub use deliveries::{
     write_group, DeliveryState, GroupWritten, Handled, NewDelivery, StoredDelivery,
 };
-pub use jobs::{ClaimedJob, Fence, JobId, NewJob, RunLimits};
+pub use jobs::{ClaimedJob, Fence, JobId, RunLimits};
 pub use learnings::{LearnedFrom, Learning};
 pub use queue::QueueSpot;
 pub use queue_control::{ControlEvent, QueueState};
 pub use run_stats::{RunStat, SpendScope, StatsLine};
-pub use schedules::{ScheduleError, ScheduleRow, ScheduleSource};
+pub use schedules::ScheduleError;
 pub use task_queries::{PendingJob, TaskListing, TimedEvent};
 pub use tasks::{NewAttempt, RecordError, Resync, StartOutcome, TaskRow};
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::Db;
-use crate::task::model::TaskId;
+use bosun_core::model::TaskId;
 
 /// A queued run's place: how many runs go before it, and how busy the run slots are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -122,9 +122,9 @@ mod tests {
     #[tokio::test]
     async fn no_run_is_claimed_while_paused() {
         use crate::db::{NewAttempt, RunLimits};
-        use crate::github::ids::{InstallationId, IssueNumber, RepoId};
-        use crate::task::model::{TaskEvent, TaskKind, TriggerSource};
-        use crate::worker::job::Job;
+        use bosun_core::ids::{InstallationId, IssueNumber, RepoId};
+        use bosun_core::job::Job;
+        use bosun_core::model::{TaskEvent, TaskKind, TriggerSource};
         let (db, _dir) = crate::db::test_db().await;
         db.start_attempt(
             NewAttempt {

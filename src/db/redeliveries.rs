@@ -1,7 +1,7 @@
 //! Which missed deliveries bosun already asked GitHub to redeliver.
 
 use super::Db;
-use crate::github::ids::DeliveryId;
+use bosun_core::ids::DeliveryId;
 
 impl Db {
     /// True when bosun neither stored this delivery nor asked for it again before.

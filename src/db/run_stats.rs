@@ -3,8 +3,8 @@
 use sqlx::Row;
 
 use super::Db;
-use crate::github::ids::RepoId;
-use crate::task::estimate::Sample;
+use bosun_core::estimate::Sample;
+use bosun_core::ids::RepoId;
 
 /// One finished attempt.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +44,7 @@ pub struct StatsLine {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpendScope {
     Repo(RepoId),
-    Installation(crate::github::ids::InstallationId),
+    Installation(bosun_core::ids::InstallationId),
 }
 
 /// How many of the best matches a similarity look-up returns.
@@ -218,13 +218,13 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
         return None;
     }
     values.sort_by(f64::total_cmp);
-    Some(crate::task::estimate::percentile(&values, 0.5))
+    Some(bosun_core::estimate::percentile(&values, 0.5))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::estimate::{estimate, similarity_query, Basis};
+    use bosun_core::estimate::{estimate, similarity_query, Basis};
 
     fn stat(task: i64, title: &str, secs: u64, cost: u64, outcome: &str) -> RunStat {
         RunStat {
@@ -335,8 +335,8 @@ mod tests {
     #[tokio::test]
     async fn an_installation_spends_what_its_repositories_tasks_spent() {
         use crate::db::{NewAttempt, StartOutcome};
-        use crate::github::ids::{InstallationId, IssueNumber, RepoRef};
-        use crate::task::model::{TaskEvent, TaskKind, TriggerSource};
+        use bosun_core::ids::{InstallationId, IssueNumber, RepoRef};
+        use bosun_core::model::{TaskEvent, TaskKind, TriggerSource};
         let (db, _dir) = crate::db::test_db().await;
         let new = NewAttempt {
             repo_id: RepoId(9),

@@ -5,63 +5,8 @@
 use sqlx::Row;
 
 use super::{jobs::enqueue_in, Db};
-use crate::worker::job::Job;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleRow {
-    pub name: String,
-    pub cron: String,
-    /// `owner/name`.
-    pub repo: String,
-    pub title: String,
-    pub prompt: String,
-    /// Run in the sandbox instead of a coding agent, when set.
-    pub command: Option<String>,
-    pub enabled: bool,
-    /// The latest tick handled (ms since the epoch).
-    pub last_tick: i64,
-    pub source: ScheduleSource,
-}
-
-/// Where a schedule is managed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScheduleSource {
-    /// `bosun job add`.
-    Cli,
-    /// The server configuration's `jobs:`.
-    Server,
-    /// This repository's `.github/bosun.yml` (`owner/name`).
-    Repo(String),
-}
-
-impl ScheduleSource {
-    fn stored(&self) -> String {
-        match self {
-            ScheduleSource::Cli => "cli".into(),
-            ScheduleSource::Server => "server".into(),
-            ScheduleSource::Repo(repo) => format!("repo:{repo}"),
-        }
-    }
-
-    fn from_stored(s: &str) -> ScheduleSource {
-        match s {
-            "server" => ScheduleSource::Server,
-            _ => match s.strip_prefix("repo:") {
-                Some(repo) => ScheduleSource::Repo(repo.to_string()),
-                None => ScheduleSource::Cli,
-            },
-        }
-    }
-
-    /// Where a person changes such a job.
-    pub fn place(&self) -> String {
-        match self {
-            ScheduleSource::Cli => "`bosun job`".into(),
-            ScheduleSource::Server => "the server configuration's `jobs:`".into(),
-            ScheduleSource::Repo(repo) => format!("`.github/bosun.yml` in {repo}"),
-        }
-    }
-}
+use bosun_core::job::Job;
+use bosun_core::schedule::{ScheduleRow, ScheduleSource};
 
 /// Why `add_schedule` refused.
 #[derive(Debug, thiserror::Error)]
@@ -244,14 +189,15 @@ impl Db {
             if !row.enabled {
                 continue;
             }
-            let schedule = match crate::schedule::parse(&row.cron) {
+            let schedule = match bosun_core::schedule::parse(&row.cron) {
                 Ok(s) => s,
                 Err(why) => {
                     tracing::warn!(job = %row.name, %why, "skipping a job whose schedule is broken");
                     continue;
                 }
             };
-            let Some(tick) = crate::schedule::due_tick(&schedule, row.last_tick, now_ms) else {
+            let Some(tick) = bosun_core::schedule::due_tick(&schedule, row.last_tick, now_ms)
+            else {
                 continue;
             };
             let mut tx = self.begin_write().await?;

@@ -5,8 +5,8 @@
 use sqlx::Row;
 
 use super::{Db, RecordError, RunStat, TaskRow};
-use crate::github::ids::{RepoId, RepoRef};
-use crate::task::model::{TaskEvent, TaskId, TaskStatus};
+use bosun_core::ids::{RepoId, RepoRef};
+use bosun_core::model::{TaskEvent, TaskId, TaskStatus};
 
 /// A task with the times its row was created and last changed (ms since the epoch).
 #[derive(Debug, Clone, PartialEq)]
@@ -159,9 +159,9 @@ impl Db {
 mod tests {
     use super::*;
     use crate::db::{NewAttempt, StartOutcome};
-    use crate::github::ids::{InstallationId, IssueNumber};
-    use crate::task::model::{TaskKind, TriggerSource};
-    use crate::worker::job::Job;
+    use bosun_core::ids::{InstallationId, IssueNumber};
+    use bosun_core::job::Job;
+    use bosun_core::model::{TaskKind, TriggerSource};
 
     fn attempt(repo: &str, issue: u64) -> NewAttempt {
         NewAttempt {

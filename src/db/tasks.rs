@@ -2,9 +2,10 @@
 //! is only ever changed in the same transaction as the event that changes it.
 
 use super::jobs::{enqueue_in, fence_holds};
-use super::{now_ms, Db, Fence, NewJob};
-use crate::github::ids::{CommentId, InstallationId, IssueNumber, RepoId, RepoRef};
-use crate::task::model::{
+use super::{now_ms, Db, Fence};
+use bosun_core::ids::{CommentId, InstallationId, IssueNumber, RepoId, RepoRef};
+use bosun_core::job::NewJob;
+use bosun_core::model::{
     project, InvalidTransition, ResyncedPart, TaskEvent, TaskId, TaskKind, TaskStatus,
 };
 use sqlx::sqlite::SqliteRow;
@@ -391,7 +392,7 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::model::TriggerSource;
+    use bosun_core::model::TriggerSource;
 
     fn attempt() -> NewAttempt {
         NewAttempt {

@@ -2,7 +2,7 @@
 //! produces print their stored name, so an event added later still shows.
 
 use crate::reply::human_duration;
-use crate::task::model::{RunUsage, TaskEvent};
+use bosun_core::model::{RunUsage, TaskEvent};
 
 pub fn describe(event: &TaskEvent) -> String {
     use TaskEvent as E;
@@ -125,7 +125,7 @@ pub(super) fn first_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::model::TaskStatus;
+    use bosun_core::model::TaskStatus;
 
     #[test]
     fn events_read_as_words() {

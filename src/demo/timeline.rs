@@ -12,8 +12,8 @@ use super::events::{describe, first_line};
 use super::sample::REPO;
 use super::simulator::Simulator;
 use crate::db::Db;
-use crate::github::ids::{IssueNumber, RepoId};
-use crate::task::model::{TaskEvent, TaskStatus};
+use bosun_core::ids::{IssueNumber, RepoId};
+use bosun_core::model::{TaskEvent, TaskStatus};
 
 /// How often the database and the simulator are looked at.
 const POLL: Duration = Duration::from_millis(150);

@@ -2,9 +2,9 @@
 //! at most 10 minutes of lifetime, so tokens are minted with `iat` 60 s in the past (clock
 //! drift) and `exp` 9 minutes ahead, cached, and re-minted a minute before they expire.
 
-use super::ids::AppId;
 pub use super::secret::Secret;
 use crate::locks::lock;
+use bosun_core::ids::AppId;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use std::fmt;

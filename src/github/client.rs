@@ -3,10 +3,10 @@
 //! Every request goes through `transport::Transport::send`.
 
 use super::app_auth::AppJwt;
-use super::ids::{AppId, InstallationId, RepoRef};
 use super::token_cache::TokenCache;
 use super::transport::{Auth, Call, Credentials, Transport};
 use super::types::{AppInfo, ManifestConversion, WireApp, WireInstallation};
+use bosun_core::ids::{AppId, InstallationId, RepoRef};
 use reqwest::Method;
 use std::fmt;
 use std::sync::Arc;

@@ -7,9 +7,9 @@ use serde::Deserialize;
 
 use super::client::GitHub;
 use super::error::GitHubError;
-use super::ids::DeliveryId;
 use super::link;
 use super::transport::{Auth, Call};
+use bosun_core::ids::DeliveryId;
 
 /// Pages read per sweep at most (100 deliveries each, newest first).
 const MAX_PAGES: usize = 20;

@@ -2,7 +2,6 @@
 
 use super::client::Inner;
 use super::error::GitHubError;
-use super::ids::{CommentId, InstallationId, IssueNumber, RepoRef};
 use super::link;
 use super::secret::Secret;
 use super::transport::{Auth, Call, Reply};
@@ -10,6 +9,7 @@ use super::types::{
     IssueComment, IssueInfo, Permission, Reaction, RepoFile, Repository, WireComment, WireContent,
     WireIssue, WireLabel, WirePermission, WireRepository,
 };
+use bosun_core::ids::{CommentId, InstallationId, IssueNumber, RepoRef};
 use reqwest::header::LINK;
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;

@@ -5,9 +5,9 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::error::GitHubError;
-use super::ids::{IssueNumber, RepoRef};
 use super::installation::Installation;
 use super::types::{IssueInfo, WireIssue};
+use bosun_core::ids::{IssueNumber, RepoRef};
 
 /// What a new issue says.
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::GitHubError;
-use super::ids::RepoRef;
 use super::installation::Installation;
+use bosun_core::ids::RepoRef;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullRequest {

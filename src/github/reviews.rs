@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::GitHubError;
-use super::ids::{RepoRef, ReviewCommentId, ReviewId};
 use super::installation::Installation;
+use bosun_core::ids::{RepoRef, ReviewCommentId, ReviewId};
 
 /// One review thread: an inline comment and the replies under it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,9 +3,9 @@
 //! mint, so a burst of first calls produces one token, not one per caller, and installations
 //! never wait on each other.
 
-use super::ids::InstallationId;
 use super::secret::Secret;
 use crate::locks::lock;
+use bosun_core::ids::InstallationId;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::future::Future;

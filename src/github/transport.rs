@@ -6,13 +6,13 @@
 use super::app_auth::AppJwt;
 use super::classify::{classify, Verdict};
 use super::error::GitHubError;
-use super::ids::InstallationId;
 use super::rate_limit::{self, RateGate};
 use super::retry::{Replay, RetryPolicy};
 use super::secret::Secret;
 use super::token_cache::{InstallationToken, TokenCache};
 use super::types::WireAccessToken;
 use crate::locks::lock;
+use bosun_core::ids::InstallationId;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
 use reqwest::{Client, Method, Url};
 use serde::de::DeserializeOwned;

@@ -1,8 +1,8 @@
 //! Our typed views of the GitHub REST responses bosun uses. Responses are parsed here, at the
 //! edge, into small structs holding only what bosun reads; GitHub's full shapes stay private.
 
-use super::ids::{AppId, CommentId, IssueNumber, RepoId};
 use base64::Engine;
+use bosun_core::ids::{AppId, CommentId, IssueNumber, RepoId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -315,7 +315,7 @@ impl From<WireComment> for IssueComment {
 
 #[derive(Deserialize)]
 pub(crate) struct WireInstallation {
-    pub(crate) id: super::ids::InstallationId,
+    pub(crate) id: bosun_core::ids::InstallationId,
 }
 
 #[derive(Deserialize)]

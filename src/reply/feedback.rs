@@ -2,8 +2,8 @@
 //! ends the attempt, and the tracking comment's lines. Texts from the agent are redacted by the
 //! caller before they get here.
 
-use crate::run::review_report::Outcome;
-use crate::task::model::FeedbackAnswer;
+use bosun_core::model::FeedbackAnswer;
+use bosun_core::review_report::Outcome;
 
 use super::reply_marker;
 use super::run::{one_paragraph, quote};

@@ -22,8 +22,8 @@ pub use run::*;
 pub use schedule::scheduled_issue_body;
 
 use crate::db::TaskRow;
-use crate::github::marker::TrackingMarker;
-use crate::task::model::{TaskKind, TaskState, TaskStatus};
+use bosun_core::marker::TrackingMarker;
+use bosun_core::model::{TaskKind, TaskState, TaskStatus};
 
 /// Marks a reply to one command of one delivery, so a retried job finds the reply it already
 /// posted instead of posting a second one.
@@ -147,7 +147,7 @@ pub fn tracking_comment_in_line(
 }
 
 /// A fetch under way: "Fetching the repository: 1,234 of 5,678 objects (12.3 MiB)".
-pub fn fetch_line(fetch: &crate::task::model::FetchShown) -> String {
+pub fn fetch_line(fetch: &bosun_core::model::FetchShown) -> String {
     let mib = fetch.received_bytes as f64 / f64::from(1 << 20);
     if fetch.total_objects == 0 {
         return format!("Fetching the repository ({mib:.1} MiB so far)");
@@ -171,10 +171,10 @@ fn in_line(q: crate::db::QueueSpot) -> String {
 
 /// The attempt's estimate from history.
 fn estimate_step(
-    e: &crate::task::estimate::Estimate,
-    complexity: crate::config::repo::Complexity,
+    e: &bosun_core::estimate::Estimate,
+    complexity: bosun_core::repo_config::Complexity,
 ) -> String {
-    use crate::task::estimate::Basis;
+    use bosun_core::estimate::Basis;
     let time = |s: u64| match s {
         0..=59 => format!("{s} s"),
         _ => format!("{} min", (s + 30) / 60),
@@ -207,14 +207,14 @@ fn estimate_step(
             ", from {} task{plural} of complexity `{}` here (fewer than {} similar ones)\n",
             e.samples,
             complexity.as_str(),
-            crate::task::estimate::MIN_SIMILAR
+            bosun_core::estimate::MIN_SIMILAR
         )),
     }
     out
 }
 
 /// Who works on the task and how hard it is, when something decided it.
-fn route_step(route: &crate::task::model::Route) -> String {
+fn route_step(route: &bosun_core::model::Route) -> String {
     let Some(by) = route.by.as_deref() else {
         return String::new();
     };
@@ -375,7 +375,7 @@ pub fn already_running(task: &TaskRow, handle: &str, key: &str) -> String {
 }
 
 pub fn help(handle: &str, key: &str) -> String {
-    with_marker(crate::command::help_text(handle), key)
+    with_marker(bosun_core::command::help_text(handle), key)
 }
 
 pub fn unknown_command(word: &str, handle: &str, key: &str) -> String {
@@ -383,7 +383,7 @@ pub fn unknown_command(word: &str, handle: &str, key: &str) -> String {
     with_marker(
         format!(
             "I don't know the command `{word}`.\n\n{}",
-            crate::command::help_text(handle)
+            bosun_core::command::help_text(handle)
         ),
         key,
     )
@@ -405,8 +405,8 @@ pub fn config_error(error: &str, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::github::ids::{InstallationId, IssueNumber, RepoId, RepoRef};
-    use crate::task::model::{project, TaskEvent, TaskId, TriggerSource};
+    use bosun_core::ids::{InstallationId, IssueNumber, RepoId, RepoRef};
+    use bosun_core::model::{project, TaskEvent, TaskId, TriggerSource};
 
     fn task(status: TaskStatus) -> TaskRow {
         TaskRow {
@@ -513,7 +513,7 @@ mod tests {
     /// with a pushed commit and a pull request.
     #[test]
     fn tracking_comment_of_an_agent_run() {
-        use crate::task::model::{GateSummary, RunUsage};
+        use bosun_core::model::{GateSummary, RunUsage};
         let mut evs = events();
         evs.push(TaskEvent::WorkspaceReady {
             attempt: 1,
@@ -606,7 +606,7 @@ mod tests {
     /// A planned issue waiting for its parts, and one of its parts waiting for another.
     #[test]
     fn tracking_comments_of_a_plan_and_a_waiting_part() {
-        use crate::task::model::TaskEvent::*;
+        use bosun_core::model::TaskEvent::*;
         let mut plan = events();
         if let TaskEvent::Triggered { kind, .. } = &mut plan[0] {
             *kind = TaskKind::Plan;

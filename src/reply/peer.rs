@@ -4,8 +4,8 @@
 //! mentions in it are defused, so a reviewer cannot ping anyone.
 
 use super::run::{human_duration, one_paragraph, quote};
-use crate::run::peer_verdict::{Decision, Finding, Severity, Verdict};
-use crate::task::model::{FindingCounts, RunProgress};
+use bosun_core::model::{FindingCounts, RunProgress};
+use bosun_core::peer_verdict::{Decision, Finding, Severity, Verdict};
 
 /// Findings listed in a comment body; the review's inline comments carry the rest.
 const MAX_LISTED: usize = 30;
@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn tracking_lines_show_each_pass_and_the_fix_round_between() {
-        use crate::task::model::PeerProgress;
+        use bosun_core::model::PeerProgress;
         let review = |pass, running, blockers| PeerProgress {
             pass,
             reviewer: "codex".into(),

@@ -2,7 +2,7 @@
 //! the tracking comment, and how a plan ends. Texts from the planner are redacted by the caller
 //! before they get here.
 
-use crate::task::model::{PlanItem, PlanState, TaskId, TaskState, TaskStatus};
+use bosun_core::model::{PlanItem, PlanState, TaskId, TaskState, TaskStatus};
 
 use super::check;
 use super::run::{fenced, one_paragraph, quote};

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use crate::run::gates::GateResult;
-use crate::run::workspace::snapshot::{Rejection, SecretInFile};
-use crate::task::model::{GateSummary, RunProgress, RunUsage};
+use bosun_core::gate::GateResult;
+use bosun_core::model::{GateSummary, RunProgress, RunUsage};
+use bosun_core::publish::{Rejection, SecretInFile};
 
 /// Longest agent summary quoted in a comment or pull request body.
 const MAX_SUMMARY_CHARS: usize = 20_000;
@@ -210,7 +210,7 @@ pub fn human_duration(secs: u64) -> String {
 
 /// A block of agent or gate output, fenced so nothing inside can close it.
 pub fn fenced(text: &str) -> String {
-    let longest = crate::run::prompt::fence::longest_backtick_run(text);
+    let longest = bosun_core::prompt::fence::longest_backtick_run(text);
     let fence = "`".repeat(longest.max(2) + 1);
     format!("{fence}text\n{}\n{fence}", text.trim_end())
 }

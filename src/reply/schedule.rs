@@ -9,7 +9,7 @@ pub fn scheduled_issue_body(
     tick: i64,
     marker: &str,
 ) -> String {
-    let when = crate::schedule::utc_minute(tick).unwrap_or_default();
+    let when = bosun_core::schedule::utc_minute(tick).unwrap_or_default();
     let what = match command {
         Some(command) => {
             // A fence longer than any run of tildes in the command, so it cannot close early.

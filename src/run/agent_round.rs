@@ -9,11 +9,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::agent::{
-    AgentCommand, AgentEvent, ExitInfo, Outcome, StreamParser, Usage, PROMPT_FILE_ENV,
-};
 use super::sandbox::{
     Limits, OutputLine, Role, Sandbox, SandboxError, SandboxExit, SandboxSpec, Stream, INPUTS_MOUNT,
+};
+use bosun_core::agent::{
+    AgentCommand, AgentEvent, ExitInfo, Outcome, StreamParser, Usage, PROMPT_FILE_ENV,
 };
 
 /// The stderr kept for the parser (gemini reports its error JSON at the end of stderr).

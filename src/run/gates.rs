@@ -10,19 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::agent_round::keep_tail;
 use super::sandbox::{Limits, Role, Sandbox, SandboxError, SandboxSpec};
-use crate::config::repo::Gate;
+use bosun_core::repo_config::Gate;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GateResult {
-    pub name: String,
-    pub command: String,
-    pub ok: bool,
-    pub exit_code: Option<i64>,
-    pub timed_out: bool,
-    pub duration: Duration,
-    /// The end of stdout and stderr, interleaved as they arrived.
-    pub output_tail: String,
-}
+use bosun_core::gate::GateResult;
 
 pub struct GateRun<'a> {
     pub task_id: u64,

@@ -57,7 +57,7 @@ pub fn transient(error: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::agent::{AdapterKind, ExitInfo};
+    use bosun_core::agent::{AdapterKind, ExitInfo};
 
     /// The error the real adapter reports for a recorded stream.
     fn error_of(adapter: AdapterKind, file: &str, code: i64) -> String {

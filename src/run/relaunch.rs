@@ -3,8 +3,8 @@
 //! that this version does not know, or a safety check the sandbox already satisfies, all fail
 //! the same way every time: relaunching with the fix is cheaper than failing the task. Pure.
 
-use super::agent::shell::quote;
-use super::agent::{AdapterKind, AgentCommand};
+use bosun_core::agent::shell::quote;
+use bosun_core::agent::{AdapterKind, AgentCommand};
 
 /// One change to the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +130,7 @@ fn quoted_after(text: &str, openers: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::agent::CommandSpec;
+    use bosun_core::agent::CommandSpec;
 
     const FULL_AUTO: &str =
         include_str!("../../tests/fixtures/agent-streams/codex/captured-0.169.0-loopback/codex-full-auto-rejected.stderr.txt");

@@ -5,8 +5,8 @@
 
 use serde::Deserialize;
 
-use crate::config::repo::Complexity;
-use crate::run::review_report::json_blocks;
+use bosun_core::repo_config::Complexity;
+use bosun_core::review_report::json_blocks;
 
 /// A rationale longer than this is cut: it is shown in the tracking comment.
 const MAX_RATIONALE_CHARS: usize = 300;

@@ -41,7 +41,7 @@ impl Runner {
                     .docker
                     .engine()
                     .write_tls_files(&data_dir.join("docker-tls"))?;
-                if engine.transfer == super::sandbox::Transfer::Copy {
+                if engine.transfer == crate::config::engine::Transfer::Copy {
                     tracing::info!(engine = %engine.describe(), "agent runs go to a Docker engine");
                 }
                 Arc::new(DockerSandbox::on_engine(engine, instance_label(data_dir))?)
@@ -128,7 +128,7 @@ pub fn runs_dir(data_dir: &Path) -> PathBuf {
 
 /// The runs of one attempt of a task: `<runs>/task-<id>/attempt-<n>`, one directory per run
 /// inside (`route`, `round-<r>`, reviews).
-pub fn attempt_dir(runs_dir: &Path, task: crate::task::model::TaskId, attempt: u32) -> PathBuf {
+pub fn attempt_dir(runs_dir: &Path, task: bosun_core::model::TaskId, attempt: u32) -> PathBuf {
     runs_dir
         .join(format!("task-{}", task.0))
         .join(format!("attempt-{attempt}"))

@@ -4,7 +4,6 @@
 use super::metrics::WebhookCounters;
 use super::{AppState, Mode};
 use crate::db::{now_ms, NewDelivery};
-use crate::github::ids::DeliveryId;
 use crate::github::signature::{verify, SignatureError};
 use crate::server::ingest::Stored;
 use axum::body::Body;
@@ -12,6 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bosun_core::ids::DeliveryId;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
 use tracing::Instrument;

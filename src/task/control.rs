@@ -12,9 +12,9 @@ use std::path::Path;
 
 use crate::config::run::{micro_usd, RunConfig};
 use crate::db::{Db, NewAttempt, RecordError, StartOutcome, TaskRow};
-use crate::task::model::{project, TaskEvent, TaskId, TaskStatus, TriggerSource};
 use crate::worker::context::SpendLimits;
-use crate::worker::job::Job;
+use bosun_core::job::Job;
+use bosun_core::model::{project, TaskEvent, TaskId, TaskStatus, TriggerSource};
 
 /// Why a stop or retry did nothing.
 #[derive(Debug, thiserror::Error)]

@@ -2,10 +2,10 @@
 //! database. Idempotent, so it can run any number of times; queued twins coalesce.
 
 use crate::github::client::GitHubError;
-use crate::github::marker::TrackingMarker;
 use crate::reply;
-use crate::task::model::{project, TaskId, TaskStatus};
 use crate::worker::context::{Ctx, JobError};
+use bosun_core::marker::TrackingMarker;
+use bosun_core::model::{project, TaskId, TaskStatus};
 
 pub async fn handle_face(ctx: &Ctx, task_id: TaskId) -> Result<(), JobError> {
     let Some(task) = ctx.db.task(task_id).await? else {

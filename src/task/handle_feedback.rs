@@ -3,16 +3,16 @@
 //! follow-up attempt that answers the feedback on the same branch, or, when an attempt is already
 //! active, the feedback is queued for its next round (never a second, parallel run).
 
-use crate::command::Command;
 use crate::db::{Fence, NewAttempt, TaskRow};
 use crate::github::client::{GitHubError, Installation};
 use crate::github::types::Reaction;
 use crate::task::handle_trigger::{apply, start_or_add, trusted_sender};
-use crate::task::model::{project, TaskEvent, TaskKind, TaskState, TriggerSource};
-use crate::task::trigger::{
+use crate::worker::context::{Ctx, JobError};
+use bosun_core::command::Command;
+use bosun_core::model::{project, TaskEvent, TaskKind, TaskState, TriggerSource};
+use bosun_core::trigger::{
     issue_of_branch, FeedbackRequest, FeedbackWhat, TriggerRequest, TriggerWhat,
 };
-use crate::worker::context::{Ctx, JobError};
 
 pub async fn handle_feedback(
     ctx: &Ctx,

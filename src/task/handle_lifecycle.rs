@@ -5,10 +5,10 @@
 
 use crate::db::{Fence, TaskRow};
 use crate::github::secret::Secret;
-use crate::task::model::{project, TaskEvent, TaskState};
-use crate::task::trigger::{LifecycleRequest, LifecycleWhat};
 use crate::worker::context::{Ctx, JobError};
-use crate::worker::job::Job;
+use bosun_core::job::Job;
+use bosun_core::model::{project, TaskEvent, TaskState};
+use bosun_core::trigger::{LifecycleRequest, LifecycleWhat};
 
 pub async fn handle_lifecycle(
     ctx: &Ctx,
@@ -26,7 +26,7 @@ pub async fn handle_lifecycle(
     if let Some(parent) = state.part_of {
         if let Some(planned) = ctx
             .db
-            .task_for_issue(req.repo_id, crate::github::ids::IssueNumber(parent))
+            .task_for_issue(req.repo_id, bosun_core::ids::IssueNumber(parent))
             .await?
         {
             ctx.db

@@ -9,11 +9,11 @@
 
 use crate::db::{Fence, RecordError, TaskRow};
 use crate::github::client::Installation;
-use crate::github::ids::IssueNumber;
 use crate::reply;
-use crate::task::model::{project, TaskEvent, TaskId, TaskStatus};
 use crate::worker::context::{Ctx, JobError};
-use crate::worker::job::Job;
+use bosun_core::ids::IssueNumber;
+use bosun_core::job::Job;
+use bosun_core::model::{project, TaskEvent, TaskId, TaskStatus};
 
 pub async fn handle_plan_check(ctx: &Ctx, id: TaskId, fence: Fence) -> Result<(), JobError> {
     let Some(task) = ctx.db.task(id).await? else {
@@ -212,7 +212,7 @@ async fn recorded(
     task: &TaskRow,
     event: &TaskEvent,
     fence: Fence,
-    mut jobs: Vec<crate::db::NewJob>,
+    mut jobs: Vec<bosun_core::job::NewJob>,
 ) -> Result<bool, JobError> {
     jobs.push(Job::SyncFace { task: task.id }.to_new(0));
     match ctx.db.record(task.id, event, Some(fence), &jobs).await {

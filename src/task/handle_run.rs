@@ -3,9 +3,9 @@
 //! a placeholder step that only records that it ran.
 
 use crate::db::{Fence, RecordError};
-use crate::task::model::{project, TaskEvent, TaskId, TaskStatus};
 use crate::worker::context::{Ctx, JobError};
-use crate::worker::job::Job;
+use bosun_core::job::Job;
+use bosun_core::model::{project, TaskEvent, TaskId, TaskStatus};
 
 pub const PLACEHOLDER_SUMMARY: &str = "The placeholder work step ran. This bosun server runs \
 in placeholder mode (`BOSUN_RUN_MODE=placeholder`), so no agent ran, no code was changed and \

@@ -4,12 +4,12 @@
 
 use crate::db::{NewAttempt, StartOutcome};
 use crate::github::error::GitHubError;
-use crate::github::ids::RepoRef;
 use crate::github::issues::NewIssue;
 use crate::reply;
-use crate::task::model::{IssueSnapshot, TaskEvent, TaskKind, TriggerSource};
 use crate::worker::context::{Ctx, JobError};
-use crate::worker::job::Job;
+use bosun_core::ids::RepoRef;
+use bosun_core::job::Job;
+use bosun_core::model::{IssueSnapshot, TaskEvent, TaskKind, TriggerSource};
 
 pub async fn handle_schedule(ctx: &Ctx, name: &str, tick: i64) -> Result<(), JobError> {
     let Some(job) = ctx.db.schedule(name).await? else {

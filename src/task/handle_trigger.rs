@@ -1,18 +1,18 @@
 //! The trigger job: decides whether a possible trigger comes from someone bosun trusts, in a
 //! repository whose config allows it, then starts, steers, stops or answers.
 
-use crate::command::Command;
-use crate::config::repo::RepoConfig;
 use crate::db::{Fence, NewAttempt, StartOutcome, TaskRow};
 use crate::github::client::{GitHubError, Installation};
-use crate::github::events::Actor;
-use crate::github::ids::{RepoId, RepoRef};
 use crate::github::types::Reaction;
 use crate::reply;
-use crate::task::model::{IssueSnapshot, TaskEvent, TaskKind, TriggerSource};
-use crate::task::trigger::{TriggerRequest, TriggerWhat};
 use crate::worker::context::{Ctx, JobError};
-use crate::worker::job::Job;
+use bosun_core::command::Command;
+use bosun_core::events::Actor;
+use bosun_core::ids::{RepoId, RepoRef};
+use bosun_core::job::Job;
+use bosun_core::model::{IssueSnapshot, TaskEvent, TaskKind, TriggerSource};
+use bosun_core::repo_config::RepoConfig;
+use bosun_core::trigger::{TriggerRequest, TriggerWhat};
 
 /// The label that triggers work when a repository's config is unreadable: only it, or a label
 /// with bosun's default prefix, earns the broken-config comment.
@@ -163,7 +163,7 @@ fn source(req: &TriggerRequest) -> TriggerSource {
     }
 }
 
-fn face(task: &TaskRow) -> crate::db::NewJob {
+fn face(task: &TaskRow) -> bosun_core::job::NewJob {
     Job::SyncFace { task: task.id }.to_new(0)
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use clap::Subcommand;
 
 use crate::db::{Db, Learning};
-use crate::github::ids::RepoRef;
+use bosun_core::ids::RepoRef;
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum LearningsAction {
@@ -89,9 +89,9 @@ pub fn render(repo: &RepoRef, learnings: &[Learning]) -> String {
 mod tests {
     use super::*;
     use crate::db::LearnedFrom;
-    use crate::github::ids::{InstallationId, IssueNumber, RepoId};
-    use crate::run::learnings::{normalise, Note, Source};
-    use crate::task::model::TaskId;
+    use bosun_core::ids::{InstallationId, IssueNumber, RepoId};
+    use bosun_core::learnings::{normalise, Note, Source};
+    use bosun_core::model::TaskId;
 
     #[test]
     fn one_line_per_learning() {

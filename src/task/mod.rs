@@ -1,7 +1,6 @@
 //! Tasks: the model and state machine, trigger rules, and one handler per job kind.
 
 pub mod control;
-pub mod estimate;
 pub mod handle_face;
 pub mod handle_feedback;
 pub mod handle_lifecycle;
@@ -10,12 +9,10 @@ pub mod handle_run;
 pub mod handle_schedule;
 pub mod handle_trigger;
 pub mod learnings_cli;
-pub mod model;
 pub mod resync;
 pub mod run_pipeline;
 pub mod spending;
 pub mod stats_cli;
-pub mod trigger;
 
 /// Fills the `repo` and `issue` fields of the current job span once the task is loaded, so
 /// every log line of a task's job names where it belongs.

@@ -4,16 +4,16 @@
 //! parts from its sub-issues, and each waiting part's place from the body bosun wrote; a plan
 //! check then asks GitHub which parts are done and starts what may start.
 
-use crate::config::repo::{parse_repo_config, RepoConfig};
 use crate::db::{Db, NewAttempt, Resync};
 use crate::github::client::GitHub;
 use crate::github::client::Installation;
-use crate::github::ids::{IssueNumber, RepoRef};
-use crate::github::marker::TrackingMarker;
 use crate::reply::read_sub_issue_body;
-use crate::task::model::{ResyncedPart, TaskEvent, TaskKind, TaskStatus, TriggerSource};
-use crate::worker::context::REPO_CONFIG_PATH;
-use crate::worker::job::Job;
+use bosun_core::ids::{IssueNumber, RepoRef};
+use bosun_core::job::Job;
+use bosun_core::marker::TrackingMarker;
+use bosun_core::model::{ResyncedPart, TaskEvent, TaskKind, TaskStatus, TriggerSource};
+use bosun_core::repo_config::REPO_CONFIG_PATH;
+use bosun_core::repo_config::{parse_repo_config, RepoConfig};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -6,8 +6,8 @@
 use chrono::Datelike;
 
 use crate::db::{Db, SpendScope};
-use crate::github::ids::{InstallationId, RepoId};
 use crate::worker::context::SpendLimits;
+use bosun_core::ids::{InstallationId, RepoId};
 
 /// Which budget is spent under the server's limits, with the repository's own daily budget
 /// where it is lower (`repo_budget`: from its `.github/bosun.yml`; `None` when the file could
@@ -15,7 +15,7 @@ use crate::worker::context::SpendLimits;
 pub async fn spent_with_repo_budget(
     db: &Db,
     server: SpendLimits,
-    repo_budget: Option<&crate::config::repo::Budget>,
+    repo_budget: Option<&bosun_core::repo_config::Budget>,
     repo: RepoId,
     installation: InstallationId,
 ) -> Result<Option<String>, sqlx::Error> {

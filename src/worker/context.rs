@@ -1,20 +1,18 @@
 //! What every job handler gets: the database, the door to GitHub, who bosun is, settings,
 //! and the short-lived caches that keep repeated triggers from repeating API calls.
 
-use crate::config::repo::{parse_repo_config, RepoConfig};
 use crate::db::{Db, RecordError};
 use crate::github::client::{GitHub, GitHubError, Installation};
-use crate::github::ids::{RepoId, RepoRef};
 use crate::locks::lock;
-use crate::task::model::InvalidTransition;
-use crate::task::trigger::Identity;
+use bosun_core::ids::{RepoId, RepoRef};
+use bosun_core::model::InvalidTransition;
+use bosun_core::repo_config::REPO_CONFIG_PATH;
+use bosun_core::repo_config::{parse_repo_config, RepoConfig};
+use bosun_core::trigger::Identity;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
-
-/// Where the repository config lives, on the default branch.
-pub const REPO_CONFIG_PATH: &str = ".github/bosun.yml";
 
 #[derive(Clone)]
 pub struct WorkerSettings {
@@ -200,7 +198,7 @@ impl Ctx {
     /// says what is wrong.
     pub async fn refresh_repo_config(
         &self,
-        req: &crate::task::trigger::ConfigRefresh,
+        req: &bosun_core::trigger::ConfigRefresh,
     ) -> Result<(), JobError> {
         lock(&self.configs).remove(&req.repo_id);
         let client = self.github.installation(req.installation);
@@ -216,8 +214,8 @@ impl Ctx {
     /// Makes the schedules table hold the jobs of the repository's file as just read (a
     /// broken file leaves them as they were). Best effort: the next read tries again.
     async fn sync_repo_jobs(&self, repo: &RepoRef, config: &RepoConfig) {
-        let source = crate::db::ScheduleSource::Repo(repo.to_string());
-        let rows = crate::config::jobs::rows(&config.jobs, &source);
+        let source = bosun_core::schedule::ScheduleSource::Repo(repo.to_string());
+        let rows = bosun_core::repo_config::jobs::rows(&config.jobs, &source);
         match self
             .db
             .sync_schedules(&source, &rows, crate::db::now_ms())

@@ -4,10 +4,10 @@
 //! burst of deliveries costs one commit rather than one each.
 
 use crate::db::{now_ms, Db, DeliveryState, Handled, StoredDelivery};
-use crate::github::events::{parse_event, EventError};
 use crate::server::ingest::{Feed, Ingest};
-use crate::task::trigger::{decide, Decision, Identity};
-use crate::worker::job::Job;
+use bosun_core::events::{parse_event, EventError};
+use bosun_core::job::Job;
+use bosun_core::trigger::{decide, Decision, Identity};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};

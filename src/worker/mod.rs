@@ -3,6 +3,5 @@
 pub mod backoff;
 pub mod context;
 pub mod intake;
-pub mod job;
 pub mod pool;
 pub mod redelivery;

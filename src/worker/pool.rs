@@ -3,12 +3,12 @@
 
 use super::backoff::backoff;
 use super::context::{Ctx, JobError};
-use super::job::Job;
 use crate::db::{now_ms, ClaimedJob, Fence};
 use crate::task::handle_face::handle_face;
 use crate::task::handle_run::handle_run;
 use crate::task::handle_trigger::handle_trigger;
-use crate::task::model::{TaskEvent, TaskStatus};
+use bosun_core::job::Job;
+use bosun_core::model::{TaskEvent, TaskStatus};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;

@@ -92,8 +92,8 @@ impl AgentApp {
             .app
             .db()
             .task_for_issue(
-                bosun::github::ids::RepoId(self.app.repo_id),
-                bosun::github::ids::IssueNumber(issue),
+                bosun_core::ids::RepoId(self.app.repo_id),
+                bosun_core::ids::IssueNumber(issue),
             )
             .await
             .unwrap()

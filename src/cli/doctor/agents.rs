@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::run::{AgentConfig, RunConfig, SandboxKind};
 use crate::config::server::ServerConfig;
-use crate::run::agent::shell;
 use crate::run::runner::{give_to, Runner};
 use crate::run::sandbox::{DockerSandbox, Role, Sandbox, SandboxError, SandboxSpec, Stream};
+use bosun_core::agent::shell;
 
 use super::{progress, Finding};
 

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use crate::config::engine::Engine;
 use crate::config::run::{RunConfig, SandboxKind};
-use crate::run::sandbox::Engine;
 
 use super::Finding;
 

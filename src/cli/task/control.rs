@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::db::Db;
 use crate::task::control::{self, ControlError};
-use crate::task::model::TaskId;
+use bosun_core::model::TaskId;
 
 pub async fn kill(db: &Db, id: TaskId) -> anyhow::Result<()> {
     let by = local_actor();

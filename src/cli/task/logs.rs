@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::db::Db;
-use crate::task::model::TaskId;
+use bosun_core::model::TaskId;
 
 /// The file each agent run writes its output to.
 const LOG_FILE: &str = "agent.log";

@@ -15,8 +15,8 @@ use std::path::Path;
 
 use clap::Subcommand;
 
-use crate::github::ids::RepoRef;
-use crate::task::model::{TaskId, TaskStatus};
+use bosun_core::ids::RepoRef;
+use bosun_core::model::{TaskId, TaskStatus};
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum TaskAction {

@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 
 use super::text::{duration, event_line, one_line, rfc3339, usage, utc};
 use crate::db::{Db, PendingJob, RunStat, TaskListing, TaskRow, TimedEvent};
-use crate::github::ids::RepoRef;
-use crate::task::model::{project, TaskId, TaskState, TaskStatus};
+use bosun_core::ids::RepoRef;
+use bosun_core::model::{project, TaskId, TaskState, TaskStatus};
 
 pub async fn list(
     db: &Db,

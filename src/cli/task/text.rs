@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::task::model::{RunUsage, TaskEvent};
+use bosun_core::model::{RunUsage, TaskEvent};
 
 /// Stored times (ms since the epoch) as UTC to the second, e.g. `2026-05-09 07:30:12Z`.
 pub fn utc(ms: i64) -> String {
@@ -98,7 +98,7 @@ fn scalar(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::model::TaskStatus;
+    use bosun_core::model::TaskStatus;
 
     #[test]
     fn events_print_on_one_line_with_their_fields() {

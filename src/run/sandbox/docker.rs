@@ -10,13 +10,13 @@ use super::docker_copy::{remove_volume, CopiedWorkspace};
 use super::docker_errors::{map_error, map_image_error};
 use super::docker_guard::{remove_container, ContainerGuard, ENGINE_CALL_LIMIT};
 use super::docker_output::{attach_output, pump_output};
-use super::engine::{Engine, Transfer};
 use super::naming::container_name;
 use super::spec_check::check_spec;
 use super::waiting::{alongside, Ending};
 use super::{
     OutputLine, Sandbox, SandboxError, SandboxExit, SandboxSpec, LABEL_INSTANCE, STOP_GRACE,
 };
+use crate::config::engine::{Engine, Transfer};
 use bollard::errors::Error as DockerError;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListVolumesOptionsBuilder,

@@ -38,7 +38,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use self::docker::DockerSandbox;
-pub use self::engine::{Engine, TlsPem, Transfer};
 pub use self::lines::MAX_LINE_BYTES;
 pub use self::process::ProcessSandbox;
 

@@ -98,8 +98,8 @@ pub fn diff(ws: &Workspace, tree: Oid, max_chars: usize) -> Result<ChangeDiff, G
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::redact::Redactor;
     use crate::run::workspace::snapshot;
+    use bosun_core::redact::Redactor;
 
     /// A bare mirror whose `main` has `files`, and a workspace on it holding `files`.
     fn workspace(files: &[(&str, &str)]) -> (tempfile::TempDir, Workspace) {

@@ -15,7 +15,7 @@ use git2::{FileMode, IndexEntry, IndexTime, ObjectType, Oid, Repository, TreeWal
 
 use super::materialize::safe_entry_name;
 use super::{GitError, Workspace};
-use crate::run::redact::Redactor;
+use bosun_core::redact::Redactor;
 
 /// Files larger than this are not committed (GitHub refuses files over 100 MB).
 pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
@@ -35,19 +35,7 @@ pub struct Change {
     pub kind: ChangeKind,
 }
 
-/// A path the agent changed that bosun did not commit, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    pub path: String,
-    pub reason: String,
-}
-
-/// A changed file that holds something that looks like a secret. Its presence blocks the push.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretInFile {
-    pub path: String,
-    pub kind: &'static str,
-}
+use bosun_core::publish::{Rejection, SecretInFile};
 
 #[derive(Debug, Clone)]
 pub struct Snapshot {

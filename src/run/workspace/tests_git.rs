@@ -7,7 +7,7 @@ use std::process::Command;
 use super::publish::{commit, push, Author, PushMode};
 use super::snapshot::{self, ChangeKind};
 use super::{FetchProgress, PrepareRequest, Workspaces};
-use crate::run::redact::Redactor;
+use bosun_core::redact::Redactor;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")

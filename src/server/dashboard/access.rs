@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::db::TaskRepo;
 use crate::github::client::GitHub;
-use crate::github::ids::RepoId;
 use crate::locks::lock;
+use bosun_core::ids::RepoId;
 
 use super::session::Session;
 

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::view::{self, TaskDetail, TaskSummary};
 use super::{db_error, Viewer};
 use crate::server::AppState;
-use crate::task::model::{TaskId, TaskStatus};
+use bosun_core::model::{TaskId, TaskStatus};
 
 /// The most tasks one list shows.
 pub const MAX_LIST: u32 = 500;

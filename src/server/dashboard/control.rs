@@ -20,7 +20,7 @@ use super::access::Visible;
 use super::Viewer;
 use crate::server::AppState;
 use crate::task::control::{self, ControlError};
-use crate::task::model::TaskId;
+use bosun_core::model::TaskId;
 
 #[derive(Default, Deserialize)]
 pub struct ControlForm {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::run::redact::Redactor;
+use bosun_core::redact::Redactor;
 
 /// At most this much of one run's file is read per pass (the next pass goes on).
 const READ_CHUNK: u64 = 256 * 1024;

@@ -12,7 +12,7 @@ use super::html::{duration, escape, href, money, page, with_code};
 use super::view::{TaskDetail, TaskSummary};
 use super::{html, Viewer};
 use crate::server::AppState;
-use crate::task::model::TaskId;
+use bosun_core::model::TaskId;
 
 fn status_badge(status: &str) -> String {
     format!("<span class=\"badge s-{0}\">{0}</span>", escape(status))

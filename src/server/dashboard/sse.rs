@@ -21,9 +21,9 @@ use tokio::sync::mpsc;
 use super::db_error;
 use super::logs::{Cursor, Tail};
 use crate::db::Db;
-use crate::run::redact::Redactor;
 use crate::server::AppState;
-use crate::task::model::TaskId;
+use bosun_core::model::TaskId;
+use bosun_core::redact::Redactor;
 
 /// How often a running attempt's logs and status are looked at.
 const POLL: Duration = Duration::from_millis(300);

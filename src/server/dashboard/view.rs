@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::cli::task::text::{event_line, rfc3339};
 use crate::db::{Db, PendingJob, RecordError, RunStat, TaskListing, TaskRow, TimedEvent};
-use crate::task::model::{GateSummary, TaskEvent, TaskState};
+use bosun_core::model::{GateSummary, TaskEvent, TaskState};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PullView {
@@ -119,7 +119,7 @@ struct Loaded {
 async fn load(db: &Db, listing: TaskListing) -> Result<Loaded, RecordError> {
     let events = db.task_event_log(listing.task.id).await?;
     let plain: Vec<TaskEvent> = events.iter().map(|e| e.event.clone()).collect();
-    let state = crate::task::model::project(&plain)?;
+    let state = bosun_core::model::project(&plain)?;
     let stats = db.task_run_stats(listing.task.id).await?;
     Ok(Loaded {
         listing,
@@ -316,7 +316,7 @@ pub async fn detail(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::model::{TaskKind, TaskStatus, TriggerSource};
+    use bosun_core::model::{TaskKind, TaskStatus, TriggerSource};
 
     fn at(ms: i64, event: TaskEvent) -> TimedEvent {
         TimedEvent { at: ms, event }

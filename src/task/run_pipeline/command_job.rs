@@ -4,10 +4,10 @@
 //! agent's. No router, no model, no reviewer: a command is not a judgement call.
 
 use super::*;
-use crate::config::repo::RepoConfig;
-use crate::run::agent::shell;
-use crate::run::agent::AdapterKind;
-use crate::task::model::TaskState;
+use bosun_core::agent::shell;
+use bosun_core::agent::AdapterKind;
+use bosun_core::model::TaskState;
+use bosun_core::repo_config::RepoConfig;
 
 /// Runs the job's command (`$1`) and reports its end in the command adapter's line protocol;
 /// everything the command prints shows as the run's log.

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use super::{blocking, Pipeline, Step};
 use crate::run::workspace::GitError;
 use crate::run::workspace::{FetchProgress, PrepareRequest, Workspace};
-use crate::task::model::TaskEvent;
+use bosun_core::model::TaskEvent;
 
 impl Pipeline<'_> {
     /// Fetches the mirror and writes the checkout on the blocking pool, showing the fetch.

@@ -4,8 +4,8 @@
 
 use super::*;
 use crate::db::LearnedFrom;
-use crate::run::peer_verdict::{Severity, Verdict};
-use crate::task::estimate::similarity_query;
+use bosun_core::estimate::similarity_query;
+use bosun_core::peer_verdict::{Severity, Verdict};
 
 /// How many learnings a prompt gets: a few lines the agent will read, not a manual.
 const IN_PROMPT: usize = 5;

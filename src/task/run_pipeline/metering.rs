@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::meter::{Provider, RunId, Spent, BUDGET_SPENT};
-use crate::run::agent::AdapterKind;
+use bosun_core::agent::AdapterKind;
 
 /// The attempt's metered run.
 pub(super) struct Metered {

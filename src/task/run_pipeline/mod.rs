@@ -14,21 +14,22 @@ use crate::github::client::Installation;
 use crate::github::pulls::{NewCheckRun, NewPull};
 use crate::github::secret::Secret;
 use crate::reply;
-use crate::run::agent::{CommandSpec, Usage};
 use crate::run::agent_round::{run_agent_round, AgentRound};
-use crate::run::gates::{run_gates, GateResult, GateRun};
-use crate::run::prompt::{
-    render_prompt, GateFeedback, PromptComment, PromptInput, RepoInstructions,
-};
+use crate::run::gates::{run_gates, GateRun};
 use crate::run::recovery::transient;
-use crate::run::redact::Redactor;
 use crate::run::runner::{give_to, Runner};
 use crate::run::sandbox::SandboxError;
 use crate::run::workspace::publish::{commit, push, Author, PushMode};
 use crate::run::workspace::{branch_name, snapshot, PrepareRequest, Workspace};
-use crate::task::model::{GateSummary, IssueSnapshot, RunUsage, TaskEvent, TaskKind, TaskStatus};
 use crate::worker::context::{Ctx, JobError};
-use crate::worker::job::Job;
+use bosun_core::agent::{CommandSpec, Usage};
+use bosun_core::gate::GateResult;
+use bosun_core::job::Job;
+use bosun_core::model::{GateSummary, IssueSnapshot, RunUsage, TaskEvent, TaskKind, TaskStatus};
+use bosun_core::prompt::{
+    render_prompt, GateFeedback, PromptComment, PromptInput, RepoInstructions,
+};
+use bosun_core::redact::Redactor;
 
 mod checks;
 mod command_job;
@@ -170,19 +171,19 @@ struct Pipeline<'a> {
     /// The server's limits with the repository's budgets applied, once its config is read.
     limits: std::sync::OnceLock<crate::config::run::Limits>,
     /// What the attempt learned about the repository so far, stored when it ends.
-    learned: std::sync::Mutex<crate::run::learnings::Collector>,
+    learned: std::sync::Mutex<bosun_core::learnings::Collector>,
 }
 
 impl Pipeline<'_> {
     /// The task's current state, projected from its events.
-    async fn state(&self) -> Result<crate::task::model::TaskState, Step> {
+    async fn state(&self) -> Result<bosun_core::model::TaskState, Step> {
         let events = self
             .ctx
             .db
             .task_events(self.task.id)
             .await
             .map_err(JobError::from)?;
-        crate::task::model::project(&events).map_err(|e| Step::Job(JobError::Fail(e.into())))
+        bosun_core::model::project(&events).map_err(|e| Step::Job(JobError::Fail(e.into())))
     }
 
     /// This run's checkout directory: unique per claim of the job, so a run that lost its
@@ -487,7 +488,7 @@ impl Pipeline<'_> {
         };
         match &mode {
             Mode::Review(session) => {
-                let (summary, _) = crate::run::review_report::parse(&final_message);
+                let (summary, _) = bosun_core::review_report::parse(&final_message);
                 let summary = redactor.redact(&summary);
                 self.publish_revision(
                     &ws,
@@ -523,7 +524,7 @@ impl Pipeline<'_> {
                             &redactor,
                         )
                         .await?;
-                    let blockers = first.findings(crate::run::peer_verdict::Severity::Blocker);
+                    let blockers = first.findings(bosun_core::peer_verdict::Severity::Blocker);
                     change.review = Some(first);
                     if !blockers.is_empty() {
                         change = self
@@ -571,7 +572,7 @@ impl Change {
 /// What the implementer's extra round for the reviewers' blockers runs with.
 struct FixRound<'a> {
     resolved: &'a Resolved,
-    gate_config: &'a [crate::config::repo::Gate],
+    gate_config: &'a [bosun_core::repo_config::Gate],
     gate_image: &'a str,
     ws: &'a Workspace,
     agent_env: Vec<(String, String)>,
@@ -589,7 +590,7 @@ impl Pipeline<'_> {
     async fn fix_round(
         &self,
         reviewed: Change,
-        blockers: &[(String, crate::run::peer_verdict::Finding)],
+        blockers: &[(String, bosun_core::peer_verdict::Finding)],
         f: FixRound<'_>,
     ) -> Result<Change, Step> {
         self.record(
@@ -653,10 +654,10 @@ impl Pipeline<'_> {
 /// The repository's config with a more specific choice of agent applied (a plan's suggestion
 /// for this part), when this server has that agent.
 fn routed(
-    config: &crate::config::repo::RepoConfig,
-    route: &crate::task::model::Route,
+    config: &bosun_core::repo_config::RepoConfig,
+    route: &bosun_core::model::Route,
     server: &crate::config::run::RunConfig,
-) -> crate::config::repo::RepoConfig {
+) -> bosun_core::repo_config::RepoConfig {
     let mut config = config.clone();
     if let Some(agent) = route
         .agent

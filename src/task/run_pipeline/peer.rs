@@ -7,12 +7,12 @@
 use super::*;
 use crate::github::reviews::InlineComment;
 use crate::run::agent_round::RoundResult;
-use crate::run::peer_verdict::{self, decide, Decision, Finding, Severity, Verdict};
-use crate::run::prompt::{PeerFinding, PeerReviewInput, MAX_DIFF_CHARS};
 use crate::run::relaunch::Fix;
 use crate::run::workspace::diff::{self, ChangeDiff};
 use crate::run::workspace::snapshot::Snapshot;
-use crate::task::model::FindingCounts;
+use bosun_core::model::FindingCounts;
+use bosun_core::peer_verdict::{self, decide, Decision, Finding, Severity, Verdict};
+use bosun_core::prompt::{PeerFinding, PeerReviewInput, MAX_DIFF_CHARS};
 
 /// A reviewer whose verdict cannot be read is asked once more, with the reason.
 const VERDICT_TRIES: u32 = 2;

@@ -4,11 +4,11 @@
 //! of them (see `task::handle_plan`).
 
 use crate::db::{NewAttempt, StartOutcome};
-use crate::github::ids::IssueNumber;
 use crate::github::issues::NewIssue;
-use crate::run::plan_report::{self, Plan, PlanRules};
-use crate::run::prompt::PlanInput;
-use crate::task::model::{TaskKind, TriggerSource};
+use bosun_core::ids::IssueNumber;
+use bosun_core::model::{TaskKind, TriggerSource};
+use bosun_core::plan_report::{self, Plan, PlanRules};
+use bosun_core::prompt::PlanInput;
 
 use super::*;
 

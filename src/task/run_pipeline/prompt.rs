@@ -26,7 +26,7 @@ impl Pipeline<'_> {
         &self,
         issue: &IssueSnapshot,
         ws: &Workspace,
-        config: &crate::config::repo::RepoConfig,
+        config: &bosun_core::repo_config::RepoConfig,
         resolved: &Resolved,
     ) -> Result<PromptInput, Step> {
         let state = self.state().await?;
@@ -91,7 +91,7 @@ impl Pipeline<'_> {
 /// The repository's instructions: `instructions` in its bosun config, else `AGENTS.md` or
 /// `CLAUDE.md` at the root of the checkout (regular files only: never through a link).
 fn repo_instructions(
-    config: &crate::config::repo::RepoConfig,
+    config: &bosun_core::repo_config::RepoConfig,
     dir: &std::path::Path,
 ) -> Option<RepoInstructions> {
     if let Some(text) = config

@@ -6,12 +6,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::github::ids::ReviewCommentId;
 use crate::github::reviews::ReviewThread;
-use crate::run::prompt::{PromptThread, ReviewInput};
-use crate::run::review_report::{self, Outcome, ThreadReport};
 use crate::run::workspace::publish::PushMode;
-use crate::task::model::{FeedbackAnswer, TaskPull};
+use bosun_core::ids::ReviewCommentId;
+use bosun_core::model::{FeedbackAnswer, TaskPull};
+use bosun_core::prompt::{PromptThread, ReviewInput};
+use bosun_core::review_report::{self, Outcome, ThreadReport};
 
 use super::*;
 

@@ -1,8 +1,8 @@
 //! Agent rounds and the gates after each, until the gates pass or the rounds run out.
 
 use super::*;
-use crate::run::agent::AgentCommand;
 use crate::run::relaunch::{self, Fix};
+use bosun_core::agent::AgentCommand;
 
 /// How many corrections of the CLI's command line one attempt tries before giving up.
 const MAX_RELAUNCHES: usize = 3;
@@ -14,7 +14,7 @@ impl Pipeline<'_> {
     pub(super) async fn rounds(
         &self,
         resolved: &Resolved,
-        gates: &[crate::config::repo::Gate],
+        gates: &[bosun_core::repo_config::Gate],
         gate_image: &str,
         ws: &Workspace,
         agent_env: Vec<(String, String)>,

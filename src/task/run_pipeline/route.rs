@@ -6,10 +6,10 @@
 use std::sync::atomic::Ordering;
 
 use super::*;
-use crate::config::repo::RepoConfig;
-use crate::run::prompt::{render_route_prompt, RouteInput};
 use crate::run::router::{self, Choice};
-use crate::task::model::{Route, TaskState};
+use bosun_core::model::{Route, TaskState};
+use bosun_core::prompt::{render_route_prompt, RouteInput};
+use bosun_core::repo_config::RepoConfig;
 
 impl Pipeline<'_> {
     /// The task's route for this run. A repository that names its agent keeps it: only the
@@ -125,7 +125,7 @@ impl Pipeline<'_> {
         as_router.agent.name = Some(router_agent.to_string());
         as_router.agent.model = server.router.model.clone();
         let mut resolved = server
-            .resolve(&as_router, crate::config::repo::Complexity::Simple)
+            .resolve(&as_router, bosun_core::repo_config::Complexity::Simple)
             .map_err(|why| Step::Finish(TaskStatus::Failed, why))?;
         let timeout = Duration::from_secs(server.router.timeout_secs.max(1));
         resolved.agent_timeout = timeout;

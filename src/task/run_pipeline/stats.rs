@@ -2,9 +2,9 @@
 //! own line in `run_stats` when it ends (what later estimates and `bosun stats` read).
 
 use super::*;
-use crate::config::repo::Complexity;
 use crate::db::RunStat;
-use crate::task::estimate::{estimate, similarity_query};
+use bosun_core::estimate::{estimate, similarity_query};
+use bosun_core::repo_config::Complexity;
 
 /// What the attempt ran with and changed.
 #[derive(Debug, Clone)]

@@ -4,8 +4,8 @@
 
 use serde::Deserialize;
 
-use crate::config::repo::Complexity;
-use crate::run::review_report::json_blocks;
+use crate::repo_config::Complexity;
+use crate::review_report::json_blocks;
 
 /// A sub-issue title longer than this is cut (GitHub allows 256 characters).
 const MAX_TITLE_CHARS: usize = 200;

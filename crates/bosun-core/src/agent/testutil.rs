@@ -6,7 +6,7 @@ use super::{AdapterKind, AgentEvent, ExitInfo, Outcome};
 
 /// Where the recorded streams live: `tests/fixtures/agent-streams` under the crate root.
 pub(super) fn fixtures_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agent-streams")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/agent-streams")
 }
 
 /// A fixture's text, by path relative to the fixtures root.

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::{ScheduleRow, ScheduleSource};
+use crate::schedule::{ScheduleRow, ScheduleSource};
 
 /// One job as written.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -81,7 +81,7 @@ pub fn check(jobs: &[JobSpec], in_repo: bool) -> Result<(), String> {
                 ))
             }
             (Some(repo), false) => {
-                repo.parse::<crate::github::ids::RepoRef>()
+                repo.parse::<crate::ids::RepoRef>()
                     .map_err(|e| format!("job `{name}`: {e}"))?;
             }
             (None, true) => {}

@@ -9,7 +9,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::model_map::ModelMap;
+pub mod jobs;
+pub mod model_map;
+
+use model_map::ModelMap;
+
+/// Where the repository config lives, on the default branch.
+pub const REPO_CONFIG_PATH: &str = ".github/bosun.yml";
 
 /// GitHub rejects labels longer than this many characters.
 const MAX_LABEL_CHARS: usize = 50;
@@ -55,7 +61,7 @@ pub struct RepoConfig {
     /// What runs here may spend; each is clamped by the server's limit of the same kind.
     pub budget: Budget,
     /// Work started on a schedule: an issue opened and a task run on it at each tick.
-    pub jobs: Vec<super::jobs::JobSpec>,
+    pub jobs: Vec<jobs::JobSpec>,
 }
 
 /// What this repository's runs may spend: dollars are priced by the server's price table and
@@ -331,7 +337,7 @@ fn validate(config: &RepoConfig) -> Result<(), Invalid> {
         let message = "budgets must be more than 0 (leave one out for the server's limit)";
         return Err(Invalid::new(Key::TopLevel("budget"), message.to_string()));
     }
-    super::jobs::check(&config.jobs, true).map_err(|m| Invalid::new(Key::TopLevel("jobs"), m))?;
+    jobs::check(&config.jobs, true).map_err(|m| Invalid::new(Key::TopLevel("jobs"), m))?;
     if config.rounds == 0 {
         let message = "`rounds` must be at least 1".to_string();
         return Err(Invalid::new(Key::TopLevel("rounds"), message));
@@ -542,13 +548,13 @@ mod tests {
 
     #[test]
     fn example_file_parses() {
-        let example = include_str!("../../examples/bosun.yml");
+        let example = include_str!("../../../../examples/bosun.yml");
         assert_eq!(parse_ok(example), RepoConfig::default());
     }
 
     #[test]
     fn example_file_mentions_every_key() {
-        let example = include_str!("../../examples/bosun.yml");
+        let example = include_str!("../../../../examples/bosun.yml");
         let keys = [
             "trigger_label:",
             "label_prefix:",

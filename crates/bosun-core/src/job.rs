@@ -1,10 +1,20 @@
 //! The kinds of work in the queue, typed. The queue stores them as (kind, JSON payload); this
 //! file is the only place that maps between the two.
 
-use crate::db::NewJob;
-use crate::task::model::TaskId;
-use crate::task::trigger::{ConfigRefresh, FeedbackRequest, LifecycleRequest, TriggerRequest};
+use crate::model::TaskId;
+use crate::trigger::{ConfigRefresh, FeedbackRequest, LifecycleRequest, TriggerRequest};
 use serde::{Deserialize, Serialize};
+
+/// A job as the queue stores it: its kind, its JSON payload, and how the queue holds it.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: &'static str,
+    pub payload: String,
+    pub serial_key: Option<String>,
+    pub coalesce_key: Option<String>,
+    pub max_attempts: u32,
+    pub run_after: i64,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Job {

@@ -70,7 +70,7 @@ pub fn parse(message: &str) -> (String, Vec<ThreadReport>) {
 
 /// Fenced blocks tagged `json` (or untagged, when they look like an object): (start of the
 /// opening fence, end of the closing fence, the text between).
-pub(crate) fn json_blocks(message: &str) -> Vec<(usize, usize, &str)> {
+pub fn json_blocks(message: &str) -> Vec<(usize, usize, &str)> {
     let mut blocks = Vec::new();
     let mut offset = 0;
     // (fence start, content start, backticks, whether it may hold the report)

@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-use crate::run::review_report::json_blocks;
+use crate::review_report::json_blocks;
 
 /// A finding's text longer than this is cut: it is posted on GitHub as is.
 const MAX_TEXT_CHARS: usize = 2_000;

@@ -2,8 +2,8 @@
 //! API (the sender's permission, the repository's config) is decided later, in the trigger job.
 
 use crate::command::{new_commands, parse_commands, Command};
-use crate::github::events::{Actor, Event, IssueContext, PullContext};
-use crate::github::ids::{
+use crate::events::{Actor, Event, IssueContext, PullContext};
+use crate::ids::{
     CommentId, DeliveryId, InstallationId, IssueNumber, RepoId, RepoRef, ReviewCommentId, ReviewId,
 };
 use serde::{Deserialize, Serialize};
@@ -384,8 +384,8 @@ fn pull_conversation(delivery: &DeliveryId, event: Event, me: &Identity) -> Deci
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::github::events::CommentContext;
-    use crate::github::ids::UserId;
+    use crate::events::CommentContext;
+    use crate::ids::UserId;
 
     fn me() -> Identity {
         Identity {

@@ -1,8 +1,8 @@
 //! The task: its status, its append-only events, and the projection from events to state.
 //! Pure code: the database stores events and a cached projection, GitHub shows the projection.
 
-use crate::config::repo::Complexity;
-use crate::github::ids::CommentId;
+use crate::ids::CommentId;
+use crate::repo_config::Complexity;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -262,7 +262,7 @@ pub enum TaskEvent {
     /// How long and how much the attempt will likely take, from similar finished tasks.
     Estimated {
         attempt: u32,
-        estimate: crate::task::estimate::Estimate,
+        estimate: crate::estimate::Estimate,
         /// The complexity the history was read for.
         complexity: Complexity,
     },
@@ -560,7 +560,7 @@ pub struct TaskState {
     /// For a planned issue: its sub-issues, once created.
     pub plan: Option<PlanState>,
     /// The current attempt's estimate, when there was history to make one.
-    pub estimate: Option<(crate::task::estimate::Estimate, Complexity)>,
+    pub estimate: Option<(crate::estimate::Estimate, Complexity)>,
     pub run: RunProgress,
     pub summary: Option<String>,
 }

@@ -526,7 +526,7 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
         }
         "push" => {
             let p: PushPayload = serde_json::from_slice(payload).map_err(shape)?;
-            let config = crate::worker::context::REPO_CONFIG_PATH;
+            let config = crate::repo_config::REPO_CONFIG_PATH;
             Ok(Event::Pushed {
                 installation: p.installation.map(|i| InstallationId(i.id)),
                 repo: RepoRef::new(p.repository.owner.login, p.repository.name),

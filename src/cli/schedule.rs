@@ -5,8 +5,9 @@ use std::path::Path;
 
 use clap::Subcommand;
 
-use crate::db::{now_ms, Db, ScheduleRow, ScheduleSource};
-use crate::github::ids::RepoRef;
+use crate::db::{now_ms, Db};
+use bosun_core::ids::RepoRef;
+use bosun_core::schedule::{ScheduleRow, ScheduleSource};
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum JobAction {
@@ -83,7 +84,8 @@ async fn act(db: &Db, action: JobAction, now: i64) -> anyhow::Result<String> {
             run,
             disabled,
         } => {
-            let schedule = super::parse(&cron).map_err(|why| anyhow::anyhow!(why))?;
+            let schedule =
+                bosun_core::schedule::parse(&cron).map_err(|why| anyhow::anyhow!(why))?;
             let empty = |t: &Option<String>| t.as_deref().is_none_or(|t| t.trim().is_empty());
             anyhow::ensure!(
                 !(empty(&prompt) && empty(&run)),
@@ -108,7 +110,7 @@ async fn act(db: &Db, action: JobAction, now: i64) -> anyhow::Result<String> {
             format!(
                 "added `{}`; next tick {}",
                 row.name,
-                when(super::next_tick(&schedule, now))
+                when(bosun_core::schedule::next_tick(&schedule, now))
             )
         }
         JobAction::Remove { name } => {
@@ -139,8 +141,8 @@ async fn act(db: &Db, action: JobAction, now: i64) -> anyhow::Result<String> {
 }
 
 fn list_line(r: &ScheduleRow, now: i64) -> String {
-    let next = match super::parse(&r.cron) {
-        Ok(s) if r.enabled => when(super::next_tick(&s, r.last_tick.max(now))),
+    let next = match bosun_core::schedule::parse(&r.cron) {
+        Ok(s) if r.enabled => when(bosun_core::schedule::next_tick(&s, r.last_tick.max(now))),
         Ok(_) => "off".into(),
         Err(why) => format!("broken: {why}"),
     };
@@ -161,6 +163,6 @@ fn list_line(r: &ScheduleRow, now: i64) -> String {
 }
 
 fn when(ms: Option<i64>) -> String {
-    ms.and_then(super::utc_minute)
+    ms.and_then(bosun_core::schedule::utc_minute)
         .unwrap_or_else(|| "never".into())
 }

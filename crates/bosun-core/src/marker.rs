@@ -2,7 +2,7 @@
 //! It lets `bosun resync` rebuild tasks from GitHub alone, and lets a retried creation find the
 //! comment a lost reply already created.
 
-use crate::task::model::{TaskId, TaskStatus};
+use crate::model::{TaskId, TaskStatus};
 use serde::{Deserialize, Serialize};
 
 const OPEN: &str = "<!-- bosun:task ";

@@ -1,11 +1,10 @@
 //! Scheduled work: cron expressions and which tick is due. Pure; the table, the ticker and what
-//! a firing does live in `db::schedules`, `app` and `task::handle_schedule`.
+//! a firing does live in the App (its schedules table, its ticker and the scheduled job's
+//! handler).
 //!
 //! A schedule fires at most once per tick, and only for the latest tick that passed: a server
 //! that was down for three ticks of an hourly job runs it once when it is back, not three
 //! times (the work a prompt asks for is "bring this up to date", not "once per hour missed").
-
-pub mod cli;
 
 use std::str::FromStr;
 
@@ -55,6 +54,64 @@ pub fn next_tick(schedule: &Schedule, after_ms: i64) -> Option<i64> {
 
 fn at(ms: i64) -> Option<DateTime<Utc>> {
     Utc.timestamp_millis_opt(ms).single()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleRow {
+    pub name: String,
+    pub cron: String,
+    /// `owner/name`.
+    pub repo: String,
+    pub title: String,
+    pub prompt: String,
+    /// Run in the sandbox instead of a coding agent, when set.
+    pub command: Option<String>,
+    pub enabled: bool,
+    /// The latest tick handled (ms since the epoch).
+    pub last_tick: i64,
+    pub source: ScheduleSource,
+}
+
+/// Where a schedule is managed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleSource {
+    /// `bosun job add`.
+    Cli,
+    /// The server configuration's `jobs:`.
+    Server,
+    /// This repository's `.github/bosun.yml` (`owner/name`).
+    Repo(String),
+}
+
+impl ScheduleSource {
+    /// How the schedules table stores it.
+    pub fn stored(&self) -> String {
+        match self {
+            ScheduleSource::Cli => "cli".into(),
+            ScheduleSource::Server => "server".into(),
+            ScheduleSource::Repo(repo) => format!("repo:{repo}"),
+        }
+    }
+
+    /// Reads back what [`ScheduleSource::stored`] wrote.
+    pub fn from_stored(s: &str) -> ScheduleSource {
+        match s {
+            "server" => ScheduleSource::Server,
+            _ => match s.strip_prefix("repo:") {
+                Some(repo) => ScheduleSource::Repo(repo.to_string()),
+                None => ScheduleSource::Cli,
+            },
+        }
+    }
+
+    /// Where a person changes such a job.
+    pub fn place(&self) -> String {
+        match self {
+            ScheduleSource::Cli => "`bosun job`".into(),
+            ScheduleSource::Server => "the server configuration's `jobs:`".into(),
+            ScheduleSource::Repo(repo) => format!("`.github/bosun.yml` in {repo}"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::run::gates::GateResult;
-use crate::run::prompt::{sanitize, sanitize_output};
-use crate::run::redact::Redactor;
+use crate::gate::GateResult;
+use crate::prompt::{sanitize, sanitize_output};
+use crate::redact::Redactor;
 
 /// A note is one line of at most this many characters (the prompt shows several).
 pub const MAX_NOTE_CHARS: usize = 300;

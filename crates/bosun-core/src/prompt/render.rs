@@ -23,15 +23,15 @@ use super::caps::{keep_head, keep_tail};
 use super::fence::{code, fence};
 use super::sanitize::{sanitize, sanitize_output};
 
-const CORE: &str = include_str!("../../../prompts/core.md.j2");
-const TASK: &str = include_str!("../../../prompts/task.md.j2");
-const FEEDBACK: &str = include_str!("../../../prompts/feedback.md.j2");
-const STEER: &str = include_str!("../../../prompts/steer.md.j2");
-const REVIEW: &str = include_str!("../../../prompts/review.md.j2");
-const PLAN: &str = include_str!("../../../prompts/plan.md.j2");
-const ROUTE: &str = include_str!("../../../prompts/route.md.j2");
-const PEER_REVIEW: &str = include_str!("../../../prompts/peer_review.md.j2");
-const PEER_FIX: &str = include_str!("../../../prompts/peer_fix.md.j2");
+const CORE: &str = include_str!("../../../../prompts/core.md.j2");
+const TASK: &str = include_str!("../../../../prompts/task.md.j2");
+const FEEDBACK: &str = include_str!("../../../../prompts/feedback.md.j2");
+const STEER: &str = include_str!("../../../../prompts/steer.md.j2");
+const REVIEW: &str = include_str!("../../../../prompts/review.md.j2");
+const PLAN: &str = include_str!("../../../../prompts/plan.md.j2");
+const ROUTE: &str = include_str!("../../../../prompts/route.md.j2");
+const PEER_REVIEW: &str = include_str!("../../../../prompts/peer_review.md.j2");
+const PEER_FIX: &str = include_str!("../../../../prompts/peer_fix.md.j2");
 
 /// The whole prompt never exceeds this many characters.
 pub const MAX_PROMPT_CHARS: usize = 100_000;
