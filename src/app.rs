@@ -5,17 +5,17 @@ use crate::config::credentials::{self, AppCredentials};
 use crate::config::run::RunConfig;
 use crate::config::server::ServerConfig;
 use crate::db::Db;
+use crate::engine::backoff::backoff;
+use crate::engine::context::{Ctx, WorkerSettings};
+use crate::engine::ingest::{Feed, Ingest};
+use crate::engine::intake::run_intake;
+use crate::engine::pool::run_pool;
+use crate::engine::redelivery::run_redelivery_sweeps;
 use crate::github::client::{GitHub, GitHubConfig};
 use crate::github::signature::WebhookSecrets;
 use crate::locks::lock;
 use crate::run::runner::Runner;
-use crate::server::ingest::{Feed, Ingest};
 use crate::server::{router, Activate, AppState, Configured, Mode};
-use crate::worker::backoff::backoff;
-use crate::worker::context::{Ctx, WorkerSettings};
-use crate::worker::intake::run_intake;
-use crate::worker::pool::run_pool;
-use crate::worker::redelivery::run_redelivery_sweeps;
 use bosun_core::trigger::Identity;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -168,7 +168,7 @@ fn settings(
     WorkerSettings {
         runner,
         run_limits: run_config.limits.run_limits(config.workers),
-        spend_limits: crate::worker::context::SpendLimits {
+        spend_limits: crate::engine::context::SpendLimits {
             repo_daily: run_config
                 .limits
                 .repo_daily_budget_usd
@@ -366,25 +366,4 @@ pub(crate) async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-}
-
-/// `bosun resync`: the same credentials and database as `serve`, no server.
-pub async fn resync(
-    config: ServerConfig,
-    repo: &bosun_core::ids::RepoRef,
-) -> anyhow::Result<crate::task::resync::ResyncReport> {
-    let creds = credentials::load(&config)?.ok_or_else(|| {
-        anyhow::anyhow!(
-            "no GitHub App configured: run `bosun serve` and finish /setup, or set GITHUB_APP_ID"
-        )
-    })?;
-    let db = Db::open(&config.data_dir).await?;
-    let github = GitHub::new(GitHubConfig::new(
-        &config.github_api_url,
-        creds.app_id,
-        &creds.private_key_pem,
-    ))?;
-    let report = crate::task::resync::resync(&db, &github, repo).await;
-    db.close().await;
-    report
 }

@@ -44,7 +44,7 @@ enum Command {
         #[arg(long, env = "BOSUN_DATA_DIR", default_value = "./data")]
         data_dir: std::path::PathBuf,
         #[command(subcommand)]
-        action: bosun::task::learnings_cli::LearningsAction,
+        action: bosun::cli::learnings::LearningsAction,
     },
     /// Tasks in the data directory: list, show, stop, retry, read their agent logs.
     Task {
@@ -109,7 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Resync { repo, config } => {
             init_tracing(&config.log_format);
-            let report = bosun::app::resync(config, &repo).await?;
+            let report = bosun::cli::resync::run(config, &repo).await?;
             println!(
                 "{repo}: {} labelled issues seen, {} tasks created or corrected",
                 report.seen, report.changed
@@ -122,14 +122,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Stats { data_dir } => {
-            println!("{}", bosun::task::stats_cli::run(&data_dir).await?);
+            println!("{}", bosun::cli::stats::run(&data_dir).await?);
             Ok(())
         }
         Command::Learnings { data_dir, action } => {
-            println!(
-                "{}",
-                bosun::task::learnings_cli::run(&data_dir, action).await?
-            );
+            println!("{}", bosun::cli::learnings::run(&data_dir, action).await?);
             Ok(())
         }
         Command::Task { data_dir, action } => bosun::cli::task::run(&data_dir, action).await,

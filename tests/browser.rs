@@ -190,7 +190,7 @@ async fn a_writer_watches_and_stops_their_task_and_a_reader_sees_nothing_foreign
         browser.quit().await;
 
         // Tidy up: the other repository's run ends as an operator would end it.
-        bosun::task::control::stop(app.db(), TaskId(b), "`cli:test`")
+        bosun::engine::control::stop(app.db(), TaskId(b), "`cli:test`")
             .await
             .unwrap();
         assert!(sweep.become_present(false).await, "the agents' containers are gone");

@@ -2,10 +2,10 @@
 
 mod support;
 
+use bosun::cli::resync::resync;
 use bosun::db::Db;
 use bosun::github::client::{GitHub, GitHubConfig};
 use bosun::reply::{part_marker, sub_issue_body};
-use bosun::task::resync::resync;
 use bosun_core::ids::{AppId, RepoRef};
 use bosun_core::ids::{IssueNumber, RepoId};
 use bosun_core::model::{project, TaskId, TaskKind, TaskState, TaskStatus};

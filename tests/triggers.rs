@@ -575,13 +575,14 @@ async fn a_run_checks_the_repositorys_own_budget_when_it_starts() {
         let task = app.db().tasks_where(None, None, 10).await.unwrap()[0]
             .task
             .id;
-        let server_only = bosun::worker::context::SpendLimits {
+        let server_only = bosun::engine::context::SpendLimits {
             repo_daily: Some(5_000_000),
             installation_monthly: None,
         };
-        let retried = bosun::task::control::retry(app.db(), task, "`cli:test`", None, server_only)
-            .await
-            .expect("within the server's limit");
+        let retried =
+            bosun::engine::control::retry(app.db(), task, "`cli:test`", None, server_only)
+                .await
+                .expect("within the server's limit");
         assert_eq!(retried.attempt, 2);
         app.wait_for("the run to refuse to start", |g| {
             g.issue_labels(REPO, issue)
@@ -695,7 +696,7 @@ async fn a_run_going_at_shutdown_goes_back_to_the_queue_at_once() {
             vec![(
                 "queued".to_string(),
                 0,
-                Some(bosun::worker::pool::HANDED_BACK.to_string())
+                Some(bosun::engine::pool::HANDED_BACK.to_string())
             )]
         );
         db.close().await;

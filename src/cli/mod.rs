@@ -3,7 +3,10 @@
 //! `bosun doctor` (what to fix before or while running a server).
 
 pub mod doctor;
+pub mod learnings;
+pub mod resync;
 pub mod schedule;
+pub mod stats;
 pub mod task;
 
 use std::path::Path;

@@ -4,5 +4,6 @@
 pub mod credentials;
 pub mod docker;
 pub mod engine;
+pub mod repo_configs;
 pub mod run;
 pub mod server;

@@ -9,6 +9,7 @@ pub mod hook_deliveries;
 pub mod installation;
 pub mod issues;
 pub mod link;
+pub mod permissions;
 pub mod pulls;
 pub mod rate_limit;
 pub mod retry;

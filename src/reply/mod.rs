@@ -1,11 +1,13 @@
 //! Every text bosun posts on GitHub is rendered here, and only here, so the voice stays one and
-//! every text can be snapshot-tested.
+//! every text can be snapshot-tested. [`text`] holds the small pieces the operator's views (the
+//! `bosun task` commands and the dashboard) print: times, usage, one event as one line.
 
 mod feedback;
 mod peer;
 mod plan;
 mod run;
 mod schedule;
+pub mod text;
 
 pub use feedback::{
     feedback_answered, no_pull_to_revise, not_addressed, review_gates_failed, thread_reply,

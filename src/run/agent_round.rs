@@ -57,7 +57,7 @@ pub async fn run_agent_round(
     cancel: CancellationToken,
 ) -> Result<RoundResult, SandboxError> {
     let input_dir = round.run_dir.join("input");
-    let log_path = round.run_dir.join("agent.log");
+    let log_path = round.run_dir.join(super::logs::LOG_FILE);
     prepare_inputs(&input_dir, round.prompt)
         .await
         .map_err(|e| SandboxError::Other(anyhow::anyhow!("writing the prompt: {e}")))?;

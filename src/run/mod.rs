@@ -3,7 +3,9 @@
 
 pub mod agent_round;
 pub mod gates;
+pub mod logs;
 pub mod meter_host;
+pub mod pipeline;
 pub mod recovery;
 pub mod relaunch;
 pub mod router;

@@ -2,7 +2,6 @@
 //! metrics.
 
 pub mod dashboard;
-pub mod ingest;
 pub mod metrics;
 pub mod setup;
 pub mod webhook;
@@ -10,6 +9,7 @@ pub mod webhook;
 use crate::config::credentials::AppCredentials;
 use crate::config::server::ServerConfig;
 use crate::db::Db;
+use crate::engine::ingest::Ingest;
 use crate::github::client::GitHub;
 use crate::github::signature::WebhookSecrets;
 use axum::extract::State;
@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bosun_core::ids::AppId;
-use ingest::Ingest;
 use metrics::WebhookCounters;
 use serde_json::json;
 use setup::SetupStates;

@@ -4,8 +4,8 @@
 use super::metrics::WebhookCounters;
 use super::{AppState, Mode};
 use crate::db::{now_ms, NewDelivery};
+use crate::engine::ingest::Stored;
 use crate::github::signature::{verify, SignatureError};
-use crate::server::ingest::Stored;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};

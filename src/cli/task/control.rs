@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use crate::db::Db;
-use crate::task::control::{self, ControlError};
+use crate::engine::control::{self, ControlError};
 use bosun_core::model::TaskId;
 
 pub async fn kill(db: &Db, id: TaskId) -> anyhow::Result<()> {

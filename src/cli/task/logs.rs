@@ -2,7 +2,7 @@
 //!
 //! The run pipeline keeps each agent run's output in
 //! `<data>/runs/task-<id>/attempt-<n>/<run>/agent.log` (`<run>`: `route`, `round-<r>`,
-//! `round-<r>-restart-<k>`, `review-<pass>-<i>-run-<k>`, see `run_pipeline::run_dir`). This
+//! `round-<r>-restart-<k>`, `review-<pass>-<i>-run-<k>`, see `run::pipeline::run_dir`). This
 //! prints them in the order they were started, each after a `==> <run>/agent.log <==` header
 //! (as `tail` does for several files); `--follow` keeps printing what is appended, and runs
 //! that start later, until the attempt ends.
@@ -10,44 +10,14 @@
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::db::Db;
+use crate::run::logs::{attempt_dir, log_files, LOG_FILE};
 use bosun_core::model::TaskId;
 
-/// The file each agent run writes its output to.
-const LOG_FILE: &str = "agent.log";
 /// How often `--follow` looks for new output and at the task's status.
 const FOLLOW_EVERY: Duration = Duration::from_millis(500);
-
-/// The directory of one attempt's runs.
-pub fn attempt_dir(data_dir: &Path, task: TaskId, attempt: u32) -> PathBuf {
-    let runs = crate::run::runner::runs_dir(data_dir);
-    crate::run::runner::attempt_dir(&runs, task, attempt)
-}
-
-/// The attempt's agent logs as (run name, path), oldest run first.
-pub fn log_files(dir: &Path) -> Vec<(String, PathBuf)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found: Vec<(SystemTime, String, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let path = e.path().join(LOG_FILE);
-            let meta = std::fs::metadata(&path).ok()?;
-            // A run's log is created when it starts; without a birth time, its first write
-            // is the best stand-in.
-            let started = meta.created().or_else(|_| meta.modified()).ok()?;
-            Some((started, e.file_name().to_string_lossy().into_owned(), path))
-        })
-        .collect();
-    found.sort();
-    found
-        .into_iter()
-        .map(|(_, name, path)| (name, path))
-        .collect()
-}
 
 pub async fn print(
     db: &Db,

@@ -9,7 +9,6 @@
 mod control;
 pub mod logs;
 mod show;
-pub mod text;
 
 use std::path::Path;
 

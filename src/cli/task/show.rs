@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use super::text::{duration, event_line, one_line, rfc3339, usage, utc};
 use crate::db::{Db, PendingJob, RunStat, TaskListing, TaskRow, TimedEvent};
+use crate::reply::text::{duration, event_line, one_line, rfc3339, usage, utc};
 use bosun_core::ids::RepoRef;
 use bosun_core::model::{project, TaskId, TaskState, TaskStatus};
 

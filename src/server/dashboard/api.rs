@@ -132,12 +132,12 @@ pub async fn queue_view(state: &AppState) -> Result<QueueView, Response> {
     Ok(QueueView {
         paused: q.paused,
         changed_by: q.changed_by,
-        changed_at: q.changed_at.map(crate::cli::task::text::rfc3339),
+        changed_at: q.changed_at.map(crate::reply::text::rfc3339),
         recent: recent
             .into_iter()
             .map(|e| {
                 json!({
-                    "at": crate::cli::task::text::rfc3339(e.at),
+                    "at": crate::reply::text::rfc3339(e.at),
                     "actor": e.actor,
                     "action": e.action,
                 })

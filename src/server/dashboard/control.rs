@@ -18,8 +18,8 @@ use serde_json::json;
 
 use super::access::Visible;
 use super::Viewer;
+use crate::engine::control::{self, ControlError};
 use crate::server::AppState;
-use crate::task::control::{self, ControlError};
 use bosun_core::model::TaskId;
 
 #[derive(Default, Deserialize)]

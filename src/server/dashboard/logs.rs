@@ -102,7 +102,7 @@ impl Tail {
     /// final line is taken too (the attempt is over: nothing more will come).
     pub fn pass(&mut self, last: bool) -> std::io::Result<Vec<LogLine>> {
         let mut out = Vec::new();
-        for (run, path) in crate::cli::task::logs::log_files(&self.dir) {
+        for (run, path) in crate::run::logs::log_files(&self.dir) {
             if !valid_run(&run) {
                 continue;
             }
@@ -180,7 +180,7 @@ mod tests {
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(dir.join(run).join("agent.log"))
+            .open(dir.join(run).join(crate::run::logs::LOG_FILE))
             .unwrap();
         f.write_all(text.as_bytes()).unwrap();
     }

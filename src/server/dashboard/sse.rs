@@ -74,7 +74,7 @@ pub async fn events(
         .and_then(Cursor::parse)
         .filter(|c| c.attempt == attempt)
         .unwrap_or_else(|| Cursor::start(attempt));
-    let dir = crate::cli::task::logs::attempt_dir(&state.config.data_dir, id, attempt);
+    let dir = crate::run::logs::attempt_dir(&state.config.data_dir, id, attempt);
     let tail = Tail::new(&dir, cursor, Redactor::new([]));
     let (tx, rx) = mpsc::channel::<Event>(256);
     tokio::spawn(follow(state.db.clone(), id, attempt, tail, tx));

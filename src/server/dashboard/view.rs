@@ -5,8 +5,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::task::text::{event_line, rfc3339};
 use crate::db::{Db, PendingJob, RecordError, RunStat, TaskListing, TaskRow, TimedEvent};
+use crate::reply::text::{event_line, rfc3339};
 use bosun_core::model::{GateSummary, TaskEvent, TaskState};
 
 #[derive(Debug, Clone, Serialize)]

@@ -4,10 +4,11 @@
 //! active, the feedback is queued for its next round (never a second, parallel run).
 
 use crate::db::{Fence, NewAttempt, TaskRow};
+use crate::engine::context::Ctx;
+use crate::engine::handlers::trigger::{apply, start_or_add, trusted_sender};
 use crate::github::client::{GitHubError, Installation};
 use crate::github::types::Reaction;
-use crate::task::handle_trigger::{apply, start_or_add, trusted_sender};
-use crate::worker::context::{Ctx, JobError};
+use crate::job_error::JobError;
 use bosun_core::command::Command;
 use bosun_core::model::{project, TaskEvent, TaskKind, TaskState, TriggerSource};
 use bosun_core::trigger::{
@@ -38,7 +39,11 @@ async fn feedback(ctx: &Ctx, req: &FeedbackRequest, fence: Fence) -> Result<(), 
         None => ctx.github.repo_installation(&req.repo).await?,
     };
     let client = ctx.github.installation(installation);
-    let config = match ctx.repo_config(&client, &req.repo, req.repo_id).await? {
+    let config = match ctx
+        .repo_configs
+        .get(&client, &req.repo, req.repo_id)
+        .await?
+    {
         Ok(config) => config,
         Err(problem) => {
             // The triggers report a broken config; a review is no place for it.
@@ -53,7 +58,7 @@ async fn feedback(ctx: &Ctx, req: &FeedbackRequest, fence: Fence) -> Result<(), 
     let Some((task, state)) = task_of_pull(ctx, &client, req).await? else {
         return Ok(());
     };
-    crate::task::record_span_ids(&task);
+    crate::engine::handlers::record_span_ids(&task);
 
     let text = match &req.what {
         FeedbackWhat::Review { body, .. } => body.clone(),

@@ -4,7 +4,7 @@
 //! burst of deliveries costs one commit rather than one each.
 
 use crate::db::{now_ms, Db, DeliveryState, Handled, StoredDelivery};
-use crate::server::ingest::{Feed, Ingest};
+use crate::engine::ingest::{Feed, Ingest};
 use bosun_core::events::{parse_event, EventError};
 use bosun_core::job::Job;
 use bosun_core::trigger::{decide, Decision, Identity};

@@ -176,6 +176,7 @@ impl Pipeline<'_> {
         }
         Ok(self
             .ctx
+            .permissions
             .can_write(&self.client, &self.task.repo, self.task.repo_id, login)
             .await
             .map_err(JobError::from)?)

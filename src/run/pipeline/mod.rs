@@ -13,6 +13,7 @@ use crate::db::{Fence, RecordError, TaskRow};
 use crate::github::client::Installation;
 use crate::github::pulls::{NewCheckRun, NewPull};
 use crate::github::secret::Secret;
+use crate::job_error::JobError;
 use crate::reply;
 use crate::run::agent_round::{run_agent_round, AgentRound};
 use crate::run::gates::{run_gates, GateRun};
@@ -21,7 +22,6 @@ use crate::run::runner::{give_to, Runner};
 use crate::run::sandbox::SandboxError;
 use crate::run::workspace::publish::{commit, push, Author, PushMode};
 use crate::run::workspace::{branch_name, snapshot, PrepareRequest, Workspace};
-use crate::worker::context::{Ctx, JobError};
 use bosun_core::agent::{CommandSpec, Usage};
 use bosun_core::gate::GateResult;
 use bosun_core::job::Job;
@@ -44,9 +44,11 @@ mod publish;
 mod review;
 mod rounds;
 mod route;
+mod services;
 mod stats;
 
 use guards::{AbortOnDrop, RemoveOnDrop};
+pub use services::Services;
 
 /// How often a stuck agent is restarted before the task fails.
 const MAX_STALL_RESTARTS: u32 = 1;
@@ -57,7 +59,7 @@ const COMMENT_TAIL_CHARS: usize = 3000;
 /// Runs the pipeline for the current attempt. Returns when the attempt finished (any status)
 /// or was stopped; `Err` only for failures worth a retry of the whole job.
 pub async fn run_attempt(
-    ctx: &Ctx,
+    ctx: Services<'_>,
     runner: &Runner,
     task: &TaskRow,
     attempt: u32,
@@ -156,7 +158,7 @@ impl From<JobError> for Step {
 }
 
 struct Pipeline<'a> {
-    ctx: &'a Ctx,
+    ctx: Services<'a>,
     runner: &'a Runner,
     task: &'a TaskRow,
     attempt: u32,
@@ -213,7 +215,7 @@ impl Pipeline<'_> {
     /// Renews the lease before a step that publishes (push, check runs, pull request): a run
     /// that lost its job to another worker must not publish anything.
     async fn still_mine(&self) -> Result<(), Step> {
-        let lease = self.ctx.settings.lease.as_millis() as i64;
+        let lease = self.ctx.lease.as_millis() as i64;
         match self.ctx.db.heartbeat(self.fence, lease).await {
             Ok(true) => Ok(()),
             Ok(false) => {
@@ -275,7 +277,8 @@ impl Pipeline<'_> {
         let repo_ref = &self.task.repo;
         let config = match self
             .ctx
-            .repo_config(&self.client, repo_ref, self.task.repo_id)
+            .repo_configs
+            .get(&self.client, repo_ref, self.task.repo_id)
             .await
             .map_err(JobError::from)?
         {

@@ -1,9 +1,10 @@
 //! The run job: records that the attempt started, then hands it to the agent pipeline
-//! ([`crate::task::run_pipeline`]). In placeholder run mode (no runner configured) the work is
+//! ([`crate::run::pipeline`]). In placeholder run mode (no runner configured) the work is
 //! a placeholder step that only records that it ran.
 
 use crate::db::{Fence, RecordError};
-use crate::worker::context::{Ctx, JobError};
+use crate::engine::context::Ctx;
+use crate::job_error::JobError;
 use bosun_core::job::Job;
 use bosun_core::model::{project, TaskEvent, TaskId, TaskStatus};
 
@@ -23,7 +24,7 @@ pub async fn handle_run(
         .task(task_id)
         .await?
         .ok_or_else(|| JobError::Fail(anyhow::anyhow!("task {task_id} does not exist")))?;
-    crate::task::record_span_ids(&task);
+    crate::engine::handlers::record_span_ids(&task);
     if !task.status.is_active() || task.attempt != attempt {
         tracing::info!(status = %task.status, current = task.attempt, "attempt is over; nothing to run");
         return Ok(());
@@ -57,7 +58,8 @@ pub async fn handle_run(
     ctx.jobs_added.notify_one();
 
     if let Some(runner) = &ctx.settings.runner {
-        return crate::task::run_pipeline::run_attempt(ctx, runner, &task, attempt, fence).await;
+        return crate::run::pipeline::run_attempt(ctx.services(), runner, &task, attempt, fence)
+            .await;
     }
     if !keeps_running(ctx, task_id, attempt, ctx.settings.placeholder).await? {
         tracing::info!("the task was stopped while it ran");
@@ -89,8 +91,11 @@ async fn spent_before_start(
     task: &crate::db::TaskRow,
 ) -> Result<Option<String>, JobError> {
     let client = ctx.github.installation(task.installation);
-    let config = ctx.repo_config(&client, &task.repo, task.repo_id).await?;
-    Ok(crate::task::spending::spent_with_repo_budget(
+    let config = ctx
+        .repo_configs
+        .get(&client, &task.repo, task.repo_id)
+        .await?;
+    Ok(crate::engine::spending::spent_with_repo_budget(
         &ctx.db,
         ctx.settings.spend_limits,
         config.as_ref().ok().map(|c| &c.budget),

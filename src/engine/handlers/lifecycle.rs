@@ -4,8 +4,9 @@
 //! Anything that happens to a sub-issue of a plan also makes its planned issue look again.
 
 use crate::db::{Fence, TaskRow};
+use crate::engine::context::Ctx;
 use crate::github::secret::Secret;
-use crate::worker::context::{Ctx, JobError};
+use crate::job_error::JobError;
 use bosun_core::job::Job;
 use bosun_core::model::{project, TaskEvent, TaskState};
 use bosun_core::trigger::{LifecycleRequest, LifecycleWhat};
@@ -19,7 +20,7 @@ pub async fn handle_lifecycle(
         tracing::debug!("no task on this issue");
         return Ok(());
     };
-    crate::task::record_span_ids(&task);
+    crate::engine::handlers::record_span_ids(&task);
     let state = project(&ctx.db.task_events(task.id).await?)?;
     follow(ctx, req, &task, &state, fence).await?;
     // A sub-issue of a plan: its planned issue looks at what changed.

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::config::run::{micro_usd, RunConfig};
 use crate::db::{Db, NewAttempt, RecordError, StartOutcome, TaskRow};
-use crate::worker::context::SpendLimits;
+use crate::engine::context::SpendLimits;
 use bosun_core::job::Job;
 use bosun_core::model::{project, TaskEvent, TaskId, TaskStatus, TriggerSource};
 
@@ -75,7 +75,7 @@ pub async fn retry(
         });
     }
     if let Some(why) =
-        crate::task::spending::spent_budget(db, limits, task.repo_id, task.installation).await?
+        crate::engine::spending::spent_budget(db, limits, task.repo_id, task.installation).await?
     {
         return Err(ControlError::BudgetSpent(why));
     }

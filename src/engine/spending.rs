@@ -6,7 +6,7 @@
 use chrono::Datelike;
 
 use crate::db::{Db, SpendScope};
-use crate::worker::context::SpendLimits;
+use crate::engine::context::SpendLimits;
 use bosun_core::ids::{InstallationId, RepoId};
 
 /// Which budget is spent under the server's limits, with the repository's own daily budget

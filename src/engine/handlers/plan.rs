@@ -8,9 +8,10 @@
 //! Enqueued whenever something happens to a sub-issue (see `handle_lifecycle`).
 
 use crate::db::{Fence, RecordError, TaskRow};
+use crate::engine::context::Ctx;
 use crate::github::client::Installation;
+use crate::job_error::JobError;
 use crate::reply;
-use crate::worker::context::{Ctx, JobError};
 use bosun_core::ids::IssueNumber;
 use bosun_core::job::Job;
 use bosun_core::model::{project, TaskEvent, TaskId, TaskStatus};
@@ -19,7 +20,7 @@ pub async fn handle_plan_check(ctx: &Ctx, id: TaskId, fence: Fence) -> Result<()
     let Some(task) = ctx.db.task(id).await? else {
         return Ok(());
     };
-    crate::task::record_span_ids(&task);
+    crate::engine::handlers::record_span_ids(&task);
     let state = project(&ctx.db.task_events(task.id).await?)?;
     let Some(plan) = state.plan.clone().filter(|p| p.published) else {
         tracing::debug!("no published plan on this task");

@@ -43,6 +43,7 @@ impl Pipeline<'_> {
             }
             let trusted = self
                 .ctx
+                .permissions
                 .can_write(
                     &self.client,
                     &self.task.repo,

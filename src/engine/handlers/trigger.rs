@@ -2,10 +2,11 @@
 //! repository whose config allows it, then starts, steers, stops or answers.
 
 use crate::db::{Fence, NewAttempt, StartOutcome, TaskRow};
+use crate::engine::context::Ctx;
 use crate::github::client::{GitHubError, Installation};
 use crate::github::types::Reaction;
+use crate::job_error::JobError;
 use crate::reply;
-use crate::worker::context::{Ctx, JobError};
 use bosun_core::command::Command;
 use bosun_core::events::Actor;
 use bosun_core::ids::{RepoId, RepoRef};
@@ -40,7 +41,11 @@ async fn trigger(ctx: &Ctx, req: TriggerRequest, fence: Fence) -> Result<(), Job
     };
     let client = ctx.github.installation(installation);
 
-    let config = match ctx.repo_config(&client, &req.repo, req.repo_id).await? {
+    let config = match ctx
+        .repo_configs
+        .get(&client, &req.repo, req.repo_id)
+        .await?
+    {
         Ok(config) => config,
         Err(problem) => {
             let meant_for_us = match &req.what {
@@ -128,7 +133,10 @@ pub(crate) async fn trusted_sender(
     if config.allows_user(&sender.login) {
         return Ok(true);
     }
-    Ok(ctx.can_write(client, repo, repo_id, &sender.login).await?)
+    Ok(ctx
+        .permissions
+        .can_write(client, repo, repo_id, &sender.login)
+        .await?)
 }
 
 /// Posts a reply unless one with the same key is already there: a trigger job that runs again
@@ -186,7 +194,7 @@ pub(crate) async fn apply(
         Command::Do(_) | Command::Plan(_) | Command::Retry(_)
     ) && !existing.as_ref().is_some_and(|t| t.status.is_active());
     if starts_new {
-        let spent = crate::task::spending::spent_with_repo_budget(
+        let spent = crate::engine::spending::spent_with_repo_budget(
             &ctx.db,
             ctx.settings.spend_limits,
             Some(&config.budget),

@@ -1,9 +1,10 @@
 //! The face job: makes the task's tracking comment and status label on GitHub match the
 //! database. Idempotent, so it can run any number of times; queued twins coalesce.
 
+use crate::engine::context::Ctx;
 use crate::github::client::GitHubError;
+use crate::job_error::JobError;
 use crate::reply;
-use crate::worker::context::{Ctx, JobError};
 use bosun_core::marker::TrackingMarker;
 use bosun_core::model::{project, TaskId, TaskStatus};
 
@@ -13,7 +14,7 @@ pub async fn handle_face(ctx: &Ctx, task_id: TaskId) -> Result<(), JobError> {
             "task {task_id} does not exist"
         )));
     };
-    crate::task::record_span_ids(&task);
+    crate::engine::handlers::record_span_ids(&task);
     let state = project(&ctx.db.task_events(task_id).await?)?;
     let client = ctx.github.installation(task.installation);
     let queue = match state.status {

@@ -2,11 +2,12 @@
 //! handler runs, and records the outcome (done, retry with backoff, or dead).
 
 use super::backoff::backoff;
-use super::context::{Ctx, JobError};
 use crate::db::{now_ms, ClaimedJob, Fence};
-use crate::task::handle_face::handle_face;
-use crate::task::handle_run::handle_run;
-use crate::task::handle_trigger::handle_trigger;
+use crate::engine::context::Ctx;
+use crate::engine::handlers::face::handle_face;
+use crate::engine::handlers::run::handle_run;
+use crate::engine::handlers::trigger::handle_trigger;
+use crate::job_error::JobError;
 use bosun_core::job::Job;
 use bosun_core::model::{TaskEvent, TaskStatus};
 use std::sync::Arc;
@@ -168,13 +169,13 @@ async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
         }
         Job::Lifecycle(req) => {
             let span = tracing::info_span!("lifecycle", repo = %req.repo, issue = %req.issue, delivery = %req.delivery);
-            crate::task::handle_lifecycle::handle_lifecycle(ctx, req, fence)
+            crate::engine::handlers::lifecycle::handle_lifecycle(ctx, req, fence)
                 .instrument(span)
                 .await
         }
         Job::Feedback(req) => {
             let span = tracing::info_span!("feedback", repo = %req.repo, pr = req.pr, delivery = %req.delivery, sender = %req.sender.login);
-            crate::task::handle_feedback::handle_feedback(ctx, req, fence)
+            crate::engine::handlers::feedback::handle_feedback(ctx, req, fence)
                 .instrument(span)
                 .await
         }
@@ -186,13 +187,13 @@ async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
         }
         Job::PlanCheck { task } => {
             let span = tracing::info_span!("plan_check", task = %task, repo = tracing::field::Empty, issue = tracing::field::Empty);
-            crate::task::handle_plan::handle_plan_check(ctx, *task, fence)
+            crate::engine::handlers::plan::handle_plan_check(ctx, *task, fence)
                 .instrument(span)
                 .await
         }
         Job::Scheduled { name, tick } => {
             let span = tracing::info_span!("scheduled", job = %name, tick = tick);
-            crate::task::handle_schedule::handle_schedule(ctx, name, *tick)
+            crate::engine::handlers::schedule::handle_schedule(ctx, name, *tick)
                 .instrument(span)
                 .await
         }
@@ -203,7 +204,9 @@ async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
         Job::RefreshConfig(req) => {
             let span =
                 tracing::info_span!("refresh_config", repo = %req.repo, delivery = %req.delivery);
-            ctx.refresh_repo_config(req).instrument(span).await
+            crate::engine::handlers::refresh_config::handle_refresh_config(ctx, req)
+                .instrument(span)
+                .await
         }
     }
 }

@@ -3,10 +3,11 @@
 //! of the App. The task then runs like any other: route, agent, gates, review, pull request.
 
 use crate::db::{NewAttempt, StartOutcome};
+use crate::engine::context::Ctx;
 use crate::github::error::GitHubError;
 use crate::github::issues::NewIssue;
+use crate::job_error::JobError;
 use crate::reply;
-use crate::worker::context::{Ctx, JobError};
 use bosun_core::ids::RepoRef;
 use bosun_core::job::Job;
 use bosun_core::model::{IssueSnapshot, TaskEvent, TaskKind, TriggerSource};
@@ -33,7 +34,7 @@ pub async fn handle_schedule(ctx: &Ctx, name: &str, tick: i64) -> Result<(), Job
     };
     let client = ctx.github.installation(installation);
     let repository = client.repository(&repo).await?;
-    let config = match ctx.repo_config(&client, &repo, repository.id).await? {
+    let config = match ctx.repo_configs.get(&client, &repo, repository.id).await? {
         Ok(config) => config,
         Err(problem) => {
             tracing::warn!(%repo, problem = %problem.message, "the repository's config is broken; the job's tick is skipped");

@@ -4,9 +4,9 @@
 //! parts from its sub-issues, and each waiting part's place from the body bosun wrote; a plan
 //! check then asks GitHub which parts are done and starts what may start.
 
+use crate::config::server::ServerConfig;
 use crate::db::{Db, NewAttempt, Resync};
-use crate::github::client::GitHub;
-use crate::github::client::Installation;
+use crate::github::client::{GitHub, GitHubConfig, Installation};
 use crate::reply::read_sub_issue_body;
 use bosun_core::ids::{IssueNumber, RepoRef};
 use bosun_core::job::Job;
@@ -20,6 +20,27 @@ use std::collections::BTreeMap;
 pub struct ResyncReport {
     pub seen: usize,
     pub changed: usize,
+}
+
+/// `bosun resync`: the same credentials and database as `serve`, no server.
+pub async fn run(
+    config: ServerConfig,
+    repo: &bosun_core::ids::RepoRef,
+) -> anyhow::Result<ResyncReport> {
+    let creds = crate::config::credentials::load(&config)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no GitHub App configured: run `bosun serve` and finish /setup, or set GITHUB_APP_ID"
+        )
+    })?;
+    let db = Db::open(&config.data_dir).await?;
+    let github = GitHub::new(GitHubConfig::new(
+        &config.github_api_url,
+        creds.app_id,
+        &creds.private_key_pem,
+    ))?;
+    let report = resync(&db, &github, repo).await;
+    db.close().await;
+    report
 }
 
 pub async fn resync(db: &Db, github: &GitHub, repo: &RepoRef) -> anyhow::Result<ResyncReport> {

@@ -1,0 +1,92 @@
+//! Each repository's `.github/bosun.yml`, read from its default branch through the door and
+//! remembered for a while (a push that changes it makes bosun forget it at once). Reading a
+//! file also brings the schedules table in line with the jobs it declares.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::db::Db;
+use crate::github::client::{GitHubError, Installation};
+use crate::locks::lock;
+use bosun_core::ids::{RepoId, RepoRef};
+use bosun_core::repo_config::{parse_repo_config, RepoConfig, REPO_CONFIG_PATH};
+
+/// A repo config, or why the file could not be used (with the blob sha, so the complaint is
+/// posted once per broken version of the file).
+pub type ConfigResult = Result<RepoConfig, ConfigProblem>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigProblem {
+    pub message: String,
+    pub sha: String,
+}
+
+pub struct RepoConfigs {
+    db: Db,
+    ttl: Duration,
+    read: Mutex<HashMap<RepoId, (ConfigResult, Instant)>>,
+}
+
+impl RepoConfigs {
+    /// A file read is trusted for `ttl`; its jobs are written to `db`.
+    pub fn new(db: Db, ttl: Duration) -> Self {
+        RepoConfigs {
+            db,
+            ttl,
+            read: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The repository's configuration, defaults when the file is absent.
+    pub async fn get(
+        &self,
+        client: &Installation,
+        repo: &RepoRef,
+        repo_id: RepoId,
+    ) -> Result<ConfigResult, GitHubError> {
+        if let Some((config, at)) = lock(&self.read).get(&repo_id) {
+            if at.elapsed() < self.ttl {
+                return Ok(config.clone());
+            }
+        }
+        let config = match client.get_file(repo, REPO_CONFIG_PATH).await? {
+            None => Ok(RepoConfig::default()),
+            Some(file) => parse_repo_config(&file.text).map_err(|e| ConfigProblem {
+                message: e.to_string(),
+                sha: file.sha,
+            }),
+        };
+        lock(&self.read).insert(repo_id, (config.clone(), Instant::now()));
+        if let Ok(config) = &config {
+            self.sync_repo_jobs(repo, config).await;
+        }
+        Ok(config)
+    }
+
+    /// Drops the remembered copy: the next [`RepoConfigs::get`] reads the file again.
+    pub fn forget(&self, repo_id: RepoId) {
+        lock(&self.read).remove(&repo_id);
+    }
+
+    /// Makes the schedules table hold the jobs of the repository's file as just read (a
+    /// broken file leaves them as they were). Best effort: the next read tries again.
+    async fn sync_repo_jobs(&self, repo: &RepoRef, config: &RepoConfig) {
+        let source = bosun_core::schedule::ScheduleSource::Repo(repo.to_string());
+        let rows = bosun_core::repo_config::jobs::rows(&config.jobs, &source);
+        match self
+            .db
+            .sync_schedules(&source, &rows, crate::db::now_ms())
+            .await
+        {
+            Ok(clashes) if clashes.is_empty() => {}
+            Ok(clashes) => {
+                tracing::warn!(
+                    ?clashes,
+                    "jobs named like ones from elsewhere were left out"
+                )
+            }
+            Err(e) => tracing::warn!(error = %e, "could not update the repository's jobs"),
+        }
+    }
+}
