@@ -6,7 +6,6 @@
 use crate::db::{now_ms, Db, DeliveryState, Handled, StoredDelivery};
 use crate::engine::ingest::{Feed, Ingest};
 use bosun_core::events::{parse_event, EventError};
-use bosun_core::job::Job;
 use bosun_core::trigger::{decide, Decision, Identity};
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,33 +105,16 @@ fn handle(me: &Identity, delivery: &StoredDelivery) -> Handled {
         }
     };
     match decide(&delivery.id, event, me) {
-        Decision::Trigger(request) => {
-            tracing::info!(repo = %request.repo, issue = %request.issue, sender = %request.sender.login, "possible trigger queued");
-            let job = Job::Trigger(request).to_new(now_ms());
-            done(DeliveryState::Processed, "trigger queued", vec![job])
-        }
-        Decision::Lifecycle(request) => {
-            tracing::info!(repo = %request.repo, issue = %request.issue, "task lifecycle change queued");
-            let job = Job::Lifecycle(request).to_new(now_ms());
-            done(
-                DeliveryState::Processed,
-                "lifecycle change queued",
-                vec![job],
-            )
-        }
-        Decision::Feedback(request) => {
-            tracing::info!(repo = %request.repo, pr = request.pr, sender = %request.sender.login, "pull request feedback queued");
-            let job = Job::Feedback(request).to_new(now_ms());
-            done(DeliveryState::Processed, "feedback queued", vec![job])
-        }
-        Decision::ConfigChanged(request) => {
-            tracing::info!(repo = %request.repo, "configuration refresh queued");
-            let job = Job::RefreshConfig(request).to_new(now_ms());
-            done(
-                DeliveryState::Processed,
-                "configuration refresh queued",
-                vec![job],
-            )
+        Decision::Queue(job) => {
+            let job = job.to_new(now_ms());
+            let outcome = format!("{} queued", job.kind);
+            // The serial key names the issue or pull request the job is about.
+            tracing::info!(
+                job = job.kind,
+                key = job.serial_key.as_deref().unwrap_or_default(),
+                "{outcome}"
+            );
+            done(DeliveryState::Processed, &outcome, vec![job])
         }
         Decision::Noted(what) => {
             tracing::debug!(what, "delivery noted");

@@ -1,8 +1,12 @@
 //! The kinds of work in the queue, typed. The queue stores them as (kind, JSON payload); this
 //! file is the only place that maps between the two.
 
+use crate::command::Command;
+use crate::events::Actor;
+use crate::ids::{
+    CommentId, DeliveryId, InstallationId, IssueNumber, RepoId, RepoRef, ReviewCommentId, ReviewId,
+};
 use crate::model::TaskId;
-use crate::trigger::{ConfigRefresh, FeedbackRequest, LifecycleRequest, TriggerRequest};
 use serde::{Deserialize, Serialize};
 
 /// A job as the queue stores it: its kind, its JSON payload, and how the queue holds it.
@@ -102,6 +106,103 @@ impl Job {
     pub fn from_stored(payload: &str) -> Result<Job, serde_json::Error> {
         serde_json::from_str(payload)
     }
+}
+
+/// A possible trigger, queued for the trigger job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerRequest {
+    pub delivery: DeliveryId,
+    pub installation: Option<InstallationId>,
+    pub repo: RepoRef,
+    pub repo_id: RepoId,
+    pub issue: IssueNumber,
+    pub issue_title: String,
+    /// The body and author as they were when the trigger came: the prompt is built from
+    /// this, so an edit after a maintainer's trigger cannot change what the agent is told.
+    #[serde(default)]
+    pub issue_body: String,
+    #[serde(default)]
+    pub issue_author: String,
+    pub sender: Actor,
+    pub what: TriggerWhat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TriggerWhat {
+    /// A label was put on the issue; the job compares it with the repo's trigger label.
+    Label { name: String },
+    /// Commands from an @mention, in the issue body (`comment: None`) or in a comment.
+    Commands {
+        comment: Option<CommentId>,
+        commands: Vec<Command>,
+    },
+}
+
+/// A change to a task's issue or pull request that the task must follow. No permission check:
+/// GitHub only lets people who may do so close issues and merge pull requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleRequest {
+    pub delivery: DeliveryId,
+    pub installation: Option<InstallationId>,
+    pub repo: RepoRef,
+    pub repo_id: RepoId,
+    pub issue: IssueNumber,
+    pub by: String,
+    pub what: LifecycleWhat,
+}
+
+/// A push that may have changed the repository's `.github/bosun.yml` on its default branch:
+/// read it again (its settings and its jobs) now rather than at its next event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigRefresh {
+    pub delivery: DeliveryId,
+    pub installation: InstallationId,
+    pub repo: RepoRef,
+    pub repo_id: RepoId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum LifecycleWhat {
+    IssueClosed,
+    /// Matters only to a part of a plan: its plan looks again.
+    IssueReopened,
+    PullClosed {
+        number: u64,
+        merged: bool,
+        branch: String,
+    },
+}
+
+/// Feedback on a pull request: a review, an inline comment, or an @mention in its
+/// conversation. The feedback job finds the task whose pull request it is and checks the
+/// sender's permission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackRequest {
+    pub delivery: DeliveryId,
+    pub installation: Option<InstallationId>,
+    pub repo: RepoRef,
+    pub repo_id: RepoId,
+    pub pr: u64,
+    /// The task's issue, when the head branch is known from the payload (reviews carry it,
+    /// issue comments do not: the job asks for the pull request then).
+    pub issue: Option<IssueNumber>,
+    pub sender: Actor,
+    pub what: FeedbackWhat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FeedbackWhat {
+    Review {
+        id: ReviewId,
+        body: String,
+    },
+    ReviewComment {
+        id: ReviewCommentId,
+    },
+    Commands {
+        comment: CommentId,
+        commands: Vec<Command>,
+    },
 }
 
 #[cfg(test)]

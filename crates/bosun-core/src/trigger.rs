@@ -3,10 +3,11 @@
 
 use crate::command::{new_commands, parse_commands, Command};
 use crate::events::{Actor, Event, IssueContext, PullContext};
-use crate::ids::{
-    CommentId, DeliveryId, InstallationId, IssueNumber, RepoId, RepoRef, ReviewCommentId, ReviewId,
+use crate::ids::{CommentId, DeliveryId, IssueNumber};
+use crate::job::{
+    ConfigRefresh, FeedbackRequest, FeedbackWhat, Job, LifecycleRequest, LifecycleWhat,
+    TriggerRequest, TriggerWhat,
 };
-use serde::{Deserialize, Serialize};
 
 /// Who bosun is on GitHub, learned from `GET /app` at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,103 +16,6 @@ pub struct Identity {
     pub handle: String,
     /// The login of the App's bot user, `<slug>[bot]`.
     pub bot_login: String,
-}
-
-/// A possible trigger, queued for the trigger job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TriggerRequest {
-    pub delivery: DeliveryId,
-    pub installation: Option<InstallationId>,
-    pub repo: RepoRef,
-    pub repo_id: RepoId,
-    pub issue: IssueNumber,
-    pub issue_title: String,
-    /// The body and author as they were when the trigger came: the prompt is built from
-    /// this, so an edit after a maintainer's trigger cannot change what the agent is told.
-    #[serde(default)]
-    pub issue_body: String,
-    #[serde(default)]
-    pub issue_author: String,
-    pub sender: Actor,
-    pub what: TriggerWhat,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum TriggerWhat {
-    /// A label was put on the issue; the job compares it with the repo's trigger label.
-    Label { name: String },
-    /// Commands from an @mention, in the issue body (`comment: None`) or in a comment.
-    Commands {
-        comment: Option<CommentId>,
-        commands: Vec<Command>,
-    },
-}
-
-/// A change to a task's issue or pull request that the task must follow. No permission check:
-/// GitHub only lets people who may do so close issues and merge pull requests.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LifecycleRequest {
-    pub delivery: DeliveryId,
-    pub installation: Option<InstallationId>,
-    pub repo: RepoRef,
-    pub repo_id: RepoId,
-    pub issue: IssueNumber,
-    pub by: String,
-    pub what: LifecycleWhat,
-}
-
-/// A push that may have changed the repository's `.github/bosun.yml` on its default branch:
-/// read it again (its settings and its jobs) now rather than at its next event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConfigRefresh {
-    pub delivery: DeliveryId,
-    pub installation: InstallationId,
-    pub repo: RepoRef,
-    pub repo_id: RepoId,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum LifecycleWhat {
-    IssueClosed,
-    /// Matters only to a part of a plan: its plan looks again.
-    IssueReopened,
-    PullClosed {
-        number: u64,
-        merged: bool,
-        branch: String,
-    },
-}
-
-/// Feedback on a pull request: a review, an inline comment, or an @mention in its
-/// conversation. The feedback job finds the task whose pull request it is and checks the
-/// sender's permission.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FeedbackRequest {
-    pub delivery: DeliveryId,
-    pub installation: Option<InstallationId>,
-    pub repo: RepoRef,
-    pub repo_id: RepoId,
-    pub pr: u64,
-    /// The task's issue, when the head branch is known from the payload (reviews carry it,
-    /// issue comments do not: the job asks for the pull request then).
-    pub issue: Option<IssueNumber>,
-    pub sender: Actor,
-    pub what: FeedbackWhat,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum FeedbackWhat {
-    Review {
-        id: ReviewId,
-        body: String,
-    },
-    ReviewComment {
-        id: ReviewCommentId,
-    },
-    Commands {
-        comment: CommentId,
-        commands: Vec<Command>,
-    },
 }
 
 /// The issue a bosun branch (`bosun/<issue>-<slug>` or `bosun/<issue>`) was made for.
@@ -127,13 +31,9 @@ pub fn issue_of_branch(branch: &str) -> Option<IssueNumber> {
 /// What intake does with a delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    Trigger(Box<TriggerRequest>),
-    /// Something happened to a task's issue or pull request (closed, merged).
-    Lifecycle(Box<LifecycleRequest>),
-    /// Someone reviewed or wrote on a pull request, possibly one bosun opened.
-    Feedback(Box<FeedbackRequest>),
-    /// The repository's configuration may have changed.
-    ConfigChanged(Box<ConfigRefresh>),
+    /// Work for the queue: a possible trigger, a change to a task's issue or pull request
+    /// (closed, merged), feedback on a pull request, or a configuration that may have changed.
+    Queue(Job),
     /// Recognised; nothing to do (the note says why, for the delivery log).
     Noted(&'static str),
     /// Not something bosun acts on.
@@ -145,7 +45,7 @@ const OWN_MARKER: &str = "<!-- bosun:";
 
 pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
     let lifecycle = |issue: IssueContext, what: LifecycleWhat| {
-        Decision::Lifecycle(Box::new(LifecycleRequest {
+        Decision::Queue(Job::Lifecycle(Box::new(LifecycleRequest {
             delivery: delivery.clone(),
             installation: issue.installation,
             repo: issue.repo,
@@ -153,10 +53,10 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
             issue: issue.issue,
             by: issue.sender.login,
             what,
-        }))
+        })))
     };
     let request = |issue: IssueContext, what: TriggerWhat| {
-        Decision::Trigger(Box::new(TriggerRequest {
+        Decision::Queue(Job::Trigger(Box::new(TriggerRequest {
             delivery: delivery.clone(),
             installation: issue.installation,
             repo: issue.repo,
@@ -167,7 +67,7 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
             issue_author: issue.author,
             sender: issue.sender,
             what,
-        }))
+        })))
     };
     let commands = |issue: IssueContext, comment: Option<CommentId>, commands: Vec<Command>| {
         if commands.is_empty() {
@@ -222,19 +122,21 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
             // Only bosun's own branches, in the repository itself (never a fork's).
             let same_repo = head_repo.is_some_and(|r| r.eq_ignore_ascii_case(&repo.to_string()));
             match issue_of_branch(&head_ref) {
-                Some(issue) if same_repo => Decision::Lifecycle(Box::new(LifecycleRequest {
-                    delivery: delivery.clone(),
-                    installation,
-                    repo,
-                    repo_id,
-                    issue,
-                    by: sender.login,
-                    what: LifecycleWhat::PullClosed {
-                        number,
-                        merged,
-                        branch: head_ref,
-                    },
-                })),
+                Some(issue) if same_repo => {
+                    Decision::Queue(Job::Lifecycle(Box::new(LifecycleRequest {
+                        delivery: delivery.clone(),
+                        installation,
+                        repo,
+                        repo_id,
+                        issue,
+                        by: sender.login,
+                        what: LifecycleWhat::PullClosed {
+                            number,
+                            merged,
+                            branch: head_ref,
+                        },
+                    })))
+                }
                 _ => Decision::Ignore("a pull request bosun did not open".into()),
             }
         }
@@ -271,12 +173,14 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
             (_, false, _) => Decision::Ignore("a push to another branch".into()),
             (_, true, false) => Decision::Noted("a push that leaves the configuration as it was"),
             (None, true, true) => Decision::Ignore("a push without an installation".into()),
-            (Some(installation), true, true) => Decision::ConfigChanged(Box::new(ConfigRefresh {
-                delivery: delivery.clone(),
-                installation,
-                repo,
-                repo_id,
-            })),
+            (Some(installation), true, true) => {
+                Decision::Queue(Job::RefreshConfig(Box::new(ConfigRefresh {
+                    delivery: delivery.clone(),
+                    installation,
+                    repo,
+                    repo_id,
+                })))
+            }
         },
         Event::IssueLabeled { issue, label } => request(issue, TriggerWhat::Label { name: label }),
         Event::IssueOpened { issue } => {
@@ -328,7 +232,7 @@ fn feedback_on_branch(delivery: &DeliveryId, pull: PullContext, what: FeedbackWh
         .as_deref()
         .is_some_and(|r| r.eq_ignore_ascii_case(&pull.repo.to_string()));
     match issue_of_branch(&pull.head_ref) {
-        Some(issue) if same_repo => Decision::Feedback(Box::new(FeedbackRequest {
+        Some(issue) if same_repo => Decision::Queue(Job::Feedback(Box::new(FeedbackRequest {
             delivery: delivery.clone(),
             installation: pull.installation,
             repo: pull.repo,
@@ -337,7 +241,7 @@ fn feedback_on_branch(delivery: &DeliveryId, pull: PullContext, what: FeedbackWh
             issue: Some(issue),
             sender: pull.sender,
             what,
-        })),
+        }))),
         _ => Decision::Ignore("a pull request bosun did not open".into()),
     }
 }
@@ -366,7 +270,7 @@ fn pull_conversation(delivery: &DeliveryId, event: Event, me: &Identity) -> Deci
     if found.is_empty() {
         return Decision::Ignore("no command for bosun".into());
     }
-    Decision::Feedback(Box::new(FeedbackRequest {
+    Decision::Queue(Job::Feedback(Box::new(FeedbackRequest {
         delivery: delivery.clone(),
         installation: issue.installation,
         repo: issue.repo,
@@ -378,14 +282,14 @@ fn pull_conversation(delivery: &DeliveryId, event: Event, me: &Identity) -> Deci
             comment: comment.id,
             commands: found,
         },
-    }))
+    })))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::events::CommentContext;
-    use crate::ids::UserId;
+    use crate::ids::{RepoId, RepoRef, ReviewCommentId, ReviewId, UserId};
 
     fn me() -> Identity {
         Identity {
@@ -464,7 +368,7 @@ mod tests {
             )
         };
         match review("changes_requested", "bosun/5-x", "o/r", "alice") {
-            Decision::Feedback(f) => {
+            Decision::Queue(Job::Feedback(f)) => {
                 assert_eq!(f.issue, Some(IssueNumber(5)));
                 assert_eq!(f.pr, 9);
                 assert!(
@@ -475,7 +379,7 @@ mod tests {
         }
         assert!(matches!(
             review("commented", "bosun/5-x", "o/r", "alice"),
-            Decision::Feedback(_)
+            Decision::Queue(Job::Feedback(_))
         ));
         for ignored in [
             review("approved", "bosun/5-x", "o/r", "alice"),
@@ -506,7 +410,7 @@ mod tests {
             comment: comment(body),
         };
         match decide(&id(), event("@bosun-app also handle tabs"), &me()) {
-            Decision::Feedback(f) => {
+            Decision::Queue(Job::Feedback(f)) => {
                 assert_eq!(f.issue, None, "the job asks which branch it is");
                 assert_eq!(f.pr, 5);
                 assert!(matches!(f.what, FeedbackWhat::Commands { .. }));
@@ -537,7 +441,7 @@ mod tests {
                 &me(),
             )
         };
-        let Decision::Lifecycle(req) = closed("bosun/5-x", Some("O/R")) else {
+        let Decision::Queue(Job::Lifecycle(req)) = closed("bosun/5-x", Some("O/R")) else {
             panic!("bosun's pull request is followed")
         };
         assert_eq!(req.issue, IssueNumber(5));
@@ -571,7 +475,7 @@ mod tests {
             },
             &me(),
         );
-        let Decision::Trigger(req) = d else {
+        let Decision::Queue(Job::Trigger(req)) = d else {
             panic!("{d:?}")
         };
         assert_eq!(
@@ -616,7 +520,7 @@ mod tests {
             },
             &me(),
         );
-        let Decision::Trigger(req) = d else {
+        let Decision::Queue(Job::Trigger(req)) = d else {
             panic!("{d:?}")
         };
         assert_eq!(

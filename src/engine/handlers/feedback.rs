@@ -10,10 +10,9 @@ use crate::github::client::{GitHubError, Installation};
 use crate::github::types::Reaction;
 use crate::job_error::JobError;
 use bosun_core::command::Command;
+use bosun_core::job::{FeedbackRequest, FeedbackWhat, TriggerRequest, TriggerWhat};
 use bosun_core::model::{project, TaskEvent, TaskKind, TaskState, TriggerSource};
-use bosun_core::trigger::{
-    issue_of_branch, FeedbackRequest, FeedbackWhat, TriggerRequest, TriggerWhat,
-};
+use bosun_core::trigger::issue_of_branch;
 
 pub async fn handle_feedback(
     ctx: &Ctx,

@@ -8,8 +8,8 @@ use crate::engine::context::Ctx;
 use crate::github::secret::Secret;
 use crate::job_error::JobError;
 use bosun_core::job::Job;
+use bosun_core::job::{LifecycleRequest, LifecycleWhat};
 use bosun_core::model::{project, TaskEvent, TaskState};
-use bosun_core::trigger::{LifecycleRequest, LifecycleWhat};
 
 pub async fn handle_lifecycle(
     ctx: &Ctx,

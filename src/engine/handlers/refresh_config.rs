@@ -5,7 +5,7 @@
 
 use crate::engine::context::Ctx;
 use crate::job_error::JobError;
-use bosun_core::trigger::ConfigRefresh;
+use bosun_core::job::ConfigRefresh;
 
 pub async fn handle_refresh_config(ctx: &Ctx, req: &ConfigRefresh) -> Result<(), JobError> {
     ctx.repo_configs.forget(req.repo_id);

@@ -11,9 +11,9 @@ use bosun_core::command::Command;
 use bosun_core::events::Actor;
 use bosun_core::ids::{RepoId, RepoRef};
 use bosun_core::job::Job;
+use bosun_core::job::{TriggerRequest, TriggerWhat};
 use bosun_core::model::{IssueSnapshot, TaskEvent, TaskKind, TriggerSource};
 use bosun_core::repo_config::RepoConfig;
-use bosun_core::trigger::{TriggerRequest, TriggerWhat};
 
 /// The label that triggers work when a repository's config is unreadable: only it, or a label
 /// with bosun's default prefix, earns the broken-config comment.
