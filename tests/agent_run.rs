@@ -402,12 +402,14 @@ async fn a_labelled_issue_becomes_a_draft_pull_request_with_the_agents_change() 
     let cloned: Vec<_> = events
         .iter()
         .filter_map(|e| match e.event {
-            bosun_core::model::TaskEvent::Fetching {
-                total_objects,
-                received_bytes,
-                done: true,
-                ..
-            } => Some((total_objects, received_bytes)),
+            bosun_core::model::TaskEvent::Progress(
+                bosun_core::model::ProgressEvent::Fetching {
+                    total_objects,
+                    received_bytes,
+                    done: true,
+                    ..
+                },
+            ) => Some((total_objects, received_bytes)),
             _ => None,
         })
         .collect();

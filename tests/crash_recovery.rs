@@ -8,7 +8,7 @@ mod support;
 
 use bosun::db::Db;
 use bosun_core::marker::TrackingMarker;
-use bosun_core::model::{TaskEvent, TaskStatus};
+use bosun_core::model::{ProgressEvent, TaskEvent, TaskStatus};
 use fake_github::{FakeGitHub, TEST_APP_PRIVATE_KEY};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -180,7 +180,7 @@ async fn a_killed_server_finishes_the_claimed_task_after_restart_once() {
             "{events:?}"
         );
         assert_eq!(
-            count(|e| matches!(e, TaskEvent::PlaceholderRan { .. })),
+            count(|e| matches!(e, TaskEvent::Progress(ProgressEvent::PlaceholderRan { .. }))),
             1,
             "{events:?}"
         );

@@ -2,9 +2,10 @@
 //! produces print their stored name, so an event added later still shows.
 
 use crate::reply::human_duration;
-use bosun_core::model::{RunUsage, TaskEvent};
+use bosun_core::model::{ProgressEvent, RunUsage, TaskEvent};
 
 pub fn describe(event: &TaskEvent) -> String {
+    use ProgressEvent as P;
     use TaskEvent as E;
     match event {
         E::Triggered {
@@ -17,75 +18,77 @@ pub fn describe(event: &TaskEvent) -> String {
             format!("task triggered by @{by} ({kind}, attempt {attempt})")
         }
         E::Started { attempt } => format!("a worker started attempt {attempt}"),
-        E::Routed { agent, by, .. } => format!(
+        E::Progress(P::Routed { agent, by, .. }) => format!(
             "routed to agent `{}` ({by})",
             agent.as_deref().unwrap_or("default")
         ),
-        E::Fetching {
+        E::Progress(P::Fetching {
             received_objects,
             received_bytes,
             done: true,
             ..
-        } => format!(
+        }) => format!(
             "repository cloned: {received_objects} objects, {:.1} MiB",
             *received_bytes as f64 / f64::from(1 << 20)
         ),
-        E::Fetching {
+        E::Progress(P::Fetching {
             received_objects,
             total_objects,
             ..
-        } => format!("fetching the repository: {received_objects} of {total_objects} objects"),
-        E::WorkspaceReady {
+        }) => format!("fetching the repository: {received_objects} of {total_objects} objects"),
+        E::Progress(P::WorkspaceReady {
             branch, base_sha, ..
-        } => format!(
+        }) => format!(
             "checkout ready: branch {branch} from {}",
             base_sha.get(..7).unwrap_or(base_sha)
         ),
-        E::AgentStarted {
+        E::Progress(P::AgentStarted {
             round,
             rounds,
             agent,
             sandbox,
             ..
-        } => format!("agent `{agent}` round {round} of at most {rounds} started ({sandbox})"),
-        E::AgentProgress { elapsed_secs, .. } => {
+        }) => format!("agent `{agent}` round {round} of at most {rounds} started ({sandbox})"),
+        E::Progress(P::AgentProgress { elapsed_secs, .. }) => {
             format!("agent still working ({})", human_duration(*elapsed_secs))
         }
-        E::AgentFinished {
+        E::Progress(P::AgentFinished {
             usage,
             elapsed_secs,
             ..
-        } => format!(
+        }) => format!(
             "agent finished in {}, {}",
             human_duration(*elapsed_secs),
             spent(usage)
         ),
-        E::GatesRan { round, results, .. } => {
+        E::Progress(P::GatesRan { round, results, .. }) => {
             let each: Vec<String> = results
                 .iter()
                 .map(|g| format!("{} {}", g.name, if g.ok { "passed" } else { "FAILED" }))
                 .collect();
             format!("gates after round {round}: {}", each.join(", "))
         }
-        E::PeerReviewStarted { reviewer, pass, .. } => {
+        E::Progress(P::PeerReviewStarted { reviewer, pass, .. }) => {
             format!("peer review (pass {pass}) by `{reviewer}` started")
         }
-        E::PeerReviewed {
+        E::Progress(P::PeerReviewed {
             reviewer,
             findings,
             failed,
             ..
-        } => match failed {
+        }) => match failed {
             Some(why) => format!("peer review by `{reviewer}` could not be used: {why}"),
             None => format!(
                 "peer review by `{reviewer}`: {} blockers, {} concerns, {} nits",
                 findings.blockers, findings.concerns, findings.nits
             ),
         },
-        E::Pushed { branch, sha, .. } => {
+        E::Progress(P::Pushed { branch, sha, .. }) => {
             format!("pushed {branch} at {}", sha.get(..7).unwrap_or(sha))
         }
-        E::PullOpened { number, url, .. } => format!("draft pull request #{number} opened: {url}"),
+        E::Progress(P::PullOpened { number, url, .. }) => {
+            format!("draft pull request #{number} opened: {url}")
+        }
         E::Finished {
             status, summary, ..
         } => format!("finished `{status}`: {}", first_line(summary)),

@@ -408,7 +408,7 @@ pub fn config_error(error: &str, key: &str) -> String {
 mod tests {
     use super::*;
     use bosun_core::ids::{InstallationId, IssueNumber, RepoId, RepoRef};
-    use bosun_core::model::{project, TaskEvent, TaskId, TriggerSource};
+    use bosun_core::model::{project, ProgressEvent, TaskEvent, TaskId, TriggerSource};
 
     fn task(status: TaskStatus) -> TaskRow {
         TaskRow {
@@ -459,7 +459,9 @@ mod tests {
     #[test]
     fn tracking_comment_done() {
         let mut evs = events();
-        evs.push(TaskEvent::PlaceholderRan { attempt: 1 });
+        evs.push(TaskEvent::Progress(ProgressEvent::PlaceholderRan {
+            attempt: 1,
+        }));
         evs.push(TaskEvent::Finished {
             attempt: 1,
             status: TaskStatus::Done,
@@ -478,12 +480,14 @@ mod tests {
     /// event (`done`) shows nothing more.
     #[test]
     fn a_fetch_under_way_shows_its_counts_until_the_checkout_is_ready() {
-        let fetching = |received: u64, done: bool| TaskEvent::Fetching {
-            attempt: 1,
-            received_objects: received,
-            total_objects: 5_678,
-            received_bytes: 12_900_000,
-            done,
+        let fetching = |received: u64, done: bool| {
+            TaskEvent::Progress(ProgressEvent::Fetching {
+                attempt: 1,
+                received_objects: received,
+                total_objects: 5_678,
+                received_bytes: 12_900_000,
+                done,
+            })
         };
         let mut evs = events();
         evs.push(fetching(1_234, false));
@@ -503,11 +507,11 @@ mod tests {
         evs.push(fetching(5_678, true));
         assert!(!comment(&evs).contains("📥"), "{}", comment(&evs));
         evs.push(fetching(10, false));
-        evs.push(TaskEvent::WorkspaceReady {
+        evs.push(TaskEvent::Progress(ProgressEvent::WorkspaceReady {
             attempt: 1,
             branch: "bosun/12-fix-it".into(),
             base_sha: "0123456789abcdef0123456789abcdef01234567".into(),
-        });
+        }));
         assert!(!comment(&evs).contains("📥"), "{}", comment(&evs));
     }
 
@@ -517,32 +521,32 @@ mod tests {
     fn tracking_comment_of_an_agent_run() {
         use bosun_core::model::{GateSummary, RunUsage};
         let mut evs = events();
-        evs.push(TaskEvent::WorkspaceReady {
+        evs.push(TaskEvent::Progress(ProgressEvent::WorkspaceReady {
             attempt: 1,
             branch: "bosun/12-fix-it".into(),
             base_sha: "0123456789abcdef0123456789abcdef01234567".into(),
-        });
+        }));
         let usage = RunUsage {
             input_tokens: 12_345,
             output_tokens: 678,
             cost_micro_usd: Some(123_400),
         };
         for round in 1..=2 {
-            evs.push(TaskEvent::AgentStarted {
+            evs.push(TaskEvent::Progress(ProgressEvent::AgentStarted {
                 attempt: 1,
                 round,
                 rounds: 3,
                 agent: "claude".into(),
                 sandbox: "docker".into(),
                 model: None,
-            });
+            }));
             if round == 1 {
-                evs.push(TaskEvent::AgentFinished {
+                evs.push(TaskEvent::Progress(ProgressEvent::AgentFinished {
                     attempt: 1,
                     usage,
                     elapsed_secs: 95,
-                });
-                evs.push(TaskEvent::GatesRan {
+                }));
+                evs.push(TaskEvent::Progress(ProgressEvent::GatesRan {
                     attempt: 1,
                     round,
                     results: vec![
@@ -563,35 +567,35 @@ mod tests {
                             tail: String::new(),
                         },
                     ],
-                });
+                }));
             }
         }
-        evs.push(TaskEvent::AgentProgress {
+        evs.push(TaskEvent::Progress(ProgressEvent::AgentProgress {
             attempt: 1,
             usage,
             elapsed_secs: 30,
-        });
+        }));
         let state = project(&evs).unwrap();
         insta::assert_snapshot!(
             "agent_run_round_2",
             tracking_comment(&task(TaskStatus::InProgress), &state, "bosun-app")
         );
 
-        evs.push(TaskEvent::AgentFinished {
+        evs.push(TaskEvent::Progress(ProgressEvent::AgentFinished {
             attempt: 1,
             usage,
             elapsed_secs: 40,
-        });
-        evs.push(TaskEvent::Pushed {
+        }));
+        evs.push(TaskEvent::Progress(ProgressEvent::Pushed {
             attempt: 1,
             branch: "bosun/12-fix-it".into(),
             sha: "fedcba9876543210fedcba9876543210fedcba98".into(),
-        });
-        evs.push(TaskEvent::PullOpened {
+        }));
+        evs.push(TaskEvent::Progress(ProgressEvent::PullOpened {
             attempt: 1,
             number: 13,
             url: "https://github.com/octo/hello/pull/13".into(),
-        });
+        }));
         evs.push(TaskEvent::Finished {
             attempt: 1,
             status: TaskStatus::Done,
@@ -620,13 +624,13 @@ mod tests {
             ("ui", 22, vec![21]),
             ("docs", 23, vec![]),
         ] {
-            plan.push(PlanPartCreated {
+            plan.push(TaskEvent::Progress(ProgressEvent::PlanPartCreated {
                 attempt: 1,
                 key: key.into(),
                 issue,
                 title: key.into(),
                 depends_on: deps,
-            });
+            }));
         }
         plan.push(PlanPublished {
             attempt: 1,

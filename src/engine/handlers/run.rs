@@ -6,7 +6,7 @@ use crate::db::{Fence, RecordError};
 use crate::engine::context::Ctx;
 use crate::job_error::JobError;
 use bosun_core::job::Job;
-use bosun_core::model::{project, TaskEvent, TaskId, TaskStatus};
+use bosun_core::model::{project, ProgressEvent, TaskEvent, TaskId, TaskStatus};
 
 pub const PLACEHOLDER_SUMMARY: &str = "The placeholder work step ran. This bosun server runs \
 in placeholder mode (`BOSUN_RUN_MODE=placeholder`), so no agent ran, no code was changed and \
@@ -68,7 +68,7 @@ pub async fn handle_run(
 
     let state = project(&ctx.db.task_events(task_id).await?)?;
     if !state.placeholder_ran {
-        let ran = TaskEvent::PlaceholderRan { attempt };
+        let ran = TaskEvent::Progress(ProgressEvent::PlaceholderRan { attempt });
         if moved_on(ctx.db.record(task_id, &ran, Some(fence), &[]).await)?.is_none() {
             return Ok(());
         }

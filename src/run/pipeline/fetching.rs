@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use super::{blocking, Pipeline, Step};
 use crate::run::workspace::GitError;
 use crate::run::workspace::{FetchProgress, PrepareRequest, Workspace};
-use bosun_core::model::TaskEvent;
+use bosun_core::model::{ProgressEvent, TaskEvent};
 
 impl Pipeline<'_> {
     /// Fetches the mirror and writes the checkout on the blocking pool, showing the fetch.
@@ -48,11 +48,11 @@ impl Pipeline<'_> {
 }
 
 fn fetching(attempt: u32, p: FetchProgress, done: bool) -> TaskEvent {
-    TaskEvent::Fetching {
+    TaskEvent::Progress(ProgressEvent::Fetching {
         attempt,
         received_objects: p.received_objects,
         total_objects: p.total_objects,
         received_bytes: p.received_bytes,
         done,
-    }
+    })
 }

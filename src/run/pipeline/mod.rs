@@ -25,7 +25,9 @@ use crate::run::workspace::{branch_name, snapshot, PrepareRequest, Workspace};
 use bosun_core::agent::{CommandSpec, Usage};
 use bosun_core::gate::GateResult;
 use bosun_core::job::Job;
-use bosun_core::model::{GateSummary, IssueSnapshot, RunUsage, TaskEvent, TaskKind, TaskStatus};
+use bosun_core::model::{
+    GateSummary, IssueSnapshot, ProgressEvent, RunUsage, TaskEvent, TaskKind, TaskStatus,
+};
 use bosun_core::prompt::{
     render_prompt, GateFeedback, PromptComment, PromptInput, RepoInstructions,
 };
@@ -334,10 +336,10 @@ impl Pipeline<'_> {
             // Said once, not at every look at the queue.
             if state.run.waiting.as_deref() != Some(why.as_str()) {
                 self.record(
-                    TaskEvent::Waiting {
+                    TaskEvent::Progress(ProgressEvent::Waiting {
                         attempt: self.attempt,
                         reason: why.clone(),
-                    },
+                    }),
                     true,
                 )
                 .await?;
@@ -429,11 +431,11 @@ impl Pipeline<'_> {
             )))
         })?;
         self.record(
-            TaskEvent::WorkspaceReady {
+            TaskEvent::Progress(ProgressEvent::WorkspaceReady {
                 attempt: self.attempt,
                 branch: ws.branch.clone(),
                 base_sha: ws.base_sha.clone(),
-            },
+            }),
             true,
         )
         .await?;
@@ -597,10 +599,10 @@ impl Pipeline<'_> {
         f: FixRound<'_>,
     ) -> Result<Change, Step> {
         self.record(
-            TaskEvent::PeerFixRound {
+            TaskEvent::Progress(ProgressEvent::PeerFixRound {
                 attempt: self.attempt,
                 blockers: blockers.len() as u32,
-            },
+            }),
             true,
         )
         .await?;

@@ -10,7 +10,7 @@ use crate::run::agent_round::RoundResult;
 use crate::run::relaunch::Fix;
 use crate::run::workspace::diff::{self, ChangeDiff};
 use crate::run::workspace::snapshot::Snapshot;
-use bosun_core::model::FindingCounts;
+use bosun_core::model::{FindingCounts, ProgressEvent};
 use bosun_core::peer_verdict::{self, decide, Decision, Finding, Severity, Verdict};
 use bosun_core::prompt::{PeerFinding, PeerReviewInput, MAX_DIFF_CHARS};
 
@@ -113,11 +113,11 @@ impl Pipeline<'_> {
         for (index, reviewer) in reviewers.iter().enumerate() {
             let name = reviewer.resolved.agent_name.clone();
             self.record(
-                TaskEvent::PeerReviewStarted {
+                TaskEvent::Progress(ProgressEvent::PeerReviewStarted {
                     attempt: self.attempt,
                     pass,
                     reviewer: name.clone(),
-                },
+                }),
                 true,
             )
             .await?;
@@ -141,7 +141,7 @@ impl Pipeline<'_> {
                 }
             };
             self.record(
-                TaskEvent::PeerReviewed {
+                TaskEvent::Progress(ProgressEvent::PeerReviewed {
                     attempt: self.attempt,
                     pass,
                     reviewer: name,
@@ -149,7 +149,7 @@ impl Pipeline<'_> {
                     failed,
                     usage,
                     elapsed_secs: started.elapsed().as_secs(),
-                },
+                }),
                 true,
             )
             .await?;
@@ -221,7 +221,7 @@ impl Pipeline<'_> {
                 match self.relaunch_fix(resolved, &result, &fixes) {
                     Some(fix) => {
                         self.record(
-                            TaskEvent::AgentRelaunched {
+                            TaskEvent::Progress(ProgressEvent::AgentRelaunched {
                                 attempt: self.attempt,
                                 round: pass,
                                 fix: format!(
@@ -229,7 +229,7 @@ impl Pipeline<'_> {
                                     resolved.agent_name,
                                     fix.describe()
                                 ),
-                            },
+                            }),
                             true,
                         )
                         .await?;
@@ -355,12 +355,12 @@ impl Pipeline<'_> {
                 .await
                 .map_err(JobError::from)?;
             self.record(
-                TaskEvent::PeerReviewPosted {
+                TaskEvent::Progress(ProgressEvent::PeerReviewPosted {
                     attempt: self.attempt,
                     pr: pr.number,
                     review_id: review.0,
                     inline: inline.len() as u32,
-                },
+                }),
                 true,
             )
             .await?;

@@ -6,7 +6,7 @@
 use crate::db::{NewAttempt, StartOutcome};
 use crate::github::issues::NewIssue;
 use bosun_core::ids::IssueNumber;
-use bosun_core::model::{TaskKind, TriggerSource};
+use bosun_core::model::{ProgressEvent, TaskKind, TriggerSource};
 use bosun_core::plan_report::{self, Plan, PlanRules};
 use bosun_core::prompt::PlanInput;
 
@@ -127,13 +127,13 @@ impl Pipeline<'_> {
                         .await
                         .map_err(JobError::from)?;
                     self.record(
-                        TaskEvent::PlanPartCreated {
+                        TaskEvent::Progress(ProgressEvent::PlanPartCreated {
                             attempt: self.attempt,
                             key: part.key.clone(),
                             issue: created.number.0,
                             title: created.title.clone(),
                             depends_on: depends_on.clone(),
-                        },
+                        }),
                         true,
                     )
                     .await?;

@@ -1,6 +1,7 @@
 //! Publishing: the host-built commit, the push, check runs and the draft pull request.
 
 use super::*;
+use bosun_core::model::ProgressEvent;
 
 impl Pipeline<'_> {
     /// Pushes the task branch. A refused token is replaced and the push tried once more
@@ -66,11 +67,11 @@ impl Pipeline<'_> {
             .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("{e}"))))?;
         self.push(ws, token, mode).await?;
         self.record(
-            TaskEvent::Pushed {
+            TaskEvent::Progress(ProgressEvent::Pushed {
                 attempt: self.attempt,
                 branch: ws.branch.clone(),
                 sha: sha.clone(),
-            },
+            }),
             true,
         )
         .await?;
@@ -174,11 +175,11 @@ impl Pipeline<'_> {
             .await
             .map_err(JobError::from)?;
         self.record(
-            TaskEvent::PullOpened {
+            TaskEvent::Progress(ProgressEvent::PullOpened {
                 attempt: self.attempt,
                 number: pr.number,
                 url: pr.html_url.clone(),
-            },
+            }),
             true,
         )
         .await?;

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use crate::github::reviews::ReviewThread;
 use crate::run::workspace::publish::PushMode;
 use bosun_core::ids::ReviewCommentId;
-use bosun_core::model::{FeedbackAnswer, TaskPull};
+use bosun_core::model::{FeedbackAnswer, ProgressEvent, TaskPull};
 use bosun_core::prompt::{PromptThread, ReviewInput};
 use bosun_core::review_report::{self, Outcome, ThreadReport};
 
@@ -308,14 +308,14 @@ impl Pipeline<'_> {
             not_addressed: not_addressed.clone(),
         };
         self.record(
-            TaskEvent::FeedbackAnswered {
+            TaskEvent::Progress(ProgressEvent::FeedbackAnswered {
                 attempt: self.attempt,
                 pr,
                 commit,
                 replied,
                 resolved,
                 not_addressed,
-            },
+            }),
             true,
         )
         .await?;

@@ -3,6 +3,7 @@
 use super::*;
 use crate::run::relaunch::{self, Fix};
 use bosun_core::agent::AgentCommand;
+use bosun_core::model::ProgressEvent;
 
 /// How many corrections of the CLI's command line one attempt tries before giving up.
 const MAX_RELAUNCHES: usize = 3;
@@ -55,11 +56,11 @@ impl Pipeline<'_> {
                 if let Some(fix) = self.relaunch_fix(resolved, &result, &fixes) {
                     // A CLI that refused its command line ran nothing: start it again, fixed.
                     self.record(
-                        TaskEvent::AgentRelaunched {
+                        TaskEvent::Progress(ProgressEvent::AgentRelaunched {
                             attempt: self.attempt,
                             round,
                             fix: fix.describe(),
-                        },
+                        }),
                         true,
                     )
                     .await?;
@@ -71,11 +72,11 @@ impl Pipeline<'_> {
                     break (result, started);
                 }
                 self.record(
-                    TaskEvent::AgentStalled {
+                    TaskEvent::Progress(ProgressEvent::AgentStalled {
                         attempt: self.attempt,
                         round,
                         idle_secs: resolved.idle.as_secs(),
-                    },
+                    }),
                     true,
                 )
                 .await?;
@@ -97,11 +98,11 @@ impl Pipeline<'_> {
                 .metered_usage()
                 .unwrap_or_else(|| run_usage(result.outcome.usage));
             self.record(
-                TaskEvent::AgentFinished {
+                TaskEvent::Progress(ProgressEvent::AgentFinished {
                     attempt: self.attempt,
                     usage,
                     elapsed_secs: started.elapsed().as_secs(),
-                },
+                }),
                 true,
             )
             .await?;
@@ -119,10 +120,10 @@ impl Pipeline<'_> {
                     // The queue retries the run with backoff; its last try that fails ends
                     // the task as failed with this error.
                     self.record(
-                        TaskEvent::AgentRetrying {
+                        TaskEvent::Progress(ProgressEvent::AgentRetrying {
                             attempt: self.attempt,
                             reason: reason.to_string(),
-                        },
+                        }),
                         true,
                     )
                     .await?;
@@ -174,11 +175,11 @@ impl Pipeline<'_> {
                     return Err(Step::Stopped);
                 }
                 self.record(
-                    TaskEvent::GatesRan {
+                    TaskEvent::Progress(ProgressEvent::GatesRan {
                         attempt: self.attempt,
                         round,
                         results: results.iter().map(|g| gate_summary(g, redactor)).collect(),
-                    },
+                    }),
                     true,
                 )
                 .await?;
@@ -268,14 +269,14 @@ impl Pipeline<'_> {
         fixes: &[Fix],
     ) -> Result<(crate::run::agent_round::RoundResult, Instant), Step> {
         self.record(
-            TaskEvent::AgentStarted {
+            TaskEvent::Progress(ProgressEvent::AgentStarted {
                 attempt: self.attempt,
                 round,
                 rounds: resolved.rounds.max(round),
                 agent: resolved.agent_name.clone(),
                 sandbox: self.runner.sandbox.name().to_string(),
                 model: resolved.model.clone(),
-            },
+            }),
             true,
         )
         .await?;
@@ -366,11 +367,11 @@ impl Pipeline<'_> {
         self.event_ticker(move || {
             let reported = crate::locks::lock(&latest).map(|(u, _)| run_usage(u));
             let usage = live.as_ref().and_then(|l| l.usage()).or(reported);
-            Some(TaskEvent::AgentProgress {
+            Some(TaskEvent::Progress(ProgressEvent::AgentProgress {
                 attempt,
                 usage: usage.unwrap_or_default(),
                 elapsed_secs: started.elapsed().as_secs(),
-            })
+            }))
         })
     }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use super::*;
 use crate::run::router::{self, Choice};
-use bosun_core::model::{Route, TaskState};
+use bosun_core::model::{ProgressEvent, Route, TaskState};
 use bosun_core::prompt::{render_route_prompt, RouteInput};
 use bosun_core::repo_config::RepoConfig;
 
@@ -81,14 +81,14 @@ impl Pipeline<'_> {
         usage: RunUsage,
     ) -> Result<(), Step> {
         self.record(
-            TaskEvent::Routed {
+            TaskEvent::Progress(ProgressEvent::Routed {
                 attempt: self.attempt,
                 agent: choice.agent.clone(),
                 complexity: choice.complexity,
                 by: by.to_string(),
                 rationale: rationale.to_string(),
                 usage,
-            },
+            }),
             true,
         )
         .await

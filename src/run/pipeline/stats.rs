@@ -4,6 +4,7 @@
 use super::*;
 use crate::db::RunStat;
 use bosun_core::estimate::{estimate, similarity_query};
+use bosun_core::model::ProgressEvent;
 use bosun_core::repo_config::Complexity;
 
 /// What the attempt ran with and changed.
@@ -57,11 +58,11 @@ impl Pipeline<'_> {
         };
         if let Some(estimate) = estimate(&similar, &all) {
             self.record(
-                TaskEvent::Estimated {
+                TaskEvent::Progress(ProgressEvent::Estimated {
                     attempt: self.attempt,
                     estimate,
                     complexity,
-                },
+                }),
                 true,
             )
             .await?;
