@@ -6,7 +6,8 @@ use super::{now_ms, Db, Fence};
 use bosun_core::ids::{CommentId, InstallationId, IssueNumber, RepoId, RepoRef};
 use bosun_core::job::NewJob;
 use bosun_core::model::{
-    project, InvalidTransition, ResyncedPart, TaskEvent, TaskId, TaskKind, TaskStatus,
+    opening, project, InvalidTransition, Opening, ResyncedPart, TaskEvent, TaskId, TaskKind,
+    TaskStatus,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
@@ -261,10 +262,16 @@ impl Db {
     ) -> Result<StartOutcome, RecordError> {
         let mut tx = self.begin_write().await?;
         let existing = task_for_issue_in(&mut tx, new.repo_id, new.issue).await?;
-        let (id, attempt) = match existing {
-            Some(task) if task.status.is_active() => return Ok(StartOutcome::AlreadyActive(task)),
-            Some(task) => (task.id, task.attempt + 1),
-            None => (insert_task_in(&mut tx, &new, TaskStatus::New, 0).await?, 1),
+        let attempt = match opening(existing.as_ref().map(|t| (t.status, t.attempt))) {
+            Opening::Active => {
+                let task = existing.expect("only an existing task is active");
+                return Ok(StartOutcome::AlreadyActive(task));
+            }
+            Opening::Attempt(attempt) => attempt,
+        };
+        let id = match existing {
+            Some(task) => task.id,
+            None => insert_task_in(&mut tx, &new, TaskStatus::New, 0).await?,
         };
         // The repo may have been renamed or moved installations since the task was created.
         sqlx::query(
@@ -276,24 +283,7 @@ impl Db {
         .bind(id.0)
         .execute(&mut *tx)
         .await?;
-        let event = match new.event {
-            TaskEvent::Triggered {
-                kind,
-                by,
-                source,
-                instructions,
-                issue,
-                ..
-            } => TaskEvent::Triggered {
-                attempt,
-                kind,
-                by,
-                source,
-                instructions,
-                issue,
-            },
-            other => other,
-        };
+        let event = new.event.for_attempt(attempt);
         let row = append_in(&mut tx, id, &event).await?;
         for job in jobs_for(&row) {
             enqueue_in(&mut tx, &job).await?;

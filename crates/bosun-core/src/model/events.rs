@@ -249,6 +249,29 @@ pub struct ResyncedPart {
 }
 
 impl TaskEvent {
+    /// The same event for attempt `attempt`: a trigger names the attempt it opens, which only
+    /// the database's transaction knows for sure.
+    pub fn for_attempt(self, attempt: u32) -> TaskEvent {
+        match self {
+            TaskEvent::Triggered {
+                kind,
+                by,
+                source,
+                instructions,
+                issue,
+                ..
+            } => TaskEvent::Triggered {
+                attempt,
+                kind,
+                by,
+                source,
+                instructions,
+                issue,
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn name(&self) -> &'static str {
         match self {
             TaskEvent::Triggered { .. } => "triggered",

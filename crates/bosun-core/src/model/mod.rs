@@ -19,7 +19,9 @@ pub use events::{ProgressEvent, ResyncedPart, TaskEvent};
 pub use progress::{
     FeedbackAnswer, FetchShown, FindingCounts, GateSummary, PeerProgress, RunProgress,
 };
-pub use state::{project, InvalidTransition, PlanItem, PlanState, Route, TaskPull, TaskState};
+pub use state::{
+    opening, project, InvalidTransition, Opening, PlanItem, PlanState, Route, TaskPull, TaskState,
+};
 
 /// Task ids are ours (SQLite rowids), not GitHub's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -395,3 +395,22 @@ pub fn project(events: &[TaskEvent]) -> Result<TaskState, InvalidTransition> {
     rest.iter()
         .try_fold(TaskState::initial(first)?, |state, ev| state.apply(ev))
 }
+
+/// What a trigger does to its issue's task, whose status and attempt are `existing` (`None`:
+/// the issue has no task yet). One task per issue, many attempts: an active task holds the
+/// issue (the trigger steers it instead), a finished one opens its next attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// The task is active: no new attempt.
+    Active,
+    /// Open this attempt.
+    Attempt(u32),
+}
+
+pub fn opening(existing: Option<(TaskStatus, u32)>) -> Opening {
+    match existing {
+        Some((status, _)) if status.is_active() => Opening::Active,
+        Some((_, attempt)) => Opening::Attempt(attempt + 1),
+        None => Opening::Attempt(1),
+    }
+}

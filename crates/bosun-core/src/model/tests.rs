@@ -351,3 +351,17 @@ fn progress_events_are_stored_as_they_were_before_the_split() {
     assert_eq!(serde_json::from_str::<TaskEvent>(&json).unwrap(), pushed);
     assert!(serde_json::from_str::<TaskEvent>(r#"{"type":"no_such_event"}"#).is_err());
 }
+
+#[test]
+fn a_trigger_opens_the_next_attempt_only_of_a_task_that_ended() {
+    assert_eq!(opening(None), Opening::Attempt(1));
+    assert_eq!(opening(Some((TaskStatus::Failed, 2))), Opening::Attempt(3));
+    assert_eq!(opening(Some((TaskStatus::Done, 1))), Opening::Attempt(2));
+    for active in [TaskStatus::New, TaskStatus::InProgress, TaskStatus::Blocked] {
+        assert_eq!(opening(Some((active, 4))), Opening::Active);
+    }
+    let TaskEvent::Triggered { attempt, .. } = triggered(1).for_attempt(5) else {
+        unreachable!()
+    };
+    assert_eq!(attempt, 5);
+}
