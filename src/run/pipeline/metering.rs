@@ -110,14 +110,13 @@ impl Pipeline<'_> {
 
     /// The run spent its budget mid-round: the work so far is committed and pushed to the
     /// task branch (no pull request), and a person decides.
-    pub(super) async fn keep_partial(
-        &self,
-        ws: &Workspace,
-        title: &str,
-        redactor: &Redactor,
-        token: Secret,
-        why: &str,
-    ) -> Step {
+    pub(super) async fn keep_partial(&self, outbox: super::finish::Outbox<'_>, why: &str) -> Step {
+        let super::finish::Outbox {
+            ws,
+            title,
+            redactor,
+            token,
+        } = outbox;
         let snap = match self.snapshot(ws, redactor).await {
             Ok(snap) => snap,
             Err(step) => return step,

@@ -25,17 +25,18 @@ use crate::run::workspace::{branch_name, snapshot, PrepareRequest, Workspace};
 use bosun_core::agent::{CommandSpec, Usage};
 use bosun_core::gate::GateResult;
 use bosun_core::job::Job;
-use bosun_core::model::{
-    GateSummary, IssueSnapshot, ProgressEvent, RunUsage, TaskEvent, TaskKind, TaskStatus,
-};
+use bosun_core::model::{GateSummary, IssueSnapshot, RunUsage, TaskEvent, TaskKind, TaskStatus};
 use bosun_core::prompt::{
     render_prompt, GateFeedback, PromptComment, PromptInput, RepoInstructions,
 };
 use bosun_core::redact::Redactor;
 
+mod checkout;
 mod checks;
+mod choose;
 mod command_job;
 mod fetching;
+mod finish;
 mod guards;
 mod learn;
 mod metering;
@@ -140,6 +141,20 @@ enum Mode {
     Review(review::ReviewSession),
     /// Break the issue down into sub-issues; no code changes.
     Plan(plan::PlanSession),
+}
+
+impl Mode {
+    /// Reads what the agent's final message reports for this mode: a review's answers to
+    /// its threads, or the plan.
+    fn take(&mut self, final_message: &str) {
+        match self {
+            Mode::Review(session) => {
+                session.take_report(final_message);
+            }
+            Mode::Plan(session) => session.take(final_message),
+            Mode::Implement => {}
+        }
+    }
 }
 
 /// How a step ends the pipeline early.
@@ -275,403 +290,17 @@ impl Pipeline<'_> {
         }
     }
 
+    /// The attempt, step by step; each step hands the next what it produced.
     async fn run(&self) -> Result<(), Step> {
-        let repo_ref = &self.task.repo;
-        let config = match self
-            .ctx
-            .repo_configs
-            .get(&self.client, repo_ref, self.task.repo_id)
-            .await
-            .map_err(JobError::from)?
-        {
-            Ok(config) => config,
-            Err(problem) => {
-                return Err(Step::Finish(
-                    TaskStatus::Failed,
-                    reply::run_config_broken(&problem.message),
-                ))
-            }
-        };
-        let _ = self
-            .limits
-            .set(self.runner.config.limits.for_repo(&config.budget));
-        let state = self.state().await?;
-        let issue = self.issue_as_triggered().await?;
-        let command = match state.kind {
-            TaskKind::Implement => self.scheduled_command(&state).await?,
-            TaskKind::Plan | TaskKind::Revise => None,
-        };
-        // An answer to a review stays with the agent that wrote the pull request; a scheduled
-        // command needs no agent chosen.
-        let route = match state.kind {
-            TaskKind::Implement | TaskKind::Plan if command.is_none() => {
-                self.route(&config, &state, &issue).await?
-            }
-            _ => state.route.clone(),
-        };
-        let complexity = route.complexity.unwrap_or(config.agent.complexity);
-        let resolved = match &command {
-            Some(command) => command_job::command_agent(&self.runner.config, &config, command),
-            None => self
-                .runner
-                .config
-                .resolve(&routed(&config, &route, &self.runner.config), complexity),
-        }
-        .map_err(|why| Step::Finish(TaskStatus::Failed, why))?;
+        let config = self.read_config().await?;
+        let chosen = self.choose(config).await?;
         // Held until the pipeline ends: one of the vendor's runs at once.
-        let vendor = resolved.adapter.name();
-        let limit = self
-            .runner
-            .config
-            .limits
-            .max_runs_per_vendor
-            .get(vendor)
-            .copied();
-        let Some(_vendor_slot) = self.runner.vendor_slots.take(vendor, limit) else {
-            let why = format!(
-                "{} `{vendor}` runs are going, the most this server allows at once; this one \
-                 starts when one of them ends",
-                limit.unwrap_or_default()
-            );
-            // Said once, not at every look at the queue.
-            if state.run.waiting.as_deref() != Some(why.as_str()) {
-                self.record(
-                    TaskEvent::Progress(ProgressEvent::Waiting {
-                        attempt: self.attempt,
-                        reason: why.clone(),
-                    }),
-                    true,
-                )
-                .await?;
-            }
-            return Err(Step::Job(JobError::Defer(anyhow::anyhow!(why))));
-        };
-        self.note_facts(&resolved, complexity);
-        if state.kind == TaskKind::Implement && command.is_none() {
-            self.estimate(&issue, complexity).await?;
-        }
-        let gate_image = resolved
-            .agent
-            .gate_image
-            .clone()
-            .unwrap_or_else(|| resolved.agent.image.clone());
-        // Reviews are for changes; a plan or an answer to a person's review gets none.
-        let reviewers = match state.kind {
-            TaskKind::Implement if command.is_some() => Vec::new(),
-            TaskKind::Implement => self
-                .runner
-                .config
-                .reviewers(&config, &resolved, complexity)
-                .map_err(|why| Step::Finish(TaskStatus::Failed, why))?,
-            TaskKind::Plan | TaskKind::Revise => Vec::new(),
-        };
-        self.check_breaker(&resolved).await?;
-        self.check_sandbox(&resolved.agent.image).await?;
-        for reviewer in &reviewers {
-            if reviewer.agent.image != resolved.agent.image {
-                self.check_sandbox(&reviewer.agent.image).await?;
-            }
-        }
-        if gate_image != resolved.agent.image && !config.gates.is_empty() {
-            self.check_sandbox(&gate_image).await?;
-        }
-
-        // The workspace.
-        let repository = self
-            .client
-            .repository(repo_ref)
-            .await
-            .map_err(JobError::from)?;
-        // A review is answered on the pull request's own branch, from its current head.
-        let mut mode = match state.kind {
-            TaskKind::Implement => Mode::Implement,
-            TaskKind::Revise => Mode::Review(self.review_session().await?),
-            TaskKind::Plan => Mode::Plan(plan::PlanSession::new(
-                self.runner.config.agents.keys().cloned().collect(),
-            )),
-        };
-        let (base_branch, branch) = match &mode {
-            Mode::Review(session) => {
-                let head = self
-                    .client
-                    .pull_head(repo_ref, session.pull.number)
-                    .await
-                    .map_err(JobError::from)?;
-                (head.branch.clone(), head.branch)
-            }
-            Mode::Implement | Mode::Plan(_) => (
-                repository.default_branch.clone(),
-                branch_name(self.task.issue.0, &issue.title),
-            ),
-        };
-        let token = self.client.access_token().await.map_err(JobError::from)?;
-        let request = PrepareRequest {
-            repo: repo_ref.to_string(),
-            clone_url: repository.clone_url.clone(),
-            token: Some(token.clone()),
-            base_branch,
-            branch,
-            checkout: self.checkout_name(),
-        };
-        let ws = match self.prepare_showing_fetch(request).await? {
-            Ok(ws) => ws,
-            Err(e) if e.auth_refused() => return Err(self.token_refused(e).await),
-            Err(e) => {
-                return Err(Step::Finish(
-                    TaskStatus::Failed,
-                    reply::workspace_failed(&e.to_string()),
-                ))
-            }
-        };
-        let user = self.runner.user;
-        let dir = ws.dir.clone();
-        blocking(move || give_to(&dir, user)).await?.map_err(|e| {
-            Step::Job(JobError::Fail(anyhow::anyhow!(
-                "handing the checkout to the sandbox user: {e}"
-            )))
-        })?;
-        self.record(
-            TaskEvent::Progress(ProgressEvent::WorkspaceReady {
-                attempt: self.attempt,
-                branch: ws.branch.clone(),
-                base_sha: ws.base_sha.clone(),
-            }),
-            true,
-        )
-        .await?;
-
-        // What the agent may see, and what must never come back out.
-        let canary = format!("bosun-canary-{}", hex::encode(rand::random::<[u8; 16]>()));
-        let env_of = |names: &[String]| -> Vec<(String, String)> {
-            let mut env = host_env(names);
-            env.push(("BOSUN_CANARY".into(), canary.clone()));
-            env
-        };
-        let agent_env = self.metered_env(resolved.adapter, env_of(&resolved.agent.env));
-        let reviewers: Vec<peer::Reviewer> = reviewers
-            .into_iter()
-            .map(|resolved| peer::Reviewer {
-                env: self.metered_env(resolved.adapter, env_of(&resolved.agent.env)),
-                resolved,
-            })
-            .collect();
-        let mut exact: Vec<String> = agent_env
-            .iter()
-            .chain(reviewers.iter().flat_map(|r| &r.env))
-            .map(|(_, v)| v.clone())
-            .collect();
-        exact.push(token.expose().to_string());
-        let redactor = Redactor::new(exact);
-
-        let mut prompt_input = self.prompt_input(&issue, &ws, &config, &resolved).await?;
-        // A plan changes no code, so there is nothing for the gates to check.
-        let gates = match mode {
-            Mode::Plan(_) => &[][..],
-            _ => &config.gates[..],
-        };
-        let gate_config = gates;
-        let rounds = self
-            .rounds(
-                &resolved,
-                gate_config,
-                &gate_image,
-                &ws,
-                agent_env.clone(),
-                &mut prompt_input,
-                &redactor,
-                &mut mode,
-                (1, resolved.rounds),
-            )
-            .await;
-        let (final_message, gates, last_round) = match rounds {
-            Err(Step::BudgetSpent(why)) if matches!(mode, Mode::Implement) => {
-                return Err(self
-                    .keep_partial(&ws, &issue.title, &redactor, token, &why)
-                    .await)
-            }
-            other => other?,
-        };
-        match &mode {
-            Mode::Review(session) => {
-                let (summary, _) = bosun_core::review_report::parse(&final_message);
-                let summary = redactor.redact(&summary);
-                self.publish_revision(
-                    &ws,
-                    session,
-                    &issue.title,
-                    &summary,
-                    &gates,
-                    &redactor,
-                    token,
-                )
-                .await
-            }
-            Mode::Plan(session) => {
-                self.publish_plan(session, resolved.rounds, &redactor, &config.label_prefix)
-                    .await
-            }
-            Mode::Implement => {
-                let mut change = Change {
-                    snap: self.snapshot(&ws, &redactor).await?,
-                    summary: redactor.redact(&final_message),
-                    gates,
-                    review: None,
-                };
-                if !reviewers.is_empty() && !change.snap.is_empty() && change.passed() {
-                    let first = self
-                        .peer_review(
-                            &reviewers,
-                            &ws,
-                            &change.snap,
-                            &prompt_input,
-                            &change.summary,
-                            1,
-                            &redactor,
-                        )
-                        .await?;
-                    let blockers = first.findings(bosun_core::peer_verdict::Severity::Blocker);
-                    change.review = Some(first);
-                    if !blockers.is_empty() {
-                        change = self
-                            .fix_round(
-                                change,
-                                &blockers,
-                                FixRound {
-                                    resolved: &resolved,
-                                    gate_config,
-                                    gate_image: &gate_image,
-                                    ws: &ws,
-                                    agent_env,
-                                    input: &mut prompt_input,
-                                    redactor: &redactor,
-                                    mode: &mut mode,
-                                    round: last_round + 1,
-                                    reviewers: &reviewers,
-                                },
-                            )
-                            .await?;
-                    }
-                }
-                self.publish(&ws, &issue.title, change, &redactor, token, &resolved)
-                    .await
-            }
-        }
+        let _vendor_slot = self.vendor_slot(&chosen).await?;
+        let crew = self.ready_to_start(&chosen).await?;
+        let checkout = self.check_out(&chosen).await?;
+        let sealed = self.seal(&chosen.resolved, crew.reviewers, &checkout.token);
+        self.work(&chosen, &crew.gate_image, checkout, sealed).await
     }
-}
-
-/// A change ready to publish: its files, the agent's summary (redacted), the last gates and,
-/// when reviewers looked at it, their reviews.
-struct Change {
-    snap: snapshot::Snapshot,
-    summary: String,
-    gates: Vec<GateResult>,
-    review: Option<peer::PeerPass>,
-}
-
-impl Change {
-    fn passed(&self) -> bool {
-        self.gates.iter().all(|g| g.ok)
-    }
-}
-
-/// What the implementer's extra round for the reviewers' blockers runs with.
-struct FixRound<'a> {
-    resolved: &'a Resolved,
-    gate_config: &'a [bosun_core::repo_config::Gate],
-    gate_image: &'a str,
-    ws: &'a Workspace,
-    agent_env: Vec<(String, String)>,
-    input: &'a mut PromptInput,
-    redactor: &'a Redactor,
-    mode: &'a mut Mode,
-    round: u32,
-    reviewers: &'a [peer::Reviewer],
-}
-
-impl Pipeline<'_> {
-    /// One more implementer round with the reviewers' blockers, then the gates and the reviews
-    /// again. A round that breaks down keeps the reviewed change as it was: its blockers then
-    /// stop the task, but the work that passed the gates is not lost.
-    async fn fix_round(
-        &self,
-        reviewed: Change,
-        blockers: &[(String, bosun_core::peer_verdict::Finding)],
-        f: FixRound<'_>,
-    ) -> Result<Change, Step> {
-        self.record(
-            TaskEvent::Progress(ProgressEvent::PeerFixRound {
-                attempt: self.attempt,
-                blockers: blockers.len() as u32,
-            }),
-            true,
-        )
-        .await?;
-        f.input.peer_findings = peer::for_the_fix(blockers);
-        f.input.feedback.clear();
-        f.input.new_instructions = false;
-        let fixed = self
-            .rounds(
-                f.resolved,
-                f.gate_config,
-                f.gate_image,
-                f.ws,
-                f.agent_env,
-                f.input,
-                f.redactor,
-                f.mode,
-                (f.round, f.round),
-            )
-            .await;
-        f.input.peer_findings.clear();
-        let (message, gates, _) = match fixed {
-            Ok(done) => done,
-            Err(Step::Finish(_, why)) => {
-                tracing::warn!(%why, "the fix round failed; publishing the reviewed change");
-                return Ok(reviewed);
-            }
-            Err(other) => return Err(other),
-        };
-        let mut change = Change {
-            snap: self.snapshot(f.ws, f.redactor).await?,
-            summary: f.redactor.redact(&message),
-            gates,
-            review: None,
-        };
-        if change.snap.is_empty() || !change.passed() {
-            return Ok(change);
-        }
-        let second = self
-            .peer_review(
-                f.reviewers,
-                f.ws,
-                &change.snap,
-                f.input,
-                &change.summary,
-                2,
-                f.redactor,
-            )
-            .await?;
-        change.review = Some(second);
-        Ok(change)
-    }
-}
-
-/// The repository's config with a more specific choice of agent applied (a plan's suggestion
-/// for this part), when this server has that agent.
-fn routed(
-    config: &bosun_core::repo_config::RepoConfig,
-    route: &bosun_core::model::Route,
-    server: &crate::config::run::RunConfig,
-) -> bosun_core::repo_config::RepoConfig {
-    let mut config = config.clone();
-    if let Some(agent) = route
-        .agent
-        .as_ref()
-        .filter(|a| server.agents.contains_key(*a))
-    {
-        config.agent.name = Some(agent.clone());
-    }
-    config
 }
 
 /// The host environment variables `names` that are set, as an agent's environment.

@@ -4,6 +4,8 @@
 //! request is open, the findings are posted on it as one review (inline where GitHub allows),
 //! and the attempt ends by the decision.
 
+use super::finish::Change;
+use super::rounds::{Launch, Work};
 use super::*;
 use crate::github::reviews::InlineComment;
 use crate::run::agent_round::RoundResult;
@@ -16,6 +18,24 @@ use bosun_core::prompt::{PeerFinding, PeerReviewInput, MAX_DIFF_CHARS};
 
 /// A reviewer whose verdict cannot be read is asked once more, with the reason.
 const VERDICT_TRIES: u32 = 2;
+
+/// What a reviewer looks at: the checkout, the change in it and its diff, and what the
+/// implementer was asked.
+struct UnderReview<'a> {
+    ws: &'a Workspace,
+    change: &'a Change,
+    diff: &'a ChangeDiff,
+    input: &'a PromptInput,
+}
+
+/// What one reviewer's runs in a pass have added up: how many were started, the corrections
+/// to its command line found so far, and what they cost.
+#[derive(Default)]
+struct ReviewerTries {
+    launches: u32,
+    fixes: Vec<Fix>,
+    usage: RunUsage,
+}
 
 /// A reviewer and what it runs with.
 pub(super) struct Reviewer {
@@ -88,29 +108,25 @@ pub(super) fn for_the_fix(blockers: &[(String, Finding)]) -> Vec<PeerFinding> {
 }
 
 impl Pipeline<'_> {
-    /// Every reviewer reviews the change in `snap`, one after the other.
-    #[allow(clippy::too_many_arguments)]
+    /// Every reviewer reviews the change, one after the other.
     pub(super) async fn peer_review(
         &self,
-        reviewers: &[Reviewer],
-        ws: &Workspace,
-        snap: &Snapshot,
+        work: &Work<'_>,
+        change: &Change,
         input: &PromptInput,
-        summary: &str,
         pass: u32,
-        redactor: &Redactor,
     ) -> Result<PeerPass, Step> {
-        let (ws2, tree) = (ws.clone(), snap.tree);
+        let (ws2, tree) = (work.ws.clone(), change.snap.tree);
         // A little over the prompt's cap, so the prompt cuts it and says so.
-        let change = blocking(move || diff::diff(&ws2, tree, MAX_DIFF_CHARS + 1))
+        let diff = blocking(move || diff::diff(&ws2, tree, MAX_DIFF_CHARS + 1))
             .await?
             .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("{e}"))))?;
         let mut out = PeerPass {
             verdicts: Vec::new(),
             failures: Vec::new(),
-            diff: change,
+            diff,
         };
-        for (index, reviewer) in reviewers.iter().enumerate() {
+        for (index, reviewer) in work.reviewers.iter().enumerate() {
             let name = reviewer.resolved.agent_name.clone();
             self.record(
                 TaskEvent::Progress(ProgressEvent::PeerReviewStarted {
@@ -122,19 +138,23 @@ impl Pipeline<'_> {
             )
             .await?;
             let started = Instant::now();
-            let (result, usage) = self
-                .one_review(reviewer, ws, snap, input, summary, &out.diff, (pass, index))
-                .await?;
+            let under = UnderReview {
+                ws: work.ws,
+                change,
+                diff: &out.diff,
+                input,
+            };
+            let (result, usage) = self.one_review(reviewer, &under, (pass, index)).await?;
             let (findings, failed) = match result {
                 Ok(verdict) => {
-                    let verdict = redacted(verdict, redactor);
+                    let verdict = redacted(verdict, work.redactor);
                     self.learn_verdict(&verdict);
                     let counts = reply::counts_of(&verdict);
                     out.verdicts.push((name.clone(), verdict));
                     (counts, None)
                 }
                 Err(why) => {
-                    let why = redactor.redact(&why);
+                    let why = work.redactor.redact(&why);
                     tracing::warn!(reviewer = %name, %why, "a reviewer's review cannot be used");
                     out.failures.push((name.clone(), why.clone()));
                     (FindingCounts::default(), Some(why))
@@ -157,111 +177,28 @@ impl Pipeline<'_> {
         Ok(out)
     }
 
-    /// One reviewer's review, each of its runs in a fresh copy of the change: its verdict, or
-    /// why there is none.
-    #[allow(clippy::too_many_arguments)]
+    /// One reviewer's review: its verdict, or why there is none, and what it cost. A verdict
+    /// that cannot be read is asked for once more, with the reason.
     async fn one_review(
         &self,
         reviewer: &Reviewer,
-        ws: &Workspace,
-        snap: &Snapshot,
-        input: &PromptInput,
-        summary: &str,
-        change: &ChangeDiff,
+        under: &UnderReview<'_>,
         (pass, index): (u32, usize),
     ) -> Result<(Result<Verdict, String>, RunUsage), Step> {
-        let resolved = &reviewer.resolved;
-        let mut usage = RunUsage::default();
+        let mut tries = ReviewerTries::default();
         let mut problem = None;
         let mut verdict = Err("the reviewer did not run".to_string());
-        // Corrections to the reviewer CLI's command line, as for the implementer.
-        let mut fixes: Vec<Fix> = Vec::new();
-        let mut launches = 0;
         for _ in 0..VERDICT_TRIES {
-            let mut prompt_input = input.clone();
-            prompt_input.round = 1;
-            prompt_input.max_rounds = 1;
-            prompt_input.feedback.clear();
-            prompt_input.new_instructions = false;
-            prompt_input.review = None;
-            prompt_input.plan = None;
-            prompt_input.peer_findings.clear();
-            prompt_input.peer_review = Some(PeerReviewInput {
-                diff: change.patch.clone(),
-                summary: summary.to_string(),
-                problem: problem.clone(),
-            });
-            let prompt =
-                render_prompt(&prompt_input).map_err(|e| JobError::Fail(anyhow::anyhow!("{e}")))?;
-            let result = loop {
-                launches += 1;
-                let copy_name =
-                    format!("{}-review-{pass}-{index}-{launches}", self.checkout_name());
-                let (copy, dir) = self.review_copy(ws, snap, copy_name).await?;
-                let result = self
-                    .reviewer_once(reviewer, &dir, &prompt, (pass, index, launches), &fixes)
-                    .await;
-                copy.now().await;
-                let result = result?;
-                let spent = self
-                    .metered_usage()
-                    .unwrap_or_else(|| super::rounds::run_usage(result.outcome.usage));
-                usage = usage.plus(spent);
-                if let Some(error) = result
-                    .outcome
-                    .error
-                    .as_deref()
-                    .filter(|e| super::metering::budget_spent(e))
-                {
-                    return Err(Step::BudgetSpent(error.to_string()));
-                }
-                if self.cancel.is_cancelled() {
-                    break result;
-                }
-                match self.relaunch_fix(resolved, &result, &fixes) {
-                    Some(fix) => {
-                        self.record(
-                            TaskEvent::Progress(ProgressEvent::AgentRelaunched {
-                                attempt: self.attempt,
-                                round: pass,
-                                fix: format!(
-                                    "reviewer `{}`: {}",
-                                    resolved.agent_name,
-                                    fix.describe()
-                                ),
-                            }),
-                            true,
-                        )
-                        .await?;
-                        fixes.push(fix);
-                    }
-                    None => break result,
-                }
-            };
+            let prompt = review_prompt(under, problem.clone())?;
+            let result = self
+                .reviewer_runs(reviewer, under, &prompt, (pass, index), &mut tries)
+                .await?;
             // A run stopped for its silence was cancelled by its own round, not stopped by
             // anyone: only the task's token says the task was stopped.
             if self.cancel.is_cancelled() || (result.exit.cancelled && !result.stalled) {
                 return Err(Step::Stopped);
             }
-            verdict = if result.stalled {
-                Err(format!(
-                    "it printed nothing for {} and was stopped",
-                    reply::human_duration(resolved.idle.as_secs())
-                ))
-            } else if result.exit.timed_out {
-                Err(format!(
-                    "it did not finish within {}",
-                    reply::human_duration(resolved.agent_timeout.as_secs())
-                ))
-            } else if !result.outcome.ok {
-                Err(result
-                    .outcome
-                    .error
-                    .clone()
-                    .unwrap_or_else(|| "the reviewer failed".into()))
-            } else {
-                peer_verdict::parse(&result.outcome.final_message)
-            };
+            verdict = verdict_of(&reviewer.resolved, &result);
             match &verdict {
                 // Only an unreadable verdict is worth asking again: a CLI that failed or hung
                 // would most likely do it again.
@@ -271,7 +208,65 @@ impl Pipeline<'_> {
                 _ => break,
             }
         }
-        Ok((verdict, usage))
+        Ok((verdict, tries.usage))
+    }
+
+    /// Runs the reviewer on a fresh copy of the change until it settles: a CLI that refused
+    /// its command line in a known way is started again with the fix.
+    async fn reviewer_runs(
+        &self,
+        reviewer: &Reviewer,
+        under: &UnderReview<'_>,
+        prompt: &str,
+        (pass, index): (u32, usize),
+        tries: &mut ReviewerTries,
+    ) -> Result<RoundResult, Step> {
+        let resolved = &reviewer.resolved;
+        loop {
+            tries.launches += 1;
+            let copy_name = format!(
+                "{}-review-{pass}-{index}-{}",
+                self.checkout_name(),
+                tries.launches
+            );
+            let (copy, dir) = self
+                .review_copy(under.ws, &under.change.snap, copy_name)
+                .await?;
+            let run = (pass, index, tries.launches);
+            let result = self
+                .reviewer_once(reviewer, &dir, prompt, run, &tries.fixes)
+                .await;
+            copy.now().await;
+            let result = result?;
+            let spent = self
+                .metered_usage()
+                .unwrap_or_else(|| super::rounds::run_usage(result.outcome.usage));
+            tries.usage = tries.usage.plus(spent);
+            if let Some(error) = result
+                .outcome
+                .error
+                .as_deref()
+                .filter(|e| super::metering::budget_spent(e))
+            {
+                return Err(Step::BudgetSpent(error.to_string()));
+            }
+            if self.cancel.is_cancelled() {
+                return Ok(result);
+            }
+            let Some(fix) = self.relaunch_fix(resolved, &result, &tries.fixes) else {
+                return Ok(result);
+            };
+            self.record(
+                TaskEvent::Progress(ProgressEvent::AgentRelaunched {
+                    attempt: self.attempt,
+                    round: pass,
+                    fix: format!("reviewer `{}`: {}", resolved.agent_name, fix.describe()),
+                }),
+                true,
+            )
+            .await?;
+            tries.fixes.push(fix);
+        }
     }
 
     /// A fresh copy of the change for one run of a reviewer, handed to the sandbox user: what
@@ -306,18 +301,16 @@ impl Pipeline<'_> {
         fixes: &[Fix],
     ) -> Result<RoundResult, Step> {
         let resolved = &reviewer.resolved;
-        let command = self.agent_command(resolved, fixes);
-        let run_dir = self.run_dir(&format!("review-{pass}-{index}-run-{launch}"));
-        self.sandboxed_round(
+        let launch = Launch {
             resolved,
-            dir,
-            (pass, run_dir),
+            workspace: dir,
+            round: pass,
+            run_dir: self.run_dir(&format!("review-{pass}-{index}-run-{launch}")),
             prompt,
-            command,
-            &reviewer.env,
-            |_, _| {},
-        )
-        .await
+            command: self.agent_command(resolved, fixes),
+            env: &reviewer.env,
+        };
+        self.sandboxed_round(launch, |_, _| {}).await
     }
 
     /// After the pull request opened: the review on it, the question on the issue when most
@@ -398,6 +391,48 @@ impl Pipeline<'_> {
                 ))
             }
         }
+    }
+}
+
+/// The reviewer's prompt: the implementer's, with the diff and the implementer's summary to
+/// review, and why the last verdict could not be read, if it could not.
+fn review_prompt(under: &UnderReview<'_>, problem: Option<String>) -> Result<String, Step> {
+    let mut prompt_input = under.input.clone();
+    prompt_input.round = 1;
+    prompt_input.max_rounds = 1;
+    prompt_input.feedback.clear();
+    prompt_input.new_instructions = false;
+    prompt_input.review = None;
+    prompt_input.plan = None;
+    prompt_input.peer_findings.clear();
+    prompt_input.peer_review = Some(PeerReviewInput {
+        diff: under.diff.patch.clone(),
+        summary: under.change.summary.clone(),
+        problem,
+    });
+    render_prompt(&prompt_input).map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("{e}"))))
+}
+
+/// The reviewer's verdict, or why its run gave none.
+fn verdict_of(resolved: &Resolved, result: &RoundResult) -> Result<Verdict, String> {
+    if result.stalled {
+        Err(format!(
+            "it printed nothing for {} and was stopped",
+            reply::human_duration(resolved.idle.as_secs())
+        ))
+    } else if result.exit.timed_out {
+        Err(format!(
+            "it did not finish within {}",
+            reply::human_duration(resolved.agent_timeout.as_secs())
+        ))
+    } else if !result.outcome.ok {
+        Err(result
+            .outcome
+            .error
+            .clone()
+            .unwrap_or_else(|| "the reviewer failed".into()))
+    } else {
+        peer_verdict::parse(&result.outcome.final_message)
     }
 }
 

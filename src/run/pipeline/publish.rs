@@ -1,5 +1,6 @@
 //! Publishing: the host-built commit, the push, check runs and the draft pull request.
 
+use super::finish::{Change, Outbox};
 use super::*;
 use bosun_core::model::ProgressEvent;
 
@@ -116,14 +117,17 @@ impl Pipeline<'_> {
     /// answers with the reviews when there were any.
     pub(super) async fn publish(
         &self,
-        ws: &Workspace,
-        title: &str,
-        change: super::Change,
-        redactor: &Redactor,
-        token: Secret,
-        resolved: &Resolved,
+        outbox: Outbox<'_>,
+        change: Change,
+        rounds: u32,
     ) -> Result<(), Step> {
-        let super::Change {
+        let Outbox {
+            ws,
+            title,
+            redactor,
+            token,
+        } = outbox;
+        let Change {
             snap,
             summary,
             gates,
@@ -149,7 +153,7 @@ impl Pipeline<'_> {
         if gates.iter().any(|g| !g.ok) {
             return Err(Step::Finish(
                 TaskStatus::NeedsReview,
-                reply::gates_failed(&ws.branch, resolved.rounds),
+                reply::gates_failed(&ws.branch, rounds),
             ));
         }
         let state = self.state().await?;

@@ -184,17 +184,19 @@ impl Pipeline<'_> {
 
     /// Commits and pushes the answer (if code changed), reports the gates on it, replies in
     /// every thread the agent reported on and resolves those it changed code for.
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn publish_revision(
         &self,
-        ws: &Workspace,
+        outbox: super::finish::Outbox<'_>,
         session: &ReviewSession,
-        title: &str,
         summary: &str,
         gates: &[GateResult],
-        redactor: &Redactor,
-        token: Secret,
     ) -> Result<(), Step> {
+        let super::finish::Outbox {
+            ws,
+            title,
+            redactor,
+            token,
+        } = outbox;
         let snap = self.snapshot(ws, redactor).await?;
         let commit = if snap.is_empty() {
             None

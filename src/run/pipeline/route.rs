@@ -5,6 +5,7 @@
 
 use std::sync::atomic::Ordering;
 
+use super::rounds::Launch;
 use super::*;
 use crate::run::router::{self, Choice};
 use bosun_core::model::{ProgressEvent, Route, TaskState};
@@ -161,19 +162,16 @@ impl Pipeline<'_> {
         .await?
         .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("preparing the router: {e}"))))?;
         let env = self.metered_env(resolved.adapter, super::host_env(&resolved.agent.env));
-        let run_dir = self.run_dir("route");
-        let command = self.agent_command(&resolved, &[]);
-        let result = self
-            .sandboxed_round(
-                &resolved,
-                &dir,
-                (0, run_dir),
-                &prompt,
-                command,
-                &env,
-                |_, _| {},
-            )
-            .await;
+        let launch = Launch {
+            resolved: &resolved,
+            workspace: &dir,
+            round: 0,
+            run_dir: self.run_dir("route"),
+            prompt: &prompt,
+            command: self.agent_command(&resolved, &[]),
+            env: &env,
+        };
+        let result = self.sandboxed_round(launch, |_, _| {}).await;
         empty.now().await;
         let result = match result {
             Ok(r) => r,
