@@ -56,36 +56,9 @@ pub async fn run_agent_round(
     mut progress: impl FnMut(Usage, Duration),
     cancel: CancellationToken,
 ) -> Result<RoundResult, SandboxError> {
-    let input_dir = round.run_dir.join("input");
     let log_path = round.run_dir.join(super::logs::LOG_FILE);
-    prepare_inputs(&input_dir, round.prompt)
-        .await
-        .map_err(|e| SandboxError::Other(anyhow::anyhow!("writing the prompt: {e}")))?;
-
-    let mut env = round.command.env.clone();
-    env.extend(round.env);
-    let prompt_path = if sandbox.isolated() {
-        format!("{INPUTS_MOUNT}/prompt.md")
-    } else {
-        input_dir.join("prompt.md").display().to_string()
-    };
-    env.push((PROMPT_FILE_ENV.to_string(), prompt_path));
-    let spec = SandboxSpec {
-        task_id: round.task_id,
-        role: Role::Agent,
-        name_hint: format!("task-{}-agent-r{}", round.task_id, round.round),
-        image: round.image.to_string(),
-        workspace: round.workspace.to_path_buf(),
-        inputs: Some(input_dir),
-        script: round.command.script.clone(),
-        env,
-        network: round.network,
-        private_network: round.private_network,
-        limits: round.limits,
-        deadline: round.deadline,
-        user: round.user,
-    };
-
+    let idle = round.idle;
+    let spec = sandbox_spec(sandbox, round).await?;
     let (tx, mut rx) = mpsc::channel(1024);
     let log = tokio::fs::File::create(&log_path)
         .await
@@ -114,8 +87,8 @@ pub async fn run_agent_round(
                 last_output = tokio::time::Instant::now();
                 output.take(line, |usage| progress(usage, started.elapsed())).await;
             }
-            _ = tokio::time::sleep_until(last_output + round.idle), if !stalled => {
-                tracing::warn!(idle_secs = round.idle.as_secs(), "the agent printed nothing for too long; stopping it");
+            _ = tokio::time::sleep_until(last_output + idle), if !stalled => {
+                tracing::warn!(idle_secs = idle.as_secs(), "the agent printed nothing for too long; stopping it");
                 stalled = true;
                 silenced.cancel();
             }
@@ -128,24 +101,46 @@ pub async fn run_agent_round(
             .take(line, |usage| progress(usage, started.elapsed()))
             .await;
     }
-    let Output {
-        mut log,
-        parser,
-        stderr_tail,
-        ..
-    } = output;
-    let _ = log.flush().await;
-    let outcome = parser.finish(&ExitInfo {
-        code: exit.code,
-        stderr_tail,
-        timed_out: exit.timed_out,
-        oom_killed: exit.oom_killed,
-    });
     Ok(RoundResult {
-        outcome,
+        outcome: output.finish(&exit).await,
         exit,
         log: log_path,
         stalled,
+    })
+}
+
+/// The container of the round: the prompt written into its read-only input folder, and the
+/// CLI's script with its environment (the prompt's path among it).
+async fn sandbox_spec(
+    sandbox: &dyn Sandbox,
+    round: AgentRound<'_>,
+) -> Result<SandboxSpec, SandboxError> {
+    let input_dir = round.run_dir.join("input");
+    prepare_inputs(&input_dir, round.prompt)
+        .await
+        .map_err(|e| SandboxError::Other(anyhow::anyhow!("writing the prompt: {e}")))?;
+    let mut env = round.command.env.clone();
+    env.extend(round.env);
+    let prompt_path = if sandbox.isolated() {
+        format!("{INPUTS_MOUNT}/prompt.md")
+    } else {
+        input_dir.join("prompt.md").display().to_string()
+    };
+    env.push((PROMPT_FILE_ENV.to_string(), prompt_path));
+    Ok(SandboxSpec {
+        task_id: round.task_id,
+        role: Role::Agent,
+        name_hint: format!("task-{}-agent-r{}", round.task_id, round.round),
+        image: round.image.to_string(),
+        workspace: round.workspace.to_path_buf(),
+        inputs: Some(input_dir),
+        script: round.command.script.clone(),
+        env,
+        network: round.network,
+        private_network: round.private_network,
+        limits: round.limits,
+        deadline: round.deadline,
+        user: round.user,
     })
 }
 
@@ -159,6 +154,23 @@ struct Output {
 }
 
 impl Output {
+    /// Flushes the log and lets the parser conclude from everything it read and the exit.
+    async fn finish(self, exit: &SandboxExit) -> Outcome {
+        let Output {
+            mut log,
+            parser,
+            stderr_tail,
+            ..
+        } = self;
+        let _ = log.flush().await;
+        parser.finish(&ExitInfo {
+            code: exit.code,
+            stderr_tail,
+            timed_out: exit.timed_out,
+            oom_killed: exit.oom_killed,
+        })
+    }
+
     /// Takes one line; `progress` hears the running usage totals when they change.
     async fn take(&mut self, line: OutputLine, mut progress: impl FnMut(Usage)) {
         let prefix = match line.stream {

@@ -10,6 +10,7 @@ use crate::github::client::{GitHubError, Installation};
 use crate::github::types::Reaction;
 use crate::job_error::JobError;
 use bosun_core::command::Command;
+use bosun_core::ids::InstallationId;
 use bosun_core::job::{FeedbackRequest, FeedbackWhat, TriggerRequest, TriggerWhat};
 use bosun_core::model::{project, TaskEvent, TaskKind, TaskState, TriggerSource};
 use bosun_core::trigger::issue_of_branch;
@@ -95,17 +96,15 @@ async fn feedback(ctx: &Ctx, req: &FeedbackRequest, fence: Fence) -> Result<(), 
             texts.join("\n\n")
         }
     };
-    follow_up(
-        ctx,
-        &client,
+    // Starts an attempt that answers the feedback, or queues it for the active one.
+    let (new, queued) = revision(
         req,
         &task,
         &state,
-        &config.label_prefix,
+        (client.id(), &config.label_prefix),
         text,
-        fence,
-    )
-    .await
+    );
+    start_or_add(ctx, new, Some(queued), fence).await
 }
 
 fn is_request(command: &Command) -> bool {
@@ -174,23 +173,20 @@ fn on_issue(
     }
 }
 
-/// Starts an attempt that answers the feedback, or queues it for the active one.
-#[allow(clippy::too_many_arguments)]
-async fn follow_up(
-    ctx: &Ctx,
-    client: &Installation,
+/// The attempt that answers the feedback (in the task's installation, under its label
+/// prefix), and the event that queues the feedback for an attempt already active.
+fn revision(
     req: &FeedbackRequest,
     task: &TaskRow,
     state: &TaskState,
-    label_prefix: &str,
+    (installation, label_prefix): (InstallationId, &str),
     text: String,
-    fence: Fence,
-) -> Result<(), JobError> {
+) -> (NewAttempt, TaskEvent) {
     let by = req.sender.login.clone();
     let new = NewAttempt {
         repo_id: req.repo_id,
         repo: req.repo.clone(),
-        installation: client.id(),
+        installation,
         issue: task.issue,
         label_prefix: label_prefix.to_string(),
         event: TaskEvent::Triggered {
@@ -209,5 +205,5 @@ async fn follow_up(
         pr: req.pr,
         text,
     };
-    start_or_add(ctx, new, Some(queued), fence).await
+    (new, queued)
 }

@@ -1,13 +1,14 @@
 //! Attempts that plan: the planner's breakdown is checked (a refused plan goes back to the
 //! planner with the reason, within the rounds), then each part becomes a native sub-issue with
 //! its own task. Parts that depend on others wait (`blocked`); the planned issue waits for all
-//! of them (see `task::handle_plan`).
+//! of them (see `engine::handlers::plan`).
 
 use crate::db::{NewAttempt, StartOutcome};
 use crate::github::issues::NewIssue;
+use crate::github::types::IssueInfo;
 use bosun_core::ids::IssueNumber;
 use bosun_core::model::{ProgressEvent, TaskKind, TriggerSource};
-use bosun_core::plan_report::{self, Plan, PlanRules};
+use bosun_core::plan_report::{self, Plan, PlanPart, PlanRules};
 use bosun_core::prompt::PlanInput;
 
 use super::*;
@@ -80,11 +81,30 @@ impl Pipeline<'_> {
                 reply::plan_refused(&redactor.redact(why), rounds),
             ));
         };
-        let repo = &self.task.repo;
-        let parent = self.task.issue;
+        let opened = self.open_parts(plan, redactor, prefix).await?;
+        self.start_parts(plan, &opened, prefix).await?;
+        self.record(
+            TaskEvent::PlanPublished {
+                attempt: self.attempt,
+                overview: redactor.redact(&plan.summary),
+            },
+            true,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The sub-issues of the plan's parts, in order: those an earlier try opened are found in
+    /// the task's events, the others opened now (and returned).
+    async fn open_parts(
+        &self,
+        plan: &Plan,
+        redactor: &Redactor,
+        prefix: &str,
+    ) -> Result<Vec<IssueInfo>, Step> {
         let state = self.state().await?;
         let mut issues: Vec<(String, u64)> = Vec::new();
-        let mut opened: Vec<crate::github::types::IssueInfo> = Vec::new();
+        let mut opened: Vec<IssueInfo> = Vec::new();
         for part in &plan.parts {
             let depends_on: Vec<u64> = part
                 .depends_on
@@ -98,45 +118,7 @@ impl Pipeline<'_> {
             let number = match known {
                 Some(item) => item.issue,
                 None => {
-                    let marker = reply::part_marker(self.task.id, &part.key);
-                    let title = redactor.redact(&part.title);
-                    let body = reply::sub_issue_body(
-                        parent.0,
-                        &redactor.redact(&part.body),
-                        &depends_on,
-                        &marker,
-                    );
-                    let labels = reply::part_labels(
-                        prefix,
-                        part.agent.as_deref(),
-                        part.complexity.map(|c| c.as_str()),
-                    );
-                    self.still_mine().await?;
-                    let new = NewIssue {
-                        title: &title,
-                        body: &body,
-                        labels: &labels,
-                    };
-                    let created = self
-                        .client
-                        .create_issue(repo, &new, &marker)
-                        .await
-                        .map_err(JobError::from)?;
-                    self.client
-                        .add_sub_issue(repo, parent, &created)
-                        .await
-                        .map_err(JobError::from)?;
-                    self.record(
-                        TaskEvent::Progress(ProgressEvent::PlanPartCreated {
-                            attempt: self.attempt,
-                            key: part.key.clone(),
-                            issue: created.number.0,
-                            title: created.title.clone(),
-                            depends_on: depends_on.clone(),
-                        }),
-                        true,
-                    )
-                    .await?;
+                    let created = self.open_part(part, &depends_on, redactor, prefix).await?;
                     let number = created.number.0;
                     opened.push(created);
                     number
@@ -144,8 +126,69 @@ impl Pipeline<'_> {
             };
             issues.push((part.key.clone(), number));
         }
-        // Each part's task starts once every sub-issue exists (an earlier try may have
-        // opened some and started their tasks already).
+        Ok(opened)
+    }
+
+    /// Opens one part's sub-issue (with bosun's marker, so a lost answer is found again),
+    /// links it to the planned issue, and records it.
+    async fn open_part(
+        &self,
+        part: &PlanPart,
+        depends_on: &[u64],
+        redactor: &Redactor,
+        prefix: &str,
+    ) -> Result<IssueInfo, Step> {
+        let repo = &self.task.repo;
+        let marker = reply::part_marker(self.task.id, &part.key);
+        let title = redactor.redact(&part.title);
+        let body = reply::sub_issue_body(
+            self.task.issue.0,
+            &redactor.redact(&part.body),
+            depends_on,
+            &marker,
+        );
+        let labels = reply::part_labels(
+            prefix,
+            part.agent.as_deref(),
+            part.complexity.map(|c| c.as_str()),
+        );
+        self.still_mine().await?;
+        let new = NewIssue {
+            title: &title,
+            body: &body,
+            labels: &labels,
+        };
+        let created = self
+            .client
+            .create_issue(repo, &new, &marker)
+            .await
+            .map_err(JobError::from)?;
+        self.client
+            .add_sub_issue(repo, self.task.issue, &created)
+            .await
+            .map_err(JobError::from)?;
+        self.record(
+            TaskEvent::Progress(ProgressEvent::PlanPartCreated {
+                attempt: self.attempt,
+                key: part.key.clone(),
+                issue: created.number.0,
+                title: created.title.clone(),
+                depends_on: depends_on.to_vec(),
+            }),
+            true,
+        )
+        .await?;
+        Ok(created)
+    }
+
+    /// Each part's task starts once every sub-issue exists (an earlier try may have opened
+    /// some and started their tasks already).
+    async fn start_parts(
+        &self,
+        plan: &Plan,
+        opened: &[IssueInfo],
+        prefix: &str,
+    ) -> Result<(), Step> {
         let state = self.state().await?;
         for item in state.plan.iter().flat_map(|p| &p.parts) {
             if self
@@ -162,7 +205,7 @@ impl Pipeline<'_> {
                 Some(issue) => issue.clone(),
                 None => self
                     .client
-                    .get_issue(repo, IssueNumber(item.issue))
+                    .get_issue(&self.task.repo, IssueNumber(item.issue))
                     .await
                     .map_err(JobError::from)?,
             };
@@ -171,14 +214,6 @@ impl Pipeline<'_> {
                     .await?;
             }
         }
-        self.record(
-            TaskEvent::PlanPublished {
-                attempt: self.attempt,
-                overview: redactor.redact(&plan.summary),
-            },
-            true,
-        )
-        .await?;
         Ok(())
     }
 

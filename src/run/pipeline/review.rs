@@ -191,30 +191,14 @@ impl Pipeline<'_> {
         summary: &str,
         gates: &[GateResult],
     ) -> Result<(), Step> {
-        let super::finish::Outbox {
-            ws,
-            title,
-            redactor,
-            token,
-        } = outbox;
-        let snap = self.snapshot(ws, redactor).await?;
-        let commit = if snap.is_empty() {
-            None
-        } else {
-            let message = reply::commit_message(self.task.issue.0, title, summary);
-            let sha = self
-                .commit_and_push(ws, snap.tree, &message, token, PushMode::FastForward)
-                .await?;
-            self.report_gates(&sha, gates, redactor).await?;
-            Some(sha)
-        };
+        let redactor = outbox.redactor;
+        let commit = self.push_revision(outbox, summary, gates).await?;
         if gates.iter().any(|g| !g.ok) {
             return Err(Step::Finish(
                 TaskStatus::NeedsReview,
                 reply::review_gates_failed(session.pull.number, commit.is_some()),
             ));
         }
-
         let pr = session.pull.number;
         // Replies already posted by an earlier try of this attempt carry their marker.
         let now = self
@@ -222,45 +206,111 @@ impl Pipeline<'_> {
             .review_threads(&self.task.repo, pr)
             .await
             .map_err(JobError::from)?;
+        let mut answers = self
+            .answer_threads(session, &now, commit.as_deref(), redactor)
+            .await?;
+        // Feedback that came after the last round is not lost: it is listed, and the next
+        // mention (or review) answers it.
+        let shown: HashSet<&str> = session.threads.iter().map(|(_, t)| t.id.as_str()).collect();
+        for late in self.answerable(now.clone()).await? {
+            if !shown.contains(late.id.as_str()) {
+                answers.not_addressed.push(reply::not_addressed(
+                    &late.path,
+                    late.line,
+                    "arrived after the last round; review again or mention bosun to answer it",
+                ));
+            }
+        }
+        if commit.is_some() {
+            self.learn_review(&answers.learned, redactor).await?;
+        }
+        let answer = FeedbackAnswer {
+            pr,
+            commit: commit.clone(),
+            replied: answers.replied,
+            resolved: answers.resolved,
+            not_addressed: answers.not_addressed.clone(),
+        };
+        self.record(
+            TaskEvent::Progress(ProgressEvent::FeedbackAnswered {
+                attempt: self.attempt,
+                pr,
+                commit,
+                replied: answers.replied,
+                resolved: answers.resolved,
+                not_addressed: answers.not_addressed,
+            }),
+            true,
+        )
+        .await?;
+        Err(Step::Finish(
+            TaskStatus::Done,
+            reply::feedback_answered(pr, &answer, summary),
+        ))
+    }
+
+    /// The answer's commit on the pull request's branch (none when no file changed), pushed
+    /// fast-forward only, with its gates reported on it.
+    async fn push_revision(
+        &self,
+        outbox: super::finish::Outbox<'_>,
+        summary: &str,
+        gates: &[GateResult],
+    ) -> Result<Option<String>, Step> {
+        let super::finish::Outbox {
+            ws,
+            title,
+            redactor,
+            token,
+        } = outbox;
+        let snap = self.snapshot(ws, redactor).await?;
+        if snap.is_empty() {
+            return Ok(None);
+        }
+        let message = reply::commit_message(self.task.issue.0, title, summary);
+        let sha = self
+            .commit_and_push(ws, snap.tree, &message, token, PushMode::FastForward)
+            .await?;
+        self.report_gates(&sha, gates, redactor).await?;
+        Ok(Some(sha))
+    }
+
+    /// Replies in every thread the agent reported on (once: a reply an earlier try posted is in
+    /// `now` with its marker) and resolves those it changed code for.
+    async fn answer_threads(
+        &self,
+        session: &ReviewSession,
+        now: &[ReviewThread],
+        commit: Option<&str>,
+        redactor: &Redactor,
+    ) -> Result<ThreadAnswers, Step> {
         let posted: HashSet<&str> = now
             .iter()
             .flat_map(|t| t.comments.iter())
             .filter(|c| self.is_me(&c.author))
             .map(|c| c.body.as_str())
             .collect();
-        let link = commit.as_ref().map(|sha| {
+        let link = commit.map(|sha| {
             let short = sha.get(..7).unwrap_or(sha).to_string();
             (short, format!("{}/commits/{sha}", session.pull.url))
         });
-        let (mut replied, mut resolved, mut not_addressed) = (0, 0, Vec::new());
-        // The threads' requests the agent changed code for: what the review taught.
-        let mut learned = Vec::new();
+        let mut answers = ThreadAnswers::default();
         for (key, thread) in &session.threads {
             let Some(root) = thread.comments.first() else {
                 continue;
             };
             let Some(report) = session.reports.get(key) else {
-                not_addressed.push(reply::not_addressed(
+                answers.not_addressed.push(reply::not_addressed(
                     &thread.path,
                     thread.line,
                     "the agent did not report on this thread",
                 ));
                 continue;
             };
-            let changed = report.outcome == Outcome::Changed && commit.is_some();
-            if report.outcome == Outcome::Changed && commit.is_none() {
-                not_addressed.push(reply::not_addressed(
-                    &thread.path,
-                    thread.line,
-                    "the agent said it changed this, but no file changed",
-                ));
-            }
-            if report.outcome == Outcome::Declined {
-                not_addressed.push(reply::not_addressed(
-                    &thread.path,
-                    thread.line,
-                    &redactor.redact(&report.reply),
-                ));
+            if let Some(why) = left_as_it_was(report, commit.is_some(), redactor) {
+                answers
+                    .not_addressed
+                    .push(reply::not_addressed(&thread.path, thread.line, &why));
             }
             let marker_key = format!("{}-{}-{}", self.task.id.0, self.attempt, root.id.0);
             let marker = reply::reply_marker(&marker_key);
@@ -273,57 +323,51 @@ impl Pipeline<'_> {
                 );
                 self.still_mine().await?;
                 self.client
-                    .reply_in_thread(&self.task.repo, pr, root.id, &body, &marker)
+                    .reply_in_thread(
+                        &self.task.repo,
+                        session.pull.number,
+                        root.id,
+                        &body,
+                        &marker,
+                    )
                     .await
                     .map_err(JobError::from)?;
             }
-            replied += 1;
-            if changed {
+            answers.replied += 1;
+            if report.outcome == Outcome::Changed && commit.is_some() {
                 self.client
                     .resolve_review_thread(&thread.id)
                     .await
                     .map_err(JobError::from)?;
-                resolved += 1;
-                learned.push((thread.path.clone(), root.body.clone()));
+                answers.resolved += 1;
+                answers
+                    .learned
+                    .push((thread.path.clone(), root.body.clone()));
             }
         }
-        // Feedback that came after the last round is not lost: it is listed, and the next
-        // mention (or review) answers it.
-        let shown: HashSet<&str> = session.threads.iter().map(|(_, t)| t.id.as_str()).collect();
-        for late in self.answerable(now.clone()).await? {
-            if !shown.contains(late.id.as_str()) {
-                not_addressed.push(reply::not_addressed(
-                    &late.path,
-                    late.line,
-                    "arrived after the last round; review again or mention bosun to answer it",
-                ));
-            }
+        Ok(answers)
+    }
+}
+
+/// What the replies to a review's threads came to.
+#[derive(Default)]
+struct ThreadAnswers {
+    replied: u32,
+    resolved: u32,
+    /// Threads left as they were, and why.
+    not_addressed: Vec<String>,
+    /// The threads' requests the agent changed code for: what the review taught.
+    learned: Vec<(String, String)>,
+}
+
+/// Why a thread the agent reported on stays as it was: it declined (its reason), or it said
+/// it changed something but no file changed.
+fn left_as_it_was(report: &ThreadReport, committed: bool, redactor: &Redactor) -> Option<String> {
+    match report.outcome {
+        Outcome::Changed if !committed => {
+            Some("the agent said it changed this, but no file changed".to_string())
         }
-        if commit.is_some() {
-            self.learn_review(&learned, redactor).await?;
-        }
-        let answer = FeedbackAnswer {
-            pr,
-            commit: commit.clone(),
-            replied,
-            resolved,
-            not_addressed: not_addressed.clone(),
-        };
-        self.record(
-            TaskEvent::Progress(ProgressEvent::FeedbackAnswered {
-                attempt: self.attempt,
-                pr,
-                commit,
-                replied,
-                resolved,
-                not_addressed,
-            }),
-            true,
-        )
-        .await?;
-        Err(Step::Finish(
-            TaskStatus::Done,
-            reply::feedback_answered(pr, &answer, summary),
-        ))
+        Outcome::Declined => Some(redactor.redact(&report.reply)),
+        _ => None,
     }
 }

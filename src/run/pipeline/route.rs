@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 
 use super::rounds::Launch;
 use super::*;
+use crate::run::agent_round::RoundResult;
 use crate::run::router::{self, Choice};
 use bosun_core::model::{ProgressEvent, Route, TaskState};
 use bosun_core::prompt::{render_route_prompt, RouteInput};
@@ -122,17 +123,7 @@ impl Pipeline<'_> {
         agents: &[String],
     ) -> Result<(Result<router::Routed, String>, RunUsage), Step> {
         let server = &self.runner.config;
-        let mut as_router = config.clone();
-        as_router.agent.name = Some(router_agent.to_string());
-        as_router.agent.model = server.router.model.clone();
-        let mut resolved = server
-            .resolve(&as_router, bosun_core::repo_config::Complexity::Simple)
-            .map_err(|why| Step::Finish(TaskStatus::Failed, why))?;
-        let timeout = Duration::from_secs(server.router.timeout_secs.max(1));
-        resolved.agent_timeout = timeout;
-        resolved.idle = timeout;
-        // One turn: the router answers from the text, it does not work.
-        resolved.agent.max_turns = Some(1);
+        let resolved = self.router_resolved(config, router_agent)?;
         let prompt = render_route_prompt(&RouteInput {
             repo: self.task.repo.to_string(),
             issue_number: self.task.issue.0,
@@ -149,31 +140,8 @@ impl Pipeline<'_> {
                 .collect(),
         })
         .map_err(|e| JobError::Fail(anyhow::anyhow!("{e}")))?;
-
-        // An empty directory: the router has nothing to read but its prompt.
-        let name = format!("{}-route", self.checkout_name());
-        let dir = self.runner.workspaces.checkout_path(&name);
-        let empty = RemoveOnDrop(self.runner.workspaces.clone(), Some(name));
-        let (dir2, user) = (dir.clone(), self.runner.user);
-        blocking(move || {
-            std::fs::create_dir_all(&dir2)?;
-            give_to(&dir2, user)
-        })
-        .await?
-        .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("preparing the router: {e}"))))?;
         let env = self.metered_env(resolved.adapter, super::host_env(&resolved.agent.env));
-        let launch = Launch {
-            resolved: &resolved,
-            workspace: &dir,
-            round: 0,
-            run_dir: self.run_dir("route"),
-            prompt: &prompt,
-            command: self.agent_command(&resolved, &[]),
-            env: &env,
-        };
-        let result = self.sandboxed_round(launch, |_, _| {}).await;
-        empty.now().await;
-        let result = match result {
+        let result = match self.route_in_empty_dir(&resolved, &prompt, &env).await {
             Ok(r) => r,
             // A missing router image must not stop the task: the agents take turns.
             Err(Step::Finish(_, why)) => return Ok((Err(why), RunUsage::default())),
@@ -192,7 +160,7 @@ impl Pipeline<'_> {
         let answer = if result.stalled || result.exit.timed_out {
             Err(format!(
                 "the router did not answer within {}",
-                reply::human_duration(timeout.as_secs())
+                reply::human_duration(resolved.agent_timeout.as_secs())
             ))
         } else if !result.outcome.ok {
             Err(format!(
@@ -203,5 +171,53 @@ impl Pipeline<'_> {
             router::parse(&result.outcome.final_message, agents)
         };
         Ok((answer, usage))
+    }
+
+    /// The router's agent: the server's router model, one turn, and a short deadline.
+    fn router_resolved(&self, config: &RepoConfig, router_agent: &str) -> Result<Resolved, Step> {
+        let server = &self.runner.config;
+        let mut as_router = config.clone();
+        as_router.agent.name = Some(router_agent.to_string());
+        as_router.agent.model = server.router.model.clone();
+        let mut resolved = server
+            .resolve(&as_router, bosun_core::repo_config::Complexity::Simple)
+            .map_err(|why| Step::Finish(TaskStatus::Failed, why))?;
+        let timeout = Duration::from_secs(server.router.timeout_secs.max(1));
+        resolved.agent_timeout = timeout;
+        resolved.idle = timeout;
+        // One turn: the router answers from the text, it does not work.
+        resolved.agent.max_turns = Some(1);
+        Ok(resolved)
+    }
+
+    /// Runs the router in an empty directory: it has nothing to read but its prompt.
+    async fn route_in_empty_dir(
+        &self,
+        resolved: &Resolved,
+        prompt: &str,
+        env: &[(String, String)],
+    ) -> Result<RoundResult, Step> {
+        let name = format!("{}-route", self.checkout_name());
+        let dir = self.runner.workspaces.checkout_path(&name);
+        let empty = RemoveOnDrop(self.runner.workspaces.clone(), Some(name));
+        let (dir2, user) = (dir.clone(), self.runner.user);
+        blocking(move || {
+            std::fs::create_dir_all(&dir2)?;
+            give_to(&dir2, user)
+        })
+        .await?
+        .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("preparing the router: {e}"))))?;
+        let launch = Launch {
+            resolved,
+            workspace: &dir,
+            round: 0,
+            run_dir: self.run_dir("route"),
+            prompt,
+            command: self.agent_command(resolved, &[]),
+            env,
+        };
+        let result = self.sandboxed_round(launch, |_, _| {}).await;
+        empty.now().await;
+        result
     }
 }

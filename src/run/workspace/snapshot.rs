@@ -90,8 +90,29 @@ pub fn take(ws: &Workspace, redactor: &Redactor) -> Result<Snapshot, GitError> {
         ..
     } = walk;
 
-    // What the checkout no longer has: deleted, unless deleting it is not bosun's to do.
-    for (path, entry) in &base {
+    keep_what_bosun_may_not_delete(&base, &mut found, &mut rejected);
+    let (changes, secrets) = changes_against(&repo, &base, &found, &contents, redactor)?;
+    let tree = if changes.is_empty() {
+        base_tree.id()
+    } else {
+        write_tree(&repo, &found)?
+    };
+    Ok(Snapshot {
+        tree,
+        changes,
+        rejected,
+        secrets,
+    })
+}
+
+/// What the checkout no longer has is deleted, unless deleting it is not bosun's to do: a
+/// submodule, a path git itself would refuse, or a workflow file (refused, and said so).
+fn keep_what_bosun_may_not_delete(
+    base: &BTreeMap<Vec<u8>, Entry>,
+    found: &mut BTreeMap<Vec<u8>, Entry>,
+    rejected: &mut Vec<Rejection>,
+) {
+    for (path, entry) in base {
         if found.contains_key(path) {
             continue;
         }
@@ -104,7 +125,17 @@ pub fn take(ws: &Workspace, redactor: &Redactor) -> Result<Snapshot, GitError> {
             rejected.push(reject(path, "deleting a workflow file is not allowed"));
         }
     }
+}
 
+/// The paths that differ between `base` and `found`, and the changed files that hold
+/// something that looks like a secret. Each changed file's blob is stored in the mirror.
+fn changes_against(
+    repo: &Repository,
+    base: &BTreeMap<Vec<u8>, Entry>,
+    found: &BTreeMap<Vec<u8>, Entry>,
+    contents: &BTreeMap<Vec<u8>, Vec<u8>>,
+    redactor: &Redactor,
+) -> Result<(Vec<Change>, Vec<SecretInFile>), GitError> {
     let mut changes = Vec::new();
     let mut secrets = Vec::new();
     let paths: BTreeSet<&Vec<u8>> = base.keys().chain(found.keys()).collect();
@@ -130,18 +161,7 @@ pub fn take(ws: &Workspace, redactor: &Redactor) -> Result<Snapshot, GitError> {
             kind,
         });
     }
-
-    let tree = if changes.is_empty() {
-        base_tree.id()
-    } else {
-        write_tree(&repo, &found)?
-    };
-    Ok(Snapshot {
-        tree,
-        changes,
-        rejected,
-        secrets,
-    })
+    Ok((changes, secrets))
 }
 
 struct Walk<'a> {
