@@ -127,7 +127,7 @@ impl Db {
 
     /// The task's jobs that are not done (its run, face refreshes, plan checks), oldest first:
     /// what an operator looks at to see why a task waits. Jobs name their task inside the
-    /// payload (`worker::job::Job`'s JSON), as the run claim reads it too.
+    /// payload (`bosun_core::job::Job`'s JSON), as the run claim reads it too.
     pub async fn task_pending_jobs(&self, id: TaskId) -> Result<Vec<PendingJob>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT kind, state, attempts, max_attempts, run_after, last_error FROM jobs

@@ -1,6 +1,6 @@
 //! Stop and retry from outside GitHub (`bosun task kill|retry`, the dashboard's buttons): the
 //! same event and the same durable jobs the trigger job writes for `@bosun stop` and
-//! `@bosun retry` (`task::handle_trigger`), through the same checked event log.
+//! `@bosun retry` (`engine::handlers::trigger`), through the same checked event log.
 //!
 //! A `stopped` event, or a `triggered` event that opens the next attempt, is recorded in one
 //! transaction with a face refresh (and for a retry the run). The server's workers do the rest

@@ -1,5 +1,5 @@
 //! Intake: turns stored deliveries into work, in commit order. Pure decisions
-//! (`task::trigger::decide`) plus one transaction per batch that marks the deliveries handled
+//! (`bosun_core::trigger::decide`) plus one transaction per batch that marks the deliveries handled
 //! and enqueues their jobs, so a crash in between loses nothing and doubles nothing, and a
 //! burst of deliveries costs one commit rather than one each.
 

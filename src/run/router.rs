@@ -1,7 +1,7 @@
 //! Choosing who works on a task and how hard it is, before the run: labels a person put on the
 //! issue (`<prefix>:agent:<name>`, `<prefix>:complexity:<level>`) win; what they leave open a
 //! small model decides (the router run's answer, read here); when the router cannot answer,
-//! the agents take turns. Pure: the run itself is in `task::run_pipeline::route`.
+//! the agents take turns. Pure: the run itself is in `run::pipeline::route`.
 
 use serde::Deserialize;
 

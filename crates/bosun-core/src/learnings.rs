@@ -4,7 +4,7 @@
 //! repository's rule until the gate said so), a reviewer's request the agent changed code for,
 //! and a peer reviewer's blocker or concern. Each becomes one line, redacted like the run's logs,
 //! stripped of what a reader on GitHub cannot see, and capped. Pure: storage is
-//! `db::learnings`, the pipeline's glue `task::run_pipeline::learn`.
+//! `db::learnings`, the pipeline's glue `run::pipeline::learn`.
 
 use std::collections::BTreeSet;
 

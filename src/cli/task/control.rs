@@ -1,6 +1,6 @@
 //! `bosun task kill` and `bosun task retry`: the operator's `@bosun stop` and `@bosun retry`.
 //!
-//! They write what the trigger job writes for those commands, through `task::control` (which
+//! They write what the trigger job writes for those commands, through `engine::control` (which
 //! the dashboard's buttons use too): a `stopped` event, or a `triggered` event that opens the
 //! next attempt, each in one transaction with the same durable jobs. The server's workers then
 //! do the rest as for a comment.

@@ -1,4 +1,4 @@
-//! Learnings in the pipeline: the notes an attempt gathers as it goes (`run::learnings`), stored
+//! Learnings in the pipeline: the notes an attempt gathers as it goes (`bosun_core::learnings`), stored
 //! when it ends, and the repository's most relevant earlier ones read for its prompt. Both are
 //! best effort: a database error costs the notes, never the task.
 

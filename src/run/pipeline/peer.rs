@@ -1,6 +1,6 @@
 //! Peer review: once the gates pass, other agents review the change (each in its own throw-away
 //! copy of it, with the diff in its prompt) and return a verdict; bosun's policy decides what
-//! happens (`run::peer_verdict`). Blockers get the implementer one more round; after the pull
+//! happens (`bosun_core::peer_verdict`). Blockers get the implementer one more round; after the pull
 //! request is open, the findings are posted on it as one review (inline where GitHub allows),
 //! and the attempt ends by the decision.
 

@@ -1,7 +1,7 @@
 //! The agent logs of one attempt as lines with stable ids, for the dashboard's live log.
 //!
 //! An attempt's runs each write `<run>/agent.log` (found and ordered by
-//! `cli::task::logs::log_files`). Runs may write at the same time (reviewers), so a position
+//! `run::logs::log_files`). Runs may write at the same time (reviewers), so a position
 //! in "the log" is the byte offset reached in every run's file: a [`Cursor`]. Each line is
 //! sent with the cursor just past it as its id (`<attempt>;<run>=<offset>;…`), so a client
 //! that reconnects with `Last-Event-ID` gets exactly the lines after it, once, whichever runs
