@@ -292,6 +292,41 @@ fn sweep(run: &Run) -> images::ContainerSweep {
     images::ContainerSweep::new("bosun.instance", &instance)
 }
 
+/// The only checkout in the data directory's `worktrees/`: the running task's. Its name is
+/// unique to this claim of the job (`task-<id>-job-<job>-<fence>`), so a run that takes the job
+/// over writes another one, and only the run that made it removes it, once nothing of the run
+/// is left that could publish: at the end of `run_attempt`, after every push, check run and
+/// pull request (only the final event follows, which the database refuses to a run that lost
+/// its lease), or in the background as the run is dropped midway, which is how the worker pool
+/// ends a run whose heartbeat found the lease gone (`RemoveOnDrop`).
+fn only_checkout(run: &Run) -> PathBuf {
+    let checkouts: Vec<PathBuf> = std::fs::read_dir(run.app.data_dir.path().join("worktrees"))
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path())
+        .collect();
+    match &checkouts[..] {
+        [checkout] => checkout.clone(),
+        _ => panic!("one running task, one checkout: {checkouts:?}"),
+    }
+}
+
+/// How long a run that lost its lease may take to end: it notices at its next heartbeat (every
+/// third of the 5 s lease), or at the latest when it renews the lease before publishing.
+const STALE_RUN_ENDS_WITHIN: Duration = Duration::from_secs(60);
+
+/// Looks every 100 ms, for `limit` at most, whether `done` holds; false if it never did.
+async fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done() {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    true
+}
+
 /// Opens and labels an issue acting out `scenario`, and waits until its agent's container runs.
 async fn running_task(
     run: &Run,
@@ -837,6 +872,9 @@ async fn a_run_that_lost_its_lease_publishes_nothing() {
         let sweep = sweep(&run);
         let gh = &run.app.github;
         running_task(&run, &sweep, "Slow", "slow").await;
+        // Its agent's container runs (`running_task`), so the run has started and this is its
+        // checkout.
+        let checkout = only_checkout(&run);
 
         // Another worker reclaims the job, as after an expired lease: its fence moves on, and the
         // job is parked far in the future so nobody runs it again during the test.
@@ -853,8 +891,23 @@ async fn a_run_that_lost_its_lease_publishes_nothing() {
         .unwrap();
         pool.close().await;
 
-        // Well past the agent's 4 s of work: nothing was published, nothing was left behind.
-        tokio::time::sleep(Duration::from_secs(8)).await;
+        // Wait until the run is over rather than sleeping past the agent's 4 s of work. A fenced
+        // run records nothing (the database refuses its events), so its end shows on disk: its
+        // checkout goes only when the run has ended or was dropped, after every step that could
+        // publish (see `only_checkout`); its container is removed in the background when the
+        // run is dropped, so it is waited for too. Both were there (checked above), so the wait
+        // cannot pass before the run even started.
+        assert!(
+            eventually(STALE_RUN_ENDS_WITHIN, || {
+                !checkout.exists() && sweep.containers().is_empty()
+            })
+            .await,
+            "the run that lost its lease did not end: checkout {} there: {}, containers: {:?}",
+            checkout.display(),
+            checkout.exists(),
+            sweep.containers()
+        );
+        // Over: nothing was published, nothing was left behind.
         assert!(gh.pulls(REPO).is_empty());
         assert!(gh.check_runs(REPO).is_empty());
         let heads = git(
@@ -890,6 +943,9 @@ async fn two_runs_racing_on_one_issue_leave_one_pull_request_and_one_set_of_comm
         let sweep = sweep(&run);
         let gh = &run.app.github;
         let issue = running_task(&run, &sweep, "Slow", "slow").await;
+        // Its agent's container runs (`running_task`), so the first run has started and this is
+        // its checkout; the second run gets one of its own.
+        let first_checkout = only_checkout(&run);
 
         // The job goes back to the queue with a new fence while its first run is mid-agent: a
         // second worker claims it at once and runs the same attempt again.
@@ -911,8 +967,17 @@ async fn two_runs_racing_on_one_issue_leave_one_pull_request_and_one_set_of_comm
             "{}",
             tracking(gh, issue)
         );
-        // Long enough for the first run to have reached every publishing step it could.
-        tokio::time::sleep(Duration::from_secs(6)).await;
+        // Rather than sleeping for long enough, wait until the first run is over: then it has
+        // reached every publishing step it could. The database shows nothing of a fenced run's
+        // end (its events are refused), but its checkout goes only when it has ended or was
+        // dropped, after every step that could publish (see `only_checkout`). The checkout was
+        // there while its agent ran (checked above), so the wait cannot pass before the first
+        // run even started.
+        assert!(
+            eventually(STALE_RUN_ENDS_WITHIN, || !first_checkout.exists()).await,
+            "the first run did not end: its checkout {} is still there",
+            first_checkout.display()
+        );
         assert_eq!(gh.pulls(REPO).len(), 1, "{:#?}", gh.pulls(REPO));
         assert_eq!(gh.check_runs(REPO).len(), 1, "{:#?}", gh.check_runs(REPO));
         let bot = gh.bot_login();
