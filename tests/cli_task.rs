@@ -182,11 +182,15 @@ async fn list_get_kill_and_retry_go_through_the_running_server() {
 
 #[tokio::test]
 async fn a_wrong_data_dir_is_named_instead_of_answered_empty() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = task(&dir.path().join("nowhere"), &["list"]).await;
-    assert!(!o.status.success());
-    assert!(err(&o).contains("no bosun database at"), "{}", err(&o));
-    assert!(!dir.path().join("nowhere").exists(), "nothing was created");
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let dir = tempfile::tempdir().unwrap();
+        let o = task(&dir.path().join("nowhere"), &["list"]).await;
+        assert!(!o.status.success());
+        assert!(err(&o).contains("no bosun database at"), "{}", err(&o));
+        assert!(!dir.path().join("nowhere").exists(), "nothing was created");
+    })
+    .await
+    .expect("test timed out");
 }
 
 /// An agent that says it started, then works until it is stopped.

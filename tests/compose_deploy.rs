@@ -9,6 +9,8 @@
 //! the libraries it links, Debian's git (the simulator serves git over HTTP with it) and the
 //! static busybox the demo builds its agent image from. The compose file itself is used as is.
 
+#[path = "support/deadline.rs"]
+mod deadline;
 #[path = "support/images.rs"]
 mod images;
 
@@ -16,9 +18,15 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 const UID: u32 = 10001;
 const BUSYBOX: &str = "/bin/busybox";
+/// The test's hard limit, far above `TEST_TIMEOUT` of the other tests: it imports an image
+/// of the test-built bosun, then `docker-compose run` and `down` are bounded at 240 s each by
+/// `timeout(1)`. Generous for a slow CI machine, yet a hang fails the test instead of blocking
+/// CI.
+const COMPOSE_TEST_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 fn run(command: &mut Command) -> Output {
     command
@@ -177,75 +185,77 @@ fn bosun_image(work: &Path) -> String {
 
 #[test]
 fn the_compose_deploy_runs_the_demo_to_a_pull_request_as_an_unprivileged_user() {
-    if !images::require_docker() || !require_compose() {
-        return;
-    }
-    // SAFETY: geteuid cannot fail and touches no memory.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(std::env::var("CI").is_err(), "CI runs this test as root");
-        eprintln!("SKIPPED: preparing a data directory for uid {UID} needs root");
-        return;
-    }
-    let work = tempfile::tempdir().unwrap();
-    let image = bosun_image(work.path());
-    // As docs/deploy.md says: the data directory made beforehand, owned by bosun's uid.
-    let data = work.path().join("srv-bosun");
-    std::fs::create_dir(&data).unwrap();
-    std::os::unix::fs::chown(&data, Some(UID), Some(UID)).unwrap();
-    let socket_gid = std::fs::metadata("/var/run/docker.sock").unwrap().gid();
-    let env_file = work.path().join(".env");
-    std::fs::write(
-        &env_file,
-        format!(
-            "DOCKER_GID={socket_gid}\nBOSUN_DATA_DIR={}\nBOSUN_IMAGE={image}\n\
+    deadline::within(COMPOSE_TEST_TIMEOUT, || {
+        if !images::require_docker() || !require_compose() {
+            return;
+        }
+        // SAFETY: geteuid cannot fail and touches no memory.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(std::env::var("CI").is_err(), "CI runs this test as root");
+            eprintln!("SKIPPED: preparing a data directory for uid {UID} needs root");
+            return;
+        }
+        let work = tempfile::tempdir().unwrap();
+        let image = bosun_image(work.path());
+        // As docs/deploy.md says: the data directory made beforehand, owned by bosun's uid.
+        let data = work.path().join("srv-bosun");
+        std::fs::create_dir(&data).unwrap();
+        std::os::unix::fs::chown(&data, Some(UID), Some(UID)).unwrap();
+        let socket_gid = std::fs::metadata("/var/run/docker.sock").unwrap().gid();
+        let env_file = work.path().join(".env");
+        std::fs::write(
+            &env_file,
+            format!(
+                "DOCKER_GID={socket_gid}\nBOSUN_DATA_DIR={}\nBOSUN_IMAGE={image}\n\
              GITHUB_APP_ID=\nBOSUN_CONFIG=\n",
-            data.display()
-        ),
-    )
-    .unwrap();
-    let project = images::unique("bosun-compose").replace(['.', ':'], "-");
-    let compose = |args: &[&str]| {
-        let mut command = Command::new("timeout");
-        command
-            .arg("240")
-            .arg("docker-compose")
-            .arg("--env-file")
-            .arg(&env_file)
-            .args([
-                "-f",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/compose.yml"),
-            ])
-            .args(["-p", &project])
-            .args(args);
-        command
-    };
-    let demo_dir = data.join("demo").display().to_string();
-    let started = std::time::Instant::now();
-    let out = run(&mut compose(&[
-        "run",
-        "--rm",
-        "--no-deps",
-        "bosun",
-        "demo",
-        "--once",
-        "--data-dir",
-        &demo_dir,
-    ]));
-    let _ = run(&mut compose(&["down", "--remove-orphans"]));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the demo failed in the compose deploy:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("pull request"), "{stdout}");
-    // What the run left is the unprivileged user's: nothing ran as root.
-    let owners: BTreeSet<u32> = walk(&data.join("demo"))
-        .iter()
-        .map(|p| std::fs::symlink_metadata(p).unwrap().uid())
-        .collect();
-    assert_eq!(owners, BTreeSet::from([UID]), "files not owned by {UID}");
-    eprintln!("{stdout}\ncompose demo took {:?}", started.elapsed());
+                data.display()
+            ),
+        )
+        .unwrap();
+        let project = images::unique("bosun-compose").replace(['.', ':'], "-");
+        let compose = |args: &[&str]| {
+            let mut command = Command::new("timeout");
+            command
+                .arg("240")
+                .arg("docker-compose")
+                .arg("--env-file")
+                .arg(&env_file)
+                .args([
+                    "-f",
+                    concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/compose.yml"),
+                ])
+                .args(["-p", &project])
+                .args(args);
+            command
+        };
+        let demo_dir = data.join("demo").display().to_string();
+        let started = std::time::Instant::now();
+        let out = run(&mut compose(&[
+            "run",
+            "--rm",
+            "--no-deps",
+            "bosun",
+            "demo",
+            "--once",
+            "--data-dir",
+            &demo_dir,
+        ]));
+        let _ = run(&mut compose(&["down", "--remove-orphans"]));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "the demo failed in the compose deploy:\n{stdout}\n{stderr}"
+        );
+        assert!(stdout.contains("pull request"), "{stdout}");
+        // What the run left is the unprivileged user's: nothing ran as root.
+        let owners: BTreeSet<u32> = walk(&data.join("demo"))
+            .iter()
+            .map(|p| std::fs::symlink_metadata(p).unwrap().uid())
+            .collect();
+        assert_eq!(owners, BTreeSet::from([UID]), "files not owned by {UID}");
+        eprintln!("{stdout}\ncompose demo took {:?}", started.elapsed());
+    });
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -13,6 +13,10 @@ use std::process::Output;
 use fake_github::{FakeGitHub, TEST_APP_PRIVATE_KEY};
 use support::{REPO, SECRET, TEST_TIMEOUT};
 
+/// The hard limit of each test here: a test runs `bosun doctor` up to twice, each run bounded
+/// by `TEST_TIMEOUT` by itself, after building the agent image its version check runs.
+const DOCTOR_TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 /// An agent CLI that knows its version and nothing else.
 const FAKE_CLAUDE: &str =
     "#!/bin/sh\n[ \"$1\" = --version ] && echo '1.0.33 (Claude Code)' && exit 0\nexit 2\n";
@@ -154,151 +158,171 @@ fn sweep(setup: &Setup) -> images::ContainerSweep {
 
 #[tokio::test]
 async fn a_sound_setup_passes_every_check_and_names_the_cli_version() {
-    if !images::require_docker() {
-        return;
-    }
-    let setup = Setup::new(&agent_image()).await;
-    let _sweep = sweep(&setup);
-    let out = setup.doctor(&[]).await;
-    let text = stdout(&out);
-    assert!(fails(&out).is_empty(), "{text}");
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    for expected in [
-        "ok    App credentials: App 4242",
-        "ok    GitHub App: `bosun-test` (id 4242)",
-        "ok    installations: installed on 1 account(s): octo-org",
-        "ok    Docker engine: Docker ",
-        "ok    agent `fake`: `claude --version` in a throw-away container",
-        "1.0.33 (Claude Code)",
-    ] {
-        assert!(text.contains(expected), "{expected:?} missing:\n{text}");
-    }
-    let progress = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        progress.contains("running `claude --version`"),
-        "the slow step says what it does first: {progress}"
-    );
-    assert!(!text.contains("PRIVATE KEY") && !progress.contains("PRIVATE KEY"));
+    tokio::time::timeout(DOCTOR_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let setup = Setup::new(&agent_image()).await;
+        let _sweep = sweep(&setup);
+        let out = setup.doctor(&[]).await;
+        let text = stdout(&out);
+        assert!(fails(&out).is_empty(), "{text}");
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        for expected in [
+            "ok    App credentials: App 4242",
+            "ok    GitHub App: `bosun-test` (id 4242)",
+            "ok    installations: installed on 1 account(s): octo-org",
+            "ok    Docker engine: Docker ",
+            "ok    agent `fake`: `claude --version` in a throw-away container",
+            "1.0.33 (Claude Code)",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing:\n{text}");
+        }
+        let progress = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            progress.contains("running `claude --version`"),
+            "the slow step says what it does first: {progress}"
+        );
+        assert!(!text.contains("PRIVATE KEY") && !progress.contains("PRIVATE KEY"));
+    })
+    .await
+    .expect("test timed out");
 }
 
 #[tokio::test]
 async fn a_missing_key_is_one_failure_saying_where_to_put_it() {
-    if !images::require_docker() {
-        return;
-    }
-    let setup = Setup::new(&agent_image()).await;
-    let _sweep = sweep(&setup);
-    let out = setup.doctor(&[("GITHUB_PRIVATE_KEY_PATH", None)]).await;
-    one_failure(
-        &out,
-        &[
-            "App credentials",
-            "GITHUB_APP_ID is set but no private key",
-            "set GITHUB_PRIVATE_KEY_PATH",
-        ],
-    );
-    assert!(
-        stdout(&out).contains("skip  GitHub App:"),
-        "{}",
-        stdout(&out)
-    );
+    tokio::time::timeout(DOCTOR_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let setup = Setup::new(&agent_image()).await;
+        let _sweep = sweep(&setup);
+        let out = setup.doctor(&[("GITHUB_PRIVATE_KEY_PATH", None)]).await;
+        one_failure(
+            &out,
+            &[
+                "App credentials",
+                "GITHUB_APP_ID is set but no private key",
+                "set GITHUB_PRIVATE_KEY_PATH",
+            ],
+        );
+        assert!(
+            stdout(&out).contains("skip  GitHub App:"),
+            "{}",
+            stdout(&out)
+        );
 
-    // A key file that is not there says which path to fix.
-    let out = setup
-        .doctor(&[("GITHUB_PRIVATE_KEY_PATH", Some("/nonexistent/app.pem"))])
-        .await;
-    one_failure(
-        &out,
-        &["/nonexistent/app.pem", "point GITHUB_PRIVATE_KEY_PATH at"],
-    );
+        // A key file that is not there says which path to fix.
+        let out = setup
+            .doctor(&[("GITHUB_PRIVATE_KEY_PATH", Some("/nonexistent/app.pem"))])
+            .await;
+        one_failure(
+            &out,
+            &["/nonexistent/app.pem", "point GITHUB_PRIVATE_KEY_PATH at"],
+        );
+    })
+    .await
+    .expect("test timed out");
 }
 
 #[tokio::test]
 async fn a_key_github_refuses_is_one_failure_saying_to_download_a_new_one() {
-    if !images::require_docker() {
-        return;
-    }
-    let setup = Setup::new(&agent_image()).await;
-    let _sweep = sweep(&setup);
-    let key = other_apps_key();
-    let out = setup
-        .doctor(&[("GITHUB_PRIVATE_KEY_PATH", Some(key.to_str().unwrap()))])
-        .await;
-    let line = one_failure(
-        &out,
-        &[
-            "GitHub App: GitHub refused the App's key: A JSON web token could not be decoded",
-            &format!(
-                "download a new private key for App 4242 at {}/settings/apps",
-                setup.github.url()
-            ),
-        ],
-    );
-    assert!(!line.contains("BEGIN"), "no key material in the output");
-    assert!(stdout(&out).contains("skip  installations:"));
-    // The refusal came from GitHub: the JWT reached /app and nothing else was asked.
-    let asked: Vec<String> = setup
-        .github
-        .requests()
-        .iter()
-        .map(|r| format!("{} {} {}", r.method, r.path, r.status))
-        .collect();
-    assert!(
-        asked.iter().all(|r| r.starts_with("GET /app 401")),
-        "{asked:?}"
-    );
+    tokio::time::timeout(DOCTOR_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let setup = Setup::new(&agent_image()).await;
+        let _sweep = sweep(&setup);
+        let key = other_apps_key();
+        let out = setup
+            .doctor(&[("GITHUB_PRIVATE_KEY_PATH", Some(key.to_str().unwrap()))])
+            .await;
+        let line = one_failure(
+            &out,
+            &[
+                "GitHub App: GitHub refused the App's key: A JSON web token could not be decoded",
+                &format!(
+                    "download a new private key for App 4242 at {}/settings/apps",
+                    setup.github.url()
+                ),
+            ],
+        );
+        assert!(!line.contains("BEGIN"), "no key material in the output");
+        assert!(stdout(&out).contains("skip  installations:"));
+        // The refusal came from GitHub: the JWT reached /app and nothing else was asked.
+        let asked: Vec<String> = setup
+            .github
+            .requests()
+            .iter()
+            .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+            .collect();
+        assert!(
+            asked.iter().all(|r| r.starts_with("GET /app 401")),
+            "{asked:?}"
+        );
 
-    // A file that holds no key at all fails before GitHub is asked.
-    let junk = setup.dir.path().join("junk.pem");
-    std::fs::write(&junk, "not a key\n").unwrap();
-    let out = setup
-        .doctor(&[("GITHUB_PRIVATE_KEY_PATH", Some(junk.to_str().unwrap()))])
-        .await;
-    one_failure(
-        &out,
-        &[
-            "is not usable",
-            "download a new private key for App 4242 at",
-        ],
-    );
+        // A file that holds no key at all fails before GitHub is asked.
+        let junk = setup.dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a key\n").unwrap();
+        let out = setup
+            .doctor(&[("GITHUB_PRIVATE_KEY_PATH", Some(junk.to_str().unwrap()))])
+            .await;
+        one_failure(
+            &out,
+            &[
+                "is not usable",
+                "download a new private key for App 4242 at",
+            ],
+        );
+    })
+    .await
+    .expect("test timed out");
 }
 
 #[tokio::test]
 async fn no_docker_engine_is_one_failure_saying_to_start_it() {
-    // No engine is needed: the point is that there is none.
-    let setup = Setup::new("bosun-agent:latest").await;
-    let gone = setup.dir.path().join("no-docker.sock");
-    let host = format!("unix://{}", gone.display());
-    let out = setup.doctor(&[("DOCKER_HOST", Some(&host))]).await;
-    one_failure(
-        &out,
-        &[
-            "Docker engine: not reachable at unix://",
-            "start Docker or set BOSUN_SANDBOX=process",
-        ],
-    );
-    assert!(stdout(&out).contains("skip  agents:"), "{}", stdout(&out));
+    tokio::time::timeout(DOCTOR_TEST_TIMEOUT, async {
+        // No engine is needed: the point is that there is none.
+        let setup = Setup::new("bosun-agent:latest").await;
+        let gone = setup.dir.path().join("no-docker.sock");
+        let host = format!("unix://{}", gone.display());
+        let out = setup.doctor(&[("DOCKER_HOST", Some(&host))]).await;
+        one_failure(
+            &out,
+            &[
+                "Docker engine: not reachable at unix://",
+                "start Docker or set BOSUN_SANDBOX=process",
+            ],
+        );
+        assert!(stdout(&out).contains("skip  agents:"), "{}", stdout(&out));
+    })
+    .await
+    .expect("test timed out");
 }
 
 #[tokio::test]
 async fn a_missing_image_is_one_failure_saying_how_to_build_it() {
-    if !images::require_docker() {
-        return;
-    }
-    let missing = "bosun-test-no-such-image:never-built";
-    let setup = Setup::new(missing).await;
-    let _sweep = sweep(&setup);
-    let out = setup.doctor(&[]).await;
-    one_failure(
-        &out,
-        &[
-            &format!("image {missing}: not on the Docker host (agent `fake`)"),
-            &format!("docker build -f docker/agent.Dockerfile -t {missing} ."),
-        ],
-    );
-    let text = stdout(&out);
-    assert!(
-        !text.contains("agent `fake`:"),
-        "no version asked of a missing image:\n{text}"
-    );
+    tokio::time::timeout(DOCTOR_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let missing = "bosun-test-no-such-image:never-built";
+        let setup = Setup::new(missing).await;
+        let _sweep = sweep(&setup);
+        let out = setup.doctor(&[]).await;
+        one_failure(
+            &out,
+            &[
+                &format!("image {missing}: not on the Docker host (agent `fake`)"),
+                &format!("docker build -f docker/agent.Dockerfile -t {missing} ."),
+            ],
+        );
+        let text = stdout(&out);
+        assert!(
+            !text.contains("agent `fake`:"),
+            "no version asked of a missing image:\n{text}"
+        );
+    })
+    .await
+    .expect("test timed out");
 }

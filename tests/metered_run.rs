@@ -13,6 +13,11 @@ use std::time::Duration;
 use fake_model::FakeModel;
 use support::*;
 
+/// The hard limit of the test, far above `TEST_TIMEOUT`: it builds images and runs an agent in
+/// a real container behind the metering proxy, waited for in two steps of up to two minutes.
+/// Generous for a slow CI machine, yet a hang fails the test instead of blocking CI.
+const DOCKER_TEST_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
 const WRITER: &str = "octocat";
 /// The real key, in the server's environment only (a name no other test uses).
 const KEY_ENV: &str = "BOSUN_TEST_METER_REAL_KEY";
@@ -53,22 +58,23 @@ echo '{"type":"result","subtype":"success","is_error":false,"result":"Never stop
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_metered_run_holds_no_key_and_stops_at_its_budget_with_its_work_pushed() {
-    if !images::require_docker() {
-        return;
-    }
-    // SAFETY: set once, before bosun reads it; no other test reads or writes this name.
-    unsafe { std::env::set_var(KEY_ENV, REAL_KEY) };
-    let model = FakeModel::start().await;
-    model.set_usage(400, 100, 0);
-    let image = images::image_with_files(
-        "bosun-metered-agent",
-        &[("/usr/local/bin/claude", METERED_AGENT, 0o755)],
-    );
-    let dirs = tempfile::tempdir().unwrap();
-    let config_path = dirs.path().join("bosun-server.yml");
-    std::fs::write(
-        &config_path,
-        format!(
+    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        // SAFETY: set once, before bosun reads it; no other test reads or writes this name.
+        unsafe { std::env::set_var(KEY_ENV, REAL_KEY) };
+        let model = FakeModel::start().await;
+        model.set_usage(400, 100, 0);
+        let image = images::image_with_files(
+            "bosun-metered-agent",
+            &[("/usr/local/bin/claude", METERED_AGENT, 0o755)],
+        );
+        let dirs = tempfile::tempdir().unwrap();
+        let config_path = dirs.path().join("bosun-server.yml");
+        std::fs::write(
+            &config_path,
+            format!(
             "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n    \
              env: [{KEY_ENV}]\nlimits:\n  memory_mb: 256\n  cpus: 1\n  task_budget_tokens: 1200\n\
              peer_review: {{enabled: false}}\n\
@@ -76,88 +82,92 @@ async fn a_metered_run_holds_no_key_and_stops_at_its_budget_with_its_work_pushed
              prices:\n    claude-test: {{input: 3000, output: 15000}}\n",
             model.url()
         ),
-    )
-    .unwrap();
-    let app = TestApp::start_with(|c| {
-        c.run_mode = "agent".into();
-        c.run_config = Some(config_path.clone());
-    })
-    .await;
-    let _network = images::NetworkGone(format!(
-        "bosun-meter-{}",
-        bosun::run::runner::instance_label(app.data_dir.path())
-    ));
-    let bare = bare_remote(dirs.path());
-    let gh = &app.github;
-    gh.set_clone_url(REPO, &format!("file://{}", bare.display()));
-    gh.set_permission(REPO, WRITER, "write");
-    let issue = gh.add_issue(REPO, "Spend", "Make some calls.", WRITER);
-    let mut payload = labeled(&app, issue, "bosun", WRITER);
-    payload["issue"]["title"] = "Spend".into();
-    payload["issue"]["body"] = "Make some calls.".into();
-    payload["issue"]["user"]["login"] = WRITER.into();
-    assert_eq!(
-        app.send_json("issues", "d-meter", &payload).await.status(),
-        202
-    );
-    // While the agent runs, the cost the proxy counted so far shows (the fake CLI reports no
-    // usage of its own): $2.70 per call.
-    let live = |g: &fake_github::FakeGitHub| {
-        let c = tracking(g, issue);
-        c.contains("🔄 running") && (c.contains("· $2.70") || c.contains("· $5.40"))
-    };
-    let seen_live = gh.wait_until(live, Duration::from_secs(120)).await;
-    assert!(seen_live, "{}", tracking(gh, issue));
-    let ended = |g: &fake_github::FakeGitHub| {
-        has_label(g, issue, "bosun:needs-review") && tracking(g, issue).contains("[x] Finished")
-    };
-    let ok = gh.wait_until(ended, Duration::from_secs(120)).await;
-    let comment = tracking(gh, issue);
-    assert!(ok, "{comment}");
-
-    // Three calls answered (500 tokens each: the third crossed 1,200), the fourth refused by
-    // the proxy without reaching the model API.
-    let calls = model.calls();
-    assert_eq!(calls.len(), 3, "{calls:#?}");
-    for call in &calls {
-        assert_eq!(call.header("x-api-key"), Some(REAL_KEY));
-        assert!(
-            !call.any_header_contains("bosun-run-"),
-            "the token never reached upstream"
+        )
+        .unwrap();
+        let app = TestApp::start_with(|c| {
+            c.run_mode = "agent".into();
+            c.run_config = Some(config_path.clone());
+        })
+        .await;
+        let _network = images::NetworkGone(format!(
+            "bosun-meter-{}",
+            bosun::run::runner::instance_label(app.data_dir.path())
+        ));
+        let bare = bare_remote(dirs.path());
+        let gh = &app.github;
+        gh.set_clone_url(REPO, &format!("file://{}", bare.display()));
+        gh.set_permission(REPO, WRITER, "write");
+        let issue = gh.add_issue(REPO, "Spend", "Make some calls.", WRITER);
+        let mut payload = labeled(&app, issue, "bosun", WRITER);
+        payload["issue"]["title"] = "Spend".into();
+        payload["issue"]["body"] = "Make some calls.".into();
+        payload["issue"]["user"]["login"] = WRITER.into();
+        assert_eq!(
+            app.send_json("issues", "d-meter", &payload).await.status(),
+            202
         );
-    }
-    assert!(
-        comment
-            .contains("the budget of this run is spent (token budget: 1500 of 1200 tokens used)"),
-        "{comment}"
-    );
-    assert!(
-        comment.contains("(token ok, key none, call 4)"),
-        "{comment}"
-    );
-    // 3 × (400 × $3,000 + 100 × $15,000 per million tokens) = $8.10.
-    assert!(comment.contains("1,200 in / 300 out · $8.10"), "{comment}");
-    assert!(comment.contains("Budget reached"), "{comment}");
-    // The work so far is on the task branch; no pull request.
-    assert!(gh.pulls(REPO).is_empty());
-    let branch = git(
-        &bare,
-        &[
-            "for-each-ref",
-            "--format=%(refname:short)",
-            "refs/heads/bosun",
-        ],
-    );
-    assert!(
-        comment.contains(&format!("pushed to `{branch}`")),
-        "{comment}"
-    );
-    let files = git(&bare, &["ls-tree", "--name-only", &branch]);
-    assert!(
-        files.contains("call-3.txt") && !files.contains("call-4.txt"),
-        "{files}"
-    );
+        // While the agent runs, the cost the proxy counted so far shows (the fake CLI reports no
+        // usage of its own): $2.70 per call.
+        let live = |g: &fake_github::FakeGitHub| {
+            let c = tracking(g, issue);
+            c.contains("🔄 running") && (c.contains("· $2.70") || c.contains("· $5.40"))
+        };
+        let seen_live = gh.wait_until(live, Duration::from_secs(120)).await;
+        assert!(seen_live, "{}", tracking(gh, issue));
+        let ended = |g: &fake_github::FakeGitHub| {
+            has_label(g, issue, "bosun:needs-review") && tracking(g, issue).contains("[x] Finished")
+        };
+        let ok = gh.wait_until(ended, Duration::from_secs(120)).await;
+        let comment = tracking(gh, issue);
+        assert!(ok, "{comment}");
 
-    app.finish().await;
-    model.shutdown().await;
+        // Three calls answered (500 tokens each: the third crossed 1,200), the fourth refused by
+        // the proxy without reaching the model API.
+        let calls = model.calls();
+        assert_eq!(calls.len(), 3, "{calls:#?}");
+        for call in &calls {
+            assert_eq!(call.header("x-api-key"), Some(REAL_KEY));
+            assert!(
+                !call.any_header_contains("bosun-run-"),
+                "the token never reached upstream"
+            );
+        }
+        assert!(
+            comment.contains(
+                "the budget of this run is spent (token budget: 1500 of 1200 tokens used)"
+            ),
+            "{comment}"
+        );
+        assert!(
+            comment.contains("(token ok, key none, call 4)"),
+            "{comment}"
+        );
+        // 3 × (400 × $3,000 + 100 × $15,000 per million tokens) = $8.10.
+        assert!(comment.contains("1,200 in / 300 out · $8.10"), "{comment}");
+        assert!(comment.contains("Budget reached"), "{comment}");
+        // The work so far is on the task branch; no pull request.
+        assert!(gh.pulls(REPO).is_empty());
+        let branch = git(
+            &bare,
+            &[
+                "for-each-ref",
+                "--format=%(refname:short)",
+                "refs/heads/bosun",
+            ],
+        );
+        assert!(
+            comment.contains(&format!("pushed to `{branch}`")),
+            "{comment}"
+        );
+        let files = git(&bare, &["ls-tree", "--name-only", &branch]);
+        assert!(
+            files.contains("call-3.txt") && !files.contains("call-4.txt"),
+            "{files}"
+        );
+
+        app.finish().await;
+        model.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
 }

@@ -15,6 +15,12 @@ use std::time::Duration;
 use fake_github::FakeGitHub;
 use support::*;
 
+/// The hard limit of each test here, far above `TEST_TIMEOUT`: a plan runs its planner and then
+/// each of its parts as agent tasks in real containers, one after the other, and the test waits
+/// for every step in bounded steps of up to two minutes. Generous for a slow CI machine, yet a
+/// hang fails the test instead of blocking CI.
+const PLAN_TEST_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
 const WRITER: &str = "octocat";
 
 /// The fake `claude`: plans for the issue that says `SCENARIO: plan` (a refused plan in the
@@ -138,148 +144,157 @@ async fn planned_in_three_parts(app: &TestApp) -> (u64, [u64; 3]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_with_three_parts_opens_linked_sub_issues_runs_them_in_order_and_closes_the_parent()
 {
-    if !images::require_docker() {
-        return;
-    }
-    let run = start_with_the_fake_planner().await;
-    let app = &run.app;
-    let gh = &app.github;
-    let (parent, [a, b, c]) = planned_in_three_parts(app).await;
-    let parts = [a, b, c];
+    tokio::time::timeout(PLAN_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let run = start_with_the_fake_planner().await;
+        let app = &run.app;
+        let gh = &app.github;
+        let (parent, [a, b, c]) = planned_in_three_parts(app).await;
+        let parts = [a, b, c];
 
-    let titles: Vec<String> = parts
-        .iter()
-        .map(|n| gh.issue(REPO, *n).unwrap().title)
-        .collect();
-    assert_eq!(titles, ["Part A", "Part B", "Part C"]);
-    let part_c = gh.issue(REPO, c).unwrap();
-    assert_eq!(part_c.parent, Some(parent));
-    assert!(
-        part_c.user_login.ends_with("[bot]"),
-        "{}",
-        part_c.user_login
-    );
-    assert!(
-        part_c.body.contains(&format!(
-            "Part of #{parent}, planned by bosun. bosun starts it when #{a} is done."
-        )),
-        "{}",
-        part_c.body
-    );
-    assert!(has_label(gh, b, "bosun:complexity:simple"));
-    // The dependent part waits, visibly, and has no pull request.
-    let c_waits = |gh: &FakeGitHub| {
-        has_label(gh, c, "bosun:blocked")
-            && tracking(gh, c).contains(&format!("Waits until #{a} is done"))
-    };
-    wait(gh, "part C to show that it waits", c_waits, c).await;
-    assert!(pull_for(gh, c).is_none());
-    // The broken first plan went back to the planner: two rounds, one plan.
-    let board = tracking(gh, parent);
-    assert!(board.contains("round 2 of 3"), "{board}");
-    assert!(board.contains("Plan: 3 sub-issues, 0 done"), "{board}");
-    assert!(
-        board.contains(&format!("#{c} Part C · waits for #{a}")),
-        "{board}"
-    );
+        let titles: Vec<String> = parts
+            .iter()
+            .map(|n| gh.issue(REPO, *n).unwrap().title)
+            .collect();
+        assert_eq!(titles, ["Part A", "Part B", "Part C"]);
+        let part_c = gh.issue(REPO, c).unwrap();
+        assert_eq!(part_c.parent, Some(parent));
+        assert!(
+            part_c.user_login.ends_with("[bot]"),
+            "{}",
+            part_c.user_login
+        );
+        assert!(
+            part_c.body.contains(&format!(
+                "Part of #{parent}, planned by bosun. bosun starts it when #{a} is done."
+            )),
+            "{}",
+            part_c.body
+        );
+        assert!(has_label(gh, b, "bosun:complexity:simple"));
+        // The dependent part waits, visibly, and has no pull request.
+        let c_waits = |gh: &FakeGitHub| {
+            has_label(gh, c, "bosun:blocked")
+                && tracking(gh, c).contains(&format!("Waits until #{a} is done"))
+        };
+        wait(gh, "part C to show that it waits", c_waits, c).await;
+        assert!(pull_for(gh, c).is_none());
+        // The broken first plan went back to the planner: two rounds, one plan.
+        let board = tracking(gh, parent);
+        assert!(board.contains("round 2 of 3"), "{board}");
+        assert!(board.contains("Plan: 3 sub-issues, 0 done"), "{board}");
+        assert!(
+            board.contains(&format!("#{c} Part C · waits for #{a}")),
+            "{board}"
+        );
 
-    // Merging A's pull request starts C.
-    merge(app, &pull_for(gh, a).unwrap()).await;
-    let c_open = |gh: &FakeGitHub| pull_for(gh, c).is_some();
-    wait(gh, "a pull request for C", c_open, parent).await;
-    let c_done =
-        |gh: &FakeGitHub| has_label(gh, c, "bosun:done") && !has_label(gh, c, "bosun:blocked");
-    wait(gh, "part C done", c_done, c).await;
-    let one_done = |gh: &FakeGitHub| tracking(gh, parent).contains("1 done");
-    wait(gh, "A counted as done", one_done, parent).await;
-    assert_eq!(gh.issue_state(REPO, parent).0, "open");
+        // Merging A's pull request starts C.
+        merge(app, &pull_for(gh, a).unwrap()).await;
+        let c_open = |gh: &FakeGitHub| pull_for(gh, c).is_some();
+        wait(gh, "a pull request for C", c_open, parent).await;
+        let c_done =
+            |gh: &FakeGitHub| has_label(gh, c, "bosun:done") && !has_label(gh, c, "bosun:blocked");
+        wait(gh, "part C done", c_done, c).await;
+        let one_done = |gh: &FakeGitHub| tracking(gh, parent).contains("1 done");
+        wait(gh, "A counted as done", one_done, parent).await;
+        assert_eq!(gh.issue_state(REPO, parent).0, "open");
 
-    // When B and C are merged too, the planned issue is done and closed.
-    merge(app, &pull_for(gh, b).unwrap()).await;
-    merge(app, &pull_for(gh, c).unwrap()).await;
-    let closed = |gh: &FakeGitHub| {
-        gh.issue_state(REPO, parent) == ("closed".to_string(), Some("completed".to_string()))
-            && has_label(gh, parent, "bosun:done")
-    };
-    wait(gh, "the planned issue to close", closed, parent).await;
-    let board = tracking(gh, parent);
-    assert!(
-        board.contains("All 3 sub-issues of this plan are done"),
-        "{board}"
-    );
-    assert!(board.contains("3 done"), "{board}");
-    // One pull request per part, none for the planned issue.
-    assert_eq!(gh.pulls(REPO).len(), 3);
-    assert!(pull_for(gh, parent).is_none());
-    run.app.finish().await;
+        // When B and C are merged too, the planned issue is done and closed.
+        merge(app, &pull_for(gh, b).unwrap()).await;
+        merge(app, &pull_for(gh, c).unwrap()).await;
+        let closed = |gh: &FakeGitHub| {
+            gh.issue_state(REPO, parent) == ("closed".to_string(), Some("completed".to_string()))
+                && has_label(gh, parent, "bosun:done")
+        };
+        wait(gh, "the planned issue to close", closed, parent).await;
+        let board = tracking(gh, parent);
+        assert!(
+            board.contains("All 3 sub-issues of this plan are done"),
+            "{board}"
+        );
+        assert!(board.contains("3 done"), "{board}");
+        // One pull request per part, none for the planned issue.
+        assert_eq!(gh.pulls(REPO).len(), 3);
+        assert!(pull_for(gh, parent).is_none());
+        run.app.finish().await;
+    })
+    .await
+    .expect("test timed out");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_part_closed_as_not_planned_holds_back_what_needs_it_and_the_plan_ends_without_it() {
-    if !images::require_docker() {
-        return;
-    }
-    let run = start_with_the_fake_planner().await;
-    let app = &run.app;
-    let gh = &app.github;
-    let (parent, [a, b, c]) = planned_in_three_parts(app).await;
-    let c_waits = |gh: &FakeGitHub| tracking(gh, c).contains(&format!("Waits until #{a} is done"));
-    wait(gh, "part C to wait for A", c_waits, c).await;
+    tokio::time::timeout(PLAN_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let run = start_with_the_fake_planner().await;
+        let app = &run.app;
+        let gh = &app.github;
+        let (parent, [a, b, c]) = planned_in_three_parts(app).await;
+        let c_waits =
+            |gh: &FakeGitHub| tracking(gh, c).contains(&format!("Waits until #{a} is done"));
+        wait(gh, "part C to wait for A", c_waits, c).await;
 
-    // A is closed as not planned: struck out on the plan; C, which needs it, does not start
-    // and says what to do.
-    close(app, a, "not_planned").await;
-    let struck = |gh: &FakeGitHub| {
-        tracking(gh, parent).contains(&format!("~~#{a} Part A~~ · closed as not planned"))
-    };
-    wait(gh, "A struck out on the plan", struck, parent).await;
-    let c_told = |gh: &FakeGitHub| {
-        has_label(gh, c, "bosun:failed")
-            && tracking(gh, c).contains(&format!(
-                "it waited for #{a}, which was closed as not planned. `retry` starts it anyway"
-            ))
-    };
-    wait(gh, "C to say it will not start", c_told, c).await;
-    let board = tracking(gh, parent);
-    assert!(
-        board.contains("Plan: 3 sub-issues, 0 done, 1 closed without being done"),
-        "{board}"
-    );
-    assert!(
-        board.contains(&format!(
-            "#{c} Part C · needs #{a}, closed without being done"
-        )),
-        "{board}"
-    );
-    assert!(pull_for(gh, c).is_none());
-    assert_eq!(gh.issue_state(REPO, parent).0, "open");
-
-    // A opened again is waited for again; closed as not planned once more, it is struck out.
-    reopen(app, a).await;
-    let back = |gh: &FakeGitHub| {
+        // A is closed as not planned: struck out on the plan; C, which needs it, does not start
+        // and says what to do.
+        close(app, a, "not_planned").await;
+        let struck = |gh: &FakeGitHub| {
+            tracking(gh, parent).contains(&format!("~~#{a} Part A~~ · closed as not planned"))
+        };
+        wait(gh, "A struck out on the plan", struck, parent).await;
+        let c_told = |gh: &FakeGitHub| {
+            has_label(gh, c, "bosun:failed")
+                && tracking(gh, c).contains(&format!(
+                    "it waited for #{a}, which was closed as not planned. `retry` starts it anyway"
+                ))
+        };
+        wait(gh, "C to say it will not start", c_told, c).await;
         let board = tracking(gh, parent);
-        board.contains("Plan: 3 sub-issues, 0 done\n") && !board.contains(&format!("~~#{a}"))
-    };
-    wait(gh, "A back on the plan", back, parent).await;
-    close(app, a, "not_planned").await;
-    wait(gh, "A struck out again", struck, parent).await;
+        assert!(
+            board.contains("Plan: 3 sub-issues, 0 done, 1 closed without being done"),
+            "{board}"
+        );
+        assert!(
+            board.contains(&format!(
+                "#{c} Part C · needs #{a}, closed without being done"
+            )),
+            "{board}"
+        );
+        assert!(pull_for(gh, c).is_none());
+        assert_eq!(gh.issue_state(REPO, parent).0, "open");
 
-    // B merged and C closed as completed by a person: the plan is done without A.
-    merge(app, &pull_for(gh, b).unwrap()).await;
-    close(app, c, "completed").await;
-    let closed = |gh: &FakeGitHub| {
-        gh.issue_state(REPO, parent) == ("closed".to_string(), Some("completed".to_string()))
-            && has_label(gh, parent, "bosun:done")
-    };
-    wait(gh, "the planned issue to close", closed, parent).await;
-    let board = tracking(gh, parent);
-    assert!(
-        board.contains(&format!(
-            "2 of the 3 sub-issues of this plan are done and the rest closed without being \
+        // A opened again is waited for again; closed as not planned once more, it is struck out.
+        reopen(app, a).await;
+        let back = |gh: &FakeGitHub| {
+            let board = tracking(gh, parent);
+            board.contains("Plan: 3 sub-issues, 0 done\n") && !board.contains(&format!("~~#{a}"))
+        };
+        wait(gh, "A back on the plan", back, parent).await;
+        close(app, a, "not_planned").await;
+        wait(gh, "A struck out again", struck, parent).await;
+
+        // B merged and C closed as completed by a person: the plan is done without A.
+        merge(app, &pull_for(gh, b).unwrap()).await;
+        close(app, c, "completed").await;
+        let closed = |gh: &FakeGitHub| {
+            gh.issue_state(REPO, parent) == ("closed".to_string(), Some("completed".to_string()))
+                && has_label(gh, parent, "bosun:done")
+        };
+        wait(gh, "the planned issue to close", closed, parent).await;
+        let board = tracking(gh, parent);
+        assert!(
+            board.contains(&format!(
+                "2 of the 3 sub-issues of this plan are done and the rest closed without being \
              done (#{a} as not planned)"
-        )),
-        "{board}"
-    );
-    assert!(pull_for(gh, c).is_none(), "C never ran");
-    run.app.finish().await;
+            )),
+            "{board}"
+        );
+        assert!(pull_for(gh, c).is_none(), "C never ran");
+        run.app.finish().await;
+    })
+    .await
+    .expect("test timed out");
 }

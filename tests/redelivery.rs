@@ -9,48 +9,52 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_deliveries_are_redelivered_once_each() {
-    let mut ids = Vec::new();
-    let app = TestApp::start_custom(
-        |gh| {
-            ids.push(gh.add_hook_delivery("g-ok", "issues", Some("opened"), 202));
-            ids.push(gh.add_hook_delivery("g-down", "issues", Some("labeled"), 0));
-            ids.push(gh.add_hook_delivery("g-502", "issue_comment", Some("created"), 502));
-            ids.push(gh.add_hook_delivery("g-502", "issue_comment", Some("created"), 502));
-            ids.push(gh.add_hook_delivery("g-ping", "ping", None, 502));
-            // Failed once, then a redelivery reached bosun.
-            ids.push(gh.add_hook_delivery("g-late", "issues", Some("opened"), 503));
-            ids.push(gh.add_hook_delivery("g-late", "issues", Some("opened"), 202));
-        },
-        |c| c.redelivery_sweep_secs = 1,
-    )
-    .await;
-    let (down, second_502) = (ids[1], ids[3]);
-    let asked = |gh: &fake_github::FakeGitHub| gh.redelivery_requests().len() >= 2;
-    assert!(
-        app.github.wait_until(asked, TEST_TIMEOUT).await,
-        "{:?}",
-        app.github.redelivery_requests()
-    );
+    tokio::time::timeout(TEST_TIMEOUT * 2, async {
+        let mut ids = Vec::new();
+        let app = TestApp::start_custom(
+            |gh| {
+                ids.push(gh.add_hook_delivery("g-ok", "issues", Some("opened"), 202));
+                ids.push(gh.add_hook_delivery("g-down", "issues", Some("labeled"), 0));
+                ids.push(gh.add_hook_delivery("g-502", "issue_comment", Some("created"), 502));
+                ids.push(gh.add_hook_delivery("g-502", "issue_comment", Some("created"), 502));
+                ids.push(gh.add_hook_delivery("g-ping", "ping", None, 502));
+                // Failed once, then a redelivery reached bosun.
+                ids.push(gh.add_hook_delivery("g-late", "issues", Some("opened"), 503));
+                ids.push(gh.add_hook_delivery("g-late", "issues", Some("opened"), 202));
+            },
+            |c| c.redelivery_sweep_secs = 1,
+        )
+        .await;
+        let (down, second_502) = (ids[1], ids[3]);
+        let asked = |gh: &fake_github::FakeGitHub| gh.redelivery_requests().len() >= 2;
+        assert!(
+            app.github.wait_until(asked, TEST_TIMEOUT).await,
+            "{:?}",
+            app.github.redelivery_requests()
+        );
 
-    // A delivery bosun stored itself, logged as failed (its answer was lost on the way back).
-    let stored = fixture("issues", "opened.payload.json");
-    assert_eq!(
-        app.send_json("issues", "g-stored", &stored).await.status(),
-        202
-    );
-    app.settle().await;
-    app.github
-        .add_hook_delivery("g-stored", "issues", Some("opened"), 0);
+        // A delivery bosun stored itself, logged as failed (its answer was lost on the way back).
+        let stored = fixture("issues", "opened.payload.json");
+        assert_eq!(
+            app.send_json("issues", "g-stored", &stored).await.status(),
+            202
+        );
+        app.settle().await;
+        app.github
+            .add_hook_delivery("g-stored", "issues", Some("opened"), 0);
 
-    // Several more sweeps: nothing is asked twice, nothing bosun has is asked for.
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let mut requests = app.github.redelivery_requests();
-    requests.sort_unstable();
-    let mut expected = vec![down, second_502];
-    expected.sort_unstable();
-    assert_eq!(
-        requests, expected,
-        "each failed delivery once, for its latest attempt"
-    );
-    app.finish().await;
+        // Several more sweeps: nothing is asked twice, nothing bosun has is asked for.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let mut requests = app.github.redelivery_requests();
+        requests.sort_unstable();
+        let mut expected = vec![down, second_502];
+        expected.sort_unstable();
+        assert_eq!(
+            requests, expected,
+            "each failed delivery once, for its latest attempt"
+        );
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
 }

@@ -52,11 +52,14 @@ fn read_pid(workspace: &Path) -> u32 {
 
 #[tokio::test]
 async fn identity() {
-    let sb = sandbox();
-    assert_eq!(sb.name(), "process");
-    assert!(!sb.isolated());
-    assert_eq!(sb.reap_orphans().await.expect("reap"), 0);
-    sb.check("anything").await.expect("check");
+    within(async {
+        let sb = sandbox();
+        assert_eq!(sb.name(), "process");
+        assert!(!sb.isolated());
+        assert_eq!(sb.reap_orphans().await.expect("reap"), 0);
+        sb.check("anything").await.expect("check");
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -215,11 +218,14 @@ async fn drops_to_the_given_user_when_root() {
 
 #[tokio::test]
 async fn root_is_refused() {
-    let ws = workspace();
-    let mut spec = pspec(ws.path(), "true");
-    spec.user = (0, 0);
-    let (exit, _) = run(&*sandbox(), spec).await;
-    assert!(matches!(exit, Err(SandboxError::Refused(_))), "{exit:?}");
+    within(async {
+        let ws = workspace();
+        let mut spec = pspec(ws.path(), "true");
+        spec.user = (0, 0);
+        let (exit, _) = run(&*sandbox(), spec).await;
+        assert!(matches!(exit, Err(SandboxError::Refused(_))), "{exit:?}");
+    })
+    .await;
 }
 
 #[tokio::test]

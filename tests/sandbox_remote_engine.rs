@@ -148,10 +148,10 @@ fn assert_no_host_path_sent(relay: &EngineRelay, paths: &[&PathBuf]) {
 
 #[tokio::test]
 async fn a_checkout_goes_in_and_comes_back_over_tls_without_a_host_path_reaching_the_engine() {
-    let Some(fx) = remote(Link::TlsDir).await else {
-        return;
-    };
     within(async {
+        let Some(fx) = remote(Link::TlsDir).await else {
+            return;
+        };
         let ws = checkout();
         let inputs = tempfile::tempdir().expect("tempdir");
         std::fs::write(inputs.path().join("prompt.txt"), "change the readme\n").expect("write");
@@ -209,10 +209,10 @@ async fn a_checkout_goes_in_and_comes_back_over_tls_without_a_host_path_reaching
 #[tokio::test]
 async fn a_run_stopped_at_its_deadline_still_brings_back_what_it_wrote() {
     // Over TLS with the certificates given as text, as from Fly.io secrets.
-    let Some(fx) = remote(Link::TlsPem).await else {
-        return;
-    };
     within(async {
+        let Some(fx) = remote(Link::TlsPem).await else {
+            return;
+        };
         let ws = checkout();
         let mut spec = spec(
             &fx.image,
@@ -234,10 +234,10 @@ async fn a_run_stopped_at_its_deadline_still_brings_back_what_it_wrote() {
 
 #[tokio::test]
 async fn runs_dropped_midway_and_orphans_leave_no_volume_behind() {
-    let Some(fx) = remote(Link::Plain).await else {
-        return;
-    };
     within(async {
+        let Some(fx) = remote(Link::Plain).await else {
+            return;
+        };
         let ws = checkout();
         let (tx, mut rx) = tokio::sync::mpsc::channel(8);
         {
@@ -276,22 +276,23 @@ async fn runs_dropped_midway_and_orphans_leave_no_volume_behind() {
 
 #[tokio::test]
 async fn an_engine_whose_certificate_another_ca_signed_is_not_used() {
-    if !require_docker() {
-        return;
-    }
-    let certs = tempfile::tempdir().expect("tempdir");
-    let (engine_ca, client_ca, stranger) = (Pki::new("engine"), Pki::new("client"), Pki::new("x"));
-    // bosun trusts `stranger` as the engine's CA; the engine shows a certificate `engine_ca` signed.
-    client_ca.write_client_files(&stranger, certs.path());
-    let relay = EngineRelay::tls(&engine_ca, &client_ca).await;
-    let engine = Engine {
-        host: Some(relay.url()),
-        tls_dir: Some(certs.path().to_path_buf()),
-        tls_pem: None,
-        transfer: Transfer::Copy,
-    };
-    let sandbox = DockerSandbox::on_engine(engine, unique("remote")).expect("sandbox");
     within(async {
+        if !require_docker() {
+            return;
+        }
+        let certs = tempfile::tempdir().expect("tempdir");
+        let (engine_ca, client_ca, stranger) =
+            (Pki::new("engine"), Pki::new("client"), Pki::new("x"));
+        // bosun trusts `stranger` as the engine's CA; the engine shows a certificate `engine_ca` signed.
+        client_ca.write_client_files(&stranger, certs.path());
+        let relay = EngineRelay::tls(&engine_ca, &client_ca).await;
+        let engine = Engine {
+            host: Some(relay.url()),
+            tls_dir: Some(certs.path().to_path_buf()),
+            tls_pem: None,
+            transfer: Transfer::Copy,
+        };
+        let sandbox = DockerSandbox::on_engine(engine, unique("remote")).expect("sandbox");
         let checked = sandbox.check("any").await;
         assert!(
             matches!(checked, Err(SandboxError::Unavailable(_))),
