@@ -7,8 +7,15 @@
 //! (the same map as `docs/architecture.md`'s): an import the table does not allow, or a table
 //! with a circle in it, fails.
 
+#[path = "support/deadline.rs"]
+mod deadline;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Each test reads the source tree once: seconds at most, even on a slow disk.
+const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Each top-level module of `src/` and the top-level modules it may import. Everything may
 /// import `bosun_core`. A module missing from this table is an error: say where it sits.
@@ -217,145 +224,155 @@ fn table() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
 
 #[test]
 fn every_folder_imports_only_what_the_map_allows() {
-    let src = root().join("src");
-    let table = table();
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    files.sort();
-    let mut wrong = Vec::new();
-    let mut seen = BTreeSet::new();
-    for file in &files {
-        let module = module_path(file, &src);
-        let Some(top) = module.first() else {
-            continue; // lib.rs, main.rs: the crate root declares and wires everything
-        };
-        if top == "main" || top == "lib" {
-            continue;
-        }
-        seen.insert(top.clone());
-        let Some(allowed) = table.get(top.as_str()) else {
-            wrong.push(format!(
-                "src/{top} is not in tests/layers.rs's MAY_IMPORT: say what it may import"
-            ));
-            continue;
-        };
-        let text = std::fs::read_to_string(file).unwrap();
-        for imported in imports(&text, &module) {
-            let is_top = table.contains_key(imported.as_str());
-            if is_top && imported != *top && !allowed.contains(imported.as_str()) {
+    deadline::within(TEST_TIMEOUT, || {
+        let src = root().join("src");
+        let table = table();
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        files.sort();
+        let mut wrong = Vec::new();
+        let mut seen = BTreeSet::new();
+        for file in &files {
+            let module = module_path(file, &src);
+            let Some(top) = module.first() else {
+                continue; // lib.rs, main.rs: the crate root declares and wires everything
+            };
+            if top == "main" || top == "lib" {
+                continue;
+            }
+            seen.insert(top.clone());
+            let Some(allowed) = table.get(top.as_str()) else {
                 wrong.push(format!(
-                    "{} imports {imported}, which src/{top} may not import",
-                    file.strip_prefix(root()).unwrap().display()
+                    "src/{top} is not in tests/layers.rs's MAY_IMPORT: say what it may import"
                 ));
+                continue;
+            };
+            let text = std::fs::read_to_string(file).unwrap();
+            for imported in imports(&text, &module) {
+                let is_top = table.contains_key(imported.as_str());
+                if is_top && imported != *top && !allowed.contains(imported.as_str()) {
+                    wrong.push(format!(
+                        "{} imports {imported}, which src/{top} may not import",
+                        file.strip_prefix(root()).unwrap().display()
+                    ));
+                }
             }
         }
-    }
-    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-    let listed: BTreeSet<String> = table.keys().map(|k| k.to_string()).collect();
-    let stale: Vec<_> = listed.difference(&seen).collect();
-    assert!(
-        stale.is_empty(),
-        "MAY_IMPORT lists modules src/ no longer has: {stale:?}"
-    );
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        let listed: BTreeSet<String> = table.keys().map(|k| k.to_string()).collect();
+        let stale: Vec<_> = listed.difference(&seen).collect();
+        assert!(
+            stale.is_empty(),
+            "MAY_IMPORT lists modules src/ no longer has: {stale:?}"
+        );
+    });
 }
 
 #[test]
 fn the_map_has_no_circles() {
-    let table = table();
-    // Depth-first search with colours: a grey module met again is a circle.
-    fn visit<'a>(
-        m: &'a str,
-        table: &BTreeMap<&'a str, BTreeSet<&'a str>>,
-        state: &mut BTreeMap<&'a str, bool>,
-        path: &mut Vec<&'a str>,
-    ) {
-        match state.get(m) {
-            Some(true) => return,
-            Some(false) => panic!("a circle: {} -> {m}", path.join(" -> ")),
-            None => {}
+    deadline::within(TEST_TIMEOUT, || {
+        let table = table();
+        // Depth-first search with colours: a grey module met again is a circle.
+        fn visit<'a>(
+            m: &'a str,
+            table: &BTreeMap<&'a str, BTreeSet<&'a str>>,
+            state: &mut BTreeMap<&'a str, bool>,
+            path: &mut Vec<&'a str>,
+        ) {
+            match state.get(m) {
+                Some(true) => return,
+                Some(false) => panic!("a circle: {} -> {m}", path.join(" -> ")),
+                None => {}
+            }
+            state.insert(m, false);
+            path.push(m);
+            for next in table.get(m).into_iter().flatten() {
+                assert!(
+                    table.contains_key(next),
+                    "{m} may import {next}, which is not listed"
+                );
+                visit(next, table, state, path);
+            }
+            path.pop();
+            state.insert(m, true);
         }
-        state.insert(m, false);
-        path.push(m);
-        for next in table.get(m).into_iter().flatten() {
-            assert!(
-                table.contains_key(next),
-                "{m} may import {next}, which is not listed"
-            );
-            visit(next, table, state, path);
+        let mut state = BTreeMap::new();
+        for m in table.keys() {
+            visit(m, &table, &mut state, &mut Vec::new());
         }
-        path.pop();
-        state.insert(m, true);
-    }
-    let mut state = BTreeMap::new();
-    for m in table.keys() {
-        visit(m, &table, &mut state, &mut Vec::new());
-    }
+    });
 }
 
 #[test]
 fn the_lower_layers_import_nothing_above_them() {
-    // Issue 16's rule, spelled out apart from the table so that loosening the table cannot
-    // quietly undo it.
-    let table = table();
-    for low in ["github", "db", "reply", "config"] {
-        for high in ["engine", "run", "server", "cli", "app", "demo"] {
-            assert!(
-                !table[low].contains(high),
-                "src/{low} may not import src/{high}"
-            );
+    deadline::within(TEST_TIMEOUT, || {
+        // Issue 16's rule, spelled out apart from the table so that loosening the table cannot
+        // quietly undo it.
+        let table = table();
+        for low in ["github", "db", "reply", "config"] {
+            for high in ["engine", "run", "server", "cli", "app", "demo"] {
+                assert!(
+                    !table[low].contains(high),
+                    "src/{low} may not import src/{high}"
+                );
+            }
         }
-    }
+    });
 }
 
 #[test]
 fn the_core_crate_is_the_bottom_and_does_no_io() {
-    let core = root().join("crates/bosun-core");
-    let manifest = std::fs::read_to_string(core.join("Cargo.toml")).unwrap();
-    assert!(
-        !manifest.contains("path ="),
-        "bosun-core depends on no other crate of the workspace:\n{manifest}"
-    );
-    let mut files = Vec::new();
-    rust_files(&core.join("src"), &mut files);
-    let mut io = Vec::new();
-    for file in files {
-        let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        if name.ends_with("_tests.rs") || name == "testutil.rs" {
-            continue;
-        }
-        let text = std::fs::read_to_string(&file).unwrap();
-        // Tests may read their fixtures; the code they test may not.
-        let code = text.split("#[cfg(test)]").next().unwrap();
-        let code = without_comments(code);
-        for needle in [
-            "std::fs",
-            "std::net",
-            "std::process",
-            "std::env",
-            "tokio",
-            "File::",
-        ] {
-            if code.contains(needle) {
-                io.push(format!("{} uses {needle}", file.display()));
+    deadline::within(TEST_TIMEOUT, || {
+        let core = root().join("crates/bosun-core");
+        let manifest = std::fs::read_to_string(core.join("Cargo.toml")).unwrap();
+        assert!(
+            !manifest.contains("path ="),
+            "bosun-core depends on no other crate of the workspace:\n{manifest}"
+        );
+        let mut files = Vec::new();
+        rust_files(&core.join("src"), &mut files);
+        let mut io = Vec::new();
+        for file in files {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with("_tests.rs") || name == "testutil.rs" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap();
+            // Tests may read their fixtures; the code they test may not.
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            let code = without_comments(code);
+            for needle in [
+                "std::fs",
+                "std::net",
+                "std::process",
+                "std::env",
+                "tokio",
+                "File::",
+            ] {
+                if code.contains(needle) {
+                    io.push(format!("{} uses {needle}", file.display()));
+                }
             }
         }
-    }
-    assert!(io.is_empty(), "bosun-core does no I/O:\n{}", io.join("\n"));
+        assert!(io.is_empty(), "bosun-core does no I/O:\n{}", io.join("\n"));
+    });
 }
 
 #[test]
 fn the_reader_finds_imports_in_every_form() {
-    let module = vec![
-        "run".to_string(),
-        "pipeline".to_string(),
-        "peer".to_string(),
-    ];
-    let text = "use crate::db::Db;\n\
-                use crate::{github::client::GitHub, engine::{context::Ctx}};\n\
-                // use crate::server::Nope;\n\
-                use super::super::super::cli::x;\n\
-                use super::super::gates::y;\n\
-                let z = crate::reply::run::quote(a);\n";
-    let found: Vec<_> = imports(text, &module).into_iter().collect();
-    assert_eq!(found, ["cli", "db", "engine", "github", "reply"]);
+    deadline::within(TEST_TIMEOUT, || {
+        let module = vec![
+            "run".to_string(),
+            "pipeline".to_string(),
+            "peer".to_string(),
+        ];
+        let text = "use crate::db::Db;\n\
+                    use crate::{github::client::GitHub, engine::{context::Ctx}};\n\
+                    // use crate::server::Nope;\n\
+                    use super::super::super::cli::x;\n\
+                    use super::super::gates::y;\n\
+                    let z = crate::reply::run::quote(a);\n";
+        let found: Vec<_> = imports(text, &module).into_iter().collect();
+        assert_eq!(found, ["cli", "db", "engine", "github", "reply"]);
+    });
 }
