@@ -113,17 +113,11 @@ impl Pipeline<'_> {
     /// Notes what the attempt runs with, estimates it, names the reviewers, and checks that
     /// the agent may run (its circuit breaker) and that every image it needs is there.
     pub(super) async fn ready_to_start(&self, chosen: &Chosen) -> Result<Crew, Step> {
-        let Chosen {
-            config,
-            state,
-            issue,
-            command,
-            complexity,
-            resolved,
-        } = chosen;
+        let (config, state, resolved) = (&chosen.config, &chosen.state, &chosen.resolved);
+        let (command, complexity) = (&chosen.command, &chosen.complexity);
         self.note_facts(resolved, *complexity);
         if state.kind == TaskKind::Implement && command.is_none() {
-            self.estimate(issue, *complexity).await?;
+            self.estimate(&chosen.issue, *complexity).await?;
         }
         let gate_image = resolved
             .agent

@@ -111,12 +111,7 @@ impl Pipeline<'_> {
     /// The run spent its budget mid-round: the work so far is committed and pushed to the
     /// task branch (no pull request), and a person decides.
     pub(super) async fn keep_partial(&self, outbox: super::finish::Outbox<'_>, why: &str) -> Step {
-        let super::finish::Outbox {
-            ws,
-            title,
-            redactor,
-            token,
-        } = outbox;
+        let (ws, title, redactor) = (outbox.ws, outbox.title, outbox.redactor);
         let snap = match self.snapshot(ws, redactor).await {
             Ok(snap) => snap,
             Err(step) => return step,
@@ -130,7 +125,7 @@ impl Pipeline<'_> {
             "Partial work: the run's budget was spent.",
         );
         match self
-            .commit_and_push(ws, snap.tree, &message, token, PushMode::Replace)
+            .commit_and_push(ws, snap.tree, &message, outbox.token, PushMode::Replace)
             .await
         {
             Ok(_) => Step::Finish(

@@ -257,19 +257,14 @@ impl Pipeline<'_> {
         summary: &str,
         gates: &[GateResult],
     ) -> Result<Option<String>, Step> {
-        let super::finish::Outbox {
-            ws,
-            title,
-            redactor,
-            token,
-        } = outbox;
+        let (ws, redactor) = (outbox.ws, outbox.redactor);
         let snap = self.snapshot(ws, redactor).await?;
         if snap.is_empty() {
             return Ok(None);
         }
-        let message = reply::commit_message(self.task.issue.0, title, summary);
+        let message = reply::commit_message(self.task.issue.0, outbox.title, summary);
         let sha = self
-            .commit_and_push(ws, snap.tree, &message, token, PushMode::FastForward)
+            .commit_and_push(ws, snap.tree, &message, outbox.token, PushMode::FastForward)
             .await?;
         self.report_gates(&sha, gates, redactor).await?;
         Ok(Some(sha))
