@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod egress;
 pub mod engine;
 pub mod github;
 pub mod job_error;

@@ -8,7 +8,8 @@
 //!   own `Event`), [`command`] (the @mention parser), [`trigger`] (which job an event asks for).
 //! - What is stored: [`model`] (task events and their projection), [`job`] (the queue's work),
 //!   [`estimate`], [`learnings`].
-//! - What a repository says: [`repo_config`] (`.github/bosun.yml`), [`schedule`] (cron).
+//! - What a repository says: [`repo_config`] (`.github/bosun.yml`), [`schedule`] (cron),
+//!   [`egress`] (the hosts a run may reach).
 //! - What a run needs and produces: [`prompt`], [`redact`], [`agent`] (adapters and stream
 //!   parsers), [`gate`], [`publish`], and the reports agents write ([`review_report`],
 //!   [`peer_verdict`], [`plan_report`]).
@@ -16,6 +17,7 @@
 
 pub mod agent;
 pub mod command;
+pub mod egress;
 pub mod estimate;
 pub mod events;
 pub mod gate;
