@@ -5,7 +5,7 @@
 //! every part is done or dropped the planned issue is marked done and closed (or, when nothing
 //! was done, the plan ends and the issue stays open). A dropped part opened again is waited
 //! for again.
-//! Enqueued whenever something happens to a sub-issue (see `handle_lifecycle`).
+//! Enqueued whenever something happens to a sub-issue (see `handlers::lifecycle`).
 
 use crate::db::{Fence, RecordError, TaskRow};
 use crate::engine::context::Ctx;
@@ -14,7 +14,7 @@ use crate::job_error::JobError;
 use crate::reply;
 use bosun_core::ids::IssueNumber;
 use bosun_core::job::Job;
-use bosun_core::model::{project, TaskEvent, TaskId, TaskStatus};
+use bosun_core::model::{project, PlanState, TaskEvent, TaskId, TaskStatus};
 
 pub async fn handle_plan_check(ctx: &Ctx, id: TaskId, fence: Fence) -> Result<(), JobError> {
     let Some(task) = ctx.db.task(id).await? else {
@@ -36,51 +36,10 @@ pub async fn handle_plan_check(ctx: &Ctx, id: TaskId, fence: Fence) -> Result<()
         return Ok(());
     }
 
-    let mut done: Vec<u64> = plan
-        .parts
-        .iter()
-        .filter(|p| p.done)
-        .map(|p| p.issue)
-        .collect();
-    let mut dropped: Vec<(u64, String)> = plan
-        .parts
-        .iter()
-        .filter_map(|p| p.dropped.clone().map(|reason| (p.issue, reason)))
-        .collect();
-    for part in plan.parts.iter().filter(|p| !p.done) {
-        let event = match part_now(ctx, &client, &task, part.issue).await? {
-            PartNow::Done => TaskEvent::PlanPartDone { issue: part.issue },
-            PartNow::Dropped(reason) if part.dropped.is_none() => TaskEvent::PlanPartDropped {
-                issue: part.issue,
-                reason,
-            },
-            PartNow::Open if part.dropped.is_some() => {
-                TaskEvent::PlanPartReopened { issue: part.issue }
-            }
-            PartNow::Dropped(_) | PartNow::Open => continue,
-        };
-        if !recorded(ctx, &task, &event, fence, Vec::new()).await? {
-            return Ok(());
-        }
-        match event {
-            TaskEvent::PlanPartDropped { issue, reason } => {
-                tracing::info!(part = issue, %reason, "plan part closed without being done");
-                dropped.push((issue, reason));
-            }
-            TaskEvent::PlanPartReopened { issue } => {
-                tracing::info!(
-                    part = issue,
-                    "plan part opened again; the plan waits for it"
-                );
-                dropped.retain(|(n, _)| *n != issue);
-            }
-            _ => {
-                tracing::info!(part = part.issue, "plan part done");
-                dropped.retain(|(n, _)| *n != part.issue);
-                done.push(part.issue);
-            }
-        }
-    }
+    let Some(Settled { done, dropped }) = follow_parts(ctx, &client, &task, &plan, fence).await?
+    else {
+        return Ok(());
+    };
 
     for part in &plan.parts {
         unblock_if_ready(ctx, &task, part.issue, &done, &dropped, fence).await?;
@@ -104,6 +63,70 @@ pub async fn handle_plan_check(ctx: &Ctx, id: TaskId, fence: Fence) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Which parts of a plan are done and which were closed without being done (with GitHub's
+/// reason).
+struct Settled {
+    done: Vec<u64>,
+    dropped: Vec<(u64, String)>,
+}
+
+/// Asks GitHub where each part not done yet stands and records what changed: done, dropped,
+/// or opened again after it was dropped. `None` when the task moved on meanwhile.
+async fn follow_parts(
+    ctx: &Ctx,
+    client: &Installation,
+    task: &TaskRow,
+    plan: &PlanState,
+    fence: Fence,
+) -> Result<Option<Settled>, JobError> {
+    let mut done: Vec<u64> = plan
+        .parts
+        .iter()
+        .filter(|p| p.done)
+        .map(|p| p.issue)
+        .collect();
+    let mut dropped: Vec<(u64, String)> = plan
+        .parts
+        .iter()
+        .filter_map(|p| p.dropped.clone().map(|reason| (p.issue, reason)))
+        .collect();
+    for part in plan.parts.iter().filter(|p| !p.done) {
+        let event = match part_now(ctx, client, task, part.issue).await? {
+            PartNow::Done => TaskEvent::PlanPartDone { issue: part.issue },
+            PartNow::Dropped(reason) if part.dropped.is_none() => TaskEvent::PlanPartDropped {
+                issue: part.issue,
+                reason,
+            },
+            PartNow::Open if part.dropped.is_some() => {
+                TaskEvent::PlanPartReopened { issue: part.issue }
+            }
+            PartNow::Dropped(_) | PartNow::Open => continue,
+        };
+        if !recorded(ctx, task, &event, fence, Vec::new()).await? {
+            return Ok(None);
+        }
+        match event {
+            TaskEvent::PlanPartDropped { issue, reason } => {
+                tracing::info!(part = issue, %reason, "plan part closed without being done");
+                dropped.push((issue, reason));
+            }
+            TaskEvent::PlanPartReopened { issue } => {
+                tracing::info!(
+                    part = issue,
+                    "plan part opened again; the plan waits for it"
+                );
+                dropped.retain(|(n, _)| *n != issue);
+            }
+            _ => {
+                tracing::info!(part = part.issue, "plan part done");
+                dropped.retain(|(n, _)| *n != part.issue);
+                done.push(part.issue);
+            }
+        }
+    }
+    Ok(Some(Settled { done, dropped }))
 }
 
 /// Where a part stands now.
