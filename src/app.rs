@@ -135,11 +135,26 @@ async fn build_runner(
         return Ok(None);
     }
     let mut runner = Runner::new(&config.data_dir, run_config.clone())?;
+    let instance = crate::run::runner::instance_label(&config.data_dir);
     if run_config.meter.enabled {
-        let instance = crate::run::runner::instance_label(&config.data_dir);
         runner.meter = Some(Arc::new(
             crate::run::meter_host::MeterHost::start(run_config, &instance).await?,
         ));
+    }
+    let local_engine = run_config.sandbox == crate::config::run::SandboxKind::Process
+        || run_config.docker.engine().is_local();
+    if run_config.egress.enabled && local_engine {
+        runner.egress = Some(Arc::new(crate::run::egress_host::EgressHost::new(
+            run_config,
+            &instance,
+            runner.meter.as_deref(),
+        )?));
+    } else if run_config.egress.enabled {
+        // The proxy would listen on this host, which another host's containers cannot reach.
+        tracing::warn!(
+            "egress: the Docker engine is on another host, so runs get no egress proxy; \
+             repositories that list `egress:` hosts will be told so"
+        );
     }
     Ok(Some(Arc::new(runner)))
 }

@@ -35,13 +35,14 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
     // The egress proxy between sandboxes and the hosts their repository allows.
     ("egress", &["github", "locks"]),
     // The server's, the App's and each repository's configuration.
-    ("config", &["db", "github", "locks", "meter"]),
+    ("config", &["db", "egress", "github", "locks", "meter"]),
     // An agent run: workspace, sandbox, agent rounds, gates, review, publish.
     (
         "run",
         &[
             "config",
             "db",
+            "egress",
             "github",
             "job_error",
             "locks",
@@ -55,6 +56,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
         &[
             "config",
             "db",
+            "egress",
             "github",
             "job_error",
             "locks",
@@ -67,28 +69,29 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
     (
         "server",
         &[
-            "config", "db", "engine", "github", "locks", "meter", "reply", "run",
+            "config", "db", "egress", "engine", "github", "locks", "meter", "reply", "run",
         ],
     ),
     // Operator commands.
     (
         "cli",
         &[
-            "config", "db", "engine", "github", "locks", "meter", "reply", "run",
+            "config", "db", "egress", "engine", "github", "locks", "meter", "reply", "run",
         ],
     ),
     // Wiring: starts the server, the engine and the run backend.
     (
         "app",
         &[
-            "config", "db", "engine", "github", "locks", "meter", "reply", "run", "server",
+            "config", "db", "egress", "engine", "github", "locks", "meter", "reply", "run",
+            "server",
         ],
     ),
     // `bosun demo`: the App against the built-in GitHub simulator.
     (
         "demo",
         &[
-            "app", "config", "db", "engine", "github", "locks", "meter", "reply", "run",
+            "app", "config", "db", "egress", "engine", "github", "locks", "meter", "reply", "run",
         ],
     ),
 ];

@@ -36,6 +36,42 @@ pub struct RunConfig {
     pub meter: MeterConfig,
     /// Scheduled work in named repositories (besides `bosun job add`'s).
     pub jobs: Vec<bosun_core::repo_config::jobs::JobSpec>,
+    /// The egress proxy through which runs reach the hosts their repository lists.
+    pub egress: EgressConfig,
+}
+
+/// What the server allows the hosts a repository lists under `egress:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EgressConfig {
+    /// Off: no run reaches anything, whatever its repository lists.
+    pub enabled: bool,
+    /// When not empty, the only hosts any repository may list (`name` or `*.domain`).
+    pub allow: Vec<String>,
+    /// The ports runs may reach.
+    pub ports: Vec<u16>,
+    /// Address ranges a listed name may resolve to though they are not public (an intranet
+    /// registry): `10.1.2.0/24`, `fd00::/8`, or an address. Loopback, private and link-local
+    /// addresses are refused otherwise.
+    pub trusted_ranges: Vec<String>,
+}
+
+impl Default for EgressConfig {
+    fn default() -> Self {
+        EgressConfig {
+            enabled: true,
+            allow: Vec::new(),
+            ports: vec![80, 443],
+            trusted_ranges: Vec::new(),
+        }
+    }
+}
+
+impl EgressConfig {
+    /// The server's clamp on what repositories list.
+    pub fn allowlist(&self) -> bosun_core::egress::Allowlist {
+        bosun_core::egress::Allowlist::parse(&self.allow).unwrap_or_default()
+    }
 }
 
 /// The metering proxy: agents get a per-run token and the proxy's address instead of a model
@@ -216,6 +252,7 @@ impl Default for RunConfig {
             router: RouterConfig::default(),
             meter: MeterConfig::default(),
             jobs: Vec::new(),
+            egress: EgressConfig::default(),
         }
     }
 }
@@ -338,6 +375,13 @@ impl RunConfig {
         }
         bosun_core::repo_config::jobs::check(&self.jobs, false)
             .map_err(|why| anyhow::anyhow!("jobs: {why}"))?;
+        bosun_core::egress::Allowlist::parse(&self.egress.allow)
+            .map_err(|why| anyhow::anyhow!("egress.allow: {why}"))?;
+        for range in &self.egress.trusted_ranges {
+            range
+                .parse::<crate::egress::addresses::Range>()
+                .map_err(|why| anyhow::anyhow!("egress.trusted_ranges: {why}"))?;
+        }
         for name in self.model_map.agents() {
             if !self.agents.contains_key(name) {
                 anyhow::bail!("`model_map` names the agent `{name}`, which is not among the configured agents");
@@ -610,6 +654,7 @@ mod tests {
         assert_eq!(example.peer_review, PeerReview::default());
         assert_eq!(example.limits, Limits::default());
         assert_eq!(example.default_agent, "claude");
+        assert_eq!(example.egress, EgressConfig::default());
     }
 
     #[test]
@@ -625,6 +670,16 @@ mod tests {
         assert!(RunConfig::parse("sandbox: vm\n").is_err());
         assert!(RunConfig::parse("typo: 1\n").is_err());
         assert!(RunConfig::parse("model_map: {nobody: {simple: m}}\n").is_err());
+        let ip_listed = RunConfig::parse("egress: {allow: [10.0.0.1]}\n").unwrap_err();
+        assert!(
+            ip_listed.to_string().contains("egress.allow"),
+            "{ip_listed}"
+        );
+        let bad_range = RunConfig::parse("egress: {trusted_ranges: [intranet]}\n").unwrap_err();
+        assert!(
+            bad_range.to_string().contains("egress.trusted_ranges"),
+            "{bad_range}"
+        );
     }
 
     #[test]

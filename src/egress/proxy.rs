@@ -268,12 +268,12 @@ async fn checked_connect(
             status: "502 Bad Gateway",
             reason: format!("{name} does not resolve: {e}"),
         })?;
-    let Some(first) = addresses.first().copied() else {
+    if addresses.is_empty() {
         return Err(Refusal {
             status: "502 Bad Gateway",
             reason: format!("{name} resolves to no address"),
         });
-    };
+    }
     for address in &addresses {
         if let Some(why) = unreachable(address.ip(), &settings.trusted_ranges) {
             return Err(Refusal::forbidden(format!(
@@ -282,20 +282,22 @@ async fn checked_connect(
             )));
         }
     }
-    match tokio::time::timeout(settings.connect_timeout, TcpStream::connect(first)).await {
-        Ok(Ok(stream)) => {
-            let _ = stream.set_nodelay(true);
-            Ok(stream)
+    // Each checked address in the resolver's order, until one answers.
+    let mut last = String::new();
+    for address in &addresses {
+        match tokio::time::timeout(settings.connect_timeout, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Ok(Err(e)) => last = format!("connecting to {name} ({address}) failed: {e}"),
+            Err(_) => last = format!("connecting to {name} ({address}) took too long"),
         }
-        Ok(Err(e)) => Err(Refusal {
-            status: "502 Bad Gateway",
-            reason: format!("connecting to {name} failed: {e}"),
-        }),
-        Err(_) => Err(Refusal {
-            status: "504 Gateway Timeout",
-            reason: format!("connecting to {name} took too long"),
-        }),
     }
+    Err(Refusal {
+        status: "502 Bad Gateway",
+        reason: last,
+    })
 }
 
 /// Why a run may not reach `ip`: forbidden and in no range the server trusts.

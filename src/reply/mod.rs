@@ -279,6 +279,9 @@ fn run_steps(state: &TaskState) -> String {
     for fix in &run.relaunches {
         out.push_str(&format!("- 🔧 Relaunched the agent: {fix}\n"));
     }
+    if !run.egress_refused.is_empty() {
+        out.push_str(&egress_refused_line(&run.egress_refused));
+    }
     if run.stalls > 0 {
         out.push_str(&format!(
             "- ⚠️ The agent printed nothing for {} and was restarted ({}×)\n",
@@ -404,6 +407,24 @@ pub fn config_error(error: &str, key: &str) -> String {
     )
 }
 
+/// The hosts the egress proxy refused to the run, and what a maintainer can do about it.
+fn egress_refused_line(hosts: &[String]) -> String {
+    let shown: Vec<String> = hosts
+        .iter()
+        .take(10)
+        .map(|h| format!("`{}`", h.replace('`', "'")))
+        .collect();
+    let more = match hosts.len().saturating_sub(10) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    format!(
+        "- 🚫 Refused by the egress proxy: {}{more}. If the run needs them, add the hosts to \
+         `egress:` in `.github/bosun.yml`\n",
+        shown.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,6 +465,24 @@ mod tests {
             },
             TaskEvent::Started { attempt: 1 },
         ]
+    }
+
+    #[test]
+    fn refused_hosts_are_listed_with_what_to_do_and_a_long_list_is_cut() {
+        let hosts: Vec<String> = (1..=12).map(|i| format!("h{i}.example:443")).collect();
+        let line = egress_refused_line(&hosts);
+        assert!(
+            line.contains("`h1.example:443`, `h2.example:443`"),
+            "{line}"
+        );
+        assert!(line.contains("`h10.example:443` and 2 more."), "{line}");
+        assert!(!line.contains("h11.example"), "{line}");
+        assert!(
+            line.contains("add the hosts to `egress:` in `.github/bosun.yml`"),
+            "{line}"
+        );
+        let odd = egress_refused_line(&["a`b:80".to_string()]);
+        assert!(odd.contains("`a'b:80`"), "{odd}");
     }
 
     #[test]

@@ -305,3 +305,12 @@ pub fn budget_refused(why: &str, key: &str) -> String {
         key,
     )
 }
+
+/// How an attempt ends when its repository lists `egress:` hosts this server cannot give.
+pub fn egress_unavailable() -> String {
+    "🚫 Not started: the repository lists `egress:` hosts, but this server gives runs no egress \
+     proxy (its `egress.enabled` is off, or its agents run on another host's Docker engine, \
+     which the proxy cannot reach). Remove `egress:` from `.github/bosun.yml`, or ask the \
+     server's operator."
+        .to_string()
+}

@@ -22,6 +22,9 @@ pub struct GateRun<'a> {
     pub limits: Limits,
     pub deadline: Duration,
     pub user: (u32, u32),
+    /// The egress proxy's network and variables, when the run has a way out.
+    pub network: Option<String>,
+    pub env: Vec<(String, String)>,
 }
 
 /// Runs every gate (all of them, even after one failed, so one round reports everything that
@@ -42,9 +45,12 @@ pub async fn run_gates(
             workspace: run.workspace.to_path_buf(),
             inputs: None,
             script: gate.run.clone(),
-            env: vec![("CI".into(), "true".into())],
+            env: [("CI".to_string(), "true".to_string())]
+                .into_iter()
+                .chain(run.env.iter().cloned())
+                .collect(),
             network: false,
-            private_network: None,
+            private_network: run.network.clone(),
             limits: run.limits.clone(),
             deadline: run.deadline,
             user: run.user,

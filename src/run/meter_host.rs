@@ -83,6 +83,11 @@ impl MeterHost {
         }
     }
 
+    /// The address the proxy listens on: its network's gateway, or loopback.
+    pub fn gateway(&self) -> IpAddr {
+        self.proxy.local_addr().ip()
+    }
+
     /// The base URL an agent uses for `provider`.
     pub fn base_url(&self, provider: Provider) -> String {
         format!("{}{}", self.origin, provider.base_path())
@@ -112,7 +117,11 @@ fn upstream(u: &UpstreamConfig) -> anyhow::Result<UpstreamApi> {
 }
 
 /// The internal network's gateway address, creating the network on first use.
-async fn private_network(docker: &Docker, name: &str, instance: &str) -> anyhow::Result<IpAddr> {
+pub(super) async fn private_network(
+    docker: &Docker,
+    name: &str,
+    instance: &str,
+) -> anyhow::Result<IpAddr> {
     let found = match docker.inspect_network(name, None).await {
         Ok(n) => n,
         Err(DockerError::DockerResponseServerError {

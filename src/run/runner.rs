@@ -29,6 +29,8 @@ pub struct Runner {
     pub meter: Option<std::sync::Arc<super::meter_host::MeterHost>>,
     /// Runs going per agent vendor (`limits.max_runs_per_vendor`).
     pub vendor_slots: super::vendor_slots::VendorSlots,
+    /// The egress proxy, when `egress.enabled` and the sandboxes can reach it.
+    pub egress: Option<std::sync::Arc<super::egress_host::EgressHost>>,
 }
 
 impl Runner {
@@ -75,6 +77,7 @@ impl Runner {
             turns: std::sync::atomic::AtomicUsize::new(0),
             meter: None,
             vendor_slots: super::vendor_slots::VendorSlots::default(),
+            egress: None,
         }
     }
 }

@@ -64,6 +64,8 @@ impl fmt::Display for HostPattern {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Allowlist {
     patterns: Vec<HostPattern>,
+    /// The server's clamp: when not empty, a host must match one of these too.
+    within: Vec<HostPattern>,
 }
 
 impl Allowlist {
@@ -73,7 +75,17 @@ impl Allowlist {
             .iter()
             .map(|e| HostPattern::parse(e.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Allowlist { patterns })
+        Ok(Allowlist {
+            patterns,
+            within: Vec::new(),
+        })
+    }
+
+    /// This list narrowed to the hosts `server` allows too (a server that lists none narrows
+    /// nothing).
+    pub fn within(mut self, server: &Allowlist) -> Allowlist {
+        self.within = server.patterns.clone();
+        self
     }
 
     pub fn is_empty(&self) -> bool {
@@ -84,7 +96,10 @@ impl Allowlist {
     /// never is.
     pub fn allows(&self, host: &str) -> bool {
         match normalize(host) {
-            Ok(host) => self.patterns.iter().any(|p| p.matches(&host)),
+            Ok(host) => {
+                self.patterns.iter().any(|p| p.matches(&host))
+                    && (self.within.is_empty() || self.within.iter().any(|p| p.matches(&host)))
+            }
             Err(_) => false,
         }
     }
@@ -203,6 +218,18 @@ mod tests {
         }
         let err = Allowlist::parse(&["ok.example.org", "bad example"]).unwrap_err();
         assert!(err.contains("bad example"), "{err}");
+    }
+
+    #[test]
+    fn the_server_narrows_what_a_repository_lists() {
+        let repo = Allowlist::parse(&["*.example.org", "other.example.net"]).unwrap();
+        let server = Allowlist::parse(&["pkg.example.org"]).unwrap();
+        let clamped = repo.clone().within(&server);
+        assert!(clamped.allows("pkg.example.org"));
+        assert!(!clamped.allows("evil.example.org"));
+        assert!(!clamped.allows("other.example.net"));
+        let unclamped = repo.within(&Allowlist::default());
+        assert!(unclamped.allows("evil.example.org"));
     }
 
     #[test]

@@ -108,9 +108,11 @@ impl Pipeline<'_> {
         token: &Secret,
     ) -> Sealed {
         let canary = format!("bosun-canary-{}", hex::encode(rand::random::<[u8; 16]>()));
+        let egress = self.egress_env();
         let env_of = |names: &[String]| -> Vec<(String, String)> {
             let mut env = host_env(names);
             env.push(("BOSUN_CANARY".into(), canary.clone()));
+            env.extend(egress.iter().cloned());
             env
         };
         let agent_env = self.metered_env(implementer.adapter, env_of(&implementer.agent.env));
@@ -127,6 +129,8 @@ impl Pipeline<'_> {
             .map(|(_, v)| v.clone())
             .collect();
         exact.push(token.expose().to_string());
+        // The egress token is in the proxy URLs above; on its own it is a secret too.
+        exact.extend(self.egress.get().map(|e| e.token().expose().to_string()));
         Sealed {
             agent_env,
             reviewers,

@@ -103,9 +103,14 @@ impl Pipeline<'_> {
         })
     }
 
-    /// The network metered agents join.
+    /// The network agents join: the metering proxy's (the egress proxy listens there too when
+    /// the meter is on), else the egress proxy's when the run has a way out.
     pub(super) fn agent_network(&self) -> Option<String> {
-        self.runner.meter.as_ref().and_then(|m| m.network.clone())
+        self.runner
+            .meter
+            .as_ref()
+            .and_then(|m| m.network.clone())
+            .or_else(|| self.egress_network())
     }
 
     /// The run spent its budget mid-round: the work so far is committed and pushed to the

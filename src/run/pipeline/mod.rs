@@ -35,6 +35,7 @@ mod checkout;
 mod checks;
 mod choose;
 mod command_job;
+mod egress;
 mod fetching;
 mod finish;
 mod guards;
@@ -79,6 +80,8 @@ pub async fn run_attempt(
         cancel: CancellationToken::new(),
         facts: std::sync::Mutex::new(None),
         metered: std::sync::Mutex::new(None),
+        egress: std::sync::OnceLock::new(),
+        refusals_shown: std::sync::Mutex::new(0),
         limits: std::sync::OnceLock::new(),
         learned: Default::default(),
     };
@@ -88,6 +91,7 @@ pub async fn run_attempt(
     let checkout = RemoveOnDrop(runner.workspaces.clone(), Some(p.checkout_name()));
     let result = p.run().await;
     p.end_metering();
+    p.end_egress();
     drop(_watcher);
     checkout.now().await;
     match result {
@@ -187,6 +191,10 @@ struct Pipeline<'a> {
     facts: std::sync::Mutex<Option<stats::RunFacts>>,
     /// The attempt's run on the metering proxy, once an agent was given its token.
     metered: std::sync::Mutex<Option<metering::Metered>>,
+    /// The attempt's way out through the egress proxy, when its repository lists hosts.
+    egress: std::sync::OnceLock<crate::run::egress_host::EgressRun>,
+    /// How many refused hosts the tracking comment shows already.
+    refusals_shown: std::sync::Mutex<usize>,
     /// The server's limits with the repository's budgets applied, once its config is read.
     limits: std::sync::OnceLock<crate::config::run::Limits>,
     /// What the attempt learned about the repository so far, stored when it ends.
@@ -297,6 +305,7 @@ impl Pipeline<'_> {
         // Held until the pipeline ends: one of the vendor's runs at once.
         let _vendor_slot = self.vendor_slot(&chosen).await?;
         let crew = self.ready_to_start(&chosen).await?;
+        self.open_egress(&chosen.config).await?;
         let checkout = self.check_out(&chosen).await?;
         let sealed = self.seal(&chosen.resolved, crew.reviewers, &checkout.token);
         self.work(&chosen, &crew.gate_image, checkout, sealed).await

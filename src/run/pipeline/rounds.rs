@@ -162,6 +162,7 @@ impl Pipeline<'_> {
         if result.exit.cancelled {
             return Err(Step::Stopped);
         }
+        self.note_refusals().await?;
         // What the proxy counted and priced, when there is one; else what the CLI says.
         let usage = self
             .metered_usage()
@@ -244,6 +245,8 @@ impl Pipeline<'_> {
             limits: self.runner.limits.clone(),
             deadline: work.resolved.gate_timeout,
             user: self.runner.user,
+            network: self.egress_network(),
+            env: self.egress_env(),
         };
         let results = run_gates(self.runner.sandbox.as_ref(), work.gates, &run, &self.cancel)
             .await
@@ -272,6 +275,7 @@ impl Pipeline<'_> {
         )
         .await?;
         self.learn_gates(&results, work.redactor);
+        self.note_refusals().await?;
         Ok(results)
     }
 

@@ -146,6 +146,9 @@ pub enum ProgressEvent {
         round: u32,
         fix: String,
     },
+    /// The egress proxy refused these hosts (`host:port`) to the run so far: every host the
+    /// attempt was refused, each once.
+    EgressRefused { attempt: u32, hosts: Vec<String> },
     /// The agent printed nothing for `idle_secs` and was stopped (it is restarted once).
     AgentStalled {
         attempt: u32,
@@ -306,6 +309,7 @@ impl ProgressEvent {
             | ProgressEvent::AgentRetrying { attempt, .. }
             | ProgressEvent::Waiting { attempt, .. }
             | ProgressEvent::AgentRelaunched { attempt, .. }
+            | ProgressEvent::EgressRefused { attempt, .. }
             | ProgressEvent::AgentStalled { attempt, .. }
             | ProgressEvent::AgentFinished { attempt, .. }
             | ProgressEvent::GatesRan { attempt, .. }
@@ -332,6 +336,7 @@ impl ProgressEvent {
             ProgressEvent::AgentRetrying { .. } => "agent_retrying",
             ProgressEvent::Waiting { .. } => "waiting",
             ProgressEvent::AgentRelaunched { .. } => "agent_relaunched",
+            ProgressEvent::EgressRefused { .. } => "egress_refused",
             ProgressEvent::AgentStalled { .. } => "agent_stalled",
             ProgressEvent::AgentFinished { .. } => "agent_finished",
             ProgressEvent::GatesRan { .. } => "gates_ran",

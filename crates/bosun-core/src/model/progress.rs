@@ -74,6 +74,8 @@ pub struct RunProgress {
     pub waiting: Option<String>,
     /// How far a long fetch of the repository got, until its workspace is ready.
     pub fetch: Option<FetchShown>,
+    /// Hosts the egress proxy refused to the run (`host:port`).
+    pub egress_refused: Vec<String>,
     /// How often the agent was stopped for silence, and after how long.
     pub stalls: u32,
     pub stall_secs: u64,
@@ -183,6 +185,7 @@ impl TaskState {
             }
             ProgressEvent::Waiting { reason, .. } => self.run.waiting = Some(reason.clone()),
             ProgressEvent::AgentRelaunched { fix, .. } => self.run.relaunches.push(fix.clone()),
+            ProgressEvent::EgressRefused { hosts, .. } => self.run.egress_refused = hosts.clone(),
             ProgressEvent::AgentStalled { idle_secs, .. } => {
                 self.run.stalls += 1;
                 self.run.stall_secs = *idle_secs;

@@ -45,6 +45,10 @@ pub struct RepoConfig {
     /// Whether the agent's container may reach the network (gates never do). Clamped by the
     /// server's `limits.allow_network`.
     pub network: bool,
+    /// Hosts the set-up, the agent and the gates may fetch from, through bosun's egress proxy
+    /// (package registries and the like): `host.example.org` or `*.example.org`. Clamped by
+    /// the server's `egress`. Empty: no way out.
+    pub egress: Vec<String>,
     /// How many agent rounds a task may take: a failing gate sends its log back to the agent
     /// for another round until this many ran. Clamped by the server's `limits.max_rounds`.
     pub rounds: u32,
@@ -133,6 +137,7 @@ impl Default for RepoConfig {
             agent: AgentDefaults::default(),
             gates: Vec::new(),
             network: false,
+            egress: Vec::new(),
             rounds: 3,
             timeouts: Timeouts::default(),
             instructions: None,
@@ -321,6 +326,8 @@ fn validate(config: &RepoConfig) -> Result<(), Invalid> {
     if let Some(name) = &config.agent.name {
         check_agent_name(name)?;
     }
+    crate::egress::Allowlist::parse(&config.egress)
+        .map_err(|why| Invalid::new(Key::TopLevel("egress"), why))?;
     for name in &config.peer_review.reviewers {
         check_agent_name(name).map_err(|_| {
             let message = format!(
@@ -541,6 +548,16 @@ mod tests {
     }
 
     #[test]
+    fn egress_lists_host_names_and_a_bad_one_is_named() {
+        let config = parse_ok("egress: [registry.example.org, '*.cdn.example.net']");
+        assert_eq!(config.egress, ["registry.example.org", "*.cdn.example.net"]);
+        let err = parse_repo_config("network: false\negress:\n  - 169.254.169.254\n").unwrap_err();
+        assert!(err.message.contains("169.254.169.254"), "{err:?}");
+        assert!(err.message.contains("IP address"), "{err:?}");
+        assert_eq!(err.line, Some(2));
+    }
+
+    #[test]
     fn empty_mapping_and_empty_agent_are_defaults() {
         assert_eq!(parse_ok("{}"), RepoConfig::default());
         assert_eq!(parse_ok("agent: {}"), RepoConfig::default());
@@ -567,6 +584,7 @@ mod tests {
             "peer_review:",
             "enabled:",
             "reviewers:",
+            "egress:",
         ];
         for key in keys {
             assert!(example.contains(key), "examples/bosun.yml lacks {key}");

@@ -1,0 +1,211 @@
+//! A repository that lists `egress:` hosts, end to end in Docker: its gate fetches a file from a
+//! package registry through bosun's egress proxy and the draft pull request opens; a host it
+//! does not list is refused and named in the tracking comment.
+//!
+//! The "registry" is a small HTTP server on this machine's loopback. The containers have no
+//! route anywhere but to the proxy, on the gateway of the internal network bosun makes for the
+//! run; the proxy, on the host, resolves `localhost` and reaches the registry because the
+//! test's server configuration trusts the loopback addresses (as an operator trusts an
+//! intranet registry) and allows the registry's port. The agent is the `command` adapter with
+//! a one-line script, so no model is involved.
+
+#[path = "support/images.rs"]
+mod images;
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::agent_app::AgentApp;
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Generous for a slow CI machine: one task's containers, each waited for two minutes at most.
+const DOCKER_TEST_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Serves `dependency 1.0` at every path on 127.0.0.1 and keeps the request lines it got.
+async fn registry() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf);
+                log.lock()
+                    .unwrap()
+                    .push(head.lines().next().unwrap_or_default().to_string());
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\nConnection: close\r\n\r\n\
+                          dependency 1.0\n",
+                    )
+                    .await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// The server's configuration: one `command` agent that changes a file, the egress proxy
+/// allowed to reach the registry's port on loopback.
+fn server_config(image: &str, port: u16) -> String {
+    // The agent: change a file, then say it is done in the command adapter's protocol.
+    let program = r#"sh -c "echo changed > hello.txt; echo '{\"type\":\"result\",\"ok\":true,\"message\":\"done\"}'""#;
+    format!(
+        "default_agent: shell\n\
+         agents:\n  shell:\n    adapter: command\n    image: {image}\n    program: >-\n      {program}\n\
+         limits:\n  memory_mb: 256\n  cpus: 1\n\
+         egress:\n  ports: [80, 443, {port}]\n  trusted_ranges: ['127.0.0.1', '::1']\n"
+    )
+}
+
+/// Removes, when dropped, the internal network bosun made for the run's egress proxy.
+fn network_of(run: &AgentApp) -> images::NetworkGone {
+    images::NetworkGone(format!(
+        "bosun-egress-{}",
+        bosun::run::runner::instance_label(run.app.data_dir.path())
+    ))
+}
+
+/// The repository's configuration: `egress:` lists `localhost`; the gate fetches `url`.
+fn repo_config(url: &str) -> String {
+    format!(
+        "egress: [localhost]\nrounds: 1\npeer_review:\n  enabled: false\n\
+         gates:\n  - name: dependency\n    run: wget -q -O /tmp/dep {url} && grep -q dependency /tmp/dep\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_fetches_from_a_listed_host_through_the_proxy_and_the_pull_request_opens() {
+    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let (port, seen) = registry().await;
+        let image = images::busybox_image();
+        let run = AgentApp::start_with_config(
+            &server_config(&image, port),
+            &repo_config(&format!("http://localhost:{port}/dep.txt")),
+        )
+        .await;
+        let _network = network_of(&run);
+        let gh = &run.app.github;
+        let issue = run
+            .label_and_wait(
+                "Use the dependency",
+                "Fetch it in the gate.",
+                |gh, issue| {
+                    has_label(gh, issue, "bosun:done")
+                        || has_label(gh, issue, "bosun:needs-review")
+                        || has_label(gh, issue, "bosun:failed")
+                },
+            )
+            .await;
+        let comment = tracking(gh, issue);
+        assert!(has_label(gh, issue, "bosun:done"), "{comment}");
+        assert_eq!(gh.pulls(REPO).len(), 1, "{comment}");
+        assert!(
+            !comment.contains("Refused by the egress proxy"),
+            "{comment}"
+        );
+        let requests = seen.lock().unwrap().clone();
+        assert_eq!(requests, ["GET /dep.txt HTTP/1.1"], "the gate's one fetch");
+        // No proxy token reached GitHub.
+        assert!(!comment.contains("bosun-egress-"), "{comment}");
+        run.app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_the_repository_does_not_list_is_refused_and_named_in_the_tracking_comment() {
+    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let (port, seen) = registry().await;
+        let image = images::busybox_image();
+        let run = AgentApp::start_with_config(
+            &server_config(&image, port),
+            &repo_config("http://not-listed.example/dep.txt"),
+        )
+        .await;
+        let _network = network_of(&run);
+        let gh = &run.app.github;
+        let issue = run
+            .label_and_wait(
+                "Use the dependency",
+                "Fetch it in the gate.",
+                |gh, issue| {
+                    has_label(gh, issue, "bosun:needs-review")
+                        || has_label(gh, issue, "bosun:failed")
+                },
+            )
+            .await;
+        let comment = tracking(gh, issue);
+        assert!(comment.contains("Refused by the egress proxy"), "{comment}");
+        assert!(comment.contains("`not-listed.example:80`"), "{comment}");
+        assert!(comment.contains("`egress:`"), "{comment}");
+        assert!(gh.pulls(REPO).is_empty(), "{comment}");
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "nothing reached the registry"
+        );
+        run.app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_egress_says_so_instead_of_running_without_the_hosts() {
+    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let (port, seen) = registry().await;
+        let image = images::busybox_image();
+        let server =
+            server_config(&image, port).replace("egress:\n", "egress:\n  enabled: false\n");
+        let run = AgentApp::start_with_config(
+            &server,
+            &repo_config(&format!("http://localhost:{port}/dep.txt")),
+        )
+        .await;
+        let _network = network_of(&run);
+        let gh = &run.app.github;
+        let issue = run
+            .label_and_wait(
+                "Use the dependency",
+                "Fetch it in the gate.",
+                |gh, issue| has_label(gh, issue, "bosun:failed"),
+            )
+            .await;
+        let comment = tracking(gh, issue);
+        assert!(
+            comment.contains(
+                "the repository lists `egress:` hosts, but this server gives runs no egress proxy"
+            ),
+            "{comment}"
+        );
+        assert!(gh.pulls(REPO).is_empty(), "{comment}");
+        assert!(seen.lock().unwrap().is_empty());
+        run.app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
