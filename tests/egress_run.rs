@@ -209,3 +209,122 @@ async fn a_server_without_egress_says_so_instead_of_running_without_the_hosts() 
     .await
     .expect("test timed out");
 }
+
+/// A repository whose `setup:` is `setup` (YAML list items) and whose gate checks `dep.txt`.
+fn setup_config(setup: &str, extra: &str) -> String {
+    format!(
+        "egress: [localhost]\nrounds: 1\npeer_review:\n  enabled: false\n{extra}\
+         setup:\n{setup}\
+         gates:\n  - name: dependency\n    run: grep -q dependency dep.txt\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_up_fetches_a_dependency_that_the_gate_then_finds() {
+    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let (port, seen) = registry().await;
+        let image = images::busybox_image();
+        let setup = format!("  - wget -q -O dep.txt http://localhost:{port}/dep.txt\n");
+        let run =
+            AgentApp::start_with_config(&server_config(&image, port), &setup_config(&setup, ""))
+                .await;
+        let _network = network_of(&run);
+        let gh = &run.app.github;
+        let issue = run
+            .label_and_wait("Use the dependency", "Set it up first.", |gh, issue| {
+                has_label(gh, issue, "bosun:done")
+                    || has_label(gh, issue, "bosun:needs-review")
+                    || has_label(gh, issue, "bosun:failed")
+            })
+            .await;
+        let comment = tracking(gh, issue);
+        assert!(has_label(gh, issue, "bosun:done"), "{comment}");
+        assert!(comment.contains("Set-up ("), "{comment}");
+        assert!(
+            comment.contains("`wget -q -O dep.txt http://localhost:"),
+            "{comment}"
+        );
+        assert_eq!(gh.pulls(REPO).len(), 1, "{comment}");
+        assert_eq!(seen.lock().unwrap().len(), 1, "set-up fetched once");
+        run.app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_set_up_ends_the_task_before_the_agent_starts() {
+    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let (port, _seen) = registry().await;
+        let image = images::busybox_image();
+        let setup = "  - echo the registry is down; exit 3\n  - echo never runs\n";
+        let run =
+            AgentApp::start_with_config(&server_config(&image, port), &setup_config(setup, ""))
+                .await;
+        let _network = network_of(&run);
+        let gh = &run.app.github;
+        let issue = run
+            .label_and_wait("Use the dependency", "Set it up first.", |gh, issue| {
+                has_label(gh, issue, "bosun:needs-review") || has_label(gh, issue, "bosun:failed")
+            })
+            .await;
+        let comment = tracking(gh, issue);
+        assert!(has_label(gh, issue, "bosun:needs-review"), "{comment}");
+        assert!(
+            comment.contains("Set-up failed: `echo the registry is down; exit 3` exited with 3"),
+            "{comment}"
+        );
+        assert!(
+            comment.contains("the registry is down"),
+            "its log: {comment}"
+        );
+        assert!(!comment.contains("never runs"), "{comment}");
+        assert!(
+            !comment.contains("Agent `shell`"),
+            "the agent never started: {comment}"
+        );
+        assert!(gh.pulls(REPO).is_empty(), "{comment}");
+        run.app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_up_that_hangs_is_stopped_at_its_limit() {
+    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let (port, _seen) = registry().await;
+        let image = images::busybox_image();
+        // One minute is the shortest limit a repository can set.
+        let run = AgentApp::start_with_config(
+            &server_config(&image, port),
+            &setup_config("  - sleep 600\n", "timeouts:\n  setup_minutes: 1\n"),
+        )
+        .await;
+        let _network = network_of(&run);
+        let gh = &run.app.github;
+        let issue = run
+            .label_and_wait("Use the dependency", "Set it up first.", |gh, issue| {
+                has_label(gh, issue, "bosun:needs-review") || has_label(gh, issue, "bosun:failed")
+            })
+            .await;
+        let comment = tracking(gh, issue);
+        assert!(
+            comment.contains("Set-up failed: `sleep 600` ran past its 1m 0s limit"),
+            "{comment}"
+        );
+        assert!(!comment.contains("Agent `shell`"), "{comment}");
+        run.app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}

@@ -169,6 +169,7 @@ pub struct Limits {
     pub max_rounds: u32,
     pub max_agent_minutes: u32,
     pub max_gate_minutes: u32,
+    pub max_setup_minutes: u32,
     /// An agent that prints nothing for this many seconds is stuck: it is stopped and started
     /// again once, then the task fails.
     pub agent_idle_secs: u64,
@@ -207,6 +208,7 @@ impl Default for Limits {
             max_rounds: 5,
             max_agent_minutes: 60,
             max_gate_minutes: 30,
+            max_setup_minutes: 30,
             agent_idle_secs: 600,
             breaker_failures: 3,
             breaker_cooldown_minutes: 30,
@@ -267,6 +269,8 @@ pub struct Resolved {
     pub rounds: u32,
     pub agent_timeout: std::time::Duration,
     pub gate_timeout: std::time::Duration,
+    /// One set-up command's deadline.
+    pub setup_timeout: std::time::Duration,
     /// Silence after which the agent counts as stuck.
     pub idle: std::time::Duration,
     pub network: bool,
@@ -443,6 +447,11 @@ impl RunConfig {
                     .min(self.limits.max_agent_minutes),
             ),
             gate_timeout: minutes(repo.timeouts.gate_minutes.min(self.limits.max_gate_minutes)),
+            setup_timeout: minutes(
+                repo.timeouts
+                    .setup_minutes
+                    .min(self.limits.max_setup_minutes),
+            ),
             idle: std::time::Duration::from_secs(self.limits.agent_idle_secs.max(1)),
             network: repo.network && self.limits.allow_network,
         })

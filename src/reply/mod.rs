@@ -25,7 +25,7 @@ pub use schedule::scheduled_issue_body;
 
 use crate::db::TaskRow;
 use bosun_core::marker::TrackingMarker;
-use bosun_core::model::{TaskKind, TaskState, TaskStatus};
+use bosun_core::model::{GateSummary, TaskKind, TaskState, TaskStatus};
 
 /// Marks a reply to one command of one delivery, so a retried job finds the reply it already
 /// posted instead of posting a second one.
@@ -259,6 +259,11 @@ fn run_steps(state: &TaskState) -> String {
     out.push_str(&format!(
         "- [x] Workspace ready: branch `{branch}` from `{base}`\n"
     ));
+    if !run.setup.is_empty() {
+        let secs: u64 = run.setup.iter().map(|g| g.secs).sum();
+        let title = format!("Set-up ({})", human_duration(secs));
+        out.push_str(&checks_block(&title, &run.setup));
+    }
     if let Some(agent) = &run.agent {
         let running = run.agent_running && state.status.is_active();
         let sandbox = match run.sandbox.as_deref() {
@@ -290,20 +295,8 @@ fn run_steps(state: &TaskState) -> String {
         ));
     }
     if !run.gates.is_empty() {
-        let lines: Vec<String> = run.gates.iter().map(gate_line).collect();
-        out.push_str(&format!(
-            "- {} Gates (round {}): {}\n",
-            check(run.gates.iter().all(|g| g.ok)),
-            run.gates_round,
-            lines.join(" · ")
-        ));
-        for g in run.gates.iter().filter(|g| !g.ok && !g.tail.is_empty()) {
-            out.push_str(&format!(
-                "\n<details><summary>Log of `{}` (end)</summary>\n\n{}\n\n</details>\n\n",
-                g.name.replace('`', "'"),
-                fenced(&g.tail)
-            ));
-        }
+        let title = format!("Gates (round {})", run.gates_round);
+        out.push_str(&checks_block(&title, &run.gates));
     }
     out.push_str(&peer::peer_steps(run, state.status.is_active()));
     if let Some(sha) = &run.pushed_sha {
@@ -405,6 +398,25 @@ pub fn config_error(error: &str, key: &str) -> String {
         ),
         key,
     )
+}
+
+/// A line of commands with their verdicts (the set-up's, a round's gates'), and the end of each
+/// failing one's log.
+fn checks_block(title: &str, results: &[GateSummary]) -> String {
+    let lines: Vec<String> = results.iter().map(gate_line).collect();
+    let mut out = format!(
+        "- {} {title}: {}\n",
+        check(results.iter().all(|g| g.ok)),
+        lines.join(" · ")
+    );
+    for g in results.iter().filter(|g| !g.ok && !g.tail.is_empty()) {
+        out.push_str(&format!(
+            "\n<details><summary>Log of `{}` (end)</summary>\n\n{}\n\n</details>\n\n",
+            g.name.replace('`', "'"),
+            fenced(&g.tail)
+        ));
+    }
+    out
 }
 
 /// The hosts the egress proxy refused to the run, and what a maintainer can do about it.

@@ -314,3 +314,24 @@ pub fn egress_unavailable() -> String {
      server's operator."
         .to_string()
 }
+
+/// How an attempt ends when a set-up command failed: the agent never started.
+pub fn setup_failed(step: &GateSummary, limit: Duration) -> String {
+    let how = if step.timed_out {
+        format!(
+            "ran past its {} limit and was stopped",
+            human_duration(limit.as_secs())
+        )
+    } else {
+        match step.exit_code {
+            Some(code) => format!("exited with {code}"),
+            None => "ended without an exit code".to_string(),
+        }
+    };
+    format!(
+        "🧰 Set-up failed: `{}` {how}, so the agent did not start. Its log is above. Fix \
+         `setup:` in `.github/bosun.yml` (a host it needs goes under `egress:`; a slow step may \
+         need a longer `timeouts.setup_minutes`), then `retry`.",
+        code_safe(&step.name)
+    )
+}

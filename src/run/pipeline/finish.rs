@@ -69,6 +69,10 @@ impl Pipeline<'_> {
             redactor: &sealed.redactor,
             token,
         };
+        // A plan changes no code: it needs nothing installed.
+        if !matches!(mode, Mode::Plan(_)) {
+            self.set_up(&work, &chosen.config.setup).await?;
+        }
         let rounds = (1, chosen.resolved.rounds);
         let done = match self.rounds(&work, &mut input, &mut mode, rounds).await {
             Err(Step::BudgetSpent(why)) if matches!(mode, Mode::Implement) => {

@@ -49,6 +49,7 @@ mod review;
 mod rounds;
 mod route;
 mod services;
+mod setup;
 mod stats;
 
 use guards::{AbortOnDrop, RemoveOnDrop};

@@ -490,7 +490,7 @@ pub(super) fn run_usage(u: Usage) -> RunUsage {
     }
 }
 
-fn gate_summary(g: &GateResult, redactor: &Redactor) -> GateSummary {
+pub(super) fn gate_summary(g: &GateResult, redactor: &Redactor) -> GateSummary {
     let tail = if g.ok {
         String::new()
     } else {

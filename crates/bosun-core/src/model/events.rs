@@ -161,6 +161,11 @@ pub enum ProgressEvent {
         usage: RunUsage,
         elapsed_secs: u64,
     },
+    /// The repository's set-up commands ran before the agent (up to the first that failed).
+    SetupRan {
+        attempt: u32,
+        results: Vec<GateSummary>,
+    },
     /// The repository's gates ran after a round.
     GatesRan {
         attempt: u32,
@@ -310,6 +315,7 @@ impl ProgressEvent {
             | ProgressEvent::Waiting { attempt, .. }
             | ProgressEvent::AgentRelaunched { attempt, .. }
             | ProgressEvent::EgressRefused { attempt, .. }
+            | ProgressEvent::SetupRan { attempt, .. }
             | ProgressEvent::AgentStalled { attempt, .. }
             | ProgressEvent::AgentFinished { attempt, .. }
             | ProgressEvent::GatesRan { attempt, .. }
@@ -337,6 +343,7 @@ impl ProgressEvent {
             ProgressEvent::Waiting { .. } => "waiting",
             ProgressEvent::AgentRelaunched { .. } => "agent_relaunched",
             ProgressEvent::EgressRefused { .. } => "egress_refused",
+            ProgressEvent::SetupRan { .. } => "setup_ran",
             ProgressEvent::AgentStalled { .. } => "agent_stalled",
             ProgressEvent::AgentFinished { .. } => "agent_finished",
             ProgressEvent::GatesRan { .. } => "gates_ran",

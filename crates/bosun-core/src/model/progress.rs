@@ -74,6 +74,8 @@ pub struct RunProgress {
     pub waiting: Option<String>,
     /// How far a long fetch of the repository got, until its workspace is ready.
     pub fetch: Option<FetchShown>,
+    /// The set-up commands that ran before the agent, in order.
+    pub setup: Vec<GateSummary>,
     /// Hosts the egress proxy refused to the run (`host:port`).
     pub egress_refused: Vec<String>,
     /// How often the agent was stopped for silence, and after how long.
@@ -186,6 +188,7 @@ impl TaskState {
             ProgressEvent::Waiting { reason, .. } => self.run.waiting = Some(reason.clone()),
             ProgressEvent::AgentRelaunched { fix, .. } => self.run.relaunches.push(fix.clone()),
             ProgressEvent::EgressRefused { hosts, .. } => self.run.egress_refused = hosts.clone(),
+            ProgressEvent::SetupRan { results, .. } => self.run.setup = results.clone(),
             ProgressEvent::AgentStalled { idle_secs, .. } => {
                 self.run.stalls += 1;
                 self.run.stall_secs = *idle_secs;

@@ -45,6 +45,11 @@ pub struct RepoConfig {
     /// Whether the agent's container may reach the network (gates never do). Clamped by the
     /// server's `limits.allow_network`.
     pub network: bool,
+    /// Commands run one after the other in the checkout before the agent's first round, each
+    /// in a fresh container with the `egress` hosts reachable: what the repository needs
+    /// installed (its dependencies) before the agent and the gates can work. A failing one ends
+    /// the task before the agent starts.
+    pub setup: Vec<String>,
     /// Hosts the set-up, the agent and the gates may fetch from, through bosun's egress proxy
     /// (package registries and the like): `host.example.org` or `*.example.org`. Clamped by
     /// the server's `egress`. Empty: no way out.
@@ -116,6 +121,8 @@ pub struct Timeouts {
     pub agent_minutes: u32,
     /// One gate.
     pub gate_minutes: u32,
+    /// One set-up command.
+    pub setup_minutes: u32,
 }
 
 impl Default for Timeouts {
@@ -123,6 +130,7 @@ impl Default for Timeouts {
         Timeouts {
             agent_minutes: 30,
             gate_minutes: 10,
+            setup_minutes: 10,
         }
     }
 }
@@ -138,6 +146,7 @@ impl Default for RepoConfig {
             gates: Vec::new(),
             network: false,
             egress: Vec::new(),
+            setup: Vec::new(),
             rounds: 3,
             timeouts: Timeouts::default(),
             instructions: None,
@@ -328,6 +337,10 @@ fn validate(config: &RepoConfig) -> Result<(), Invalid> {
     }
     crate::egress::Allowlist::parse(&config.egress)
         .map_err(|why| Invalid::new(Key::TopLevel("egress"), why))?;
+    if config.setup.iter().any(|c| c.trim().is_empty()) {
+        let message = "`setup` lists commands; one of them is empty".to_string();
+        return Err(Invalid::new(Key::TopLevel("setup"), message));
+    }
     for name in &config.peer_review.reviewers {
         check_agent_name(name).map_err(|_| {
             let message = format!(
@@ -349,7 +362,8 @@ fn validate(config: &RepoConfig) -> Result<(), Invalid> {
         let message = "`rounds` must be at least 1".to_string();
         return Err(Invalid::new(Key::TopLevel("rounds"), message));
     }
-    if config.timeouts.agent_minutes == 0 || config.timeouts.gate_minutes == 0 {
+    let t = &config.timeouts;
+    if t.agent_minutes == 0 || t.gate_minutes == 0 || t.setup_minutes == 0 {
         let message = "timeouts must be at least 1 minute".to_string();
         return Err(Invalid::new(Key::TopLevel("timeouts"), message));
     }
@@ -558,6 +572,20 @@ mod tests {
     }
 
     #[test]
+    fn setup_lists_commands_with_a_limit_of_their_own() {
+        let config = parse_ok(
+            "setup: [npm ci, 'pip install -r requirements.txt']\ntimeouts: {setup_minutes: 20}\n",
+        );
+        assert_eq!(config.setup, ["npm ci", "pip install -r requirements.txt"]);
+        assert_eq!(config.timeouts.setup_minutes, 20);
+        assert_eq!(RepoConfig::default().timeouts.setup_minutes, 10);
+        let err = parse_repo_config("setup:\n  - npm ci\n  - ''\n").unwrap_err();
+        assert!(err.message.contains("empty"), "{err:?}");
+        assert_eq!(err.line, Some(1));
+        assert!(parse_repo_config("timeouts: {setup_minutes: 0}\n").is_err());
+    }
+
+    #[test]
     fn empty_mapping_and_empty_agent_are_defaults() {
         assert_eq!(parse_ok("{}"), RepoConfig::default());
         assert_eq!(parse_ok("agent: {}"), RepoConfig::default());
@@ -585,6 +613,8 @@ mod tests {
             "enabled:",
             "reviewers:",
             "egress:",
+            "setup:",
+            "setup_minutes:",
         ];
         for key in keys {
             assert!(example.contains(key), "examples/bosun.yml lacks {key}");
