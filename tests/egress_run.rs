@@ -328,3 +328,34 @@ async fn a_set_up_that_hangs_is_stopped_at_its_limit() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_up_that_fills_the_checkout_is_stopped_at_the_servers_cap() {
+    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let (port, _seen) = registry().await;
+        let image = images::busybox_image();
+        let server = server_config(&image, port).replace("  cpus: 1\n", "  cpus: 1\n  max_checkout_mb: 20\n");
+        // About 25 MiB a second, for as long as it is let.
+        let setup = "  - while true; do dd if=/dev/zero bs=1M count=5 >> big.bin 2>/dev/null; sleep 0.2; done\n";
+        let run = AgentApp::start_with_config(&server, &setup_config(setup, "")).await;
+        let _network = network_of(&run);
+        let gh = &run.app.github;
+        let issue = run
+            .label_and_wait("Use the dependency", "Set it up first.", |gh, issue| {
+                has_label(gh, issue, "bosun:needs-review") || has_label(gh, issue, "bosun:failed")
+            })
+            .await;
+        let comment = tracking(gh, issue);
+        assert!(
+            comment.contains("Set-up stopped: it wrote more than 20 MiB into the checkout"),
+            "{comment}"
+        );
+        assert!(!comment.contains("Agent `shell`"), "{comment}");
+        run.app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}

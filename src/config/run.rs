@@ -182,6 +182,9 @@ pub struct Limits {
     pub memory_mb: i64,
     pub cpus: f64,
     pub pids: i64,
+    /// How large a checkout may grow while the set-up runs (MiB): past it the set-up is
+    /// stopped, so a step that fills the disk cannot fill the server's.
+    pub max_checkout_mb: u64,
     /// Task runs at once on this server. Kept below the number of workers, so one stays free
     /// for quick jobs (webhook triggers, comment updates) while agents work.
     pub max_runs: u32,
@@ -216,6 +219,7 @@ impl Default for Limits {
             memory_mb: 4096,
             cpus: 2.0,
             pids: 512,
+            max_checkout_mb: 10 * 1024,
             max_runs: 3,
             max_runs_per_installation: 0,
             max_runs_per_repo: 0,

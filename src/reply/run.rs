@@ -335,3 +335,12 @@ pub fn setup_failed(step: &GateSummary, limit: Duration) -> String {
         code_safe(&step.name)
     )
 }
+
+/// How an attempt ends when its set-up wrote more into the checkout than the server allows.
+pub fn setup_filled_disk(max_mb: u64) -> String {
+    format!(
+        "🧰 Set-up stopped: it wrote more than {max_mb} MiB into the checkout, this server's \
+         limit (`limits.max_checkout_mb`), so the agent did not start. Install less, or into a \
+         path the repository's gates do not need, then `retry`."
+    )
+}

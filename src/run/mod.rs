@@ -2,6 +2,7 @@
 //! the result. Data moves one way: each step takes what the one before produced.
 
 pub mod agent_round;
+pub mod disk_cap;
 pub mod egress_host;
 pub mod gates;
 pub mod logs;

@@ -1,9 +1,11 @@
 //! The repository's set-up: its `setup:` commands, one after the other in fresh containers on
 //! the checkout before the agent's first round, with the `egress:` hosts reachable. A failing
-//! command ends the attempt before the agent starts; its log is in the tracking comment.
+//! command ends the attempt before the agent starts; its log is in the tracking comment. The
+//! checkout may not grow past `limits.max_checkout_mb` meanwhile.
 
 use super::rounds::{gate_summary, Work};
 use super::*;
+use crate::run::disk_cap::DiskCap;
 use crate::run::gates::run_setup;
 use bosun_core::model::ProgressEvent;
 
@@ -23,7 +25,15 @@ impl Pipeline<'_> {
             network: self.egress_network(),
             env: self.egress_env(),
         };
-        let results = run_setup(self.runner.sandbox.as_ref(), commands, &run, &self.cancel)
+        // Stopped by the task's stop, or by the cap on the checkout's size.
+        let stop = self.cancel.child_token();
+        let max_mb = self.limits().max_checkout_mb;
+        let cap = DiskCap::watch(
+            work.ws.dir.clone(),
+            max_mb.saturating_mul(1 << 20),
+            stop.clone(),
+        );
+        let results = run_setup(self.runner.sandbox.as_ref(), commands, &run, &stop)
             .await
             .map_err(|e| match e {
                 SandboxError::Unavailable(why) => Step::Job(JobError::Defer(anyhow::anyhow!(
@@ -50,6 +60,12 @@ impl Pipeline<'_> {
         )
         .await?;
         self.note_refusals().await?;
+        if cap.tripped() {
+            return Err(Step::Finish(
+                TaskStatus::NeedsReview,
+                reply::setup_filled_disk(max_mb),
+            ));
+        }
         match summaries.iter().find(|g| !g.ok) {
             Some(failed) => Err(Step::Finish(
                 TaskStatus::NeedsReview,

@@ -1,0 +1,106 @@
+//! A cap on how large a directory may grow while something writes into it: a watcher measures
+//! it every second and cancels the work once it is over. Docker cannot limit the size of a bind
+//! mount, so this is what keeps a set-up that fills the disk from filling the server's.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+/// How often the directory is measured.
+const EVERY: Duration = Duration::from_secs(1);
+
+/// Watches `dir` until dropped; cancels `work` when the directory grows past `max_bytes`.
+pub struct DiskCap {
+    tripped: Arc<AtomicBool>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl DiskCap {
+    pub fn watch(dir: PathBuf, max_bytes: u64, work: CancellationToken) -> DiskCap {
+        let tripped = Arc::new(AtomicBool::new(false));
+        let flag = tripped.clone();
+        let watcher = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(EVERY).await;
+                let measured = dir.clone();
+                let Ok(size) = tokio::task::spawn_blocking(move || size_of(&measured)).await else {
+                    return;
+                };
+                if size > max_bytes {
+                    tracing::warn!(size, max_bytes, dir = %dir.display(), "the checkout grew past its cap; stopping the work");
+                    flag.store(true, Ordering::SeqCst);
+                    work.cancel();
+                    return;
+                }
+            }
+        });
+        DiskCap { tripped, watcher }
+    }
+
+    /// Whether the directory went over the cap (and the work was cancelled for it).
+    pub fn tripped(&self) -> bool {
+        self.tripped.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for DiskCap {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
+/// The bytes of the regular files under `dir`, links not followed (a link's own size counts).
+pub fn size_of(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                total += meta.len();
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_is_measured_without_following_links() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), vec![0u8; 1000]).unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/b"), vec![0u8; 500]).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("big"), vec![0u8; 100_000]).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
+        let size = size_of(dir.path());
+        assert!((1500..2000).contains(&size), "{size}");
+    }
+
+    #[tokio::test]
+    async fn growing_past_the_cap_cancels_the_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = CancellationToken::new();
+        let cap = DiskCap::watch(dir.path().to_path_buf(), 10_000, work.clone());
+        std::fs::write(dir.path().join("small"), vec![0u8; 100]).unwrap();
+        std::fs::write(dir.path().join("big"), vec![0u8; 20_000]).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), work.cancelled())
+            .await
+            .expect("cancelled once over the cap");
+        assert!(cap.tripped());
+    }
+}
