@@ -80,6 +80,51 @@ fn network_of(run: &AgentApp) -> images::NetworkGone {
     ))
 }
 
+/// What one task came to: bosun started with these configurations, an issue labelled, and the
+/// task ended (done, needs review or failed). The registry's log and the network's guard come
+/// along; the app is shut down by [`Ended::finish`].
+struct Ended {
+    run: AgentApp,
+    _network: images::NetworkGone,
+    issue: u64,
+    comment: String,
+}
+
+impl Ended {
+    fn has(&self, label: &str) -> bool {
+        has_label(&self.run.app.github, self.issue, label)
+    }
+
+    fn pulls(&self) -> usize {
+        self.run.app.github.pulls(REPO).len()
+    }
+
+    async fn finish(self) {
+        let Ended { run, _network, .. } = self;
+        run.app.finish().await;
+    }
+}
+
+async fn task_of(server: &str, repo: &str) -> Ended {
+    let run = AgentApp::start_with_config(server, repo).await;
+    let network = network_of(&run);
+    let ended = |gh: &fake_github::FakeGitHub, issue| {
+        ["bosun:done", "bosun:needs-review", "bosun:failed"]
+            .iter()
+            .any(|l| has_label(gh, issue, l))
+    };
+    let issue = run
+        .label_and_wait("Use the dependency", "Fetch it.", ended)
+        .await;
+    let comment = tracking(&run.app.github, issue);
+    Ended {
+        run,
+        _network: network,
+        issue,
+        comment,
+    }
+}
+
 /// The repository's configuration: `egress:` lists `localhost`; the gate fetches `url`.
 fn repo_config(url: &str) -> String {
     format!(
@@ -88,35 +133,27 @@ fn repo_config(url: &str) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gate_fetches_from_a_listed_host_through_the_proxy_and_the_pull_request_opens() {
+/// Runs `body` under the file's hard limit, when Docker is there (in CI it must be).
+async fn with_docker<F: std::future::Future<Output = ()>>(body: impl FnOnce(String) -> F) {
     tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
         if !images::require_docker() {
             return;
         }
+        body(images::busybox_image()).await
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_fetches_from_a_listed_host_through_the_proxy_and_the_pull_request_opens() {
+    with_docker(|image| async move {
         let (port, seen) = registry().await;
-        let image = images::busybox_image();
-        let run = AgentApp::start_with_config(
-            &server_config(&image, port),
-            &repo_config(&format!("http://localhost:{port}/dep.txt")),
-        )
-        .await;
-        let _network = network_of(&run);
-        let gh = &run.app.github;
-        let issue = run
-            .label_and_wait(
-                "Use the dependency",
-                "Fetch it in the gate.",
-                |gh, issue| {
-                    has_label(gh, issue, "bosun:done")
-                        || has_label(gh, issue, "bosun:needs-review")
-                        || has_label(gh, issue, "bosun:failed")
-                },
-            )
-            .await;
-        let comment = tracking(gh, issue);
-        assert!(has_label(gh, issue, "bosun:done"), "{comment}");
-        assert_eq!(gh.pulls(REPO).len(), 1, "{comment}");
+        let url = format!("http://localhost:{port}/dep.txt");
+        let task = task_of(&server_config(&image, port), &repo_config(&url)).await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:done"), "{comment}");
+        assert_eq!(task.pulls(), 1, "{comment}");
         assert!(
             !comment.contains("Refused by the egress proxy"),
             "{comment}"
@@ -125,89 +162,53 @@ async fn a_gate_fetches_from_a_listed_host_through_the_proxy_and_the_pull_reques
         assert_eq!(requests, ["GET /dep.txt HTTP/1.1"], "the gate's one fetch");
         // No proxy token reached GitHub.
         assert!(!comment.contains("bosun-egress-"), "{comment}");
-        run.app.finish().await;
+        task.finish().await;
     })
-    .await
-    .expect("test timed out");
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_the_repository_does_not_list_is_refused_and_named_in_the_tracking_comment() {
-    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
-        if !images::require_docker() {
-            return;
-        }
+    with_docker(|image| async move {
         let (port, seen) = registry().await;
-        let image = images::busybox_image();
-        let run = AgentApp::start_with_config(
-            &server_config(&image, port),
-            &repo_config("http://not-listed.example/dep.txt"),
-        )
-        .await;
-        let _network = network_of(&run);
-        let gh = &run.app.github;
-        let issue = run
-            .label_and_wait(
-                "Use the dependency",
-                "Fetch it in the gate.",
-                |gh, issue| {
-                    has_label(gh, issue, "bosun:needs-review")
-                        || has_label(gh, issue, "bosun:failed")
-                },
-            )
-            .await;
-        let comment = tracking(gh, issue);
+        let url = "http://not-listed.example/dep.txt";
+        let task = task_of(&server_config(&image, port), &repo_config(url)).await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:needs-review"), "{comment}");
         assert!(comment.contains("Refused by the egress proxy"), "{comment}");
         assert!(comment.contains("`not-listed.example:80`"), "{comment}");
         assert!(comment.contains("`egress:`"), "{comment}");
-        assert!(gh.pulls(REPO).is_empty(), "{comment}");
+        assert_eq!(task.pulls(), 0, "{comment}");
         assert!(
             seen.lock().unwrap().is_empty(),
             "nothing reached the registry"
         );
-        run.app.finish().await;
+        task.finish().await;
     })
-    .await
-    .expect("test timed out");
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_without_egress_says_so_instead_of_running_without_the_hosts() {
-    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
-        if !images::require_docker() {
-            return;
-        }
+    with_docker(|image| async move {
         let (port, seen) = registry().await;
-        let image = images::busybox_image();
         let server =
             server_config(&image, port).replace("egress:\n", "egress:\n  enabled: false\n");
-        let run = AgentApp::start_with_config(
-            &server,
-            &repo_config(&format!("http://localhost:{port}/dep.txt")),
-        )
-        .await;
-        let _network = network_of(&run);
-        let gh = &run.app.github;
-        let issue = run
-            .label_and_wait(
-                "Use the dependency",
-                "Fetch it in the gate.",
-                |gh, issue| has_label(gh, issue, "bosun:failed"),
-            )
-            .await;
-        let comment = tracking(gh, issue);
+        let url = format!("http://localhost:{port}/dep.txt");
+        let task = task_of(&server, &repo_config(&url)).await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:failed"), "{comment}");
         assert!(
             comment.contains(
                 "the repository lists `egress:` hosts, but this server gives runs no egress proxy"
             ),
             "{comment}"
         );
-        assert!(gh.pulls(REPO).is_empty(), "{comment}");
+        assert_eq!(task.pulls(), 0, "{comment}");
         assert!(seen.lock().unwrap().is_empty());
-        run.app.finish().await;
+        task.finish().await;
     })
-    .await
-    .expect("test timed out");
+    .await;
 }
 
 /// A repository whose `setup:` is `setup` (YAML list items) and whose gate checks `dep.txt`.
@@ -221,61 +222,32 @@ fn setup_config(setup: &str, extra: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_up_fetches_a_dependency_that_the_gate_then_finds() {
-    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
-        if !images::require_docker() {
-            return;
-        }
+    with_docker(|image| async move {
         let (port, seen) = registry().await;
-        let image = images::busybox_image();
         let setup = format!("  - wget -q -O dep.txt http://localhost:{port}/dep.txt\n");
-        let run =
-            AgentApp::start_with_config(&server_config(&image, port), &setup_config(&setup, ""))
-                .await;
-        let _network = network_of(&run);
-        let gh = &run.app.github;
-        let issue = run
-            .label_and_wait("Use the dependency", "Set it up first.", |gh, issue| {
-                has_label(gh, issue, "bosun:done")
-                    || has_label(gh, issue, "bosun:needs-review")
-                    || has_label(gh, issue, "bosun:failed")
-            })
-            .await;
-        let comment = tracking(gh, issue);
-        assert!(has_label(gh, issue, "bosun:done"), "{comment}");
+        let task = task_of(&server_config(&image, port), &setup_config(&setup, "")).await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:done"), "{comment}");
         assert!(comment.contains("Set-up ("), "{comment}");
         assert!(
             comment.contains("`wget -q -O dep.txt http://localhost:"),
             "{comment}"
         );
-        assert_eq!(gh.pulls(REPO).len(), 1, "{comment}");
+        assert_eq!(task.pulls(), 1, "{comment}");
         assert_eq!(seen.lock().unwrap().len(), 1, "set-up fetched once");
-        run.app.finish().await;
+        task.finish().await;
     })
-    .await
-    .expect("test timed out");
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_set_up_ends_the_task_before_the_agent_starts() {
-    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
-        if !images::require_docker() {
-            return;
-        }
+    with_docker(|image| async move {
         let (port, _seen) = registry().await;
-        let image = images::busybox_image();
         let setup = "  - echo the registry is down; exit 3\n  - echo never runs\n";
-        let run =
-            AgentApp::start_with_config(&server_config(&image, port), &setup_config(setup, ""))
-                .await;
-        let _network = network_of(&run);
-        let gh = &run.app.github;
-        let issue = run
-            .label_and_wait("Use the dependency", "Set it up first.", |gh, issue| {
-                has_label(gh, issue, "bosun:needs-review") || has_label(gh, issue, "bosun:failed")
-            })
-            .await;
-        let comment = tracking(gh, issue);
-        assert!(has_label(gh, issue, "bosun:needs-review"), "{comment}");
+        let task = task_of(&server_config(&image, port), &setup_config(setup, "")).await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:needs-review"), "{comment}");
         assert!(
             comment.contains("Set-up failed: `echo the registry is down; exit 3` exited with 3"),
             "{comment}"
@@ -289,73 +261,47 @@ async fn a_failing_set_up_ends_the_task_before_the_agent_starts() {
             !comment.contains("Agent `shell`"),
             "the agent never started: {comment}"
         );
-        assert!(gh.pulls(REPO).is_empty(), "{comment}");
-        run.app.finish().await;
+        assert_eq!(task.pulls(), 0, "{comment}");
+        task.finish().await;
     })
-    .await
-    .expect("test timed out");
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_set_up_that_hangs_is_stopped_at_its_limit() {
-    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
-        if !images::require_docker() {
-            return;
-        }
+    with_docker(|image| async move {
         let (port, _seen) = registry().await;
-        let image = images::busybox_image();
         // One minute is the shortest limit a repository can set.
-        let run = AgentApp::start_with_config(
-            &server_config(&image, port),
-            &setup_config("  - sleep 600\n", "timeouts:\n  setup_minutes: 1\n"),
-        )
-        .await;
-        let _network = network_of(&run);
-        let gh = &run.app.github;
-        let issue = run
-            .label_and_wait("Use the dependency", "Set it up first.", |gh, issue| {
-                has_label(gh, issue, "bosun:needs-review") || has_label(gh, issue, "bosun:failed")
-            })
-            .await;
-        let comment = tracking(gh, issue);
+        let repo = setup_config("  - sleep 600\n", "timeouts:\n  setup_minutes: 1\n");
+        let task = task_of(&server_config(&image, port), &repo).await;
+        let comment = &task.comment;
         assert!(
             comment.contains("Set-up failed: `sleep 600` ran past its 1m 0s limit"),
             "{comment}"
         );
         assert!(!comment.contains("Agent `shell`"), "{comment}");
-        run.app.finish().await;
+        task.finish().await;
     })
-    .await
-    .expect("test timed out");
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_set_up_that_fills_the_checkout_is_stopped_at_the_servers_cap() {
-    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
-        if !images::require_docker() {
-            return;
-        }
+    with_docker(|image| async move {
         let (port, _seen) = registry().await;
-        let image = images::busybox_image();
-        let server = server_config(&image, port).replace("  cpus: 1\n", "  cpus: 1\n  max_checkout_mb: 20\n");
+        let server = server_config(&image, port)
+            .replace("  cpus: 1\n", "  cpus: 1\n  max_checkout_mb: 20\n");
         // About 25 MiB a second, for as long as it is let.
-        let setup = "  - while true; do dd if=/dev/zero bs=1M count=5 >> big.bin 2>/dev/null; sleep 0.2; done\n";
-        let run = AgentApp::start_with_config(&server, &setup_config(setup, "")).await;
-        let _network = network_of(&run);
-        let gh = &run.app.github;
-        let issue = run
-            .label_and_wait("Use the dependency", "Set it up first.", |gh, issue| {
-                has_label(gh, issue, "bosun:needs-review") || has_label(gh, issue, "bosun:failed")
-            })
-            .await;
-        let comment = tracking(gh, issue);
+        let setup = "  - while true; do dd if=/dev/zero bs=1M count=5 >> big.bin 2>/dev/null; \
+                     sleep 0.2; done\n";
+        let task = task_of(&server, &setup_config(setup, "")).await;
+        let comment = &task.comment;
         assert!(
             comment.contains("Set-up stopped: it wrote more than 20 MiB into the checkout"),
             "{comment}"
         );
         assert!(!comment.contains("Agent `shell`"), "{comment}");
-        run.app.finish().await;
+        task.finish().await;
     })
-    .await
-    .expect("test timed out");
+    .await;
 }

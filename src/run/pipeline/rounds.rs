@@ -250,15 +250,7 @@ impl Pipeline<'_> {
         };
         let results = run_gates(self.runner.sandbox.as_ref(), work.gates, &run, &self.cancel)
             .await
-            .map_err(|e| match e {
-                SandboxError::Unavailable(why) => Step::Job(JobError::Defer(anyhow::anyhow!(
-                    "sandbox unavailable: {why}"
-                ))),
-                other => Step::Finish(
-                    TaskStatus::Failed,
-                    reply::gates_could_not_run(&other.to_string()),
-                ),
-            })?;
+            .map_err(commands_could_not_run)?;
         if self.cancel.is_cancelled() {
             return Err(Step::Stopped);
         }
@@ -470,6 +462,20 @@ fn round_prompt(input: &mut PromptInput, mode: &mut Mode, round: u32) -> Result<
         _ => None,
     };
     render_prompt(input).map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("{e}"))))
+}
+
+/// How a set-up or gate command that could not run ends the attempt: a sandbox that is away
+/// defers it, anything else fails it.
+pub(super) fn commands_could_not_run(e: SandboxError) -> Step {
+    match e {
+        SandboxError::Unavailable(why) => Step::Job(JobError::Defer(anyhow::anyhow!(
+            "sandbox unavailable: {why}"
+        ))),
+        other => Step::Finish(
+            TaskStatus::Failed,
+            reply::gates_could_not_run(&other.to_string()),
+        ),
+    }
 }
 
 /// A failing gate as the next round's prompt shows it.

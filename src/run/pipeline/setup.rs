@@ -3,7 +3,7 @@
 //! command ends the attempt before the agent starts; its log is in the tracking comment. The
 //! checkout may not grow past `limits.max_checkout_mb` meanwhile.
 
-use super::rounds::{gate_summary, Work};
+use super::rounds::{commands_could_not_run, gate_summary, Work};
 use super::*;
 use crate::run::disk_cap::DiskCap;
 use crate::run::gates::run_setup;
@@ -35,15 +35,7 @@ impl Pipeline<'_> {
         );
         let results = run_setup(self.runner.sandbox.as_ref(), commands, &run, &stop)
             .await
-            .map_err(|e| match e {
-                SandboxError::Unavailable(why) => Step::Job(JobError::Defer(anyhow::anyhow!(
-                    "sandbox unavailable: {why}"
-                ))),
-                other => Step::Finish(
-                    TaskStatus::Failed,
-                    reply::gates_could_not_run(&other.to_string()),
-                ),
-            })?;
+            .map_err(commands_could_not_run)?;
         if self.cancel.is_cancelled() {
             return Err(Step::Stopped);
         }
