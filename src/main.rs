@@ -39,6 +39,13 @@ enum Command {
         #[arg(long, env = "BOSUN_DATA_DIR", default_value = "./data")]
         data_dir: std::path::PathBuf,
     },
+    /// Environment snapshots (what set-ups installed, reused by later tasks): list or prune.
+    Env {
+        #[arg(long, env = "BOSUN_DATA_DIR", default_value = "./data")]
+        data_dir: std::path::PathBuf,
+        #[command(subcommand)]
+        action: bosun::cli::env::EnvAction,
+    },
     /// What runs learned about a repository (notes added to later prompts): list or delete.
     Learnings {
         #[arg(long, env = "BOSUN_DATA_DIR", default_value = "./data")]
@@ -123,6 +130,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Stats { data_dir } => {
             println!("{}", bosun::cli::stats::run(&data_dir).await?);
+            Ok(())
+        }
+        Command::Env { data_dir, action } => {
+            println!("{}", bosun::cli::env::run(&data_dir, action)?);
             Ok(())
         }
         Command::Learnings { data_dir, action } => {

@@ -305,3 +305,99 @@ async fn a_set_up_that_fills_the_checkout_is_stopped_at_the_servers_cap() {
     })
     .await;
 }
+
+/// Waits for the task of a newly labelled issue to end; its tracking comment.
+async fn another_task(run: &AgentApp, title: &str) -> (u64, String) {
+    let ended = |gh: &fake_github::FakeGitHub, issue| {
+        ["bosun:done", "bosun:needs-review", "bosun:failed"]
+            .iter()
+            .any(|l| has_label(gh, issue, l))
+    };
+    let issue = run.label_and_wait(title, "Fetch it.", ended).await;
+    (issue, tracking(&run.app.github, issue))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_task_starts_from_the_snapshot_until_the_lockfile_changes() {
+    with_docker(|image| async move {
+        let (port, seen) = registry().await;
+        let repo = format!(
+            "egress: [localhost]\nrounds: 1\npeer_review:\n  enabled: false\n\
+             setup:\n  - wget -q -O deps/dep.txt http://localhost:{port}/dep.txt\n\
+             cache: [deps]\nsnapshot_key: [deps.lock]\n\
+             gates:\n  - name: dependency\n    run: grep -q dependency deps/dep.txt\n"
+        );
+        let task = task_of(&server_config(&image, port), &repo).await;
+        assert!(task.has("bosun:done"), "{}", task.comment);
+        assert!(task.comment.contains("Set-up ("), "{}", task.comment);
+        assert_eq!(seen.lock().unwrap().len(), 1);
+        // What the set-up installed is not part of the change.
+        let branches = git(&task.run.bare, &["branch", "--format=%(refname:short)"]);
+        let branch = branches.lines().find(|b| b.starts_with("bosun/")).unwrap();
+        let files = git(&task.run.bare, &["ls-tree", "-r", "--name-only", branch]);
+        assert!(!files.contains("deps/"), "{files}");
+
+        // The same lockfile (none yet): the second task skips the set-up, and its gate finds
+        // the dependency in the snapshot.
+        let (second, comment) = another_task(&task.run, "Use it again").await;
+        assert!(
+            has_label(&task.run.app.github, second, "bosun:done"),
+            "{comment}"
+        );
+        assert!(
+            comment.contains("Set-up skipped: started from environment snapshot"),
+            "{comment}"
+        );
+        assert!(!comment.contains("Set-up ("), "{comment}");
+        assert_eq!(seen.lock().unwrap().len(), 1, "no second fetch");
+
+        // A lockfile on the default branch changes the key: the set-up runs again.
+        let seed = task.run.dirs.path().join("lockfile");
+        git(
+            task.run.dirs.path(),
+            &["clone", "-q", task.run.bare.to_str().unwrap(), "lockfile"],
+        );
+        std::fs::write(seed.join("deps.lock"), "dep 1.0\n").unwrap();
+        git(&seed, &["add", "-A"]);
+        git(
+            &seed,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-qm",
+                "lock",
+            ],
+        );
+        git(&seed, &["push", "-q", "origin", "main"]);
+        let (third, comment) = another_task(&task.run, "Use the locked one").await;
+        assert!(
+            has_label(&task.run.app.github, third, "bosun:done"),
+            "{comment}"
+        );
+        assert!(comment.contains("Set-up ("), "{comment}");
+        assert!(!comment.contains("Set-up skipped"), "{comment}");
+        assert_eq!(
+            seen.lock().unwrap().len(),
+            2,
+            "fetched for the new lockfile"
+        );
+
+        // `bosun env` sees both snapshots, and prunes them.
+        use bosun::cli::env::{run as env, EnvAction};
+        let data = task.run.app.data_dir.path().to_path_buf();
+        let listed = env(&data, EnvAction::List).unwrap();
+        assert_eq!(listed.lines().count(), 2, "{listed}");
+        assert!(listed.contains("octo-org/hello-world"), "{listed}");
+        let pruned = env(&data, EnvAction::Prune { unused_days: 0 }).unwrap();
+        assert!(pruned.starts_with("removed 2"), "{pruned}");
+        assert_eq!(
+            env(&data, EnvAction::List).unwrap(),
+            "no environment snapshots"
+        );
+        task.finish().await;
+    })
+    .await;
+}

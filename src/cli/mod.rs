@@ -3,6 +3,7 @@
 //! `bosun doctor` (what to fix before or while running a server).
 
 pub mod doctor;
+pub mod env;
 pub mod learnings;
 pub mod resync;
 pub mod schedule;

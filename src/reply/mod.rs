@@ -259,6 +259,14 @@ fn run_steps(state: &TaskState) -> String {
     out.push_str(&format!(
         "- [x] Workspace ready: branch `{branch}` from `{base}`\n"
     ));
+    if let Some((key, secs)) = &run.setup_reused {
+        out.push_str(&format!(
+            "- [x] ♻️ Set-up skipped: started from environment snapshot `{}`, made by an \
+             earlier run whose set-up took {}\n",
+            key.replace('`', "'"),
+            human_duration(*secs)
+        ));
+    }
     if !run.setup.is_empty() {
         let secs: u64 = run.setup.iter().map(|g| g.secs).sum();
         let title = format!("Set-up ({})", human_duration(secs));

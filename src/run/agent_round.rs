@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::sandbox::{
-    Limits, OutputLine, Role, Sandbox, SandboxError, SandboxExit, SandboxSpec, Stream, INPUTS_MOUNT,
+    ExtraMount, Limits, OutputLine, Role, Sandbox, SandboxError, SandboxExit, SandboxSpec, Stream,
+    INPUTS_MOUNT,
 };
 use bosun_core::agent::{
     AgentCommand, AgentEvent, ExitInfo, Outcome, StreamParser, Usage, PROMPT_FILE_ENV,
@@ -38,6 +39,8 @@ pub struct AgentRound<'a> {
     /// An agent silent for this long is stuck: its container is stopped (see `stalled`).
     pub idle: Duration,
     pub user: (u32, u32),
+    /// An environment snapshot's paths, read-only.
+    pub mounts: Vec<ExtraMount>,
 }
 
 pub struct RoundResult {
@@ -141,6 +144,7 @@ async fn sandbox_spec(
         limits: round.limits,
         deadline: round.deadline,
         user: round.user,
+        mounts: round.mounts,
     })
 }
 

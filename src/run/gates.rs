@@ -25,6 +25,8 @@ pub struct GateRun<'a> {
     /// The egress proxy's network and variables, when the run has a way out.
     pub network: Option<String>,
     pub env: Vec<(String, String)>,
+    /// An environment snapshot's paths: writable for the set-up building it, else read-only.
+    pub mounts: Vec<super::sandbox::ExtraMount>,
 }
 
 /// Runs every gate (all of them, even after one failed, so one round reports everything that
@@ -102,6 +104,7 @@ async fn run_one(
         limits: run.limits.clone(),
         deadline: run.deadline,
         user: run.user,
+        mounts: run.mounts.clone(),
     };
     let (tx, mut rx) = mpsc::channel::<super::sandbox::OutputLine>(1024);
     let collect = tokio::spawn(async move {

@@ -4,6 +4,7 @@
 pub mod agent_round;
 pub mod disk_cap;
 pub mod egress_host;
+pub mod environment;
 pub mod gates;
 pub mod logs;
 pub mod meter_host;

@@ -29,6 +29,8 @@ pub struct Runner {
     pub meter: Option<std::sync::Arc<super::meter_host::MeterHost>>,
     /// Runs going per agent vendor (`limits.max_runs_per_vendor`).
     pub vendor_slots: super::vendor_slots::VendorSlots,
+    /// Environment snapshots, when the sandbox can mount this host's directories.
+    pub environments: Option<super::environment::Environments>,
     /// The egress proxy, when `egress.enabled` and the sandboxes can reach it.
     pub egress: Option<std::sync::Arc<super::egress_host::EgressHost>>,
 }
@@ -66,9 +68,14 @@ impl Runner {
             pids: config.limits.pids.max(16),
             ..Limits::default()
         };
+        // Snapshots are host directories mounted into containers: Docker on this host only.
+        let environments = (config.sandbox == SandboxKind::Docker
+            && config.docker.engine().transfer == crate::config::engine::Transfer::Bind)
+            .then(|| super::environment::Environments::new(data_dir));
         Runner {
             config,
             workspaces: Workspaces::new(data_dir),
+            environments,
             sandbox,
             runs_dir: runs_dir(data_dir),
             user: sandbox_user(),

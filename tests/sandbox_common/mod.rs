@@ -53,6 +53,7 @@ pub fn spec(image: &str, workspace: &Path, script: &str) -> SandboxSpec {
         },
         deadline: Duration::from_secs(60),
         user: (1000, 1000),
+        mounts: Vec::new(),
     }
 }
 

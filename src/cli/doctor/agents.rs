@@ -209,6 +209,7 @@ async fn cli_version(
         limits: runner.limits.clone(),
         deadline: VERSION_DEADLINE,
         user: runner.user,
+        mounts: Vec::new(),
     };
     let (tx, mut rx) = mpsc::channel(64);
     let collect = async {

@@ -71,7 +71,7 @@ impl Pipeline<'_> {
         };
         // A plan changes no code: it needs nothing installed.
         if !matches!(mode, Mode::Plan(_)) {
-            self.set_up(&work, &chosen.config.setup).await?;
+            self.set_up(&work, &chosen.config).await?;
         }
         let rounds = (1, chosen.resolved.rounds);
         let done = match self.rounds(&work, &mut input, &mut mode, rounds).await {

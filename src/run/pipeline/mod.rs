@@ -82,6 +82,7 @@ pub async fn run_attempt(
         facts: std::sync::Mutex::new(None),
         metered: std::sync::Mutex::new(None),
         egress: std::sync::OnceLock::new(),
+        environment: std::sync::OnceLock::new(),
         refusals_shown: std::sync::Mutex::new(0),
         limits: std::sync::OnceLock::new(),
         learned: Default::default(),
@@ -194,6 +195,8 @@ struct Pipeline<'a> {
     metered: std::sync::Mutex<Option<metering::Metered>>,
     /// The attempt's way out through the egress proxy, when its repository lists hosts.
     egress: std::sync::OnceLock<crate::run::egress_host::EgressRun>,
+    /// The environment snapshot the agent and the gates see (read-only), once set up.
+    environment: std::sync::OnceLock<Vec<crate::run::sandbox::ExtraMount>>,
     /// How many refused hosts the tracking comment shows already.
     refusals_shown: std::sync::Mutex<usize>,
     /// The server's limits with the repository's budgets applied, once its config is read.

@@ -309,6 +309,7 @@ impl Pipeline<'_> {
             prompt,
             command: self.agent_command(resolved, fixes),
             env: &reviewer.env,
+            mounts: Vec::new(),
         };
         self.sandboxed_round(launch, |_, _| {}).await
     }

@@ -41,6 +41,8 @@ pub(super) struct Launch<'a> {
     pub prompt: &'a str,
     pub command: AgentCommand,
     pub env: &'a [(String, String)],
+    /// The environment snapshot's paths (the implementer's runs only).
+    pub mounts: Vec<crate::run::sandbox::ExtraMount>,
 }
 
 impl Pipeline<'_> {
@@ -247,6 +249,7 @@ impl Pipeline<'_> {
             user: self.runner.user,
             network: self.egress_network(),
             env: self.egress_env(),
+            mounts: self.env_mounts(),
         };
         let results = run_gates(self.runner.sandbox.as_ref(), work.gates, &run, &self.cancel)
             .await
@@ -335,6 +338,7 @@ impl Pipeline<'_> {
             prompt,
             command: self.agent_command(resolved, fixes),
             env: work.agent_env,
+            mounts: self.env_mounts(),
         };
         let progress = Arc::new(std::sync::Mutex::new(None::<(Usage, Duration)>));
         // The metering proxy's count is the true one (and the only one for CLIs that report
@@ -366,6 +370,7 @@ impl Pipeline<'_> {
             prompt,
             command,
             env,
+            mounts,
         } = launch;
         let result = run_agent_round(
             self.runner.sandbox.as_ref(),
@@ -384,6 +389,7 @@ impl Pipeline<'_> {
                 deadline: resolved.agent_timeout,
                 idle: resolved.idle,
                 user: self.runner.user,
+                mounts,
             },
             resolved.adapter.parser(),
             progress,

@@ -215,6 +215,7 @@ impl Pipeline<'_> {
             prompt,
             command: self.agent_command(resolved, &[]),
             env,
+            mounts: Vec::new(),
         };
         let result = self.sandboxed_round(launch, |_, _| {}).await;
         empty.now().await;

@@ -114,6 +114,13 @@ impl DockerSandbox {
         if self.engine.transfer == Transfer::Copy {
             self.check_image(&spec.image).await?;
         }
+        if self.engine.transfer == Transfer::Copy && !spec.mounts.is_empty() {
+            return Err(SandboxError::Refused(
+                "another host's engine cannot mount this host's directories: environment \
+                 snapshots need the local engine"
+                    .into(),
+            ));
+        }
         let copied = match self.engine.transfer {
             Transfer::Bind => None,
             Transfer::Copy => {

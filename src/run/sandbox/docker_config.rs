@@ -64,6 +64,14 @@ pub(crate) fn host_binds(spec: &SandboxSpec) -> Vec<String> {
     if let Some(inputs) = &spec.inputs {
         binds.push(format!("{}:{INPUTS_MOUNT}:ro", inputs.display()));
     }
+    for mount in &spec.mounts {
+        let mode = if mount.writable { "rw" } else { "ro" };
+        binds.push(format!(
+            "{}:{}:{mode}",
+            mount.source.display(),
+            mount.target
+        ));
+    }
     binds
 }
 
@@ -146,6 +154,7 @@ mod tests {
             limits: Limits::default(),
             deadline: Duration::from_secs(60),
             user: (1000, 1001),
+            mounts: Vec::new(),
         }
     }
 
@@ -221,5 +230,25 @@ mod tests {
         );
         assert_eq!(host.binds.map(|b| b.len()), Some(1));
         assert_eq!(body.env, Some(vec!["HOME=/workspace".to_string()]));
+    }
+
+    #[test]
+    fn a_snapshot_is_mounted_read_only_unless_the_set_up_builds_it() {
+        let mut s = spec();
+        s.mounts = vec![
+            crate::run::sandbox::ExtraMount {
+                source: "/data/envs/k/0".into(),
+                target: "/workspace/node_modules".into(),
+                writable: false,
+            },
+            crate::run::sandbox::ExtraMount {
+                source: "/data/envs/k.build-1/1".into(),
+                target: "/home/bosun/.npm".into(),
+                writable: true,
+            },
+        ];
+        let binds = host_binds(&s);
+        assert!(binds.contains(&"/data/envs/k/0:/workspace/node_modules:ro".to_string()));
+        assert!(binds.contains(&"/data/envs/k.build-1/1:/home/bosun/.npm:rw".to_string()));
     }
 }

@@ -139,6 +139,17 @@ pub struct SandboxSpec {
     pub deadline: Duration,
     /// (uid, gid) the script runs as; neither may be 0.
     pub user: (u32, u32),
+    /// Host directories mounted besides the checkout: an environment snapshot's paths (see
+    /// `run::environment`). Only the Docker backend on this host's engine mounts them.
+    pub mounts: Vec<ExtraMount>,
+}
+
+/// A host directory mounted into the container at a path under the workspace or the home.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraMount {
+    pub source: PathBuf,
+    pub target: String,
+    pub writable: bool,
 }
 
 impl std::fmt::Debug for SandboxSpec {

@@ -49,6 +49,11 @@ impl ProcessSandbox {
         cancel: CancellationToken,
     ) -> Result<SandboxExit, SandboxError> {
         check_spec(&spec)?;
+        if !spec.mounts.is_empty() {
+            return Err(SandboxError::Refused(
+                "the process sandbox mounts nothing: environment snapshots need Docker".into(),
+            ));
+        }
         tracing::warn!("process sandbox: agent runs unsandboxed on the host");
         if cancel.is_cancelled() {
             return Ok(not_started());

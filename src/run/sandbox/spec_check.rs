@@ -1,7 +1,7 @@
 //! Rules a spec must follow before anything is created. Both backends apply them, so a spec
 //! that one backend refuses is refused by the other as well.
 
-use super::{SandboxError, SandboxSpec};
+use super::{SandboxError, SandboxSpec, HOME_DIR, WORKSPACE_MOUNT};
 use std::path::Path;
 
 /// Checks the spec; the error names the first rule broken.
@@ -18,6 +18,10 @@ pub(crate) fn check_spec(spec: &SandboxSpec) -> Result<(), SandboxError> {
     check_dir("workspace", &spec.workspace)?;
     if let Some(inputs) = &spec.inputs {
         check_dir("inputs", inputs)?;
+    }
+    for mount in &spec.mounts {
+        check_dir("mount", &mount.source)?;
+        check_mount_target(&mount.target)?;
     }
     if spec.script.contains('\0') {
         return refuse("the script contains a NUL byte".to_string());
@@ -56,6 +60,23 @@ fn check_dir(what: &str, path: &Path) -> Result<(), SandboxError> {
     Ok(())
 }
 
+/// An extra mount goes under the workspace or the home, never over the container's system.
+fn check_mount_target(target: &str) -> Result<(), SandboxError> {
+    let inside = [WORKSPACE_MOUNT, HOME_DIR]
+        .iter()
+        .find_map(|base| target.strip_prefix(base)?.strip_prefix('/'));
+    let ok = inside.is_some_and(|rest| {
+        rest.split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+    });
+    if !ok || target.contains(':') || target.contains(',') {
+        return refuse(format!(
+            "mount target {target} is not a path under {WORKSPACE_MOUNT} or {HOME_DIR}"
+        ));
+    }
+    Ok(())
+}
+
 fn refuse(reason: String) -> Result<(), SandboxError> {
     Err(SandboxError::Refused(reason))
 }
@@ -81,6 +102,7 @@ mod tests {
             limits: Limits::default(),
             deadline: Duration::from_secs(1),
             user: (1000, 1000),
+            mounts: Vec::new(),
         }
     }
 
@@ -91,6 +113,26 @@ mod tests {
     #[test]
     fn accepts_a_plain_spec() {
         assert!(check_spec(&spec()).is_ok());
+        let dir = std::env::temp_dir();
+        let mount = |target: &str| SandboxSpec {
+            mounts: vec![super::super::ExtraMount {
+                source: dir.clone(),
+                target: target.to_string(),
+                writable: false,
+            }],
+            ..spec()
+        };
+        assert!(check_spec(&mount("/workspace/node_modules")).is_ok());
+        assert!(check_spec(&mount("/home/bosun/.cache/pip")).is_ok());
+        for bad in [
+            "/etc",
+            "/workspace",
+            "/workspace/../etc",
+            "/home/bosunx/a",
+            "/workspace/a:b",
+        ] {
+            assert!(refused(&mount(bad)), "{bad}");
+        }
     }
 
     #[test]

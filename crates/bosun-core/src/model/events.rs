@@ -166,6 +166,13 @@ pub enum ProgressEvent {
         attempt: u32,
         results: Vec<GateSummary>,
     },
+    /// The set-up was skipped: the run starts from the environment snapshot `key`, made by an
+    /// earlier set-up that took `setup_secs`.
+    SetupReused {
+        attempt: u32,
+        key: String,
+        setup_secs: u64,
+    },
     /// The repository's gates ran after a round.
     GatesRan {
         attempt: u32,
@@ -316,6 +323,7 @@ impl ProgressEvent {
             | ProgressEvent::AgentRelaunched { attempt, .. }
             | ProgressEvent::EgressRefused { attempt, .. }
             | ProgressEvent::SetupRan { attempt, .. }
+            | ProgressEvent::SetupReused { attempt, .. }
             | ProgressEvent::AgentStalled { attempt, .. }
             | ProgressEvent::AgentFinished { attempt, .. }
             | ProgressEvent::GatesRan { attempt, .. }
@@ -344,6 +352,7 @@ impl ProgressEvent {
             ProgressEvent::AgentRelaunched { .. } => "agent_relaunched",
             ProgressEvent::EgressRefused { .. } => "egress_refused",
             ProgressEvent::SetupRan { .. } => "setup_ran",
+            ProgressEvent::SetupReused { .. } => "setup_reused",
             ProgressEvent::AgentStalled { .. } => "agent_stalled",
             ProgressEvent::AgentFinished { .. } => "agent_finished",
             ProgressEvent::GatesRan { .. } => "gates_ran",

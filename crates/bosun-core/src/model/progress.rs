@@ -76,6 +76,8 @@ pub struct RunProgress {
     pub fetch: Option<FetchShown>,
     /// The set-up commands that ran before the agent, in order.
     pub setup: Vec<GateSummary>,
+    /// The environment snapshot the run started from instead, and what its set-up took.
+    pub setup_reused: Option<(String, u64)>,
     /// Hosts the egress proxy refused to the run (`host:port`).
     pub egress_refused: Vec<String>,
     /// How often the agent was stopped for silence, and after how long.
@@ -189,6 +191,9 @@ impl TaskState {
             ProgressEvent::AgentRelaunched { fix, .. } => self.run.relaunches.push(fix.clone()),
             ProgressEvent::EgressRefused { hosts, .. } => self.run.egress_refused = hosts.clone(),
             ProgressEvent::SetupRan { results, .. } => self.run.setup = results.clone(),
+            ProgressEvent::SetupReused {
+                key, setup_secs, ..
+            } => self.run.setup_reused = Some((key.clone(), *setup_secs)),
             ProgressEvent::AgentStalled { idle_secs, .. } => {
                 self.run.stalls += 1;
                 self.run.stall_secs = *idle_secs;

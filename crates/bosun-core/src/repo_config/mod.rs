@@ -50,6 +50,14 @@ pub struct RepoConfig {
     /// installed (its dependencies) before the agent and the gates can work. A failing one ends
     /// the task before the agent starts.
     pub setup: Vec<String>,
+    /// Paths the set-up fills (`node_modules`, `.venv`, or under the home: `~/.cargo/registry`)
+    /// that are kept as an environment snapshot: a later task whose `snapshot_key` files are
+    /// the same starts from them and skips the set-up. The agent and the gates see them
+    /// read-only.
+    pub cache: Vec<String>,
+    /// Files whose content decides when a snapshot is made anew (lockfiles); the set-up
+    /// commands, the image and `cache` decide too.
+    pub snapshot_key: Vec<String>,
     /// Hosts the set-up, the agent and the gates may fetch from, through bosun's egress proxy
     /// (package registries and the like): `host.example.org` or `*.example.org`. Clamped by
     /// the server's `egress`. Empty: no way out.
@@ -147,6 +155,8 @@ impl Default for RepoConfig {
             network: false,
             egress: Vec::new(),
             setup: Vec::new(),
+            cache: Vec::new(),
+            snapshot_key: Vec::new(),
             rounds: 3,
             timeouts: Timeouts::default(),
             instructions: None,
@@ -326,6 +336,25 @@ impl Invalid {
     }
 }
 
+/// A path inside the checkout (or the home): relative, without `.` or `..` parts, and not in
+/// `.git`.
+fn check_relative_path(path: &str) -> Result<(), String> {
+    if path.is_empty() || path.starts_with('/') || path.starts_with('~') {
+        return Err("a path relative to the repository's root (or `~/` for the home)".into());
+    }
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
+        return Err("no empty, `.` or `..` parts".into());
+    }
+    if parts[0] == ".git" {
+        return Err("not inside `.git`".into());
+    }
+    Ok(())
+}
+
 fn validate(config: &RepoConfig) -> Result<(), Invalid> {
     let trigger = Key::TopLevel("trigger_label");
     check_label_text(trigger, &config.trigger_label, MAX_LABEL_CHARS)?;
@@ -337,6 +366,25 @@ fn validate(config: &RepoConfig) -> Result<(), Invalid> {
     }
     crate::egress::Allowlist::parse(&config.egress)
         .map_err(|why| Invalid::new(Key::TopLevel("egress"), why))?;
+    for path in &config.cache {
+        let inside = path.strip_prefix("~/").unwrap_or(path);
+        check_relative_path(inside).map_err(|why| {
+            Invalid::new(Key::TopLevel("cache"), format!("cache `{path}`: {why}"))
+        })?;
+    }
+    for path in &config.snapshot_key {
+        check_relative_path(path).map_err(|why| {
+            Invalid::new(
+                Key::TopLevel("snapshot_key"),
+                format!("snapshot_key `{path}`: {why}"),
+            )
+        })?;
+    }
+    if !config.cache.is_empty() && config.setup.is_empty() {
+        let message =
+            "`cache` keeps what `setup` installs; list the set-up commands too".to_string();
+        return Err(Invalid::new(Key::TopLevel("cache"), message));
+    }
     if config.setup.iter().any(|c| c.trim().is_empty()) {
         let message = "`setup` lists commands; one of them is empty".to_string();
         return Err(Invalid::new(Key::TopLevel("setup"), message));
@@ -572,6 +620,26 @@ mod tests {
     }
 
     #[test]
+    fn cache_and_snapshot_key_are_paths_inside_the_checkout_or_home() {
+        let config = parse_ok(
+            "setup: [npm ci]\ncache: [node_modules, '~/.npm']\nsnapshot_key: [package-lock.json]\n",
+        );
+        assert_eq!(config.cache, ["node_modules", "~/.npm"]);
+        assert_eq!(config.snapshot_key, ["package-lock.json"]);
+        for (yaml, why) in [
+            ("setup: [x]\ncache: [/usr/lib]\n", "relative"),
+            ("setup: [x]\ncache: [../up]\n", "`..`"),
+            ("setup: [x]\ncache: ['~/../etc']\n", "`..`"),
+            ("setup: [x]\ncache: [.git/hooks]\n", ".git"),
+            ("setup: [x]\nsnapshot_key: ['~/x']\n", "relative"),
+            ("cache: [node_modules]\n", "list the set-up commands"),
+        ] {
+            let err = parse_repo_config(yaml).unwrap_err();
+            assert!(err.message.contains(why), "{yaml}: {err:?}");
+        }
+    }
+
+    #[test]
     fn setup_lists_commands_with_a_limit_of_their_own() {
         let config = parse_ok(
             "setup: [npm ci, 'pip install -r requirements.txt']\ntimeouts: {setup_minutes: 20}\n",
@@ -615,6 +683,8 @@ mod tests {
             "egress:",
             "setup:",
             "setup_minutes:",
+            "cache:",
+            "snapshot_key:",
         ];
         for key in keys {
             assert!(example.contains(key), "examples/bosun.yml lacks {key}");
