@@ -1,18 +1,21 @@
-//! The command line: `<ingest|ack|all|run|proxy> [--seconds N] [--connections N] [--issues N]
-//! [--tasks N] [--agent-secs N] [--calls N] [--fsync-delay-us N]`.
+//! The command line: `<ingest|ack|all|run|env|proxy> [--seconds N] [--connections N]
+//! [--issues N] [--tasks N] [--agent-secs N] [--setup-secs N] [--calls N] [--fsync-delay-us N]`.
 //! Parsed by hand: a few numeric flags do not justify another dependency in the bench.
 
 use anyhow::{bail, Context};
 
 pub const USAGE: &str =
-    "usage: bosun-bench <ingest|ack|all|run|proxy> [--seconds N] [--connections N] [--issues N]
-                   [--tasks N] [--agent-secs N] [--calls N] [--fsync-delay-us N]
+    "usage: bosun-bench <ingest|ack|all|run|env|proxy> [--seconds N] [--connections N]
+                   [--issues N] [--tasks N] [--agent-secs N] [--setup-secs N] [--calls N]
+                   [--fsync-delay-us N]
 
   ingest   signed webhooks over keep-alive connections: deliveries/s and ack latency
   ack      webhook -> eyes reaction latency, one labelled issue at a time
   all      ingest, then ack, against the same server
   run      webhook -> agent running in Docker, agent exit -> draft PR, beside a fresh
            git clone per task (needs a Docker engine and Debian's busybox-static)
+  env      run, twice, with a set-up of --setup-secs before each agent: run every time, then
+           kept as an environment snapshot that later tasks start from
   proxy    streamed model calls straight to a fake model API and through bosun's
            metering proxy, in process on loopback: time to last byte and added latency
 
@@ -21,6 +24,7 @@ pub const USAGE: &str =
   --issues N        issues labelled by ack (default 100)
   --tasks N         tasks run one at a time by run (default 10)
   --agent-secs N    how long run's fake agent works (default 1)
+  --setup-secs N    how long env's set-up step takes (default 10)
   --calls N         streamed calls per side measured by proxy (default 2000)
   --fsync-delay-us N  ingest and ack: every fsync of the server waits N microseconds more,
                     to see what a slower disk than this machine's would give (a preload
@@ -32,6 +36,7 @@ pub enum Mode {
     Ack,
     All,
     Run,
+    Env,
     Proxy,
 }
 
@@ -50,6 +55,7 @@ impl Mode {
             Mode::Ack => "ack",
             Mode::All => "all",
             Mode::Run => "run",
+            Mode::Env => "env",
             Mode::Proxy => "proxy",
         }
     }
@@ -63,6 +69,7 @@ pub struct Args {
     pub issues: u64,
     pub tasks: u64,
     pub agent_secs: u64,
+    pub setup_secs: u64,
     pub calls: u64,
     /// Added to each fsync of the server, to stand in for a slower disk.
     pub fsync_delay_us: Option<u64>,
@@ -85,6 +92,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
         issues: 100,
         tasks: 10,
         agent_secs: 1,
+        setup_secs: 10,
         calls: 2000,
         fsync_delay_us: None,
     };
@@ -109,15 +117,17 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
             "--issues" => parsed.issues = value("--issues")?.min(MAX_ISSUES),
             "--tasks" => parsed.tasks = value("--tasks")?.min(100),
             "--agent-secs" => parsed.agent_secs = value("--agent-secs")?.min(600),
+            "--setup-secs" => parsed.setup_secs = value("--setup-secs")?.min(600),
             "--calls" => parsed.calls = value("--calls")?.min(MAX_CALLS),
             "--fsync-delay-us" => {
                 parsed.fsync_delay_us = Some(value("--fsync-delay-us")?.min(MAX_FSYNC_DELAY_US))
             }
-            "ingest" | "ack" | "all" | "run" | "proxy" if mode.is_none() => {
+            "ingest" | "ack" | "all" | "run" | "env" | "proxy" if mode.is_none() => {
                 mode = Some(match arg.as_str() {
                     "ingest" => Mode::Ingest,
                     "ack" => Mode::Ack,
                     "run" => Mode::Run,
+                    "env" => Mode::Env,
                     "proxy" => Mode::Proxy,
                     _ => Mode::All,
                 })

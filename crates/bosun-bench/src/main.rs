@@ -131,10 +131,34 @@ async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
     if args.mode == args::Mode::Run {
         let source = binary::source_version().unwrap_or_else(|| "unknown source".into());
         println!("bosun-bench run\n\n== run: webhook -> agent in its container -> draft PR");
-        let report = run::run(&bin, args.tasks, args.agent_secs).await?;
+        let report = run::run(&bin, args.tasks, args.agent_secs, None).await?;
         report.print();
         print_summary(&source, &report.summary(), report.passed());
         return Ok(report.passed());
+    }
+    if args.mode == args::Mode::Env {
+        let source = binary::source_version().unwrap_or_else(|| "unknown source".into());
+        let mut summary = Vec::new();
+        let mut passed = true;
+        for snapshot in [false, true] {
+            let setup = run::SetUp {
+                secs: args.setup_secs,
+                snapshot,
+            };
+            let name = if snapshot { "snapshot" } else { "every time" };
+            println!("\n== env: set-up {name}: webhook -> agent in its container -> draft PR");
+            let report = run::run(&bin, args.tasks, args.agent_secs, Some(setup)).await?;
+            report.print();
+            summary.push(format!(
+                "env     set-up {name} ({} s): webhook -> agent running, tasks 2..{}: {}",
+                args.setup_secs,
+                args.tasks,
+                report.start_shown()
+            ));
+            passed &= report.passed();
+        }
+        print_summary(&source, &summary, passed);
+        return Ok(passed);
     }
     let fake = FakeGitHub::start().await;
     let (repo_id, installation_id) = fake.add_repo(REPO);

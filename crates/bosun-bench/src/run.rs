@@ -41,6 +41,8 @@ pub struct RunReport {
     /// Medians over the warm tasks, from bosun's own log.
     fetch_ms: Option<u64>,
     checkout_ms: Option<u64>,
+    /// The set-up each task had, if any.
+    pub setup: Option<SetUp>,
 }
 
 /// Median `fetch_ms` and `checkout_ms` of the warm tasks' "workspace prepared" log lines.
@@ -63,7 +65,20 @@ fn workspace_split(log: &str) -> (Option<u64>, Option<u64>) {
     (median("fetch_ms="), median("checkout_ms="))
 }
 
-pub async fn run(bin: &Path, tasks: u64, agent_secs: u64) -> anyhow::Result<RunReport> {
+/// A set-up step for each task: it sleeps `secs` and installs a file into `deps/`; with
+/// `snapshot`, `deps` is a `cache:` path, so later tasks start from its snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetUp {
+    pub secs: u64,
+    pub snapshot: bool,
+}
+
+pub async fn run(
+    bin: &Path,
+    tasks: u64,
+    agent_secs: u64,
+    setup: Option<SetUp>,
+) -> anyhow::Result<RunReport> {
     anyhow::ensure!(
         images::docker_available(),
         "the run benchmark needs a Docker engine (and Debian's busybox-static)"
@@ -91,6 +106,9 @@ pub async fn run(bin: &Path, tasks: u64, agent_secs: u64) -> anyhow::Result<RunR
     let (repo_id, installation_id) = fake.add_repo(REPO);
     fake.set_permission(REPO, WRITER, "write");
     fake.set_clone_url(REPO, &format!("file://{}", bare.display()));
+    if let Some(setup) = setup {
+        fake.put_file(REPO, ".github/bosun.yml", &repo_config(setup));
+    }
     let target = Target {
         full_name: REPO.into(),
         repo_id,
@@ -236,7 +254,21 @@ pub async fn run(bin: &Path, tasks: u64, agent_secs: u64) -> anyhow::Result<RunR
         publish: Percentiles::of(publishes),
         clone: Percentiles::of(clones),
         prs,
+        setup,
     })
+}
+
+/// The repository's configuration for a set-up of `setup.secs`.
+fn repo_config(setup: SetUp) -> String {
+    let cache = if setup.snapshot {
+        "cache: [deps]\nsnapshot_key: [deps.lock]\n"
+    } else {
+        ""
+    };
+    format!(
+        "setup:\n  - sleep {} && mkdir -p deps && echo dependency > deps/dep.txt\n{cache}",
+        setup.secs
+    )
 }
 
 fn agent_script(secs: u64) -> String {
@@ -349,6 +381,13 @@ fn rand_bytes() -> anyhow::Result<[u8; 24]> {
 }
 
 impl RunReport {
+    /// Webhook -> agent running over the tasks after the first, as printed.
+    pub fn start_shown(&self) -> String {
+        self.start
+            .map(|p| p.slashed())
+            .unwrap_or_else(|| "n/a".into())
+    }
+
     pub fn passed(&self) -> bool {
         self.prs == self.tasks
     }
@@ -360,6 +399,17 @@ impl RunReport {
             "tasks            {}, one at a time; the agent sleeps {} s, edits one file; no gates, no review",
             self.tasks, self.agent_secs
         );
+        if let Some(setup) = self.setup {
+            println!(
+                "set-up           sleeps {} s and installs deps/, {}",
+                setup.secs,
+                if setup.snapshot {
+                    "kept as an environment snapshot (cache: [deps])"
+                } else {
+                    "every time"
+                }
+            );
+        }
         if let Some(cold) = self.cold_start_us {
             println!("first task       webhook -> agent running {} ms (cold: mirror cloned from scratch)", ms(cold));
         }
