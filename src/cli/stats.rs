@@ -9,7 +9,21 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<String> {
     let db = Db::open(data_dir).await?;
     let lines = db.run_stats_summary().await;
     db.close().await;
-    Ok(render(&lines?))
+    let snapshots = crate::run::environment::Environments::new(data_dir).list();
+    let saved: Vec<u64> = snapshots.iter().map(|e| e.ready.setup_secs).collect();
+    Ok(format!("{}\n{}", render(&lines?), snapshot_line(&saved)))
+}
+
+/// The environment snapshots and the set-up time each saves a task that starts from it.
+pub fn snapshot_line(setup_secs: &[u64]) -> String {
+    match setup_secs {
+        [] => "environment snapshots: none".to_string(),
+        secs => format!(
+            "environment snapshots: {}, each saving its set-up ({} s in all; `bosun env list`)",
+            secs.len(),
+            secs.iter().sum::<u64>()
+        ),
+    }
 }
 
 pub fn render(lines: &[StatsLine]) -> String {
@@ -54,5 +68,8 @@ mod tests {
             "claude           simple         4      75%       2m 05s        $0.42"
         );
         assert_eq!(render(&[]), "no finished runs yet");
+        assert_eq!(snapshot_line(&[]), "environment snapshots: none");
+        assert!(snapshot_line(&[14, 20])
+            .starts_with("environment snapshots: 2, each saving its set-up (34 s"));
     }
 }

@@ -13,6 +13,40 @@ const WARN_BELOW: u64 = 5 * GIB;
 /// Below this, the next clone or database commit may fail.
 const FAIL_BELOW: u64 = GIB / 2;
 
+/// The environment snapshots' folder: whether bosun can write there, and what it holds.
+pub fn snapshots(data_dir: &Path) -> Finding {
+    const WHAT: &str = "environment snapshots";
+    let root = data_dir.join("envs");
+    if !root.exists() {
+        return Finding::ok(
+            WHAT,
+            "none yet (the first set-up with `cache:` paths makes one)",
+        );
+    }
+    let probe = root.join(".doctor-probe");
+    let writable = std::fs::write(&probe, b"").and_then(|_| std::fs::remove_file(&probe));
+    if let Err(e) = writable {
+        return Finding::fail(
+            WHAT,
+            format!(
+                "cannot write in {} ({e}): give bosun's user that folder",
+                root.display()
+            ),
+        );
+    }
+    let listed = crate::run::environment::Environments::new(data_dir).list();
+    let bytes: u64 = listed.iter().map(|e| e.bytes).sum();
+    Finding::ok(
+        WHAT,
+        format!(
+            "{} in {} ({:.1} GiB); `bosun env prune` removes unused ones",
+            listed.len(),
+            root.display(),
+            bytes as f64 / GIB as f64
+        ),
+    )
+}
+
 pub fn free_space(data_dir: &Path) -> Finding {
     const WHAT: &str = "disk";
     // The directory may not exist yet (the server creates it): measure where it will be.

@@ -152,6 +152,7 @@ pub async fn run(config: ServerConfig) -> bool {
         )),
     }
 
+    report.add(disk::snapshots(&config.data_dir));
     report.add(disk::free_space(&config.data_dir));
     report.failures == 0
 }
