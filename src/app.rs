@@ -141,9 +141,7 @@ async fn build_runner(
             crate::run::meter_host::MeterHost::start(run_config, &instance).await?,
         ));
     }
-    let local_engine = run_config.sandbox == crate::config::run::SandboxKind::Process
-        || run_config.docker.engine().is_local();
-    if run_config.egress.enabled && local_engine {
+    if run_config.egress.enabled && run_config.sandboxes_on_this_host() {
         runner.egress = Some(Arc::new(crate::run::egress_host::EgressHost::new(
             run_config,
             &instance,

@@ -9,18 +9,21 @@
 //! settings trust that one address, as a server operator would trust an intranet registry.
 //! Refused names point at addresses nothing here listens on; the proxy never connects to them.
 
+#[path = "support/origin.rs"]
+mod origin;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bosun::egress::{Connection, EgressProxy, EgressSettings, Resolve, RunEgress};
 use bosun_core::egress::Allowlist;
+use origin::Origin;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -43,53 +46,27 @@ impl Resolve for Names {
     }
 }
 
-/// A tiny HTTP server on 127.0.0.2: `/ok` answers, `/redirect` sends the client to
-/// `foreign.test`. It keeps the head of every request it got.
-struct Registry {
-    port: u16,
-    heads: Arc<Mutex<Vec<String>>>,
-}
-
-async fn registry() -> Registry {
-    let listener = TcpListener::bind("127.0.0.2:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let heads = Arc::new(Mutex::new(Vec::new()));
-    let seen = heads.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).into_owned();
-                let answer = if head.starts_with("GET /redirect ") {
-                    format!(
-                        "HTTP/1.1 302 Found\r\nLocation: http://foreign.test:{port}/elsewhere\r\n\
-                         Content-Length: 0\r\nConnection: close\r\n\r\n"
-                    )
-                } else {
-                    "HTTP/1.1 200 OK\r\nContent-Length: 14\r\nConnection: close\r\n\r\n\
-                     hello from pkg"
-                        .to_string()
-                };
-                seen.lock().unwrap().push(head);
-                let _ = stream.write_all(answer.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            });
+/// The "package registry" on 127.0.0.2: `/redirect` sends the client to `foreign.test`, any
+/// other path answers.
+async fn registry() -> Origin {
+    origin::serve("127.0.0.2:0", |head, port| {
+        if head.starts_with("GET /redirect ") {
+            format!(
+                "HTTP/1.1 302 Found\r\nLocation: http://foreign.test:{port}/elsewhere\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+        } else {
+            "HTTP/1.1 200 OK\r\nContent-Length: 14\r\nConnection: close\r\n\r\n\
+             hello from pkg"
+                .to_string()
         }
-    });
-    Registry { port, heads }
+    })
+    .await
 }
 
 struct Setup {
     proxy: EgressProxy,
-    registry: Registry,
+    registry: Origin,
 }
 
 async fn setup() -> Setup {
@@ -202,7 +179,7 @@ async fn a_listed_host_is_reached_through_a_tunnel_and_over_plain_http() {
         assert_eq!(plain.status(), 200);
         assert_eq!(plain.text().await.unwrap(), "hello from pkg");
         // The origin got the path alone, and never the run's token.
-        let heads = registry.heads.lock().unwrap().clone();
+        let heads = registry.heads();
         assert_eq!(heads.len(), 2, "{heads:?}");
         assert!(heads[1].starts_with("GET /ok HTTP/1.1\r\n"), "{}", heads[1]);
         assert!(
@@ -262,10 +239,7 @@ async fn every_other_way_out_is_refused_before_it_is_tried_and_logged() {
             let body = rest_of(stream).await;
             assert!(body.contains(why), "{target}: {body}");
         }
-        assert!(
-            registry.heads.lock().unwrap().is_empty(),
-            "nothing reached the registry"
-        );
+        assert!(registry.heads().is_empty(), "nothing reached the registry");
         let log = log_of(&run, cases.len()).await;
         assert_eq!(log.len(), cases.len(), "{log:?}");
         assert!(log
@@ -309,11 +283,7 @@ async fn a_redirect_to_a_foreign_host_is_refused_when_the_client_follows_it() {
         assert_eq!(log.len(), 2, "{log:?}");
         assert!(log[0].allowed && log[0].host == "pkg.test");
         assert!(!log[1].allowed && log[1].host == "foreign.test", "{log:?}");
-        assert_eq!(
-            registry.heads.lock().unwrap().len(),
-            1,
-            "only the first request arrived"
-        );
+        assert_eq!(registry.heads().len(), 1, "only the first request arrived");
     })
     .await
     .expect("test timed out");

@@ -11,52 +11,26 @@
 
 #[path = "support/images.rs"]
 mod images;
+#[path = "support/origin.rs"]
+mod origin;
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use origin::Origin;
 use support::agent_app::AgentApp;
 use support::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 /// Generous for a slow CI machine: one task's containers, each waited for two minutes at most.
 const DOCKER_TEST_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
-/// Serves `dependency 1.0` at every path on 127.0.0.1 and keeps the request lines it got.
-async fn registry() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let log = log.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf);
-                log.lock()
-                    .unwrap()
-                    .push(head.lines().next().unwrap_or_default().to_string());
-                let _ = stream
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\nConnection: close\r\n\r\n\
-                          dependency 1.0\n",
-                    )
-                    .await;
-                let _ = stream.shutdown().await;
-            });
-        }
-    });
-    (port, seen)
+/// Serves `dependency 1.0` at every path on 127.0.0.1, the "package registry".
+async fn registry() -> Origin {
+    origin::serve("127.0.0.1:0", |_, _| {
+        "HTTP/1.1 200 OK\r\nContent-Length: 15\r\nConnection: close\r\n\r\ndependency 1.0\n"
+            .to_string()
+    })
+    .await
 }
 
 /// The server's configuration: one `command` agent that changes a file, the egress proxy
@@ -108,13 +82,8 @@ impl Ended {
 async fn task_of(server: &str, repo: &str) -> Ended {
     let run = AgentApp::start_with_config(server, repo).await;
     let network = network_of(&run);
-    let ended = |gh: &fake_github::FakeGitHub, issue| {
-        ["bosun:done", "bosun:needs-review", "bosun:failed"]
-            .iter()
-            .any(|l| has_label(gh, issue, l))
-    };
     let issue = run
-        .label_and_wait("Use the dependency", "Fetch it.", ended)
+        .label_until_finished("Use the dependency", "Fetch it.")
         .await;
     let comment = tracking(&run.app.github, issue);
     Ended {
@@ -148,7 +117,8 @@ async fn with_docker<F: std::future::Future<Output = ()>>(body: impl FnOnce(Stri
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gate_fetches_from_a_listed_host_through_the_proxy_and_the_pull_request_opens() {
     with_docker(|image| async move {
-        let (port, seen) = registry().await;
+        let seen = registry().await;
+        let port = seen.port;
         let url = format!("http://localhost:{port}/dep.txt");
         let task = task_of(&server_config(&image, port), &repo_config(&url)).await;
         let comment = &task.comment;
@@ -158,7 +128,7 @@ async fn a_gate_fetches_from_a_listed_host_through_the_proxy_and_the_pull_reques
             !comment.contains("Refused by the egress proxy"),
             "{comment}"
         );
-        let requests = seen.lock().unwrap().clone();
+        let requests = seen.request_lines();
         assert_eq!(requests, ["GET /dep.txt HTTP/1.1"], "the gate's one fetch");
         // No proxy token reached GitHub.
         assert!(!comment.contains("bosun-egress-"), "{comment}");
@@ -170,7 +140,8 @@ async fn a_gate_fetches_from_a_listed_host_through_the_proxy_and_the_pull_reques
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_the_repository_does_not_list_is_refused_and_named_in_the_tracking_comment() {
     with_docker(|image| async move {
-        let (port, seen) = registry().await;
+        let seen = registry().await;
+        let port = seen.port;
         let url = "http://not-listed.example/dep.txt";
         let task = task_of(&server_config(&image, port), &repo_config(url)).await;
         let comment = &task.comment;
@@ -179,10 +150,7 @@ async fn a_host_the_repository_does_not_list_is_refused_and_named_in_the_trackin
         assert!(comment.contains("`not-listed.example:80`"), "{comment}");
         assert!(comment.contains("`egress:`"), "{comment}");
         assert_eq!(task.pulls(), 0, "{comment}");
-        assert!(
-            seen.lock().unwrap().is_empty(),
-            "nothing reached the registry"
-        );
+        assert!(seen.heads().is_empty(), "nothing reached the registry");
         task.finish().await;
     })
     .await;
@@ -191,7 +159,8 @@ async fn a_host_the_repository_does_not_list_is_refused_and_named_in_the_trackin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_without_egress_says_so_instead_of_running_without_the_hosts() {
     with_docker(|image| async move {
-        let (port, seen) = registry().await;
+        let seen = registry().await;
+        let port = seen.port;
         let server =
             server_config(&image, port).replace("egress:\n", "egress:\n  enabled: false\n");
         let url = format!("http://localhost:{port}/dep.txt");
@@ -205,7 +174,7 @@ async fn a_server_without_egress_says_so_instead_of_running_without_the_hosts() 
             "{comment}"
         );
         assert_eq!(task.pulls(), 0, "{comment}");
-        assert!(seen.lock().unwrap().is_empty());
+        assert!(seen.heads().is_empty());
         task.finish().await;
     })
     .await;
@@ -223,7 +192,8 @@ fn setup_config(setup: &str, extra: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_up_fetches_a_dependency_that_the_gate_then_finds() {
     with_docker(|image| async move {
-        let (port, seen) = registry().await;
+        let seen = registry().await;
+        let port = seen.port;
         let setup = format!("  - wget -q -O dep.txt http://localhost:{port}/dep.txt\n");
         let task = task_of(&server_config(&image, port), &setup_config(&setup, "")).await;
         let comment = &task.comment;
@@ -234,7 +204,7 @@ async fn set_up_fetches_a_dependency_that_the_gate_then_finds() {
             "{comment}"
         );
         assert_eq!(task.pulls(), 1, "{comment}");
-        assert_eq!(seen.lock().unwrap().len(), 1, "set-up fetched once");
+        assert_eq!(seen.heads().len(), 1, "set-up fetched once");
         task.finish().await;
     })
     .await;
@@ -243,7 +213,7 @@ async fn set_up_fetches_a_dependency_that_the_gate_then_finds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_set_up_ends_the_task_before_the_agent_starts() {
     with_docker(|image| async move {
-        let (port, _seen) = registry().await;
+        let port = registry().await.port;
         let setup = "  - echo the registry is down; exit 3\n  - echo never runs\n";
         let task = task_of(&server_config(&image, port), &setup_config(setup, "")).await;
         let comment = &task.comment;
@@ -270,7 +240,7 @@ async fn a_failing_set_up_ends_the_task_before_the_agent_starts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_set_up_that_hangs_is_stopped_at_its_limit() {
     with_docker(|image| async move {
-        let (port, _seen) = registry().await;
+        let port = registry().await.port;
         // One minute is the shortest limit a repository can set.
         let repo = setup_config("  - sleep 600\n", "timeouts:\n  setup_minutes: 1\n");
         let task = task_of(&server_config(&image, port), &repo).await;
@@ -288,7 +258,7 @@ async fn a_set_up_that_hangs_is_stopped_at_its_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_set_up_that_fills_the_checkout_is_stopped_at_the_servers_cap() {
     with_docker(|image| async move {
-        let (port, _seen) = registry().await;
+        let port = registry().await.port;
         let server = server_config(&image, port)
             .replace("  cpus: 1\n", "  cpus: 1\n  max_checkout_mb: 20\n");
         // About 25 MiB a second, for as long as it is let.
@@ -308,19 +278,15 @@ async fn a_set_up_that_fills_the_checkout_is_stopped_at_the_servers_cap() {
 
 /// Waits for the task of a newly labelled issue to end; its tracking comment.
 async fn another_task(run: &AgentApp, title: &str) -> (u64, String) {
-    let ended = |gh: &fake_github::FakeGitHub, issue| {
-        ["bosun:done", "bosun:needs-review", "bosun:failed"]
-            .iter()
-            .any(|l| has_label(gh, issue, l))
-    };
-    let issue = run.label_and_wait(title, "Fetch it.", ended).await;
+    let issue = run.label_until_finished(title, "Fetch it.").await;
     (issue, tracking(&run.app.github, issue))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_later_task_starts_from_the_snapshot_until_the_lockfile_changes() {
     with_docker(|image| async move {
-        let (port, seen) = registry().await;
+        let seen = registry().await;
+        let port = seen.port;
         let repo = format!(
             "egress: [localhost]\nrounds: 1\npeer_review:\n  enabled: false\n\
              setup:\n  - wget -q -O deps/dep.txt http://localhost:{port}/dep.txt\n\
@@ -330,7 +296,7 @@ async fn a_later_task_starts_from_the_snapshot_until_the_lockfile_changes() {
         let task = task_of(&server_config(&image, port), &repo).await;
         assert!(task.has("bosun:done"), "{}", task.comment);
         assert!(task.comment.contains("Set-up ("), "{}", task.comment);
-        assert_eq!(seen.lock().unwrap().len(), 1);
+        assert_eq!(seen.heads().len(), 1);
         // What the set-up installed is not part of the change.
         let branches = git(&task.run.bare, &["branch", "--format=%(refname:short)"]);
         let branch = branches.lines().find(|b| b.starts_with("bosun/")).unwrap();
@@ -349,7 +315,7 @@ async fn a_later_task_starts_from_the_snapshot_until_the_lockfile_changes() {
             "{comment}"
         );
         assert!(!comment.contains("Set-up ("), "{comment}");
-        assert_eq!(seen.lock().unwrap().len(), 1, "no second fetch");
+        assert_eq!(seen.heads().len(), 1, "no second fetch");
 
         // A lockfile on the default branch changes the key: the set-up runs again.
         let seed = task.run.dirs.path().join("lockfile");
@@ -358,19 +324,7 @@ async fn a_later_task_starts_from_the_snapshot_until_the_lockfile_changes() {
             &["clone", "-q", task.run.bare.to_str().unwrap(), "lockfile"],
         );
         std::fs::write(seed.join("deps.lock"), "dep 1.0\n").unwrap();
-        git(&seed, &["add", "-A"]);
-        git(
-            &seed,
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-qm",
-                "lock",
-            ],
-        );
+        commit_all(&seed, "lock");
         git(&seed, &["push", "-q", "origin", "main"]);
         let (third, comment) = another_task(&task.run, "Use the locked one").await;
         assert!(
@@ -379,11 +333,7 @@ async fn a_later_task_starts_from_the_snapshot_until_the_lockfile_changes() {
         );
         assert!(comment.contains("Set-up ("), "{comment}");
         assert!(!comment.contains("Set-up skipped"), "{comment}");
-        assert_eq!(
-            seen.lock().unwrap().len(),
-            2,
-            "fetched for the new lockfile"
-        );
+        assert_eq!(seen.heads().len(), 2, "fetched for the new lockfile");
 
         // `bosun env` sees both snapshots, and prunes them.
         use bosun::cli::env::{run as env, EnvAction};

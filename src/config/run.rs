@@ -354,6 +354,12 @@ impl RunConfig {
         Ok(config)
     }
 
+    /// Whether the sandboxes run on this host (the process sandbox, or a local Docker
+    /// engine), where they can reach a proxy bosun runs here.
+    pub fn sandboxes_on_this_host(&self) -> bool {
+        self.sandbox == SandboxKind::Process || self.docker.engine().is_local()
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         if self.sandbox == SandboxKind::Docker {
             let engine = self.docker.engine();

@@ -82,12 +82,10 @@ impl EgressHost {
             .iter()
             .map(|r| r.parse::<Range>().map_err(|why| anyhow::anyhow!(why)))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let place = match (config.sandbox, meter.and_then(|m| m.network.clone())) {
+        let beside = meter.and_then(|m| Some((m.network.clone()?, m.gateway())));
+        let place = match (config.sandbox, beside) {
             (SandboxKind::Process, _) => Place::Loopback,
-            (SandboxKind::Docker, Some(network)) => Place::Beside {
-                network,
-                gateway: meter.map(MeterHost::gateway).expect("a metered network"),
-            },
+            (SandboxKind::Docker, Some((network, gateway))) => Place::Beside { network, gateway },
             (SandboxKind::Docker, None) => Place::Network {
                 config: config.docker.clone(),
                 instance: instance.to_string(),

@@ -361,9 +361,16 @@ pub fn bare_remote(root: &Path) -> std::path::PathBuf {
     git(root, &["init", "-q", "--bare", "-b", "main", "remote.git"]);
     git(root, &["init", "-q", "-b", "main", "seed"]);
     std::fs::write(seed.join("hello.txt"), "hello\n").unwrap();
-    git(&seed, &["add", "-A"]);
+    commit_all(&seed, "seed");
+    git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
+    bare
+}
+
+/// Commits everything in the work tree `dir` as a test author.
+pub fn commit_all(dir: &Path, message: &str) {
+    git(dir, &["add", "-A"]);
     git(
-        &seed,
+        dir,
         &[
             "-c",
             "user.name=t",
@@ -371,9 +378,7 @@ pub fn bare_remote(root: &Path) -> std::path::PathBuf {
             "user.email=t@t",
             "commit",
             "-qm",
-            "seed",
+            message,
         ],
     );
-    git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
-    bare
 }

@@ -88,10 +88,6 @@ impl Allowlist {
         self
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
-    }
-
     /// Whether `host` is allowed; a host that is not a valid name (an IP literal among them)
     /// never is.
     pub fn allows(&self, host: &str) -> bool {

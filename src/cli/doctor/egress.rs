@@ -2,7 +2,7 @@
 //! reach it, and whether a trusted range opens what the proxy exists to keep shut.
 
 use super::Finding;
-use crate::config::run::{RunConfig, SandboxKind};
+use crate::config::run::RunConfig;
 use crate::egress::addresses::Range;
 
 /// Addresses no trusted range should cover without the operator meaning it.
@@ -21,8 +21,7 @@ pub fn check(run_config: &RunConfig) -> Finding {
              saying so",
         );
     }
-    let local = run_config.sandbox == SandboxKind::Process || run_config.docker.engine().is_local();
-    if !local {
+    if !run_config.sandboxes_on_this_host() {
         return Finding::warn(
             WHAT,
             "the Docker engine is on another host, which a proxy on this host cannot serve: \

@@ -168,9 +168,7 @@ impl Pipeline<'_> {
             return Ok(false);
         };
         self.mount_points(work, config).await?;
-        let _ = self
-            .environment
-            .set(environment::mounts(&dir, &config.cache, false));
+        self.use_snapshot(&dir, config);
         tracing::info!(key, "set-up skipped: the environment snapshot is ready");
         self.record(
             TaskEvent::Progress(ProgressEvent::SetupReused {
@@ -198,10 +196,15 @@ impl Pipeline<'_> {
         let dir = blocking(move || build.finish(&ready))
             .await?
             .map_err(|e| fail(format!("keeping the environment snapshot: {e}")))?;
+        self.use_snapshot(&dir, config);
+        Ok(())
+    }
+
+    /// The agent and the gates see the snapshot in `dir`, read-only.
+    fn use_snapshot(&self, dir: &std::path::Path, config: &RepoConfig) {
         let _ = self
             .environment
-            .set(environment::mounts(&dir, &config.cache, false));
-        Ok(())
+            .set(environment::mounts(dir, &config.cache, false));
     }
 
     /// The checkout's mount points for the cache paths, owned by the sandbox user.
