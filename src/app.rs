@@ -14,6 +14,9 @@ use crate::engine::redelivery::run_redelivery_sweeps;
 use crate::github::client::{GitHub, GitHubConfig};
 use crate::github::signature::WebhookSecrets;
 use crate::locks::lock;
+use crate::run::doors::DoorKeeper;
+use crate::run::egress_host::EgressHost;
+use crate::run::meter_host::MeterHost;
 use crate::run::runner::Runner;
 use crate::server::{router, Activate, AppState, Configured, Mode};
 use bosun_core::trigger::Identity;
@@ -135,22 +138,23 @@ async fn build_runner(
         return Ok(None);
     }
     let mut runner = Runner::new(&config.data_dir, run_config.clone())?;
-    let instance = crate::run::runner::instance_label(&config.data_dir);
+    // Containers reach the proxies through sockets in a folder they mount: an engine on this
+    // host only (the process sandbox reaches them on loopback itself).
+    if run_config.containers_mount_this_host() {
+        runner.doors = Some(Arc::new(DoorKeeper::prepare(&config.data_dir)?));
+    }
     if run_config.meter.enabled {
         runner.meter = Some(Arc::new(
-            crate::run::meter_host::MeterHost::start(run_config, &instance).await?,
+            MeterHost::start(run_config, runner.doors.as_deref()).await?,
         ));
     }
-    if run_config.egress.enabled && run_config.sandboxes_on_this_host() {
-        runner.egress = Some(Arc::new(crate::run::egress_host::EgressHost::new(
-            run_config,
-            &instance,
-            runner.meter.as_deref(),
-        )?));
+    if run_config.egress.enabled && run_config.sandboxes_reach_proxies() {
+        runner.egress = Some(Arc::new(EgressHost::new(run_config, runner.doors.clone())?));
     } else if run_config.egress.enabled {
-        // The proxy would listen on this host, which another host's containers cannot reach.
+        // The proxy would listen on this host, which containers that cannot mount its folders
+        // cannot reach.
         tracing::warn!(
-            "egress: the Docker engine is on another host, so runs get no egress proxy; \
+            "egress: the Docker engine cannot mount this host's folders, so runs get no egress proxy; \
              repositories that list `egress:` hosts will be told so"
         );
     }

@@ -175,6 +175,8 @@ async fn a_sound_setup_passes_every_check_and_names_the_cli_version() {
             "ok    Docker engine: Docker ",
             "ok    agent `fake`: `claude --version` in a throw-away container",
             "1.0.33 (Claude Code)",
+            "ok    sandbox doors: ",
+            "the relay runs",
         ] {
             assert!(text.contains(expected), "{expected:?} missing:\n{text}");
         }

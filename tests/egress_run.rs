@@ -3,10 +3,10 @@
 //! does not list is refused and named in the tracking comment.
 //!
 //! The "registry" is a small HTTP server on this machine's loopback. The containers have no
-//! route anywhere but to the proxy, on the gateway of the internal network bosun makes for the
-//! run; the proxy, on the host, resolves `localhost` and reaches the registry because the
-//! test's server configuration trusts the loopback addresses (as an operator trusts an
-//! intranet registry) and allows the registry's port. The agent is the `command` adapter with
+//! network at all: they reach the proxy through its socket, mounted into them, and bosun makes
+//! no Docker network (each test checks). The proxy, on the host, resolves `localhost` and
+//! reaches the registry because the test's server configuration trusts the loopback addresses
+//! (as an operator trusts an intranet registry) and allows the registry's port. The agent is the `command` adapter with
 //! a one-line script, so no model is involved.
 
 #[path = "support/images.rs"]
@@ -46,20 +46,12 @@ fn server_config(image: &str, port: u16) -> String {
     )
 }
 
-/// Removes, when dropped, the internal network bosun made for the run's egress proxy.
-fn network_of(run: &AgentApp) -> images::NetworkGone {
-    images::NetworkGone(format!(
-        "bosun-egress-{}",
-        bosun::run::runner::instance_label(run.app.data_dir.path())
-    ))
-}
-
 /// What one task came to: bosun started with these configurations, an issue labelled, and the
 /// task ended (done, needs review or failed). The registry's log and the network's guard come
 /// along; the app is shut down by [`Ended::finish`].
 struct Ended {
     run: AgentApp,
-    _network: images::NetworkGone,
+    _no_network: images::NoNetworkMade,
     issue: u64,
     comment: String,
 }
@@ -74,21 +66,23 @@ impl Ended {
     }
 
     async fn finish(self) {
-        let Ended { run, _network, .. } = self;
+        let Ended {
+            run, _no_network, ..
+        } = self;
         run.app.finish().await;
     }
 }
 
 async fn task_of(server: &str, repo: &str) -> Ended {
     let run = AgentApp::start_with_config(server, repo).await;
-    let network = network_of(&run);
+    let no_network = images::NoNetworkMade::of(run.app.data_dir.path());
     let issue = run
         .label_until_finished("Use the dependency", "Fetch it.")
         .await;
     let comment = tracking(&run.app.github, issue);
     Ended {
         run,
-        _network: network,
+        _no_network: no_network,
         issue,
         comment,
     }
@@ -346,6 +340,143 @@ async fn a_later_task_starts_from_the_snapshot_until_the_lockfile_changes() {
         assert_eq!(
             env(&data, EnvAction::List).unwrap(),
             "no environment snapshots"
+        );
+        task.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_that_lists_no_hosts_has_its_gate_refused_and_the_host_named() {
+    with_docker(|image| async move {
+        let seen = registry().await;
+        let port = seen.port;
+        let url = format!("http://localhost:{port}/dep.txt");
+        let repo = repo_config(&url).replace("egress: [localhost]\n", "");
+        let task = task_of(&server_config(&image, port), &repo).await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:needs-review"), "{comment}");
+        assert!(comment.contains("Refused by the egress proxy"), "{comment}");
+        assert!(
+            comment.contains(&format!("`localhost:{port}`")),
+            "{comment}"
+        );
+        assert_eq!(task.pulls(), 0, "{comment}");
+        assert!(seen.heads().is_empty(), "nothing reached the registry");
+        task.finish().await;
+    })
+    .await;
+}
+
+/// An internal Docker network, removed when dropped: what bosun's runs joined before they had
+/// doors. Its gateway is this host.
+struct InternalNetwork(String);
+
+impl InternalNetwork {
+    fn create() -> InternalNetwork {
+        let name = images::unique("bosun-test-internal");
+        let made = std::process::Command::new("docker")
+            .args(["network", "create", "--internal", &name])
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{made:?}");
+        InternalNetwork(name)
+    }
+
+    fn gateway(&self) -> String {
+        let out = std::process::Command::new("docker")
+            .args(["network", "inspect", &self.0, "-f"])
+            .arg("{{(index .IPAM.Config 0).Gateway}}")
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+}
+
+impl Drop for InternalNetwork {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["network", "rm", &self.0])
+            .output();
+    }
+}
+
+/// A gate that tries every way out but the listed one, each of which must fail: through the
+/// proxy an IP literal, a host not listed, a listed name that resolves to loopback (this
+/// server trusts no range), `CONNECT` to port 22; past the proxy, plain TCP to a service of
+/// this host that listens on every address (`ADDR:PORT`). It fails if any got through.
+fn escapes(bypass: &str) -> String {
+    let (addr, port) = bypass.rsplit_once(':').unwrap();
+    format!(
+        r#"fail=0
+for url in http://127.0.0.1/ http://not-listed.example/ http://localhost/; do
+  if wget -q -O /dev/null "$url"; then echo "REACHED $url"; fail=1; fi
+done
+p=${{HTTP_PROXY#http://}}; hp=${{p#*@}}
+auth=$(printf %s "${{p%@*}}" | base64 | tr -d "\n")
+printf 'CONNECT github.com:22 HTTP/1.1\r\nHost: github.com:22\r\nProxy-Authorization: Basic %s\r\n\r\n' "$auth" | nc -w 5 ${{hp%:*}} ${{hp##*:}} > /tmp/connect
+grep -q ' 403 ' /tmp/connect || {{ echo "CONNECT to 22: $(head -1 /tmp/connect)"; fail=1; }}
+if printf 'GET /bypass HTTP/1.0\r\n\r\n' | nc -w 3 {addr} {port}; then echo "REACHED {bypass}"; fail=1; fi
+exit $fail"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_inside_the_sandbox_every_other_way_out_is_refused_and_named() {
+    with_docker(|image| async move {
+        // A service of this host on every address, as an SSH daemon or a database would be.
+        let host_service = origin::serve("0.0.0.0:0", |_, _| {
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+        })
+        .await;
+        // The control: a container on an internal network, as bosun's runs were before they
+        // had doors, does reach it at the network's gateway; so the run's failing to is the
+        // sandbox's doing.
+        let internal = InternalNetwork::create();
+        let bypass = format!("{}:{}", internal.gateway(), host_service.port);
+        let out = std::process::Command::new("docker")
+            .args(["run", "--rm", "--network", &internal.0, &image, "sh", "-c"])
+            .arg(format!(
+                "printf 'GET /control HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {}",
+                bypass.replace(':', " ")
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(
+            host_service.request_lines(),
+            ["GET /control HTTP/1.0"],
+            "{out:?}"
+        );
+
+        // No trusted range here: `localhost` is listed, but loopback is not for runs.
+        let server = server_config(&image, 80).replace(
+            "  trusted_ranges: ['127.0.0.1', '::1']\n",
+            "  trusted_ranges: []\n",
+        );
+        let repo = format!(
+            "egress: [localhost]\nrounds: 1\npeer_review:\n  enabled: false\n\
+             gates:\n  - name: escapes\n    run: |\n{}\n",
+            escapes(&bypass)
+                .lines()
+                .map(|l| format!("      {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let task = task_of(&server, &repo).await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:done"), "every escape failed: {comment}");
+        for refused in [
+            "`127.0.0.1:80`",
+            "`not-listed.example:80`",
+            "`localhost:80`",
+            "`github.com:22`",
+        ] {
+            assert!(comment.contains(refused), "{refused} named: {comment}");
+        }
+        assert_eq!(
+            host_service.request_lines(),
+            ["GET /control HTTP/1.0"],
+            "plain TCP past the proxy reached nothing"
         );
         task.finish().await;
     })

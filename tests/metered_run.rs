@@ -89,10 +89,7 @@ async fn a_metered_run_holds_no_key_and_stops_at_its_budget_with_its_work_pushed
             c.run_config = Some(config_path.clone());
         })
         .await;
-        let _network = images::NetworkGone(format!(
-            "bosun-meter-{}",
-            bosun::run::runner::instance_label(app.data_dir.path())
-        ));
+        let _no_network = images::NoNetworkMade::of(app.data_dir.path());
         let bare = bare_remote(dirs.path());
         let gh = &app.github;
         gh.set_clone_url(REPO, &format!("file://{}", bare.display()));

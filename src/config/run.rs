@@ -354,22 +354,33 @@ impl RunConfig {
         Ok(config)
     }
 
-    /// Whether the sandboxes run on this host (the process sandbox, or a local Docker
-    /// engine), where they can reach a proxy bosun runs here.
-    pub fn sandboxes_on_this_host(&self) -> bool {
-        self.sandbox == SandboxKind::Process || self.docker.engine().is_local()
+    /// Whether containers mount this host's folders: Docker on this host, checkouts bound
+    /// (not copied). Snapshots and the proxies' sockets need it.
+    pub fn containers_mount_this_host(&self) -> bool {
+        self.sandbox == SandboxKind::Docker
+            && self.docker.engine().transfer == crate::config::engine::Transfer::Bind
+    }
+
+    /// Whether the sandboxes reach proxies on this host's loopback: the process sandbox runs
+    /// there, containers through their doors (`run::doors`).
+    pub fn sandboxes_reach_proxies(&self) -> bool {
+        self.sandbox == SandboxKind::Process || self.containers_mount_this_host()
     }
 
     fn validate(&self) -> anyhow::Result<()> {
         if self.sandbox == SandboxKind::Docker {
             let engine = self.docker.engine();
             engine.check().map_err(|e| anyhow::anyhow!(e))?;
-            if self.meter.enabled && !engine.is_local() {
+            if self.meter.enabled && !self.containers_mount_this_host() {
                 anyhow::bail!(
-                    "meter.enabled needs the Docker engine on bosun's own host: metered agents \
-                     reach nothing but the proxy, on their network's gateway here, and an \
-                     engine at {} has its own. Run bosun beside that engine, or turn the meter off",
-                    engine.host.as_deref().unwrap_or_default()
+                    "meter.enabled needs the Docker engine on bosun's own host, mounting its \
+                     folders: metered agents reach nothing but the proxy, through a socket in \
+                     bosun's data directory, and the engine at {} cannot mount it. Run bosun \
+                     beside that engine, or turn the meter off",
+                    engine
+                        .host
+                        .as_deref()
+                        .unwrap_or("this host (workspace: copy)")
                 );
             }
         }

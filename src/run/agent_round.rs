@@ -32,8 +32,8 @@ pub struct AgentRound<'a> {
     /// Extra environment for the agent (model keys the server passes, the canary).
     pub env: Vec<(String, String)>,
     pub network: bool,
-    /// The metering proxy's network, for an agent without `network`.
-    pub private_network: Option<String>,
+    /// The doors to the metering and egress proxies the agent may use.
+    pub doors: Option<super::sandbox::Doors>,
     pub limits: Limits,
     pub deadline: Duration,
     /// An agent silent for this long is stuck: its container is stopped (see `stalled`).
@@ -140,7 +140,7 @@ async fn sandbox_spec(
         script: round.command.script.clone(),
         env,
         network: round.network,
-        private_network: round.private_network,
+        doors: round.doors,
         limits: round.limits,
         deadline: round.deadline,
         user: round.user,

@@ -1,17 +1,16 @@
-//! The egress proxy as runs use it. It starts on the first run whose repository lists hosts
-//! (so a server whose repositories list none never creates a network for it), bound where only
-//! sandboxes and the host reach it: with the Docker sandbox on the gateway of an internal
-//! network (the metering proxy's when the meter is on, so a run reaches both), with the process
-//! sandbox on loopback. A run gets a token of its own, as the proxy's password in the
-//! `HTTP(S)_PROXY` variables its containers are given.
+//! The egress proxy as runs use it. It starts on the first run that needs it, on loopback;
+//! with the Docker sandbox, containers reach it through a door (`run::doors`) at the same
+//! address, with no network of their own. A run gets a token of its own, as the proxy's
+//! password in the `HTTP(S)_PROXY` variables its containers are given.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
-use super::meter_host::{private_network, MeterHost};
-use crate::config::run::{RunConfig, SandboxKind};
+use super::doors::DoorKeeper;
+use super::sandbox::Door;
+use crate::config::run::RunConfig;
 use crate::egress::addresses::Range;
 use crate::egress::{EgressProxy, EgressSettings, RunEgress, SystemResolver};
 use crate::github::secret::Secret;
@@ -21,28 +20,14 @@ pub struct EgressHost {
     settings: EgressSettings,
     /// The server's clamp on what repositories list.
     server_allow: Allowlist,
-    place: Place,
+    /// Where containers get their door from; `None` with the process sandbox.
+    doors: Option<Arc<DoorKeeper>>,
     started: OnceCell<Started>,
-}
-
-/// Where the proxy listens.
-enum Place {
-    /// The metering proxy's network and gateway.
-    Beside {
-        network: String,
-        gateway: IpAddr,
-    },
-    /// An internal Docker network of its own, made on first use.
-    Network {
-        config: crate::config::docker::DockerConfig,
-        instance: String,
-    },
-    Loopback,
 }
 
 struct Started {
     proxy: EgressProxy,
-    network: Option<String>,
+    door: Option<Door>,
 }
 
 /// One run's way out: its token, its log, and what its containers are given.
@@ -50,11 +35,10 @@ pub struct EgressRun {
     host: Arc<EgressHost>,
     token: Secret,
     pub log: Arc<RunEgress>,
-    /// `http://bosun:<token>@<address>:<port>`: a secret, like the token in it.
+    /// `http://bosun:<token>@127.0.0.1:<port>`: a secret, like the token in it.
     pub proxy_url: Secret,
-    /// The network the run's containers join to reach the proxy (none with the process
-    /// sandbox).
-    pub network: Option<String>,
+    /// The door the run's containers reach the proxy through (none with the process sandbox).
+    pub door: Option<Door>,
 }
 
 impl EgressRun {
@@ -71,26 +55,13 @@ impl EgressRun {
 }
 
 impl EgressHost {
-    pub fn new(
-        config: &RunConfig,
-        instance: &str,
-        meter: Option<&MeterHost>,
-    ) -> anyhow::Result<EgressHost> {
+    pub fn new(config: &RunConfig, doors: Option<Arc<DoorKeeper>>) -> anyhow::Result<EgressHost> {
         let egress = &config.egress;
         let trusted_ranges = egress
             .trusted_ranges
             .iter()
             .map(|r| r.parse::<Range>().map_err(|why| anyhow::anyhow!(why)))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let beside = meter.and_then(|m| Some((m.network.clone()?, m.gateway())));
-        let place = match (config.sandbox, beside) {
-            (SandboxKind::Process, _) => Place::Loopback,
-            (SandboxKind::Docker, Some((network, gateway))) => Place::Beside { network, gateway },
-            (SandboxKind::Docker, None) => Place::Network {
-                config: config.docker.clone(),
-                instance: instance.to_string(),
-            },
-        };
         Ok(EgressHost {
             settings: EgressSettings {
                 ports: egress.ports.clone(),
@@ -98,7 +69,7 @@ impl EgressHost {
                 ..EgressSettings::default()
             },
             server_allow: egress.allowlist(),
-            place,
+            doors,
             started: OnceCell::new(),
         })
     }
@@ -122,27 +93,23 @@ impl EgressHost {
             token,
             log,
             proxy_url,
-            network: started.network.clone(),
+            door: started.door.clone(),
         })
     }
 
     async fn start(&self) -> anyhow::Result<Started> {
-        let (ip, network) = match &self.place {
-            Place::Beside { network, gateway } => (*gateway, Some(network.clone())),
-            Place::Network { config, instance } => {
-                let name = format!("bosun-egress-{instance}");
-                let docker = config.engine().connect()?;
-                (private_network(&docker, &name, instance).await?, Some(name))
-            }
-            Place::Loopback => (IpAddr::V4(Ipv4Addr::LOCALHOST), None),
-        };
         let proxy = EgressProxy::start(
-            SocketAddr::new(ip, 0),
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0),
             self.settings.clone(),
             Box::new(SystemResolver),
         )
         .await?;
-        tracing::info!(addr = %proxy.addr(), network = ?network, "egress proxy ready for runs");
-        Ok(Started { proxy, network })
+        let door = self
+            .doors
+            .as_ref()
+            .map(|keeper| keeper.open("egress", proxy.addr()))
+            .transpose()?;
+        tracing::info!(addr = %proxy.addr(), "egress proxy ready for runs");
+        Ok(Started { proxy, door })
     }
 }

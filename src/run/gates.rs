@@ -22,8 +22,8 @@ pub struct GateRun<'a> {
     pub limits: Limits,
     pub deadline: Duration,
     pub user: (u32, u32),
-    /// The egress proxy's network and variables, when the run has a way out.
-    pub network: Option<String>,
+    /// The door to the egress proxy (its variables in `env`), when the run has one.
+    pub doors: Option<super::sandbox::Doors>,
     pub env: Vec<(String, String)>,
     /// An environment snapshot's paths: writable for the set-up building it, else read-only.
     pub mounts: Vec<super::sandbox::ExtraMount>,
@@ -100,7 +100,7 @@ async fn run_one(
             .chain(run.env.iter().cloned())
             .collect(),
         network: false,
-        private_network: run.network.clone(),
+        doors: run.doors.clone(),
         limits: run.limits.clone(),
         deadline: run.deadline,
         user: run.user,

@@ -1,24 +1,21 @@
 //! The metering proxy as the runs use it: started with the server when `meter.enabled`, bound
 //! where only agent containers (and the host) reach it, and what an agent is given instead of
-//! its model key. With the Docker sandbox the proxy listens on the gateway of an internal
-//! Docker network (`bosun-meter-<instance>`): containers on it reach the host's side of their
-//! bridge and nothing beyond, so a metered agent has no route to the internet at all.
+//! its model key. The proxy listens on loopback; with the Docker sandbox, containers reach it
+//! through a door (`run::doors`) at the same address, with no network of their own, so a
+//! metered agent has no route to the internet, nor to this host's other services.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 
-use bollard::errors::Error as DockerError;
-use bollard::models::NetworkCreateRequest;
-use bollard::Docker;
-
-use crate::config::run::{Limits, RunConfig, SandboxKind, UpstreamConfig};
+use super::doors::DoorKeeper;
+use super::sandbox::Door;
+use crate::config::run::{Limits, RunConfig, UpstreamConfig};
 use crate::github::secret::Secret;
 use crate::meter::{MeterProxy, Provider, RunBudget, Upstream, UpstreamApi};
 
 pub struct MeterHost {
     pub proxy: MeterProxy,
-    /// The Docker network metered agents join; `None` with the process sandbox.
-    pub network: Option<String>,
+    /// The door containers reach the proxy through; `None` with the process sandbox.
+    pub door: Option<Door>,
     /// How an agent reaches the proxy: `http://<address>:<port>`.
     pub origin: String,
     /// Host environment variables the proxy takes keys from: never passed to an agent.
@@ -31,7 +28,10 @@ pub struct MeterHost {
 }
 
 impl MeterHost {
-    pub async fn start(config: &RunConfig, instance: &str) -> anyhow::Result<MeterHost> {
+    pub async fn start(
+        config: &RunConfig,
+        doors: Option<&DoorKeeper>,
+    ) -> anyhow::Result<MeterHost> {
         let meter = &config.meter;
         let upstream = Upstream {
             anthropic: meter.anthropic.as_ref().map(upstream).transpose()?,
@@ -44,24 +44,19 @@ impl MeterHost {
                 .any(|p| upstream.get(p).is_some()),
             "meter.enabled needs at least one of meter.anthropic, meter.openai and meter.gemini"
         );
-        let (ip, network) = match config.sandbox {
-            SandboxKind::Docker => {
-                let name = format!("bosun-meter-{instance}");
-                let docker = config.docker.engine().connect()?;
-                (private_network(&docker, &name, instance).await?, Some(name))
-            }
-            SandboxKind::Process => (IpAddr::V4(Ipv4Addr::LOCALHOST), None),
-        };
         let has_anthropic = upstream.anthropic.is_some();
         let has_openai = upstream.openai.is_some();
         let has_gemini = upstream.gemini.is_some();
-        let proxy =
-            MeterProxy::bind(SocketAddr::new(ip, 0), upstream, meter.prices.clone()).await?;
+        let loopback = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0);
+        let proxy = MeterProxy::bind(loopback, upstream, meter.prices.clone()).await?;
         let origin = format!("http://{}", proxy.local_addr());
-        tracing::info!(%origin, network = ?network, "metering proxy ready for agents");
+        let door = doors
+            .map(|keeper| keeper.open("meter", proxy.local_addr()))
+            .transpose()?;
+        tracing::info!(%origin, "metering proxy ready for agents");
         Ok(MeterHost {
             proxy,
-            network,
+            door,
             origin,
             key_envs: [&meter.anthropic, &meter.openai, &meter.gemini]
                 .into_iter()
@@ -81,11 +76,6 @@ impl MeterHost {
             Provider::OpenAi => self.has_openai,
             Provider::Gemini => self.has_gemini,
         }
-    }
-
-    /// The address the proxy listens on: its network's gateway, or loopback.
-    pub fn gateway(&self) -> IpAddr {
-        self.proxy.local_addr().ip()
     }
 
     /// The base URL an agent uses for `provider`.
@@ -114,44 +104,4 @@ fn upstream(u: &UpstreamConfig) -> anyhow::Result<UpstreamApi> {
         .parse()
         .map_err(|e| anyhow::anyhow!("meter upstream `{}`: {e}", u.base_url))?;
     Ok(UpstreamApi::new(url, Secret::new(key)))
-}
-
-/// The internal network's gateway address, creating the network on first use.
-pub(super) async fn private_network(
-    docker: &Docker,
-    name: &str,
-    instance: &str,
-) -> anyhow::Result<IpAddr> {
-    let found = match docker.inspect_network(name, None).await {
-        Ok(n) => n,
-        Err(DockerError::DockerResponseServerError {
-            status_code: 404, ..
-        }) => {
-            docker
-                .create_network(NetworkCreateRequest {
-                    name: name.to_string(),
-                    driver: Some("bridge".into()),
-                    internal: Some(true),
-                    labels: Some(HashMap::from([(
-                        "bosun.instance".to_string(),
-                        instance.to_string(),
-                    )])),
-                    ..Default::default()
-                })
-                .await?;
-            docker.inspect_network(name, None).await?
-        }
-        Err(e) => return Err(e.into()),
-    };
-    anyhow::ensure!(
-        found.internal == Some(true),
-        "the Docker network `{name}` exists but is not internal; remove it and restart bosun"
-    );
-    found
-        .ipam
-        .and_then(|i| i.config)
-        .into_iter()
-        .flatten()
-        .find_map(|c| c.gateway.and_then(|g| g.parse().ok()))
-        .ok_or_else(|| anyhow::anyhow!("the Docker network `{name}` has no gateway address"))
 }

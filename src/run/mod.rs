@@ -3,6 +3,7 @@
 
 pub mod agent_round;
 pub mod disk_cap;
+pub mod doors;
 pub mod egress_host;
 pub mod environment;
 pub mod gates;

@@ -33,6 +33,8 @@ pub struct Runner {
     pub environments: Option<super::environment::Environments>,
     /// The egress proxy, when `egress.enabled` and the sandboxes can reach it.
     pub egress: Option<std::sync::Arc<super::egress_host::EgressHost>>,
+    /// The folder of sockets containers reach the proxies through: Docker on this host only.
+    pub doors: Option<Arc<super::doors::DoorKeeper>>,
 }
 
 impl Runner {
@@ -69,8 +71,8 @@ impl Runner {
             ..Limits::default()
         };
         // Snapshots are host directories mounted into containers: Docker on this host only.
-        let environments = (config.sandbox == SandboxKind::Docker
-            && config.docker.engine().transfer == crate::config::engine::Transfer::Bind)
+        let environments = config
+            .containers_mount_this_host()
             .then(|| super::environment::Environments::new(data_dir));
         Runner {
             config,
@@ -85,6 +87,7 @@ impl Runner {
             meter: None,
             vendor_slots: super::vendor_slots::VendorSlots::default(),
             egress: None,
+            doors: None,
         }
     }
 }

@@ -44,7 +44,7 @@ pub fn spec(image: &str, workspace: &Path, script: &str) -> SandboxSpec {
         script: script.into(),
         env: vec![],
         network: false,
-        private_network: None,
+        doors: None,
         limits: Limits {
             memory_bytes: 256 << 20,
             nano_cpus: 1_000_000_000,

@@ -251,16 +251,33 @@ impl Drop for ContainerSweep {
     }
 }
 
-/// Removes the Docker network it names when dropped, the test passed or not: bosun keeps the
-/// meter's network (`bosun-meter-<instance>`) for its next start, and a test's instance is
-/// never started again.
-pub struct NetworkGone(pub String);
+/// Checks, when dropped, that bosun made no Docker network for this instance: its containers
+/// reach the proxies through sockets (`run::doors`), with no network at all. Any network found
+/// is removed, and the test fails (unless it is failing already).
+pub struct NoNetworkMade(pub String);
 
-impl Drop for NetworkGone {
+impl NoNetworkMade {
+    /// For the bosun whose data directory is `data_dir`.
+    pub fn of(data_dir: &std::path::Path) -> NoNetworkMade {
+        NoNetworkMade(bosun::run::runner::instance_label(data_dir))
+    }
+}
+
+impl Drop for NoNetworkMade {
     fn drop(&mut self) {
-        let _ = Command::new("docker")
-            .args(["network", "rm", &self.0])
-            .output();
+        let filter = format!("label=bosun.instance={}", self.0);
+        let found = Command::new("docker")
+            .args(["network", "ls", "-q", "--filter", &filter])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        let networks: Vec<&str> = found.split_whitespace().collect();
+        for id in &networks {
+            let _ = Command::new("docker").args(["network", "rm", id]).output();
+        }
+        if !networks.is_empty() && !std::thread::panicking() {
+            panic!("bosun made Docker networks for its runs: {networks:?}");
+        }
     }
 }
 

@@ -205,7 +205,7 @@ async fn cli_version(
         script: format!("exec {} --version", shell::quote_all(words)),
         env: Vec::new(),
         network: false,
-        private_network: None,
+        doors: None,
         limits: runner.limits.clone(),
         deadline: VERSION_DEADLINE,
         user: runner.user,

@@ -1,15 +1,60 @@
 //! The egress proxy as the run configuration sets it: on or off, whether the sandboxes can
-//! reach it, and whether a trusted range opens what the proxy exists to keep shut.
+//! reach it (their doors' folder and relay), and whether a trusted range opens what the proxy
+//! exists to keep shut.
 
 use super::Finding;
 use crate::config::run::RunConfig;
 use crate::egress::addresses::Range;
+use crate::run::doors::DoorKeeper;
+use std::path::Path;
 
 /// Addresses no trusted range should cover without the operator meaning it.
 const SENSITIVE: [(&str, &str); 2] = [
     ("169.254.169.254", "the cloud metadata service"),
     ("127.0.0.1", "this host's own services"),
 ];
+
+/// The folder containers reach the proxies through: made, with a relay that runs here.
+pub fn doors(run_config: &RunConfig, data_dir: &Path) -> Finding {
+    const WHAT: &str = "sandbox doors";
+    if !run_config.containers_mount_this_host() {
+        return Finding::skip(
+            WHAT,
+            "containers here cannot mount this host's folders; they get no proxies",
+        );
+    }
+    let keeper = match DoorKeeper::prepare(data_dir) {
+        Ok(keeper) => keeper,
+        Err(e) => return Finding::fail(WHAT, format!("{e:#}")),
+    };
+    let relay = keeper.relay_path();
+    // With no arguments the relay prints its usage and exits 125: proof that it runs.
+    match std::process::Command::new(&relay).output() {
+        Ok(out) if out.status.code() == Some(125) => Finding::ok(
+            WHAT,
+            format!(
+                "{}: the relay runs; containers reach the metering and egress proxies through \
+                 sockets here, with no network of their own",
+                keeper.dir().display()
+            ),
+        ),
+        Ok(out) => Finding::fail(
+            WHAT,
+            format!(
+                "{} answered {}: is the folder mounted noexec?",
+                relay.display(),
+                out.status
+            ),
+        ),
+        Err(e) => Finding::fail(
+            WHAT,
+            format!(
+                "{} does not run ({e}): is the folder mounted noexec?",
+                relay.display()
+            ),
+        ),
+    }
+}
 
 pub fn check(run_config: &RunConfig) -> Finding {
     let egress = &run_config.egress;
@@ -21,11 +66,12 @@ pub fn check(run_config: &RunConfig) -> Finding {
              saying so",
         );
     }
-    if !run_config.sandboxes_on_this_host() {
+    if !run_config.sandboxes_reach_proxies() {
         return Finding::warn(
             WHAT,
-            "the Docker engine is on another host, which a proxy on this host cannot serve: \
-             runs get no egress, and a repository that lists `egress:` hosts gets a failed task",
+            "the Docker engine cannot mount this host's folders (another host's, or checkouts \
+             copied), so its containers cannot reach a proxy here: runs get no egress, and a \
+             repository that lists `egress:` hosts gets a failed task",
         );
     }
     let ranges: Vec<Range> = egress

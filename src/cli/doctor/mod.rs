@@ -144,6 +144,7 @@ pub async fn run(config: ServerConfig) -> bool {
             for finding in agents::check(&config, run_config, engine.is_some()).await {
                 report.add(finding);
             }
+            report.add(egress::doors(run_config, &config.data_dir));
             report.add(egress::check(run_config));
         }
         None => report.add(Finding::skip(

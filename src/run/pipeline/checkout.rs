@@ -109,17 +109,21 @@ impl Pipeline<'_> {
     ) -> Sealed {
         let canary = format!("bosun-canary-{}", hex::encode(rand::random::<[u8; 16]>()));
         let egress = self.egress_env();
-        let env_of = |names: &[String]| -> Vec<(String, String)> {
-            let mut env = host_env(names);
+        // An agent given the network by the server talks to it directly, not through the
+        // repository's allowlist.
+        let env_of = |resolved: &Resolved| -> Vec<(String, String)> {
+            let mut env = host_env(&resolved.agent.env);
             env.push(("BOSUN_CANARY".into(), canary.clone()));
-            env.extend(egress.iter().cloned());
+            if !resolved.network {
+                env.extend(egress.iter().cloned());
+            }
             env
         };
-        let agent_env = self.metered_env(implementer.adapter, env_of(&implementer.agent.env));
+        let agent_env = self.metered_env(implementer.adapter, env_of(implementer));
         let reviewers: Vec<peer::Reviewer> = reviewers
             .into_iter()
             .map(|resolved| peer::Reviewer {
-                env: self.metered_env(resolved.adapter, env_of(&resolved.agent.env)),
+                env: self.metered_env(resolved.adapter, env_of(&resolved)),
                 resolved,
             })
             .collect();

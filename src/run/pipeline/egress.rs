@@ -1,23 +1,31 @@
-//! The run's way out through the egress proxy, when its repository lists `egress:` hosts: the
-//! proxy's address and the run's token in its containers' `HTTP(S)_PROXY`, the network that
-//! reaches the proxy, the hosts refused shown in the tracking comment, and the token dead when
-//! the attempt ends. A repository that lists none keeps its containers off the network.
+//! The run's way out through the egress proxy: the proxy's address and the run's token in its
+//! containers' `HTTP(S)_PROXY`, the door that reaches the proxy, the hosts refused shown in the
+//! tracking comment, and the token dead when the attempt ends. A repository that lists no
+//! `egress:` hosts reaches none: in Docker its containers still get the door, so what they try
+//! is refused and named.
 
 use super::*;
 use bosun_core::model::ProgressEvent;
 use bosun_core::repo_config::RepoConfig;
 
 impl Pipeline<'_> {
-    /// Opens the run's way out to the hosts its repository lists (none listed: nothing to do).
+    /// Opens the run's way out to the hosts its repository lists. A repository that lists
+    /// none still goes through the proxy in Docker, with nothing allowed: its containers had
+    /// no way out before either, and now a host they try is named in the tracking comment.
     pub(super) async fn open_egress(&self, config: &RepoConfig) -> Result<(), Step> {
-        if config.egress.is_empty() {
+        let refusing_only = config.egress.is_empty();
+        if refusing_only && self.runner.doors.is_none() {
             return Ok(());
         }
-        let Some(host) = &self.runner.egress else {
-            return Err(Step::Finish(
-                TaskStatus::Failed,
-                reply::egress_unavailable(),
-            ));
+        let host = match &self.runner.egress {
+            Some(host) => host,
+            None if refusing_only => return Ok(()),
+            None => {
+                return Err(Step::Finish(
+                    TaskStatus::Failed,
+                    reply::egress_unavailable(),
+                ))
+            }
         };
         let name = format!("task {} attempt {}", self.task.id, self.attempt);
         let run = host
@@ -40,17 +48,21 @@ impl Pipeline<'_> {
                 .into_iter()
                 .map(|name| (name.to_string(), url.clone()))
                 .collect();
-        if let Some(meter) = &self.runner.meter {
-            let direct = meter.gateway().to_string();
+        if self.runner.meter.is_some() {
+            // The meter's address, as its base URLs spell it.
+            let direct = std::net::Ipv4Addr::LOCALHOST.to_string();
             env.push(("NO_PROXY".into(), direct.clone()));
             env.push(("no_proxy".into(), direct));
         }
         env
     }
 
-    /// The network a gate joins: the proxy's when the run has a way out, else none.
-    pub(super) fn egress_network(&self) -> Option<String> {
-        self.egress.get().and_then(|run| run.network.clone())
+    /// The door a set-up or gate container gets: the egress proxy's when the run has a way
+    /// out, else none.
+    pub(super) fn egress_doors(&self) -> Option<Doors> {
+        let keeper = self.runner.doors.as_ref()?;
+        let door = self.egress.get().and_then(|run| run.door.clone())?;
+        Some(keeper.doors(vec![door]))
     }
 
     /// Records the hosts refused so far when there are new ones, for the tracking comment.

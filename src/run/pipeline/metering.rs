@@ -103,14 +103,17 @@ impl Pipeline<'_> {
         })
     }
 
-    /// The network agents join: the metering proxy's (the egress proxy listens there too when
-    /// the meter is on), else the egress proxy's when the run has a way out.
-    pub(super) fn agent_network(&self) -> Option<String> {
-        self.runner
-            .meter
-            .as_ref()
-            .and_then(|m| m.network.clone())
-            .or_else(|| self.egress_network())
+    /// The doors an agent gets: the metering proxy's, and the egress proxy's when the run has
+    /// a way out and the agent no network of its own (see [`Pipeline::egress_env`]).
+    pub(super) fn agent_doors(&self, network: bool) -> Option<Doors> {
+        let keeper = self.runner.doors.as_ref()?;
+        let meter = self.runner.meter.as_ref().and_then(|m| m.door.clone());
+        let egress = self
+            .egress
+            .get()
+            .filter(|_| !network)
+            .and_then(|run| run.door.clone());
+        Some(keeper.doors(meter.into_iter().chain(egress).collect()))
     }
 
     /// The run spent its budget mid-round: the work so far is committed and pushed to the

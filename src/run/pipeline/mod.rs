@@ -19,7 +19,7 @@ use crate::run::agent_round::{run_agent_round, AgentRound};
 use crate::run::gates::{run_gates, GateRun};
 use crate::run::recovery::transient;
 use crate::run::runner::{give_to, Runner};
-use crate::run::sandbox::SandboxError;
+use crate::run::sandbox::{Doors, SandboxError};
 use crate::run::workspace::publish::{commit, push, Author, PushMode};
 use crate::run::workspace::{branch_name, snapshot, PrepareRequest, Workspace};
 use bosun_core::agent::{CommandSpec, Usage};

@@ -247,7 +247,7 @@ impl Pipeline<'_> {
             limits: self.runner.limits.clone(),
             deadline: work.resolved.gate_timeout,
             user: self.runner.user,
-            network: self.egress_network(),
+            doors: self.egress_doors(),
             env: self.egress_env(),
             mounts: self.env_mounts(),
         };
@@ -384,7 +384,7 @@ impl Pipeline<'_> {
                 command,
                 env: env.to_vec(),
                 network: resolved.network,
-                private_network: self.agent_network(),
+                doors: self.agent_doors(resolved.network),
                 limits: self.runner.limits.clone(),
                 deadline: resolved.agent_timeout,
                 idle: resolved.idle,

@@ -70,7 +70,7 @@ impl Pipeline<'_> {
             limits: self.runner.limits.clone(),
             deadline: work.resolved.setup_timeout,
             user: self.runner.user,
-            network: self.egress_network(),
+            doors: self.egress_doors(),
             env: self.egress_env(),
             mounts,
         };

@@ -121,6 +121,14 @@ impl DockerSandbox {
                     .into(),
             ));
         }
+        let has_doors = spec.doors.as_ref().is_some_and(|d| !d.open.is_empty());
+        if self.engine.transfer == Transfer::Copy && has_doors {
+            return Err(SandboxError::Refused(
+                "another host's engine cannot reach this host's proxies: metering and egress \
+                 need the local engine"
+                    .into(),
+            ));
+        }
         let copied = match self.engine.transfer {
             Transfer::Bind => None,
             Transfer::Copy => {

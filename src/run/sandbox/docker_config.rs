@@ -2,8 +2,8 @@
 //! down here, in one pure function, so a unit test can read it back without an engine.
 
 use super::{
-    SandboxSpec, HOME_DIR, INPUTS_MOUNT, INPUT_DIR_ENV, LABEL_INSTANCE, LABEL_ROLE, LABEL_TASK,
-    WORKSPACE_MOUNT,
+    SandboxSpec, DOORS_MOUNT, HOME_DIR, INPUTS_MOUNT, INPUT_DIR_ENV, LABEL_INSTANCE, LABEL_ROLE,
+    LABEL_TASK, WORKSPACE_MOUNT,
 };
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use std::collections::HashMap;
@@ -21,7 +21,7 @@ pub(crate) fn container_body(
         // An empty entrypoint (not a missing one) makes the engine ignore the image's
         // ENTRYPOINT, so exactly `sh -c script` runs whatever the image says.
         entrypoint: Some(Vec::new()),
-        cmd: Some(vec!["/bin/sh".into(), "-c".into(), spec.script.clone()]),
+        cmd: Some(command(spec)),
         working_dir: Some(WORKSPACE_MOUNT.into()),
         user: Some(format!("{uid}:{gid}")),
         env: Some(environment(spec)),
@@ -33,6 +33,15 @@ pub(crate) fn container_body(
         tty: Some(false),
         host_config: Some(host_config(spec, binds)),
         ..Default::default()
+    }
+}
+
+/// `sh -c script`, wrapped in the relay when the container has doors to bosun's proxies.
+fn command(spec: &SandboxSpec) -> Vec<String> {
+    let plain = vec!["/bin/sh".into(), "-c".into(), spec.script.clone()];
+    match &spec.doors {
+        Some(doors) => doors.wrap(plain),
+        None => plain,
     }
 }
 
@@ -63,6 +72,9 @@ pub(crate) fn host_binds(spec: &SandboxSpec) -> Vec<String> {
     let mut binds = vec![format!("{}:{WORKSPACE_MOUNT}:rw", spec.workspace.display())];
     if let Some(inputs) = &spec.inputs {
         binds.push(format!("{}:{INPUTS_MOUNT}:ro", inputs.display()));
+    }
+    if let Some(doors) = spec.doors.as_ref().filter(|d| !d.open.is_empty()) {
+        binds.push(format!("{}:{DOORS_MOUNT}:ro", doors.dir.display()));
     }
     for mount in &spec.mounts {
         let mode = if mount.writable { "rw" } else { "ro" };
@@ -100,11 +112,10 @@ fn host_config(spec: &SandboxSpec, binds: Vec<String>) -> HostConfig {
         cap_add: Some(Vec::new()),
         security_opt: Some(vec!["no-new-privileges".into()]),
         privileged: Some(false),
-        network_mode: Some(match (&spec.private_network, spec.network) {
-            (_, true) => "bridge".to_string(),
-            (Some(private), false) => private.clone(),
-            (None, false) => "none".to_string(),
-        }),
+        // No network at all unless asked: the doors reach bosun's proxies without one, and a
+        // network (even an internal one) would let the container reach every service of the
+        // host listening on its bridge address.
+        network_mode: Some(if spec.network { "bridge" } else { "none" }.to_string()),
         memory: Some(limits.memory_bytes),
         memory_swap: Some(limits.memory_bytes),
         nano_cpus: Some(limits.nano_cpus),
@@ -150,7 +161,7 @@ mod tests {
             script: "echo hi".into(),
             env: vec![("A".into(), "1".into())],
             network: false,
-            private_network: None,
+            doors: None,
             limits: Limits::default(),
             deadline: Duration::from_secs(60),
             user: (1000, 1001),
@@ -220,16 +231,57 @@ mod tests {
         let body = container_body(&s, "srv-a", host_binds(&s));
         let host = body.host_config.expect("host config");
         assert_eq!(host.network_mode.as_deref(), Some("bridge"));
-        s.network = false;
-        s.private_network = Some("bosun-meter-x".into());
-        let host = host_config(&s, host_binds(&s));
-        assert_eq!(
-            host.network_mode.as_deref(),
-            Some("bosun-meter-x"),
-            "the proxy's only"
-        );
         assert_eq!(host.binds.map(|b| b.len()), Some(1));
         assert_eq!(body.env, Some(vec!["HOME=/workspace".to_string()]));
+    }
+
+    #[test]
+    fn doors_keep_the_network_off_and_wrap_the_command_in_the_relay() {
+        let mut s = spec();
+        s.doors = Some(crate::run::sandbox::Doors {
+            dir: "/data/doors".into(),
+            open: vec![
+                crate::run::sandbox::Door {
+                    port: 41000,
+                    socket: "meter.sock".into(),
+                },
+                crate::run::sandbox::Door {
+                    port: 42000,
+                    socket: "egress.sock".into(),
+                },
+            ],
+        });
+        let body = container_body(&s, "srv-a", host_binds(&s));
+        assert_eq!(
+            body.cmd,
+            Some(
+                [
+                    "/run/bosun/relay",
+                    "41000=/run/bosun/meter.sock",
+                    "42000=/run/bosun/egress.sock",
+                    "--",
+                    "/bin/sh",
+                    "-c",
+                    "echo hi"
+                ]
+                .map(String::from)
+                .to_vec()
+            )
+        );
+        let host = body.host_config.expect("host config");
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert!(host
+            .binds
+            .expect("binds")
+            .contains(&"/data/doors:/run/bosun:ro".to_string()));
+        // A folder with no door open is neither mounted nor wrapped around the command.
+        s.doors.as_mut().unwrap().open.clear();
+        let body = container_body(&s, "srv-a", host_binds(&s));
+        assert_eq!(body.cmd.map(|c| c.len()), Some(3));
+        assert_eq!(
+            body.host_config.and_then(|h| h.binds).map(|b| b.len()),
+            Some(2)
+        );
     }
 
     #[test]

@@ -129,11 +129,12 @@ pub struct SandboxSpec {
     /// Run as `["/bin/sh", "-c", script]` in the workspace.
     pub script: String,
     pub env: Vec<(String, String)>,
-    /// false → no network at all (`network_mode: none`), unless `private_network` names one.
+    /// false → no network at all (`network_mode: none`): the container reaches bosun's
+    /// proxies through `doors` only.
     pub network: bool,
-    /// An (internal) Docker network to join when `network` is false: the metering proxy's,
-    /// which reaches nothing but the proxy.
-    pub private_network: Option<String>,
+    /// The host's proxies this container may reach (metering, egress), each at a loopback
+    /// port inside it; `None` or none open: nothing.
+    pub doors: Option<Doors>,
     pub limits: Limits,
     /// Wall-clock limit from the start of the script.
     pub deadline: Duration,
@@ -142,6 +143,50 @@ pub struct SandboxSpec {
     /// Host directories mounted besides the checkout: an environment snapshot's paths (see
     /// `run::environment`). Only the Docker backend on this host's engine mounts them.
     pub mounts: Vec<ExtraMount>,
+}
+
+/// Where the host's door folder (its proxies' Unix sockets and the relay) is mounted, read-only.
+pub const DOORS_MOUNT: &str = "/run/bosun";
+
+/// The proxies a container reaches without a network: a folder on the host holding one Unix
+/// socket per proxy and the static relay (`crates/sandbox-relay`), which the container's
+/// command is wrapped in. The relay listens on `127.0.0.1:<port>` inside the container for each
+/// door and forwards to its socket; so a container with `network_mode: none` finds a proxy at
+/// the same `http://127.0.0.1:<port>` address the host uses, and nothing else of the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Doors {
+    /// The host folder, mounted at [`DOORS_MOUNT`].
+    pub dir: PathBuf,
+    pub open: Vec<Door>,
+}
+
+/// One proxy: the loopback port it is found at, and its socket's file name in the folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Door {
+    pub port: u16,
+    pub socket: String,
+}
+
+impl Doors {
+    /// The relay's file name in the folder.
+    pub const RELAY: &'static str = "relay";
+
+    /// `command` wrapped in the relay, with one `PORT=SOCKET` pair per door (the command as it
+    /// is when no door is open).
+    pub fn wrap(&self, command: Vec<String>) -> Vec<String> {
+        if self.open.is_empty() {
+            return command;
+        }
+        let mut wrapped = vec![format!("{DOORS_MOUNT}/{}", Self::RELAY)];
+        wrapped.extend(
+            self.open
+                .iter()
+                .map(|d| format!("{}={DOORS_MOUNT}/{}", d.port, d.socket)),
+        );
+        wrapped.push("--".into());
+        wrapped.extend(command);
+        wrapped
+    }
 }
 
 /// A host directory mounted into the container at a path under the workspace or the home.
@@ -165,7 +210,7 @@ impl std::fmt::Debug for SandboxSpec {
             .field("script", &self.script)
             .field("env", &env_names)
             .field("network", &self.network)
-            .field("private_network", &self.private_network)
+            .field("doors", &self.doors)
             .field("limits", &self.limits)
             .field("deadline", &self.deadline)
             .field("user", &self.user)

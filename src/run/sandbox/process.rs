@@ -54,6 +54,8 @@ impl ProcessSandbox {
                 "the process sandbox mounts nothing: environment snapshots need Docker".into(),
             ));
         }
+        // `spec.doors` needs nothing here: the process runs on the host, where the proxies
+        // listen at the same loopback addresses the doors give a container.
         tracing::warn!("process sandbox: agent runs unsandboxed on the host");
         if cancel.is_cancelled() {
             return Ok(not_started());

@@ -98,7 +98,7 @@ mod tests {
             script: "true".into(),
             env: vec![],
             network: false,
-            private_network: None,
+            doors: None,
             limits: Limits::default(),
             deadline: Duration::from_secs(1),
             user: (1000, 1000),
