@@ -46,7 +46,7 @@ impl Setup {
             dir.path().join("bosun-server.yml"),
             format!(
                 "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n\
-                 limits:\n  memory_mb: 256\n  cpus: 1\n"
+                 limits:\n  memory_mb: 256\n  cpus: 1\ndocker:\n  pull: never\n"
             ),
         )
         .unwrap();
@@ -323,6 +323,22 @@ async fn a_missing_image_is_one_failure_saying_how_to_build_it() {
         assert!(
             !text.contains("agent `fake`:"),
             "no version asked of a missing image:\n{text}"
+        );
+        // With `pull: missing` the first run pulls it: a warning, not a failure.
+        let config = setup.dir.path().join("bosun-server.yml");
+        let pulling = std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("pull: never", "pull: missing");
+        std::fs::write(&config, pulling).unwrap();
+        let out = setup.doctor(&[]).await;
+        let text = stdout(&out);
+        assert!(fails(&out).is_empty(), "{text}");
+        assert!(
+            text.contains(&format!(
+                "warn  image {missing}: not on the Docker host (agent `fake`) yet: the first run \
+                 that needs it pulls it"
+            )),
+            "{text}"
         );
     })
     .await

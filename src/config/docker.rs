@@ -22,6 +22,12 @@ pub struct DockerConfig {
     /// `auto` (default: `bind` for an engine on this host, `copy` for another host's), `bind`
     /// or `copy`.
     pub workspace: WorkspaceTransfer,
+    /// When a run's image is pulled: `missing` (default: when the engine does not have it),
+    /// `always` (before every run that uses it), `never` (the operator builds or loads every
+    /// image; a missing one fails the task saying so).
+    pub pull: PullPolicy,
+    /// How long one pull may take before the task fails saying so (default 20).
+    pub pull_timeout_minutes: Option<u32>,
     /// From the `BOSUN_DOCKER_TLS_*` variables only: never read from or written to a file.
     #[serde(skip)]
     pub tls_pem: Option<TlsPem>,
@@ -36,7 +42,20 @@ pub enum WorkspaceTransfer {
     Copy,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullPolicy {
+    #[default]
+    Missing,
+    Always,
+    Never,
+}
+
 impl DockerConfig {
+    pub fn pull_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.pull_timeout_minutes.unwrap_or(20)) * 60)
+    }
+
     /// The engine this section describes.
     pub fn engine(&self) -> Engine {
         let mut engine = Engine {
@@ -120,5 +139,18 @@ mod tests {
     fn unknown_keys_and_modes_are_errors() {
         assert!(serde_yaml_ng::from_str::<DockerConfig>("hots: x\n").is_err());
         assert!(serde_yaml_ng::from_str::<DockerConfig>("workspace: rsync\n").is_err());
+        assert!(serde_yaml_ng::from_str::<DockerConfig>("pull: sometimes\n").is_err());
+    }
+
+    #[test]
+    fn images_are_pulled_when_missing_unless_told() {
+        assert_eq!(DockerConfig::default().pull, PullPolicy::Missing);
+        assert_eq!(parse("pull: never\n").pull, PullPolicy::Never);
+        assert_eq!(parse("pull: always\n").pull, PullPolicy::Always);
+        assert_eq!(DockerConfig::default().pull_timeout().as_secs(), 20 * 60);
+        assert_eq!(
+            parse("pull_timeout_minutes: 5\n").pull_timeout().as_secs(),
+            300
+        );
     }
 }

@@ -97,6 +97,19 @@ pub fn tracking_comment_in_line(
     if let Some(fetch) = state.run.fetch.as_ref().filter(|_| !finished) {
         out.push_str(&format!("- 📥 {}\n", fetch_line(fetch)));
     }
+    for (image, secs) in &state.run.images {
+        let image = image.replace('`', "'");
+        match secs {
+            Some(secs) => out.push_str(&format!(
+                "- {} Image `{image}` pulled ({})\n",
+                check(true),
+                human_duration(*secs)
+            )),
+            // A pull the task ended during failed: the closing message says why.
+            None if !finished => out.push_str(&format!("- 📦 Pulling image `{image}`…\n")),
+            None => {}
+        }
+    }
     if let Some((estimate, complexity)) = &state.estimate {
         out.push_str(&estimate_step(estimate, *complexity));
     }

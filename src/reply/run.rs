@@ -30,6 +30,15 @@ pub fn image_missing(image: &str) -> String {
     )
 }
 
+pub fn image_pull_failed(image: &str, why: &str) -> String {
+    format!(
+        "❌ bosun could not pull the container image `{image}` onto its Docker host: {}. \
+         An operator must make it pullable (the engine's registry login, the image's name) or \
+         build or load it on the host, then `retry`.",
+        one_paragraph(why)
+    )
+}
+
 pub fn agent_failed(why: &str, timed_out: bool, limit: Duration) -> String {
     if timed_out {
         return format!(

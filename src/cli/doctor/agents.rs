@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::docker::PullPolicy;
 use crate::config::run::{AgentConfig, RunConfig, SandboxKind};
 use crate::config::server::ServerConfig;
 use crate::run::runner::{give_to, Runner};
@@ -47,7 +48,7 @@ pub async fn check(config: &ServerConfig, run: &RunConfig, backend_ok: bool) -> 
             Err(e) => return vec![Finding::fail("agents", e.to_string())],
         };
         for (image, users) in images(run) {
-            let finding = image_finding(&sandbox, &image, &users).await;
+            let finding = image_finding(&sandbox, &image, &users, run.docker.pull).await;
             present.insert(image, finding.level == super::Level::Ok);
             out.push(finding);
         }
@@ -108,15 +109,27 @@ fn images(run: &RunConfig) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-async fn image_finding(sandbox: &DockerSandbox, image: &str, users: &[String]) -> Finding {
+async fn image_finding(
+    sandbox: &DockerSandbox,
+    image: &str,
+    users: &[String],
+    pull: PullPolicy,
+) -> Finding {
     let what = format!("image {image}");
     let users = users.join(", ");
     match sandbox.check(image).await {
         Ok(()) => Finding::ok(what, format!("on the Docker host ({users})")),
+        Err(SandboxError::ImageMissing { .. }) if pull != PullPolicy::Never => Finding::warn(
+            what,
+            format!(
+                "not on the Docker host ({users}) yet: the first run that needs it pulls it \
+                 (docker.pull); a private registry needs the engine's own login"
+            ),
+        ),
         Err(SandboxError::ImageMissing { .. }) => Finding::fail(
             what,
             format!(
-                "not on the Docker host ({users}); bosun never pulls: build it \
+                "not on the Docker host ({users}), and docker.pull is `never`: build it \
                  (`docker build -f docker/agent.Dockerfile -t {image} .`) or `docker load` it"
             ),
         ),

@@ -1,6 +1,9 @@
 //! Checks around a run: the circuit breaker, the sandbox backend, a refused token.
 
 use super::*;
+use crate::config::docker::PullPolicy;
+use crate::config::run::SandboxKind;
+use bosun_core::model::ProgressEvent;
 
 impl Pipeline<'_> {
     /// git was refused the cached installation token: drop it, and let the job retry with a
@@ -59,17 +62,75 @@ impl Pipeline<'_> {
         Ok(())
     }
 
+    /// The sandbox is there and has `image`, pulled first when the server's `docker.pull`
+    /// says so (`missing`: when the engine lacks it; `always`: every time).
     pub(super) async fn check_sandbox(&self, image: &str) -> Result<(), Step> {
-        match self.runner.sandbox.check(image).await {
+        let docker = &self.runner.config.docker;
+        let policy = match self.runner.config.sandbox {
+            SandboxKind::Docker => docker.pull,
+            SandboxKind::Process => PullPolicy::Never,
+        };
+        let found = match policy {
+            PullPolicy::Always => Err(SandboxError::ImageMissing {
+                image: image.to_string(),
+            }),
+            PullPolicy::Missing | PullPolicy::Never => self.runner.sandbox.check(image).await,
+        };
+        let ready = match found {
+            Err(SandboxError::ImageMissing { image }) if policy != PullPolicy::Never => {
+                self.pull_image(&image, docker.pull_timeout()).await?
+            }
+            found => found,
+        };
+        match ready {
             Ok(()) => Ok(()),
             Err(SandboxError::ImageMissing { image }) => Err(Step::Finish(
                 TaskStatus::Failed,
                 reply::image_missing(&image),
+            )),
+            Err(SandboxError::PullFailed { image, why }) => Err(Step::Finish(
+                TaskStatus::Failed,
+                reply::image_pull_failed(&image, &why),
             )),
             Err(SandboxError::Unavailable(why)) => Err(Step::Job(JobError::Defer(
                 anyhow::anyhow!("the sandbox backend is unavailable: {why}"),
             ))),
             Err(e) => Err(Step::Job(JobError::Fail(e.into()))),
         }
+    }
+
+    /// Pulls `image`, shown in the tracking comment while it goes on and once it is done.
+    async fn pull_image(
+        &self,
+        image: &str,
+        limit: Duration,
+    ) -> Result<Result<(), SandboxError>, Step> {
+        let attempt = self.attempt;
+        let image = image.to_string();
+        self.record(
+            TaskEvent::Progress(ProgressEvent::ImagePulling {
+                attempt,
+                image: image.clone(),
+            }),
+            true,
+        )
+        .await?;
+        let started = Instant::now();
+        tracing::info!(%image, "pulling the run's image");
+        let pulled = self.runner.sandbox.pull(&image, limit).await;
+        if pulled.is_ok() {
+            let secs = started.elapsed().as_secs();
+            tracing::info!(%image, secs, "image pulled");
+            self.record(
+                TaskEvent::Progress(ProgressEvent::ImagePulled {
+                    attempt,
+                    image,
+                    secs,
+                }),
+                true,
+            )
+            .await?;
+        }
+        Ok(pulled)
     }
 }

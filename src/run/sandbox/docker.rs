@@ -7,7 +7,7 @@
 
 use super::docker_config::{container_body, host_binds};
 use super::docker_copy::{remove_volume, CopiedWorkspace};
-use super::docker_errors::{map_error, map_image_error};
+use super::docker_errors::{map_error, map_image_error, map_pull_error};
 use super::docker_guard::{remove_container, ContainerGuard, ENGINE_CALL_LIMIT};
 use super::docker_output::{attach_output, pump_output};
 use super::naming::container_name;
@@ -19,8 +19,8 @@ use super::{
 use crate::config::engine::{Engine, Transfer};
 use bollard::errors::Error as DockerError;
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListVolumesOptionsBuilder,
-    StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    ListVolumesOptionsBuilder, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::future::BoxFuture;
@@ -217,6 +217,34 @@ impl DockerSandbox {
         }
     }
 
+    /// Pulls `image` with the engine's own access to registries (bosun passes no registry
+    /// credentials), reading the engine's progress stream to its end.
+    async fn pull_image(&self, image: &str, limit: Duration) -> Result<(), SandboxError> {
+        let docker = self.client().await?;
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .build();
+        let pulling = async {
+            let mut stream = docker.create_image(Some(options), None, None);
+            while let Some(step) = stream.next().await {
+                if let Err(e) = step {
+                    return Err(map_pull_error(image, e));
+                }
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(limit, pulling).await {
+            Ok(done) => done,
+            Err(_) => Err(SandboxError::PullFailed {
+                image: image.to_string(),
+                why: format!(
+                    "it took longer than {} minutes (docker.pull_timeout_minutes)",
+                    limit.as_secs() / 60
+                ),
+            }),
+        }
+    }
+
     async fn check_image(&self, image: &str) -> Result<(), SandboxError> {
         let docker = self.client().await?;
         docker
@@ -262,6 +290,11 @@ impl Sandbox for DockerSandbox {
     fn check(&self, image: &str) -> BoxFuture<'_, Result<(), SandboxError>> {
         let image = image.to_string();
         async move { self.check_image(&image).await }.boxed()
+    }
+
+    fn pull(&self, image: &str, limit: Duration) -> BoxFuture<'_, Result<(), SandboxError>> {
+        let image = image.to_string();
+        async move { self.pull_image(&image, limit).await }.boxed()
     }
 }
 

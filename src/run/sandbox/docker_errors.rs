@@ -22,6 +22,23 @@ pub(crate) fn map_image_error(doing: &str, image: &str, err: DockerError) -> San
     map_error(doing, err)
 }
 
+/// A failed pull: the engine away keeps the task queued; anything else (no such image, a
+/// registry that cannot be reached or refuses) is the engine's own words about it.
+pub(crate) fn map_pull_error(image: &str, err: DockerError) -> SandboxError {
+    if is_unreachable(&err) {
+        return map_error("pull image", err);
+    }
+    let why = match err {
+        DockerError::DockerStreamError { error } => error,
+        DockerError::DockerResponseServerError { message, .. } => message,
+        other => other.to_string(),
+    };
+    SandboxError::PullFailed {
+        image: image.to_string(),
+        why,
+    }
+}
+
 /// 404 from the engine (a container or image that is already gone).
 pub(crate) fn is_not_found(err: &DockerError) -> bool {
     matches!(

@@ -260,12 +260,16 @@ impl SandboxExit {
 /// Why a run could not happen (a script that fails is not an error: see [`SandboxExit`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
-    /// The image is not present on the engine; nothing is pulled, since there may be no
-    /// registry and an agent image is built by the operator.
+    /// The image is not present on the engine (the pipeline pulls it first when the server's
+    /// `docker.pull` allows).
     #[error(
         "sandbox image {image} is not present on the container engine (build or load it first)"
     )]
     ImageMissing { image: String },
+    /// The image could not be pulled (no such image, registry unreachable or refusing, the
+    /// pull's time limit): retrying as it is will not help.
+    #[error("pulling the image {image} failed: {why}")]
+    PullFailed { image: String, why: String },
     /// The engine is not reachable (daemon down, socket missing): the caller keeps the task
     /// queued and tries again later.
     #[error("sandbox backend unavailable: {0}")]
@@ -302,4 +306,11 @@ pub trait Sandbox: Send + Sync {
 
     /// Cheap check before a task starts: backend reachable and image present.
     fn check(&self, image: &str) -> BoxFuture<'_, Result<(), SandboxError>>;
+
+    /// Pulls `image` from its registry, for at most `limit`. A backend without images has
+    /// nothing to pull.
+    fn pull(&self, image: &str, limit: Duration) -> BoxFuture<'_, Result<(), SandboxError>> {
+        let _ = (image, limit);
+        Box::pin(async { Ok(()) })
+    }
 }

@@ -161,6 +161,15 @@ pub enum ProgressEvent {
         usage: RunUsage,
         elapsed_secs: u64,
     },
+    /// The run's image is not on the Docker host, and is being pulled (the server's
+    /// `docker.pull` policy allows it).
+    ImagePulling { attempt: u32, image: String },
+    /// The run's image was pulled, in `secs`.
+    ImagePulled {
+        attempt: u32,
+        image: String,
+        secs: u64,
+    },
     /// The repository's set-up commands ran before the agent (up to the first that failed).
     SetupRan {
         attempt: u32,
@@ -322,6 +331,8 @@ impl ProgressEvent {
             | ProgressEvent::Waiting { attempt, .. }
             | ProgressEvent::AgentRelaunched { attempt, .. }
             | ProgressEvent::EgressRefused { attempt, .. }
+            | ProgressEvent::ImagePulling { attempt, .. }
+            | ProgressEvent::ImagePulled { attempt, .. }
             | ProgressEvent::SetupRan { attempt, .. }
             | ProgressEvent::SetupReused { attempt, .. }
             | ProgressEvent::AgentStalled { attempt, .. }
@@ -351,6 +362,8 @@ impl ProgressEvent {
             ProgressEvent::Waiting { .. } => "waiting",
             ProgressEvent::AgentRelaunched { .. } => "agent_relaunched",
             ProgressEvent::EgressRefused { .. } => "egress_refused",
+            ProgressEvent::ImagePulling { .. } => "image_pulling",
+            ProgressEvent::ImagePulled { .. } => "image_pulled",
             ProgressEvent::SetupRan { .. } => "setup_ran",
             ProgressEvent::SetupReused { .. } => "setup_reused",
             ProgressEvent::AgentStalled { .. } => "agent_stalled",

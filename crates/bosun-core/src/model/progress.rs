@@ -74,6 +74,8 @@ pub struct RunProgress {
     pub waiting: Option<String>,
     /// How far a long fetch of the repository got, until its workspace is ready.
     pub fetch: Option<FetchShown>,
+    /// Images pulled for the run: each image, and how long its pull took (`None`: under way).
+    pub images: Vec<(String, Option<u64>)>,
     /// The set-up commands that ran before the agent, in order.
     pub setup: Vec<GateSummary>,
     /// The environment snapshot the run started from instead, and what its set-up took.
@@ -139,10 +141,12 @@ impl TaskState {
             ProgressEvent::WorkspaceReady {
                 branch, base_sha, ..
             } => {
-                // A restart after a crash prepares the workspace again from scratch.
+                // A restart after a crash prepares the workspace again from scratch; the images
+                // were pulled before it, and stay shown.
                 self.run = RunProgress {
                     branch: Some(branch.clone()),
                     base_sha: Some(base_sha.clone()),
+                    images: std::mem::take(&mut self.run.images),
                     ..RunProgress::default()
                 };
             }
@@ -190,6 +194,14 @@ impl TaskState {
             ProgressEvent::Waiting { reason, .. } => self.run.waiting = Some(reason.clone()),
             ProgressEvent::AgentRelaunched { fix, .. } => self.run.relaunches.push(fix.clone()),
             ProgressEvent::EgressRefused { hosts, .. } => self.run.egress_refused = hosts.clone(),
+            ProgressEvent::ImagePulling { image, .. } => {
+                self.run.images.retain(|(shown, _)| shown != image);
+                self.run.images.push((image.clone(), None));
+            }
+            ProgressEvent::ImagePulled { image, secs, .. } => {
+                self.run.images.retain(|(shown, _)| shown != image);
+                self.run.images.push((image.clone(), Some(*secs)));
+            }
             ProgressEvent::SetupRan { results, .. } => self.run.setup = results.clone(),
             ProgressEvent::SetupReused {
                 key, setup_secs, ..

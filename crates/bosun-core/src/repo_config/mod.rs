@@ -59,8 +59,9 @@ pub struct RepoConfig {
     /// commands, the image and `cache` decide too.
     pub snapshot_key: Vec<String>,
     /// Hosts the set-up, the agent and the gates may fetch from, through bosun's egress proxy
-    /// (package registries and the like): `host.example.org` or `*.example.org`. Clamped by
-    /// the server's `egress`. Empty: no way out.
+    /// (package registries and the like): `host.example.org`, `*.example.org`, or a preset
+    /// (`crates.io`, `pypi`, `npm`, `go`, `debian`, `github-releases`: `egress::presets`).
+    /// Clamped by the server's `egress`. Empty: no way out.
     pub egress: Vec<String>,
     /// How many agent rounds a task may take: a failing gate sends its log back to the agent
     /// for another round until this many ran. Clamped by the server's `limits.max_rounds`.
@@ -617,6 +618,11 @@ mod tests {
         assert!(err.message.contains("169.254.169.254"), "{err:?}");
         assert!(err.message.contains("IP address"), "{err:?}");
         assert_eq!(err.line, Some(2));
+        let err = parse_repo_config("egress: [pypi, npmjs]\n").unwrap_err();
+        assert!(
+            err.message.contains("`npmjs` is neither a preset"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! name (`*.example.org`), matching any host below it but not the name itself. Names are
 //! compared in lower case, a trailing dot ignored. IP literals, ports, schemes, paths and
 //! wildcards anywhere else are refused with a reason: an allowlist of addresses would let a run
-//! reach whatever a name could never be checked for.
+//! reach whatever a name could never be checked for. A preset's name (`pypi`, `npm`, see
+//! [`presets`]) stands for its registry's hosts.
+
+pub mod presets;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -69,12 +72,29 @@ pub struct Allowlist {
 }
 
 impl Allowlist {
-    /// Every entry parsed; the first bad one is the error.
+    /// Every entry parsed, presets expanded to their hosts; the first bad one is the error.
+    /// A single word that is not a preset is refused (bar `localhost`): a misspelt preset
+    /// would otherwise pass as a host name nothing resolves to.
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Allowlist, String> {
-        let patterns = entries
-            .iter()
-            .map(|e| HostPattern::parse(e.as_ref()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut patterns = Vec::new();
+        for entry in entries {
+            let entry = entry.as_ref().trim();
+            if let Some(hosts) = presets::hosts(entry) {
+                patterns.extend(hosts.iter().map(|h| HostPattern::Exact(h.to_string())));
+                continue;
+            }
+            let one_word = !entry.is_empty()
+                && entry
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if one_word && !entry.eq_ignore_ascii_case("localhost") {
+                return Err(format!(
+                    "egress `{entry}` is neither a preset ({}) nor a host name with its domain",
+                    presets::names()
+                ));
+            }
+            patterns.push(HostPattern::parse(entry)?);
+        }
         Ok(Allowlist {
             patterns,
             within: Vec::new(),
@@ -214,6 +234,33 @@ mod tests {
         }
         let err = Allowlist::parse(&["ok.example.org", "bad example"]).unwrap_err();
         assert!(err.contains("bad example"), "{err}");
+    }
+
+    #[test]
+    fn a_preset_stands_for_its_hosts_and_a_misspelt_one_is_refused() {
+        let list = Allowlist::parse(&["pypi", "Crates.io", "registry.example.org"]).unwrap();
+        for host in [
+            "pypi.org",
+            "files.pythonhosted.org",
+            "crates.io",
+            "index.crates.io",
+            "static.crates.io",
+            "registry.example.org",
+        ] {
+            assert!(list.allows(host), "{host}");
+        }
+        assert!(!list.allows("evil.pypi.org"), "exact names, no wildcard");
+        let err = Allowlist::parse(&["pipy"]).unwrap_err();
+        assert!(err.contains("`pipy` is neither a preset"), "{err}");
+        assert!(
+            err.contains("`npm`") && err.contains("`github-releases`"),
+            "{err}"
+        );
+        assert!(Allowlist::parse(&["localhost"])
+            .unwrap()
+            .allows("localhost"));
+        let err = Allowlist::parse(&[""]).unwrap_err();
+        assert!(err.contains("empty"), "{err}");
     }
 
     #[test]

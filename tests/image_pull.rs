@@ -1,0 +1,141 @@
+//! The server's `docker.pull` policy, end to end in Docker: a run's image that the engine lacks
+//! is pulled (`missing`, the default) from a registry on loopback, shown in the tracking
+//! comment, and the draft pull request opens; `always` pulls an image the engine has; `never`
+//! fails the task saying how to build it; a registry that cannot be reached fails the task with
+//! the engine's reason, and nothing hangs.
+//!
+//! The registry is `tests/support/registry.rs`, serving the busybox image the tests build (no
+//! real registry is reachable here). The agent is the `command` adapter with a one-line
+//! script, so no model is involved.
+
+#[path = "support/images.rs"]
+mod images;
+#[path = "support/registry.rs"]
+mod registry;
+mod support;
+
+use std::time::Duration;
+
+use support::agent_app::AgentApp;
+use support::*;
+
+const DOCKER_TEST_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// One `command` agent in `image` that changes a file; `pull` is the server's policy.
+fn server_config(image: &str, pull: &str) -> String {
+    let program = r#"sh -c "echo changed > hello.txt; echo '{\"type\":\"result\",\"ok\":true,\"message\":\"done\"}'""#;
+    format!(
+        "default_agent: shell\n\
+         agents:\n  shell:\n    adapter: command\n    image: {image}\n    program: >-\n      {program}\n\
+         limits:\n  memory_mb: 256\n  cpus: 1\n\
+         docker:\n  pull: {pull}\n  pull_timeout_minutes: 2\n"
+    )
+}
+
+const REPO_CONFIG: &str = "rounds: 1\npeer_review:\n  enabled: false\n";
+
+/// A task with this server configuration, to its end: the app, the issue and its comment.
+async fn task_of(server: &str) -> (AgentApp, u64, String) {
+    let run = AgentApp::start_with_config(server, REPO_CONFIG).await;
+    let issue = run.label_until_finished("Change hello", "Do it.").await;
+    let comment = tracking(&run.app.github, issue);
+    (run, issue, comment)
+}
+
+async fn with_docker<F: std::future::Future<Output = ()>>(body: impl FnOnce(String) -> F) {
+    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        body(images::busybox_image()).await
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_image_is_pulled_shown_and_the_run_goes_on() {
+    with_docker(|busybox| async move {
+        let registry = registry::serve(&busybox, "pull-missing").await;
+        let (run, issue, comment) = task_of(&server_config(&registry.image, "missing")).await;
+        assert!(has_label(&run.app.github, issue, "bosun:done"), "{comment}");
+        assert!(
+            comment.contains(&format!("Image `{}` pulled (", registry.image)),
+            "{comment}"
+        );
+        assert_eq!(run.app.github.pulls(REPO).len(), 1, "{comment}");
+        // The engine asked for the manifest; the layers it may already hold (they are
+        // busybox's, content-addressed), so blob requests are not required.
+        assert!(registry.manifest_asked(), "{:?}", registry.requests());
+        run.app.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn always_pulls_an_image_the_engine_has() {
+    with_docker(|busybox| async move {
+        let registry = registry::serve(&busybox, "pull-always").await;
+        // The engine has it already, under the registry's name.
+        let tagged = std::process::Command::new("docker")
+            .args(["tag", &busybox, &registry.image])
+            .output()
+            .unwrap();
+        assert!(tagged.status.success(), "{tagged:?}");
+        let (run, issue, comment) = task_of(&server_config(&registry.image, "always")).await;
+        assert!(has_label(&run.app.github, issue, "bosun:done"), "{comment}");
+        assert!(registry.manifest_asked(), "{:?}", registry.requests());
+        assert!(comment.contains("pulled ("), "{comment}");
+        run.app.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn never_fails_the_task_on_a_missing_image_without_asking_a_registry() {
+    with_docker(|busybox| async move {
+        let registry = registry::serve(&busybox, "pull-never").await;
+        let (run, issue, comment) = task_of(&server_config(&registry.image, "never")).await;
+        assert!(
+            has_label(&run.app.github, issue, "bosun:failed"),
+            "{comment}"
+        );
+        assert!(
+            comment.contains(&format!(
+                "`{}` is not on this bosun server's Docker host",
+                registry.image
+            )),
+            "{comment}"
+        );
+        assert!(registry.requests().is_empty(), "{:?}", registry.requests());
+        run.app.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_that_cannot_be_reached_fails_the_task_with_the_reason() {
+    with_docker(|_busybox| async move {
+        // A port nothing listens on: bound, then let go.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let image = format!("127.0.0.1:{port}/bosun-test/nowhere:1");
+        let (run, issue, comment) = task_of(&server_config(&image, "missing")).await;
+        assert!(
+            has_label(&run.app.github, issue, "bosun:failed"),
+            "{comment}"
+        );
+        assert!(
+            comment.contains(&format!("could not pull the container image `{image}`")),
+            "{comment}"
+        );
+        assert!(comment.contains("connection refused"), "{comment}");
+        assert!(!comment.contains("Pulling image"), "{comment}");
+        assert_eq!(run.app.github.pulls(REPO).len(), 0);
+        run.app.finish().await;
+    })
+    .await;
+}
