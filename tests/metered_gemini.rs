@@ -1,5 +1,5 @@
-//! A Gemini CLI run through the metering proxy, in a real container on the proxy's internal
-//! Docker network, against the fake Gemini API on the host: the container holds a run token in
+//! A Gemini CLI run through the metering proxy, in a real container with no network (it reaches
+//! the proxy through its door), against the fake Gemini API on the host: the container holds a run token in
 //! `GEMINI_API_KEY` and no real key, the upstream sees the real key as `x-goog-api-key` and
 //! never the token, the run stops at its budget with at most one call past it, the work so far
 //! is pushed, and the cost in the tracking comment is the price table's for the model the calls

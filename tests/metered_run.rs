@@ -1,5 +1,5 @@
-//! An agent run through the metering proxy, in a real container on the proxy's internal Docker
-//! network, against the fake model API on the host: the container holds a run token and no
+//! An agent run through the metering proxy, in a real container with no network (it reaches the
+//! proxy through its door), against the fake model API on the host: the container holds a run token and no
 //! real key, the upstream sees the real key and never the token, the run stops at its budget
 //! with at most one call past it, the work so far is pushed, and the cost in the tracking
 //! comment is the price table's, shown while the agent runs too.

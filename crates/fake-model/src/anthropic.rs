@@ -3,10 +3,10 @@
 //! `message_delta` (final `stop_reason` and cumulative `usage.output_tokens`), `message_stop`.
 
 use crate::server::{Reply, ReplyBody};
-use crate::{split_text, sse, Behavior};
+use crate::{split_text, sse, Behavior, Turn};
 use serde_json::{json, Value};
 
-pub(crate) fn answer(request: &Value, behavior: &Behavior, n: u64) -> Reply {
+pub(crate) fn answer(request: &Value, behavior: &Behavior, n: u64, turn: Option<&Turn>) -> Reply {
     let model = behavior
         .model
         .clone()
@@ -20,14 +20,15 @@ pub(crate) fn answer(request: &Value, behavior: &Behavior, n: u64) -> Reply {
         ("request-id", format!("req_fake{n:08}")),
         ("anthropic-organization-id", "fake-org".to_owned()),
     ];
+    let block = Block::of(turn, behavior, n);
     if request["stream"].as_bool() != Some(true) {
         let body = json!({
             "id": id,
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [{"type": "text", "text": behavior.text}],
-            "stop_reason": "end_turn",
+            "content": [block.whole()],
+            "stop_reason": block.stop_reason(),
             "stop_sequence": null,
             "usage": {
                 "input_tokens": u.input,
@@ -69,14 +70,14 @@ pub(crate) fn answer(request: &Value, behavior: &Behavior, n: u64) -> Reply {
         ),
         sse::event(
             Some("content_block_start"),
-            &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            &json!({"type": "content_block_start", "index": 0, "content_block": block.opening()}),
         ),
         sse::event(Some("ping"), &json!({"type": "ping"})),
     ];
-    for piece in split_text(&behavior.text, behavior.pieces) {
+    for delta in block.deltas(behavior.pieces) {
         events.push(sse::event(
             Some("content_block_delta"),
-            &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}),
+            &json!({"type": "content_block_delta", "index": 0, "delta": delta}),
         ));
     }
     events.push(sse::event(
@@ -87,7 +88,7 @@ pub(crate) fn answer(request: &Value, behavior: &Behavior, n: u64) -> Reply {
         Some("message_delta"),
         &json!({
             "type": "message_delta",
-            "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+            "delta": {"stop_reason": block.stop_reason(), "stop_sequence": null},
             "usage": {"output_tokens": output}
         }),
     ));
@@ -99,6 +100,70 @@ pub(crate) fn answer(request: &Value, behavior: &Behavior, n: u64) -> Reply {
         status: 200,
         headers,
         body: ReplyBody::Sse(events),
+    }
+}
+
+/// The one content block of an answer: text, or a scripted tool call.
+enum Block {
+    Text(String),
+    ToolUse {
+        id: String,
+        name: String,
+        input: Value,
+    },
+}
+
+impl Block {
+    fn of(turn: Option<&Turn>, behavior: &Behavior, n: u64) -> Block {
+        match turn {
+            Some(Turn::Tool { name, input }) => Block::ToolUse {
+                id: format!("toolu_fake{n:08}"),
+                name: name.clone(),
+                input: input.clone(),
+            },
+            Some(Turn::Text(text)) => Block::Text(text.clone()),
+            None => Block::Text(behavior.text.clone()),
+        }
+    }
+
+    fn stop_reason(&self) -> &'static str {
+        match self {
+            Block::Text(_) => "end_turn",
+            Block::ToolUse { .. } => "tool_use",
+        }
+    }
+
+    /// The block as a non-streaming answer carries it.
+    fn whole(&self) -> Value {
+        match self {
+            Block::Text(text) => json!({"type": "text", "text": text}),
+            Block::ToolUse { id, name, input } => {
+                json!({"type": "tool_use", "id": id, "name": name, "input": input})
+            }
+        }
+    }
+
+    /// `content_block_start`'s block: empty text, or the tool use with an empty input.
+    fn opening(&self) -> Value {
+        match self {
+            Block::Text(_) => json!({"type": "text", "text": ""}),
+            Block::ToolUse { id, name, .. } => {
+                json!({"type": "tool_use", "id": id, "name": name, "input": {}})
+            }
+        }
+    }
+
+    /// The deltas: the text in `pieces`, or the input's JSON in one `input_json_delta`.
+    fn deltas(&self, pieces: usize) -> Vec<Value> {
+        match self {
+            Block::Text(text) => split_text(text, pieces)
+                .into_iter()
+                .map(|piece| json!({"type": "text_delta", "text": piece}))
+                .collect(),
+            Block::ToolUse { input, .. } => {
+                vec![json!({"type": "input_json_delta", "partial_json": input.to_string()})]
+            }
+        }
     }
 }
 

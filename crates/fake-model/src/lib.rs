@@ -24,8 +24,11 @@
 mod anthropic;
 mod gemini;
 mod openai;
+mod script;
 mod server;
 mod sse;
+
+pub use script::Turn;
 
 use bytes::Bytes;
 use std::net::SocketAddr;
@@ -126,6 +129,7 @@ pub(crate) struct State {
     pub(crate) behavior: Behavior,
     pub(crate) calls: Vec<RecordedCall>,
     pub(crate) next_id: u64,
+    pub(crate) scripts: Vec<script::Script>,
 }
 
 pub(crate) type Shared = Arc<Mutex<State>>;
@@ -233,6 +237,18 @@ impl FakeModel {
     /// of one piece per event. `None` goes back to one piece per event.
     pub fn set_chunk_bytes(&self, bytes: Option<usize>) {
         self.with(|s| s.behavior.chunk_bytes = bytes.map(|b| b.max(1)));
+    }
+
+    /// Answers the Messages and Responses requests whose body contains `when` with `turns`,
+    /// one per assistant turn the conversation already holds (see [`Turn`]); past the last,
+    /// with the plain text of [`FakeModel::set_text`]. Scripts added first are tried first.
+    pub fn script(&self, when: &str, turns: Vec<Turn>) {
+        self.with(|s| {
+            s.scripts.push(script::Script {
+                when: when.to_owned(),
+                turns,
+            })
+        });
     }
 
     /// Every request answered so far, oldest first.

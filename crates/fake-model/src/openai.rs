@@ -7,7 +7,7 @@
 //! `choices`, and only when the request set `stream_options.include_usage`.
 
 use crate::server::{Reply, ReplyBody};
-use crate::{split_text, sse, Behavior, FakeUsage};
+use crate::{split_text, sse, Behavior, FakeUsage, Turn};
 use serde_json::{json, Value};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -39,7 +39,12 @@ fn request_headers(n: u64) -> Vec<(&'static str, String)> {
     ]
 }
 
-pub(crate) fn responses(request: &Value, behavior: &Behavior, n: u64) -> Reply {
+pub(crate) fn responses(
+    request: &Value,
+    behavior: &Behavior,
+    n: u64,
+    turn: Option<&Turn>,
+) -> Reply {
     let model = model_of(request, behavior);
     let id = format!("resp_fake{n:08}");
     let item_id = format!("msg_fake{n:08}");
@@ -52,6 +57,10 @@ pub(crate) fn responses(request: &Value, behavior: &Behavior, n: u64) -> Reply {
         "output_tokens_details": {"reasoning_tokens": u.thoughts},
         "total_tokens": input_total(&u) + u.output + u.thoughts
     });
+    let text = match turn {
+        Some(Turn::Text(text)) => text.clone(),
+        _ => behavior.text.clone(),
+    };
     let message = |status: &str, text: &str| {
         json!({
             "id": item_id,
@@ -60,6 +69,10 @@ pub(crate) fn responses(request: &Value, behavior: &Behavior, n: u64) -> Reply {
             "role": "assistant",
             "content": [{"type": "output_text", "text": text, "annotations": []}]
         })
+    };
+    let call = match turn {
+        Some(Turn::Tool { name, input }) => Some(tool_call(name, input, n)),
+        _ => None,
     };
     let response = |status: &str, output: Value, usage: Value| {
         json!({
@@ -77,15 +90,15 @@ pub(crate) fn responses(request: &Value, behavior: &Behavior, n: u64) -> Reply {
             "usage": usage
         })
     };
+    let output = match &call {
+        Some(call) => json!([call]),
+        None => json!([message("completed", &text)]),
+    };
     if request["stream"].as_bool() != Some(true) {
         return Reply {
             status: 200,
             headers: request_headers(n),
-            body: ReplyBody::Json(response(
-                "completed",
-                json!([message("completed", &behavior.text)]),
-                usage,
-            )),
+            body: ReplyBody::Json(response("completed", output, usage)),
         };
     }
 
@@ -105,40 +118,77 @@ pub(crate) fn responses(request: &Value, behavior: &Behavior, n: u64) -> Reply {
         "response.in_progress",
         json!({"response": response("in_progress", json!([]), Value::Null)}),
     );
-    push(
-        "response.output_item.added",
-        json!({"output_index": 0, "item": {"id": item_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []}}),
-    );
-    push(
-        "response.content_part.added",
-        json!({"item_id": item_id, "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
-    );
-    for piece in split_text(&behavior.text, behavior.pieces) {
+    if let Some(call) = &call {
+        let mut started = call.clone();
+        started["status"] = json!("in_progress");
         push(
-            "response.output_text.delta",
-            json!({"item_id": item_id, "output_index": 0, "content_index": 0, "delta": piece, "logprobs": []}),
+            "response.output_item.added",
+            json!({"output_index": 0, "item": started}),
+        );
+        push(
+            "response.output_item.done",
+            json!({"output_index": 0, "item": call}),
+        );
+    } else {
+        push(
+            "response.output_item.added",
+            json!({"output_index": 0, "item": {"id": item_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []}}),
+        );
+        push(
+            "response.content_part.added",
+            json!({"item_id": item_id, "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+        );
+        for piece in split_text(&text, behavior.pieces) {
+            push(
+                "response.output_text.delta",
+                json!({"item_id": item_id, "output_index": 0, "content_index": 0, "delta": piece, "logprobs": []}),
+            );
+        }
+        push(
+            "response.output_text.done",
+            json!({"item_id": item_id, "output_index": 0, "content_index": 0, "text": text, "logprobs": []}),
+        );
+        push(
+            "response.content_part.done",
+            json!({"item_id": item_id, "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": text, "annotations": []}}),
+        );
+        push(
+            "response.output_item.done",
+            json!({"output_index": 0, "item": message("completed", &text)}),
         );
     }
     push(
-        "response.output_text.done",
-        json!({"item_id": item_id, "output_index": 0, "content_index": 0, "text": behavior.text, "logprobs": []}),
-    );
-    push(
-        "response.content_part.done",
-        json!({"item_id": item_id, "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": behavior.text, "annotations": []}}),
-    );
-    push(
-        "response.output_item.done",
-        json!({"output_index": 0, "item": message("completed", &behavior.text)}),
-    );
-    push(
         "response.completed",
-        json!({"response": response("completed", json!([message("completed", &behavior.text)]), usage)}),
+        json!({"response": response("completed", output, usage)}),
     );
     Reply {
         status: 200,
         headers: request_headers(n),
         body: ReplyBody::Sse(events),
+    }
+}
+
+/// A scripted tool call as a Responses output item: `function_call` with JSON arguments, or
+/// `custom_tool_call` with a string input (codex's `apply_patch`).
+fn tool_call(name: &str, input: &Value, n: u64) -> Value {
+    let call_id = format!("call_fake{n:08}");
+    match input {
+        Value::String(text) => json!({
+            "id": format!("ctc_fake{n:08}"),
+            "type": "custom_tool_call",
+            "status": "completed",
+            "call_id": call_id,
+            "name": name,
+            "input": text
+        }),
+        arguments => json!({
+            "id": format!("fc_fake{n:08}"),
+            "type": "function_call",
+            "status": "completed",
+            "call_id": call_id,
+            "name": name,
+            "arguments": arguments.to_string()
+        }),
     }
 }
 

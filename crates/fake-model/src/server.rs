@@ -1,5 +1,6 @@
 //! Routes, request recording, and turning a [`Reply`] into an HTTP response.
 
+use crate::script::{self, Dialect};
 use crate::{anthropic, gemini, lock, openai, sse, RecordedCall, Shared};
 use axum::body::Body;
 use axum::extract::State;
@@ -125,8 +126,14 @@ fn answer(
             "invalid_request_error",
             "We could not parse the JSON body of your request.",
         ),
-        (Some(Api::Messages), Some(r)) => anthropic::answer(r, &behavior, n),
-        (Some(Api::Responses), Some(r)) => openai::responses(r, &behavior, n),
+        (Some(Api::Messages), Some(r)) => {
+            let turn = script::turn_for(&state.scripts, Dialect::Anthropic, &body, r);
+            anthropic::answer(r, &behavior, n, turn.as_ref())
+        }
+        (Some(Api::Responses), Some(r)) => {
+            let turn = script::turn_for(&state.scripts, Dialect::Responses, &body, r);
+            openai::responses(r, &behavior, n, turn.as_ref())
+        }
         (Some(Api::Chat), Some(r)) => openai::chat(r, &behavior, n),
         (Some(Api::Gemini), Some(_)) => {
             gemini::answer(uri.path(), uri.query().unwrap_or(""), &behavior, n)

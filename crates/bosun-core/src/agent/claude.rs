@@ -25,11 +25,16 @@ use super::usage::Meter;
 use super::verdict::{conclude, ended_early, Draft};
 use super::{AgentCommand, AgentEvent, CommandSpec, ExitInfo, Outcome, StreamParser, Usage};
 
-/// `claude -p … < "$BOSUN_PROMPT_FILE"`, with `IS_SANDBOX=1`.
+/// `claude -p … < "$BOSUN_PROMPT_FILE"`, with `IS_SANDBOX=1` and the vendor's own traffic off.
 ///
 /// `--verbose` is required: without it stream-json exits 1 at once. The container runs as
 /// root, where `--dangerously-skip-permissions` is refused unless `IS_SANDBOX=1` says the
 /// environment is already a sandbox (which bosun's container is).
+///
+/// `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1` and `DISABLE_AUTOUPDATER=1`: otherwise 2.1.332
+/// (the PyPI capture `claude-noisy`, and `tests/real_cli.rs` through bosun) looks up and calls
+/// its vendor's host besides the model API, which a sandbox refuses: seconds lost on every
+/// run, and a refused host in the tracking comment.
 pub(super) fn command(spec: &CommandSpec) -> AgentCommand {
     let script = match Script::exec("claude", spec) {
         Ok(script) => script,
@@ -42,8 +47,15 @@ pub(super) fn command(spec: &CommandSpec) -> AgentCommand {
         .opt("--max-turns", max_turns.as_deref())
         .extra(spec)
         .raw("< \"$BOSUN_PROMPT_FILE\"")
-        .build(&[("IS_SANDBOX", "1")])
+        .build(&ENV)
 }
+
+/// What every Claude Code run is given.
+const ENV: [(&str, &str); 3] = [
+    ("IS_SANDBOX", "1"),
+    ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+    ("DISABLE_AUTOUPDATER", "1"),
+];
 
 /// What the `result` line said.
 struct Finale {
@@ -343,7 +355,19 @@ mod tests {
              --model 'claude-sonnet-4-5' --max-turns '7' '--append-system-prompt' \
              'be brief; don'\\''t $panic' < \"$BOSUN_PROMPT_FILE\""
         );
-        assert_eq!(cmd.env, vec![("IS_SANDBOX".to_string(), "1".to_string())]);
+        let env: Vec<(&str, &str)> = cmd
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("IS_SANDBOX", "1"),
+                ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+                ("DISABLE_AUTOUPDATER", "1")
+            ]
+        );
         let plain = command(&CommandSpec::default());
         assert_eq!(
             plain.script,

@@ -33,6 +33,11 @@ use super::{AgentCommand, AgentEvent, CommandSpec, ExitInfo, Outcome, StreamPars
 /// container is the sandbox; `--full-auto` is gone from current releases (exit 2) and `-a`
 /// is not an `exec` flag, so neither is used. `--skip-git-repo-check` keeps codex working in
 /// a workspace that is not (yet) a git repository.
+///
+/// `--disable plugins -c analytics.enabled=false`: otherwise 0.147.0 (the PyPI capture
+/// `codex-noisy`, and `tests/real_cli.rs` through bosun) asks a public git repository for
+/// plugins and its vendor's hosts for analytics, which a sandbox refuses: a wait at exit, and
+/// refused hosts in the tracking comment.
 pub(super) fn command(spec: &CommandSpec) -> AgentCommand {
     let script = match Script::exec("codex", spec) {
         Ok(script) => script,
@@ -40,11 +45,18 @@ pub(super) fn command(spec: &CommandSpec) -> AgentCommand {
     };
     script
         .raw("exec --json --skip-git-repo-check --dangerously-bypass-approvals-and-sandbox")
+        .raw("--disable plugins -c analytics.enabled=false")
         .opt("-m", spec.model.as_deref())
         .extra(spec)
         .raw("- < \"$BOSUN_PROMPT_FILE\"")
         .build(&[])
 }
+
+/// Why a turn that "completed" without its tools failed.
+const CODE_MODE_MISSING: &str = "codex's model runs its tools in code mode, which this codex \
+     install cannot (no `codex-code-mode-host`), so no tool ran and nothing was changed: give the \
+     agent a model with ordinary tools (`gpt-5.5` in `model_map`, or `agent.model` in \
+     `.github/bosun.yml`), or install the code-mode host in the agent's image";
 
 /// How the last turn ended.
 enum Turn {
@@ -64,6 +76,9 @@ pub(super) struct CodexParser {
     /// Command items already announced by `item.started`.
     announced: Vec<String>,
     final_message: String,
+    /// The model runs its tools in code mode, and this codex cannot: every tool fails closed
+    /// while the turn still completes (the PyPI capture `codex-codemode`).
+    code_mode_missing: bool,
 }
 
 impl StreamParser for CodexParser {
@@ -104,6 +119,9 @@ impl StreamParser for CodexParser {
         let verdict = match (self.turn, self.fatal) {
             (Some(Turn::Failed(message)), _) => Err(message),
             (_, Some(message)) => Err(message),
+            (Some(Turn::Completed), None) if self.code_mode_missing => {
+                Err(CODE_MODE_MISSING.into())
+            }
             (Some(Turn::Completed), None) => Ok(()),
             (_, None) => {
                 let mut msg = ended_early("codex", "turn.completed", exit);
@@ -166,9 +184,13 @@ impl CodexParser {
                 self.final_message = text.clone();
                 vec![AgentEvent::Text { text }]
             }
-            "error" => vec![AgentEvent::Notice {
-                message: str_of(item, "message").unwrap_or_default().to_string(),
-            }],
+            "error" => {
+                let message = str_of(item, "message").unwrap_or_default().to_string();
+                if message.contains("Code Mode is unavailable") {
+                    self.code_mode_missing = true;
+                }
+                vec![AgentEvent::Notice { message }]
+            }
             "command_execution" => {
                 let mut events = Vec::new();
                 if !self.announced.contains(&id) {
@@ -291,6 +313,7 @@ mod tests {
         assert_eq!(
             cmd.script,
             "exec codex exec --json --skip-git-repo-check --dangerously-bypass-approvals-and-sandbox \
+             --disable plugins -c analytics.enabled=false \
              -m 'gpt-5-codex' '-c' 'model_reasoning_effort=\"high\"' - < \"$BOSUN_PROMPT_FILE\""
         );
         assert!(!cmd.script.contains("--full-auto"));

