@@ -1,6 +1,8 @@
 //! A repository that lists `egress:` hosts, end to end in Docker: its gate fetches a file from a
 //! package registry through bosun's egress proxy and the draft pull request opens; a host it
-//! does not list is refused and named in the tracking comment.
+//! does not list is refused and named in the tracking comment, as is every other way out tried
+//! from inside the sandbox (an IP literal, a name resolving to loopback, `CONNECT` to port 22,
+//! a redirect to a foreign host, plain TCP to a host service past the proxy).
 //!
 //! The "registry" is a small HTTP server on this machine's loopback. The containers have no
 //! network at all: they reach the proxy through its socket, mounted into them, and bosun makes
@@ -363,6 +365,31 @@ async fn a_repository_that_lists_no_hosts_has_its_gate_refused_and_the_host_name
         );
         assert_eq!(task.pulls(), 0, "{comment}");
         assert!(seen.heads().is_empty(), "nothing reached the registry");
+        task.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_a_foreign_host_is_refused_when_the_gate_follows_it() {
+    with_docker(|image| async move {
+        // The listed registry sends every request on to a host the repository does not list.
+        let seen = origin::serve("127.0.0.1:0", |_, _| {
+            "HTTP/1.1 302 Found\r\nLocation: http://foreign.example/dep.txt\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+                .to_string()
+        })
+        .await;
+        let port = seen.port;
+        let url = format!("http://localhost:{port}/dep.txt");
+        let task = task_of(&server_config(&image, port), &repo_config(&url)).await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:needs-review"), "{comment}");
+        assert!(comment.contains("`foreign.example:80`"), "{comment}");
+        // The proxy relayed the redirect and did not follow it: the registry was asked once,
+        // and the gate's own second request was the one refused.
+        assert_eq!(seen.request_lines(), ["GET /dep.txt HTTP/1.1"]);
+        assert_eq!(task.pulls(), 0, "{comment}");
         task.finish().await;
     })
     .await;

@@ -4,6 +4,9 @@
 //! fails the task saying how to build it; a registry that cannot be reached fails the task with
 //! the engine's reason, and nothing hangs.
 //!
+//! A repository's own `image:` (when the server lists it under `limits.repo_images`) is where
+//! its set-up, agent and gates run; one the server does not list fails the task saying so.
+//!
 //! The registry is `tests/support/registry.rs`, serving the busybox image the tests build (no
 //! real registry is reachable here). The agent is the `command` adapter with a one-line
 //! script, so no model is involved.
@@ -136,6 +139,73 @@ async fn a_registry_that_cannot_be_reached_fails_the_task_with_the_reason() {
         assert!(!comment.contains("Pulling image"), "{comment}");
         assert_eq!(run.app.github.pulls(REPO).len(), 0);
         run.app.finish().await;
+    })
+    .await;
+}
+
+/// A repository naming `image` for its environment, whose set-up and gate look for the file
+/// that image has and the agent's does not (and the agent copies it: see the server's).
+fn repo_with_image(image: &str) -> String {
+    format!(
+        "{REPO_CONFIG}image: {image}\n\
+         setup:\n  - test -f /etc/bosun-env-marker\n\
+         gates:\n  - name: environment\n    run: test -f /etc/bosun-env-marker\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_image_the_server_lists_is_where_set_up_and_gates_run() {
+    with_docker(|busybox| async move {
+        let env = images::image_with_files(
+            "repo-env",
+            &[(
+                "/etc/bosun-env-marker",
+                "the repository's environment\n",
+                0o644,
+            )],
+        );
+        // Pulled only if missing: these images are all on the engine.
+        // The agent copies the file only that image has: its change shows where it ran.
+        let server = server_config(&busybox, "missing")
+            .replace(
+                "limits:\n",
+                "limits:\n  repo_images: ['bosun-test-repo-env:*']\n",
+            )
+            .replace(
+                "echo changed > hello.txt",
+                "cp /etc/bosun-env-marker hello.txt",
+            );
+        let run = AgentApp::start_with_config(&server, &repo_with_image(&env)).await;
+        let issue = run.label_until_finished("Change hello", "Do it.").await;
+        let comment = tracking(&run.app.github, issue);
+        assert!(has_label(&run.app.github, issue, "bosun:done"), "{comment}");
+        assert!(comment.contains("`environment` ✅"), "{comment}");
+        assert_eq!(run.app.github.pulls(REPO).len(), 1, "{comment}");
+        let branches = git(&run.bare, &["branch", "--format=%(refname:short)"]);
+        let branch = branches.lines().find(|b| b.starts_with("bosun/")).unwrap();
+        let changed = git(&run.bare, &["show", &format!("{branch}:hello.txt")]);
+        assert_eq!(changed.trim_end(), "the repository's environment");
+
+        // The same repository on a server that lists no images: refused, saying where to.
+        let refused = AgentApp::start_with_config(
+            &server_config(&busybox, "missing"),
+            &repo_with_image(&env),
+        )
+        .await;
+        let issue = refused.label_until_finished("Change hello", "Do it.").await;
+        let comment = tracking(&refused.app.github, issue);
+        assert!(
+            has_label(&refused.app.github, issue, "bosun:failed"),
+            "{comment}"
+        );
+        assert!(
+            comment.contains(&format!("asks for the image `{env}`")),
+            "{comment}"
+        );
+        assert!(comment.contains("`limits.repo_images`"), "{comment}");
+        assert_eq!(refused.app.github.pulls(REPO).len(), 0, "{comment}");
+        run.app.finish().await;
+        refused.app.finish().await;
     })
     .await;
 }

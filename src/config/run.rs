@@ -179,6 +179,10 @@ pub struct Limits {
     pub breaker_cooldown_minutes: u32,
     /// Whether a repository may give its agent the network.
     pub allow_network: bool,
+    /// Images a repository may name under `image:` in `.github/bosun.yml` (for its set-up,
+    /// agent and gates): exact references, or a prefix ending in `*` (`ghcr.io/acme/*`).
+    /// Empty (the default): none, every run uses the agent's image.
+    pub repo_images: Vec<String>,
     pub memory_mb: i64,
     pub cpus: f64,
     pub pids: i64,
@@ -216,6 +220,7 @@ impl Default for Limits {
             breaker_failures: 3,
             breaker_cooldown_minutes: 30,
             allow_network: true,
+            repo_images: Vec::new(),
             memory_mb: 4096,
             cpus: 2.0,
             pids: 512,
@@ -354,6 +359,17 @@ impl RunConfig {
         Ok(config)
     }
 
+    /// Whether `image` is among `limits.repo_images` (exact, or a prefix ending in `*`).
+    pub fn allows_repo_image(&self, image: &str) -> bool {
+        self.limits
+            .repo_images
+            .iter()
+            .any(|allowed| match allowed.strip_suffix('*') {
+                Some(prefix) => image.starts_with(prefix),
+                None => image == allowed,
+            })
+    }
+
     /// Whether containers mount this host's folders: Docker on this host, checkouts bound
     /// (not copied). Snapshots and the proxies' sockets need it.
     pub fn containers_mount_this_host(&self) -> bool {
@@ -446,6 +462,21 @@ impl RunConfig {
             .adapter
             .parse::<AdapterKind>()
             .map_err(|e| e.to_string())?;
+        let mut agent = agent.clone();
+        if let Some(image) = &repo.image {
+            if !self.allows_repo_image(image) {
+                return Err(format!(
+                    "`.github/bosun.yml` asks for the image `{}`, which this bosun server does not \
+                     allow. Its operator lists the images repositories may use under \
+                     `limits.repo_images` in the server's configuration; without `image:` the run \
+                     uses the agent's own image.",
+                    image.replace('`', "'")
+                ));
+            }
+            // The repository's environment: set-up, agent and gates all run in it.
+            agent.image = image.clone();
+            agent.gate_image = None;
+        }
         let model = repo.agent.model.clone().or_else(|| {
             model_map::pick(
                 &repo.model_map,
@@ -459,7 +490,7 @@ impl RunConfig {
         Ok(Resolved {
             agent_name: name,
             adapter,
-            agent: agent.clone(),
+            agent,
             model,
             rounds: repo.rounds.clamp(1, self.limits.max_rounds.max(1)),
             agent_timeout: minutes(
@@ -579,6 +610,34 @@ mod tests {
             .resolve(&repo, Complexity::Simple)
             .unwrap_err()
             .contains("`claude`"));
+    }
+
+    #[test]
+    fn a_repository_image_is_used_only_when_the_server_lists_it() {
+        let server = RunConfig::parse(
+            "limits: {repo_images: ['ghcr.io/acme/*', 'env:1']}\n\
+             agents:\n  claude:\n    adapter: claude\n    image: img\n    gate_image: gates\n",
+        )
+        .unwrap();
+        let mut repo = RepoConfig::default();
+        let plain = server.resolve(&repo, Complexity::Simple).unwrap();
+        assert_eq!(plain.agent.image, "img");
+        assert_eq!(plain.agent.gate_image.as_deref(), Some("gates"));
+        for allowed in ["ghcr.io/acme/env:2", "env:1"] {
+            repo.image = Some(allowed.into());
+            let r = server.resolve(&repo, Complexity::Simple).unwrap();
+            assert_eq!(r.agent.image, allowed);
+            assert_eq!(r.agent.gate_image, None, "the gates run in it too");
+        }
+        for refused in ["env:2", "ghcr.io/other/env:1", "ghcr.io/acme"] {
+            repo.image = Some(refused.into());
+            let err = server.resolve(&repo, Complexity::Simple).unwrap_err();
+            assert!(err.contains("`limits.repo_images`"), "{refused}: {err}");
+        }
+        repo.image = Some("env:1".into());
+        assert!(RunConfig::default()
+            .resolve(&repo, Complexity::Simple)
+            .is_err());
     }
 
     #[test]

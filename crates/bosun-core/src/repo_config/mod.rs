@@ -45,6 +45,10 @@ pub struct RepoConfig {
     /// Whether the agent's container may reach the network (gates never do). Clamped by the
     /// server's `limits.allow_network`.
     pub network: bool,
+    /// The image the set-up, the agent and the gates run in, instead of the agent's (it must
+    /// hold the agent's CLI: build it `FROM` the server's agent image). Only images the server
+    /// lists under `limits.repo_images` may be named.
+    pub image: Option<String>,
     /// Commands run one after the other in the checkout before the agent's first round, each
     /// in a fresh container with the `egress` hosts reachable: what the repository needs
     /// installed (its dependencies) before the agent and the gates can work. A failing one ends
@@ -155,6 +159,7 @@ impl Default for RepoConfig {
             gates: Vec::new(),
             network: false,
             egress: Vec::new(),
+            image: None,
             setup: Vec::new(),
             cache: Vec::new(),
             snapshot_key: Vec::new(),
@@ -367,6 +372,18 @@ fn validate(config: &RepoConfig) -> Result<(), Invalid> {
     }
     crate::egress::Allowlist::parse(&config.egress)
         .map_err(|why| Invalid::new(Key::TopLevel("egress"), why))?;
+    if let Some(image) = &config.image {
+        let bad = image.is_empty()
+            || image.len() > 255
+            || image.starts_with('-')
+            || image.chars().any(|c| c.is_whitespace() || c.is_control());
+        if bad {
+            return Err(Invalid::new(
+                Key::TopLevel("image"),
+                format!("image `{image}` is not an image reference (`registry/name:tag`)"),
+            ));
+        }
+    }
     for path in &config.cache {
         let inside = path.strip_prefix("~/").unwrap_or(path);
         check_relative_path(inside).map_err(|why| {
@@ -626,6 +643,24 @@ mod tests {
     }
 
     #[test]
+    fn an_image_is_a_reference_without_spaces() {
+        let config = parse_ok("image: ghcr.io/acme/env:1");
+        assert_eq!(config.image.as_deref(), Some("ghcr.io/acme/env:1"));
+        for bad in ["image: ''", "image: 'a b'", "image: '--privileged'"] {
+            let err = parse_repo_config(bad).unwrap_err();
+            assert!(
+                err.message.contains("not an image reference"),
+                "{bad}: {err:?}"
+            );
+        }
+        let err = parse_repo_config("egress: [pypi, npmjs]\n").unwrap_err();
+        assert!(
+            err.message.contains("`npmjs` is neither a preset"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn cache_and_snapshot_key_are_paths_inside_the_checkout_or_home() {
         let config = parse_ok(
             "setup: [npm ci]\ncache: [node_modules, '~/.npm']\nsnapshot_key: [package-lock.json]\n",
@@ -687,6 +722,7 @@ mod tests {
             "enabled:",
             "reviewers:",
             "egress:",
+            "image:",
             "setup:",
             "setup_minutes:",
             "cache:",
