@@ -5,7 +5,7 @@
 use bosun::github::secret::Secret;
 use bosun::meter::{
     MeterProxy, ModelPrice, PriceTable, Provider, RunBudget, RunId, Spent, Upstream, UpstreamApi,
-    BUDGET_SPENT,
+    BUDGET_SPENT, KEY_REFUSED,
 };
 use bytes::Bytes;
 use fake_model::{FakeModel, RecordedCall};
@@ -526,6 +526,35 @@ async fn a_usd_budget_refuses_openai_calls_with_an_openai_shaped_400() {
         assert_eq!(
             (spent.micro_usd, spent.calls, spent.refused),
             (3 * per_call, 3, 1)
+        );
+        rig.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_servers_key_refused_upstream_reaches_the_agent_as_a_400_naming_the_setting() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        rig.fake.require_key("a-key-the-server-does-not-have");
+        let (_run, token) = rig.proxy.register_run(RunBudget::default());
+        for (call, setting, status_field) in [
+            (Call::Messages, "meter.anthropic.key_env", "/error/type"),
+            (Call::Responses, "meter.openai.key_env", "/error/code"),
+        ] {
+            let answer = rig.call(call, token.expose(), true).await;
+            assert_eq!(answer.status, 400, "{call:?}: not 401, which CLIs retry");
+            let body = answer.json();
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.starts_with(KEY_REFUSED), "{message}");
+            assert!(message.contains("(HTTP 401)"), "{message}");
+            assert!(message.contains(setting), "{message}");
+            assert!(body.pointer(status_field).is_some(), "{body}");
+        }
+        assert_eq!(
+            rig.fake.call_count(),
+            2,
+            "each call did reach the model API"
         );
         rig.stop().await;
     })

@@ -214,6 +214,77 @@ async fn codex_without_code_mode_fails_instead_of_doing_nothing() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_with_a_key_the_model_refuses_fails_saying_so() {
+    with_docker(|| async {
+        let image = real_cli::claude_image();
+        let model = FakeModel::start().await;
+        model.require_key("sk-another-key");
+        let run =
+            AgentApp::start_with_config(&server_config("claude", &image, &model, ""), REPO_CONFIG)
+                .await;
+        let issue = run.label_until_finished("Greet", "Anything.").await;
+        let gh = &run.app.github;
+        let comment = tracking(gh, issue);
+        // The model API answered 401; the proxy turned it into a refusal Claude Code does not
+        // retry (it retries 401 for as long as the run may last), naming what to fix.
+        assert!(has_label(gh, issue, "bosun:failed"), "{comment}");
+        assert!(
+            comment.contains("the model API refused this bosun server's key (HTTP 401)"),
+            "{comment}"
+        );
+        assert!(comment.contains("meter.anthropic.key_env"), "{comment}");
+        assert!(!comment.contains("with backoff"), "{comment}");
+        // Finishing at all is the point: before, the 401 went through and the CLI retried it
+        // for as long as the run could last (`label_until_finished` waits two minutes). It
+        // still asks a few times at once before it gives up.
+        assert!(model.call_count() >= 1);
+        run.app.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_stopped_by_the_budget_keeps_its_work_on_the_branch() {
+    with_docker(|| async {
+        let image = real_cli::claude_image();
+        let model = FakeModel::start().await;
+        model.set_usage(INPUT, OUTPUT, 0);
+        model.script(
+            "SCENARIO: claude-budget",
+            vec![
+                Turn::tool(
+                    "Write",
+                    json!({"file_path": "/workspace/hello.txt", "content": "hello from the real CLI\n"}),
+                ),
+                Turn::text("I wrote hello.txt."),
+            ],
+        );
+        // One call's tokens (1,050) fit, the second call is past the budget and refused.
+        let server = server_config("claude", &image, &model, "")
+            .replace("  cpus: 2\n", "  cpus: 2\n  task_budget_tokens: 1000\n");
+        let run = AgentApp::start_with_config(&server, REPO_CONFIG).await;
+        let issue = run
+            .label_until_finished("Greet", "SCENARIO: claude-budget")
+            .await;
+        let gh = &run.app.github;
+        let comment = tracking(gh, issue);
+        assert!(has_label(gh, issue, "bosun:needs-review"), "{comment}");
+        assert!(comment.contains("Budget reached"), "{comment}");
+        assert!(comment.contains("bosun: the budget of this run is spent"), "{comment}");
+        assert_eq!(gh.pulls(REPO).len(), 0, "{comment}");
+        // The file the CLI wrote before the refusal is on the task's branch.
+        let branches = git(&run.bare, &["branch", "--format=%(refname:short)"]);
+        let branch = branches.lines().find(|b| b.starts_with("bosun/")).unwrap();
+        let written = git(&run.bare, &["show", &format!("{branch}:hello.txt")]);
+        assert_eq!(written, "hello from the real CLI");
+        // The refused call never reached the model.
+        assert_eq!(model.call_count(), 1);
+        run.app.finish().await;
+    })
+    .await;
+}
+
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();

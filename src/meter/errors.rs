@@ -10,6 +10,9 @@
 //!   Gemini CLI ends at once on a 400 (its invalid-key capture: the error result comes without
 //!   a retry), so the agent stops with the message instead of sleeping through retries that
 //!   cannot succeed. 429 would read as a rate limit and be retried; 402 is unknown to the CLIs.
+//! - 400 as well when the model API refuses the server's own key (it answered 401 or 403):
+//!   passed through, Claude Code would retry it for as long as the run may last (seen with
+//!   2.1.332 in `tests/real_cli.rs`), and no retry can help until the operator fixes the key.
 //! - 404 for an endpoint the proxy does not forward.
 //! - 502 (`api_error` / `server_error`) when the upstream cannot be reached or is not
 //!   configured. This one is retried, which is right for a transient failure.
@@ -22,11 +25,16 @@ use serde_json::json;
 /// The start of every budget refusal message; tests and log readers can rely on it.
 pub const BUDGET_SPENT: &str = "bosun: the budget of this run is spent";
 
+/// The start of the message an agent gets when the model API refused the server's key.
+pub const KEY_REFUSED: &str = "bosun: the model API refused this bosun server's key";
+
 /// Kinds of error the proxy itself answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     Unauthorized,
     BudgetSpent,
+    /// The model API refused the server's key.
+    KeyRefused,
     NotFound,
     BadGateway,
 }
@@ -35,7 +43,7 @@ impl Kind {
     fn status(self) -> StatusCode {
         match self {
             Kind::Unauthorized => StatusCode::UNAUTHORIZED,
-            Kind::BudgetSpent => StatusCode::BAD_REQUEST,
+            Kind::BudgetSpent | Kind::KeyRefused => StatusCode::BAD_REQUEST,
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::BadGateway => StatusCode::BAD_GATEWAY,
         }
@@ -52,7 +60,7 @@ pub(crate) fn respond(provider: Provider, kind: Kind, message: &str) -> Response
         Provider::Anthropic => {
             let error_type = match kind {
                 Kind::Unauthorized => "authentication_error",
-                Kind::BudgetSpent => "invalid_request_error",
+                Kind::BudgetSpent | Kind::KeyRefused => "invalid_request_error",
                 Kind::NotFound => "not_found_error",
                 Kind::BadGateway => "api_error",
             };
@@ -62,6 +70,7 @@ pub(crate) fn respond(provider: Provider, kind: Kind, message: &str) -> Response
             let (error_type, code) = match kind {
                 Kind::Unauthorized => ("invalid_request_error", Some("invalid_api_key")),
                 Kind::BudgetSpent => ("invalid_request_error", Some("bosun_budget_spent")),
+                Kind::KeyRefused => ("invalid_request_error", Some("bosun_key_refused")),
                 Kind::NotFound => ("invalid_request_error", None),
                 Kind::BadGateway => ("server_error", None),
             };
@@ -70,7 +79,7 @@ pub(crate) fn respond(provider: Provider, kind: Kind, message: &str) -> Response
         Provider::Gemini => {
             let status = match kind {
                 Kind::Unauthorized => "UNAUTHENTICATED",
-                Kind::BudgetSpent => "INVALID_ARGUMENT",
+                Kind::BudgetSpent | Kind::KeyRefused => "INVALID_ARGUMENT",
                 Kind::NotFound => "NOT_FOUND",
                 Kind::BadGateway => "UNAVAILABLE",
             };

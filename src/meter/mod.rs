@@ -28,7 +28,7 @@ mod runs;
 mod sse;
 pub mod usage;
 
-pub use errors::BUDGET_SPENT;
+pub use errors::{BUDGET_SPENT, KEY_REFUSED};
 pub use prices::{ModelPrice, PriceError, PriceTable};
 pub use proxy::{MeterProxy, Upstream, UpstreamApi};
 pub use runs::{RunBudget, RunId, Spent};

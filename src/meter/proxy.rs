@@ -9,7 +9,7 @@
 //! wire, tokens are only ever compared. Each request's log lines carry the run id in a span.
 
 use super::body::MeteredBody;
-use super::errors::{self, Kind, BUDGET_SPENT};
+use super::errors::{self, Kind, BUDGET_SPENT, KEY_REFUSED};
 use super::prices::PriceTable;
 use super::route::{self, Endpoint};
 use super::runs::{Run, RunBudget, RunId, Runs, Spent};
@@ -345,6 +345,23 @@ async fn forward(
     };
 
     let status = upstream.status();
+    if matches!(status.as_u16(), 401 | 403) {
+        // The server's key, not the run's token: say so, in a way the CLIs do not retry.
+        tracing::error!(
+            status = status.as_u16(),
+            "the model API refused the server's key; check meter.{}.key_env",
+            provider.name()
+        );
+        return errors::respond(
+            provider,
+            Kind::KeyRefused,
+            &format!(
+                "{KEY_REFUSED} (HTTP {}): its operator must check the key in meter.{}.key_env",
+                status.as_u16(),
+                provider.name()
+            ),
+        );
+    }
     let headers = route::agent_response_headers(upstream.headers());
     let content_type = headers
         .get(header::CONTENT_TYPE)

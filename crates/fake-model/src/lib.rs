@@ -130,6 +130,8 @@ pub(crate) struct State {
     pub(crate) calls: Vec<RecordedCall>,
     pub(crate) next_id: u64,
     pub(crate) scripts: Vec<script::Script>,
+    /// The one key accepted, when set: any other gets each API's 401.
+    pub(crate) key: Option<String>,
 }
 
 pub(crate) type Shared = Arc<Mutex<State>>;
@@ -249,6 +251,13 @@ impl FakeModel {
                 turns,
             })
         });
+    }
+
+    /// Accepts only `key` from now on (in `x-api-key`, `Authorization: Bearer`,
+    /// `x-goog-api-key` or `key=`); any other key gets the API's own 401, as a revoked or
+    /// mistyped key does.
+    pub fn require_key(&self, key: &str) {
+        self.with(|s| s.key = Some(key.to_owned()));
     }
 
     /// Every request answered so far, oldest first.

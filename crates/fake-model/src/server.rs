@@ -94,6 +94,32 @@ async fn unknown(
     answer(&s, None, method, uri, headers, body)
 }
 
+/// The key a request carried, wherever its API puts it.
+fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    header("x-api-key")
+        .or_else(|| header("authorization").and_then(|v| v.strip_prefix("Bearer ")))
+        .or_else(|| header("x-goog-api-key"))
+        .or_else(|| query?.split('&').find_map(|pair| pair.strip_prefix("key=")))
+}
+
+/// Each API's answer to a key it does not know.
+fn refuse_key(api: Api) -> Reply {
+    match api {
+        Api::Messages => anthropic::error(401, "authentication_error", "invalid x-api-key"),
+        Api::Gemini => gemini::error(
+            400,
+            "INVALID_ARGUMENT",
+            "API key not valid. Please pass a valid API key.",
+        ),
+        Api::Responses | Api::Chat => openai::error(
+            401,
+            "invalid_api_key",
+            "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
+        ),
+    }
+}
+
 fn answer(
     shared: &Shared,
     api: Option<Api>,
@@ -107,7 +133,12 @@ fn answer(
     let n = state.next_id;
     let behavior = state.behavior.clone();
     let request: Option<Value> = serde_json::from_slice(&body).ok();
+    let wrong_key = state
+        .key
+        .as_deref()
+        .is_some_and(|key| presented_key(&headers, uri.query()) != Some(key));
     let reply = match (api, &request) {
+        (Some(api), _) if wrong_key => refuse_key(api),
         (None, _) => openai::error(
             404,
             "invalid_request_error",
