@@ -285,6 +285,220 @@ async fn claude_code_stopped_by_the_budget_keeps_its_work_on_the_branch() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_fixes_what_the_gate_said_in_the_next_round() {
+    with_docker(|| async {
+        let image = real_cli::claude_image();
+        let model = FakeModel::start().await;
+        model.set_usage(INPUT, OUTPUT, 0);
+        // Round 2's prompt carries the gate's output; its script comes first, since its
+        // requests carry the issue's text too.
+        model.script(
+            "GATE-42-FAILED",
+            vec![
+                Turn::tool("Read", json!({"file_path": "/workspace/hello.txt"})),
+                Turn::tool(
+                    "Edit",
+                    json!({"file_path": "/workspace/hello.txt", "old_string": "hello",
+                           "new_string": "hello from the real CLI"}),
+                ),
+                Turn::tool(
+                    "Bash",
+                    json!({"command": "cat hello.txt", "description": "Show the file"}),
+                ),
+                Turn::text("Fixed the greeting."),
+            ],
+        );
+        model.script(
+            "SCENARIO: claude-feedback",
+            vec![
+                Turn::tool(
+                    "Write",
+                    json!({"file_path": "/workspace/hello.txt", "content": "hello\n"}),
+                ),
+                Turn::text("I wrote hello.txt."),
+            ],
+        );
+        // The marker is printed by the gate, never written in it, so only a prompt carrying
+        // the gate's output has it.
+        let repo = "rounds: 2\npeer_review:\n  enabled: false\n\
+             gates:\n  - name: greeting\n    \
+             run: grep -q 'hello from the real CLI' hello.txt || { echo GATE-$((6*7))-FAILED; exit 1; }\n";
+        let run = AgentApp::start_with_config(&server_config("claude", &image, &model, ""), repo)
+            .await;
+        let issue = run
+            .label_until_finished("Greet", "SCENARIO: claude-feedback")
+            .await;
+        let gh = &run.app.github;
+        let comment = tracking(gh, issue);
+        assert!(has_label(gh, issue, "bosun:done"), "{comment}");
+        assert!(comment.contains("round 2 of 2"), "{comment}");
+        assert_eq!(gh.pulls(REPO).len(), 1, "{comment}");
+        // Round 2's last call carried the Bash tool's real output.
+        let last = String::from_utf8_lossy(&model.calls().last().unwrap().body).into_owned();
+        assert!(last.contains("hello from the real CLI"), "{last}");
+        // 2 calls in round 1, 4 in round 2.
+        let n = model.call_count() as u64;
+        assert_eq!(n, 6);
+        let usage = format!(
+            "{} in / {} out",
+            thousands(n * INPUT),
+            thousands(n * OUTPUT)
+        );
+        assert!(comment.contains(&usage), "{usage} in:\n{comment}");
+        run.app.finish().await;
+    })
+    .await;
+}
+
+/// Claude Code implements, and Codex reviews: the server's two agents, both metered.
+fn two_agents(claude: &str, codex: &str, model: &FakeModel) -> String {
+    format!(
+        "default_agent: real\n\
+         agents:\n  real:\n    adapter: claude\n    image: {claude}\n\
+         \x20 reviewer:\n    adapter: codex\n    image: {codex}\n\
+         model_map:\n  reviewer: {{review: gpt-5.5}}\n\
+         limits:\n  memory_mb: 2048\n  cpus: 2\n\
+         meter:\n  enabled: true\n\
+         \x20 anthropic:\n    base_url: {url}\n    key_env: {KEY_ENV}\n\
+         \x20 openai:\n    base_url: {url}\n    key_env: {KEY_ENV}\n",
+        url = model.url()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_reviews_claude_codes_change_and_its_finding_is_posted() {
+    with_docker(|| async {
+        let (claude, codex) = (real_cli::claude_image(), real_cli::codex_image());
+        let model = FakeModel::start().await;
+        model.set_usage(INPUT, OUTPUT, 0);
+        let verdict = "The change does what the issue asks.\n\n```json\n\
+            {\"findings\": [{\"severity\": \"concern\", \"file\": \"hello.txt\", \"line\": 1, \
+            \"text\": \"The greeting has no full stop.\"}]}\n```";
+        // The review prompt's heading: only the reviewer's requests carry it.
+        model.script(
+            "## What to do: review",
+            vec![
+                Turn::tool("exec_command", json!({"cmd": "cat hello.txt"})),
+                Turn::text(verdict),
+            ],
+        );
+        model.script(
+            "SCENARIO: claude-reviewed",
+            vec![
+                Turn::tool(
+                    "Write",
+                    json!({"file_path": "/workspace/hello.txt", "content": "hello from the real CLI\n"}),
+                ),
+                Turn::text("I wrote hello.txt."),
+            ],
+        );
+        let repo = REPO_CONFIG.replace(
+            "peer_review:\n  enabled: false\n",
+            "peer_review:\n  reviewers: [reviewer]\n",
+        );
+        let run = AgentApp::start_with_config(&two_agents(&claude, &codex, &model), &repo).await;
+        let issue = run
+            .label_until_finished("Greet", "SCENARIO: claude-reviewed")
+            .await;
+        let gh = &run.app.github;
+        let comment = tracking(gh, issue);
+        assert!(has_label(gh, issue, "bosun:done"), "{comment}");
+        let pulls = gh.pulls(REPO);
+        assert_eq!(pulls.len(), 1, "{comment}");
+        // The reviewer really ran the command in its own sandbox and read the change.
+        let reviewer_calls: Vec<_> = model
+            .calls()
+            .into_iter()
+            .filter(|c| c.path == "/v1/responses")
+            .collect();
+        assert_eq!(reviewer_calls.len(), 2);
+        let last = String::from_utf8_lossy(&reviewer_calls[1].body).into_owned();
+        assert!(last.contains("hello from the real CLI"), "{last}");
+        // bosun read the verdict: one concern, posted on the pull request as a comment review.
+        let reviews = gh.reviews(REPO, pulls[0].number);
+        assert!(
+            reviews
+                .iter()
+                .any(|r| r.state == "COMMENTED" && !r.comment_ids.is_empty()),
+            "{reviews:#?}"
+        );
+        let threads = gh.review_threads(REPO, pulls[0].number);
+        assert!(
+            threads.iter().any(|t| t
+                .comments
+                .iter()
+                .any(|c| c.body.contains("The greeting has no full stop."))),
+            "{threads:#?}"
+        );
+        run.app.finish().await;
+    })
+    .await;
+}
+
+/// `bosun demo --once --agent claude --config FILE`: the real binary, its GitHub simulator and
+/// sample issue, and the real Claude Code CLI behind the metering proxy, answered by the
+/// scripted model through the configuration's `meter` upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_carries_its_issue_to_a_pull_request_with_the_real_claude_code() {
+    with_docker(|| async {
+        let image = real_cli::claude_image();
+        let model = FakeModel::start().await;
+        model.set_usage(INPUT, OUTPUT, 0);
+        // The sample repository keeps peer review on: the same agent reviews, and finds nothing.
+        model.script(
+            "## What to do: review",
+            vec![Turn::text(
+                "The greeting changed as asked.\n\n```json\n{\"findings\": []}\n```",
+            )],
+        );
+        model.script(
+            "Greet the crew, not the world",
+            vec![
+                Turn::tool(
+                    "Bash",
+                    json!({"command": "sed -i 's/world/crew/' hello.sh", "description": "Greet the crew"}),
+                ),
+                Turn::text("hello.sh now greets the crew."),
+            ],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("run.yml");
+        // The agent named `claude`, as the README's command names it.
+        let named = server_config("claude", &image, &model, "")
+            .replace("default_agent: real\n", "default_agent: claude\n")
+            .replace("\n  real:\n", "\n  claude:\n");
+        std::fs::write(&config, named).unwrap();
+        let data = dir.path().join("data");
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .args(["demo", "--once", "--agent", "claude", "--listen", "127.0.0.1:0"])
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("BOSUN_SANDBOX")
+            .env_remove("BOSUN_DEFAULT_AGENT")
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stdout}\n--- stderr\n{stderr}");
+        for expected in [
+            "agent claude, as the run configuration names it",
+            "gates after round 1: check passed",
+            "the simulator holds draft pull request #2 \"Greet the crew, not the world\"",
+            "changed: hello.sh",
+        ] {
+            assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}\n{stderr}");
+        }
+        assert!(model.call_count() >= 3, "the implementer's two calls and the review");
+    })
+    .await;
+}
+
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();

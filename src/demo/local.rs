@@ -1,6 +1,6 @@
 //! bosun itself, as `bosun serve` builds it, pointed at the simulator: the simulated App's id
-//! and key, a webhook secret made for this demo, a run configuration with the demo agent, and
-//! the real router served on `--listen`.
+//! and key, a webhook secret made for this demo, a run configuration (the demo agent's, or the
+//! one `--agent`/`--config` gave), and the real router served on `--listen`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -19,7 +19,7 @@ use crate::config::server::ServerConfig;
 /// image. Peer review stays on (as on a real server): with no other agent the implementer's
 /// own reviews, and the demo agent answers a review prompt with a verdict of no findings, so
 /// the timeline shows the whole loop. Small limits: the demo's work is a one-line change.
-fn run_config(image: &str) -> String {
+pub fn run_config(image: &str) -> String {
     format!(
         "# Written by `bosun demo`; see examples/bosun-server.yml for every key.\n\
          sandbox: docker\n\
@@ -51,7 +51,7 @@ impl Local {
     pub async fn start(
         data_dir: &Path,
         sim: &Simulator,
-        image: &str,
+        run_config: &str,
         listen: SocketAddr,
         secret: &str,
         note: impl Fn(&str),
@@ -78,7 +78,7 @@ impl Local {
         };
         let url = format!("http://{reach}");
         let config_path = data_dir.join("demo-server.yml");
-        std::fs::write(&config_path, run_config(image))?;
+        std::fs::write(&config_path, run_config)?;
         let config = server_config(data_dir, &config_path, sim, addr, &url, secret)?;
         let bosun = Bosun::build(config).await?;
         let stop = CancellationToken::new();

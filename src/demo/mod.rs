@@ -8,8 +8,10 @@
 //! Everything between the webhook and the pull request is the real product: the router,
 //! intake, the queue, the trust checks, the checkout, the hardened container, the gates, peer
 //! review, the push and the pull request. Only GitHub is simulated, and the agent is a script
-//! that knows the one change the issue asks for instead of calling a model.
+//! that knows the one change the issue asks for instead of calling a model; `--agent` and
+//! `--config` put a real coding agent in its place (`agent_config`).
 
+mod agent_config;
 mod busybox;
 mod datadir;
 mod events;
@@ -48,6 +50,15 @@ pub struct DemoArgs {
     /// Where bosun listens (another free port when this one is taken; port 0: any).
     #[arg(long, default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
+    /// A real coding agent instead of the demo's script: `claude` or `codex` in the
+    /// production agent image against the vendor's API (its key in ANTHROPIC_API_KEY or
+    /// OPENAI_API_KEY, kept in the metering proxy), or any agent `--config` names.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// A run configuration (as for `bosun serve`) for the demo's bosun: its agents, and the
+    /// model APIs behind its `meter`.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 /// Runs the demo; the process's exit status is 0 when the pull request was opened.
@@ -97,16 +108,31 @@ async fn with_data(
     data: &DataDir,
     deadline: Instant,
 ) -> anyhow::Result<()> {
-    let built = image::ensure(docker, say).await?;
-    say(&format!(
-        "agent image {} {}",
-        built.tag,
-        if built.fresh {
-            "built"
-        } else {
-            "already built"
+    let run_config = match agent_config::run_config(args.agent.as_deref(), args.config.as_deref())?
+    {
+        Some(text) => {
+            say(&format!(
+                "agent {}, as the run configuration names it",
+                args.agent
+                    .as_deref()
+                    .unwrap_or("(the configuration's default)")
+            ));
+            text
         }
-    ));
+        None => {
+            let built = image::ensure(docker, say).await?;
+            say(&format!(
+                "agent image {} {}",
+                built.tag,
+                if built.fresh {
+                    "built"
+                } else {
+                    "already built"
+                }
+            ));
+            local::run_config(&built.tag)
+        }
+    };
     let sim = Simulator::start(data.path()).await?;
     say(&format!(
         "GitHub simulator at {}: repository {} with issue #{} \"{}\"",
@@ -116,7 +142,7 @@ async fn with_data(
         sample::ISSUE_TITLE
     ));
     let secret = format!("{:032x}", rand::random::<u128>());
-    let local = Local::start(data.path(), &sim, &built.tag, args.listen, &secret, say).await?;
+    let local = Local::start(data.path(), &sim, &run_config, args.listen, &secret, say).await?;
     say(&format!(
         "bosun at {} (data in {}{})",
         local.url,
