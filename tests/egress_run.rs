@@ -98,16 +98,8 @@ fn repo_config(url: &str) -> String {
     )
 }
 
-/// Runs `body` under the file's hard limit, when Docker is there (in CI it must be).
 async fn with_docker<F: std::future::Future<Output = ()>>(body: impl FnOnce(String) -> F) {
-    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
-        if !images::require_docker() {
-            return;
-        }
-        body(images::busybox_image()).await
-    })
-    .await
-    .expect("test timed out");
+    images::with_busybox(DOCKER_TEST_TIMEOUT, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

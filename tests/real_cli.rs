@@ -16,6 +16,7 @@ mod support;
 
 use std::time::Duration;
 
+use bosun::reply::thousands;
 use fake_model::{FakeModel, Turn};
 use serde_json::json;
 use support::agent_app::AgentApp;
@@ -42,10 +43,14 @@ fn server_config(adapter: &str, image: &str, model: &FakeModel, extra: &str) -> 
         "default_agent: real\n\
          agents:\n  real:\n    adapter: {adapter}\n    image: {image}\n{extra}\
          limits:\n  memory_mb: 2048\n  cpus: 2\n\
-         meter:\n  enabled: true\n  {upstream}:\n    base_url: {}\n    key_env: {KEY_ENV}\n",
+         meter:\n  enabled: true\n  {upstream}:\n    base_url: {}\n    key_env: {KEY_ENV}\n{PRICES}",
         model.url()
     )
 }
+
+/// The meter's prices, by model-name prefix: Claude Code's default model and codex's.
+const PRICES: &str =
+    "  prices:\n    claude: {input: 10, output: 200}\n    gpt: {input: 10, output: 200}\n";
 
 /// A repository whose gate checks what the agent wrote.
 const REPO_CONFIG: &str = "rounds: 2\npeer_review:\n  enabled: false\n\
@@ -69,6 +74,62 @@ fn model_calls(model: &FakeModel, path: &str) -> usize {
     model.calls().iter().filter(|c| c.path == path).count()
 }
 
+/// What one call costs by the server's prices: 1,000 tokens in at $10 and 50 out at $200 per
+/// million.
+const COST_PER_CALL: f64 = 0.02;
+
+/// The usage and cost the tracking comment shows for `calls` calls of the fake model.
+fn usage_of(calls: u64) -> String {
+    format!(
+        "{} in / {} out · ${:.2}",
+        thousands(calls * INPUT),
+        thousands(calls * OUTPUT),
+        calls as f64 * COST_PER_CALL
+    )
+}
+
+/// A task carried to its end: the app, the issue and its tracking comment.
+struct Task {
+    run: AgentApp,
+    issue: u64,
+    comment: String,
+}
+
+impl Task {
+    /// bosun with `server` and a repository with `repo`; an issue whose body is `body`,
+    /// labelled, and waited for.
+    async fn of(server: &str, repo: &str, body: &str) -> Task {
+        let run = AgentApp::start_with_config(server, repo).await;
+        let issue = run.label_until_finished("Greet", body).await;
+        let comment = tracking(&run.app.github, issue);
+        Task {
+            run,
+            issue,
+            comment,
+        }
+    }
+
+    fn has(&self, label: &str) -> bool {
+        has_label(&self.run.app.github, self.issue, label)
+    }
+
+    fn pulls(&self) -> usize {
+        self.run.app.github.pulls(REPO).len()
+    }
+
+    /// `path` as the task's branch holds it.
+    fn on_branch(&self, path: &str) -> String {
+        let bare = &self.run.bare;
+        let branches = git(bare, &["branch", "--format=%(refname:short)"]);
+        let branch = branches.lines().find(|b| b.starts_with("bosun/")).unwrap();
+        git(bare, &["show", &format!("{branch}:{path}")])
+    }
+
+    async fn finish(self) {
+        self.run.app.finish().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claude_code_writes_the_file_and_the_draft_pull_request_opens() {
     with_docker(|| async {
@@ -85,16 +146,11 @@ async fn claude_code_writes_the_file_and_the_draft_pull_request_opens() {
                 Turn::text("I wrote hello.txt."),
             ],
         );
-        let run =
-            AgentApp::start_with_config(&server_config("claude", &image, &model, ""), REPO_CONFIG)
-                .await;
-        let issue = run
-            .label_until_finished("Greet", "SCENARIO: claude-write")
-            .await;
-        let gh = &run.app.github;
-        let comment = tracking(gh, issue);
-        assert!(has_label(gh, issue, "bosun:done"), "{comment}");
-        assert_eq!(gh.pulls(REPO).len(), 1, "{comment}");
+        let server = server_config("claude", &image, &model, "");
+        let task = Task::of(&server, REPO_CONFIG, "SCENARIO: claude-write").await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:done"), "{comment}");
+        assert_eq!(task.pulls(), 1, "{comment}");
         // Nothing but the model: without CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC the CLI
         // tries its vendor's own host through the egress proxy, which refuses and names it.
         assert!(!comment.contains("Refused by the egress proxy"), "{comment}");
@@ -108,13 +164,9 @@ async fn claude_code_writes_the_file_and_the_draft_pull_request_opens() {
         // counted.
         let n = model_calls(&model, "/v1/messages") as u64;
         assert_eq!(n, 2, "{calls:#?}");
-        let usage = format!(
-            "{} in / {} out",
-            thousands(n * INPUT),
-            thousands(n * OUTPUT)
-        );
+        let usage = usage_of(n);
         assert!(comment.contains(&usage), "{usage} in:\n{comment}");
-        run.app.finish().await;
+        task.finish().await;
     })
     .await;
 }
@@ -141,15 +193,15 @@ async fn codex_patches_the_file_runs_a_command_and_the_draft_pull_request_opens(
         // A model with ordinary tools: 0.147.0's default runs them in code mode, which this
         // build lacks (see `codex_without_code_mode_fails_instead_of_doing_nothing`).
         let repo = format!("{REPO_CONFIG}agent:\n  model: gpt-5.5\n");
-        let run =
-            AgentApp::start_with_config(&server_config("codex", &image, &model, ""), &repo).await;
-        let issue = run
-            .label_until_finished("Greet", "SCENARIO: codex-patch")
-            .await;
-        let gh = &run.app.github;
-        let comment = tracking(gh, issue);
-        assert!(has_label(gh, issue, "bosun:done"), "{comment}");
-        assert_eq!(gh.pulls(REPO).len(), 1, "{comment}");
+        let task = Task::of(
+            &server_config("codex", &image, &model, ""),
+            &repo,
+            "SCENARIO: codex-patch",
+        )
+        .await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:done"), "{comment}");
+        assert_eq!(task.pulls(), 1, "{comment}");
         // Nothing but the model: without `--disable plugins` codex asks a public git
         // repository for plugins, which the egress proxy refuses and names.
         assert!(
@@ -170,13 +222,9 @@ async fn codex_patches_the_file_runs_a_command_and_the_draft_pull_request_opens(
         assert!(last.contains("hello from the real CLI"), "{last}");
         let n = model_calls(&model, "/v1/responses") as u64;
         assert_eq!(n, 3, "{calls:#?}");
-        let usage = format!(
-            "{} in / {} out",
-            thousands(n * INPUT),
-            thousands(n * OUTPUT)
-        );
+        let usage = usage_of(n);
         assert!(comment.contains(&usage), "{usage} in:\n{comment}");
-        run.app.finish().await;
+        task.finish().await;
     })
     .await;
 }
@@ -192,24 +240,23 @@ async fn codex_without_code_mode_fails_instead_of_doing_nothing() {
         );
         // No model named: 0.147.0's default runs its tools in code mode, which this build
         // cannot; the CLI still completes its turn and exits 0.
-        let run =
-            AgentApp::start_with_config(&server_config("codex", &image, &model, ""), REPO_CONFIG)
-                .await;
-        let issue = run
-            .label_until_finished("Greet", "SCENARIO: codex-codemode")
-            .await;
-        let gh = &run.app.github;
-        let comment = tracking(gh, issue);
+        let task = Task::of(
+            &server_config("codex", &image, &model, ""),
+            REPO_CONFIG,
+            "SCENARIO: codex-codemode",
+        )
+        .await;
+        let comment = &task.comment;
         assert!(
             comment.contains("runs its tools in code mode, which this codex install cannot"),
             "{comment}"
         );
         assert!(comment.contains("`gpt-5.5` in `model_map`"), "{comment}");
-        assert!(!has_label(gh, issue, "bosun:done"), "{comment}");
-        assert_eq!(gh.pulls(REPO).len(), 0, "{comment}");
+        assert!(!task.has("bosun:done"), "{comment}");
+        assert_eq!(task.pulls(), 0, "{comment}");
         // One round: the failure is the agent's, not a gate's to send back.
         assert!(!comment.contains("round 2"), "{comment}");
-        run.app.finish().await;
+        task.finish().await;
     })
     .await;
 }
@@ -220,15 +267,16 @@ async fn claude_code_with_a_key_the_model_refuses_fails_saying_so() {
         let image = real_cli::claude_image();
         let model = FakeModel::start().await;
         model.require_key("sk-another-key");
-        let run =
-            AgentApp::start_with_config(&server_config("claude", &image, &model, ""), REPO_CONFIG)
-                .await;
-        let issue = run.label_until_finished("Greet", "Anything.").await;
-        let gh = &run.app.github;
-        let comment = tracking(gh, issue);
+        let task = Task::of(
+            &server_config("claude", &image, &model, ""),
+            REPO_CONFIG,
+            "Anything.",
+        )
+        .await;
+        let comment = &task.comment;
         // The model API answered 401; the proxy turned it into a refusal Claude Code does not
         // retry (it retries 401 for as long as the run may last), naming what to fix.
-        assert!(has_label(gh, issue, "bosun:failed"), "{comment}");
+        assert!(task.has("bosun:failed"), "{comment}");
         assert!(
             comment.contains("the model API refused this bosun server's key (HTTP 401)"),
             "{comment}"
@@ -239,7 +287,7 @@ async fn claude_code_with_a_key_the_model_refuses_fails_saying_so() {
         // for as long as the run could last (`label_until_finished` waits two minutes). It
         // still asks a few times at once before it gives up.
         assert!(model.call_count() >= 1);
-        run.app.finish().await;
+        task.finish().await;
     })
     .await;
 }
@@ -263,24 +311,17 @@ async fn claude_code_stopped_by_the_budget_keeps_its_work_on_the_branch() {
         // One call's tokens (1,050) fit, the second call is past the budget and refused.
         let server = server_config("claude", &image, &model, "")
             .replace("  cpus: 2\n", "  cpus: 2\n  task_budget_tokens: 1000\n");
-        let run = AgentApp::start_with_config(&server, REPO_CONFIG).await;
-        let issue = run
-            .label_until_finished("Greet", "SCENARIO: claude-budget")
-            .await;
-        let gh = &run.app.github;
-        let comment = tracking(gh, issue);
-        assert!(has_label(gh, issue, "bosun:needs-review"), "{comment}");
+        let task = Task::of(&server, REPO_CONFIG, "SCENARIO: claude-budget").await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:needs-review"), "{comment}");
         assert!(comment.contains("Budget reached"), "{comment}");
         assert!(comment.contains("bosun: the budget of this run is spent"), "{comment}");
-        assert_eq!(gh.pulls(REPO).len(), 0, "{comment}");
+        assert_eq!(task.pulls(), 0, "{comment}");
         // The file the CLI wrote before the refusal is on the task's branch.
-        let branches = git(&run.bare, &["branch", "--format=%(refname:short)"]);
-        let branch = branches.lines().find(|b| b.starts_with("bosun/")).unwrap();
-        let written = git(&run.bare, &["show", &format!("{branch}:hello.txt")]);
-        assert_eq!(written, "hello from the real CLI");
+        assert_eq!(task.on_branch("hello.txt"), "hello from the real CLI");
         // The refused call never reached the model.
         assert_eq!(model.call_count(), 1);
-        run.app.finish().await;
+        task.finish().await;
     })
     .await;
 }
@@ -324,29 +365,21 @@ async fn claude_code_fixes_what_the_gate_said_in_the_next_round() {
         let repo = "rounds: 2\npeer_review:\n  enabled: false\n\
              gates:\n  - name: greeting\n    \
              run: grep -q 'hello from the real CLI' hello.txt || { echo GATE-$((6*7))-FAILED; exit 1; }\n";
-        let run = AgentApp::start_with_config(&server_config("claude", &image, &model, ""), repo)
-            .await;
-        let issue = run
-            .label_until_finished("Greet", "SCENARIO: claude-feedback")
-            .await;
-        let gh = &run.app.github;
-        let comment = tracking(gh, issue);
-        assert!(has_label(gh, issue, "bosun:done"), "{comment}");
+        let server = server_config("claude", &image, &model, "");
+        let task = Task::of(&server, repo, "SCENARIO: claude-feedback").await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:done"), "{comment}");
         assert!(comment.contains("round 2 of 2"), "{comment}");
-        assert_eq!(gh.pulls(REPO).len(), 1, "{comment}");
+        assert_eq!(task.pulls(), 1, "{comment}");
         // Round 2's last call carried the Bash tool's real output.
         let last = String::from_utf8_lossy(&model.calls().last().unwrap().body).into_owned();
         assert!(last.contains("hello from the real CLI"), "{last}");
         // 2 calls in round 1, 4 in round 2.
         let n = model.call_count() as u64;
         assert_eq!(n, 6);
-        let usage = format!(
-            "{} in / {} out",
-            thousands(n * INPUT),
-            thousands(n * OUTPUT)
-        );
+        let usage = usage_of(n);
         assert!(comment.contains(&usage), "{usage} in:\n{comment}");
-        run.app.finish().await;
+        task.finish().await;
     })
     .await;
 }
@@ -361,7 +394,7 @@ fn two_agents(claude: &str, codex: &str, model: &FakeModel) -> String {
          limits:\n  memory_mb: 2048\n  cpus: 2\n\
          meter:\n  enabled: true\n\
          \x20 anthropic:\n    base_url: {url}\n    key_env: {KEY_ENV}\n\
-         \x20 openai:\n    base_url: {url}\n    key_env: {KEY_ENV}\n",
+         \x20 openai:\n    base_url: {url}\n    key_env: {KEY_ENV}\n{PRICES}",
         url = model.url()
     )
 }
@@ -397,13 +430,11 @@ async fn codex_reviews_claude_codes_change_and_its_finding_is_posted() {
             "peer_review:\n  enabled: false\n",
             "peer_review:\n  reviewers: [reviewer]\n",
         );
-        let run = AgentApp::start_with_config(&two_agents(&claude, &codex, &model), &repo).await;
-        let issue = run
-            .label_until_finished("Greet", "SCENARIO: claude-reviewed")
-            .await;
-        let gh = &run.app.github;
-        let comment = tracking(gh, issue);
-        assert!(has_label(gh, issue, "bosun:done"), "{comment}");
+        let server = two_agents(&claude, &codex, &model);
+        let task = Task::of(&server, &repo, "SCENARIO: claude-reviewed").await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:done"), "{comment}");
+        let gh = &task.run.app.github;
         let pulls = gh.pulls(REPO);
         assert_eq!(pulls.len(), 1, "{comment}");
         // The reviewer really ran the command in its own sandbox and read the change.
@@ -431,7 +462,7 @@ async fn codex_reviews_claude_codes_change_and_its_finding_is_posted() {
                 .any(|c| c.body.contains("The greeting has no full stop."))),
             "{threads:#?}"
         );
-        run.app.finish().await;
+        task.finish().await;
     })
     .await;
 }
@@ -497,16 +528,4 @@ async fn the_demo_carries_its_issue_to_a_pull_request_with_the_real_claude_code(
         assert!(model.call_count() >= 3, "the implementer's two calls and the review");
     })
     .await;
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -102,6 +102,22 @@ fn build_busybox_image() -> String {
     tag
 }
 
+/// Runs `body` with the busybox image under the hard limit `limit`, when Docker is there (in
+/// CI it must be: [`require_docker`]).
+pub async fn with_busybox<F: std::future::Future<Output = ()>>(
+    limit: std::time::Duration,
+    body: impl FnOnce(String) -> F,
+) {
+    tokio::time::timeout(limit, async {
+        if !require_docker() {
+            return;
+        }
+        body(busybox_image()).await
+    })
+    .await
+    .expect("test timed out");
+}
+
 /// [`busybox_image`] without `/workspace`: what a sandbox mounts there must come with its own
 /// owner, as with an agent image that never heard of bosun.
 pub fn busybox_image_without_workspace() -> String {
