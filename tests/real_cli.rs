@@ -17,9 +17,10 @@ mod support;
 use std::time::Duration;
 
 use bosun::reply::thousands;
+use fake_github::FakeGitHub;
 use fake_model::{FakeModel, Turn};
 use serde_json::json;
-use support::agent_app::AgentApp;
+use support::agent_app::{AgentApp, WRITER};
 use support::*;
 
 /// Generous: an image may be built first, and a real CLI starts in a container.
@@ -380,6 +381,47 @@ async fn claude_code_fixes_what_the_gate_said_in_the_next_round() {
         let usage = usage_of(n);
         assert!(comment.contains(&usage), "{usage} in:\n{comment}");
         task.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_ends_claude_code_mid_call_and_removes_its_container() {
+    with_docker(|| async {
+        let image = real_cli::claude_image();
+        let model = FakeModel::start().await;
+        // One answer streams for about a minute: the stop comes while the CLI waits on it.
+        model.set_pieces(30);
+        model.set_event_delay(Duration::from_secs(2));
+        let run =
+            AgentApp::start_with_config(&server_config("claude", &image, &model, ""), REPO_CONFIG)
+                .await;
+        let instance = bosun::run::runner::instance_label(run.app.data_dir.path());
+        let sweep = images::ContainerSweep::new("bosun.instance", &instance);
+        let asked = |_: &FakeGitHub, _: u64| model.call_count() >= 1;
+        let issue = run.label_and_wait("Greet", "Take your time.", asked).await;
+        let gh = &run.app.github;
+        assert_eq!(sweep.containers().len(), 1, "the agent's container runs");
+
+        let comment_id = gh.add_comment(REPO, issue, "@bosun-test stop", WRITER);
+        let stop = comment_created(&run.app, issue, comment_id, "@bosun-test stop", WRITER);
+        let answer = run.app.send_json("issue_comment", "d-stop", &stop).await;
+        assert_eq!(answer.status(), 202);
+        let stopped = |gh: &FakeGitHub| {
+            tracking(gh, issue).contains("Stopped by @octocat")
+                && has_label(gh, issue, "bosun:failed")
+        };
+        assert!(
+            gh.wait_until(stopped, Duration::from_secs(60)).await,
+            "{}",
+            tracking(gh, issue)
+        );
+        assert!(
+            sweep.become_present(false).await,
+            "the container outlived the stop"
+        );
+        assert!(gh.pulls(REPO).is_empty());
+        run.app.finish().await;
     })
     .await;
 }

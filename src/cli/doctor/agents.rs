@@ -16,7 +16,7 @@ use crate::config::run::{AgentConfig, RunConfig, SandboxKind};
 use crate::config::server::ServerConfig;
 use crate::run::runner::{give_to, Runner};
 use crate::run::sandbox::{DockerSandbox, Role, Sandbox, SandboxError, SandboxSpec, Stream};
-use bosun_core::agent::shell;
+use bosun_core::agent::{shell, versions, AdapterKind};
 
 use super::{progress, Finding};
 
@@ -168,7 +168,17 @@ async fn version_finding(
     };
     progress(&format!("{what}: running `{shown}` {place}"));
     match cli_version(runner, data_dir, &agent.image, &words).await {
-        Ok(version) => Finding::ok(what, format!("`{shown}` {place}: {version}")),
+        Ok(version) => {
+            let old = agent
+                .adapter
+                .parse::<AdapterKind>()
+                .ok()
+                .and_then(|kind| versions::too_old(kind, &version));
+            match old {
+                Some(why) => Finding::warn(what, format!("`{shown}` {place}: {why}")),
+                None => Finding::ok(what, format!("`{shown}` {place}: {version}")),
+            }
+        }
         Err(Failed::Cli(why)) => Finding::fail(
             what,
             format!(

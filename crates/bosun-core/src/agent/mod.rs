@@ -31,6 +31,7 @@ pub mod shell;
 mod stderr;
 mod usage;
 mod verdict;
+pub mod versions;
 
 #[cfg(test)]
 mod fixture_tests;
