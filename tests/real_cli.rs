@@ -426,6 +426,79 @@ async fn stop_ends_claude_code_mid_call_and_removes_its_container() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_plans_the_issue_into_sub_issues_that_then_run() {
+    with_docker(|| async {
+        let image = real_cli::claude_image();
+        let model = FakeModel::start().await;
+        model.set_usage(INPUT, OUTPUT, 0);
+        let plan = "Two independent parts.\n\n```json\n{\"parts\": [\
+            {\"id\": \"one\", \"title\": \"Greet once\", \"body\": \"SCENARIO: part\", \"depends_on\": []},\
+            {\"id\": \"two\", \"title\": \"Greet twice\", \"body\": \"SCENARIO: part\", \"depends_on\": []}\
+            ]}\n```";
+        // The planner reads the code with a command, then answers with the plan.
+        model.script(
+            "## What to do: plan",
+            vec![
+                Turn::tool("Bash", json!({"command": "ls -a", "description": "List files"})),
+                Turn::text(plan),
+            ],
+        );
+        // Each part's task writes the greeting its gate checks.
+        model.script(
+            "SCENARIO: part",
+            vec![
+                Turn::tool(
+                    "Write",
+                    json!({"file_path": "/workspace/hello.txt", "content": "hello from the real CLI\n"}),
+                ),
+                Turn::text("I wrote hello.txt."),
+            ],
+        );
+        let run = AgentApp::start_with_config(
+            &server_config("claude", &image, &model, ""),
+            REPO_CONFIG,
+        )
+        .await;
+        let (app, gh) = (&run.app, &run.app.github);
+        let parent = gh.add_issue(REPO, "A bigger greeting", "Split it up.", WRITER);
+        let mut payload = labeled(app, parent, "bosun:plan", WRITER);
+        payload["issue"]["title"] = "A bigger greeting".into();
+        payload["issue"]["body"] = "Split it up.".into();
+        payload["issue"]["user"]["login"] = WRITER.into();
+        assert_eq!(app.send_json("issues", "d-plan", &payload).await.status(), 202);
+
+        // Both parts open as sub-issues and each gets its own draft pull request.
+        let done = |gh: &FakeGitHub| {
+            let parts = gh.sub_issues(REPO, parent);
+            parts.len() == 2 && parts.iter().all(|p| has_label(gh, *p, "bosun:done"))
+        };
+        assert!(
+            gh.wait_until(done, Duration::from_secs(120)).await,
+            "{}",
+            tracking(gh, parent)
+        );
+        let titles: Vec<String> = gh
+            .sub_issues(REPO, parent)
+            .iter()
+            .map(|n| gh.issue(REPO, *n).unwrap().title)
+            .collect();
+        assert_eq!(titles, ["Greet once", "Greet twice"]);
+        assert_eq!(gh.pulls(REPO).len(), 2);
+        // The planner's command really ran: its output went back to the model.
+        let planner_calls: Vec<_> = model
+            .calls()
+            .into_iter()
+            .filter(|c| String::from_utf8_lossy(&c.body).contains("## What to do: plan"))
+            .collect();
+        assert_eq!(planner_calls.len(), 2);
+        let listing = String::from_utf8_lossy(&planner_calls[1].body).into_owned();
+        assert!(listing.contains(".github"), "{listing}");
+        run.app.finish().await;
+    })
+    .await;
+}
+
 /// Claude Code implements, and Codex reviews: the server's two agents, both metered.
 fn two_agents(claude: &str, codex: &str, model: &FakeModel) -> String {
     format!(
