@@ -53,6 +53,12 @@ fn server_config(adapter: &str, image: &str, model: &FakeModel, extra: &str) -> 
 const PRICES: &str =
     "  prices:\n    claude: {input: 10, output: 200}\n    gpt: {input: 10, output: 200}\n";
 
+/// Like [`REPO_CONFIG`], with a gate that says why it failed: a marker the gate prints and
+/// never spells, so only a prompt carrying the gate's output (the next round's) has it.
+const GATE_SAYS_WHY: &str = "rounds: 2\npeer_review:\n  enabled: false\n\
+     gates:\n  - name: greeting\n    \
+     run: grep -q 'hello from the real CLI' hello.txt || { echo GATE-$((6*7))-FAILED; exit 1; }\n";
+
 /// A repository whose gate checks what the agent wrote.
 const REPO_CONFIG: &str = "rounds: 2\npeer_review:\n  enabled: false\n\
      gates:\n  - name: greeting\n    run: grep -q 'hello from the real CLI' hello.txt\n";
@@ -231,6 +237,72 @@ async fn codex_patches_the_file_runs_a_command_and_the_draft_pull_request_opens(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_fixes_what_the_gate_said_in_the_next_round() {
+    with_docker(|| async {
+        let image = real_cli::codex_image();
+        let model = FakeModel::start().await;
+        model.set_usage(INPUT, OUTPUT, 0);
+        model.script(
+            "GATE-42-FAILED",
+            vec![
+                Turn::tool(
+                    "exec_command",
+                    json!({"cmd": "sed -i 's/^hello$/hello from the real CLI/' hello.txt"}),
+                ),
+                Turn::text("Fixed the greeting."),
+            ],
+        );
+        model.script(
+            "SCENARIO: codex-feedback",
+            vec![
+                Turn::tool(
+                    "apply_patch",
+                    json!("*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n"),
+                ),
+                Turn::text("I added hello.txt."),
+            ],
+        );
+        let repo = format!("{GATE_SAYS_WHY}agent:\n  model: gpt-5.5\n");
+        let server = server_config("codex", &image, &model, "");
+        let task = Task::of(&server, &repo, "SCENARIO: codex-feedback").await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:done"), "{comment}");
+        assert!(comment.contains("round 2 of 2"), "{comment}");
+        assert_eq!(task.pulls(), 1, "{comment}");
+        assert_eq!(task.on_branch("hello.txt"), "hello from the real CLI");
+        assert!(
+            comment.contains(&usage_of(4)),
+            "{}:\n{comment}",
+            usage_of(4)
+        );
+        task.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_with_a_key_the_model_refuses_fails_saying_so() {
+    with_docker(|| async {
+        let image = real_cli::codex_image();
+        let model = FakeModel::start().await;
+        model.require_key("sk-another-key");
+        let repo = format!("{REPO_CONFIG}agent:\n  model: gpt-5.5\n");
+        let server = server_config("codex", &image, &model, "");
+        let task = Task::of(&server, &repo, "Anything.").await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:failed"), "{comment}");
+        assert!(
+            comment.contains("the model API refused this bosun server's key (HTTP 401)"),
+            "{comment}"
+        );
+        assert!(comment.contains("meter.openai.key_env"), "{comment}");
+        assert!(!comment.contains("with backoff"), "{comment}");
+        task.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_without_code_mode_fails_instead_of_doing_nothing() {
     with_docker(|| async {
         let image = real_cli::codex_image();
@@ -361,11 +433,7 @@ async fn claude_code_fixes_what_the_gate_said_in_the_next_round() {
                 Turn::text("I wrote hello.txt."),
             ],
         );
-        // The marker is printed by the gate, never written in it, so only a prompt carrying
-        // the gate's output has it.
-        let repo = "rounds: 2\npeer_review:\n  enabled: false\n\
-             gates:\n  - name: greeting\n    \
-             run: grep -q 'hello from the real CLI' hello.txt || { echo GATE-$((6*7))-FAILED; exit 1; }\n";
+        let repo = GATE_SAYS_WHY;
         let server = server_config("claude", &image, &model, "");
         let task = Task::of(&server, repo, "SCENARIO: claude-feedback").await;
         let comment = &task.comment;
@@ -499,19 +567,64 @@ async fn claude_code_plans_the_issue_into_sub_issues_that_then_run() {
     .await;
 }
 
-/// Claude Code implements, and Codex reviews: the server's two agents, both metered.
-fn two_agents(claude: &str, codex: &str, model: &FakeModel) -> String {
+/// The server's two agents, `claude` (the default) and `codex`, both metered; codex gets a
+/// model with ordinary tools for every use (its default runs them in code mode).
+fn two_agents(claude: &str, codex: &str, model: &FakeModel, extra: &str) -> String {
     format!(
-        "default_agent: real\n\
-         agents:\n  real:\n    adapter: claude\n    image: {claude}\n\
-         \x20 reviewer:\n    adapter: codex\n    image: {codex}\n\
-         model_map:\n  reviewer: {{review: gpt-5.5}}\n\
-         limits:\n  memory_mb: 2048\n  cpus: 2\n\
+        "default_agent: claude\n\
+         agents:\n  claude:\n    adapter: claude\n    image: {claude}\n\
+         \x20 codex:\n    adapter: codex\n    image: {codex}\n\
+         model_map:\n  codex: {{simple: gpt-5.5, medium: gpt-5.5, complex: gpt-5.5, review: gpt-5.5}}\n\
+         limits:\n  memory_mb: 2048\n  cpus: 2\n{extra}\
          meter:\n  enabled: true\n\
          \x20 anthropic:\n    base_url: {url}\n    key_env: {KEY_ENV}\n\
          \x20 openai:\n    base_url: {url}\n    key_env: {KEY_ENV}\n{PRICES}",
         url = model.url()
     )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_routes_the_issue_to_codex_which_implements_it() {
+    with_docker(|| async {
+        let (claude, codex) = (real_cli::claude_image(), real_cli::codex_image());
+        let model = FakeModel::start().await;
+        model.set_usage(INPUT, OUTPUT, 0);
+        // The route prompt's heading: only the router's request carries it.
+        model.script(
+            "# bosun: route",
+            vec![Turn::text(
+                "```json\n{\"complexity\": \"simple\", \"agent\": \"codex\", \
+                 \"rationale\": \"A one-file change.\"}\n```",
+            )],
+        );
+        model.script(
+            "SCENARIO: routed",
+            vec![
+                Turn::tool("apply_patch", json!(PATCH)),
+                Turn::text("I added hello.txt."),
+            ],
+        );
+        let server = two_agents(&claude, &codex, &model, "router:\n  agent: claude\n");
+        let task = Task::of(&server, REPO_CONFIG, "SCENARIO: routed").await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:done"), "{comment}");
+        assert!(
+            comment.contains("Routed: agent `codex` · complexity `simple` (A one-file change.)"),
+            "{comment}"
+        );
+        assert!(comment.contains("Agent `codex`"), "{comment}");
+        assert!(task.has("bosun:agent:codex"), "{comment}");
+        assert_eq!(task.on_branch("hello.txt"), "hello from the real CLI");
+        // The router asked the Messages API (Claude Code), the implementer the Responses API.
+        let paths: Vec<String> = model.calls().iter().map(|c| c.path.clone()).collect();
+        assert_eq!(
+            paths,
+            ["/v1/messages", "/v1/responses", "/v1/responses"],
+            "{comment}"
+        );
+        task.finish().await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -543,9 +656,9 @@ async fn codex_reviews_claude_codes_change_and_its_finding_is_posted() {
         );
         let repo = REPO_CONFIG.replace(
             "peer_review:\n  enabled: false\n",
-            "peer_review:\n  reviewers: [reviewer]\n",
+            "peer_review:\n  reviewers: [codex]\n",
         );
-        let server = two_agents(&claude, &codex, &model);
+        let server = two_agents(&claude, &codex, &model, "");
         let task = Task::of(&server, &repo, "SCENARIO: claude-reviewed").await;
         let comment = &task.comment;
         assert!(task.has("bosun:done"), "{comment}");
