@@ -20,7 +20,7 @@ use bosun::reply::thousands;
 use fake_github::FakeGitHub;
 use fake_model::{FakeModel, Turn};
 use serde_json::json;
-use support::agent_app::{AgentApp, WRITER};
+use support::agent_app::{review_submitted, AgentApp, WRITER};
 use support::*;
 
 /// Generous: an image may be built first, and a real CLI starts in a container.
@@ -143,16 +143,7 @@ async fn claude_code_writes_the_file_and_the_draft_pull_request_opens() {
         let image = real_cli::claude_image();
         let model = FakeModel::start().await;
         model.set_usage(INPUT, OUTPUT, 0);
-        model.script(
-            "SCENARIO: claude-write",
-            vec![
-                Turn::tool(
-                    "Write",
-                    json!({"file_path": "/workspace/hello.txt", "content": "hello from the real CLI\n"}),
-                ),
-                Turn::text("I wrote hello.txt."),
-            ],
-        );
+        model.script("SCENARIO: claude-write", claude_writes());
         let server = server_config("claude", &image, &model, "");
         let task = Task::of(&server, REPO_CONFIG, "SCENARIO: claude-write").await;
         let comment = &task.comment;
@@ -160,13 +151,18 @@ async fn claude_code_writes_the_file_and_the_draft_pull_request_opens() {
         assert_eq!(task.pulls(), 1, "{comment}");
         // Nothing but the model: without CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC the CLI
         // tries its vendor's own host through the egress proxy, which refuses and names it.
-        assert!(!comment.contains("Refused by the egress proxy"), "{comment}");
+        assert!(
+            !comment.contains("Refused by the egress proxy"),
+            "{comment}"
+        );
 
         // The CLI asked the model only, with the run's token and never the key.
         let calls = model.calls();
         assert!(calls.iter().all(|c| c.path == "/v1/messages"), "{calls:#?}");
         assert!(calls.iter().all(|c| !c.any_header_contains("bosun-run-")));
-        assert!(calls.iter().all(|c| c.header("x-api-key") == Some(REAL_KEY)));
+        assert!(calls
+            .iter()
+            .all(|c| c.header("x-api-key") == Some(REAL_KEY)));
         // Two calls (the tool call, then the answer): what bosun reports is what the model
         // counted.
         let n = model_calls(&model, "/v1/messages") as u64;
@@ -176,6 +172,21 @@ async fn claude_code_writes_the_file_and_the_draft_pull_request_opens() {
         task.finish().await;
     })
     .await;
+}
+
+/// Claude Code writes the greeting the gate checks, then answers.
+fn claude_writes() -> Vec<Turn> {
+    let write =
+        json!({"file_path": "/workspace/hello.txt", "content": "hello from the real CLI\n"});
+    vec![Turn::tool("Write", write), Turn::text("I wrote hello.txt.")]
+}
+
+/// Codex adds the greeting the gate checks with `apply_patch`, then answers.
+fn codex_patches() -> Vec<Turn> {
+    vec![
+        Turn::tool("apply_patch", json!(PATCH)),
+        Turn::text("I added hello.txt."),
+    ]
 }
 
 /// Adds `hello.txt`, as codex's `apply_patch` tool takes it (a custom tool: the patch is the
@@ -365,36 +376,53 @@ async fn claude_code_with_a_key_the_model_refuses_fails_saying_so() {
     .await;
 }
 
+/// `server`'s agent (its turns `implement` write the greeting, then answer) stopped by a
+/// budget of 1,000 tokens: one call (1,050 tokens) fits, the next is refused by the proxy.
+async fn the_budget_stops_it_with_its_work_on_the_branch(
+    server: &str,
+    repo: &str,
+    model: &FakeModel,
+    implement: Vec<Turn>,
+) {
+    model.set_usage(INPUT, OUTPUT, 0);
+    model.script("SCENARIO: budget", implement);
+    let server = server.replace("  cpus: 2\n", "  cpus: 2\n  task_budget_tokens: 1000\n");
+    let task = Task::of(&server, repo, "SCENARIO: budget").await;
+    let comment = &task.comment;
+    assert!(task.has("bosun:needs-review"), "{comment}");
+    assert!(comment.contains("Budget reached"), "{comment}");
+    assert!(
+        comment.contains("bosun: the budget of this run is spent"),
+        "{comment}"
+    );
+    assert_eq!(task.pulls(), 0, "{comment}");
+    // The file the CLI wrote before the refusal is on the task's branch.
+    assert_eq!(task.on_branch("hello.txt"), "hello from the real CLI");
+    // The refused call never reached the model.
+    assert_eq!(model.call_count(), 1);
+    task.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claude_code_stopped_by_the_budget_keeps_its_work_on_the_branch() {
     with_docker(|| async {
-        let image = real_cli::claude_image();
         let model = FakeModel::start().await;
-        model.set_usage(INPUT, OUTPUT, 0);
-        model.script(
-            "SCENARIO: claude-budget",
-            vec![
-                Turn::tool(
-                    "Write",
-                    json!({"file_path": "/workspace/hello.txt", "content": "hello from the real CLI\n"}),
-                ),
-                Turn::text("I wrote hello.txt."),
-            ],
-        );
-        // One call's tokens (1,050) fit, the second call is past the budget and refused.
-        let server = server_config("claude", &image, &model, "")
-            .replace("  cpus: 2\n", "  cpus: 2\n  task_budget_tokens: 1000\n");
-        let task = Task::of(&server, REPO_CONFIG, "SCENARIO: claude-budget").await;
-        let comment = &task.comment;
-        assert!(task.has("bosun:needs-review"), "{comment}");
-        assert!(comment.contains("Budget reached"), "{comment}");
-        assert!(comment.contains("bosun: the budget of this run is spent"), "{comment}");
-        assert_eq!(task.pulls(), 0, "{comment}");
-        // The file the CLI wrote before the refusal is on the task's branch.
-        assert_eq!(task.on_branch("hello.txt"), "hello from the real CLI");
-        // The refused call never reached the model.
-        assert_eq!(model.call_count(), 1);
-        task.finish().await;
+        let server = server_config("claude", &real_cli::claude_image(), &model, "");
+        let implement = claude_writes();
+        the_budget_stops_it_with_its_work_on_the_branch(&server, REPO_CONFIG, &model, implement)
+            .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_stopped_by_the_budget_keeps_its_work_on_the_branch() {
+    with_docker(|| async {
+        let model = FakeModel::start().await;
+        let server = server_config("codex", &real_cli::codex_image(), &model, "");
+        let repo = format!("{REPO_CONFIG}agent:\n  model: gpt-5.5\n");
+        let implement = codex_patches();
+        the_budget_stops_it_with_its_work_on_the_branch(&server, &repo, &model, implement).await;
     })
     .await;
 }
@@ -453,116 +481,261 @@ async fn claude_code_fixes_what_the_gate_said_in_the_next_round() {
     .await;
 }
 
+/// `@bosun stop` while `server`'s agent waits on a model whose answer streams for about a
+/// minute: the task ends stopped, and its container is gone.
+async fn stop_ends_it_mid_call(server: &str, repo: &str, model: &FakeModel) {
+    model.set_pieces(30);
+    model.set_event_delay(Duration::from_secs(2));
+    let run = AgentApp::start_with_config(server, repo).await;
+    let instance = bosun::run::runner::instance_label(run.app.data_dir.path());
+    let sweep = images::ContainerSweep::new("bosun.instance", &instance);
+    let asked = |_: &FakeGitHub, _: u64| model.call_count() >= 1;
+    let issue = run.label_and_wait("Greet", "Take your time.", asked).await;
+    let gh = &run.app.github;
+    assert_eq!(sweep.containers().len(), 1, "the agent's container runs");
+
+    let comment_id = gh.add_comment(REPO, issue, "@bosun-test stop", WRITER);
+    let stop = comment_created(&run.app, issue, comment_id, "@bosun-test stop", WRITER);
+    let answer = run.app.send_json("issue_comment", "d-stop", &stop).await;
+    assert_eq!(answer.status(), 202);
+    let stopped = |gh: &FakeGitHub| {
+        tracking(gh, issue).contains("Stopped by @octocat") && has_label(gh, issue, "bosun:failed")
+    };
+    assert!(
+        gh.wait_until(stopped, Duration::from_secs(60)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    assert!(
+        sweep.become_present(false).await,
+        "the container outlived the stop"
+    );
+    assert!(gh.pulls(REPO).is_empty());
+    run.app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_ends_claude_code_mid_call_and_removes_its_container() {
     with_docker(|| async {
-        let image = real_cli::claude_image();
         let model = FakeModel::start().await;
-        // One answer streams for about a minute: the stop comes while the CLI waits on it.
-        model.set_pieces(30);
-        model.set_event_delay(Duration::from_secs(2));
-        let run =
-            AgentApp::start_with_config(&server_config("claude", &image, &model, ""), REPO_CONFIG)
-                .await;
-        let instance = bosun::run::runner::instance_label(run.app.data_dir.path());
-        let sweep = images::ContainerSweep::new("bosun.instance", &instance);
-        let asked = |_: &FakeGitHub, _: u64| model.call_count() >= 1;
-        let issue = run.label_and_wait("Greet", "Take your time.", asked).await;
-        let gh = &run.app.github;
-        assert_eq!(sweep.containers().len(), 1, "the agent's container runs");
-
-        let comment_id = gh.add_comment(REPO, issue, "@bosun-test stop", WRITER);
-        let stop = comment_created(&run.app, issue, comment_id, "@bosun-test stop", WRITER);
-        let answer = run.app.send_json("issue_comment", "d-stop", &stop).await;
-        assert_eq!(answer.status(), 202);
-        let stopped = |gh: &FakeGitHub| {
-            tracking(gh, issue).contains("Stopped by @octocat")
-                && has_label(gh, issue, "bosun:failed")
-        };
-        assert!(
-            gh.wait_until(stopped, Duration::from_secs(60)).await,
-            "{}",
-            tracking(gh, issue)
-        );
-        assert!(
-            sweep.become_present(false).await,
-            "the container outlived the stop"
-        );
-        assert!(gh.pulls(REPO).is_empty());
-        run.app.finish().await;
+        let server = server_config("claude", &real_cli::claude_image(), &model, "");
+        stop_ends_it_mid_call(&server, REPO_CONFIG, &model).await;
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_ends_codex_mid_call_and_removes_its_container() {
+    with_docker(|| async {
+        let model = FakeModel::start().await;
+        let server = server_config("codex", &real_cli::codex_image(), &model, "");
+        let repo = format!("{REPO_CONFIG}agent:\n  model: gpt-5.5\n");
+        stop_ends_it_mid_call(&server, &repo, &model).await;
+    })
+    .await;
+}
+
+/// The planner's answer: two independent parts, each a task that writes the greeting.
+const PLAN: &str = "Two independent parts.\n\n```json\n{\"parts\": [\
+    {\"id\": \"one\", \"title\": \"Greet once\", \"body\": \"SCENARIO: part\", \"depends_on\": []},\
+    {\"id\": \"two\", \"title\": \"Greet twice\", \"body\": \"SCENARIO: part\", \"depends_on\": []}\
+    ]}\n```";
+
+/// `server`'s agent plans an issue labelled `bosun:plan` (its turns `plan`: a command that
+/// lists the files, then [`PLAN`]); each part then runs (its turns `part`) to a draft pull
+/// request.
+async fn it_plans_into_sub_issues_that_then_run(
+    server: &str,
+    repo: &str,
+    model: &FakeModel,
+    plan: Vec<Turn>,
+    part: Vec<Turn>,
+) {
+    model.set_usage(INPUT, OUTPUT, 0);
+    model.script("## What to do: plan", plan);
+    model.script("SCENARIO: part", part);
+    let run = AgentApp::start_with_config(server, repo).await;
+    let (app, gh) = (&run.app, &run.app.github);
+    let parent = gh.add_issue(REPO, "A bigger greeting", "Split it up.", WRITER);
+    let mut payload = labeled(app, parent, "bosun:plan", WRITER);
+    payload["issue"]["title"] = "A bigger greeting".into();
+    payload["issue"]["body"] = "Split it up.".into();
+    payload["issue"]["user"]["login"] = WRITER.into();
+    assert_eq!(
+        app.send_json("issues", "d-plan", &payload).await.status(),
+        202
+    );
+
+    // Both parts open as sub-issues and each gets its own draft pull request.
+    let done = |gh: &FakeGitHub| {
+        let parts = gh.sub_issues(REPO, parent);
+        parts.len() == 2 && parts.iter().all(|p| has_label(gh, *p, "bosun:done"))
+    };
+    assert!(
+        gh.wait_until(done, Duration::from_secs(120)).await,
+        "{}",
+        tracking(gh, parent)
+    );
+    let titles: Vec<String> = gh
+        .sub_issues(REPO, parent)
+        .iter()
+        .map(|n| gh.issue(REPO, *n).unwrap().title)
+        .collect();
+    assert_eq!(titles, ["Greet once", "Greet twice"]);
+    assert_eq!(gh.pulls(REPO).len(), 2);
+    // The planner's command really ran: its output went back to the model.
+    let planner_calls: Vec<_> = model
+        .calls()
+        .into_iter()
+        .filter(|c| String::from_utf8_lossy(&c.body).contains("## What to do: plan"))
+        .collect();
+    assert_eq!(planner_calls.len(), 2);
+    let listing = String::from_utf8_lossy(&planner_calls[1].body).into_owned();
+    assert!(listing.contains(".github"), "{listing}");
+    run.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claude_code_plans_the_issue_into_sub_issues_that_then_run() {
     with_docker(|| async {
-        let image = real_cli::claude_image();
         let model = FakeModel::start().await;
-        model.set_usage(INPUT, OUTPUT, 0);
-        let plan = "Two independent parts.\n\n```json\n{\"parts\": [\
-            {\"id\": \"one\", \"title\": \"Greet once\", \"body\": \"SCENARIO: part\", \"depends_on\": []},\
-            {\"id\": \"two\", \"title\": \"Greet twice\", \"body\": \"SCENARIO: part\", \"depends_on\": []}\
-            ]}\n```";
-        // The planner reads the code with a command, then answers with the plan.
-        model.script(
-            "## What to do: plan",
-            vec![
-                Turn::tool("Bash", json!({"command": "ls -a", "description": "List files"})),
-                Turn::text(plan),
-            ],
-        );
-        // Each part's task writes the greeting its gate checks.
-        model.script(
-            "SCENARIO: part",
-            vec![
-                Turn::tool(
-                    "Write",
-                    json!({"file_path": "/workspace/hello.txt", "content": "hello from the real CLI\n"}),
-                ),
-                Turn::text("I wrote hello.txt."),
-            ],
-        );
-        let run = AgentApp::start_with_config(
-            &server_config("claude", &image, &model, ""),
+        let server = server_config("claude", &real_cli::claude_image(), &model, "");
+        let list = json!({"command": "ls -a", "description": "List files"});
+        it_plans_into_sub_issues_that_then_run(
+            &server,
             REPO_CONFIG,
+            &model,
+            vec![Turn::tool("Bash", list), Turn::text(PLAN)],
+            claude_writes(),
         )
         .await;
-        let (app, gh) = (&run.app, &run.app.github);
-        let parent = gh.add_issue(REPO, "A bigger greeting", "Split it up.", WRITER);
-        let mut payload = labeled(app, parent, "bosun:plan", WRITER);
-        payload["issue"]["title"] = "A bigger greeting".into();
-        payload["issue"]["body"] = "Split it up.".into();
-        payload["issue"]["user"]["login"] = WRITER.into();
-        assert_eq!(app.send_json("issues", "d-plan", &payload).await.status(), 202);
+    })
+    .await;
+}
 
-        // Both parts open as sub-issues and each gets its own draft pull request.
-        let done = |gh: &FakeGitHub| {
-            let parts = gh.sub_issues(REPO, parent);
-            parts.len() == 2 && parts.iter().all(|p| has_label(gh, *p, "bosun:done"))
-        };
-        assert!(
-            gh.wait_until(done, Duration::from_secs(120)).await,
-            "{}",
-            tracking(gh, parent)
-        );
-        let titles: Vec<String> = gh
-            .sub_issues(REPO, parent)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_plans_the_issue_into_sub_issues_that_then_run() {
+    with_docker(|| async {
+        let model = FakeModel::start().await;
+        let server = server_config("codex", &real_cli::codex_image(), &model, "");
+        let repo = format!("{REPO_CONFIG}agent:\n  model: gpt-5.5\n");
+        it_plans_into_sub_issues_that_then_run(
+            &server,
+            &repo,
+            &model,
+            vec![
+                Turn::tool("exec_command", json!({"cmd": "ls -a"})),
+                Turn::text(PLAN),
+            ],
+            codex_patches(),
+        )
+        .await;
+    })
+    .await;
+}
+
+/// A review with one inline comment on the pull request `server`'s agent opened (its turns
+/// `implement`), answered by the agent's follow-up (its turns `follow_up`, which make the
+/// greeting warmer and report thread `T1` changed): one commit, one reply, the thread resolved.
+async fn a_review_comment_is_answered(
+    server: &str,
+    repo: &str,
+    model: &FakeModel,
+    implement: Vec<Turn>,
+    follow_up: Vec<Turn>,
+) {
+    model.set_usage(INPUT, OUTPUT, 0);
+    // The review prompt's heading: only the follow-up's requests carry it.
+    model.script("## Review feedback on pull request", follow_up);
+    model.script("SCENARIO: reviewed-later", implement);
+    let task = Task::of(server, repo, "SCENARIO: reviewed-later").await;
+    assert!(task.has("bosun:done"), "{}", task.comment);
+    let (app, gh) = (&task.run.app, &task.run.app.github);
+    let pr = gh.pulls(REPO)[0].clone();
+
+    let (review, _) = gh.add_review(
+        REPO,
+        pr.number,
+        WRITER,
+        "CHANGES_REQUESTED",
+        "One thing.",
+        &[("hello.txt", 1, "Say it more warmly.")],
+    );
+    let payload = review_submitted(app, pr.number, review, WRITER);
+    let answer = app
+        .send_json("pull_request_review", "d-review", &payload)
+        .await;
+    assert_eq!(answer.status(), 202);
+    let issue = task.issue;
+    let answered = |gh: &FakeGitHub| {
+        tracking(gh, issue).contains("Review threads:") && has_label(gh, issue, "bosun:done")
+    };
+    assert!(
+        gh.wait_until(answered, Duration::from_secs(120)).await,
+        "{}",
+        tracking(gh, issue)
+    );
+    let comment = tracking(gh, issue);
+    assert!(comment.contains("1 replied, 1 resolved"), "{comment}");
+    assert_eq!(
+        task.on_branch("hello.txt"),
+        "a warm hello from the real CLI"
+    );
+    let thread = &gh.review_threads(REPO, pr.number)[0];
+    assert!(thread.resolved, "{thread:?}");
+    assert!(
+        thread
+            .comments
             .iter()
-            .map(|n| gh.issue(REPO, *n).unwrap().title)
-            .collect();
-        assert_eq!(titles, ["Greet once", "Greet twice"]);
-        assert_eq!(gh.pulls(REPO).len(), 2);
-        // The planner's command really ran: its output went back to the model.
-        let planner_calls: Vec<_> = model
-            .calls()
-            .into_iter()
-            .filter(|c| String::from_utf8_lossy(&c.body).contains("## What to do: plan"))
-            .collect();
-        assert_eq!(planner_calls.len(), 2);
-        let listing = String::from_utf8_lossy(&planner_calls[1].body).into_owned();
-        assert!(listing.contains(".github"), "{listing}");
-        run.app.finish().await;
+            .any(|c| c.user_login == gh.bot_login() && c.body.contains("Warmer now.")),
+        "{thread:?}"
+    );
+    assert_eq!(gh.pulls(REPO).len(), 1, "no second pull request");
+    task.finish().await;
+}
+
+/// What the follow-up reports about thread `T1`.
+const WARMER: &str = "Made the greeting warmer.\n\n```json\n{\"threads\": [{\"id\": \"T1\", \
+                      \"outcome\": \"changed\", \"reply\": \"Warmer now.\"}]}\n```";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_answers_a_review_comment_with_a_commit_and_a_reply() {
+    with_docker(|| async {
+        let model = FakeModel::start().await;
+        let server = server_config("claude", &real_cli::claude_image(), &model, "");
+        let edit = json!({"file_path": "/workspace/hello.txt", "old_string": "hello from",
+                          "new_string": "a warm hello from"});
+        a_review_comment_is_answered(
+            &server,
+            REPO_CONFIG,
+            &model,
+            claude_writes(),
+            vec![
+                Turn::tool("Read", json!({"file_path": "/workspace/hello.txt"})),
+                Turn::tool("Edit", edit),
+                Turn::text(WARMER),
+            ],
+        )
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_answers_a_review_comment_with_a_commit_and_a_reply() {
+    with_docker(|| async {
+        let model = FakeModel::start().await;
+        let server = server_config("codex", &real_cli::codex_image(), &model, "");
+        let repo = format!("{REPO_CONFIG}agent:\n  model: gpt-5.5\n");
+        let warmer = json!({"cmd": "sed -i 's/^hello from/a warm hello from/' hello.txt"});
+        a_review_comment_is_answered(
+            &server,
+            &repo,
+            &model,
+            codex_patches(),
+            vec![Turn::tool("exec_command", warmer), Turn::text(WARMER)],
+        )
+        .await;
     })
     .await;
 }
@@ -583,114 +756,181 @@ fn two_agents(claude: &str, codex: &str, model: &FakeModel, extra: &str) -> Stri
     )
 }
 
+/// The router (`router`, the server's other agent's name given as `to`) sends the issue to
+/// `to`, which implements it (its turns `implement`); the model is asked at `paths`, in order.
+async fn it_routes_the_issue_to_the_other_agent(
+    model: &FakeModel,
+    router: &str,
+    to: &str,
+    implement: Vec<Turn>,
+    paths: [&str; 3],
+) {
+    model.set_usage(INPUT, OUTPUT, 0);
+    // The route prompt's heading: only the router's request carries it.
+    model.script(
+        "# bosun: route",
+        vec![Turn::text(&format!(
+            "```json\n{{\"complexity\": \"simple\", \"agent\": \"{to}\", \
+             \"rationale\": \"A one-file change.\"}}\n```"
+        ))],
+    );
+    model.script("SCENARIO: routed", implement);
+    let server = two_agents(
+        &real_cli::claude_image(),
+        &real_cli::codex_image(),
+        model,
+        &format!("router:\n  agent: {router}\n"),
+    );
+    let task = Task::of(&server, REPO_CONFIG, "SCENARIO: routed").await;
+    let comment = &task.comment;
+    assert!(task.has("bosun:done"), "{comment}");
+    assert!(
+        comment.contains(&format!(
+            "Routed: agent `{to}` · complexity `simple` (A one-file change.)"
+        )),
+        "{comment}"
+    );
+    assert!(comment.contains(&format!("Agent `{to}`")), "{comment}");
+    assert!(task.has(&format!("bosun:agent:{to}")), "{comment}");
+    assert_eq!(task.on_branch("hello.txt"), "hello from the real CLI");
+    let asked: Vec<String> = model.calls().iter().map(|c| c.path.clone()).collect();
+    assert_eq!(asked, paths, "{comment}");
+    task.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claude_code_routes_the_issue_to_codex_which_implements_it() {
     with_docker(|| async {
-        let (claude, codex) = (real_cli::claude_image(), real_cli::codex_image());
         let model = FakeModel::start().await;
-        model.set_usage(INPUT, OUTPUT, 0);
-        // The route prompt's heading: only the router's request carries it.
-        model.script(
-            "# bosun: route",
-            vec![Turn::text(
-                "```json\n{\"complexity\": \"simple\", \"agent\": \"codex\", \
-                 \"rationale\": \"A one-file change.\"}\n```",
-            )],
-        );
-        model.script(
-            "SCENARIO: routed",
-            vec![
-                Turn::tool("apply_patch", json!(PATCH)),
-                Turn::text("I added hello.txt."),
-            ],
-        );
-        let server = two_agents(&claude, &codex, &model, "router:\n  agent: claude\n");
-        let task = Task::of(&server, REPO_CONFIG, "SCENARIO: routed").await;
-        let comment = &task.comment;
-        assert!(task.has("bosun:done"), "{comment}");
-        assert!(
-            comment.contains("Routed: agent `codex` · complexity `simple` (A one-file change.)"),
-            "{comment}"
-        );
-        assert!(comment.contains("Agent `codex`"), "{comment}");
-        assert!(task.has("bosun:agent:codex"), "{comment}");
-        assert_eq!(task.on_branch("hello.txt"), "hello from the real CLI");
-        // The router asked the Messages API (Claude Code), the implementer the Responses API.
-        let paths: Vec<String> = model.calls().iter().map(|c| c.path.clone()).collect();
-        assert_eq!(
-            paths,
-            ["/v1/messages", "/v1/responses", "/v1/responses"],
-            "{comment}"
-        );
-        task.finish().await;
+        let implement = codex_patches();
+        let paths = ["/v1/messages", "/v1/responses", "/v1/responses"];
+        it_routes_the_issue_to_the_other_agent(&model, "claude", "codex", implement, paths).await;
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_routes_the_issue_to_claude_code_which_implements_it() {
+    with_docker(|| async {
+        let model = FakeModel::start().await;
+        let implement = claude_writes();
+        let paths = ["/v1/responses", "/v1/messages", "/v1/messages"];
+        it_routes_the_issue_to_the_other_agent(&model, "codex", "claude", implement, paths).await;
+    })
+    .await;
+}
+
+/// The reviewer's verdict: one concern, on the line the diff shows.
+const VERDICT: &str = "The change does what the issue asks.\n\n```json\n\
+    {\"findings\": [{\"severity\": \"concern\", \"file\": \"hello.txt\", \"line\": 1, \
+    \"text\": \"The greeting has no full stop.\"}]}\n```";
+
+/// One agent implements (`implement`), the other reviews (`review`: it reads the file with
+/// a command, then gives [`VERDICT`]) and calls the model at `reviewer_path`: the concern is
+/// parsed and posted on the pull request as a comment review.
+async fn a_review_finding_is_posted(
+    server: &str,
+    repo: &str,
+    model: &FakeModel,
+    implement: Vec<Turn>,
+    review: Vec<Turn>,
+    reviewer_path: &str,
+) {
+    model.set_usage(INPUT, OUTPUT, 0);
+    // The review prompt's heading: only the reviewer's requests carry it.
+    model.script("## What to do: review", review);
+    model.script("SCENARIO: reviewed", implement);
+    let task = Task::of(server, repo, "SCENARIO: reviewed").await;
+    let comment = &task.comment;
+    assert!(task.has("bosun:done"), "{comment}");
+    let gh = &task.run.app.github;
+    let pulls = gh.pulls(REPO);
+    assert_eq!(pulls.len(), 1, "{comment}");
+    // The reviewer really ran the command in its own sandbox and read the change.
+    let reviewer_calls: Vec<_> = model
+        .calls()
+        .into_iter()
+        .filter(|c| {
+            c.path == reviewer_path
+                && String::from_utf8_lossy(&c.body).contains("## What to do: review")
+        })
+        .collect();
+    assert_eq!(reviewer_calls.len(), 2);
+    let last = String::from_utf8_lossy(&reviewer_calls[1].body).into_owned();
+    assert!(last.contains("hello from the real CLI"), "{last}");
+    // bosun read the verdict: one concern, posted on the pull request as a comment review.
+    let reviews = gh.reviews(REPO, pulls[0].number);
+    assert!(
+        reviews
+            .iter()
+            .any(|r| r.state == "COMMENTED" && !r.comment_ids.is_empty()),
+        "{reviews:#?}"
+    );
+    let threads = gh.review_threads(REPO, pulls[0].number);
+    assert!(
+        threads.iter().any(|t| t
+            .comments
+            .iter()
+            .any(|c| c.body.contains("The greeting has no full stop."))),
+        "{threads:#?}"
+    );
+    task.finish().await;
+}
+
+/// `REPO_CONFIG` with `reviewer` reviewing, and `implementer` implementing.
+fn reviewed_by(reviewer: &str, implementer: &str) -> String {
+    REPO_CONFIG.replace(
+        "peer_review:\n  enabled: false\n",
+        &format!("peer_review:\n  reviewers: [{reviewer}]\nagent:\n  name: {implementer}\n"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_reviews_claude_codes_change_and_its_finding_is_posted() {
     with_docker(|| async {
-        let (claude, codex) = (real_cli::claude_image(), real_cli::codex_image());
         let model = FakeModel::start().await;
-        model.set_usage(INPUT, OUTPUT, 0);
-        let verdict = "The change does what the issue asks.\n\n```json\n\
-            {\"findings\": [{\"severity\": \"concern\", \"file\": \"hello.txt\", \"line\": 1, \
-            \"text\": \"The greeting has no full stop.\"}]}\n```";
-        // The review prompt's heading: only the reviewer's requests carry it.
-        model.script(
-            "## What to do: review",
+        let server = two_agents(
+            &real_cli::claude_image(),
+            &real_cli::codex_image(),
+            &model,
+            "",
+        );
+        a_review_finding_is_posted(
+            &server,
+            &reviewed_by("codex", "claude"),
+            &model,
+            claude_writes(),
             vec![
                 Turn::tool("exec_command", json!({"cmd": "cat hello.txt"})),
-                Turn::text(verdict),
+                Turn::text(VERDICT),
             ],
+            "/v1/responses",
+        )
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_reviews_codexs_change_and_its_finding_is_posted() {
+    with_docker(|| async {
+        let model = FakeModel::start().await;
+        let server = two_agents(
+            &real_cli::claude_image(),
+            &real_cli::codex_image(),
+            &model,
+            "",
         );
-        model.script(
-            "SCENARIO: claude-reviewed",
-            vec![
-                Turn::tool(
-                    "Write",
-                    json!({"file_path": "/workspace/hello.txt", "content": "hello from the real CLI\n"}),
-                ),
-                Turn::text("I wrote hello.txt."),
-            ],
-        );
-        let repo = REPO_CONFIG.replace(
-            "peer_review:\n  enabled: false\n",
-            "peer_review:\n  reviewers: [codex]\n",
-        );
-        let server = two_agents(&claude, &codex, &model, "");
-        let task = Task::of(&server, &repo, "SCENARIO: claude-reviewed").await;
-        let comment = &task.comment;
-        assert!(task.has("bosun:done"), "{comment}");
-        let gh = &task.run.app.github;
-        let pulls = gh.pulls(REPO);
-        assert_eq!(pulls.len(), 1, "{comment}");
-        // The reviewer really ran the command in its own sandbox and read the change.
-        let reviewer_calls: Vec<_> = model
-            .calls()
-            .into_iter()
-            .filter(|c| c.path == "/v1/responses")
-            .collect();
-        assert_eq!(reviewer_calls.len(), 2);
-        let last = String::from_utf8_lossy(&reviewer_calls[1].body).into_owned();
-        assert!(last.contains("hello from the real CLI"), "{last}");
-        // bosun read the verdict: one concern, posted on the pull request as a comment review.
-        let reviews = gh.reviews(REPO, pulls[0].number);
-        assert!(
-            reviews
-                .iter()
-                .any(|r| r.state == "COMMENTED" && !r.comment_ids.is_empty()),
-            "{reviews:#?}"
-        );
-        let threads = gh.review_threads(REPO, pulls[0].number);
-        assert!(
-            threads.iter().any(|t| t
-                .comments
-                .iter()
-                .any(|c| c.body.contains("The greeting has no full stop."))),
-            "{threads:#?}"
-        );
-        task.finish().await;
+        let read = json!({"command": "cat hello.txt", "description": "Read the change"});
+        a_review_finding_is_posted(
+            &server,
+            &reviewed_by("claude", "codex"),
+            &model,
+            codex_patches(),
+            vec![Turn::tool("Bash", read), Turn::text(VERDICT)],
+            "/v1/messages",
+        )
+        .await;
     })
     .await;
 }
