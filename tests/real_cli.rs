@@ -132,6 +132,21 @@ impl Task {
         git(bare, &["show", &format!("{branch}:{path}")])
     }
 
+    /// What `bosun task logs 1` prints (with `extra` flags), run as the binary.
+    async fn logs(&self, extra: &[&str]) -> String {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .arg("task")
+            .arg("--data-dir")
+            .arg(self.run.app.data_dir.path())
+            .args(["logs", "1"])
+            .args(extra)
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     async fn finish(self) {
         self.run.app.finish().await;
     }
@@ -169,6 +184,20 @@ async fn claude_code_writes_the_file_and_the_draft_pull_request_opens() {
         assert_eq!(n, 2, "{calls:#?}");
         let usage = usage_of(n);
         assert!(comment.contains(&usage), "{usage} in:\n{comment}");
+
+        // `bosun task logs` reads the run as its adapter does; `--raw` prints the CLI's lines.
+        let readable = task.logs(&[]).await;
+        assert!(readable.contains("==> round-1/agent.log <=="), "{readable}");
+        assert!(
+            readable
+                .lines()
+                .any(|l| l.starts_with("🔧 Write") && l.contains("/workspace/hello.txt")),
+            "{readable}"
+        );
+        assert!(readable.contains("💬 I wrote hello.txt."), "{readable}");
+        assert!(!readable.contains("\"type\":"), "{readable}");
+        let raw = task.logs(&["--raw"]).await;
+        assert!(raw.contains("\"type\":\"assistant\""), "{raw}");
         task.finish().await;
     })
     .await;

@@ -5,10 +5,31 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use bosun_core::agent::AdapterKind;
 use bosun_core::model::TaskId;
 
 /// The file each agent run writes its output to.
 pub const LOG_FILE: &str = "agent.log";
+/// Beside it, the adapter that parses it (`claude`, `codex`, …).
+pub const ADAPTER_FILE: &str = "adapter";
+
+/// Notes which adapter reads `run_dir`'s log; a failure only costs the readable view.
+pub fn note_adapter(run_dir: &Path, kind: AdapterKind) {
+    let _ = std::fs::create_dir_all(run_dir);
+    if let Err(e) = std::fs::write(run_dir.join(ADAPTER_FILE), kind.name()) {
+        tracing::warn!(error = %e, "could not note the run's adapter beside its log");
+    }
+}
+
+/// The adapter noted for the run whose log is `log`, if any.
+pub fn adapter_of(log: &Path) -> Option<AdapterKind> {
+    let dir = log.parent()?;
+    std::fs::read_to_string(dir.join(ADAPTER_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
 /// The directory of one attempt's runs.
 pub fn attempt_dir(data_dir: &Path, task: TaskId, attempt: u32) -> PathBuf {
     let runs = super::runner::runs_dir(data_dir);

@@ -1,4 +1,4 @@
-//! `bosun task logs`: the raw output of an attempt's agent runs.
+//! `bosun task logs`: the output of an attempt's agent runs.
 //!
 //! The run pipeline keeps each agent run's output in
 //! `<data>/runs/task-<id>/attempt-<n>/<run>/agent.log` (`<run>`: `route`, `round-<r>`,
@@ -6,6 +6,10 @@
 //! prints them in the order they were started, each after a `==> <run>/agent.log <==` header
 //! (as `tail` does for several files); `--follow` keeps printing what is appended, and runs
 //! that start later, until the attempt ends.
+//!
+//! By default each run is shown as its adapter reads it (`bosun_core::agent::readable`: what
+//! the agent said, each tool call and result, the usage so far); `--raw` prints the CLI's own
+//! lines. A run whose adapter was not noted (older runs) is printed raw.
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -13,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::db::Db;
-use crate::run::logs::{attempt_dir, log_files, LOG_FILE};
+use crate::run::logs::{adapter_of, attempt_dir, log_files, LOG_FILE};
+use bosun_core::agent::readable::Reader;
 use bosun_core::model::TaskId;
 
 /// How often `--follow` looks for new output and at the task's status.
@@ -25,6 +30,7 @@ pub async fn print(
     id: TaskId,
     attempt: Option<u32>,
     follow: bool,
+    view: View,
 ) -> anyhow::Result<()> {
     let task = db
         .task(id)
@@ -37,7 +43,10 @@ pub async fn print(
         task.attempt
     );
     let dir = attempt_dir(data_dir, id, attempt);
-    let mut printer = Printer::default();
+    let mut printer = Printer {
+        view,
+        ..Printer::default()
+    };
     loop {
         // Read before printing: whatever the runs wrote before the attempt ended is then
         // printed by this last pass.
@@ -73,10 +82,23 @@ pub async fn print(
     Ok(())
 }
 
+/// How a run's output is shown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum View {
+    /// Through the run's adapter: one line per event.
+    #[default]
+    Readable,
+    /// The CLI's own lines.
+    Raw,
+}
+
 /// Prints the logs once, or again and again with only what is new each time.
 #[derive(Default)]
 struct Printer {
+    view: View,
     printed: HashMap<PathBuf, u64>,
+    /// Each run's reader, holding its parser's state and a partial last line.
+    readers: HashMap<PathBuf, Reader>,
     current: Option<PathBuf>,
     printed_any: bool,
 }
@@ -100,11 +122,30 @@ impl Printer {
                 writeln!(out, "{gap}==> {name}/{LOG_FILE} <==")?;
                 self.current = Some(path.clone());
             }
-            out.write_all(&fresh)?;
+            self.write(&mut out, &path, &fresh)?;
             self.printed.insert(path, from + fresh.len() as u64);
             self.printed_any = true;
         }
         out.flush()
+    }
+
+    /// `fresh`, the next bytes of `path`, as the view shows them.
+    fn write(&mut self, out: &mut impl Write, path: &Path, fresh: &[u8]) -> std::io::Result<()> {
+        let kind = match self.view {
+            View::Readable => adapter_of(path),
+            View::Raw => None,
+        };
+        let Some(kind) = kind else {
+            return out.write_all(fresh);
+        };
+        let reader = self
+            .readers
+            .entry(path.to_path_buf())
+            .or_insert_with(|| Reader::new(kind));
+        for line in reader.feed(fresh) {
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
     }
 }
 

@@ -64,6 +64,10 @@ pub enum TaskAction {
         /// Keep printing what is written until the attempt ends.
         #[arg(long)]
         follow: bool,
+        /// The CLIs' own output, line for line, instead of what it says (text, tool calls,
+        /// results, usage).
+        #[arg(long)]
+        raw: bool,
     },
 }
 
@@ -95,7 +99,15 @@ pub async fn run(data_dir: &Path, action: TaskAction) -> anyhow::Result<()> {
             id,
             attempt,
             follow,
-        } => logs::print(&db, data_dir, TaskId(id), attempt, follow).await,
+            raw,
+        } => {
+            let view = if raw {
+                logs::View::Raw
+            } else {
+                logs::View::Readable
+            };
+            logs::print(&db, data_dir, TaskId(id), attempt, follow, view).await
+        }
     };
     db.close().await;
     result

@@ -372,6 +372,8 @@ impl Pipeline<'_> {
             env,
             mounts,
         } = launch;
+        // So that `bosun task logs` can read the run's output as its adapter does.
+        crate::run::logs::note_adapter(&run_dir, resolved.adapter);
         let result = run_agent_round(
             self.runner.sandbox.as_ref(),
             AgentRound {

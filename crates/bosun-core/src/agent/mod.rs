@@ -26,6 +26,7 @@ mod command;
 mod gemini;
 mod json;
 mod opencode;
+pub mod readable;
 mod script;
 pub mod shell;
 mod stderr;
