@@ -69,7 +69,7 @@ impl Engine {
     }
 
     /// Whether the engine runs on this host: a unix socket, or TCP to a loopback address. Only
-    /// such an engine sees bosun's files and its networks' gateways (the metering proxy).
+    /// such an engine sees bosun's files, the proxies' sockets among them (`run::doors`).
     pub fn is_local(&self) -> bool {
         match self.host.as_deref() {
             None => true,

@@ -1,4 +1,5 @@
-//! Checks around a run: the circuit breaker, the sandbox backend, a refused token.
+//! Checks around a run: the circuit breaker, the sandbox backend and its images (pulled as the
+//! server's `docker.pull` says), a refused token.
 
 use super::*;
 use crate::config::docker::PullPolicy;
