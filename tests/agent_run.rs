@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use fake_github::FakeGitHub;
-use support::agent_app::{finished, labeled_as_on_github, WRITER};
+use support::agent_app::{finished, labeled_as_on_github, review_submitted, WRITER};
 use support::*;
 
 /// The hard limit of each test here, far above `TEST_TIMEOUT`: the tests run real containers
@@ -668,29 +668,11 @@ async fn stop_ends_the_running_agent_and_removes_its_container() {
         );
         assert_eq!(sweep.containers().len(), 1);
 
-        let comment_id = gh.add_comment(REPO, issue, "@bosun-test stop", WRITER);
-        let stop = comment_created(&run.app, issue, comment_id, "@bosun-test stop", WRITER);
-        assert_eq!(
-            run.app
-                .send_json("issue_comment", "d-stop-2", &stop)
-                .await
-                .status(),
-            202
-        );
-        let stopped = |gh: &FakeGitHub| {
-            tracking(gh, issue).contains("Stopped by @octocat")
-                && has_label(gh, issue, "bosun:failed")
-        };
-        assert!(
-            gh.wait_until(stopped, Duration::from_secs(60)).await,
-            "{}",
-            tracking(gh, issue)
-        );
+        run.stop_and_see_it_end(issue).await;
         assert!(
             sweep.become_present(false).await,
             "the container outlived the stop"
         );
-        assert!(gh.pulls(REPO).is_empty());
         run.app.finish().await;
     })
     .await
@@ -1565,23 +1547,6 @@ async fn a_run_out_of_tries_needs_review_with_its_last_error() {
 async fn pull_request_for(run: &Run, scenario: &str) -> (u64, fake_github::PullRecord) {
     let issue = label_until_pull(run, "Fix the greeting", &format!("SCENARIO: {scenario}")).await;
     (issue, run.app.github.pulls(REPO)[0].clone())
-}
-
-/// `pull_request_review.submitted` as GitHub sends it, around the fake's own shapes.
-fn review_submitted(app: &TestApp, pr: u64, review: u64, sender: &str) -> serde_json::Value {
-    let mut p = fixture("pull_request_review", "submitted.payload.json");
-    retarget(&mut p, app, pr, sender);
-    if let Some(obj) = p.as_object_mut() {
-        obj.remove("issue");
-    }
-    p["review"] = app.github.review_json(REPO, pr, review);
-    p["review"]["state"] = p["review"]["state"]
-        .as_str()
-        .unwrap()
-        .to_ascii_lowercase()
-        .into();
-    p["pull_request"] = app.github.pull_json(REPO, pr);
-    p
 }
 
 /// `pull_request_review_comment.created` for comment `id`.

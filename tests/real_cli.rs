@@ -59,6 +59,13 @@ const GATE_SAYS_WHY: &str = "rounds: 2\npeer_review:\n  enabled: false\n\
      gates:\n  - name: greeting\n    \
      run: grep -q 'hello from the real CLI' hello.txt || { echo GATE-$((6*7))-FAILED; exit 1; }\n";
 
+/// `repo` with the agent on `gpt-5.5`, a model with ordinary tools: codex 0.147.0's default
+/// runs them in code mode, which this build lacks (see
+/// `codex_without_code_mode_fails_instead_of_doing_nothing`).
+fn with_gpt_5_5(repo: &str) -> String {
+    format!("{repo}agent:\n  model: gpt-5.5\n")
+}
+
 /// A repository whose gate checks what the agent wrote.
 const REPO_CONFIG: &str = "rounds: 2\npeer_review:\n  enabled: false\n\
      gates:\n  - name: greeting\n    run: grep -q 'hello from the real CLI' hello.txt\n";
@@ -237,9 +244,7 @@ async fn codex_patches_the_file_runs_a_command_and_the_draft_pull_request_opens(
                 Turn::text("I added hello.txt."),
             ],
         );
-        // A model with ordinary tools: 0.147.0's default runs them in code mode, which this
-        // build lacks (see `codex_without_code_mode_fails_instead_of_doing_nothing`).
-        let repo = format!("{REPO_CONFIG}agent:\n  model: gpt-5.5\n");
+        let repo = with_gpt_5_5(REPO_CONFIG);
         let task = Task::of(
             &server_config("codex", &image, &model, ""),
             &repo,
@@ -279,42 +284,24 @@ async fn codex_patches_the_file_runs_a_command_and_the_draft_pull_request_opens(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_fixes_what_the_gate_said_in_the_next_round() {
     with_docker(|| async {
-        let image = real_cli::codex_image();
         let model = FakeModel::start().await;
-        model.set_usage(INPUT, OUTPUT, 0);
-        model.script(
-            "GATE-42-FAILED",
+        let server = server_config("codex", &real_cli::codex_image(), &model, "");
+        let wrong = json!("*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n");
+        let fix = json!({"cmd": "sed -i 's/^hello$/hello from the real CLI/' hello.txt"});
+        let task = the_next_round_fixes_what_the_gate_said(
+            &server,
+            &with_gpt_5_5(GATE_SAYS_WHY),
+            &model,
             vec![
-                Turn::tool(
-                    "exec_command",
-                    json!({"cmd": "sed -i 's/^hello$/hello from the real CLI/' hello.txt"}),
-                ),
-                Turn::text("Fixed the greeting."),
-            ],
-        );
-        model.script(
-            "SCENARIO: codex-feedback",
-            vec![
-                Turn::tool(
-                    "apply_patch",
-                    json!("*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n"),
-                ),
+                Turn::tool("apply_patch", wrong),
                 Turn::text("I added hello.txt."),
             ],
-        );
-        let repo = format!("{GATE_SAYS_WHY}agent:\n  model: gpt-5.5\n");
-        let server = server_config("codex", &image, &model, "");
-        let task = Task::of(&server, &repo, "SCENARIO: codex-feedback").await;
-        let comment = &task.comment;
-        assert!(task.has("bosun:done"), "{comment}");
-        assert!(comment.contains("round 2 of 2"), "{comment}");
-        assert_eq!(task.pulls(), 1, "{comment}");
-        assert_eq!(task.on_branch("hello.txt"), "hello from the real CLI");
-        assert!(
-            comment.contains(&usage_of(4)),
-            "{}:\n{comment}",
-            usage_of(4)
-        );
+            vec![
+                Turn::tool("exec_command", fix),
+                Turn::text("Fixed the greeting."),
+            ],
+        )
+        .await;
         task.finish().await;
     })
     .await;
@@ -323,21 +310,15 @@ async fn codex_fixes_what_the_gate_said_in_the_next_round() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_with_a_key_the_model_refuses_fails_saying_so() {
     with_docker(|| async {
-        let image = real_cli::codex_image();
         let model = FakeModel::start().await;
-        model.require_key("sk-another-key");
-        let repo = format!("{REPO_CONFIG}agent:\n  model: gpt-5.5\n");
-        let server = server_config("codex", &image, &model, "");
-        let task = Task::of(&server, &repo, "Anything.").await;
-        let comment = &task.comment;
-        assert!(task.has("bosun:failed"), "{comment}");
-        assert!(
-            comment.contains("the model API refused this bosun server's key (HTTP 401)"),
-            "{comment}"
-        );
-        assert!(comment.contains("meter.openai.key_env"), "{comment}");
-        assert!(!comment.contains("with backoff"), "{comment}");
-        task.finish().await;
+        let server = server_config("codex", &real_cli::codex_image(), &model, "");
+        a_refused_key_fails_the_task_saying_so(
+            &server,
+            &with_gpt_5_5(REPO_CONFIG),
+            &model,
+            "openai",
+        )
+        .await;
     })
     .await;
 }
@@ -374,33 +355,41 @@ async fn codex_without_code_mode_fails_instead_of_doing_nothing() {
     .await;
 }
 
+/// `server`'s agent against a model API that refuses the server's key (`provider`'s in the
+/// meter): the API answers 401, the proxy turns it into a refusal the CLIs do not retry (Claude
+/// Code retries 401 for as long as the run may last), naming what to fix, and the task fails.
+async fn a_refused_key_fails_the_task_saying_so(
+    server: &str,
+    repo: &str,
+    model: &FakeModel,
+    provider: &str,
+) {
+    model.require_key("sk-another-key");
+    let task = Task::of(server, repo, "Anything.").await;
+    let comment = &task.comment;
+    assert!(task.has("bosun:failed"), "{comment}");
+    assert!(
+        comment.contains("the model API refused this bosun server's key (HTTP 401)"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains(&format!("meter.{provider}.key_env")),
+        "{comment}"
+    );
+    assert!(!comment.contains("with backoff"), "{comment}");
+    // Finishing at all is the point: before, the 401 went through and Claude Code retried it
+    // for as long as the run could last (`label_until_finished` waits two minutes). A CLI
+    // still asks a few times at once before it gives up.
+    assert!(model.call_count() >= 1);
+    task.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claude_code_with_a_key_the_model_refuses_fails_saying_so() {
     with_docker(|| async {
-        let image = real_cli::claude_image();
         let model = FakeModel::start().await;
-        model.require_key("sk-another-key");
-        let task = Task::of(
-            &server_config("claude", &image, &model, ""),
-            REPO_CONFIG,
-            "Anything.",
-        )
-        .await;
-        let comment = &task.comment;
-        // The model API answered 401; the proxy turned it into a refusal Claude Code does not
-        // retry (it retries 401 for as long as the run may last), naming what to fix.
-        assert!(task.has("bosun:failed"), "{comment}");
-        assert!(
-            comment.contains("the model API refused this bosun server's key (HTTP 401)"),
-            "{comment}"
-        );
-        assert!(comment.contains("meter.anthropic.key_env"), "{comment}");
-        assert!(!comment.contains("with backoff"), "{comment}");
-        // Finishing at all is the point: before, the 401 went through and the CLI retried it
-        // for as long as the run could last (`label_until_finished` waits two minutes). It
-        // still asks a few times at once before it gives up.
-        assert!(model.call_count() >= 1);
-        task.finish().await;
+        let server = server_config("claude", &real_cli::claude_image(), &model, "");
+        a_refused_key_fails_the_task_saying_so(&server, REPO_CONFIG, &model, "anthropic").await;
     })
     .await;
 }
@@ -449,62 +438,67 @@ async fn codex_stopped_by_the_budget_keeps_its_work_on_the_branch() {
     with_docker(|| async {
         let model = FakeModel::start().await;
         let server = server_config("codex", &real_cli::codex_image(), &model, "");
-        let repo = format!("{REPO_CONFIG}agent:\n  model: gpt-5.5\n");
+        let repo = with_gpt_5_5(REPO_CONFIG);
         let implement = codex_patches();
         the_budget_stops_it_with_its_work_on_the_branch(&server, &repo, &model, implement).await;
     })
     .await;
 }
 
+/// `server`'s agent writes the wrong greeting in round 1 (its turns `round_1`), the gate says
+/// why it fails, and round 2 (its turns `round_2`, whose prompt alone carries the gate's
+/// output) fixes it: done after two rounds, one pull request with the greeting, and the usage
+/// of every call. The task is the caller's to finish.
+async fn the_next_round_fixes_what_the_gate_said(
+    server: &str,
+    repo: &str,
+    model: &FakeModel,
+    round_1: Vec<Turn>,
+    round_2: Vec<Turn>,
+) -> Task {
+    model.set_usage(INPUT, OUTPUT, 0);
+    let calls = (round_1.len() + round_2.len()) as u64;
+    // Round 2's script comes first, since its requests carry the issue's text too.
+    model.script("GATE-42-FAILED", round_2);
+    model.script("SCENARIO: feedback", round_1);
+    let task = Task::of(server, repo, "SCENARIO: feedback").await;
+    let comment = &task.comment;
+    assert!(task.has("bosun:done"), "{comment}");
+    assert!(comment.contains("round 2 of 2"), "{comment}");
+    assert_eq!(task.pulls(), 1, "{comment}");
+    assert_eq!(task.on_branch("hello.txt"), "hello from the real CLI");
+    // One call per scripted turn: what bosun reports is what the model counted.
+    assert_eq!(model.call_count() as u64, calls);
+    let usage = usage_of(calls);
+    assert!(comment.contains(&usage), "{usage} in:\n{comment}");
+    task
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claude_code_fixes_what_the_gate_said_in_the_next_round() {
     with_docker(|| async {
-        let image = real_cli::claude_image();
         let model = FakeModel::start().await;
-        model.set_usage(INPUT, OUTPUT, 0);
-        // Round 2's prompt carries the gate's output; its script comes first, since its
-        // requests carry the issue's text too.
-        model.script(
-            "GATE-42-FAILED",
+        let server = server_config("claude", &real_cli::claude_image(), &model, "");
+        let wrong = json!({"file_path": "/workspace/hello.txt", "content": "hello\n"});
+        let fix = json!({"file_path": "/workspace/hello.txt", "old_string": "hello",
+                         "new_string": "hello from the real CLI"});
+        let show = json!({"command": "cat hello.txt", "description": "Show the file"});
+        let task = the_next_round_fixes_what_the_gate_said(
+            &server,
+            GATE_SAYS_WHY,
+            &model,
+            vec![Turn::tool("Write", wrong), Turn::text("I wrote hello.txt.")],
             vec![
                 Turn::tool("Read", json!({"file_path": "/workspace/hello.txt"})),
-                Turn::tool(
-                    "Edit",
-                    json!({"file_path": "/workspace/hello.txt", "old_string": "hello",
-                           "new_string": "hello from the real CLI"}),
-                ),
-                Turn::tool(
-                    "Bash",
-                    json!({"command": "cat hello.txt", "description": "Show the file"}),
-                ),
+                Turn::tool("Edit", fix),
+                Turn::tool("Bash", show),
                 Turn::text("Fixed the greeting."),
             ],
-        );
-        model.script(
-            "SCENARIO: claude-feedback",
-            vec![
-                Turn::tool(
-                    "Write",
-                    json!({"file_path": "/workspace/hello.txt", "content": "hello\n"}),
-                ),
-                Turn::text("I wrote hello.txt."),
-            ],
-        );
-        let repo = GATE_SAYS_WHY;
-        let server = server_config("claude", &image, &model, "");
-        let task = Task::of(&server, repo, "SCENARIO: claude-feedback").await;
-        let comment = &task.comment;
-        assert!(task.has("bosun:done"), "{comment}");
-        assert!(comment.contains("round 2 of 2"), "{comment}");
-        assert_eq!(task.pulls(), 1, "{comment}");
+        )
+        .await;
         // Round 2's last call carried the Bash tool's real output.
         let last = String::from_utf8_lossy(&model.calls().last().unwrap().body).into_owned();
         assert!(last.contains("hello from the real CLI"), "{last}");
-        // 2 calls in round 1, 4 in round 2.
-        let n = model.call_count() as u64;
-        assert_eq!(n, 6);
-        let usage = usage_of(n);
-        assert!(comment.contains(&usage), "{usage} in:\n{comment}");
         task.finish().await;
     })
     .await;
@@ -520,26 +514,13 @@ async fn stop_ends_it_mid_call(server: &str, repo: &str, model: &FakeModel) {
     let sweep = images::ContainerSweep::new("bosun.instance", &instance);
     let asked = |_: &FakeGitHub, _: u64| model.call_count() >= 1;
     let issue = run.label_and_wait("Greet", "Take your time.", asked).await;
-    let gh = &run.app.github;
     assert_eq!(sweep.containers().len(), 1, "the agent's container runs");
 
-    let comment_id = gh.add_comment(REPO, issue, "@bosun-test stop", WRITER);
-    let stop = comment_created(&run.app, issue, comment_id, "@bosun-test stop", WRITER);
-    let answer = run.app.send_json("issue_comment", "d-stop", &stop).await;
-    assert_eq!(answer.status(), 202);
-    let stopped = |gh: &FakeGitHub| {
-        tracking(gh, issue).contains("Stopped by @octocat") && has_label(gh, issue, "bosun:failed")
-    };
-    assert!(
-        gh.wait_until(stopped, Duration::from_secs(60)).await,
-        "{}",
-        tracking(gh, issue)
-    );
+    run.stop_and_see_it_end(issue).await;
     assert!(
         sweep.become_present(false).await,
         "the container outlived the stop"
     );
-    assert!(gh.pulls(REPO).is_empty());
     run.app.finish().await;
 }
 
@@ -558,7 +539,7 @@ async fn stop_ends_codex_mid_call_and_removes_its_container() {
     with_docker(|| async {
         let model = FakeModel::start().await;
         let server = server_config("codex", &real_cli::codex_image(), &model, "");
-        let repo = format!("{REPO_CONFIG}agent:\n  model: gpt-5.5\n");
+        let repo = with_gpt_5_5(REPO_CONFIG);
         stop_ends_it_mid_call(&server, &repo, &model).await;
     })
     .await;
@@ -647,7 +628,7 @@ async fn codex_plans_the_issue_into_sub_issues_that_then_run() {
     with_docker(|| async {
         let model = FakeModel::start().await;
         let server = server_config("codex", &real_cli::codex_image(), &model, "");
-        let repo = format!("{REPO_CONFIG}agent:\n  model: gpt-5.5\n");
+        let repo = with_gpt_5_5(REPO_CONFIG);
         it_plans_into_sub_issues_that_then_run(
             &server,
             &repo,
@@ -755,7 +736,7 @@ async fn codex_answers_a_review_comment_with_a_commit_and_a_reply() {
     with_docker(|| async {
         let model = FakeModel::start().await;
         let server = server_config("codex", &real_cli::codex_image(), &model, "");
-        let repo = format!("{REPO_CONFIG}agent:\n  model: gpt-5.5\n");
+        let repo = with_gpt_5_5(REPO_CONFIG);
         let warmer = json!({"cmd": "sed -i 's/^hello from/a warm hello from/' hello.txt"});
         a_review_comment_is_answered(
             &server,

@@ -86,6 +86,27 @@ impl AgentApp {
         issue
     }
 
+    /// Comments `@bosun-test stop` on `issue`, whose agent is running, and waits (a minute at
+    /// most) until the task ends stopped: "Stopped by" in its comment, `bosun:failed`, and no
+    /// pull request. (That its container is gone is the caller's to check.)
+    pub async fn stop_and_see_it_end(&self, issue: u64) {
+        let gh = &self.app.github;
+        let comment_id = gh.add_comment(REPO, issue, "@bosun-test stop", WRITER);
+        let stop = comment_created(&self.app, issue, comment_id, "@bosun-test stop", WRITER);
+        let answer = self.app.send_json("issue_comment", "d-stop", &stop).await;
+        assert_eq!(answer.status(), 202);
+        let stopped = |gh: &FakeGitHub| {
+            tracking(gh, issue).contains("Stopped by @octocat")
+                && has_label(gh, issue, "bosun:failed")
+        };
+        assert!(
+            gh.wait_until(stopped, Duration::from_secs(60)).await,
+            "{}",
+            tracking(gh, issue)
+        );
+        assert!(gh.pulls(REPO).is_empty());
+    }
+
     /// The prompt the agent got in `round` of the first attempt at `issue`.
     pub async fn prompt(&self, issue: u64, round: u32) -> String {
         let task = self
