@@ -5,7 +5,7 @@
 //! The server runs in placeholder mode, which runs no agent: the test appends the lines to the
 //! attempt's run logs itself, where the agent rounds write them (`runs/task-<id>/attempt-<n>/
 //! <run>/agent.log`), so it decides exactly what is written before and after a disconnect.
-//! `tests/browser.rs` watches a real agent's lines arrive.
+//! `tests/browser.rs` watches a real agent's lines arrive; `tests/real_cli.rs` the real CLIs'.
 
 mod support;
 
@@ -33,8 +33,12 @@ struct Reader {
 
 impl Reader {
     async fn open(person: &Person, task: i64, last_id: Option<&str>) -> Reader {
+        Reader::open_at(person, &format!("/api/tasks/{task}/events"), last_id).await
+    }
+
+    async fn open_at(person: &Person, path: &str, last_id: Option<&str>) -> Reader {
         let mut req = reqwest::Client::new()
-            .get(format!("{}/api/tasks/{task}/events", person_base(person)))
+            .get(format!("{}{path}", person_base(person)))
             .header("cookie", &person.cookie);
         if let Some(id) = last_id {
             req = req.header("last-event-id", id);
@@ -203,6 +207,82 @@ async fn a_reconnect_with_last_event_id_gets_every_line_once() {
         // A finished attempt is read whole, then `end`.
         let mut replay = Reader::open(&writer, 1, None).await;
         assert_eq!(replay.until_end().await.len(), 17);
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// A run of the real Claude Code CLI (captured), noted as read by the `claude` adapter, as the
+/// agent rounds leave it.
+fn claude_run(dir: &Path, run: &str) -> Vec<String> {
+    let capture = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "tests/fixtures/agent-streams/claude/captured-2.1.332-pypi-container/claude-write.jsonl",
+    );
+    let lines: Vec<String> = std::fs::read_to_string(capture)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    append(dir, run, &lines);
+    std::fs::write(dir.join(run).join("adapter"), "claude").unwrap();
+    lines
+}
+
+#[tokio::test]
+async fn the_live_log_reads_as_the_agent_s_steps_and_the_raw_lines_are_one_click_away() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let app = start(&[], |c| c.placeholder_secs = 50.0).await;
+        app.github.set_permission(REPO, "writer", "write");
+        let issue = labelled_issue_in(&app, REPO, "Read me", "writer").await;
+        app.wait_for("the task runs", |g| {
+            has_label(g, issue, "bosun:in-progress")
+        })
+        .await;
+        let dir = app.data_dir.path().join("runs/task-1/attempt-1");
+        let raw_lines = claude_run(&dir, "round-1");
+        let writer = sign_in(&app, "writer").await;
+
+        // The page streams the readable view and links the raw one.
+        let page = writer.get("/tasks/1").await.text().await.unwrap();
+        assert!(
+            page.contains("data-src=\"/api/tasks/1/events?attempt=1\""),
+            "{page}"
+        );
+        assert!(page.contains("href=\"/tasks/1?attempt=1&amp;log=raw\">raw lines</a>"));
+        let raw_page = writer.get("/tasks/1?log=raw").await.text().await.unwrap();
+        assert!(raw_page.contains("data-src=\"/api/tasks/1/events?attempt=1&amp;view=raw\""));
+        assert!(raw_page.contains("href=\"/tasks/1?attempt=1\">readable</a>"));
+
+        // Readable: the tool call with its file, its result and what the agent said; no JSON.
+        let (status, _) = writer.control("/api/control/tasks/1/stop", &[]).await;
+        assert_eq!(status, 200);
+        let mut readable = Reader::open(&writer, 1, None).await;
+        let shown: Vec<String> = readable
+            .until_end()
+            .await
+            .into_iter()
+            .flat_map(|(text, _)| text.lines().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        let all = shown.join("\n");
+        assert!(
+            shown
+                .iter()
+                .any(|l| l.starts_with("🔧 Write") && l.contains("hello.txt")),
+            "{all}"
+        );
+        assert!(shown.iter().any(|l| l.starts_with("   ✓")), "{all}");
+        assert!(shown.iter().any(|l| l.starts_with("💬")), "{all}");
+        assert!(
+            shown.iter().any(|l| l.contains("📊") && l.contains('$')),
+            "usage and cost: {all}"
+        );
+        assert!(!all.contains("\"type\""), "no raw JSON: {all}");
+
+        // Raw: the CLI's own lines, each once.
+        let mut raw = Reader::open_at(&writer, "/api/tasks/1/events?view=raw", None).await;
+        let got: Vec<String> = raw.until_end().await.into_iter().map(|(t, _)| t).collect();
+        assert_eq!(got, raw_lines);
         app.finish().await;
     })
     .await

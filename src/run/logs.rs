@@ -13,6 +13,17 @@ pub const LOG_FILE: &str = "agent.log";
 /// Beside it, the adapter that parses it (`claude`, `codex`, …).
 pub const ADAPTER_FILE: &str = "adapter";
 
+/// How a run's output is shown (`bosun task logs`, the dashboard's live log).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    /// Through the run's adapter: one line per event.
+    #[default]
+    Readable,
+    /// The CLI's own lines.
+    Raw,
+}
+
 /// Notes which adapter reads `run_dir`'s log; a failure only costs the readable view.
 pub fn note_adapter(run_dir: &Path, kind: AdapterKind) {
     let _ = std::fs::create_dir_all(run_dir);

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::db::Db;
+pub use crate::run::logs::View;
 use crate::run::logs::{adapter_of, attempt_dir, log_files, LOG_FILE};
 use bosun_core::agent::readable::Reader;
 use bosun_core::model::TaskId;
@@ -80,16 +81,6 @@ pub async fn print(
         );
     }
     Ok(())
-}
-
-/// How a run's output is shown.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum View {
-    /// Through the run's adapter: one line per event.
-    #[default]
-    Readable,
-    /// The CLI's own lines.
-    Raw,
 }
 
 /// Prints the logs once, or again and again with only what is new each time.

@@ -103,10 +103,13 @@ const SCRIPT: &str = "
   var state=document.getElementById('log-state'),count=document.getElementById('log-count');
   var es=new EventSource(log.getAttribute('data-src'));
   es.addEventListener('log',function(e){
-    var d=JSON.parse(e.data),line=document.createElement('div');
-    line.className='line';line.setAttribute('data-run',d.run);line.textContent=d.text;
-    var atEnd=log.scrollTop+log.clientHeight>=log.scrollHeight-4;
-    log.appendChild(line);count.textContent=String(log.children.length);
+    var d=JSON.parse(e.data),atEnd=log.scrollTop+log.clientHeight>=log.scrollHeight-4;
+    d.text.split('\\n').forEach(function(t){
+      var line=document.createElement('div');
+      line.className='line';line.setAttribute('data-run',d.run);line.textContent=t;
+      log.appendChild(line);
+    });
+    count.textContent=String(log.children.length);
     if(atEnd)log.scrollTop=log.scrollHeight;
   });
   es.addEventListener('status',function(e){

@@ -7,12 +7,22 @@
 //! that reconnects with `Last-Event-ID` gets exactly the lines after it, once, whichever runs
 //! grew meanwhile. Only whole lines are sent while the attempt runs; a last line without a
 //! newline is sent when it is over.
+//!
+//! In the readable view (the default) each line goes through its run's adapter
+//! (`bosun_core::agent::readable`) and is sent as what it shows, one or more lines of text,
+//! still under the raw line's cursor; a line that shows nothing moves the cursor silently. A
+//! parser has state (the tool a result belongs to, the usage so far), so a reader that resumes
+//! mid-run first reads the run from its start without sending it. A run whose adapter was
+//! not noted is sent raw.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use bosun_core::agent::readable::Reader;
 use bosun_core::redact::Redactor;
+
+use crate::run::logs::{adapter_of, View};
 
 /// At most this much of one run's file is read per pass (the next pass goes on).
 const READ_CHUNK: u64 = 256 * 1024;
@@ -27,7 +37,8 @@ pub struct Cursor {
     pub offsets: BTreeMap<String, u64>,
 }
 
-/// One line of an agent log.
+/// One line of an agent log (in the readable view: what one line shows, possibly several
+/// lines of text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
     /// The cursor just past this line, as text: the SSE id.
@@ -83,14 +94,20 @@ pub struct Tail {
     dir: PathBuf,
     cursor: Cursor,
     redactor: Redactor,
+    view: View,
+    /// The readable view's parser of each run, caught up with the cursor; `None` for a run
+    /// shown raw.
+    readers: HashMap<String, Option<Reader>>,
 }
 
 impl Tail {
-    pub fn new(dir: &Path, cursor: Cursor, redactor: Redactor) -> Tail {
+    pub fn new(dir: &Path, cursor: Cursor, redactor: Redactor, view: View) -> Tail {
         Tail {
             dir: dir.to_path_buf(),
             cursor,
             redactor,
+            view,
+            readers: HashMap::new(),
         }
     }
 
@@ -131,9 +148,14 @@ impl Tail {
             // The file was written anew (the attempt's job ran again after a crash): what it
             // holds now was never sent.
             from = 0;
+            self.readers.remove(run);
         }
         if len == from {
             return Ok((Vec::new(), false));
+        }
+        if !self.readers.contains_key(run) {
+            let reader = self.reader_caught_up(path, from)?;
+            self.readers.insert(run.to_string(), reader);
         }
         let want = (len - from).min(READ_CHUNK);
         file.seek(SeekFrom::Start(from))?;
@@ -154,12 +176,28 @@ impl Tail {
         for raw in bytes[..usable].split_inclusive(|b| *b == b'\n') {
             pos += raw.len() as u64;
             self.cursor.offsets.insert(run.to_string(), pos);
-            let text = String::from_utf8_lossy(raw);
-            let text = text.trim_end_matches(['\n', '\r']);
-            let mut text = self.redactor.redact(text);
-            if text.chars().count() > MAX_LINE_CHARS {
-                text = text.chars().take(MAX_LINE_CHARS).collect::<String>() + " …";
+            let shown = match self.readers.get_mut(run) {
+                Some(Some(reader)) => {
+                    // A last line without its newline is whole once the attempt is over.
+                    let mut whole = raw.to_vec();
+                    if !whole.ends_with(b"\n") {
+                        whole.push(b'\n');
+                    }
+                    reader.feed(&whole)
+                }
+                _ => {
+                    let text = String::from_utf8_lossy(raw);
+                    vec![text.trim_end_matches(['\n', '\r']).to_string()]
+                }
+            };
+            if shown.is_empty() {
+                continue;
             }
+            let text = shown
+                .iter()
+                .map(|line| self.cleaned(line))
+                .collect::<Vec<_>>()
+                .join("\n");
             lines.push(LogLine {
                 id: self.cursor.id(),
                 run: run.to_string(),
@@ -167,6 +205,38 @@ impl Tail {
             });
         }
         Ok((lines, more))
+    }
+
+    /// A line as it may be sent: secrets redacted, cut when very long.
+    fn cleaned(&self, line: &str) -> String {
+        let mut text = self.redactor.redact(line);
+        if text.chars().count() > MAX_LINE_CHARS {
+            text = text.chars().take(MAX_LINE_CHARS).collect::<String>() + " …";
+        }
+        text
+    }
+
+    /// The readable view's parser for the run whose log is `path`, having read its first
+    /// `upto` bytes (already sent, so not shown again); `None` when the run is shown raw.
+    fn reader_caught_up(&self, path: &Path, upto: u64) -> std::io::Result<Option<Reader>> {
+        let kind = match self.view {
+            View::Readable => adapter_of(path),
+            View::Raw => None,
+        };
+        let Some(kind) = kind else {
+            return Ok(None);
+        };
+        let mut reader = Reader::new(kind);
+        let mut file = std::fs::File::open(path)?.take(upto);
+        let mut chunk = vec![0; READ_CHUNK as usize];
+        loop {
+            let n = file.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            drop(reader.feed(&chunk[..n]));
+        }
+        Ok(Some(reader))
     }
 }
 
@@ -205,7 +275,7 @@ mod tests {
     fn resuming_from_any_line_gives_the_rest_once() {
         let dir = tempfile::tempdir().unwrap();
         append(dir.path(), "round-1", "one\ntwo\nthree without end");
-        let mut tail = Tail::new(dir.path(), Cursor::start(1), Redactor::new([]));
+        let mut tail = Tail::new(dir.path(), Cursor::start(1), Redactor::new([]), View::Raw);
         let first = tail.pass(false).unwrap();
         assert_eq!(texts(&first), ["one", "two"], "an unfinished line waits");
 
@@ -221,6 +291,7 @@ mod tests {
             dir.path(),
             Cursor::parse(&first[0].id).unwrap(),
             Redactor::new([]),
+            View::Raw,
         );
         assert_eq!(
             texts(&again.pass(false).unwrap()),
@@ -237,12 +308,96 @@ mod tests {
         );
     }
 
+    /// A real CLI's log, noted as read by `adapter`, in run `round-1`.
+    fn real_run(dir: &Path, adapter: &str, capture: &str) -> String {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/agent-streams")
+                .join(capture),
+        )
+        .unwrap();
+        append(dir, "round-1", &text);
+        std::fs::write(
+            dir.join("round-1").join(crate::run::logs::ADAPTER_FILE),
+            adapter,
+        )
+        .unwrap();
+        text
+    }
+
+    #[test]
+    fn the_readable_view_shows_what_the_adapter_reads_and_raw_the_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = real_run(
+            dir.path(),
+            "claude",
+            "claude/captured-2.1.332-pypi-container/claude-write.jsonl",
+        );
+        let mut readable = Tail::new(
+            dir.path(),
+            Cursor::start(1),
+            Redactor::new([]),
+            View::Readable,
+        );
+        let shown = texts(&readable.pass(true).unwrap()).join("\n");
+        assert!(
+            shown.contains("🔧 Write") && shown.contains("hello.txt"),
+            "{shown}"
+        );
+        assert!(!shown.contains("\"type\""), "no raw JSON: {shown}");
+
+        let mut raw = Tail::new(dir.path(), Cursor::start(1), Redactor::new([]), View::Raw);
+        assert_eq!(
+            texts(&raw.pass(true).unwrap()),
+            text.lines().collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_readable_reader_resuming_anywhere_gets_the_rest_as_a_whole_read_shows_it() {
+        for (adapter, capture) in [
+            (
+                "claude",
+                "claude/captured-2.1.332-pypi-container/claude-bash.jsonl",
+            ),
+            (
+                "codex",
+                "codex/captured-0.147.0-pypi-container/codex-shell.jsonl",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            real_run(dir.path(), adapter, capture);
+            let whole = Tail::new(
+                dir.path(),
+                Cursor::start(1),
+                Redactor::new([]),
+                View::Readable,
+            )
+            .pass(true)
+            .unwrap();
+            assert!(whole.len() > 2, "{capture}: {whole:?}");
+            for (i, line) in whole.iter().enumerate() {
+                let mut resumed = Tail::new(
+                    dir.path(),
+                    Cursor::parse(&line.id).unwrap(),
+                    Redactor::new([]),
+                    View::Readable,
+                );
+                assert_eq!(
+                    resumed.pass(true).unwrap(),
+                    whole[i + 1..],
+                    "{capture}: resumed after line {i}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn secrets_are_redacted() {
         let dir = tempfile::tempdir().unwrap();
         let token = format!("ghs_{}", "a".repeat(36));
         append(dir.path(), "round-1", &format!("token {token}\n"));
-        let mut tail = Tail::new(dir.path(), Cursor::start(1), Redactor::new([]));
+        let mut tail = Tail::new(dir.path(), Cursor::start(1), Redactor::new([]), View::Raw);
         let lines = tail.pass(false).unwrap();
         assert!(!lines[0].text.contains(&token), "{}", lines[0].text);
     }

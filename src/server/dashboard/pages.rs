@@ -11,6 +11,7 @@ use super::api::{queue_view, visible_task, visible_tasks};
 use super::html::{duration, escape, href, money, page, with_code};
 use super::view::{TaskDetail, TaskSummary};
 use super::{html, Viewer};
+use crate::run::logs::View;
 use crate::server::AppState;
 use bosun_core::model::TaskId;
 
@@ -126,6 +127,9 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response
 #[derive(Deserialize)]
 pub struct TaskQuery {
     attempt: Option<u32>,
+    /// How the agent log is shown: `readable` (the default) or `raw`.
+    #[serde(default)]
+    log: View,
 }
 
 pub async fn task(
@@ -139,7 +143,7 @@ pub async fn task(
         Err(gate) => return html::gate_page(&state, gate, &format!("/tasks/{id}")),
     };
     match visible_task(&state, &viewer, TaskId(id)).await {
-        Ok(Some(d)) => task_page(&viewer, &d, q.attempt),
+        Ok(Some(d)) => task_page(&viewer, &d, q.attempt, q.log),
         Ok(None) => html::error_page(
             StatusCode::NOT_FOUND,
             "There is no such task, or it is in a repository you cannot write to.",
@@ -148,7 +152,7 @@ pub async fn task(
     }
 }
 
-fn task_page(viewer: &Viewer, d: &TaskDetail, attempt: Option<u32>) -> Response {
+fn task_page(viewer: &Viewer, d: &TaskDetail, attempt: Option<u32>, view: View) -> Response {
     let t = &d.summary;
     let csrf = csrf_field(viewer);
     let buttons = if t.active {
@@ -292,10 +296,21 @@ fn task_page(viewer: &Viewer, d: &TaskDetail, attempt: Option<u32>) -> Response 
         .map(|a| format!(" <a href=\"/tasks/{}?attempt={a}\">attempt {a}</a>", t.id))
         .collect();
     let live = t.active && shown_attempt == t.attempt;
+    // The other view of the same attempt, one click away.
+    let (view_param, switch) = match view {
+        View::Readable => ("", format!(
+            "<a id=\"log-view\" href=\"/tasks/{}?attempt={shown_attempt}&amp;log=raw\">raw lines</a>",
+            t.id
+        )),
+        View::Raw => ("&amp;view=raw", format!(
+            "<a id=\"log-view\" href=\"/tasks/{}?attempt={shown_attempt}\">readable</a>",
+            t.id
+        )),
+    };
     let log = format!(
         "<section><h2>Agent log · attempt {shown_attempt} <span class=\"muted\">(<span id=\"log-state\">{}</span>, \
-         <span id=\"log-count\">0</span> lines)</span></h2><p class=\"muted\">{others}</p>\
-         <div id=\"log\" data-src=\"/api/tasks/{}/events?attempt={shown_attempt}\" data-active=\"{}\"></div></section>",
+         <span id=\"log-count\">0</span> lines)</span></h2><p class=\"muted\">{switch}{others}</p>\
+         <div id=\"log\" data-src=\"/api/tasks/{}/events?attempt={shown_attempt}{view_param}\" data-active=\"{}\"></div></section>",
         if live { "connecting" } else { "finished" },
         t.id,
         if live { "1" } else { "0" },

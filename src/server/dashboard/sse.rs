@@ -1,10 +1,12 @@
 //! `GET /api/tasks/{id}/events`: the attempt's agent log as Server-Sent Events while it runs.
 //!
-//! Events: `log` (one line: `{"run","text"}`, with the line's cursor as its id, see `logs`),
+//! Events: `log` (`{"run","text"}`: what one line of a run's log shows, at times several lines
+//! of text, with the line's cursor as its id, see `logs`),
 //! `status` (`{"status","attempt","active"}` when it changes; no id, so `Last-Event-ID`
 //! stays the last line's) and `end` once the attempt is over and every line was sent. A
 //! reconnect with `Last-Event-ID` (browsers send it by themselves) resumes after that line.
-//! `?attempt=N` reads an earlier attempt (the current one by default).
+//! `?attempt=N` reads an earlier attempt (the current one by default); `?view=raw` sends the
+//! CLI's own lines instead of what its adapter reads in them.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -21,6 +23,7 @@ use tokio::sync::mpsc;
 use super::db_error;
 use super::logs::{Cursor, Tail};
 use crate::db::Db;
+use crate::run::logs::View;
 use crate::server::AppState;
 use bosun_core::model::TaskId;
 use bosun_core::redact::Redactor;
@@ -31,6 +34,9 @@ const POLL: Duration = Duration::from_millis(300);
 #[derive(Deserialize)]
 pub struct EventsQuery {
     attempt: Option<u32>,
+    /// `readable` (the default) or `raw`.
+    #[serde(default)]
+    view: View,
 }
 
 pub async fn events(
@@ -75,7 +81,7 @@ pub async fn events(
         .filter(|c| c.attempt == attempt)
         .unwrap_or_else(|| Cursor::start(attempt));
     let dir = crate::run::logs::attempt_dir(&state.config.data_dir, id, attempt);
-    let tail = Tail::new(&dir, cursor, Redactor::new([]));
+    let tail = Tail::new(&dir, cursor, Redactor::new([]), q.view);
     let (tx, rx) = mpsc::channel::<Event>(256);
     tokio::spawn(follow(state.db.clone(), id, attempt, tail, tx));
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
