@@ -305,10 +305,21 @@ async fn learn_identity(
         };
         match answer {
             Ok(app) => {
+                let bot_login = app.bot_login();
+                // Only the commits' author address needs it: without it they are still the
+                // bot's by name, just not linked to its account.
+                let bot_user_id = match github.user_id(&bot_login).await {
+                    Ok(id) => Some(id),
+                    Err(e) => {
+                        tracing::warn!(error = %e, bot = %bot_login, "cannot learn the App's bot user id; its commits will not link to it");
+                        None
+                    }
+                };
                 return Some(Identity {
                     handle: handle.unwrap_or_else(|| app.slug.clone()),
-                    bot_login: format!("{}[bot]", app.slug),
-                })
+                    bot_login,
+                    bot_user_id,
+                });
             }
             Err(e) => {
                 let wait = backoff(

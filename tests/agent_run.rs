@@ -392,6 +392,15 @@ async fn a_labelled_issue_becomes_a_draft_pull_request_with_the_agents_change() 
         );
         let diff = git(&run.bare, &["diff", "--name-status", "main", &head]);
         assert_eq!(diff, "M\thello.txt");
+        // By the App's bot, at the no-reply address GitHub links to its account.
+        assert_eq!(
+            git(&run.bare, &["log", "-1", "--format=%an <%ae>", &head]),
+            format!(
+                "{bot} <{}+{bot}@users.noreply.github.com>",
+                run.app.github.bot_user_id(),
+                bot = run.app.github.bot_login()
+            )
+        );
         assert_eq!(
             git(&run.bare, &["show", &format!("{head}:hello.txt")]),
             "hello, fixed"
@@ -993,6 +1002,40 @@ async fn two_runs_racing_on_one_issue_leave_one_pull_request_and_one_set_of_comm
             "main and one task branch: {heads}"
         );
         assert!(sweep.become_present(false).await, "containers left behind");
+        run.app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn where_the_repository_takes_no_drafts_the_pull_request_opens_ready_and_the_comment_says_why(
+) {
+    tokio::time::timeout(AGENT_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let image = fake_agent_image();
+        let run = start(
+            &image,
+            "gates:\n  - name: greeting\n    run: grep -q fixed hello.txt\n",
+        )
+        .await;
+        let _sweep = sweep(&run);
+        // A private repository on one of GitHub's free plans.
+        run.app.github.set_drafts_supported(REPO, false);
+        let issue = label_until_pull(&run, "Fix the greeting", "SCENARIO: edit").await;
+        let gh = &run.app.github;
+        let pulls = gh.pulls(REPO);
+        assert_eq!(pulls.len(), 1, "{pulls:#?}");
+        assert!(!pulls[0].draft);
+        assert!(has_label(gh, issue, "bosun:done"));
+        let comment = tracking(gh, issue);
+        assert!(
+            comment.contains("ready for review: this repository does not take draft pull requests"),
+            "{comment}"
+        );
+        assert!(comment.contains("rather than a draft"), "{comment}");
         run.app.finish().await;
     })
     .await

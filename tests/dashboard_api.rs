@@ -262,3 +262,34 @@ async fn without_an_oauth_client_the_dashboard_shows_no_data() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test]
+async fn sign_in_through_another_host_name_returns_to_the_registered_callback_url() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        // No public URL configured: it is `http://localhost:<port>`, whose callback the App
+        // registered. The browser reaches bosun as 127.0.0.1 instead.
+        let app = start(&[], |c| c.public_url = None).await;
+        let port = app.url.rsplit(':').next().unwrap().to_string();
+        let registered = format!("http://localhost:{port}/auth/callback");
+        app.github.set_callback_urls(&[&registered]);
+        app.github.sign_in_on_web(Some("writer"));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let start = http.get(format!("{}/login", app.url)).send().await.unwrap();
+        assert_eq!(start.status(), 303);
+        let authorize = start.headers()["location"].to_str().unwrap().to_string();
+        let at_github = http.get(&authorize).send().await.unwrap();
+        assert_eq!(
+            at_github.status(),
+            302,
+            "GitHub accepted the redirect_uri: {authorize}"
+        );
+        let back = at_github.headers()["location"].to_str().unwrap();
+        assert!(back.starts_with(&format!("{registered}?code=")), "{back}");
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}

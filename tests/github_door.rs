@@ -27,6 +27,7 @@ fn fast_policy() -> RetryPolicy {
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(50),
         max_rate_limit_wait: Duration::from_secs(5),
+        content_limit_wait: Duration::from_millis(20),
     }
 }
 

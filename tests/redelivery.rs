@@ -58,3 +58,68 @@ async fn failed_deliveries_are_redelivered_once_each() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_github_will_not_redeliver_does_not_stop_the_others() {
+    tokio::time::timeout(TEST_TIMEOUT * 2, async {
+        let mut ids = Vec::new();
+        let app = TestApp::start_custom(
+            |gh| {
+                ids.push(gh.add_hook_delivery("g-older", "issues", Some("labeled"), 502));
+                // Newest first in the log: this one is asked for first, and refused.
+                ids.push(gh.add_hook_delivery("g-refused", "issues", Some("opened"), 0));
+                gh.inject(
+                    "POST",
+                    &format!("/app/hook/deliveries/{}/attempts", 1_001),
+                    fake_github::Fault::Status(422),
+                    usize::MAX,
+                );
+            },
+            |c| c.redelivery_sweep_secs = 1,
+        )
+        .await;
+        let (older, refused) = (ids[0], ids[1]);
+        assert_eq!(refused, 1_001, "the fault was set for this id");
+        let asked = |gh: &fake_github::FakeGitHub| gh.redelivery_requests().contains(&older);
+        assert!(
+            app.github.wait_until(asked, TEST_TIMEOUT).await,
+            "the sweep went on past the refusal: {:?}",
+            app.github.requests()
+        );
+        let attempts = |gh: &fake_github::FakeGitHub, id: u64| {
+            gh.requests()
+                .iter()
+                .filter(|r| r.path == format!("/app/hook/deliveries/{id}/attempts"))
+                .map(|r| r.status)
+                .collect::<Vec<u16>>()
+        };
+        // Two more sweeps: the refused delivery is not asked again.
+        let sweeps = |gh: &fake_github::FakeGitHub| {
+            gh.requests()
+                .iter()
+                .filter(|r| r.method == "GET" && r.path == "/app/hook/deliveries")
+                .count()
+        };
+        let now = sweeps(&app.github);
+        assert!(
+            app.github
+                .wait_until(|gh| sweeps(gh) >= now + 2, TEST_TIMEOUT)
+                .await
+        );
+        assert_eq!(attempts(&app.github, refused), [422], "asked once");
+        let position = |id: u64| {
+            app.github
+                .requests()
+                .iter()
+                .position(|r| r.path == format!("/app/hook/deliveries/{id}/attempts"))
+        };
+        assert!(
+            position(refused) < position(older),
+            "the refusal came first, and the sweep went on"
+        );
+        assert_eq!(app.github.redelivery_requests(), [older]);
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}

@@ -149,3 +149,35 @@ async fn the_setup_page_answers_only_on_localhost() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test]
+async fn the_setup_page_says_plainly_when_github_cannot_reach_the_public_url() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        // As a newcomer starts it: GitHub is github.com, no public URL but this machine.
+        let app = TestApp::start_with(|c| {
+            unconfigured(c);
+            c.github_web_url = "https://github.com".into();
+            c.public_url = Some("http://localhost:3000".into());
+        })
+        .await;
+        let page = app.get("/setup").await.text().await.unwrap();
+        assert!(page.contains("id=\"unreachable\""), "{page}");
+        assert!(page.contains("GitHub cannot reach this server"), "{page}");
+        assert!(page.contains("localhost"), "{page}");
+        assert!(page.contains("BOSUN_PUBLIC_URL"), "{page}");
+        app.finish().await;
+
+        // A public name: no warning.
+        let app = TestApp::start_with(|c| {
+            unconfigured(c);
+            c.github_web_url = "https://github.com".into();
+            c.public_url = Some("https://bosun.example.com".into());
+        })
+        .await;
+        let page = app.get("/setup").await.text().await.unwrap();
+        assert!(!page.contains("id=\"unreachable\""), "{page}");
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::db::Db;
-use crate::github::client::GitHub;
+use crate::github::client::{GitHub, GitHubError};
 
 /// How far back the log is read: GitHub keeps deliveries for redelivery about this long.
 const WINDOW_HOURS: i64 = 72;
@@ -55,10 +55,24 @@ pub async fn sweep_once(github: &GitHub, db: &Db) -> anyhow::Result<usize> {
         if !considered.insert(&d.guid) || !db.needs_redelivery(&d.guid).await? {
             continue;
         }
-        github.redeliver(d.id).await?;
+        match github.redeliver(d.id).await {
+            Ok(()) => {
+                tracing::info!(delivery = %d.guid.0, event = %d.event, status = d.status_code, "missed webhook: redelivery asked");
+                asked += 1;
+            }
+            // This delivery cannot be redelivered (too old, gone): noted, so it is not asked
+            // again, and the sweep goes on with the others.
+            Err(
+                e @ (GitHubError::Validation { .. }
+                | GitHubError::NotFound { .. }
+                | GitHubError::Forbidden { .. }),
+            ) => {
+                tracing::warn!(delivery = %d.guid.0, event = %d.event, error = %e, "missed webhook: GitHub refused to redeliver it; it is lost");
+            }
+            // GitHub itself is unreachable or limiting us: the rest would fail too.
+            Err(e) => return Err(e.into()),
+        }
         db.note_redelivery(&d.guid, d.id).await?;
-        tracing::info!(delivery = %d.guid.0, event = %d.event, status = d.status_code, "missed webhook: redelivery asked");
-        asked += 1;
     }
     Ok(asked)
 }

@@ -20,6 +20,11 @@ pub enum Verdict {
     RateLimited(Duration),
     /// GitHub failed (5xx): the request may or may not have taken effect.
     ServerError(u16),
+    /// 422 "was submitted too quickly": GitHub's content-creation limit refused the write
+    /// without carrying it out, so it may be sent again after a pause (no reset is given).
+    ContentLimited {
+        message: String,
+    },
     /// Final: retrying cannot help.
     Fail(GitHubError),
 }
@@ -46,11 +51,30 @@ pub fn classify(
         404 => Verdict::Fail(GitHubError::NotFound {
             path: path.to_string(),
         }),
+        422 if submitted_too_quickly(body) => Verdict::ContentLimited {
+            message: error_message(body),
+        },
         s if s >= 500 => Verdict::ServerError(s),
         s => Verdict::Fail(GitHubError::Validation {
             message: format!("{s}: {}", error_message(body)),
         }),
     }
+}
+
+/// GitHub's content-creation limit: `errors[].message` (or the message) "was submitted too
+/// quickly". Seen on issues, comments and pull requests, in REST and GraphQL alike.
+fn submitted_too_quickly(body: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let says = |m: &serde_json::Value| {
+        m.as_str()
+            .is_some_and(|m| m.contains("submitted too quickly"))
+    };
+    says(&v["message"])
+        || v["errors"]
+            .as_array()
+            .is_some_and(|errors| errors.iter().any(|e| says(&e["message"])))
 }
 
 /// GitHub's `message`, with the `errors[]` details of a 422 appended; raw text otherwise.
@@ -94,6 +118,22 @@ mod tests {
 
     fn verdict(status: u16, body: &str) -> Verdict {
         classify(status, &HeaderMap::new(), body.as_bytes(), "/repos/o/r", 0)
+    }
+
+    #[test]
+    fn the_content_creation_limit_is_a_pause_not_a_failure() {
+        // GitHub's shape: 422 "Validation Failed" with the reason in `errors[]`.
+        let body = r#"{"message":"Validation Failed","errors":[{"resource":"Issue","code":"unprocessable","field":"data","message":"was submitted too quickly"}]}"#;
+        assert!(matches!(
+            verdict(422, body),
+            Verdict::ContentLimited { message } if message.contains("submitted too quickly")
+        ));
+        // Any other 422 stays final.
+        let other = r#"{"message":"Validation Failed","errors":[{"resource":"Label","code":"invalid","field":"name"}]}"#;
+        assert!(matches!(
+            verdict(422, other),
+            Verdict::Fail(GitHubError::Validation { .. })
+        ));
     }
 
     #[test]

@@ -122,6 +122,18 @@ impl GitHub {
         Ok(info)
     }
 
+    /// The id of user `login` (`GET /users/{login}`; public, so asked without a credential).
+    pub async fn user_id(&self, login: &str) -> Result<u64, GitHubError> {
+        #[derive(serde::Deserialize)]
+        struct WireUser {
+            id: u64,
+        }
+        let url = self.inner.transport.url(&["users", login])?;
+        let call = Call::new(Method::GET, url, Auth::None);
+        let user: WireUser = self.inner.transport.send(&call).await?.json()?;
+        Ok(user.id)
+    }
+
     /// The installation that covers `repo` (`GET /repos/{o}/{r}/installation`); `NotFound`
     /// when the App is not installed there.
     pub async fn repo_installation(&self, repo: &RepoRef) -> Result<InstallationId, GitHubError> {

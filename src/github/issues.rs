@@ -20,7 +20,10 @@ pub struct NewIssue<'a> {
 
 impl Installation {
     /// The newest issue this App opened in `repo` whose body contains `marker`, among the
-    /// most recent hundred issues (a plan's sub-issues are created together).
+    /// most recent hundred issues (a plan's sub-issues are created together). Who opened each
+    /// is checked here rather than with GitHub's `creator` filter: whether that filter
+    /// resolves an App's `<slug>[bot]` login is not documented, and an empty answer would
+    /// mean a duplicate issue.
     pub async fn find_own_issue(
         &self,
         repo: &RepoRef,
@@ -30,7 +33,6 @@ impl Installation {
         let mut url = self.repo_url(repo, &["issues"])?;
         url.query_pairs_mut()
             .append_pair("state", "all")
-            .append_pair("creator", &bot)
             .append_pair("sort", "created")
             .append_pair("direction", "desc")
             .append_pair("per_page", "100");

@@ -15,6 +15,8 @@ pub struct PullRequest {
     pub number: u64,
     pub html_url: String,
     pub head_sha: String,
+    /// Whether it is a draft: bosun opens drafts, except where the repository takes none.
+    pub draft: bool,
 }
 
 #[derive(Deserialize)]
@@ -22,6 +24,8 @@ struct WirePull {
     number: u64,
     html_url: String,
     head: WireHead,
+    #[serde(default)]
+    draft: bool,
 }
 
 #[derive(Deserialize)]
@@ -35,6 +39,7 @@ impl From<WirePull> for PullRequest {
             number: w.number,
             html_url: w.html_url,
             head_sha: w.head.sha,
+            draft: w.draft,
         }
     }
 }
@@ -128,7 +133,10 @@ impl Installation {
     }
 
     /// Opens a draft pull request, or returns the open one that already has this head (an
-    /// earlier attempt's, or one whose creation answer was lost).
+    /// earlier attempt's, or one whose creation answer was lost). Where the repository takes
+    /// no drafts (private repositories on GitHub's free plans answer 422 "Draft pull requests
+    /// are not supported in this repository."), the pull request is opened ready for review;
+    /// its `draft` says which.
     pub async fn open_draft_pull(
         &self,
         repo: &RepoRef,
@@ -137,14 +145,30 @@ impl Installation {
         if let Some(existing) = self.find_open_pull(repo, new.head).await? {
             return Ok(existing);
         }
+        match self.create_pull(repo, new, true).await {
+            Err(GitHubError::Validation { message }) if drafts_refused(&message) => {
+                tracing::info!(repo = %repo, "the repository takes no draft pull requests: opening it ready for review");
+                self.create_pull(repo, new, false).await
+            }
+            other => other,
+        }
+    }
+
+    /// `POST /pulls`. No `maintainer_can_modify`: it concerns pull requests from forks, and
+    /// bosun's branches are in the repository itself.
+    async fn create_pull(
+        &self,
+        repo: &RepoRef,
+        new: &NewPull<'_>,
+        draft: bool,
+    ) -> Result<PullRequest, GitHubError> {
         let url = self.repo_url(repo, &["pulls"])?;
         let call = self.call(Method::POST, url).json(json!({
             "title": new.title,
             "head": new.head,
             "base": new.base,
             "body": new.body,
-            "draft": true,
-            "maintainer_can_modify": true,
+            "draft": draft,
         }));
         match self.send(call).await {
             Ok(reply) => Ok(reply.json::<WirePull>()?.into()),
@@ -183,7 +207,13 @@ impl Installation {
         match self.send(call).await {
             Ok(reply) => Ok(reply.json::<WireCheckRun>()?.id),
             Err(err @ (GitHubError::Server { .. } | GitHubError::Transport(_))) => {
-                let url = self.repo_url(repo, &["commits", run.head_sha, "check-runs"])?;
+                // By name, so the one looked for is on the first page however many other
+                // runs the commit has (GitHub pages 30 by default).
+                let mut url = self.repo_url(repo, &["commits", run.head_sha, "check-runs"])?;
+                url.query_pairs_mut()
+                    .append_pair("check_name", run.name)
+                    .append_pair("filter", "all")
+                    .append_pair("per_page", "100");
                 let reply = self.send(self.call(Method::GET, url)).await?;
                 let runs = reply.json::<WireCheckRuns>()?;
                 runs.check_runs
@@ -195,4 +225,9 @@ impl Installation {
             Err(e) => Err(e),
         }
     }
+}
+
+/// GitHub's answer to a draft in a repository whose plan has none.
+fn drafts_refused(message: &str) -> bool {
+    message.contains("Draft pull requests are not supported")
 }

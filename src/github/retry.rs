@@ -16,7 +16,15 @@ pub struct RetryPolicy {
     /// Longest rate-limit pause we sit through; beyond it the call fails with `RateLimited`
     /// and the job queue reschedules it.
     pub max_rate_limit_wait: Duration,
+    /// First pause after GitHub's content-creation limit refused a write (422 "was submitted
+    /// too quickly", which gives no reset time); doubles each time up to
+    /// `max_rate_limit_wait`, for [`CONTENT_LIMIT_WAITS`] pauses.
+    pub content_limit_wait: Duration,
 }
+
+/// How many times one call waits out the content-creation limit before it fails with
+/// `RateLimited` (and its job is rescheduled).
+pub const CONTENT_LIMIT_WAITS: u32 = 4;
 
 impl Default for RetryPolicy {
     fn default() -> Self {
@@ -25,6 +33,8 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
             max_rate_limit_wait: Duration::from_secs(60),
+            // 10 + 20 + 40 + 60 s: the limit has been seen to last a minute and more.
+            content_limit_wait: Duration::from_secs(10),
         }
     }
 }
@@ -35,6 +45,15 @@ impl RetryPolicy {
     pub fn backoff_cap(&self, retry: u32) -> Duration {
         let factor = 1u32 << retry.saturating_sub(1).min(16);
         self.base_delay.saturating_mul(factor).min(self.max_delay)
+    }
+
+    /// The pause before resending a write the content-creation limit refused for the
+    /// `nth` time (1 = first).
+    pub fn content_limit_pause(&self, nth: u32) -> Duration {
+        let factor = 1u32 << nth.saturating_sub(1).min(16);
+        self.content_limit_wait
+            .saturating_mul(factor)
+            .min(self.max_rate_limit_wait.max(self.content_limit_wait))
     }
 
     /// The actual pause: between half the cap and the cap ("equal jitter"), so many clients
@@ -85,6 +104,15 @@ mod tests {
             let d = p.backoff(retry);
             assert!(d >= p.backoff_cap(retry) / 2 && d <= p.backoff_cap(retry));
         }
+    }
+
+    #[test]
+    fn content_limit_pauses_double_up_to_the_rate_limit_cap() {
+        let p = RetryPolicy::default();
+        let pauses: Vec<u64> = (1..=CONTENT_LIMIT_WAITS)
+            .map(|n| p.content_limit_pause(n).as_secs())
+            .collect();
+        assert_eq!(pauses, [10, 20, 40, 60]);
     }
 
     #[test]

@@ -65,7 +65,7 @@ const THREADS_QUERY: &str =
         pageInfo { hasNextPage endCursor }
         nodes {
           id isResolved isOutdated path line
-          comments(first: 100) { nodes { databaseId body url diffHunk author { login } } }
+          comments(first: 100) { nodes { fullDatabaseId body url diffHunk author { login } } }
         }
       }
     }
@@ -145,7 +145,9 @@ struct WireThreadComments {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WireThreadComment {
-    database_id: u64,
+    /// GitHub's `BigInt`, sent as a string (review-comment ids are above 2³¹; the deprecated
+    /// `databaseId` is an `Int` and cannot hold them). Nullable in the schema.
+    full_database_id: Option<BigInt>,
     #[serde(default)]
     body: String,
     #[serde(default)]
@@ -153,6 +155,27 @@ struct WireThreadComment {
     #[serde(default)]
     diff_hunk: String,
     author: Option<WireLogin>,
+}
+
+/// A GraphQL `BigInt`: GitHub sends it as a string; a number is taken too.
+struct BigInt(u64);
+
+impl<'de> Deserialize<'de> for BigInt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Text(String),
+            Number(u64),
+        }
+        match Either::deserialize(d)? {
+            Either::Number(n) => Ok(BigInt(n)),
+            Either::Text(t) => t
+                .parse()
+                .map(BigInt)
+                .map_err(|_| serde::de::Error::custom(format!("{t:?} is not a BigInt id"))),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -188,8 +211,12 @@ impl From<WireThread> for ReviewThread {
                 .comments
                 .nodes
                 .into_iter()
-                .map(|c| ThreadComment {
-                    id: ReviewCommentId(c.database_id),
+                .filter_map(|c| {
+                    let id = c.full_database_id.as_ref()?.0;
+                    Some((id, c))
+                })
+                .map(|(id, c)| ThreadComment {
+                    id: ReviewCommentId(id),
                     author: c.author.map(|a| a.login).unwrap_or_default(),
                     body: c.body,
                     url: c.url,
@@ -373,5 +400,26 @@ impl Installation {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comment_ids_above_two_to_the_31_come_as_bigint_strings() {
+        let thread: WireThread = serde_json::from_value(json!({
+            "id": "PRRT_1", "isResolved": false, "isOutdated": false, "path": "a.rs", "line": 3,
+            "comments": { "nodes": [
+                { "fullDatabaseId": "9000000001", "body": "please", "author": { "login": "rev" } },
+                { "fullDatabaseId": null, "body": "no id" },
+            ] },
+        }))
+        .unwrap();
+        let thread = ReviewThread::from(thread);
+        let ids: Vec<u64> = thread.comments.iter().map(|c| c.id.0).collect();
+        assert_eq!(ids, [9_000_000_001]);
+        assert!(serde_json::from_value::<BigInt>(json!("12x")).is_err());
     }
 }

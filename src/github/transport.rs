@@ -7,7 +7,7 @@ use super::app_auth::AppJwt;
 use super::classify::{classify, Verdict};
 use super::error::GitHubError;
 use super::rate_limit::{self, RateGate};
-use super::retry::{Replay, RetryPolicy};
+use super::retry::{Replay, RetryPolicy, CONTENT_LIMIT_WAITS};
 use super::secret::Secret;
 use super::token_cache::{InstallationToken, TokenCache};
 use super::types::WireAccessToken;
@@ -36,6 +36,25 @@ pub enum Auth {
     App,
     /// `Authorization: token <installation token>`, for repository routes.
     Installation(InstallationId),
+}
+
+/// Which of GitHub's quotas a call spends (`x-ratelimit-resource`): GraphQL's is separate
+/// from the REST API's ("core").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    Core,
+    GraphQl,
+}
+
+impl Resource {
+    /// By path: `/graphql` (`/api/graphql` on GitHub Enterprise Server) is GraphQL's.
+    pub fn of(path: &str) -> Resource {
+        if path.ends_with("/graphql") {
+            Resource::GraphQl
+        } else {
+            Resource::Core
+        }
+    }
 }
 
 /// One logical API call (which may take several attempts).
@@ -106,7 +125,9 @@ pub struct Transport {
     base: Url,
     retry: RetryPolicy,
     creds: Option<Credentials>,
-    gate: RateGate<Auth>,
+    /// Rate limits remembered per credential and per GitHub quota ("resource"): GraphQL has
+    /// its own quota, so a spent one must not hold REST calls back.
+    gate: RateGate<(Auth, Resource)>,
     counts: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -207,13 +228,15 @@ impl Transport {
     /// Sends `call` until it succeeds, fails for good, or runs out of attempts.
     pub async fn send(&self, call: &Call) -> Result<Reply, GitHubError> {
         let path = call.url.path().to_string();
+        let quota = (call.auth, Resource::of(&path));
         let mut allowed = self.retry.max_attempts.max(1);
         let mut attempt = 0u32;
         let mut backoffs = 0u32;
+        let mut content_waits = 0u32;
         let mut reauthed = false;
         loop {
             attempt += 1;
-            self.wait_out_rate_limit(call.auth).await?;
+            self.wait_out_rate_limit(&quota).await?;
             let (authorization, used) = self.credential(call.auth).await?;
             let started = Instant::now();
             let result = self.exchange(call, authorization, &path).await;
@@ -240,7 +263,7 @@ impl Transport {
             // The call that spends the last unit of quota says so; later calls wait for the
             // reset instead of each collecting a 403.
             if let Some(wait) = rate_limit::exhausted_for(&reply.headers, now) {
-                self.gate.block(&call.auth, wait);
+                self.gate.block(&quota, wait);
             }
             match classify(reply.status, &reply.headers, &reply.body, &path, now) {
                 Verdict::Success => return Ok(reply),
@@ -255,13 +278,25 @@ impl Transport {
                     self.drop_credential(call.auth, used.as_ref()).await;
                 }
                 Verdict::RateLimited(wait) => {
-                    self.gate.block(&call.auth, wait);
+                    self.gate.block(&quota, wait);
                     if wait > self.retry.max_rate_limit_wait || attempt >= allowed {
                         tracing::warn!(path = %path, wait_s = wait.as_secs(), "github rate limit: giving up for now");
                         return Err(GitHubError::RateLimited { wait });
                     }
                     tracing::info!(path = %path, wait_ms = wait.as_millis() as u64, "github rate limit: waiting");
                     // The wait itself happens at the top of the loop, through the gate.
+                }
+                Verdict::ContentLimited { message } => {
+                    // Not carried out: resending cannot duplicate, whatever the method.
+                    content_waits += 1;
+                    let wait = self.retry.content_limit_pause(content_waits);
+                    if content_waits > CONTENT_LIMIT_WAITS {
+                        tracing::warn!(path = %path, %message, "github content-creation limit: giving up for now");
+                        return Err(GitHubError::RateLimited { wait });
+                    }
+                    tracing::info!(path = %path, wait_ms = wait.as_millis() as u64, "github content-creation limit: waiting");
+                    allowed += 1;
+                    tokio::time::sleep(wait).await;
                 }
                 Verdict::ServerError(status) => {
                     if call.replay == Replay::Safe && attempt < allowed {
@@ -277,8 +312,8 @@ impl Transport {
     }
 
     /// Sleeps through a remembered rate limit, or fails at once if it lasts too long.
-    async fn wait_out_rate_limit(&self, auth: Auth) -> Result<(), GitHubError> {
-        if let Some(wait) = self.gate.remaining(&auth) {
+    async fn wait_out_rate_limit(&self, quota: &(Auth, Resource)) -> Result<(), GitHubError> {
+        if let Some(wait) = self.gate.remaining(quota) {
             if wait > self.retry.max_rate_limit_wait {
                 return Err(GitHubError::RateLimited { wait });
             }

@@ -323,8 +323,16 @@ fn run_steps(state: &TaskState) -> String {
     if let Some(sha) = &run.pushed_sha {
         out.push_str(&format!("- [x] Pushed `{}`\n", sha.get(..7).unwrap_or(sha)));
     }
-    if let Some((number, url)) = &run.pr {
-        out.push_str(&format!("- [x] Draft pull request [#{number}]({url})\n"));
+    match &run.pr {
+        Some((number, url)) if run.pr_ready => out.push_str(&format!(
+            "- [x] Pull request [#{number}]({url}), ready for review: this repository does not \
+             take draft pull requests (GitHub offers them in private repositories on paid plans \
+             only)\n"
+        )),
+        Some((number, url)) => {
+            out.push_str(&format!("- [x] Draft pull request [#{number}]({url})\n"))
+        }
+        None => {}
     }
     if let Some((_, inline)) = run.peer_posted {
         out.push_str(&peer::posted_step(inline));
@@ -667,11 +675,12 @@ mod tests {
             attempt: 1,
             number: 13,
             url: "https://github.com/octo/hello/pull/13".into(),
+            ready: false,
         }));
         evs.push(TaskEvent::Finished {
             attempt: 1,
             status: TaskStatus::Done,
-            summary: pull_opened(13, "https://github.com/octo/hello/pull/13"),
+            summary: pull_opened(13, "https://github.com/octo/hello/pull/13", true),
         });
         let state = project(&evs).unwrap();
         let body = tracking_comment(&task(TaskStatus::Done), &state, "bosun-app");
@@ -679,6 +688,34 @@ mod tests {
         assert_eq!(marker.pr, Some(13));
         assert_eq!(marker.branch.as_deref(), Some("bosun/12-fix-it"));
         insta::assert_snapshot!("agent_run_done", body);
+
+        // Where the repository takes no drafts, the comment says why it is ready for review.
+        let mut no_drafts = evs.clone();
+        no_drafts.retain(|e| !matches!(e, TaskEvent::Finished { .. }));
+        if let Some(TaskEvent::Progress(ProgressEvent::PullOpened { ready, .. })) =
+            no_drafts.last_mut()
+        {
+            *ready = true;
+        }
+        no_drafts.push(TaskEvent::Finished {
+            attempt: 1,
+            status: TaskStatus::Done,
+            summary: pull_opened(13, "https://github.com/octo/hello/pull/13", false),
+        });
+        let state = project(&no_drafts).unwrap();
+        let body = tracking_comment(&task(TaskStatus::Done), &state, "bosun-app");
+        assert!(
+            body.contains(
+                "- [x] Pull request [#13](https://github.com/octo/hello/pull/13), ready for review: \
+                 this repository does not take draft pull requests"
+            ),
+            "{body}"
+        );
+        assert!(
+            body.contains("ready for review rather than a draft"),
+            "{body}"
+        );
+        assert!(!body.contains("Draft pull request [#13]"), "{body}");
     }
 
     /// A planned issue waiting for its parts, and one of its parts waiting for another.
@@ -789,6 +826,13 @@ mod tests {
         assert_eq!(
             part_labels("bosun", Some("codex"), Some("simple")),
             ["bosun:agent:codex", "bosun:complexity:simple"]
+        );
+        // GitHub refuses labels over 50 characters, and the whole issue with them.
+        let prefix = "p".repeat(31);
+        let long_agent = "a".repeat(20);
+        assert_eq!(
+            part_labels(&prefix, Some(&long_agent), Some("complex")),
+            [format!("{prefix}:complexity:complex")]
         );
     }
 

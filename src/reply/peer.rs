@@ -187,7 +187,7 @@ pub fn peer_review_body(
 pub fn peer_escalated(pr: u64, url: &str, blockers: &[(String, Finding)]) -> String {
     let mut out = format!(
         "🛑 The change passes the gates, but a reviewer still finds blockers after one round \
-         of fixes. The draft pull request [#{pr}]({url}) holds the change and the review with \
+         of fixes. The pull request [#{pr}]({url}) holds the change and the review with \
          every finding. Decide how to go on: fix it on the branch, or `retry` with guidance.\n\n"
     );
     for (reviewer, finding) in blockers.iter().take(MAX_LISTED) {
@@ -200,7 +200,7 @@ pub fn peer_escalated(pr: u64, url: &str, blockers: &[(String, Finding)]) -> Str
 /// The concerns are listed here too: the next attempt's prompt quotes how this one ended.
 pub fn peer_asked(pr: u64, url: &str, concerns: &[(String, Finding)]) -> String {
     let mut out = format!(
-        "⚠️ The draft pull request [#{pr}]({url}) is open, but most reviewers share concerns \
+        "⚠️ The pull request [#{pr}]({url}) is open, but most reviewers share concerns \
          about it. bosun asked about them below; answer there by mentioning bosun, and the \
          next run takes your answer into account.\n\n"
     );
@@ -228,17 +228,17 @@ pub fn peer_question(requester: &str, pr: u64, concerns: &[(String, Finding)]) -
 }
 
 /// How the attempt ends when a reviewer noted concerns (the pull request is open).
-pub fn peer_noted(pr: u64, url: &str) -> String {
+pub fn peer_noted(pr: u64, url: &str, draft: bool) -> String {
     format!(
         "{} A reviewer raised a concern; it is noted in the review on the pull request.",
-        super::pull_opened(pr, url)
+        super::pull_opened(pr, url, draft)
     )
 }
 
 /// How the attempt ends when no reviewer could review the change.
 pub fn peer_unreviewed(pr: u64, url: &str, failures: &[(String, String)]) -> String {
     let mut out = format!(
-        "⚠️ The draft pull request [#{pr}]({url}) is open, but no reviewer agent could review \
+        "⚠️ The pull request [#{pr}]({url}) is open, but no reviewer agent could review \
          it, so nobody but the gates has checked it yet. Review it yourself.\n\n"
     );
     for (reviewer, why) in failures {

@@ -85,6 +85,8 @@ pub fn read_sub_issue_body(body: &str) -> Option<SubIssueFacts> {
 }
 
 /// Labels a sub-issue gets besides its status label: the planner's suggestions, visible.
+/// One longer than GitHub's 50 characters (a long agent name) is left out: GitHub would
+/// refuse the whole issue for it. That part is then routed as an issue without the label.
 pub fn part_labels(prefix: &str, agent: Option<&str>, complexity: Option<&str>) -> Vec<String> {
     let mut labels = Vec::new();
     if let Some(agent) = agent {
@@ -93,6 +95,7 @@ pub fn part_labels(prefix: &str, agent: Option<&str>, complexity: Option<&str>) 
     if let Some(complexity) = complexity {
         labels.push(format!("{prefix}:complexity:{complexity}"));
     }
+    labels.retain(|l| l.chars().count() <= bosun_core::repo_config::MAX_LABEL_CHARS);
     labels
 }
 

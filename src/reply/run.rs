@@ -107,8 +107,19 @@ pub fn gates_failed(branch: &str, rounds: u32) -> String {
     )
 }
 
-pub fn pull_opened(number: u64, url: &str) -> String {
-    format!("✅ Opened the draft pull request [#{number}]({url}). Review it, then mark it ready.")
+/// How a run that opened its pull request ends; `draft` is false where the repository takes
+/// no drafts.
+pub fn pull_opened(number: u64, url: &str, draft: bool) -> String {
+    if draft {
+        format!(
+            "✅ Opened the draft pull request [#{number}]({url}). Review it, then mark it ready."
+        )
+    } else {
+        format!(
+            "✅ Opened the pull request [#{number}]({url}), ready for review rather than a draft \
+             (this repository does not take drafts). Review it before merging."
+        )
+    }
 }
 
 pub fn commit_message(issue: u64, title: &str, summary: &str) -> String {

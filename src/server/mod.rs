@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 pub mod metrics;
+pub mod public_reach;
 pub mod setup;
 pub mod webhook;
 

@@ -148,6 +148,7 @@ pub async fn setup_page(
         }
     };
     let token = state.setup_states.issue();
+    let reach = reach_warning(&state.config.github_web_url, &state.config.public_url());
     let owner = query
         .org
         .as_deref()
@@ -161,7 +162,7 @@ pub async fn setup_page(
              GitHub App for {owner} with the permissions bosun needs; GitHub then sends you back \
              here and bosun stores the App's credentials in its data directory.</p>\
              <p>Webhooks will go to <code>{hook}</code>. If GitHub cannot reach that address, \
-             restart bosun with <code>BOSUN_PUBLIC_URL</code> set first.</p>\
+             restart bosun with <code>BOSUN_PUBLIC_URL</code> set first.</p>{reach}\
              <form method=\"post\" action=\"{action}?state={token}\">\
              <input type=\"hidden\" name=\"manifest\" value=\"{manifest}\">\
              <button type=\"submit\">Create the GitHub App</button></form>\
@@ -171,6 +172,31 @@ pub async fn setup_page(
             action = escape(&action),
             manifest = escape(&manifest),
         ),
+    )
+}
+
+/// A plain warning when github.com could not deliver webhooks to `public_url` (a GitHub
+/// Enterprise Server on the same private network may, so only github.com is judged).
+fn reach_warning(github_web_url: &str, public_url: &str) -> String {
+    let on_github_com = reqwest::Url::parse(github_web_url)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h.eq_ignore_ascii_case("github.com")))
+        .unwrap_or(false);
+    if !on_github_com {
+        return String::new();
+    }
+    let Some(reason) = super::public_reach::unreachable_reason(public_url) else {
+        return String::new();
+    };
+    format!(
+        "<p id=\"unreachable\"><strong>⚠️ GitHub cannot reach this server:</strong> {}. \
+         GitHub sends webhooks from the Internet, so it refuses such a webhook address or never \
+         delivers to it, and bosun would never hear of a labelled issue. Before creating the \
+         App, run bosun where GitHub can reach it and restart it with \
+         <code>BOSUN_PUBLIC_URL=https://your.host</code>: behind a reverse proxy with a public \
+         name, on Fly.io (see the README), or through a tunnel that gives this port a public \
+         address.</p>",
+        escape(&reason).replace('`', "")
     )
 }
 

@@ -100,11 +100,16 @@ impl TestApp {
         prepare(&github);
         let (repo_id, installation_id) = github.add_repo(REPO);
         let data_dir = tempfile::tempdir().unwrap();
-        let mut config = server_config(&github.url(), data_dir.path(), github.app_id());
-        tweak(&mut config);
-        let bosun = Bosun::build(config).await.expect("bosun builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let mut config = server_config(&github.url(), data_dir.path(), github.app_id());
+        // Where people reach it, as an operator configures it; GitHub's callback URL for
+        // dashboard sign-in is registered for it.
+        config.listen = addr;
+        config.public_url = Some(format!("http://{addr}"));
+        github.set_callback_urls(&[&format!("http://{addr}/auth/callback")]);
+        tweak(&mut config);
+        let bosun = Bosun::build(config).await.expect("bosun builds");
         let app = bosun
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();

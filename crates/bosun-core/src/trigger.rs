@@ -16,6 +16,9 @@ pub struct Identity {
     pub handle: String,
     /// The login of the App's bot user, `<slug>[bot]`.
     pub bot_login: String,
+    /// The bot user's id, which GitHub's no-reply address for its commits carries; `None`
+    /// when GitHub did not say at start-up.
+    pub bot_user_id: Option<u64>,
 }
 
 /// The issue a bosun branch (`bosun/<issue>-<slug>` or `bosun/<issue>`) was made for.
@@ -295,6 +298,7 @@ mod tests {
         Identity {
             handle: "bosun-app".into(),
             bot_login: "bosun-app[bot]".into(),
+            bot_user_id: Some(41898282),
         }
     }
 

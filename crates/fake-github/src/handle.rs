@@ -41,7 +41,27 @@ impl Drop for Inner {
         if let Some(tx) = self.stop.get_mut().ok().and_then(Option::take) {
             let _ = tx.send(());
         }
+        // The test that broke GitHub's contract fails here, unless it fails already.
+        let broken = std::mem::take(&mut self.shared.model().contract_violations);
+        if !broken.is_empty() && !std::thread::panicking() {
+            panic!("{}", contract_report(&broken));
+        }
     }
+}
+
+fn contract_report(broken: &[String]) -> String {
+    let mut seen = std::collections::BTreeSet::new();
+    let lines: Vec<&str> = broken
+        .iter()
+        .filter(|v| seen.insert(v.as_str()))
+        .map(String::as_str)
+        .collect();
+    format!(
+        "fake-github: {} exchange(s) broke GitHub's published contract \
+         (tests/fixtures/github-contract):\n  {}",
+        broken.len(),
+        lines.join("\n  ")
+    )
 }
 
 /// Splits `owner/name`; panics on anything else (a test set-up mistake).
@@ -130,6 +150,20 @@ impl FakeGitHub {
         }
     }
 
+    /// Fails (naming each) if a request or an answer so far broke GitHub's published contract.
+    /// Dropping the last handle checks the same; this says it where the test is.
+    pub fn assert_contract_kept(&self) {
+        let broken = std::mem::take(&mut self.s().model().contract_violations);
+        if !broken.is_empty() {
+            panic!("{}", contract_report(&broken));
+        }
+    }
+
+    /// Takes the contract violations so far, for a test that breaks the contract on purpose.
+    pub fn take_contract_violations(&self) -> Vec<String> {
+        std::mem::take(&mut self.s().model().contract_violations)
+    }
+
     // --- state set-up ---------------------------------------------------------------------------
 
     /// Creates the repository (public, default branch `main`) and installs the App on its owner.
@@ -152,6 +186,25 @@ impl FakeGitHub {
             .unwrap_or_else(|| panic!("fake-github: unknown repo {full_name}"));
         repo.permissions
             .insert(login.to_ascii_lowercase(), permission.to_owned());
+    }
+
+    /// Whether the repository takes draft pull requests (true by default). GitHub's free plans
+    /// offer none in private repositories: `POST /pulls` with `draft: true` answers 422
+    /// "Draft pull requests are not supported in this repository.".
+    pub fn set_drafts_supported(&self, full_name: &str, supported: bool) {
+        let key = key_of(full_name);
+        let mut m = self.s().model();
+        let repo = m
+            .repo_mut(&key)
+            .unwrap_or_else(|| panic!("fake-github: unknown repo {full_name}"));
+        repo.drafts = supported;
+    }
+
+    /// Makes `GET /repos/{o}/{r}/issues?creator=<slug>[bot]` answer an empty list. Whether
+    /// GitHub resolves an App's bot login in that filter is not documented; a client must
+    /// find its own issues either way.
+    pub fn set_creator_filter_ignores_apps(&self, ignores: bool) {
+        self.s().model().creator_filter_ignores_apps = ignores;
     }
 
     /// Creates an open issue; returns its number (from 1 per repository).

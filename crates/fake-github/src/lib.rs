@@ -9,6 +9,8 @@
 mod anchors;
 mod auth;
 mod checks;
+pub mod contract;
+mod contract_gate;
 mod diff;
 mod error;
 mod faults;
@@ -75,6 +77,9 @@ pub enum Fault {
     PrimaryRateLimit { reset_in_secs: u64 },
     /// Answer normally after this delay.
     Delay(Duration),
+    /// 422 from GitHub's content-creation limit (`errors[].message` "was submitted too
+    /// quickly"), without doing anything. It can last a minute or more on GitHub.
+    SubmittedTooQuickly,
 }
 
 /// An issue comment as stored by the fake.

@@ -10,7 +10,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{self, Caller};
-use crate::error::{ApiError, DOCS_PRIMARY_LIMIT, DOCS_SECONDARY_LIMIT, SECONDARY_LIMIT_MESSAGE};
+use crate::contract_gate;
+use crate::error::{
+    ApiError, DOCS_PRIMARY_LIMIT, DOCS_REST, DOCS_SECONDARY_LIMIT, SECONDARY_LIMIT_MESSAGE,
+};
 use crate::shared::Shared;
 use crate::state::RATE_LIMIT;
 use crate::{util, Fault, RequestRecord};
@@ -32,10 +35,10 @@ pub(crate) async fn wrap(State(s): State<Arc<Shared>>, mut req: Request, next: N
 
     let mut rate_limited = None;
     let mut resp = match fault {
-        None => next.run(req).await,
+        None => checked(&s, req, next).await,
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
-            next.run(req).await
+            checked(&s, req, next).await
         }
         Some(Fault::Status(code)) => ApiError::for_status(code).into_response(),
         Some(Fault::StatusAfterEffect(code)) => {
@@ -48,6 +51,16 @@ pub(crate) async fn wrap(State(s): State<Arc<Shared>>, mut req: Request, next: N
                 .with_header("retry-after", retry_after_secs.to_string())
                 .into_response()
         }
+        Some(Fault::SubmittedTooQuickly) => ApiError::validation(
+            serde_json::json!([{
+                "resource": resource_of(&path),
+                "code": "unprocessable",
+                "field": "data",
+                "message": "was submitted too quickly",
+            }]),
+            DOCS_REST,
+        )
+        .into_response(),
         Some(Fault::PrimaryRateLimit { reset_in_secs }) => {
             let reset = util::epoch_secs(SystemTime::now()) + reset_in_secs;
             rate_limited = Some(reset);
@@ -72,6 +85,39 @@ pub(crate) async fn wrap(State(s): State<Arc<Shared>>, mut req: Request, next: N
     resp
 }
 
+/// Runs the request past the contract gate: the request is checked, then the answer.
+async fn checked(s: &Shared, req: Request, next: Next) -> Response {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let authenticated = req
+        .extensions()
+        .get::<Caller>()
+        .is_some_and(|c| c.require_installation().is_ok());
+    let (parts, body) = req.into_parts();
+    let (bytes, body) = contract_gate::buffered(body).await;
+    let request = (method.as_str(), path.as_str(), query.as_str());
+    if let Some(refused) = contract_gate::check_request(s, request, authenticated, &bytes) {
+        return refused;
+    }
+    let resp = next.run(Request::from_parts(parts, body)).await;
+    let (parts, body) = resp.into_parts();
+    let (bytes, body) = contract_gate::buffered(body).await;
+    contract_gate::check_response(s, &method, &path, parts.status.as_u16(), &bytes);
+    Response::from_parts(parts, body)
+}
+
+/// The resource a content-creation path makes, as GitHub names it in `errors[]`.
+fn resource_of(path: &str) -> &'static str {
+    if path.ends_with("/comments") || path.ends_with("/replies") {
+        "IssueComment"
+    } else if path.ends_with("/pulls") {
+        "PullRequest"
+    } else {
+        "Issue"
+    }
+}
+
 fn primary_limit_message(caller: &Caller) -> String {
     match caller {
         Caller::Installation { id, .. } => {
@@ -84,16 +130,27 @@ fn primary_limit_message(caller: &Caller) -> String {
 /// Adds the headers GitHub puts on every answer.
 fn decorate(s: &Shared, resp: &mut Response, path: &str, rate_limited: Option<u64>) {
     let now = util::epoch_secs(SystemTime::now());
+    // GraphQL has its own quota, as on GitHub.
+    let resource = if path == "/graphql" {
+        "graphql"
+    } else {
+        "core"
+    };
     let (limit, remaining, reset, used) = match rate_limited {
         Some(reset) => (RATE_LIMIT, 0, reset, RATE_LIMIT),
         None => {
             let mut m = s.model();
-            m.rate.roll(now);
+            let rate = if resource == "graphql" {
+                &mut m.graphql_rate
+            } else {
+                &mut m.rate
+            };
+            rate.roll(now);
             // `GET /rate_limit` does not count against the limit.
             if path != "/rate_limit" {
-                m.rate.used += 1;
+                rate.used += 1;
             }
-            (RATE_LIMIT, m.rate.remaining(), m.rate.reset, m.rate.used)
+            (RATE_LIMIT, rate.remaining(), rate.reset, rate.used)
         }
     };
     let h = resp.headers_mut();
@@ -106,7 +163,7 @@ fn decorate(s: &Shared, resp: &mut Response, path: &str, rate_limited: Option<u6
     set("x-ratelimit-remaining", remaining.to_string());
     set("x-ratelimit-reset", reset.to_string());
     set("x-ratelimit-used", used.to_string());
-    set("x-ratelimit-resource", "core".to_owned());
+    set("x-ratelimit-resource", resource.to_owned());
     set("x-github-request-id", request_id());
     set("x-github-media-type", "github.v3; format=json".to_owned());
     set("x-github-api-version-selected", "2022-11-28".to_owned());

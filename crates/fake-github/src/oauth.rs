@@ -29,6 +29,8 @@ pub(crate) struct OAuth {
     pub user_tokens: HashMap<String, String>,
     /// How many codes were exchanged for tokens (for tests).
     pub exchanges: usize,
+    /// The App's registered callback URLs: an authorize request must name one exactly.
+    pub callback_urls: Vec<String>,
 }
 
 /// Why a code could not be exchanged: GitHub's `error` values for the token endpoint.

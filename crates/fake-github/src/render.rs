@@ -149,15 +149,42 @@ pub(crate) fn repo(s: &Shared, r: &Repo) -> Value {
         "description": null,
         "fork": false,
         "url": api,
-        "issues_url": format!("{api}/issues{{/number}}"),
-        "issue_comment_url": format!("{api}/issues/comments{{/number}}"),
-        "labels_url": format!("{api}/labels{{/name}}"),
-        "contents_url": format!("{api}/contents/{{+path}}"),
-        "pulls_url": format!("{api}/pulls{{/number}}"),
+        "archive_url": format!("{api}/{{archive_format}}{{/ref}}"),
+        "assignees_url": format!("{api}/assignees{{/user}}"),
+        "blobs_url": format!("{api}/git/blobs{{/sha}}"),
         "branches_url": format!("{api}/branches{{/branch}}"),
         "collaborators_url": format!("{api}/collaborators{{/collaborator}}"),
+        "comments_url": format!("{api}/comments{{/number}}"),
+        "commits_url": format!("{api}/commits{{/sha}}"),
+        "compare_url": format!("{api}/compare/{{base}}...{{head}}"),
+        "contents_url": format!("{api}/contents/{{+path}}"),
+        "contributors_url": format!("{api}/contributors"),
+        "deployments_url": format!("{api}/deployments"),
+        "downloads_url": format!("{api}/downloads"),
+        "events_url": format!("{api}/events"),
+        "forks_url": format!("{api}/forks"),
+        "git_commits_url": format!("{api}/git/commits{{/sha}}"),
         "git_refs_url": format!("{api}/git/refs{{/sha}}"),
+        "git_tags_url": format!("{api}/git/tags{{/sha}}"),
         "hooks_url": format!("{api}/hooks"),
+        "issue_comment_url": format!("{api}/issues/comments{{/number}}"),
+        "issue_events_url": format!("{api}/issues/events{{/number}}"),
+        "issues_url": format!("{api}/issues{{/number}}"),
+        "keys_url": format!("{api}/keys{{/key_id}}"),
+        "labels_url": format!("{api}/labels{{/name}}"),
+        "languages_url": format!("{api}/languages"),
+        "merges_url": format!("{api}/merges"),
+        "milestones_url": format!("{api}/milestones{{/number}}"),
+        "notifications_url": format!("{api}/notifications{{?since,all,participating}}"),
+        "pulls_url": format!("{api}/pulls{{/number}}"),
+        "releases_url": format!("{api}/releases{{/id}}"),
+        "stargazers_url": format!("{api}/stargazers"),
+        "statuses_url": format!("{api}/statuses/{{sha}}"),
+        "subscribers_url": format!("{api}/subscribers"),
+        "subscription_url": format!("{api}/subscription"),
+        "tags_url": format!("{api}/tags"),
+        "teams_url": format!("{api}/teams"),
+        "trees_url": format!("{api}/git/trees{{/sha}}"),
         "created_at": created,
         "updated_at": created,
         "pushed_at": created,
@@ -192,6 +219,14 @@ pub(crate) fn repo(s: &Shared, r: &Repo) -> Value {
         "watchers": 0,
         "default_branch": r.default_branch,
     })
+}
+
+/// The repository as `repos/get` answers it: [`repo`] plus the counts only that answer has.
+pub(crate) fn full_repo(s: &Shared, r: &Repo) -> Value {
+    let mut v = repo(s, r);
+    v["subscribers_count"] = json!(0);
+    v["network_count"] = json!(0);
+    v
 }
 
 pub(crate) fn label(s: &Shared, r: &Repo, l: &Label) -> Value {

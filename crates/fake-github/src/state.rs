@@ -104,6 +104,9 @@ pub(crate) struct Repo {
     pub check_runs: BTreeMap<u64, CheckRun>,
     /// Check suite id per head sha (one suite per commit for the App).
     pub check_suites: BTreeMap<String, u64>,
+    /// Whether the repository's plan offers draft pull requests (GitHub's free plans do not
+    /// for private repositories).
+    pub drafts: bool,
 }
 
 impl Repo {
@@ -247,9 +250,16 @@ pub(crate) struct Model {
     pub hook_deliveries: Vec<crate::HookDeliveryRecord>,
     /// Ids of deliveries whose redelivery was asked for, in order.
     pub redelivery_requests: Vec<u64>,
+    /// The REST API's quota ("core").
     pub rate: Rate,
+    /// GraphQL's own quota ("graphql").
+    pub graphql_rate: Rate,
     /// The OAuth web flow: who is signed in to the website, codes, user tokens.
     pub oauth: crate::oauth::OAuth,
+    /// `GET /issues?creator=<slug>[bot]` answers nothing (see `FakeGitHub::set_creator_filter_ignores_apps`).
+    pub creator_filter_ignores_apps: bool,
+    /// Where requests or answers broke GitHub's published contract (`contract_gate`).
+    pub contract_violations: Vec<String>,
 }
 
 /// Lower-case `owner/name`, the key repositories are stored under (GitHub names are case-insensitive).
@@ -290,7 +300,13 @@ impl Model {
                 used: 0,
                 reset: util::epoch_secs(now) + 3600,
             },
+            graphql_rate: Rate {
+                used: 0,
+                reset: util::epoch_secs(now) + 3600,
+            },
             oauth: crate::oauth::OAuth::default(),
+            creator_filter_ignores_apps: false,
+            contract_violations: Vec::new(),
         }
     }
 
@@ -346,6 +362,7 @@ impl Model {
                 files: BTreeMap::new(),
                 check_runs: BTreeMap::new(),
                 check_suites: BTreeMap::new(),
+                drafts: true,
             },
         );
         (id, installation_id)

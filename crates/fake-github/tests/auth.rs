@@ -365,4 +365,6 @@ async fn unknown_routes_and_rate_limit() {
         headers["x-ratelimit-remaining"].to_str().unwrap(),
         core["remaining"].to_string()
     );
+    // This test asks for an unknown path and an undescribed method on purpose.
+    take_deliberate_request_violations(&fake);
 }

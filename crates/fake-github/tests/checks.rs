@@ -353,6 +353,8 @@ async fn schema_errors_like_github() {
     .await;
     assert_eq!(status, 422);
     assert_eq!(fake.check_runs("octo/widgets")[0].status, "queued");
+    // This test sends bodies that break the check-run schema on purpose.
+    take_deliberate_request_violations(&fake);
 }
 
 #[tokio::test]
@@ -545,7 +547,8 @@ async fn tokens_without_checks_permission_get_403() {
         ("GET", "/repos/octo/widgets/check-runs/1".to_owned()),
         ("PATCH", "/repos/octo/widgets/check-runs/1".to_owned()),
     ] {
-        let (status, _, v) = call(&fake, &limited, method, &path, Some(json!({}))).await;
+        let body = (method == "PATCH").then(|| json!({}));
+        let (status, _, v) = call(&fake, &limited, method, &path, body).await;
         assert_eq!(status, 403, "{method} {path}");
         assert_eq!(v["message"], "Resource not accessible by integration");
     }

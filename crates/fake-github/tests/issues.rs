@@ -282,6 +282,8 @@ async fn comments_create_list_update_with_pagination() {
         404
     );
     assert_eq!(fake.comments("octo/widgets", n).len(), 7);
+    // This test sends a comment without `body` on purpose.
+    take_deliberate_request_violations(&fake);
 }
 
 #[tokio::test]
@@ -385,6 +387,8 @@ async fn reactions_are_201_then_200() {
     .await;
     assert_eq!(issue["reactions"]["total_count"], 2);
     assert_eq!(issue["reactions"]["eyes"], 1);
+    // This test sends a reaction content GitHub does not know on purpose.
+    take_deliberate_request_violations(&fake);
 }
 
 #[tokio::test]

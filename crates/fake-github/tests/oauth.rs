@@ -16,6 +16,7 @@ fn browser() -> reqwest::Client {
 }
 
 async fn authorize(fake: &FakeGitHub, client_id: &str) -> reqwest::Response {
+    fake.set_callback_urls(&["http://bosun.test/auth/callback"]);
     browser()
         .get(format!(
             "{}/login/oauth/authorize?client_id={client_id}&redirect_uri=http%3A%2F%2Fbosun.test%2Fauth%2Fcallback&state=s%201",
@@ -163,4 +164,32 @@ async fn without_accept_json_the_token_answer_is_form_encoded() {
         .unwrap();
     assert!(text.starts_with("access_token=ghu_"), "{text}");
     assert!(text.contains("&token_type=bearer"), "{text}");
+}
+
+#[tokio::test]
+async fn a_redirect_uri_that_is_not_a_registered_callback_url_is_refused() {
+    let fake = FakeGitHub::start().await;
+    fake.sign_in_on_web(Some("octocat"));
+    fake.set_callback_urls(&["http://bosun.test/auth/callback"]);
+    for elsewhere in [
+        "http%3A%2F%2Fother-host.test%2Fauth%2Fcallback",
+        "http%3A%2F%2Fbosun.test%3A8080%2Fauth%2Fcallback",
+    ] {
+        let resp = browser()
+            .get(format!(
+                "{}/login/oauth/authorize?client_id={}&redirect_uri={elsewhere}",
+                fake.url(),
+                fake.oauth_client_id()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{elsewhere}");
+        assert!(resp.headers().get("location").is_none());
+        let text = resp.text().await.unwrap();
+        assert!(
+            text.contains("not associated with this application"),
+            "{text}"
+        );
+    }
 }

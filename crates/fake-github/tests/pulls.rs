@@ -231,6 +231,8 @@ async fn a_pull_request_is_an_issue() {
     assert_eq!(status, 404);
     let (status, _, _) = call(&fake, &token, "GET", "/repos/octo/widgets/pulls/x", None).await;
     assert_eq!(status, 404);
+    // This test asks for a pull number that is not a number on purpose.
+    take_deliberate_request_violations(&fake);
 }
 
 #[tokio::test]
@@ -352,6 +354,8 @@ async fn create_errors_like_github() {
     )
     .await;
     assert_eq!(status, 404);
+    // This test sends pull-request bodies that break the schema on purpose.
+    take_deliberate_request_violations(&fake);
 }
 
 #[tokio::test]

@@ -223,6 +223,8 @@ async fn reply_and_get_errors() {
     .await;
     assert_eq!(status, 401);
     assert_eq!(body["message"], "Bad credentials");
+    // This test sends reply bodies that break the schema on purpose.
+    take_deliberate_request_violations(&fake);
 }
 
 #[tokio::test]
@@ -309,6 +311,8 @@ async fn single_review_comments_through_the_api() {
         "Invalid request.\n\nFor 'properties/side', \"UP\" is not a member of [\"LEFT\", \"RIGHT\"]."
     );
     assert_eq!(fake.review_threads("octo/widgets", pr).len(), 2);
+    // This test sends review-comment bodies that break the schema on purpose.
+    take_deliberate_request_violations(&fake);
 }
 
 #[tokio::test]
@@ -539,6 +543,8 @@ async fn reviews_refused_like_github() {
     assert_eq!(list[1]["id"], id);
     assert_eq!(list[1]["state"], "CHANGES_REQUESTED");
     assert_eq!(list[1]["user"]["login"], "alice");
+    // This test sends review bodies that break the schema on purpose.
+    take_deliberate_request_violations(&fake);
 }
 
 #[tokio::test]

@@ -44,6 +44,7 @@ fn transport(config: &ServerConfig, creds: &AppCredentials) -> Result<Transport,
         base_delay: Duration::from_millis(200),
         max_delay: Duration::from_secs(1),
         max_rate_limit_wait: Duration::from_secs(5),
+        content_limit_wait: Duration::from_secs(1),
     };
     let credentials = Credentials {
         jwt,

@@ -362,11 +362,11 @@ impl Pipeline<'_> {
         match decision {
             Decision::Continue => Err(Step::Finish(
                 TaskStatus::Done,
-                reply::pull_opened(pr.number, &pr.html_url),
+                reply::pull_opened(pr.number, &pr.html_url, pr.draft),
             )),
             Decision::Note => Err(Step::Finish(
                 TaskStatus::Done,
-                reply::peer_noted(pr.number, &pr.html_url),
+                reply::peer_noted(pr.number, &pr.html_url, pr.draft),
             )),
             Decision::Escalate => Err(Step::Finish(
                 TaskStatus::NeedsReview,

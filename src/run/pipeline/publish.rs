@@ -60,7 +60,7 @@ impl Pipeline<'_> {
         token: Secret,
         mode: PushMode,
     ) -> Result<String, Step> {
-        let author = Author::bot(&self.ctx.identity.bot_login);
+        let author = Author::bot(&self.ctx.identity.bot_login, self.ctx.identity.bot_user_id);
         self.still_mine().await?;
         let (ws2, message) = (ws.clone(), message.to_string());
         let sha = blocking(move || commit(&ws2, tree, &message, &author))
@@ -183,6 +183,7 @@ impl Pipeline<'_> {
                 attempt: self.attempt,
                 number: pr.number,
                 url: pr.html_url.clone(),
+                ready: !pr.draft,
             }),
             true,
         )
@@ -191,7 +192,7 @@ impl Pipeline<'_> {
             Some(pass) => self.publish_peer(&pr, &sha, &pass).await,
             None => Err(Step::Finish(
                 TaskStatus::Done,
-                reply::pull_opened(pr.number, &pr.html_url),
+                reply::pull_opened(pr.number, &pr.html_url, pr.draft),
             )),
         }
     }

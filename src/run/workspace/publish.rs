@@ -15,12 +15,17 @@ pub struct Author {
 }
 
 impl Author {
-    /// The App's bot login (`<slug>[bot]`) with GitHub's no-reply address for it, so the
-    /// commit is attributed to the App on GitHub.
-    pub fn bot(bot_login: &str) -> Self {
+    /// The App's bot login (`<slug>[bot]`) with GitHub's no-reply address for it,
+    /// `<bot user id>+<slug>[bot]@users.noreply.github.com`, which links the commit to the
+    /// App's account on GitHub. Without the id the address still names the bot, unlinked.
+    pub fn bot(bot_login: &str, bot_user_id: Option<u64>) -> Self {
+        let email = match bot_user_id {
+            Some(id) => format!("{id}+{bot_login}@users.noreply.github.com"),
+            None => format!("{bot_login}@users.noreply.github.com"),
+        };
         Author {
             name: bot_login.to_string(),
-            email: format!("{bot_login}@users.noreply.github.com"),
+            email,
         }
     }
 }

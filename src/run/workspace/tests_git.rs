@@ -94,7 +94,7 @@ fn redactor() -> Redactor {
 }
 
 fn author() -> Author {
-    Author::bot("bosun-test[bot]")
+    Author::bot("bosun-test[bot]", Some(41898282))
 }
 
 #[test]
@@ -231,7 +231,7 @@ fn the_pushed_branch_holds_exactly_the_agents_change() {
     let who = git(&remote.bare, &["log", "-1", "--format=%an <%ae>", &sha]);
     assert_eq!(
         who,
-        "bosun-test[bot] <bosun-test[bot]@users.noreply.github.com>"
+        "bosun-test[bot] <41898282+bosun-test[bot]@users.noreply.github.com>"
     );
 
     // A second attempt pushes over the first one's branch.

@@ -10,7 +10,7 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::session::{self, safe_next, set_cookie, SESSION_TTL, STATE_TTL};
-use super::{base_url, html, secure_cookies, Gate};
+use super::{callback_url, html, secure_cookies, Gate};
 use crate::server::AppState;
 
 #[derive(Deserialize)]
@@ -18,11 +18,7 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
-pub async fn login(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<LoginQuery>,
-) -> Response {
+pub async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
     let client = match state.configured() {
         None => return html::gate_page(&state, Gate::Setup, "/"),
         Some(_) => match state.dashboard.oauth(&state.config) {
@@ -32,7 +28,7 @@ pub async fn login(
     };
     let next = safe_next(q.next.as_deref());
     let oauth_state = state.dashboard.sessions.begin_sign_in(&next);
-    let redirect = format!("{}/auth/callback", base_url(&state.config, &headers));
+    let redirect = callback_url(&state.config);
     match client.authorize_url(&redirect, &oauth_state) {
         Ok(url) => (
             StatusCode::SEE_OTHER,
@@ -98,7 +94,7 @@ pub async fn callback(
     let Some(code) = q.code.filter(|c| !c.is_empty()) else {
         return html::error_page(StatusCode::BAD_REQUEST, "GitHub sent no code.");
     };
-    let redirect = format!("{}/auth/callback", base_url(&state.config, &headers));
+    let redirect = callback_url(&state.config);
     let login = match client.login_for_code(&code, &redirect).await {
         Ok(login) => login,
         Err(e) => {

@@ -20,7 +20,7 @@ mod view;
 
 use std::sync::{Arc, Mutex};
 
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -151,25 +151,12 @@ impl AppState {
     }
 }
 
-/// This server's address as the browser uses it: the configured public URL, else the
-/// request's own host (the default `http://localhost:<port>` is only a guess). GitHub checks
-/// the redirect against the App's registered callback URL either way.
-pub fn base_url(config: &ServerConfig, headers: &HeaderMap) -> String {
-    if let Some(url) = &config.public_url {
-        return url.trim_end_matches('/').to_string();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        });
-    match host {
-        Some(h) => format!("http://{h}"),
-        None => config.public_url(),
-    }
+/// Where GitHub sends people back after sign-in: the public URL's `/auth/callback`, exactly
+/// the callback URL the App's manifest registered (GitHub refuses any other `redirect_uri`).
+/// Never the request's `Host`: behind another host name that would be a URL GitHub does not
+/// know.
+pub fn callback_url(config: &ServerConfig) -> String {
+    format!("{}/auth/callback", config.public_url())
 }
 
 /// Cookies are `Secure` when people reach bosun over https.

@@ -194,11 +194,15 @@ pub enum ProgressEvent {
         branch: String,
         sha: String,
     },
-    /// The draft pull request is open.
+    /// The pull request is open (a draft unless `ready`).
     PullOpened {
         attempt: u32,
         number: u64,
         url: String,
+        /// Opened ready for review, not as a draft: the repository takes no drafts (GitHub
+        /// offers them in private repositories on paid plans only).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ready: bool,
     },
     /// Who works on the task and how hard it is, decided before the run `by` the issue's
     /// labels, the router, or (when the router could not answer) taking turns. `None` leaves

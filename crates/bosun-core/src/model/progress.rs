@@ -68,6 +68,8 @@ pub struct RunProgress {
     pub gates: Vec<GateSummary>,
     pub pushed_sha: Option<String>,
     pub pr: Option<(u64, String)>,
+    /// The pull request was opened ready for review: the repository takes no drafts.
+    pub pr_ready: bool,
     /// Fixes to the agent's command line it was relaunched with.
     pub relaunches: Vec<String>,
     /// Why the run is back in the queue, until its workspace is ready.
@@ -215,8 +217,11 @@ impl TaskState {
                 self.run.gates = results.clone();
             }
             ProgressEvent::Pushed { sha, .. } => self.run.pushed_sha = Some(sha.clone()),
-            ProgressEvent::PullOpened { number, url, .. } => {
+            ProgressEvent::PullOpened {
+                number, url, ready, ..
+            } => {
                 self.run.pr = Some((*number, url.clone()));
+                self.run.pr_ready = *ready;
                 self.pull = Some(TaskPull {
                     number: *number,
                     url: url.clone(),

@@ -60,6 +60,7 @@ fn the_pull_request_outlives_its_attempt_and_feedback_is_counted() {
         attempt: 1,
         number: 7,
         url: "u".into(),
+        ready: false,
     });
     let done = |attempt| TaskEvent::Finished {
         attempt,

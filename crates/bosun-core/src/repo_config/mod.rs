@@ -18,10 +18,13 @@ use model_map::ModelMap;
 pub const REPO_CONFIG_PATH: &str = ".github/bosun.yml";
 
 /// GitHub rejects labels longer than this many characters.
-const MAX_LABEL_CHARS: usize = 50;
+pub const MAX_LABEL_CHARS: usize = 50;
 
-/// The longest status label suffix; `label_prefix` must leave room for it.
-const LONGEST_STATUS_SUFFIX: &str = ":needs-review";
+/// The longest suffix bosun puts after `label_prefix`: a plan part's complexity label (longer
+/// than any status label, `:needs-review`). The prefix must leave room for it. Agent labels
+/// (`<prefix>:agent:<name>`) depend on the server's agent names; one that would be too long
+/// is not given (see `reply::part_labels`).
+const LONGEST_SUFFIX: &str = ":complexity:complex";
 
 /// Settings for one repository.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -365,7 +368,7 @@ fn validate(config: &RepoConfig) -> Result<(), Invalid> {
     let trigger = Key::TopLevel("trigger_label");
     check_label_text(trigger, &config.trigger_label, MAX_LABEL_CHARS)?;
     let prefix = Key::TopLevel("label_prefix");
-    let prefix_room = MAX_LABEL_CHARS - LONGEST_STATUS_SUFFIX.chars().count();
+    let prefix_room = MAX_LABEL_CHARS - LONGEST_SUFFIX.chars().count();
     check_label_text(prefix, &config.label_prefix, prefix_room)?;
     if let Some(name) = &config.agent.name {
         check_agent_name(name)?;
@@ -954,8 +957,9 @@ mod tests {
     }
 
     #[test]
-    fn label_prefix_leaves_room_for_the_longest_status() {
-        let room = 50 - ":needs-review".len();
+    fn label_prefix_leaves_room_for_the_longest_label_bosun_makes() {
+        // A plan part's `<prefix>:complexity:complex`, GitHub's limit being 50 characters.
+        let room = 50 - ":complexity:complex".len();
         parse_ok(&format!("label_prefix: {}", "p".repeat(room)));
         let error = parse_err(&format!("label_prefix: {}", "p".repeat(room + 1)));
         assert!(error.message.contains("label_prefix"), "{error}");

@@ -11,6 +11,13 @@ impl FakeGitHub {
         self.s().model().oauth.web_user = login.map(str::to_owned);
     }
 
+    /// The App's registered callback URLs (its manifest's `callback_urls`, or its settings):
+    /// `GET /login/oauth/authorize` refuses any `redirect_uri` that is not exactly one of them,
+    /// as GitHub does. None are registered at first.
+    pub fn set_callback_urls(&self, urls: &[&str]) {
+        self.s().model().oauth.callback_urls = urls.iter().map(|u| u.to_string()).collect();
+    }
+
     /// The App's OAuth client id (`Iv1.…`, as in `GET /app`).
     pub fn oauth_client_id(&self) -> String {
         self.s().app.client_id.clone()

@@ -104,7 +104,9 @@ fn thread_node(s: &Shared, r: &Repo, number: u64, rv: &PullReviews, t: &Thread) 
         .map(|c| {
             json!({
                 "id": crate::util::node_id("PullRequestReviewComment", c.id),
-                "databaseId": c.id,
+                // `databaseId` is deprecated (an `Int`, too small for these ids): the schema
+                // check refuses it, so only `fullDatabaseId`, a `BigInt` sent as a string.
+                "fullDatabaseId": c.id.to_string(),
                 "body": c.body,
                 "url": format!("{}/{}/pull/{number}#discussion_r{}", s.base, r.full_name(), c.id),
                 "createdAt": rfc3339(c.created),
@@ -115,9 +117,9 @@ fn thread_node(s: &Shared, r: &Repo, number: u64, rv: &PullReviews, t: &Thread) 
                 "originalLine": c.anchor.line,
                 "outdated": false,
                 "author": { "login": login(s, &c.author) },
-                "replyTo": c.in_reply_to.map(|id| json!({ "databaseId": id })),
+                "replyTo": c.in_reply_to.map(|id| json!({ "fullDatabaseId": id.to_string() })),
                 "pullRequestReview": rv.review(c.review_id).map(|r| json!({
-                    "databaseId": r.id,
+                    "fullDatabaseId": r.id.to_string(),
                     "state": r.state,
                 })),
             })

@@ -55,12 +55,7 @@ fn labels(o: &Map<String, Value>, docs: &str) -> Result<Option<Vec<String>>, Api
             docs,
         )
     })?;
-    if names.iter().any(|n| n.trim().is_empty()) {
-        return Err(ApiError::validation(
-            json!([{ "resource": "Label", "code": "invalid", "field": "name" }]),
-            docs,
-        ));
-    }
+    super::check_label_names(&names, docs)?;
     Ok(Some(names.iter().map(|n| n.trim().to_owned()).collect()))
 }
 

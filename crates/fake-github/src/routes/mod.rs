@@ -31,6 +31,39 @@ use crate::{middleware, util};
 
 pub(crate) type S = axum::extract::State<Arc<Shared>>;
 
+/// GitHub's documented limit on a label's name (the OpenAPI description states none).
+pub(crate) const MAX_LABEL_CHARS: usize = 50;
+
+/// Label names as sent to be added or created: none blank, none over 50 characters. The
+/// wording of the "too long" answer follows GitHub's other length errors; it is not one seen
+/// from GitHub for labels.
+pub(crate) fn check_label_names<S: AsRef<str>>(names: &[S], docs: &str) -> Result<(), ApiError> {
+    if names.iter().any(|n| n.as_ref().trim().is_empty()) {
+        return Err(ApiError::validation(
+            serde_json::json!([{ "resource": "Label", "code": "invalid", "field": "name" }]),
+            docs,
+        ));
+    }
+    if let Some(long) = names
+        .iter()
+        .find(|n| n.as_ref().trim().chars().count() > MAX_LABEL_CHARS)
+    {
+        return Err(ApiError::validation(
+            serde_json::json!([{
+                "resource": "Label",
+                "code": "invalid",
+                "field": "name",
+                "message": format!(
+                    "name is too long (maximum is {MAX_LABEL_CHARS} characters): {}",
+                    long.as_ref().trim()
+                ),
+            }]),
+            docs,
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/app", get(app::get_app))
@@ -46,6 +79,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/rate_limit", get(app::rate_limit))
         .route("/user", get(oauth::get_user))
+        .route("/users/{username}", get(oauth::get_user_by_name))
         .route("/app/hook/deliveries", get(hooks::list))
         .route("/app/hook/deliveries/{id}/attempts", post(hooks::redeliver))
         .route("/repos/{owner}/{repo}", get(repos::get_repo))

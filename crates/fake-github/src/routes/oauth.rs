@@ -61,6 +61,14 @@ async fn authorize(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery) -> R
     };
     let code = {
         let mut m = s.model();
+        if !m.oauth.callback_urls.contains(&redirect) {
+            drop(m);
+            // GitHub shows this on its own page; nobody is sent back.
+            return page(
+                StatusCode::BAD_REQUEST,
+                "The redirect_uri is not associated with this application.",
+            );
+        }
         let Some(login) = m.oauth.web_user.clone() else {
             drop(m);
             return page(
@@ -236,8 +244,22 @@ pub(super) async fn get_user(
     Extension(caller): Extension<Caller>,
 ) -> ApiResult {
     let login = caller.require_user()?;
-    let mut user = render::user_login(&s, login);
-    // The authenticated user's own view has a few more public fields.
+    let user = profile(&s, login);
+    Ok((StatusCode::OK, axum::Json(user)).into_response())
+}
+
+/// `GET /users/{username}`: anyone's public profile, without a credential. An App's bot is
+/// `<slug>[bot]`, with the bot user's id (what its commits' no-reply address carries).
+pub(super) async fn get_user_by_name(
+    State(s): State<Arc<Shared>>,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> ApiResult {
+    Ok((StatusCode::OK, axum::Json(profile(&s, &username))).into_response())
+}
+
+/// A user with the public fields of a profile.
+fn profile(s: &Shared, login: &str) -> Value {
+    let mut user = render::user_login(s, login);
     if let Value::Object(o) = &mut user {
         for (k, v) in [
             ("name", Value::Null),
@@ -259,5 +281,5 @@ pub(super) async fn get_user(
         }
         o.insert("user_view_type".to_owned(), json!("public"));
     }
-    Ok((StatusCode::OK, axum::Json(user)).into_response())
+    user
 }

@@ -79,7 +79,7 @@ pub(super) async fn create(
     Path((owner, name)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let (key, repo_owner, default_branch, git_dir) = {
+    let (key, repo_owner, default_branch, git_dir, drafts) = {
         let m = s.model();
         let key = authorize(
             &m,
@@ -96,9 +96,25 @@ pub(super) async fn create(
             repo.owner.clone(),
             repo.default_branch.clone(),
             repo.local_git_dir(),
+            repo.drafts,
         )
     };
     let req = parse(&body)?;
+    if req.draft && !drafts {
+        // GitHub's own wording, as a top-level message without `errors`.
+        return Err(ApiError::new(
+            422,
+            "Draft pull requests are not supported in this repository.",
+            DOCS_CREATE,
+        ));
+    }
+    if req.maintainer_can_modify {
+        // The fake knows no forks, so every head is in the repository itself. GitHub has been
+        // reported to refuse the flag there (not verified): the fake is strict on that side.
+        return Err(custom(
+            "Fork collab can only be enabled on cross-repo pull requests.".to_owned(),
+        ));
+    }
 
     // `head` is `branch` or `owner:branch`; the fake knows no forks, so the owner must be this
     // repository's.

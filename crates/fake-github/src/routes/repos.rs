@@ -33,7 +33,7 @@ pub(super) async fn get_repo(
         DOCS_GET_REPO,
     )?;
     let repo = repo_or_404(&m, &key, DOCS_GET_REPO)?;
-    Ok(json(200, render::repo(&s, repo)))
+    Ok(json(200, render::full_repo(&s, repo)))
 }
 
 /// `permission` is the legacy level (`admin`/`write`/`read`/`none`); `role_name` the fine-grained
@@ -61,12 +61,15 @@ pub(super) async fn permission(
         "triage" | "read" => "read",
         _ => "none",
     };
+    // The user is shown as a collaborator: with the same role.
+    let mut user = render::user_login(&s, &username);
+    user["role_name"] = json!(role);
     Ok(json(
         200,
         json!({
             "permission": legacy,
             "role_name": role,
-            "user": render::user_login(&s, &username),
+            "user": user,
         }),
     ))
 }

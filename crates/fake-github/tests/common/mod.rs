@@ -244,3 +244,18 @@ pub async fn mint_limited(fake: &FakeGitHub, installation: u64, permissions: Val
         .unwrap()
         .to_owned()
 }
+
+/// Ends a test that sends requests breaking GitHub's published contract on purpose (to see the
+/// fake's error answers): takes the contract violations recorded so far, after checking that
+/// each one is about a request. A violation in one of the fake's answers still fails the test.
+pub fn take_deliberate_request_violations(fake: &FakeGitHub) {
+    let taken = fake.take_contract_violations();
+    let in_answers: Vec<&String> = taken
+        .iter()
+        .filter(|v| v.contains(" response ") || v.contains(" answer "))
+        .collect();
+    assert!(
+        in_answers.is_empty(),
+        "the fake's answers broke GitHub's published contract:\n{in_answers:#?}"
+    );
+}
