@@ -10,6 +10,8 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bosun_core::ids::{IssueNumber, RepoId};
+use bosun_core::model::{AppRemoval, TaskEvent, TaskStatus};
 use fake_github::FakeGitHub;
 use support::agent_app::{finished, labeled_as_on_github, review_submitted, WRITER};
 use support::*;
@@ -682,6 +684,68 @@ async fn stop_ends_the_running_agent_and_removes_its_container() {
             sweep.become_present(false).await,
             "the container outlived the stop"
         );
+        run.app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Suspending or uninstalling the App (GitHub's example deliveries, aimed at this installation)
+/// stops its running agent: the container goes, and the task records why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspending_or_uninstalling_the_app_stops_its_running_agent() {
+    tokio::time::timeout(AGENT_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        let run = start(&fake_agent_image(), "").await;
+        let sweep = sweep(&run);
+        let gh = &run.app.github;
+        for (file, why) in [
+            ("suspend.payload.json", AppRemoval::Suspended),
+            ("deleted.payload.json", AppRemoval::Uninstalled),
+        ] {
+            let issue = running_task(&run, &sweep, "Hang until stopped", "hang").await;
+            let running = |gh: &FakeGitHub| tracking(gh, issue).contains("🔄 running");
+            assert!(gh.wait_until(running, Duration::from_secs(60)).await);
+
+            let mut payload = fixture("installation", file);
+            payload["installation"]["id"] = run.app.installation_id.into();
+            payload["sender"]["login"] = "octo-admin".into();
+            let delivery = format!("d-{file}");
+            let answer = run.app.send_json("installation", &delivery, &payload).await;
+            assert_eq!(answer.status(), 202);
+            assert!(
+                sweep.become_present(false).await,
+                "the container outlived the {file}"
+            );
+            let task = run
+                .app
+                .db()
+                .task_for_issue(RepoId(run.app.repo_id), IssueNumber(issue))
+                .await
+                .unwrap()
+                .unwrap();
+            let ended = |status| status == TaskStatus::Stopped;
+            let mut status = task.status;
+            for _ in 0..600 {
+                if ended(status) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                status = run.app.db().task(task.id).await.unwrap().unwrap().status;
+            }
+            assert_eq!(status, TaskStatus::Stopped, "{file}");
+            let events = run.app.db().task_events(task.id).await.unwrap();
+            assert!(
+                events.iter().any(|e| matches!(
+                    e,
+                    TaskEvent::AppRemoved { by, why: w } if by == "octo-admin" && *w == why
+                )),
+                "{events:#?}"
+            );
+            assert!(gh.pulls(REPO).is_empty());
+        }
         run.app.finish().await;
     })
     .await

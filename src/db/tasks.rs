@@ -234,6 +234,22 @@ impl Db {
         Ok(task)
     }
 
+    /// The installation's tasks that are running, queued or waiting.
+    pub async fn active_tasks_of_installation(
+        &self,
+        installation: InstallationId,
+    ) -> Result<Vec<TaskRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE installation_id = ? \
+             AND status IN ('new', 'in-progress', 'blocked') ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(installation.0 as i64)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
     /// Every task of a repository, for `bosun resync` and the dashboard.
     pub async fn tasks_of_repo(&self, repo: RepoId) -> Result<Vec<TaskRow>, sqlx::Error> {
         let sql =

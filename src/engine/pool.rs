@@ -201,6 +201,12 @@ async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
             let span = tracing::info_span!("face", task = %task, repo = tracing::field::Empty, issue = tracing::field::Empty);
             handle_face(ctx, *task).instrument(span).await
         }
+        Job::Installation(req) => {
+            let span = tracing::info_span!("installation", installation = %req.installation, delivery = %req.delivery, sender = %req.by);
+            crate::engine::handlers::installation::handle_installation(ctx, req, fence)
+                .instrument(span)
+                .await
+        }
         Job::RefreshConfig(req) => {
             let span =
                 tracing::info_span!("refresh_config", repo = %req.repo, delivery = %req.delivery);

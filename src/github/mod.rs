@@ -8,6 +8,7 @@ pub mod error;
 pub mod hook_deliveries;
 pub mod installation;
 pub mod issues;
+pub mod labels;
 pub mod link;
 pub mod permissions;
 pub mod pulls;

@@ -24,6 +24,11 @@ impl Permissions {
         }
     }
 
+    /// Forgets every answer about the repository (the App no longer covers it).
+    pub fn forget_repo(&self, repo_id: RepoId) {
+        lock(&self.answers).retain(|(repo, _), _| *repo != repo_id);
+    }
+
     /// Write, maintain or admin on the repository.
     pub async fn can_write(
         &self,

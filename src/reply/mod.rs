@@ -3,6 +3,7 @@
 //! `bosun task` commands and the dashboard) print: times, usage, one event as one line.
 
 mod feedback;
+mod labels;
 mod peer;
 mod plan;
 mod run;
@@ -12,6 +13,7 @@ pub mod text;
 pub use feedback::{
     feedback_answered, no_pull_to_revise, not_addressed, review_gates_failed, thread_reply,
 };
+pub use labels::{setup_labels, SetupLabel};
 pub use peer::{
     counts_of, finding_comment, peer_asked, peer_escalated, peer_noted, peer_question,
     peer_review_body, peer_unreviewed,

@@ -107,9 +107,17 @@ pub enum Event {
         comment: CommentContext,
         old_body: Option<String>,
     },
+    /// `installation` (created, deleted, suspend, unsuspend, …) or `installation_repositories`
+    /// (added, removed), with the repositories it names.
     Installation {
         action: String,
         installation: InstallationId,
+        /// Who did it.
+        sender: String,
+        /// `repositories` of `installation.created`, `repositories_added` of `.added`.
+        added: Vec<crate::job::InstalledRepo>,
+        /// `repositories_removed` of `installation_repositories.removed`.
+        removed: Vec<crate::job::InstalledRepo>,
     },
     /// A push: bosun cares only whether it may have changed `.github/bosun.yml` on the
     /// default branch (the repository's settings and jobs).
@@ -311,6 +319,35 @@ struct IssueCommentPayload {
 struct InstallationPayload {
     action: String,
     installation: WireInstallation,
+    sender: WireUser,
+    /// `installation.created` lists what it covers (GitHub sends null for some actions).
+    #[serde(default)]
+    repositories: Option<Vec<WireListedRepo>>,
+    #[serde(default)]
+    repositories_added: Option<Vec<WireListedRepo>>,
+    #[serde(default)]
+    repositories_removed: Option<Vec<WireListedRepo>>,
+}
+
+/// A repository as installation events list it: `owner/name` and id.
+#[derive(Deserialize)]
+struct WireListedRepo {
+    id: u64,
+    full_name: String,
+}
+
+fn listed(repos: Option<Vec<WireListedRepo>>) -> Vec<crate::job::InstalledRepo> {
+    repos
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| {
+            let (owner, name) = r.full_name.split_once('/')?;
+            Some(crate::job::InstalledRepo {
+                repo: RepoRef::new(owner, name),
+                id: RepoId(r.id),
+            })
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -540,9 +577,17 @@ pub fn parse_event(event: &str, payload: &[u8]) -> Result<Event, EventError> {
         }
         "installation" | "installation_repositories" => {
             let p: InstallationPayload = serde_json::from_slice(payload).map_err(shape)?;
+            let added = if p.action == "created" {
+                listed(p.repositories)
+            } else {
+                listed(p.repositories_added)
+            };
             Ok(Event::Installation {
                 action: p.action,
                 installation: InstallationId(p.installation.id),
+                sender: p.sender.login,
+                added,
+                removed: listed(p.repositories_removed),
             })
         }
         _ => other(action()?),

@@ -39,6 +39,9 @@ pub enum Job {
     Scheduled { name: String, tick: i64 },
     /// Read the repository's `.github/bosun.yml` again (a push may have changed it).
     RefreshConfig(Box<ConfigRefresh>),
+    /// The App installed, repositories added to or removed from it, the App suspended or
+    /// uninstalled.
+    Installation(Box<InstallationRequest>),
 }
 
 impl Job {
@@ -52,6 +55,7 @@ impl Job {
             Job::PlanCheck { .. } => "plan_check",
             Job::Scheduled { .. } => "scheduled",
             Job::RefreshConfig(_) => "refresh_config",
+            Job::Installation(_) => "installation",
         }
     }
 
@@ -84,6 +88,8 @@ impl Job {
                 Some(format!("config:{}", r.repo_id)),
                 8,
             ),
+            // One installation's changes in the order GitHub sent them.
+            Job::Installation(i) => (Some(format!("installation:{}", i.installation)), None, 8),
             // One job's ticks one after the other, each once (its issue has a marker).
             Job::Scheduled { name, .. } => (Some(format!("schedule:{name}")), None, 8),
             // A queued refresh already covers any later change: twins coalesce.
@@ -159,6 +165,34 @@ pub struct ConfigRefresh {
     pub installation: InstallationId,
     pub repo: RepoRef,
     pub repo_id: RepoId,
+}
+
+/// A change to the App's installation, queued for the installation job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstallationRequest {
+    pub delivery: DeliveryId,
+    pub installation: InstallationId,
+    /// Who did it (the delivery's sender).
+    pub by: String,
+    pub change: InstallationChange,
+}
+
+/// A repository the App was installed on or removed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstalledRepo {
+    pub repo: RepoRef,
+    pub id: RepoId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum InstallationChange {
+    /// bosun may now work in these repositories: their labels are made.
+    ReposAdded { repos: Vec<InstalledRepo> },
+    /// bosun can no longer act in these repositories (`None`: any of the installation's).
+    Removed {
+        repos: Option<Vec<RepoId>>,
+        why: crate::model::AppRemoval,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,9 +5,10 @@ use crate::command::{new_commands, parse_commands, Command};
 use crate::events::{Actor, Event, IssueContext, PullContext};
 use crate::ids::{CommentId, DeliveryId, IssueNumber};
 use crate::job::{
-    ConfigRefresh, FeedbackRequest, FeedbackWhat, Job, LifecycleRequest, LifecycleWhat,
-    TriggerRequest, TriggerWhat,
+    ConfigRefresh, FeedbackRequest, FeedbackWhat, InstallationChange, InstallationRequest, Job,
+    LifecycleRequest, LifecycleWhat, TriggerRequest, TriggerWhat,
 };
+use crate::model::AppRemoval;
 
 /// Who bosun is on GitHub, learned from `GET /app` at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,7 +166,41 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
             }
             feedback_on_branch(delivery, pull, FeedbackWhat::ReviewComment { id: comment })
         }
-        Event::Installation { .. } => Decision::Noted("installation change"),
+        Event::Installation {
+            action,
+            installation,
+            sender,
+            added,
+            removed,
+        } => {
+            let job = |change| {
+                Decision::Queue(Job::Installation(Box::new(InstallationRequest {
+                    delivery: delivery.clone(),
+                    installation,
+                    by: sender.clone(),
+                    change,
+                })))
+            };
+            let removed_ids: Vec<_> = removed.iter().map(|r| r.id).collect();
+            match action.as_str() {
+                "created" | "added" if !added.is_empty() => {
+                    job(InstallationChange::ReposAdded { repos: added })
+                }
+                "removed" if !removed_ids.is_empty() => job(InstallationChange::Removed {
+                    repos: Some(removed_ids),
+                    why: AppRemoval::RepositoryRemoved,
+                }),
+                "deleted" => job(InstallationChange::Removed {
+                    repos: None,
+                    why: AppRemoval::Uninstalled,
+                }),
+                "suspend" => job(InstallationChange::Removed {
+                    repos: None,
+                    why: AppRemoval::Suspended,
+                }),
+                _ => Decision::Noted("installation change"),
+            }
+        }
         Event::Pushed {
             installation,
             repo,
@@ -572,5 +607,99 @@ mod tests {
             ),
             Decision::Ignore(_)
         ));
+    }
+}
+
+#[cfg(test)]
+mod installation_tests {
+    use super::*;
+    use crate::events::parse_event;
+    use crate::ids::{InstallationId, RepoId};
+
+    fn decided(event: &str, payload: &str) -> Decision {
+        let me = Identity {
+            handle: "bosun".into(),
+            bot_login: "bosun[bot]".into(),
+            bot_user_id: None,
+        };
+        let event = parse_event(event, payload.as_bytes()).expect("GitHub's example parses");
+        decide(&DeliveryId("d-1".into()), event, &me)
+    }
+
+    fn request(d: Decision) -> InstallationRequest {
+        match d {
+            Decision::Queue(Job::Installation(r)) => *r,
+            other => panic!("not an installation job: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn installing_and_adding_repositories_labels_them() {
+        let created = request(decided(
+            "installation",
+            include_str!("../../../tests/fixtures/webhooks/installation/created.payload.json"),
+        ));
+        assert_eq!(created.installation, InstallationId(957387));
+        assert_eq!(created.by, "Codertocat");
+        let InstallationChange::ReposAdded { repos } = created.change else {
+            panic!("{created:?}")
+        };
+        assert_eq!(repos.len(), 1);
+        assert_eq!(repos[0].repo.to_string(), "Codertocat/Hello-World");
+        assert_eq!(repos[0].id, RepoId(186853002));
+
+        let added = request(decided(
+            "installation_repositories",
+            include_str!(
+                "../../../tests/fixtures/webhooks/installation_repositories/added.payload.json"
+            ),
+        ));
+        let InstallationChange::ReposAdded { repos } = added.change else {
+            panic!("{added:?}")
+        };
+        assert_eq!(repos[0].repo.to_string(), "Codertocat/Space");
+    }
+
+    #[test]
+    fn removal_suspension_and_uninstalling_stop_work() {
+        let removed = request(decided(
+            "installation_repositories",
+            include_str!(
+                "../../../tests/fixtures/webhooks/installation_repositories/removed.payload.json"
+            ),
+        ));
+        assert_eq!(
+            removed.change,
+            InstallationChange::Removed {
+                repos: Some(vec![RepoId(1296269)]),
+                why: AppRemoval::RepositoryRemoved
+            }
+        );
+        for (file, why) in [
+            (
+                include_str!("../../../tests/fixtures/webhooks/installation/deleted.payload.json"),
+                AppRemoval::Uninstalled,
+            ),
+            (
+                include_str!("../../../tests/fixtures/webhooks/installation/suspend.payload.json"),
+                AppRemoval::Suspended,
+            ),
+        ] {
+            assert_eq!(
+                request(decided("installation", file)).change,
+                InstallationChange::Removed { repos: None, why }
+            );
+        }
+        for file in [
+            include_str!("../../../tests/fixtures/webhooks/installation/unsuspend.payload.json"),
+            include_str!(
+                "../../../tests/fixtures/webhooks/installation/new_permissions_accepted.payload.json"
+            ),
+        ] {
+            assert!(matches!(
+                decided("installation", file),
+                Decision::Noted(_)
+            ));
+        }
     }
 }

@@ -188,6 +188,18 @@ impl FakeGitHub {
             .insert(login.to_ascii_lowercase(), permission.to_owned());
     }
 
+    /// The repository's label `name` (any case) as (name, colour, description).
+    pub fn repo_label(
+        &self,
+        full_name: &str,
+        name: &str,
+    ) -> Option<(String, String, Option<String>)> {
+        let m = self.s().model();
+        let repo = m.repo(&key_of(full_name))?;
+        let l = repo.label_by_name(name)?;
+        Some((l.name.clone(), l.color.clone(), l.description.clone()))
+    }
+
     /// Whether the repository takes draft pull requests (true by default). GitHub's free plans
     /// offer none in private repositories: `POST /pulls` with `draft: true` answers 422
     /// "Draft pull requests are not supported in this repository.".

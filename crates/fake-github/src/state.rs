@@ -461,6 +461,31 @@ impl Model {
     }
 
     /// Adds labels to an issue, creating unknown ones on the repository. `None` if no such issue.
+    /// Makes a label in repository `key`: `None` without the repository, `Some(None)` when
+    /// one of that name exists, else its id.
+    pub fn create_label(
+        &mut self,
+        key: &str,
+        name: &str,
+        color: &str,
+        description: Option<String>,
+    ) -> Option<Option<u64>> {
+        let next_label = &mut self.next_label;
+        let repo = self.repos.get_mut(key)?;
+        if repo.label_by_name(name).is_some() {
+            return Some(None);
+        }
+        let id = Self::bump(next_label);
+        repo.labels.push(Label {
+            id,
+            name: name.to_owned(),
+            color: color.to_owned(),
+            description,
+            default: false,
+        });
+        Some(Some(id))
+    }
+
     pub fn add_labels(
         &mut self,
         key: &str,

@@ -2,6 +2,7 @@
 
 pub mod face;
 pub mod feedback;
+pub mod installation;
 pub mod lifecycle;
 pub mod plan;
 pub mod refresh_config;

@@ -57,6 +57,10 @@ pub enum TaskEvent {
     },
     /// A trusted person stopped the attempt.
     Stopped { by: String },
+    /// `by` uninstalled or suspended the App, or removed the repository from it: bosun can no
+    /// longer act there, so the attempt was cancelled (recorded here only; GitHub no longer
+    /// takes the App's writes).
+    AppRemoved { by: String, why: AppRemoval },
     /// The issue was closed while a run was going: the run ends, as with a stop.
     IssueClosed { by: String },
     /// The attempt's pull request was closed: merged (the task is done) or not (cancelled).
@@ -313,6 +317,7 @@ impl TaskEvent {
             TaskEvent::Unblocked => "unblocked",
             TaskEvent::Finished { .. } => "finished",
             TaskEvent::Stopped { .. } => "stopped",
+            TaskEvent::AppRemoved { .. } => "app_removed",
             TaskEvent::IssueClosed { .. } => "issue_closed",
             TaskEvent::PullClosed { .. } => "pull_closed",
             TaskEvent::Resynced { .. } => "resynced",
@@ -382,6 +387,34 @@ impl ProgressEvent {
             ProgressEvent::PeerFixRound { .. } => "peer_fix_round",
             ProgressEvent::PeerReviewPosted { .. } => "peer_review_posted",
             ProgressEvent::PlanPartCreated { .. } => "plan_part_created",
+        }
+    }
+}
+
+/// How the App stopped covering a repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppRemoval {
+    Uninstalled,
+    Suspended,
+    RepositoryRemoved,
+}
+
+impl AppRemoval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppRemoval::Uninstalled => "uninstalled",
+            AppRemoval::Suspended => "suspended",
+            AppRemoval::RepositoryRemoved => "repository_removed",
+        }
+    }
+
+    /// What `by` did, as a sentence's middle: "@octocat uninstalled the App".
+    pub fn deed(self) -> &'static str {
+        match self {
+            AppRemoval::Uninstalled => "uninstalled the App",
+            AppRemoval::Suspended => "suspended the App",
+            AppRemoval::RepositoryRemoved => "removed this repository from the App",
         }
     }
 }

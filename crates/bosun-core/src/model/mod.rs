@@ -15,7 +15,7 @@ mod events;
 mod progress;
 mod state;
 
-pub use events::{ProgressEvent, ResyncedPart, TaskEvent};
+pub use events::{AppRemoval, ProgressEvent, ResyncedPart, TaskEvent};
 pub use progress::{
     FeedbackAnswer, FetchShown, FindingCounts, GateSummary, PeerProgress, RunProgress,
 };

@@ -150,6 +150,7 @@ impl TaskState {
             TaskEvent::Steered { .. }
             | TaskEvent::FeedbackQueued { .. }
             | TaskEvent::Stopped { .. }
+            | TaskEvent::AppRemoved { .. }
             | TaskEvent::IssueClosed { .. } => active,
             // Only the task's own pull request, and only once.
             TaskEvent::PullClosed { number, .. } => self
@@ -313,6 +314,15 @@ impl TaskState {
                 self.run.agent_running = false;
                 self.status = *status;
                 self.summary = Some(summary.clone());
+            }
+            TaskEvent::AppRemoved { by, why } => {
+                self.run.agent_running = false;
+                self.status = TaskStatus::Stopped;
+                self.summary = Some(format!(
+                    "⏹️ @{by} {}, so the run was stopped: bosun can no longer act in this \
+                     repository.",
+                    why.deed()
+                ));
             }
             TaskEvent::IssueClosed { by } => {
                 self.status = TaskStatus::Stopped;

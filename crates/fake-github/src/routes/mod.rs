@@ -7,6 +7,7 @@ mod graphql;
 mod hooks;
 mod issue_writes;
 mod issues;
+mod labels;
 mod oauth;
 mod pulls;
 mod repos;
@@ -113,6 +114,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/repos/{owner}/{repo}/issues/{number}/sub_issue",
             delete(sub_issues::remove),
         )
+        .route("/repos/{owner}/{repo}/labels", post(labels::create))
+        .route("/repos/{owner}/{repo}/labels/{name}", get(labels::get))
         .route(
             "/repos/{owner}/{repo}/issues/{number}/labels",
             get(issues::list_labels).post(issues::add_labels),
