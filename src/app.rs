@@ -49,6 +49,7 @@ impl Bosun {
         // Intake starts with the engine, once there are credentials; until then the feed waits.
         let feed = Arc::new(Mutex::new(Some(feed)));
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let relay_shutdown = shutdown_rx.clone();
         let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let checkpoints = {
             let (db, shutdown) = (db.clone(), shutdown_rx.clone());
@@ -97,6 +98,11 @@ impl Bosun {
         let state = AppState::new(db, ingest, config.clone(), Mode::Setup, activate);
         if let Some(creds) = credentials::load(&config)? {
             state.activate(creds).await?;
+        }
+        if let Some(url) = config.webhook_proxy_url.clone() {
+            let follow =
+                crate::server::webhook_relay::follow(url, router(state.clone()), relay_shutdown);
+            lock(&tasks).push(tokio::spawn(follow));
         }
         Ok(Bosun {
             state,

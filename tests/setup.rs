@@ -177,6 +177,24 @@ async fn the_setup_page_says_plainly_when_github_cannot_reach_the_public_url() {
         let page = app.get("/setup").await.text().await.unwrap();
         assert!(!page.contains("id=\"unreachable\""), "{page}");
         app.finish().await;
+
+        // On this machine with a relay channel: GitHub's webhooks go to the relay. (Its URL is
+        // on loopback: bosun follows it from the start, and tests reach nothing beyond.)
+        let relay = "http://127.0.0.1:9/relay-channel";
+        let app = TestApp::start_with(|c| {
+            unconfigured(c);
+            c.github_web_url = "https://github.com".into();
+            c.public_url = Some("http://localhost:3000".into());
+            c.webhook_proxy_url = Some(relay.into());
+        })
+        .await;
+        let page = app.get("/setup").await.text().await.unwrap();
+        assert!(!page.contains("id=\"unreachable\""), "{page}");
+        assert!(
+            page.contains(&format!("Webhooks will go to <code>{relay}</code>")),
+            "{page}"
+        );
+        app.finish().await;
     })
     .await
     .expect("test timed out");

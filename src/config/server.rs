@@ -51,6 +51,11 @@ pub struct ServerConfig {
     #[arg(long, env = "BOSUN_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// A webhook relay channel (smee.io style) to follow when GitHub cannot reach this
+    /// server: GitHub's deliveries to the channel are verified and handled as direct ones.
+    #[arg(long, env = "BOSUN_WEBHOOK_PROXY_URL")]
+    pub webhook_proxy_url: Option<String>,
+
     /// Serve the setup page to other hosts than localhost (only behind a trusted network).
     #[arg(long, env = "BOSUN_SETUP_ALLOW_REMOTE", default_value_t = false)]
     pub setup_allow_remote: bool,

@@ -6,6 +6,7 @@ pub mod metrics;
 pub mod public_reach;
 pub mod setup;
 pub mod webhook;
+pub mod webhook_relay;
 
 use crate::config::credentials::AppCredentials;
 use crate::config::server::ServerConfig;

@@ -84,11 +84,20 @@ fn forbidden() -> Response {
     )
 }
 
+/// Where GitHub sends the App's webhooks: the relay channel bosun follows when one is set
+/// (`BOSUN_WEBHOOK_PROXY_URL`), else this server's `/webhook`.
+pub fn hook_url(public_url: &str, webhook_proxy_url: Option<&str>) -> String {
+    match webhook_proxy_url {
+        Some(relay) => relay.to_string(),
+        None => format!("{public_url}/webhook"),
+    }
+}
+
 /// The manifest with this server's URLs filled in.
-pub fn manifest(public_url: &str) -> Result<String, serde_json::Error> {
+pub fn manifest(public_url: &str, hook_url: &str) -> Result<String, serde_json::Error> {
     let mut m: serde_json::Value = serde_json::from_str(MANIFEST_TEMPLATE)?;
     m["url"] = public_url.into();
-    m["hook_attributes"]["url"] = format!("{public_url}/webhook").into();
+    m["hook_attributes"]["url"] = hook_url.into();
     m["redirect_url"] = format!("{public_url}/setup/callback").into();
     // Where GitHub may send people back after signing in to the dashboard with the App.
     m["callback_urls"] = serde_json::json!([format!("{public_url}/auth/callback")]);
@@ -136,7 +145,10 @@ pub async fn setup_page(
         ),
         None => format!("{web}/settings/apps/new"),
     };
-    let manifest = match manifest(&state.config.public_url()) {
+    let public_url = state.config.public_url();
+    let relay = state.config.webhook_proxy_url.as_deref();
+    let hook = hook_url(&public_url, relay);
+    let manifest = match manifest(&public_url, &hook) {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = %e, "app-manifest.json is invalid");
@@ -148,7 +160,11 @@ pub async fn setup_page(
         }
     };
     let token = state.setup_states.issue();
-    let reach = reach_warning(&state.config.github_web_url, &state.config.public_url());
+    // With a relay, GitHub's webhooks go to the relay: this server needs no public address.
+    let reach = match relay {
+        Some(_) => String::new(),
+        None => reach_warning(&state.config.github_web_url, &public_url),
+    };
     let owner = query
         .org
         .as_deref()
@@ -168,7 +184,7 @@ pub async fn setup_page(
              <button type=\"submit\">Create the GitHub App</button></form>\
              <form method=\"get\" action=\"/setup\"><p>For an organization instead: \
              <input name=\"org\" placeholder=\"organization\"> <button type=\"submit\">Use it</button></p></form>",
-            hook = escape(&format!("{}/webhook", state.config.public_url())),
+            hook = escape(&hook),
             action = escape(&action),
             manifest = escape(&manifest),
         ),
@@ -195,7 +211,9 @@ fn reach_warning(github_web_url: &str, public_url: &str) -> String {
          App, run bosun where GitHub can reach it and restart it with \
          <code>BOSUN_PUBLIC_URL=https://your.host</code>: behind a reverse proxy with a public \
          name, on Fly.io (see the README), or through a tunnel that gives this port a public \
-         address.</p>",
+         address. Or, to try bosun from here, create a webhook relay channel (for example at \
+         smee.io) and restart bosun with <code>BOSUN_WEBHOOK_PROXY_URL=&lt;its URL&gt;</code>: \
+         GitHub then sends webhooks to the relay, and bosun follows it.</p>",
         escape(&reason).replace('`', "")
     )
 }
@@ -325,8 +343,9 @@ mod tests {
 
     #[test]
     fn the_manifest_points_at_this_server() {
+        let public = "https://bosun.example.org";
         let m: serde_json::Value =
-            serde_json::from_str(&manifest("https://bosun.example.org").unwrap()).unwrap();
+            serde_json::from_str(&manifest(public, &hook_url(public, None)).unwrap()).unwrap();
         assert_eq!(
             m["hook_attributes"]["url"],
             "https://bosun.example.org/webhook"
@@ -339,6 +358,24 @@ mod tests {
         assert_eq!(
             m["callback_urls"],
             serde_json::json!(["https://bosun.example.org/auth/callback"])
+        );
+    }
+
+    #[test]
+    fn with_a_relay_the_manifest_sends_webhooks_to_it() {
+        let relay = "https://smee.io/aBcD1234";
+        let m: serde_json::Value = serde_json::from_str(
+            &manifest(
+                "http://localhost:3000",
+                &hook_url("http://localhost:3000", Some(relay)),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(m["hook_attributes"]["url"], relay);
+        assert_eq!(
+            m["callback_urls"],
+            serde_json::json!(["http://localhost:3000/auth/callback"])
         );
     }
 }

@@ -45,6 +45,7 @@ pub fn server_config(github_url: &str, data_dir: &Path, app_id: u64) -> ServerCo
         mention_handle: None,
         allowed_bot_ids: vec![],
         public_url: None,
+        webhook_proxy_url: None,
         setup_allow_remote: false,
         workers: 2,
         lease_secs: 5,
