@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,8 +41,20 @@ async fn failed_deliveries_are_redelivered_once_each() {
         app.github
             .add_hook_delivery("g-stored", "issues", Some("opened"), 0);
 
-        // Several more sweeps: nothing is asked twice, nothing bosun has is asked for.
-        tokio::time::sleep(Duration::from_secs(4)).await;
+        // Two more whole sweeps (the third read of the log begins after the second ended):
+        // nothing is asked twice, nothing bosun has is asked for.
+        let sweeps = |gh: &fake_github::FakeGitHub| {
+            gh.requests()
+                .iter()
+                .filter(|r| r.method == "GET" && r.path == "/app/hook/deliveries")
+                .count()
+        };
+        let now = sweeps(&app.github);
+        assert!(
+            app.github
+                .wait_until(|gh| sweeps(gh) >= now + 3, TEST_TIMEOUT)
+                .await
+        );
         let mut requests = app.github.redelivery_requests();
         requests.sort_unstable();
         let mut expected = vec![down, second_502];

@@ -17,6 +17,7 @@ mod faults;
 mod git;
 mod git_http;
 mod graphql;
+mod graphql_projection;
 mod handle;
 mod middleware;
 mod oauth;

@@ -14,14 +14,19 @@ const THREADS: &str = "query($owner: String!, $name: String!, $number: Int!, $af
       reviewThreads(first: 2, after: $after) {
         pageInfo { hasNextPage endCursor }
         totalCount
-        nodes { id isResolved path line comments(first: 100) { nodes { fullDatabaseId body } } }
+        nodes {
+          id isResolved path line resolvedBy { login }
+          comments(first: 100) { nodes { fullDatabaseId body } }
+        }
       }
     }
   }
 }";
 
 const RESOLVE: &str = "mutation($threadId: ID!) {
-  resolveReviewThread(input: {threadId: $threadId}) { thread { id isResolved } }
+  resolveReviewThread(input: {threadId: $threadId}) {
+    thread { id isResolved viewerCanResolve viewerCanUnresolve }
+  }
 }";
 
 async fn graphql(fake: &FakeGitHub, token: &str, query: &str, variables: Value) -> (u16, Value) {
@@ -55,9 +60,15 @@ async fn review_threads_have_github_shape() {
     .await;
     assert_eq!(status, 201);
 
-    // A minimal selection still gets every field the fake knows.
-    let query = "query { repository(owner: \"octo\", name: \"widgets\") { pullRequest(number: NUM) { reviewThreads { nodes { id } } } } }"
-        .replace("NUM", &pr.to_string());
+    // GitHub's shape, for the fields asked (and only those).
+    let query =
+        "query { repository(owner: \"octo\", name: \"widgets\") { pullRequest(number: NUM) { \
+        reviewThreads(first: 10) { totalCount pageInfo { hasNextPage endCursor } nodes { \
+          id isResolved isOutdated path line originalLine diffSide resolvedBy { login } \
+          comments(first: 10) { totalCount nodes { \
+            id fullDatabaseId body url createdAt diffHunk path line author { login } \
+            replyTo { fullDatabaseId } } } } } } } }"
+            .replace("NUM", &pr.to_string());
     let (status, answer) = graphql(&fake, &token, &query, json!({})).await;
     assert_eq!(status, 200);
     assert!(answer.get("errors").is_none(), "{answer}");
@@ -66,6 +77,10 @@ async fn review_threads_have_github_shape() {
     assert_eq!(threads["pageInfo"]["hasNextPage"], false);
     assert!(threads["pageInfo"]["endCursor"].is_string());
     let t = &threads["nodes"][0];
+    assert!(
+        t.get("isCollapsed").is_none(),
+        "not asked, not answered: {t}"
+    );
     let recorded = &fake.review_threads("octo/widgets", pr)[0];
     assert_eq!(t["id"], recorded.node_id.as_str());
     assert_eq!(t["isResolved"], false);
@@ -126,7 +141,7 @@ async fn resolving_and_unresolving_threads() {
     assert!(!threads[1].resolved);
 
     // `input.threadId` works as well; resolving twice changes nothing.
-    let plain = "mutation($input: ResolveReviewThreadInput!) { resolveReviewThread(input: $input) { thread { id } } }";
+    let plain = "mutation($input: ResolveReviewThreadInput!) { resolveReviewThread(input: $input) { thread { id isResolved } } }";
     for _ in 0..2 {
         let (status, answer) = graphql(
             &fake,

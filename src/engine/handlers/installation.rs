@@ -14,6 +14,7 @@
 
 use crate::db::{Fence, RecordError};
 use crate::engine::context::Ctx;
+use crate::github::client::GitHubError;
 use crate::github::labels::NewLabel;
 use crate::job_error::JobError;
 use bosun_core::job::{InstallationChange, InstallationRequest, InstalledRepo};
@@ -70,12 +71,32 @@ pub async fn handle_installation(
     }
 }
 
-/// Makes the repository's trigger and plan labels, as its configuration names them.
+/// Makes the repository's trigger and plan labels, as its configuration names them. An
+/// installation or repository that is gone again, or that the App may not write labels in,
+/// is passed over with a warning: retrying cannot help.
 async fn label_repo(
     ctx: &Ctx,
     req: &InstallationRequest,
     added: &InstalledRepo,
 ) -> Result<(), JobError> {
+    match make_labels(ctx, req, added).await {
+        Err(
+            e @ (GitHubError::NotFound { .. }
+            | GitHubError::Forbidden { .. }
+            | GitHubError::Unauthorized { .. }),
+        ) => {
+            tracing::warn!(repo = %added.repo, error = %e, "no labels made: the App cannot act there (any more)");
+            Ok(())
+        }
+        other => Ok(other?),
+    }
+}
+
+async fn make_labels(
+    ctx: &Ctx,
+    req: &InstallationRequest,
+    added: &InstalledRepo,
+) -> Result<(), GitHubError> {
     let client = ctx.github.installation(req.installation);
     // Read afresh: the App may have been removed and installed again since it was cached.
     ctx.repo_configs.forget(added.id);

@@ -50,7 +50,7 @@ pub(super) async fn post(
         Some(Value::Object(v)) => v.clone(),
         _ => Map::new(),
     };
-    let answer = if mentions(query, "unresolveReviewThread") {
+    let mut answer = if mentions(query, "unresolveReviewThread") {
         set_resolution(&s, &caller, query, &variables, "unresolveReviewThread")
     } else if mentions(query, "resolveReviewThread") {
         set_resolution(&s, &caller, query, &variables, "resolveReviewThread")
@@ -63,6 +63,10 @@ pub(super) async fn post(
                         queries and the `resolveReviewThread` / `unresolveReviewThread` mutations)",
         }] })
     };
+    // Only what the document asked for, as on GitHub.
+    if let Some(data) = answer.get_mut("data") {
+        *data = crate::graphql_projection::project(query, data.take());
+    }
     Ok(json(200, answer))
 }
 
