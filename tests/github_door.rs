@@ -1,71 +1,16 @@
 //! The GitHub door against the real fake GitHub over loopback: token caching and refresh,
 //! retries, lost replies, rate limits, pagination, files and the manifest flow.
 
-use bosun::github::client::{
-    convert_manifest, GitHub, GitHubConfig, GitHubError, Installation, RetryPolicy,
-};
+use bosun::github::client::{convert_manifest, GitHubError};
 use bosun::github::reviews::InlineComment;
 use bosun::github::types::{Permission, Reaction};
 use bosun_core::ids::{AppId, CommentId, InstallationId, IssueNumber, RepoRef};
-use fake_github::{AuthKind, FakeGitHub, Fault, TEST_APP_PRIVATE_KEY};
-use std::future::Future;
+use fake_github::{AuthKind, FakeGitHub, Fault};
 use std::time::{Duration, Instant};
 
-const REPO: &str = "octo/hello";
-/// Every test finishes well within this; a hang fails instead of blocking CI.
-const HARD_LIMIT: Duration = Duration::from_secs(30);
+mod support;
 
-async fn within<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(HARD_LIMIT, f)
-        .await
-        .expect("test exceeded its hard time limit")
-}
-
-fn fast_policy() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        max_rate_limit_wait: Duration::from_secs(5),
-        content_limit_wait: Duration::from_millis(20),
-    }
-}
-
-struct World {
-    fake: FakeGitHub,
-    gh: GitHub,
-    inst: Installation,
-    repo: RepoRef,
-    installation_id: u64,
-}
-
-async fn world() -> World {
-    let fake = FakeGitHub::start().await;
-    let (_, installation_id) = fake.add_repo(REPO);
-    let gh = GitHub::new(GitHubConfig {
-        api_url: fake.url(),
-        app_id: AppId(fake.app_id()),
-        private_key_pem: TEST_APP_PRIVATE_KEY.to_string(),
-        user_agent: "bosun-test".to_string(),
-        retry: fast_policy(),
-    })
-    .expect("client");
-    let inst = gh.installation(InstallationId(installation_id));
-    World {
-        fake,
-        gh,
-        inst,
-        repo: RepoRef::new("octo", "hello"),
-        installation_id,
-    }
-}
-
-fn count(fake: &FakeGitHub, method: &str, path: &str) -> usize {
-    fake.requests()
-        .iter()
-        .filter(|r| r.method == method && r.path == path)
-        .count()
-}
+use support::door::{count, within, world, DOOR_REPO as REPO};
 
 #[tokio::test]
 async fn app_and_repo_installation() {

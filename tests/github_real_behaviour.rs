@@ -3,57 +3,18 @@
 //! quickly", an issues `creator` filter that may not know an App's bot login, and a commit
 //! with more check runs than a page holds. Each test fails with the door as it was.
 
-use bosun::github::client::{GitHub, GitHubConfig, GitHubError, Installation, RetryPolicy};
+use bosun::github::client::GitHubError;
 use bosun::github::issues::NewIssue;
 use bosun::github::pulls::{NewCheckRun, NewPull};
-use bosun_core::ids::{AppId, InstallationId, RepoRef};
-use fake_github::{FakeGitHub, Fault, TEST_APP_PRIVATE_KEY};
-use std::future::Future;
+use fake_github::{FakeGitHub, Fault};
 use std::time::Duration;
 
-const REPO: &str = "octo/hello";
-const HARD_LIMIT: Duration = Duration::from_secs(30);
+mod support;
 
-async fn within<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(HARD_LIMIT, f)
-        .await
-        .expect("test exceeded its hard time limit")
-}
-
-struct World {
-    fake: FakeGitHub,
-    inst: Installation,
-    repo: RepoRef,
-}
-
-async fn world() -> World {
-    let fake = FakeGitHub::start().await;
-    let (_, installation_id) = fake.add_repo(REPO);
-    let gh = GitHub::new(GitHubConfig {
-        api_url: fake.url(),
-        app_id: AppId(fake.app_id()),
-        private_key_pem: TEST_APP_PRIVATE_KEY.to_string(),
-        user_agent: "bosun-test".to_string(),
-        retry: RetryPolicy {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            content_limit_wait: Duration::from_millis(20),
-            ..RetryPolicy::default()
-        },
-    })
-    .expect("client");
-    World {
-        inst: gh.installation(InstallationId(installation_id)),
-        fake,
-        repo: RepoRef::new("octo", "hello"),
-    }
-}
+use support::door::{count, within, world, World, DOOR_REPO as REPO};
 
 fn posts(fake: &FakeGitHub, path: &str) -> usize {
-    fake.requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path == path)
-        .count()
+    count(fake, "POST", path)
 }
 
 const PULL: NewPull<'static> = NewPull {

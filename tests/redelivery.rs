@@ -5,6 +5,24 @@ mod support;
 
 use support::*;
 
+/// Waits until `n` more sweeps have begun (each begins by reading the delivery log), so the
+/// `n - 1` before the last are over.
+async fn sweeps_begun(app: &TestApp, n: usize) {
+    let sweeps = |gh: &fake_github::FakeGitHub| {
+        gh.requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path == "/app/hook/deliveries")
+            .count()
+    };
+    let now = sweeps(&app.github);
+    assert!(
+        app.github
+            .wait_until(|gh| sweeps(gh) >= now + n, TEST_TIMEOUT)
+            .await,
+        "the sweeps stopped"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_deliveries_are_redelivered_once_each() {
     tokio::time::timeout(TEST_TIMEOUT * 2, async {
@@ -43,18 +61,7 @@ async fn failed_deliveries_are_redelivered_once_each() {
 
         // Two more whole sweeps (the third read of the log begins after the second ended):
         // nothing is asked twice, nothing bosun has is asked for.
-        let sweeps = |gh: &fake_github::FakeGitHub| {
-            gh.requests()
-                .iter()
-                .filter(|r| r.method == "GET" && r.path == "/app/hook/deliveries")
-                .count()
-        };
-        let now = sweeps(&app.github);
-        assert!(
-            app.github
-                .wait_until(|gh| sweeps(gh) >= now + 3, TEST_TIMEOUT)
-                .await
-        );
+        sweeps_begun(&app, 3).await;
         let mut requests = app.github.redelivery_requests();
         requests.sort_unstable();
         let mut expected = vec![down, second_502];
@@ -104,18 +111,7 @@ async fn a_delivery_github_will_not_redeliver_does_not_stop_the_others() {
                 .collect::<Vec<u16>>()
         };
         // Two more sweeps: the refused delivery is not asked again.
-        let sweeps = |gh: &fake_github::FakeGitHub| {
-            gh.requests()
-                .iter()
-                .filter(|r| r.method == "GET" && r.path == "/app/hook/deliveries")
-                .count()
-        };
-        let now = sweeps(&app.github);
-        assert!(
-            app.github
-                .wait_until(|gh| sweeps(gh) >= now + 2, TEST_TIMEOUT)
-                .await
-        );
+        sweeps_begun(&app, 2).await;
         assert_eq!(attempts(&app.github, refused), [422], "asked once");
         let position = |id: u64| {
             app.github

@@ -4,6 +4,7 @@
 
 pub mod agent_app;
 pub mod dashboard;
+pub mod door;
 
 use bosun::app::Bosun;
 use bosun::config::server::ServerConfig;

@@ -12,11 +12,14 @@
 //!   their runs stop as for `@bosun stop`, and the installation's token and the repositories'
 //!   cached settings and permissions are forgotten.
 
+use std::collections::BTreeSet;
+
 use crate::db::{Fence, RecordError};
 use crate::engine::context::Ctx;
 use crate::github::client::GitHubError;
 use crate::github::labels::NewLabel;
 use crate::job_error::JobError;
+use bosun_core::ids::RepoId;
 use bosun_core::job::{InstallationChange, InstallationRequest, InstalledRepo};
 use bosun_core::model::TaskEvent;
 
@@ -53,12 +56,15 @@ pub async fn handle_installation(
                     Err(RecordError::Invalid(_)) => {}
                     Err(e) => return Err(e.into()),
                 }
-                ctx.repo_configs.forget(task.repo_id);
-                ctx.permissions.forget_repo(task.repo_id);
             }
-            for id in repos.iter().flatten() {
-                ctx.repo_configs.forget(*id);
-                ctx.permissions.forget_repo(*id);
+            // The repositories named, or (the whole installation) those its tasks were in.
+            let forgotten: BTreeSet<RepoId> = match repos {
+                Some(ids) => ids.iter().copied().collect(),
+                None => gone.iter().map(|t| t.repo_id).collect(),
+            };
+            for id in forgotten {
+                ctx.repo_configs.forget(id);
+                ctx.permissions.forget_repo(id);
             }
             if repos.is_none() {
                 ctx.github
