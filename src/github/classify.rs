@@ -3,7 +3,7 @@
 
 use super::error::GitHubError;
 use super::rate_limit;
-use reqwest::header::HeaderMap;
+use http::header::HeaderMap;
 use std::time::Duration;
 
 /// GitHub error messages are short; a misbehaving proxy's HTML page is not.
@@ -114,7 +114,7 @@ fn truncate(mut s: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
+    use http::header::HeaderValue;
 
     fn verdict(status: u16, body: &str) -> Verdict {
         classify(status, &HeaderMap::new(), body.as_bytes(), "/repos/o/r", 0)

@@ -7,7 +7,7 @@ use super::token_cache::TokenCache;
 use super::transport::{Auth, Call, Credentials, Transport};
 use super::types::{AppInfo, ManifestConversion, WireApp, WireInstallation};
 use bosun_core::ids::{AppId, InstallationId, RepoRef};
-use reqwest::Method;
+use http::Method;
 use std::fmt;
 use std::sync::Arc;
 
@@ -81,7 +81,7 @@ impl Inner {
             .transport
             .send(&Call::new(Method::GET, url, Auth::App))
             .await?;
-        Ok(reply.json::<WireApp>()?.into())
+        AppInfo::try_from(reply.json::<WireApp>()?)
     }
 }
 

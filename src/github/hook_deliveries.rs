@@ -1,9 +1,10 @@
 //! The App's webhook delivery log (`GET /app/hook/deliveries`, App JWT) and redelivery
 //! (`POST /app/hook/deliveries/{id}/attempts`): how bosun recovers deliveries it missed.
 
-use reqwest::header::LINK;
-use reqwest::Method;
-use serde::Deserialize;
+use http::header::LINK;
+use http::Method;
+use octocrab::models::hooks::Delivery;
+use octocrab::models::webhook_events::WebhookEventType;
 
 use super::client::GitHub;
 use super::error::GitHubError;
@@ -32,16 +33,12 @@ impl HookDelivery {
     }
 }
 
-#[derive(Deserialize)]
-struct WireDelivery {
-    id: u64,
-    guid: String,
-    delivered_at: chrono::DateTime<chrono::Utc>,
-    #[serde(default)]
-    redelivery: bool,
-    #[serde(default)]
-    status_code: u16,
-    event: String,
+/// GitHub's name of the event (`issues`, `issue_comment`…), as the webhook header gives it.
+fn event_name(event: Option<&WebhookEventType>) -> String {
+    event
+        .and_then(|e| serde_json::to_value(e).ok())
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 impl GitHub {
@@ -61,18 +58,18 @@ impl GitHub {
             let reply = transport
                 .send(&Call::new(Method::GET, url, Auth::App))
                 .await?;
-            let page = reply.json::<Vec<WireDelivery>>()?;
+            let page = reply.json::<Vec<Delivery>>()?;
             let older = page.iter().any(|d| d.delivered_at < since);
             out.extend(
                 page.into_iter()
                     .filter(|d| d.delivered_at >= since)
                     .map(|d| HookDelivery {
-                        id: d.id,
+                        id: d.id.0,
                         guid: DeliveryId(d.guid),
                         delivered_at: d.delivered_at,
                         redelivery: d.redelivery,
-                        status_code: d.status_code,
-                        event: d.event,
+                        status_code: u16::try_from(d.status_code).unwrap_or(0),
+                        event: event_name(d.event.as_ref()),
                     }),
             );
             if older || pages >= MAX_PAGES {

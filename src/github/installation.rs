@@ -6,16 +6,17 @@ use super::link;
 use super::secret::Secret;
 use super::transport::{Auth, Call, Reply};
 use super::types::{
-    IssueComment, IssueInfo, Permission, Reaction, RepoFile, Repository, WireComment, WireContent,
+    file_from, IssueComment, IssueInfo, Permission, Reaction, RepoFile, Repository, WireComment,
     WireIssue, WireLabel, WirePermission, WireRepository,
 };
 use bosun_core::ids::{CommentId, InstallationId, IssueNumber, RepoRef};
-use reqwest::header::LINK;
-use reqwest::{Method, Url};
+use http::header::LINK;
+use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use std::fmt;
 use std::sync::Arc;
+use url::Url;
 
 /// A runaway `Link` chain (a server bug) stops here rather than looping: 100 pages of 100.
 const MAX_PAGES: usize = 100;
@@ -339,9 +340,13 @@ impl Installation {
             Err(GitHubError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let content: WireContent = reply.json()?;
-        content
-            .into_file()
+        // A directory answers a list of its entries.
+        if reply.body.trim_ascii_start().starts_with(b"[") {
+            return Err(GitHubError::Decode(format!(
+                "{path}: expected a file, got a directory"
+            )));
+        }
+        file_from(reply.json()?)
             .map(Some)
             .map_err(|e| GitHubError::Decode(format!("{path}: {e}")))
     }

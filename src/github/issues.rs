@@ -1,7 +1,7 @@
 //! Issues bosun writes itself: the sub-issues of a plan (created, linked to their parent) and
 //! the parent closed when its plan is done.
 
-use reqwest::Method;
+use http::Method;
 use serde_json::json;
 
 use super::error::GitHubError;

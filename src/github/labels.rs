@@ -1,6 +1,6 @@
 //! Repository labels: the ones bosun makes so people find them in GitHub's label menu.
 
-use reqwest::Method;
+use http::Method;
 use serde_json::json;
 
 use super::error::GitHubError;

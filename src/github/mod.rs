@@ -20,3 +20,6 @@ pub mod signature;
 pub mod token_cache;
 pub mod transport;
 pub mod types;
+
+#[cfg(test)]
+mod octocrab_fit;

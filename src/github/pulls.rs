@@ -2,7 +2,7 @@
 //! made safe to repeat: a pull request is found by its head branch, a check run by its
 //! `external_id`, before a lost answer is retried.
 
-use reqwest::Method;
+use http::Method;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -20,7 +20,7 @@ pub struct PullRequest {
 }
 
 #[derive(Deserialize)]
-struct WirePull {
+pub(super) struct WirePull {
     number: u64,
     html_url: String,
     head: WireHead,
@@ -54,7 +54,7 @@ pub struct PullHead {
 }
 
 #[derive(Deserialize)]
-struct WirePullHeadOnly {
+pub(super) struct WirePullHeadOnly {
     state: String,
     head: WireHeadRef,
 }
@@ -99,7 +99,7 @@ struct WireCheckRuns {
 }
 
 #[derive(Deserialize)]
-struct WireCheckRun {
+pub(super) struct WireCheckRun {
     id: u64,
     #[serde(default)]
     external_id: Option<String>,

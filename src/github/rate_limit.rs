@@ -5,7 +5,7 @@
 //! credential so the next call waits instead of spending another request on a refusal.
 
 use crate::locks::lock;
-use reqwest::header::HeaderMap;
+use http::header::HeaderMap;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
@@ -92,7 +92,7 @@ impl<K: Hash + Eq + Clone> RateGate<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
+    use http::header::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -1,7 +1,7 @@
 //! When a request may be sent again, and how long to wait first.
 
+use http::Method;
 use rand::Rng;
-use reqwest::Method;
 use std::time::Duration;
 
 /// How hard the client tries before giving up. `Default` is for production; tests shorten it.

@@ -2,7 +2,8 @@
 //! GraphQL says that; REST lists inline comments but not their threads' state), replies in a
 //! thread, resolving a thread, and the reviews' own bodies.
 
-use reqwest::Method;
+use http::Method;
+use octocrab::models;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -183,20 +184,16 @@ struct WireLogin {
     login: String,
 }
 
+/// A submitted review. Bosun's own: octocrab's `state` is a closed enum, while GitHub's REST
+/// description leaves it an open string (see `octocrab_fit`).
 #[derive(Deserialize)]
-struct WireReview {
+pub(super) struct WireReview {
     id: u64,
     user: Option<WireLogin>,
+    #[serde(default)]
     state: String,
     #[serde(default)]
     body: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct WireReviewComment {
-    id: u64,
-    #[serde(default)]
-    body: String,
 }
 
 impl From<WireThread> for ReviewThread {
@@ -388,14 +385,16 @@ impl Installation {
         )?;
         let call = self.call(Method::POST, url).json(json!({ "body": body }));
         match self.send(call).await {
-            Ok(reply) => Ok(ReviewCommentId(reply.json::<WireReviewComment>()?.id)),
+            Ok(reply) => Ok(ReviewCommentId(
+                reply.json::<models::pulls::Comment>()?.id.0,
+            )),
             Err(err @ (GitHubError::Server { .. } | GitHubError::Transport(_))) => {
                 let mut url = self.repo_url(repo, &["pulls", &pr_s, "comments"])?;
                 url.query_pairs_mut().append_pair("per_page", "100");
-                let all: Vec<WireReviewComment> = self.get_all(url).await?;
+                let all: Vec<models::pulls::Comment> = self.get_all(url).await?;
                 all.into_iter()
                     .find(|c| c.body.contains(marker))
-                    .map(|c| ReviewCommentId(c.id))
+                    .map(|c| ReviewCommentId(c.id.0))
                     .ok_or(err)
             }
             Err(e) => Err(e),

@@ -2,6 +2,11 @@
 //! and credentials, retries what is safe to retry, sits out rate limits, swaps a refused
 //! installation token for a fresh one, counts and traces every attempt. Endpoint code in
 //! `client` / `installation` only builds [`Call`]s and parses replies.
+//!
+//! Each attempt goes out through octocrab ([`Octocrab::execute`]), built on its documented
+//! custom-service path with no layer of its own: no retry (the door decides what is safe to
+//! send twice), no credentials (the door's own `Authorization`, minted and refreshed here), no
+//! extra `User-Agent`. See `docs/architecture.md`, "The door and octocrab".
 
 use super::app_auth::AppJwt;
 use super::classify::{classify, Verdict};
@@ -13,14 +18,19 @@ use super::token_cache::{InstallationToken, TokenCache};
 use super::types::WireAccessToken;
 use crate::locks::lock;
 use bosun_core::ids::InstallationId;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
-use reqwest::{Client, Method, Url};
+use http::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http::Method;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use octocrab::{AuthState, OctoBody, Octocrab, OctocrabBuilder};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use url::Url;
 
 /// Whole-request cap: a hung GitHub must not hold a worker forever.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -121,7 +131,10 @@ pub struct Credentials {
 }
 
 pub struct Transport {
-    http: Client,
+    /// Made on first use: octocrab's client starts a task of its own (a tower `Buffer`),
+    /// which needs the Tokio runtime, while a `Transport` may be made before there is one.
+    octocrab: OnceLock<Octocrab>,
+    user_agent: HeaderValue,
     base: Url,
     retry: RetryPolicy,
     creds: Option<Credentials>,
@@ -149,24 +162,12 @@ impl Transport {
             // GitHub refuses requests without a User-Agent.
             return Err(GitHubError::Config("User-Agent must not be empty".into()));
         }
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            ACCEPT,
-            HeaderValue::from_static("application/vnd.github+json"),
-        );
-        headers.insert(
-            HeaderName::from_static("x-github-api-version"),
-            HeaderValue::from_static(API_VERSION),
-        );
-        let http = Client::builder()
-            .user_agent(user_agent)
-            .default_headers(headers)
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .map_err(|e| GitHubError::Config(format!("HTTP client: {e}")))?;
+        let user_agent = HeaderValue::from_str(user_agent).map_err(|_| {
+            GitHubError::Config(format!("User-Agent {user_agent:?} is not a header value"))
+        })?;
         Ok(Transport {
-            http,
+            octocrab: OnceLock::new(),
+            user_agent,
             base,
             retry,
             creds,
@@ -322,29 +323,65 @@ impl Transport {
         Ok(())
     }
 
+    /// One attempt through octocrab, answer read whole, within [`REQUEST_TIMEOUT`].
     async fn exchange(
         &self,
         call: &Call,
         authorization: Option<HeaderValue>,
         path: &str,
     ) -> Result<Reply, GitHubError> {
-        let mut request = self.http.request(call.method.clone(), call.url.clone());
+        let mut request = http::Request::builder()
+            .method(call.method.clone())
+            .uri(call.url.as_str())
+            .header(ACCEPT, "application/vnd.github+json")
+            .header("x-github-api-version", API_VERSION)
+            .header(USER_AGENT, self.user_agent.clone());
         if let Some(value) = authorization {
             request = request.header(AUTHORIZATION, value);
         }
-        if let Some(body) = &call.body {
-            request = request.json(body);
-        }
-        let response = request.send().await.map_err(transport_error)?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport_error)?.to_vec();
+        let body = match &call.body {
+            Some(body) => {
+                request = request.header(CONTENT_TYPE, "application/json");
+                OctoBody::from(
+                    serde_json::to_vec(body)
+                        .map_err(|e| GitHubError::Config(format!("request body: {e}")))?,
+                )
+            }
+            None => OctoBody::empty(),
+        };
+        let request = request
+            .body(body)
+            .map_err(|e| GitHubError::Config(format!("request for {path}: {e}")))?;
+        let attempt = async {
+            let response = self
+                .octocrab()?
+                .execute(request)
+                .await
+                .map_err(transport_error)?;
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await.map_err(transport_error)?.to_bytes();
+            Ok::<_, GitHubError>((parts, body))
+        };
+        let (parts, body) = tokio::time::timeout(REQUEST_TIMEOUT, attempt)
+            .await
+            .map_err(|_| {
+                GitHubError::Transport(format!("timed out after {}s", REQUEST_TIMEOUT.as_secs()))
+            })??;
         Ok(Reply {
-            status,
-            headers,
-            body,
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: body.to_vec(),
             path: path.to_string(),
         })
+    }
+
+    fn octocrab(&self) -> Result<&Octocrab, GitHubError> {
+        if let Some(octocrab) = self.octocrab.get() {
+            return Ok(octocrab);
+        }
+        // Two first calls at once may both build one; the loser's is dropped unused.
+        let _ = self.octocrab.set(octocrab_client()?);
+        Ok(self.octocrab.get().expect("set just now"))
     }
 
     fn creds(&self) -> Result<&Credentials, GitHubError> {
@@ -371,7 +408,7 @@ impl Transport {
         };
         let mut value = HeaderValue::from_str(&format!("{scheme} {}", secret.expose()))
             .map_err(|_| GitHubError::Decode("credential is not a valid header value".into()))?;
-        // Keeps it out of reqwest's and hyper's own Debug output.
+        // Keeps it out of hyper's and octocrab's own Debug output.
         value.set_sensitive(true);
         Ok((Some(value), Some(secret)))
     }
@@ -439,15 +476,37 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// reqwest's message without the URL, plus the underlying cause (refused, reset, timed out).
-fn transport_error(err: reqwest::Error) -> GitHubError {
-    let err = err.without_url();
-    let mut message = if err.is_timeout() {
-        format!("timed out: {err}")
-    } else {
-        err.to_string()
-    };
-    let mut source = std::error::Error::source(&err);
+/// octocrab over hyper with nothing of its own in between: TLS with the webpki roots (the
+/// same trust as before, and no dependence on the host's CA bundle), HTTP/1.1, redirects
+/// followed the way octocrab's default client follows them (credentials dropped on another
+/// origin).
+fn octocrab_client() -> Result<Octocrab, GitHubError> {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    http.enforce_http(false);
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(provider)
+        .map_err(|e| GitHubError::Config(format!("TLS: {e}")))?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https);
+    let octocrab = OctocrabBuilder::new_empty()
+        .with_service(client)
+        .with_layer(&tower_http::follow_redirect::FollowRedirectLayer::new())
+        .with_auth(AuthState::None)
+        .build();
+    match octocrab {
+        Ok(octocrab) => Ok(octocrab),
+        Err(never) => match never {},
+    }
+}
+
+/// The error and its causes (refused, reset, TLS), which never hold the URL or a header.
+fn transport_error(err: impl std::error::Error) -> GitHubError {
+    let mut message = err.to_string();
+    let mut source = err.source();
     while let Some(cause) = source {
         message.push_str(": ");
         message.push_str(&cause.to_string());

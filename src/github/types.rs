@@ -189,19 +189,29 @@ impl fmt::Debug for ManifestConversion {
 #[derive(Deserialize)]
 pub(crate) struct WireApp {
     id: AppId,
-    slug: String,
+    /// Optional in GitHub's description; bosun cannot do without it (see below).
+    slug: Option<String>,
     name: String,
     html_url: String,
 }
 
-impl From<WireApp> for AppInfo {
-    fn from(w: WireApp) -> Self {
-        AppInfo {
+impl TryFrom<WireApp> for AppInfo {
+    type Error = super::error::GitHubError;
+
+    fn try_from(w: WireApp) -> Result<Self, Self::Error> {
+        let slug = w.slug.filter(|s| !s.is_empty()).ok_or_else(|| {
+            super::error::GitHubError::Decode(
+                "GET /app answered without the App's slug, which bosun needs to know its own \
+                 login (<slug>[bot]) and the @mention it answers to"
+                    .into(),
+            )
+        })?;
+        Ok(AppInfo {
             id: w.id,
-            slug: w.slug,
+            slug,
             name: w.name,
             html_url: w.html_url,
-        }
+        })
     }
 }
 
@@ -239,7 +249,9 @@ impl From<WirePermission> for Permission {
     }
 }
 
-#[derive(Deserialize)]
+/// `null` for a deleted account (GitHub's description: `nullable-simple-user`); read as an
+/// empty login, which no trust rule matches.
+#[derive(Deserialize, Default)]
 struct WireUser {
     login: String,
     #[serde(rename = "type", default)]
@@ -268,7 +280,7 @@ pub(crate) struct WireIssue {
     number: IssueNumber,
     title: String,
     body: Option<String>,
-    user: WireUser,
+    user: Option<WireUser>,
     #[serde(default)]
     labels: Vec<WireLabel>,
     state: String,
@@ -284,7 +296,7 @@ impl From<WireIssue> for IssueInfo {
             number: w.number,
             title: w.title,
             body: w.body.unwrap_or_default(),
-            author_login: w.user.login,
+            author_login: w.user.unwrap_or_default().login,
             labels: w.labels.into_iter().map(WireLabel::into_name).collect(),
             state: w.state,
             state_reason: w.state_reason,
@@ -297,17 +309,18 @@ impl From<WireIssue> for IssueInfo {
 pub(crate) struct WireComment {
     id: CommentId,
     body: Option<String>,
-    user: WireUser,
+    user: Option<WireUser>,
     html_url: String,
 }
 
 impl From<WireComment> for IssueComment {
     fn from(w: WireComment) -> Self {
+        let user = w.user.unwrap_or_default();
         IssueComment {
             id: w.id,
             body: w.body.unwrap_or_default(),
-            author_login: w.user.login,
-            author_type: w.user.kind,
+            author_login: user.login,
+            author_type: user.kind,
             html_url: w.html_url,
         }
     }
@@ -324,45 +337,33 @@ pub(crate) struct WireAccessToken {
     pub(crate) expires_at: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct WireContent {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    encoding: Option<String>,
-    #[serde(default)]
-    content: Option<String>,
-    sha: String,
-}
-
-impl WireContent {
-    /// Decodes the base64 content (GitHub wraps it with newlines). Directories, symlinks, and
-    /// files over 1 MB (sent without content) are errors: bosun only reads small text files.
-    pub(crate) fn into_file(self) -> Result<RepoFile, String> {
-        if self.kind != "file" {
-            return Err(format!("expected a file, got a {}", self.kind));
-        }
-        if self.encoding.as_deref() != Some("base64") {
-            return Err(format!(
-                "unsupported content encoding {:?} (file too large?)",
-                self.encoding.as_deref().unwrap_or("none")
-            ));
-        }
-        let packed: String = self
-            .content
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(packed)
-            .map_err(|e| format!("bad base64 content: {e}"))?;
-        let text = String::from_utf8(bytes).map_err(|_| "file is not UTF-8 text".to_string())?;
-        Ok(RepoFile {
-            sha: self.sha,
-            text,
-        })
+/// A file from `GET /repos/{owner}/{repo}/contents/{path}` (octocrab's model), its base64
+/// content decoded (GitHub wraps it with newlines). Directories, symlinks, and files over 1 MB
+/// (sent without content) are errors: bosun only reads small text files.
+pub(crate) fn file_from(content: octocrab::models::repos::Content) -> Result<RepoFile, String> {
+    if content.r#type != "file" {
+        return Err(format!("expected a file, got a {}", content.r#type));
     }
+    if content.encoding.as_deref() != Some("base64") {
+        return Err(format!(
+            "unsupported content encoding {:?} (file too large?)",
+            content.encoding.as_deref().unwrap_or("none")
+        ));
+    }
+    let packed: String = content
+        .content
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(packed)
+        .map_err(|e| format!("bad base64 content: {e}"))?;
+    let text = String::from_utf8(bytes).map_err(|_| "file is not UTF-8 text".to_string())?;
+    Ok(RepoFile {
+        sha: content.sha,
+        text,
+    })
 }
 
 #[cfg(test)]
@@ -423,12 +424,14 @@ mod tests {
 
     #[test]
     fn content_decodes_wrapped_base64() {
-        let w: WireContent = serde_json::from_value(serde_json::json!({
-            "type": "file", "encoding": "base64", "sha": "abc",
-            "content": "aGVsbG8g\nd29ybGQ=\n"
-        }))
-        .unwrap();
-        assert_eq!(w.into_file().unwrap().text, "hello world");
+        let mut answer = fake_github::contract::least_answer("GET", "/repos/o/r/contents/a", 200)
+            .expect("described");
+        answer["type"] = "file".into();
+        answer["encoding"] = "base64".into();
+        answer["sha"] = "abc".into();
+        answer["content"] = "aGVsbG8g\nd29ybGQ=\n".into();
+        let content = serde_json::from_value(answer).unwrap();
+        assert_eq!(file_from(content).unwrap().text, "hello world");
     }
 
     #[test]

@@ -80,7 +80,7 @@ pub async fn app(
         let reply = transport
             .send(&Call::new(Method::GET, url, Auth::App))
             .await?;
-        Ok::<AppInfo, GitHubError>(reply.json::<WireApp>()?.into())
+        AppInfo::try_from(reply.json::<WireApp>()?)
     }
     .await;
     match answer {

@@ -19,6 +19,7 @@
 mod gql_input;
 mod gql_schema;
 mod graphql;
+mod least;
 mod openapi;
 mod rest;
 mod schema;
@@ -31,6 +32,7 @@ mod rest_tests;
 
 use serde_json::{Map, Value};
 
+pub use least::{least_answer, least_item};
 pub use openapi::Operation;
 pub use violation::{Violation, MAX_VIOLATIONS};
 

@@ -89,6 +89,12 @@ const METHODS: [&str; 8] = [
 ];
 
 /// All path items, the most specific (most literal segments) first.
+/// Every described operation.
+#[cfg(test)]
+pub(crate) fn operations() -> impl Iterator<Item = &'static Operation> {
+    index().iter().flat_map(|item| item.operations.iter())
+}
+
 fn index() -> &'static [PathItem] {
     static INDEX: OnceLock<Vec<PathItem>> = OnceLock::new();
     INDEX.get_or_init(|| {
