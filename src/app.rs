@@ -149,10 +149,18 @@ async fn build_runner(
     if run_config.containers_mount_this_host() {
         runner.doors = Some(Arc::new(DoorKeeper::prepare(&config.data_dir)?));
     }
-    if run_config.meter.enabled {
-        runner.meter = Some(Arc::new(
-            MeterHost::start(run_config, runner.doors.as_deref()).await?,
-        ));
+    if run_config.meter.enabled && run_config.sandboxes_reach_proxies() {
+        match MeterHost::start(run_config, runner.doors.as_deref()).await? {
+            Some(meter) => runner.meter = Some(Arc::new(meter)),
+            None => tracing::info!(
+                "metering proxy not started: no model key in the environment and none under meter:"
+            ),
+        }
+    } else if run_config.meter.enabled {
+        tracing::warn!(
+            "the Docker engine cannot mount this host's folders, so runs get no metering proxy; \
+             agents get no model key unless their agent says expose_key: true"
+        );
     }
     if run_config.egress.enabled && run_config.sandboxes_reach_proxies() {
         runner.egress = Some(Arc::new(EgressHost::new(run_config, runner.doors.clone())?));

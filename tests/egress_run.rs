@@ -168,6 +168,36 @@ async fn a_server_without_egress_says_so_instead_of_running_without_the_hosts() 
     .await;
 }
 
+/// `network: true` gives the agent the open internet, past the egress proxy: a repository the
+/// server does not list under `limits.network_repos` gets its task refused, with a comment
+/// pointing at `egress:`, and nothing runs (issue 20, hole 1). One the server lists runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_open_network_is_refused_unless_the_server_names_the_repository() {
+    with_docker(|image| async move {
+        let seen = registry().await;
+        let port = seen.port;
+        let asks = "network: true\nrounds: 1\npeer_review:\n  enabled: false\n";
+        let task = task_of(&server_config(&image, port), asks).await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:failed"), "{comment}");
+        assert!(comment.contains("`limits.network_repos`"), "{comment}");
+        assert!(comment.contains("`egress:`"), "{comment}");
+        assert_eq!(task.pulls(), 0, "{comment}");
+        task.finish().await;
+
+        let listed = server_config(&image, port).replace(
+            "limits:\n",
+            &format!("limits:\n  network_repos: [{REPO}]\n"),
+        );
+        let task = task_of(&listed, asks).await;
+        let comment = &task.comment;
+        assert!(task.has("bosun:done"), "{comment}");
+        assert!(!comment.contains("network_repos"), "{comment}");
+        task.finish().await;
+    })
+    .await;
+}
+
 /// A repository whose `setup:` is `setup` (YAML list items) and whose gate checks `dep.txt`.
 fn setup_config(setup: &str, extra: &str) -> String {
     format!(

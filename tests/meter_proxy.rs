@@ -711,8 +711,10 @@ async fn an_agent_that_hangs_up_mid_stream_is_charged_for_what_it_was_sent() {
     .await;
 }
 
+/// A chat-completions stream reports usage only when asked: the proxy asks for it, so such
+/// a call is metered rather than counted free (issue 20, hole 3).
 #[tokio::test]
-async fn a_chat_stream_without_usage_is_counted_as_unmetered() {
+async fn a_chat_stream_that_does_not_ask_for_usage_is_made_to_and_metered() {
     within_timeout(async {
         let rig = Rig::start().await;
         let (run, token) = rig.proxy.register_run(RunBudget::default());
@@ -730,11 +732,176 @@ async fn a_chat_stream_without_usage_is_counted_as_unmetered() {
         assert_eq!(response.status(), 200);
         let body = response.bytes().await.unwrap();
         assert!(body.ends_with(b"data: [DONE]\n\n"));
+        let sent: Value = serde_json::from_slice(&rig.last_upstream_call().body).unwrap();
+        assert_eq!(sent["stream_options"]["include_usage"], true);
         let spent = rig.spent(run);
-        assert_eq!(
-            (spent.calls, spent.unmetered_calls, spent.total_tokens()),
-            (1, 1, 0)
+        assert_eq!((spent.calls, spent.unmetered_calls), (1, 0));
+        assert!(spent.total_tokens() > 0, "{spent:?}");
+        rig.stop().await;
+    })
+    .await;
+}
+
+/// Sends `request` as raw bytes (a client library would normalise `..` away first) and
+/// returns the status code the proxy answers and the whole answer.
+async fn raw_answer(proxy: &MeterProxy, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(proxy.local_addr())
+        .await
+        .unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {answer:?}"));
+    (status, answer)
+}
+
+/// `GET /openai/v1/models/%2e%2e/files` used to be classed as a free model listing and then
+/// normalised to `/v1/files` on the way up, with the real key (issue 20, hole 2). Every
+/// spelling of it is refused now, and the upstream sees nothing.
+#[tokio::test]
+async fn a_path_that_would_normalise_to_another_endpoint_never_reaches_the_upstream() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        let (_run, token) = rig.proxy.register_run(RunBudget::default());
+        for path in [
+            "/openai/v1/models/%2e%2e/files",
+            "/openai/v1/models/%2E%2E/files",
+            "/openai/v1/models/gpt-5/../../files",
+            "/openai/v1/models/./../files",
+            "/openai/v1/models/gpt-5%2f..%2f..%2ffiles",
+            "/openai/v1/models//files",
+            "/anthropic/v1/messages/..%5cbatches",
+        ] {
+            let request = format!(
+                "GET {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\nconnection: close\r\n\r\n",
+                token.expose()
+            );
+            let (status, answer) = raw_answer(&rig.proxy, &request).await;
+            // The proxy's own refusal, not the upstream's 404 for a path it was sent.
+            assert_eq!(status, 404, "{path}");
+            assert!(answer.contains("bosun: a path with"), "{path}: {answer}");
+        }
+        assert_eq!(rig.fake.call_count(), 0, "{:?}", rig.fake.calls());
+        // The listing itself still passes: the fake model has no GET route there and answers
+        // 405, which the proxy never answers itself.
+        let listing = format!(
+            "GET /openai/v1/models/gpt-5 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\nconnection: close\r\n\r\n",
+            token.expose()
         );
+        assert_eq!(raw_answer(&rig.proxy, &listing).await.0, 405);
+        rig.stop().await;
+    })
+    .await;
+}
+
+/// An agent does not choose whose account pays: the organisation, project and billing-project
+/// headers are dropped on the way up.
+#[tokio::test]
+async fn billing_headers_from_the_agent_are_not_forwarded() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        let (_run, token) = rig.proxy.register_run(RunBudget::default());
+        let response = rig
+            .client
+            .post(format!(
+                "{}/responses",
+                rig.proxy.base_url(Provider::OpenAi)
+            ))
+            .bearer_auth(token.expose())
+            .header("OpenAI-Organization", "org-someone-else")
+            .header("OpenAI-Project", "proj_someone_else")
+            .header("x-goog-user-project", "someone-else")
+            .body(json!({"model": "gpt-5-codex", "input": "hi"}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let seen = rig.last_upstream_call();
+        for name in [
+            "openai-organization",
+            "openai-project",
+            "x-goog-user-project",
+        ] {
+            assert_eq!(seen.header(name), None, "{name} reached the upstream");
+        }
+        assert_eq!(
+            seen.header("authorization"),
+            Some(format!("Bearer {OPENAI_KEY}").as_str())
+        );
+        rig.stop().await;
+    })
+    .await;
+}
+
+/// Tools the provider runs itself (web search, fetch, code execution, remote MCP) reach the
+/// network past the sandbox and cost what the meter cannot see: a call asking for one is
+/// refused with a 400 naming it and the setting, unless the run's repository allows it.
+#[tokio::test]
+async fn provider_side_tools_are_refused_unless_the_repository_allows_them() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        let (run, token) = rig.proxy.register_run(RunBudget::default());
+        let anthropic = rig.proxy.base_url(Provider::Anthropic);
+        let with_search = json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
+            "messages": [{"role": "user", "content": "look it up"}],
+            "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 5}]});
+        let refused = rig
+            .client
+            .post(format!("{anthropic}/v1/messages"))
+            .header("x-api-key", token.expose())
+            .header("anthropic-version", "2023-06-01")
+            .body(with_search.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("web_search") && message.contains("model_tools:"),
+            "{message}"
+        );
+        let mcp = json!({"model": "gpt-5-codex", "input": "hi",
+            "tools": [{"type": "mcp", "server_label": "x", "server_url": "https://mcp.example"}]});
+        let refused = rig
+            .client
+            .post(format!(
+                "{}/responses",
+                rig.proxy.base_url(Provider::OpenAi)
+            ))
+            .bearer_auth(token.expose())
+            .body(mcp.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "bosun_refused");
+        assert_eq!(rig.fake.call_count(), 0);
+        assert_eq!(rig.spent(run).calls, 0);
+
+        let (_, allowed) = rig.proxy.register_run_allowing(
+            RunBudget::default(),
+            vec![bosun_core::repo_config::ModelTool::WebSearch],
+        );
+        let passed = rig
+            .client
+            .post(format!("{anthropic}/v1/messages"))
+            .header("x-api-key", allowed.expose())
+            .header("anthropic-version", "2023-06-01")
+            .body(with_search.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(passed.status(), 200);
+        assert_eq!(rig.fake.call_count(), 1);
         rig.stop().await;
     })
     .await;

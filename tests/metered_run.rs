@@ -56,6 +56,84 @@ done
 echo '{"type":"result","subtype":"success","is_error":false,"result":"Never stopped.","session_id":"m1"}'
 "#;
 
+/// The key a host holds under the usual name, for the default-metering test (no other test of
+/// this binary reads or writes `ANTHROPIC_API_KEY`).
+const DEFAULT_KEY: &str = "sk-ant-default-0123456789abcdef0123456789";
+
+/// A fake `claude` that reports what it was given: a run token, the raw key or no key, whether
+/// the raw key is anywhere in its environment, and where its base URL points.
+const KEY_REPORTING_AGENT: &str = r#"#!/bin/sh
+cat > /dev/null
+echo '{"type":"system","subtype":"init","session_id":"k1","model":"claude-test","tools":[]}'
+case "$ANTHROPIC_API_KEY" in bosun-run-*) key=token ;; "") key=none ;; *) key=raw ;; esac
+if env | grep -q 'sk-ant-default'; then leak=LEAKED; else leak=clean; fi
+case "$ANTHROPIC_BASE_URL" in http://127.0.0.1:*/anthropic) base=proxy ;; *) base="[$ANTHROPIC_BASE_URL]" ;; esac
+echo "key $key, env $leak, base $base" > given.txt
+echo "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"done\",\"session_id\":\"k1\"}"
+"#;
+
+/// Safe by default (issue 20, hole 1): a server whose configuration says nothing about the
+/// meter, with `ANTHROPIC_API_KEY` in its environment and an agent whose `env` names it, runs
+/// the agent behind the metering proxy: the container gets a run token and the proxy's
+/// address, and the key is nowhere in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_any_meter_configuration_the_agent_gets_a_run_token_and_never_the_key() {
+    tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {
+        if !images::require_docker() {
+            return;
+        }
+        // SAFETY: set once, before bosun reads it; no other test of this binary uses the name.
+        unsafe { std::env::set_var("ANTHROPIC_API_KEY", DEFAULT_KEY) };
+        let image = images::image_with_files(
+            "bosun-key-reporting-agent",
+            &[("/usr/local/bin/claude", KEY_REPORTING_AGENT, 0o755)],
+        );
+        let dirs = tempfile::tempdir().unwrap();
+        let config_path = dirs.path().join("bosun-server.yml");
+        std::fs::write(
+            &config_path,
+            format!(
+                "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n    \
+                 env: [ANTHROPIC_API_KEY]\nlimits:\n  memory_mb: 256\n  cpus: 1\n\
+                 peer_review: {{enabled: false}}\n"
+            ),
+        )
+        .unwrap();
+        let app = TestApp::start_with(|c| {
+            c.run_mode = "agent".into();
+            c.run_config = Some(config_path.clone());
+        })
+        .await;
+        let bare = bare_remote(dirs.path());
+        let gh = &app.github;
+        gh.set_clone_url(REPO, &format!("file://{}", bare.display()));
+        gh.set_permission(REPO, WRITER, "write");
+        let issue = gh.add_issue(REPO, "Report", "Say what you were given.", WRITER);
+        let mut payload = labeled(&app, issue, "bosun", WRITER);
+        payload["issue"]["title"] = "Report".into();
+        payload["issue"]["body"] = "Say what you were given.".into();
+        payload["issue"]["user"]["login"] = WRITER.into();
+        assert_eq!(
+            app.send_json("issues", "d-default-meter", &payload).await.status(),
+            202
+        );
+        let ended = |g: &fake_github::FakeGitHub| tracking(g, issue).contains("[x] Finished");
+        let ok = gh.wait_until(ended, Duration::from_secs(120)).await;
+        let comment = tracking(gh, issue);
+        assert!(ok, "{comment}");
+        assert!(!comment.contains(DEFAULT_KEY), "{comment}");
+        let branch = git(
+            &bare,
+            &["for-each-ref", "--format=%(refname:short)", "refs/heads/bosun"],
+        );
+        let given = git(&bare, &["show", &format!("{branch}:given.txt")]);
+        assert_eq!(given.trim(), "key token, env clean, base proxy", "{comment}");
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_metered_run_holds_no_key_and_stops_at_its_budget_with_its_work_pushed() {
     tokio::time::timeout(DOCKER_TEST_TIMEOUT, async {

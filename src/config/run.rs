@@ -77,7 +77,11 @@ impl EgressConfig {
 /// The metering proxy: agents get a per-run token and the proxy's address instead of a model
 /// API key; the proxy adds the real key, counts and prices every call, and refuses calls past
 /// the run's budget (`limits.task_budget_*`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+///
+/// On by default: a provider not configured here is fronted with its official API and its
+/// usual variable (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`, `GEMINI_API_KEY`) when that variable
+/// is set, so the key stays on the host (see `run::meter_host::DEFAULT_UPSTREAMS`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MeterConfig {
     pub enabled: bool,
@@ -89,6 +93,25 @@ pub struct MeterConfig {
     /// USD per million tokens per model (or model-name prefix): `input`, `output`, and
     /// optionally `cache_read`, `cache_write` (default: the input price).
     pub prices: crate::meter::PriceTable,
+}
+
+impl Default for MeterConfig {
+    fn default() -> Self {
+        MeterConfig {
+            enabled: true,
+            anthropic: None,
+            openai: None,
+            gemini: None,
+            prices: crate::meter::PriceTable::default(),
+        }
+    }
+}
+
+impl MeterConfig {
+    /// Whether the operator named an upstream (rather than leaving the defaults).
+    pub fn is_configured(&self) -> bool {
+        self.anthropic.is_some() || self.openai.is_some() || self.gemini.is_some()
+    }
 }
 
 /// A real model API behind the proxy.
@@ -148,9 +171,15 @@ pub struct AgentConfig {
     pub image: String,
     #[serde(default)]
     pub gate_image: Option<String>,
-    /// Names of host environment variables passed into the agent's container (model API keys).
+    /// Names of host environment variables passed into the agent's container. Model keys
+    /// among them (`MODEL_KEY_ENVS`, and the meter's `key_env`s) are held back unless
+    /// `expose_key` is set: behind the metering proxy the agent gets a run token instead.
     #[serde(default)]
     pub env: Vec<String>,
+    /// Gives the agent the raw model keys its `env` names. A prompt injection in an issue can
+    /// then send the key out; `bosun doctor` warns about every agent that has it.
+    #[serde(default)]
+    pub expose_key: bool,
     /// For `command`: the executable and its arguments; for the others, an override of the
     /// CLI's name.
     #[serde(default)]
@@ -161,6 +190,30 @@ pub struct AgentConfig {
     /// dropped and the agent relaunched (see `run::relaunch`).
     #[serde(default)]
     pub args: Vec<String>,
+}
+
+/// Host variables that hold a model provider's credentials, by the names the CLIs read. An
+/// agent's `env` naming one passes it only with `expose_key: true`.
+pub const MODEL_KEY_ENVS: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "OPENAI_API_KEY",
+    "CODEX_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GENERATIVE_AI_API_KEY",
+];
+
+impl AgentConfig {
+    /// The host variables this agent is given (its `env`), less model keys (the well-known
+    /// names and the meter's `key_envs`) unless the server exposes them to it.
+    pub fn passed_env<'a>(&'a self, meter_keys: &'a [String]) -> impl Iterator<Item = &'a String> {
+        self.env.iter().filter(move |name| {
+            self.expose_key
+                || !(MODEL_KEY_ENVS.contains(&name.as_str()) || meter_keys.contains(name))
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -177,8 +230,13 @@ pub struct Limits {
     /// started there again for `breaker_cooldown_minutes` (runs end at once, saying so).
     pub breaker_failures: u32,
     pub breaker_cooldown_minutes: u32,
-    /// Whether a repository may give its agent the network.
-    pub allow_network: bool,
+    /// Repositories (`owner/name`) whose `network: true` gives their agent the host's network
+    /// directly: the internet, past the egress proxy. Any other repository asking for it gets
+    /// its task refused with a comment pointing at `egress:`. Empty (the default): none.
+    pub network_repos: Vec<String>,
+    /// Replaced by `network_repos`; only here to say so when an old configuration names it.
+    #[serde(skip_serializing)]
+    pub allow_network: Option<serde_yaml_ng::Value>,
     /// Images a repository may name under `image:` in `.github/bosun.yml` (for its set-up,
     /// agent and gates): exact references, or a prefix ending in `*` (`ghcr.io/acme/*`).
     /// Empty (the default): none, every run uses the agent's image.
@@ -219,7 +277,8 @@ impl Default for Limits {
             agent_idle_secs: 600,
             breaker_failures: 3,
             breaker_cooldown_minutes: 30,
-            allow_network: true,
+            network_repos: Vec::new(),
+            allow_network: None,
             repo_images: Vec::new(),
             memory_mb: 4096,
             cpus: 2.0,
@@ -247,6 +306,7 @@ impl Default for RunConfig {
                 image: "bosun-agent:latest".into(),
                 gate_image: None,
                 env: vec!["ANTHROPIC_API_KEY".into()],
+                expose_key: false,
                 program: None,
                 max_turns: None,
                 args: Vec::new(),
@@ -300,6 +360,14 @@ pub fn clamp_max<T: PartialOrd>(repo: Option<T>, server: Option<T>) -> Option<T>
 }
 
 impl Limits {
+    /// Whether `repo` (`owner/name`) may give its agent the host's network (compared without
+    /// regard to case, as GitHub names are).
+    pub fn open_network(&self, repo: &str) -> bool {
+        self.network_repos
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(repo))
+    }
+
     /// The server's limits with a repository's budgets applied: a repository may lower a
     /// budget, never raise it past the server's.
     pub fn for_repo(&self, budget: &bosun_core::repo_config::Budget) -> Limits {
@@ -387,7 +455,10 @@ impl RunConfig {
         if self.sandbox == SandboxKind::Docker {
             let engine = self.docker.engine();
             engine.check().map_err(|e| anyhow::anyhow!(e))?;
-            if self.meter.enabled && !self.containers_mount_this_host() {
+            if self.meter.enabled
+                && self.meter.is_configured()
+                && !self.containers_mount_this_host()
+            {
                 anyhow::bail!(
                     "meter.enabled needs the Docker engine on bosun's own host, mounting its \
                      folders: metered agents reach nothing but the proxy, through a socket in \
@@ -399,6 +470,13 @@ impl RunConfig {
                         .unwrap_or("this host (workspace: copy)")
                 );
             }
+        }
+        if self.limits.allow_network.is_some() {
+            anyhow::bail!(
+                "limits.allow_network is gone: list the repositories (owner/name) whose \
+                 `network: true` may give their agent the open network under \
+                 limits.network_repos, or let them name hosts under `egress:`"
+            );
         }
         for (name, agent) in &self.agents {
             agent
@@ -505,7 +583,8 @@ impl RunConfig {
                     .min(self.limits.max_setup_minutes),
             ),
             idle: std::time::Duration::from_secs(self.limits.agent_idle_secs.max(1)),
-            network: repo.network && self.limits.allow_network,
+            // Whether this repository may have it is decided before (`Limits::open_network`).
+            network: repo.network,
         })
     }
 }
@@ -583,9 +662,44 @@ mod tests {
     }
 
     #[test]
+    fn the_old_allow_network_is_refused_saying_what_replaced_it() {
+        let why = RunConfig::parse("limits: {allow_network: true}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(why.contains("limits.network_repos"), "{why}");
+    }
+
+    #[test]
+    fn model_keys_pass_to_an_agent_only_when_exposed() {
+        let mut agent = RunConfig::default().agents["claude"].clone();
+        agent.env = vec![
+            "ANTHROPIC_API_KEY".into(),
+            "MY_KEY".into(),
+            "HTTP_TIMEOUT".into(),
+        ];
+        let meter_keys = vec!["MY_KEY".to_string()];
+        let passed: Vec<&String> = agent.passed_env(&meter_keys).collect();
+        assert_eq!(passed, ["HTTP_TIMEOUT"]);
+        agent.expose_key = true;
+        assert_eq!(agent.passed_env(&meter_keys).count(), 3);
+    }
+
+    #[test]
+    fn the_meter_is_on_by_default_and_agents_get_no_raw_key() {
+        let config = RunConfig::default();
+        assert!(config.meter.enabled && !config.meter.is_configured());
+        assert!(config.agents.values().all(|agent| !agent.expose_key));
+        let exposed = RunConfig::parse(
+            "agents:\n  claude:\n    adapter: claude\n    image: img\n    env: [K]\n    expose_key: true\n",
+        )
+        .unwrap();
+        assert!(exposed.agents["claude"].expose_key);
+    }
+
+    #[test]
     fn repositories_are_clamped_by_the_server() {
         let server = RunConfig::parse(
-            "limits: {max_rounds: 2, max_agent_minutes: 10, allow_network: false}\n\
+            "limits: {max_rounds: 2, max_agent_minutes: 10, network_repos: [Acme/Tools]}\n\
              agents:\n  claude:\n    adapter: claude\n    image: img\n\
              model_map:\n  claude: {complex: opus}\n",
         )
@@ -598,7 +712,11 @@ mod tests {
         repo.timeouts.agent_minutes = 600;
         let r = server.resolve(&repo, Complexity::Complex).unwrap();
         assert_eq!(r.rounds, 2);
-        assert!(!r.network);
+        // Whether the repository may have the network is asked before resolving.
+        assert!(r.network);
+        assert!(server.limits.open_network("acme/tools"));
+        assert!(!server.limits.open_network("acme/other"));
+        assert!(!RunConfig::default().limits.open_network("acme/tools"));
         assert_eq!(r.agent_timeout.as_secs(), 600);
         assert_eq!(r.model.as_deref(), Some("opus"));
         assert_eq!(

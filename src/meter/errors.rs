@@ -13,6 +13,8 @@
 //! - 400 as well when the model API refuses the server's own key (it answered 401 or 403):
 //!   passed through, Claude Code would retry it for as long as the run may last (seen with
 //!   2.1.332 in `tests/real_cli.rs`), and no retry can help until the operator fixes the key.
+//! - 400 too for a call the proxy will not forward as it is: a provider-side tool the
+//!   repository does not allow, a body over 32 MiB or not JSON. Retrying cannot help.
 //! - 404 for an endpoint the proxy does not forward.
 //! - 502 (`api_error` / `server_error`) when the upstream cannot be reached or is not
 //!   configured. This one is retried, which is right for a transient failure.
@@ -37,13 +39,16 @@ pub(crate) enum Kind {
     KeyRefused,
     NotFound,
     BadGateway,
+    /// A call the proxy will not forward as it is (a provider-side tool the repository does
+    /// not allow, a body too large or not JSON).
+    Refused,
 }
 
 impl Kind {
     fn status(self) -> StatusCode {
         match self {
             Kind::Unauthorized => StatusCode::UNAUTHORIZED,
-            Kind::BudgetSpent | Kind::KeyRefused => StatusCode::BAD_REQUEST,
+            Kind::BudgetSpent | Kind::KeyRefused | Kind::Refused => StatusCode::BAD_REQUEST,
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::BadGateway => StatusCode::BAD_GATEWAY,
         }
@@ -60,7 +65,7 @@ pub(crate) fn respond(provider: Provider, kind: Kind, message: &str) -> Response
         Provider::Anthropic => {
             let error_type = match kind {
                 Kind::Unauthorized => "authentication_error",
-                Kind::BudgetSpent | Kind::KeyRefused => "invalid_request_error",
+                Kind::BudgetSpent | Kind::KeyRefused | Kind::Refused => "invalid_request_error",
                 Kind::NotFound => "not_found_error",
                 Kind::BadGateway => "api_error",
             };
@@ -71,6 +76,7 @@ pub(crate) fn respond(provider: Provider, kind: Kind, message: &str) -> Response
                 Kind::Unauthorized => ("invalid_request_error", Some("invalid_api_key")),
                 Kind::BudgetSpent => ("invalid_request_error", Some("bosun_budget_spent")),
                 Kind::KeyRefused => ("invalid_request_error", Some("bosun_key_refused")),
+                Kind::Refused => ("invalid_request_error", Some("bosun_refused")),
                 Kind::NotFound => ("invalid_request_error", None),
                 Kind::BadGateway => ("server_error", None),
             };
@@ -79,7 +85,7 @@ pub(crate) fn respond(provider: Provider, kind: Kind, message: &str) -> Response
         Provider::Gemini => {
             let status = match kind {
                 Kind::Unauthorized => "UNAUTHENTICATED",
-                Kind::BudgetSpent | Kind::KeyRefused => "INVALID_ARGUMENT",
+                Kind::BudgetSpent | Kind::KeyRefused | Kind::Refused => "INVALID_ARGUMENT",
                 Kind::NotFound => "NOT_FOUND",
                 Kind::BadGateway => "UNAVAILABLE",
             };

@@ -26,7 +26,9 @@ mod proxy;
 mod route;
 mod runs;
 mod sse;
+mod tools;
 pub mod usage;
+mod vet;
 
 pub use errors::{BUDGET_SPENT, KEY_REFUSED};
 pub use prices::{ModelPrice, PriceError, PriceTable};

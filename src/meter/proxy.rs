@@ -14,6 +14,7 @@ use super::prices::PriceTable;
 use super::route::{self, Endpoint};
 use super::runs::{Run, RunBudget, RunId, Runs, Spent};
 use super::usage::{Framing, UsageReader};
+use super::vet;
 use super::Provider;
 use crate::github::secret::Secret;
 use axum::body::Body;
@@ -22,6 +23,7 @@ use axum::http::header;
 use axum::response::Response;
 use axum::serve::ListenerExt;
 use axum::Router;
+use bosun_core::repo_config::ModelTool;
 use reqwest::Url;
 use std::io;
 use std::net::SocketAddr;
@@ -161,10 +163,21 @@ impl MeterProxy {
         format!("http://{}{}", self.addr, provider.base_path())
     }
 
-    /// A new run with its budget, and the token its agent uses in place of an API key.
+    /// A new run with its budget, and the token its agent uses in place of an API key. Its
+    /// model calls may not ask the provider to run tools (see [`MeterProxy::register_run_allowing`]).
     pub fn register_run(&self, budget: RunBudget) -> (RunId, Secret) {
-        let (id, token) = self.shared.runs.register(budget);
-        tracing::info!(run = %id, ?budget, "metered run registered");
+        self.register_run_allowing(budget, Vec::new())
+    }
+
+    /// A new run whose model calls may ask the provider to run `model_tools` (the run's
+    /// repository's `model_tools:`); calls asking for any other provider-side tool are refused.
+    pub fn register_run_allowing(
+        &self,
+        budget: RunBudget,
+        model_tools: Vec<ModelTool>,
+    ) -> (RunId, Secret) {
+        let (id, token) = self.shared.runs.register(budget, model_tools.clone());
+        tracing::info!(run = %id, ?budget, ?model_tools, "metered run registered");
         (id, token)
     }
 
@@ -231,6 +244,14 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             "bosun: unknown route; the metering proxy serves /anthropic/..., /openai/... and /gemini/...",
         );
     };
+    if let Err(why) = route::plain_path(path) {
+        tracing::info!(provider = provider.name(), why, "path refused");
+        return errors::respond(
+            provider,
+            Kind::NotFound,
+            &format!("bosun: a path with {why} is not forwarded by the metering proxy"),
+        );
+    }
     let path = path.to_owned();
     let Some(token) = route::run_token(request.headers(), provider, request.uri().query()) else {
         tracing::info!(
@@ -295,6 +316,29 @@ async fn forward(
             ),
         );
     };
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, vet::MAX_REQUEST_BYTES).await else {
+        return errors::respond(
+            provider,
+            Kind::Refused,
+            &format!(
+                "bosun: the request body is over {} MiB or was cut off",
+                vet::MAX_REQUEST_BYTES >> 20
+            ),
+        );
+    };
+    let body = match endpoint {
+        Endpoint::Metered(api) => {
+            match vet::vet_body(provider, api, body, |tool| run.allows_tool(tool)) {
+                Ok(body) => body,
+                Err(why) => {
+                    tracing::info!(%why, "model call refused");
+                    return errors::respond(provider, Kind::Refused, &why);
+                }
+            }
+        }
+        Endpoint::Free | Endpoint::Refused => body,
+    };
     let ticket = match run.admit(&shared.prices) {
         Ok(ticket) => ticket,
         Err(exhausted) => {
@@ -308,25 +352,23 @@ async fn forward(
             );
         }
     };
-    let headers =
-        match route::upstream_request_headers(request.headers(), provider, api.key.expose()) {
-            Ok(headers) => headers,
-            Err(_) => {
-                tracing::error!("the configured API key is not a valid header value");
-                return errors::respond(
-                    provider,
-                    Kind::BadGateway,
-                    "bosun: the metering proxy's API key for this provider is misconfigured",
-                );
-            }
-        };
-    let query = route::upstream_query(provider, request.uri().query());
+    let headers = match route::upstream_request_headers(&parts.headers, provider, api.key.expose())
+    {
+        Ok(headers) => headers,
+        Err(_) => {
+            tracing::error!("the configured API key is not a valid header value");
+            return errors::respond(
+                provider,
+                Kind::BadGateway,
+                "bosun: the metering proxy's API key for this provider is misconfigured",
+            );
+        }
+    };
+    let query = route::upstream_query(provider, parts.uri.query());
     let url = upstream_url(&api.base_url, &path, query.as_deref());
-    let method = request.method().clone();
-    let body = reqwest::Body::wrap_stream(request.into_body().into_data_stream());
     let upstream = match shared
         .client
-        .request(method, url)
+        .request(parts.method, url)
         .headers(headers)
         .body(body)
         .send()

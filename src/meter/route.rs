@@ -42,6 +42,28 @@ pub(crate) fn split_provider(path: &str) -> Option<(Provider, &str)> {
     None
 }
 
+/// Refuses a path that could name another endpoint once the upstream (or a URL parser on the
+/// way) decodes or normalises it: percent-encoded bytes (`%2e%2e`, `%2f`), backslashes, `.`
+/// and `..` segments and empty ones. The endpoint allowlist then matches exactly what is sent.
+pub(crate) fn plain_path(path: &str) -> Result<(), &'static str> {
+    if path.contains('%') {
+        return Err("percent-encoded characters");
+    }
+    if path.contains('\\') {
+        return Err("a backslash");
+    }
+    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+    for segment in trimmed.split('/') {
+        match segment {
+            "" => return Err("an empty segment"),
+            "." | ".." => return Err("a dot segment"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn classify(
     provider: Provider,
     method: &Method,
@@ -251,8 +273,17 @@ fn connection_listed(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
+/// Headers that move a call to another organisation, project or billing account the server's
+/// key can reach: an agent does not choose whose account pays.
+const BILLED_ELSEWHERE: &[&str] = &[
+    "openai-organization",
+    "openai-project",
+    "x-goog-user-project",
+];
+
 /// The headers to send upstream: the agent's, less hop-by-hop headers, `host` (the client sets
-/// the upstream's), every credential the agent sent (its run token), and `accept-encoding`,
+/// the upstream's), every credential the agent sent (its run token), the billing headers, the
+/// length (the body may be rewritten), and `accept-encoding`,
 /// which is pinned to `identity` so the meter can read the usage in the body; plus the real key.
 pub(crate) fn upstream_request_headers(
     agent: &HeaderMap,
@@ -267,7 +298,10 @@ pub(crate) fn upstream_request_headers(
             || name == header::AUTHORIZATION
             || name == "x-api-key"
             || name == "x-goog-api-key"
-            || name == header::ACCEPT_ENCODING;
+            || name == header::ACCEPT_ENCODING
+            // The body may be rewritten (see `vet`); the client sets the length it sends.
+            || name == header::CONTENT_LENGTH
+            || BILLED_ELSEWHERE.contains(&name.as_str());
         if !dropped {
             out.append(name.clone(), value.clone());
         }
@@ -620,7 +654,8 @@ mod tests {
         assert_eq!(out["accept-encoding"], "identity");
         assert_eq!(out["anthropic-version"], "2023-06-01");
         assert_eq!(out.get_all("anthropic-beta").iter().count(), 2);
-        assert_eq!(out["content-length"], "42");
+        // The body may be rewritten (`vet`): the client sets the length it sends.
+        assert!(out.get("content-length").is_none());
 
         let out = upstream_request_headers(&agent, Provider::OpenAi, "sk-oa").unwrap();
         assert_eq!(out["authorization"], "Bearer sk-oa");

@@ -12,6 +12,7 @@
 use super::prices::PriceTable;
 use super::usage::{Reading, Usage};
 use crate::github::secret::Secret;
+use bosun_core::repo_config::ModelTool;
 use rand::RngCore;
 use std::collections::HashMap;
 use std::fmt;
@@ -127,12 +128,19 @@ struct RunState {
 pub(crate) struct Run {
     id: RunId,
     token: Secret,
+    /// Provider-side tools the run's repository allows (`model_tools:`).
+    model_tools: Vec<ModelTool>,
     state: Mutex<RunState>,
 }
 
 impl Run {
     pub(crate) fn id(&self) -> RunId {
         self.id
+    }
+
+    /// Whether the run may ask the provider for the tool named `name` (bosun's name).
+    pub(crate) fn allows_tool(&self, name: &str) -> bool {
+        self.model_tools.iter().any(|tool| tool.name() == name)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, RunState> {
@@ -233,7 +241,12 @@ pub(crate) struct Runs {
 }
 
 impl Runs {
-    pub(crate) fn register(&self, budget: RunBudget) -> (RunId, Secret) {
+    /// A new run with its budget and the provider-side tools its repository allows.
+    pub(crate) fn register(
+        &self,
+        budget: RunBudget,
+        model_tools: Vec<ModelTool>,
+    ) -> (RunId, Secret) {
         let id = RunId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
@@ -241,6 +254,7 @@ impl Runs {
         let run = Arc::new(Run {
             id,
             token: token.clone(),
+            model_tools,
             state: Mutex::new(RunState {
                 budget,
                 spent: Spent::default(),
@@ -304,6 +318,12 @@ impl Runs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Runs {
+        fn register_budget(&self, budget: RunBudget) -> (RunId, Secret) {
+            self.register(budget, Vec::new())
+        }
+    }
     use crate::meter::prices::ModelPrice;
 
     fn prices() -> Arc<PriceTable> {
@@ -336,8 +356,8 @@ mod tests {
     #[test]
     fn tokens_are_unguessable_and_checked_whole() {
         let runs = Runs::default();
-        let (a, token_a) = runs.register(RunBudget::default());
-        let (b, token_b) = runs.register(RunBudget::default());
+        let (a, token_a) = runs.register_budget(RunBudget::default());
+        let (b, token_b) = runs.register_budget(RunBudget::default());
         assert_ne!(a, b);
         assert_ne!(token_a, token_b);
         assert!(token_a.expose().len() > 64);
@@ -358,7 +378,7 @@ mod tests {
     fn an_ended_run_refuses_its_token_but_keeps_counting_calls_in_flight() {
         let runs = Runs::default();
         let prices = prices();
-        let (id, token) = runs.register(RunBudget::default());
+        let (id, token) = runs.register_budget(RunBudget::default());
         let ticket = runs
             .authenticate(token.expose())
             .unwrap()
@@ -382,7 +402,7 @@ mod tests {
     fn budgets_admit_until_spent_and_say_which_one() {
         let runs = Runs::default();
         let prices = prices();
-        let (id, token) = runs.register(RunBudget {
+        let (id, token) = runs.register_budget(RunBudget {
             max_tokens: Some(100),
             max_micro_usd: None,
         });
@@ -404,7 +424,7 @@ mod tests {
         let spent = runs.spent(id).unwrap();
         assert_eq!((spent.calls, spent.refused), (2, 1));
 
-        let (_, token) = runs.register(RunBudget {
+        let (_, token) = runs.register_budget(RunBudget {
             max_tokens: None,
             max_micro_usd: Some(50),
         });
@@ -421,7 +441,7 @@ mod tests {
     fn unpriced_and_unmetered_calls_are_counted_apart() {
         let runs = Runs::default();
         let prices = prices();
-        let (id, token) = runs.register(RunBudget {
+        let (id, token) = runs.register_budget(RunBudget {
             max_tokens: None,
             max_micro_usd: Some(1),
         });

@@ -48,7 +48,10 @@ pub(crate) fn provider_tools(provider: Provider, body: &Value) -> Vec<String> {
         Provider::Gemini => {
             for tool in tools.into_iter().flatten() {
                 for key in tool.as_object().into_iter().flat_map(|o| o.keys()) {
-                    if !matches!(key.as_str(), "functionDeclarations" | "function_declarations") {
+                    if !matches!(
+                        key.as_str(),
+                        "functionDeclarations" | "function_declarations"
+                    ) {
                         note(canonical(key));
                     }
                 }

@@ -18,6 +18,17 @@ pub fn run_config_broken(message: &str) -> String {
     )
 }
 
+/// A repository asked for `network: true` without the server listing it.
+pub fn network_refused(repo: &str) -> String {
+    format!(
+        "❌ `.github/bosun.yml` asks for `network: true`, which gives the agent the open internet, \
+         past bosun's egress proxy. This bosun server does not allow that for `{repo}` (its \
+         operator lists such repositories under `limits.network_repos`). To let the agent fetch \
+         what it needs, list those hosts under `egress:` instead (presets such as `crates.io`, \
+         `pypi` or `npm` work too), then `retry`."
+    )
+}
+
 pub fn workspace_failed(why: &str) -> String {
     format!("❌ bosun could not prepare the repository's checkout: {why}. Retry later; if it keeps failing, check the server's log.")
 }

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use super::doors::DoorKeeper;
 use super::sandbox::Door;
-use crate::config::run::{Limits, RunConfig, UpstreamConfig};
+use crate::config::run::{Limits, MeterConfig, RunConfig, UpstreamConfig};
 use crate::github::secret::Secret;
 use crate::meter::{MeterProxy, Provider, RunBudget, Upstream, UpstreamApi};
 
@@ -27,23 +27,78 @@ pub struct MeterHost {
     pub has_gemini: bool,
 }
 
+/// The upstream a provider gets when `meter:` does not name one: its official API, with the
+/// key from its usual variable, when that is set.
+pub const DEFAULT_UPSTREAMS: [(Provider, &str, &str); 3] = [
+    (
+        Provider::Anthropic,
+        "https://api.anthropic.com",
+        "ANTHROPIC_API_KEY",
+    ),
+    (Provider::OpenAi, "https://api.openai.com", "OPENAI_API_KEY"),
+    (
+        Provider::Gemini,
+        "https://generativelanguage.googleapis.com",
+        "GEMINI_API_KEY",
+    ),
+];
+
+/// `meter:`'s upstreams, each provider it leaves out filled with its default when the
+/// default's variable is set (`is_set`, the host environment outside tests).
+pub fn upstream_configs(
+    meter: &MeterConfig,
+    is_set: impl Fn(&str) -> bool,
+) -> [(Provider, Option<UpstreamConfig>); 3] {
+    DEFAULT_UPSTREAMS.map(|(provider, base_url, key_env)| {
+        let configured = match provider {
+            Provider::Anthropic => &meter.anthropic,
+            Provider::OpenAi => &meter.openai,
+            Provider::Gemini => &meter.gemini,
+        };
+        let chosen = configured.clone().or_else(|| {
+            is_set(key_env).then(|| UpstreamConfig {
+                base_url: base_url.into(),
+                key_env: key_env.into(),
+            })
+        });
+        (provider, chosen)
+    })
+}
+
 impl MeterHost {
+    /// The proxy, fronting every provider `meter:` names and each other one whose usual key
+    /// variable is set; `None` when that leaves none (there is then no key to keep from the
+    /// agents either).
     pub async fn start(
         config: &RunConfig,
         doors: Option<&DoorKeeper>,
-    ) -> anyhow::Result<MeterHost> {
+    ) -> anyhow::Result<Option<MeterHost>> {
         let meter = &config.meter;
-        let upstream = Upstream {
-            anthropic: meter.anthropic.as_ref().map(upstream).transpose()?,
-            openai: meter.openai.as_ref().map(upstream).transpose()?,
-            gemini: meter.gemini.as_ref().map(upstream).transpose()?,
+        let chosen = upstream_configs(meter, |name| {
+            std::env::var_os(name).is_some_and(|v| !v.is_empty())
+        });
+        let pick = |wanted: Provider| {
+            chosen
+                .iter()
+                .find(|(p, _)| *p == wanted)
+                .and_then(|(_, u)| u.clone())
         };
-        anyhow::ensure!(
-            [Provider::Anthropic, Provider::OpenAi, Provider::Gemini]
-                .into_iter()
-                .any(|p| upstream.get(p).is_some()),
-            "meter.enabled needs at least one of meter.anthropic, meter.openai and meter.gemini"
+        let (anthropic, openai, gemini) = (
+            pick(Provider::Anthropic),
+            pick(Provider::OpenAi),
+            pick(Provider::Gemini),
         );
+        let upstream = Upstream {
+            anthropic: anthropic.as_ref().map(upstream).transpose()?,
+            openai: openai.as_ref().map(upstream).transpose()?,
+            gemini: gemini.as_ref().map(upstream).transpose()?,
+        };
+        if [Provider::Anthropic, Provider::OpenAi, Provider::Gemini]
+            .into_iter()
+            .all(|p| upstream.get(p).is_none())
+        {
+            return Ok(None);
+        }
         let has_anthropic = upstream.anthropic.is_some();
         let has_openai = upstream.openai.is_some();
         let has_gemini = upstream.gemini.is_some();
@@ -53,12 +108,12 @@ impl MeterHost {
         let door = doors
             .map(|keeper| keeper.open("meter", proxy.local_addr()))
             .transpose()?;
-        tracing::info!(%origin, "metering proxy ready for agents");
-        Ok(MeterHost {
+        tracing::info!(%origin, has_anthropic, has_openai, has_gemini, "metering proxy ready for agents");
+        Ok(Some(MeterHost {
             proxy,
             door,
             origin,
-            key_envs: [&meter.anthropic, &meter.openai, &meter.gemini]
+            key_envs: [&anthropic, &openai, &gemini]
                 .into_iter()
                 .flatten()
                 .map(|u| u.key_env.clone())
@@ -66,7 +121,7 @@ impl MeterHost {
             has_anthropic,
             has_openai,
             has_gemini,
-        })
+        }))
     }
 
     /// Whether the proxy has an upstream for `provider`.
@@ -104,4 +159,37 @@ fn upstream(u: &UpstreamConfig) -> anyhow::Result<UpstreamApi> {
         .parse()
         .map_err(|e| anyhow::anyhow!("meter upstream `{}`: {e}", u.base_url))?;
     Ok(UpstreamApi::new(url, Secret::new(key)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unnamed_providers_are_fronted_when_their_usual_key_is_set() {
+        let meter = MeterConfig::default();
+        let only_anthropic = upstream_configs(&meter, |name| name == "ANTHROPIC_API_KEY");
+        assert_eq!(
+            only_anthropic[0].1,
+            Some(UpstreamConfig {
+                base_url: "https://api.anthropic.com".into(),
+                key_env: "ANTHROPIC_API_KEY".into(),
+            })
+        );
+        assert!(only_anthropic[1].1.is_none() && only_anthropic[2].1.is_none());
+        assert!(upstream_configs(&meter, |_| false)
+            .iter()
+            .all(|(_, u)| u.is_none()));
+        // A named upstream wins, whatever the environment holds.
+        let named = MeterConfig {
+            openai: Some(UpstreamConfig {
+                base_url: "http://127.0.0.1:9".into(),
+                key_env: "MY_OPENAI".into(),
+            }),
+            ..MeterConfig::default()
+        };
+        let chosen = upstream_configs(&named, |_| true);
+        assert_eq!(chosen[1].1.as_ref().unwrap().key_env, "MY_OPENAI");
+        assert_eq!(chosen[2].1.as_ref().unwrap().key_env, "GEMINI_API_KEY");
+    }
 }

@@ -13,6 +13,7 @@ mod disk;
 mod docker;
 mod egress;
 mod github;
+mod keys;
 mod setup;
 
 use std::fmt;
@@ -145,6 +146,11 @@ pub async fn run(config: ServerConfig) -> bool {
                 report.add(finding);
             }
             report.add(egress::doors(run_config, &config.data_dir));
+            for finding in keys::check(run_config, |name| {
+                std::env::var_os(name).is_some_and(|v| !v.is_empty())
+            }) {
+                report.add(finding);
+            }
             report.add(egress::check(run_config));
         }
         None => report.add(Finding::skip(

@@ -112,7 +112,7 @@ impl Pipeline<'_> {
         // An agent given the network by the server talks to it directly, not through the
         // repository's allowlist.
         let env_of = |resolved: &Resolved| -> Vec<(String, String)> {
-            let mut env = host_env(&resolved.agent.env);
+            let mut env = agent_env(&resolved.agent, self.runner.meter.as_deref());
             env.push(("BOSUN_CANARY".into(), canary.clone()));
             if !resolved.network {
                 env.extend(egress.iter().cloned());

@@ -42,9 +42,17 @@ impl Pipeline<'_> {
                     reply::run_config_broken(&problem.message),
                 )
             })?;
+        let repo = self.task.repo.to_string();
+        if config.network && !self.runner.config.limits.open_network(&repo) {
+            return Err(Step::Finish(
+                TaskStatus::Failed,
+                reply::network_refused(&repo),
+            ));
+        }
         let _ = self
             .limits
             .set(self.runner.config.limits.for_repo(&config.budget));
+        let _ = self.model_tools.set(config.model_tools.clone());
         Ok(config)
     }
 

@@ -16,7 +16,8 @@ pub(super) struct Metered {
 }
 
 impl Pipeline<'_> {
-    /// Registers the attempt with the proxy (once), with the server's per-task budget.
+    /// Registers the attempt with the proxy (once), with the server's per-task budget and the
+    /// provider-side tools the repository allows.
     pub(super) fn start_metering(&self) -> Option<Secret> {
         let meter = self.runner.meter.as_ref()?;
         let mut metered = crate::locks::lock(&self.metered);
@@ -24,7 +25,8 @@ impl Pipeline<'_> {
             return Some(m.token.clone());
         }
         let budget = crate::run::meter_host::budget(&self.limits());
-        let (run, token) = meter.proxy.register_run(budget);
+        let tools = self.model_tools.get().cloned().unwrap_or_default();
+        let (run, token) = meter.proxy.register_run_allowing(budget, tools);
         *metered = Some(Metered {
             run,
             token: token.clone(),

@@ -85,6 +85,7 @@ pub async fn run_attempt(
         environment: std::sync::OnceLock::new(),
         refusals_shown: std::sync::Mutex::new(0),
         limits: std::sync::OnceLock::new(),
+        model_tools: std::sync::OnceLock::new(),
         learned: Default::default(),
     };
     // Both also act when this future is dropped midway (the pool drops it when the lease is
@@ -201,6 +202,8 @@ struct Pipeline<'a> {
     refusals_shown: std::sync::Mutex<usize>,
     /// The server's limits with the repository's budgets applied, once its config is read.
     limits: std::sync::OnceLock<crate::config::run::Limits>,
+    /// The provider-side tools the repository lets its agents' model calls use.
+    model_tools: std::sync::OnceLock<Vec<bosun_core::repo_config::ModelTool>>,
     /// What the attempt learned about the repository so far, stored when it ends.
     learned: std::sync::Mutex<bosun_core::learnings::Collector>,
 }
@@ -317,9 +320,15 @@ impl Pipeline<'_> {
 }
 
 /// The host environment variables `names` that are set, as an agent's environment.
-fn host_env(names: &[String]) -> Vec<(String, String)> {
-    names
-        .iter()
+/// The host variables `agent` is given: its `env`, less model keys unless it has
+/// `expose_key` (behind the meter it gets a run token in their place, see `metered_env`).
+fn agent_env(
+    agent: &crate::config::run::AgentConfig,
+    meter: Option<&crate::run::meter_host::MeterHost>,
+) -> Vec<(String, String)> {
+    let meter_keys = meter.map(|m| m.key_envs.as_slice()).unwrap_or_default();
+    agent
+        .passed_env(meter_keys)
         .filter_map(|name| std::env::var(name).ok().map(|v| (name.clone(), v)))
         .collect()
 }

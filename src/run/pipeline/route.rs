@@ -140,7 +140,10 @@ impl Pipeline<'_> {
                 .collect(),
         })
         .map_err(|e| JobError::Fail(anyhow::anyhow!("{e}")))?;
-        let env = self.metered_env(resolved.adapter, super::host_env(&resolved.agent.env));
+        let env = self.metered_env(
+            resolved.adapter,
+            super::agent_env(&resolved.agent, self.runner.meter.as_deref()),
+        );
         let result = match self.route_in_empty_dir(&resolved, &prompt, &env).await {
             Ok(r) => r,
             // A missing router image must not stop the task: the agents take turns.

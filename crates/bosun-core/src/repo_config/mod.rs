@@ -87,6 +87,44 @@ pub struct RepoConfig {
     pub budget: Budget,
     /// Work started on a schedule: an issue opened and a task run on it at each tick.
     pub jobs: Vec<jobs::JobSpec>,
+    /// Tools the model provider runs itself that this repository's agents may ask for
+    /// (`web_search`, `web_fetch`, `code_execution`, `mcp`, `file_search`,
+    /// `image_generation`). They reach the network from the provider's side, past the egress
+    /// proxy, and cost what the meter cannot see, so the metering proxy refuses a model call
+    /// asking for one not listed here. Empty: none.
+    pub model_tools: Vec<ModelTool>,
+}
+
+/// A tool the model provider runs on the model's behalf (see `model_tools`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelTool {
+    /// Anthropic `web_search_*`, OpenAI `web_search*`, Gemini `googleSearch`.
+    WebSearch,
+    /// Anthropic `web_fetch_*`, Gemini `urlContext`.
+    WebFetch,
+    /// Anthropic `code_execution_*`, OpenAI `code_interpreter`, Gemini `codeExecution`.
+    CodeExecution,
+    /// A remote MCP server the provider calls: OpenAI `mcp` tools, Anthropic `mcp_servers`.
+    Mcp,
+    /// OpenAI `file_search` (vector stores on the provider's side).
+    FileSearch,
+    /// OpenAI `image_generation`.
+    ImageGeneration,
+}
+
+impl ModelTool {
+    /// Its name in `.github/bosun.yml` and in refusals.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelTool::WebSearch => "web_search",
+            ModelTool::WebFetch => "web_fetch",
+            ModelTool::CodeExecution => "code_execution",
+            ModelTool::Mcp => "mcp",
+            ModelTool::FileSearch => "file_search",
+            ModelTool::ImageGeneration => "image_generation",
+        }
+    }
 }
 
 /// What this repository's runs may spend: dollars are priced by the server's price table and
@@ -173,6 +211,7 @@ impl Default for RepoConfig {
             model_map: ModelMap::default(),
             budget: Budget::default(),
             jobs: Vec::new(),
+            model_tools: Vec::new(),
         }
     }
 }
@@ -628,6 +667,17 @@ mod tests {
         ] {
             assert_eq!(parse_ok(yaml), RepoConfig::default(), "for {yaml:?}");
         }
+    }
+
+    #[test]
+    fn model_tools_are_named_and_a_misspelt_one_is_refused() {
+        assert!(parse_ok("").model_tools.is_empty());
+        let config = parse_ok("model_tools: [web_search, mcp]");
+        assert_eq!(config.model_tools, [ModelTool::WebSearch, ModelTool::Mcp]);
+        let names: Vec<&str> = config.model_tools.iter().map(|t| t.name()).collect();
+        assert_eq!(names, ["web_search", "mcp"]);
+        let err = parse_err("model_tools: [websearch]\n");
+        assert!(err.message.contains("web_search"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,167 @@
+//! What the proxy checks in a model call's body before it spends the server's key on it: no
+//! provider-side tool the run's repository does not allow (`tools.rs`), and, for an OpenAI
+//! chat-completions stream, the usage the meter needs asked for.
+
+use super::tools::provider_tools;
+use super::usage::Api;
+use super::Provider;
+use bytes::Bytes;
+use serde_json::Value;
+
+/// The most a model call's body may hold. Claude Code's largest requests (a long session with
+/// its tool results) stay well under this; a body over it is refused, not streamed unread.
+pub(crate) const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+
+/// The body to forward for a metered call of `api`, or why it is refused (a message for the
+/// agent's user). `allows` says whether the run's repository allows a provider-side tool.
+pub(crate) fn vet_body(
+    provider: Provider,
+    api: Api,
+    body: Bytes,
+    allows: impl Fn(&str) -> bool,
+) -> Result<Bytes, String> {
+    if body.is_empty() {
+        return Ok(body);
+    }
+    let mut json: Value = serde_json::from_slice(&body)
+        .map_err(|_| "bosun: a model call's body must be JSON".to_owned())?;
+    let refused: Vec<String> = provider_tools(provider, &json)
+        .into_iter()
+        .filter(|tool| !allows(tool))
+        .collect();
+    if !refused.is_empty() {
+        return Err(format!(
+            "bosun: this model call asks {} to run {} on its own side, which reaches the \
+             network past this run's sandbox and costs what bosun's meter cannot see; a \
+             repository allows such tools by name with `model_tools:` in .github/bosun.yml \
+             (web_search, web_fetch, code_execution, mcp, file_search, image_generation)",
+            provider.name(),
+            refused.join(", "),
+        ));
+    }
+    if api == Api::OpenAiChatCompletions && asks_for_usage(&mut json) {
+        return serde_json::to_vec(&json)
+            .map(Bytes::from)
+            .map_err(|_| "bosun: the model call could not be re-encoded".to_owned());
+    }
+    Ok(body)
+}
+
+/// A chat-completions stream reports usage only when asked (`stream_options.include_usage`);
+/// without it the meter would count the call as free. Sets it; whether anything changed.
+fn asks_for_usage(json: &mut Value) -> bool {
+    if json.get("stream") != Some(&Value::Bool(true)) {
+        return false;
+    }
+    let Some(request) = json.as_object_mut() else {
+        return false;
+    };
+    let options = request
+        .entry("stream_options")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if !options.is_object() {
+        *options = Value::Object(Default::default());
+    }
+    let Some(options) = options.as_object_mut() else {
+        return false;
+    };
+    if options.get("include_usage") == Some(&Value::Bool(true)) {
+        return false;
+    }
+    options.insert("include_usage".into(), Value::Bool(true));
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn bytes(v: Value) -> Bytes {
+        Bytes::from(v.to_string())
+    }
+
+    #[test]
+    fn a_plain_call_passes_byte_for_byte() {
+        let body = Bytes::from_static(br#"{"model": "m",  "messages": []}"#);
+        let out = vet_body(
+            Provider::Anthropic,
+            Api::AnthropicMessages,
+            body.clone(),
+            |_| false,
+        );
+        assert_eq!(out.unwrap(), body);
+        assert!(
+            vet_body(Provider::OpenAi, Api::OpenAiResponses, Bytes::new(), |_| {
+                false
+            })
+            .is_ok()
+        );
+        assert!(vet_body(
+            Provider::OpenAi,
+            Api::OpenAiResponses,
+            bytes(json!(1)),
+            |_| false
+        )
+        .is_ok());
+        let not_json = Bytes::from_static(b"model=m");
+        assert!(vet_body(Provider::OpenAi, Api::OpenAiResponses, not_json, |_| true).is_err());
+    }
+
+    #[test]
+    fn provider_side_tools_pass_only_when_allowed() {
+        let body = bytes(json!({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}));
+        let why = vet_body(
+            Provider::Anthropic,
+            Api::AnthropicMessages,
+            body.clone(),
+            |_| false,
+        )
+        .unwrap_err();
+        assert!(why.contains("anthropic to run web_search"), "{why}");
+        assert!(why.contains("model_tools:"), "{why}");
+        let allowed = vet_body(
+            Provider::Anthropic,
+            Api::AnthropicMessages,
+            body.clone(),
+            |t| t == "web_search",
+        );
+        assert_eq!(allowed.unwrap(), body);
+    }
+
+    #[test]
+    fn a_chat_stream_is_made_to_report_its_usage() {
+        let body = bytes(json!({"model": "m", "stream": true, "messages": []}));
+        let out = vet_body(Provider::OpenAi, Api::OpenAiChatCompletions, body, |_| {
+            false
+        })
+        .unwrap();
+        let out: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(out["stream_options"], json!({"include_usage": true}));
+        assert_eq!(out["model"], "m");
+        let other =
+            bytes(json!({"stream": true, "stream_options": {"include_usage": false, "x": 1}}));
+        let out = vet_body(Provider::OpenAi, Api::OpenAiChatCompletions, other, |_| {
+            false
+        })
+        .unwrap();
+        let out: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            out["stream_options"],
+            json!({"include_usage": true, "x": 1})
+        );
+        // Already asked, or not a stream: the bytes pass unchanged.
+        for body in [
+            bytes(json!({"stream": true, "stream_options": {"include_usage": true}})),
+            bytes(json!({"stream": false})),
+        ] {
+            let out = vet_body(
+                Provider::OpenAi,
+                Api::OpenAiChatCompletions,
+                body.clone(),
+                |_| false,
+            );
+            assert_eq!(out.unwrap(), body);
+        }
+    }
+}
