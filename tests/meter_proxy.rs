@@ -840,68 +840,81 @@ async fn billing_headers_from_the_agent_are_not_forwarded() {
 }
 
 /// Tools the provider runs itself (web search, fetch, code execution, remote MCP) reach the
-/// network past the sandbox and cost what the meter cannot see: a call asking for one is
-/// refused with a 400 naming it and the setting, unless the run's repository allows it.
+/// network past the sandbox and cost what the meter cannot see: they are taken out of a model
+/// call before it goes upstream, unless the run's repository allows them (`model_tools:`).
+/// The agent's own tools stay.
 #[tokio::test]
-async fn provider_side_tools_are_refused_unless_the_repository_allows_them() {
+async fn provider_side_tools_are_taken_out_unless_the_repository_allows_them() {
     within_timeout(async {
         let rig = Rig::start().await;
         let (run, token) = rig.proxy.register_run(RunBudget::default());
         let anthropic = rig.proxy.base_url(Provider::Anthropic);
         let with_search = json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
             "messages": [{"role": "user", "content": "look it up"}],
-            "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 5}]});
-        let refused = rig
-            .client
-            .post(format!("{anthropic}/v1/messages"))
-            .header("x-api-key", token.expose())
-            .header("anthropic-version", "2023-06-01")
-            .body(with_search.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(refused.status(), 400);
-        let body: Value = refused.json().await.unwrap();
-        assert_eq!(body["error"]["type"], "invalid_request_error");
-        let message = body["error"]["message"].as_str().unwrap();
-        assert!(
-            message.contains("web_search") && message.contains("model_tools:"),
-            "{message}"
+            "tools": [{"name": "Bash", "input_schema": {"type": "object"}},
+                      {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}],
+            "mcp_servers": [{"type": "url", "url": "https://mcp.example", "name": "x"}]});
+        let call = |token: String| {
+            rig.client
+                .post(format!("{anthropic}/v1/messages"))
+                .header("x-api-key", token)
+                .header("anthropic-version", "2023-06-01")
+                .body(with_search.to_string())
+                .send()
+        };
+        assert_eq!(call(token.expose().to_owned()).await.unwrap().status(), 200);
+        let sent: Value = serde_json::from_slice(&rig.last_upstream_call().body).unwrap();
+        assert_eq!(
+            sent["tools"],
+            json!([{"name": "Bash", "input_schema": {"type": "object"}}])
         );
-        let mcp = json!({"model": "gpt-5-codex", "input": "hi",
-            "tools": [{"type": "mcp", "server_label": "x", "server_url": "https://mcp.example"}]});
-        let refused = rig
+        assert!(sent.get("mcp_servers").is_none(), "{sent}");
+        assert_eq!(rig.spent(run).calls, 1);
+
+        // Codex's call as the real CLI 0.147 makes it: its `web_search` goes, its client-run
+        // `tool_search` stays.
+        let codex = json!({"model": "gpt-5-codex", "input": "hi", "tools": [
+            {"type": "function", "name": "exec_command", "parameters": {}},
+            {"type": "tool_search", "execution": "client", "parameters": {}},
+            {"type": "web_search", "external_web_access": true}]});
+        let answer = rig
             .client
             .post(format!(
                 "{}/responses",
                 rig.proxy.base_url(Provider::OpenAi)
             ))
             .bearer_auth(token.expose())
-            .body(mcp.to_string())
+            .body(codex.to_string())
             .send()
             .await
             .unwrap();
-        assert_eq!(refused.status(), 400);
-        let body: Value = refused.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "bosun_refused");
-        assert_eq!(rig.fake.call_count(), 0);
-        assert_eq!(rig.spent(run).calls, 0);
+        assert_eq!(answer.status(), 200);
+        let sent: Value = serde_json::from_slice(&rig.last_upstream_call().body).unwrap();
+        let kinds: Vec<&str> = sent["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["function", "tool_search"]);
 
         let (_, allowed) = rig.proxy.register_run_allowing(
             RunBudget::default(),
             vec![bosun_core::repo_config::ModelTool::WebSearch],
         );
-        let passed = rig
-            .client
-            .post(format!("{anthropic}/v1/messages"))
-            .header("x-api-key", allowed.expose())
-            .header("anthropic-version", "2023-06-01")
-            .body(with_search.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(passed.status(), 200);
-        assert_eq!(rig.fake.call_count(), 1);
+        assert_eq!(
+            call(allowed.expose().to_owned()).await.unwrap().status(),
+            200
+        );
+        let sent: Value = serde_json::from_slice(&rig.last_upstream_call().body).unwrap();
+        assert_eq!(
+            sent["tools"], with_search["tools"],
+            "web_search allowed: kept"
+        );
+        assert!(
+            sent.get("mcp_servers").is_none(),
+            "mcp not allowed: taken out"
+        );
         rig.stop().await;
     })
     .await;

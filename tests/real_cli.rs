@@ -269,6 +269,21 @@ async fn codex_patches_the_file_runs_a_command_and_the_draft_pull_request_opens(
         assert!(calls
             .iter()
             .all(|c| c.header("authorization") == Some(&format!("Bearer {REAL_KEY}"))));
+        // Codex 0.147 asks for the provider's `web_search` in every call; the metering proxy
+        // takes it out (the repository lists no `model_tools:`), and keeps codex's own tools,
+        // its client-run `tool_search` among them.
+        for call in &calls {
+            let body: serde_json::Value = serde_json::from_slice(&call.body).unwrap();
+            let kinds: Vec<&str> = body["tools"]
+                .as_array()
+                .map(|tools| tools.iter().filter_map(|t| t["type"].as_str()).collect())
+                .unwrap_or_default();
+            assert!(!kinds.contains(&"web_search"), "{kinds:?}");
+            assert!(
+                kinds.contains(&"function") && kinds.contains(&"custom"),
+                "{kinds:?}"
+            );
+        }
         // The command's output went back to the model: codex really ran it in the sandbox.
         let last = String::from_utf8_lossy(&calls.last().unwrap().body).into_owned();
         assert!(last.contains("hello from the real CLI"), "{last}");

@@ -13,8 +13,8 @@
 //! - 400 as well when the model API refuses the server's own key (it answered 401 or 403):
 //!   passed through, Claude Code would retry it for as long as the run may last (seen with
 //!   2.1.332 in `tests/real_cli.rs`), and no retry can help until the operator fixes the key.
-//! - 400 too for a call the proxy will not forward as it is: a provider-side tool the
-//!   repository does not allow, a body over 32 MiB or not JSON. Retrying cannot help.
+//! - 400 too for a call the proxy will not forward: a body over 32 MiB or not JSON.
+//!   Retrying cannot help.
 //! - 404 for an endpoint the proxy does not forward.
 //! - 502 (`api_error` / `server_error`) when the upstream cannot be reached or is not
 //!   configured. This one is retried, which is right for a transient failure.
@@ -39,8 +39,7 @@ pub(crate) enum Kind {
     KeyRefused,
     NotFound,
     BadGateway,
-    /// A call the proxy will not forward as it is (a provider-side tool the repository does
-    /// not allow, a body too large or not JSON).
+    /// A call the proxy will not forward (a body too large or not JSON).
     Refused,
 }
 

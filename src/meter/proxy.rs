@@ -330,7 +330,15 @@ async fn forward(
     let body = match endpoint {
         Endpoint::Metered(api) => {
             match vet::vet_body(provider, api, body, |tool| run.allows_tool(tool)) {
-                Ok(body) => body,
+                Ok(vetted) => {
+                    if !vetted.stripped.is_empty() {
+                        tracing::info!(
+                            tools = %vetted.stripped.join(", "),
+                            "provider-side tools taken out of the model call (not in the repository's model_tools)"
+                        );
+                    }
+                    vetted.body
+                }
                 Err(why) => {
                     tracing::info!(%why, "model call refused");
                     return errors::respond(provider, Kind::Refused, &why);

@@ -1,13 +1,16 @@
 //! Tools the model provider runs itself. A model call may ask the provider to search the web,
 //! fetch a URL, run code or call a remote MCP server on the model's behalf: that reaches the
 //! network from outside the sandbox (past the egress proxy) and costs what the meter cannot
-//! see. Such a request is forwarded only when the repository allows each of those tools by
-//! name (`model_tools:` in `.github/bosun.yml`).
+//! see. Such tools are taken out of the call before it is forwarded, unless the repository
+//! allows each by name (`model_tools:` in `.github/bosun.yml`). Codex 0.147 asks for
+//! `web_search` in every call (seen in `tests/real_cli.rs`): stripped, Codex works on without
+//! it.
 //!
-//! Tools the agent runs itself (function and custom tools, Codex's `local_shell`, Anthropic's
-//! client-side `bash`/`text_editor`/`computer`/`memory` tools, Gemini's
-//! `functionDeclarations`) pass. Everything else counts as the provider's, including a kind of
-//! tool this list does not know yet: new provider-side tools are refused until named here.
+//! Tools the agent runs itself (function and custom tools, Codex's `local_shell`, any tool
+//! marked `"execution": "client"` such as Codex's `tool_search` over its own deferred tools,
+//! Anthropic's client-side `bash`/`text_editor`/`computer`/`memory` tools, Gemini's
+//! `functionDeclarations`) stay. Everything else counts as the provider's, including a kind of
+//! tool this list does not know yet: new provider-side tools are taken out until named here.
 
 use super::Provider;
 use bosun_core::repo_config::ModelTool;
@@ -26,9 +29,8 @@ pub(crate) fn provider_tools(provider: Provider, body: &Value) -> Vec<String> {
     match provider {
         Provider::Anthropic | Provider::OpenAi => {
             for tool in tools.into_iter().flatten() {
-                let kind = tool.get("type").and_then(Value::as_str).unwrap_or("custom");
-                if !runs_in_the_agent(kind) {
-                    note(canonical(kind));
+                if let Some(name) = provider_side(tool) {
+                    note(name);
                 }
             }
             // Anthropic's MCP connector and OpenAI chat completions' built-in search are
@@ -59,6 +61,66 @@ pub(crate) fn provider_tools(provider: Provider, body: &Value) -> Vec<String> {
         }
     }
     found
+}
+
+/// The name of an Anthropic or OpenAI tool the provider runs; `None` for the agent's own.
+fn provider_side(tool: &Value) -> Option<String> {
+    let kind = tool.get("type").and_then(Value::as_str).unwrap_or("custom");
+    let client = tool.get("execution").and_then(Value::as_str) == Some("client");
+    (!client && !runs_in_the_agent(kind)).then(|| canonical(kind))
+}
+
+/// Takes every provider-side tool `allows` refuses out of `body`, with the fields that ask
+/// for one (Anthropic's `mcp_servers`, chat completions' `web_search_options`) and a
+/// `tool_choice` naming one. Returns the names taken out, each once.
+pub(crate) fn strip_provider_tools(
+    provider: Provider,
+    body: &mut Value,
+    allows: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let refused: Vec<String> = provider_tools(provider, body)
+        .into_iter()
+        .filter(|name| !allows(name))
+        .collect();
+    if refused.is_empty() {
+        return refused;
+    }
+    let gone = |name: &str| refused.iter().any(|r| r == name);
+    let Some(request) = body.as_object_mut() else {
+        return refused;
+    };
+    match provider {
+        Provider::Anthropic | Provider::OpenAi => {
+            if let Some(Value::Array(tools)) = request.get_mut("tools") {
+                tools.retain(|tool| provider_side(tool).is_none_or(|name| !gone(&name)));
+            }
+            if gone(ModelTool::Mcp.name()) {
+                request.remove("mcp_servers");
+            }
+            if gone(ModelTool::WebSearch.name()) {
+                request.remove("web_search_options");
+            }
+            let forced = request
+                .get("tool_choice")
+                .and_then(|choice| choice.get("type"))
+                .and_then(Value::as_str)
+                .is_some_and(|kind| gone(&canonical(kind)));
+            if forced {
+                request.insert("tool_choice".into(), Value::from("auto"));
+            }
+        }
+        Provider::Gemini => {
+            if let Some(Value::Array(tools)) = request.get_mut("tools") {
+                for tool in tools.iter_mut() {
+                    if let Some(fields) = tool.as_object_mut() {
+                        fields.retain(|key, _| !gone(&canonical(key)));
+                    }
+                }
+                tools.retain(|tool| tool.as_object().is_none_or(|fields| !fields.is_empty()));
+            }
+        }
+    }
+    refused
 }
 
 /// Tool types the agent's own process carries out.
@@ -108,11 +170,51 @@ mod tests {
             {"type": "function", "name": "exec_command"},
             {"type": "custom", "name": "apply_patch"},
             {"type": "local_shell"},
+            {"type": "tool_search", "execution": "client", "parameters": {}},
         ]});
         assert!(provider_tools(Provider::OpenAi, &codex).is_empty());
         let gemini = json!({"tools": [{"functionDeclarations": [{"name": "run_shell_command"}]}]});
         assert!(provider_tools(Provider::Gemini, &gemini).is_empty());
         assert!(provider_tools(Provider::OpenAi, &json!({"input": "hi"})).is_empty());
+    }
+
+    #[test]
+    fn stripping_leaves_the_agents_tools_and_what_is_allowed() {
+        // What Codex 0.147 sends (the tool list of its captured request, shortened).
+        let mut codex = json!({"tools": [
+            {"type": "function", "name": "exec_command"},
+            {"type": "custom", "name": "apply_patch"},
+            {"type": "tool_search", "execution": "client"},
+            {"type": "web_search", "external_web_access": true},
+        ], "tool_choice": "auto"});
+        let gone = strip_provider_tools(Provider::OpenAi, &mut codex, |_| false);
+        assert_eq!(gone, ["web_search"]);
+        let kinds: Vec<&str> = codex["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["function", "custom", "tool_search"]);
+
+        let mut forced = json!({"tools": [{"type": "web_search_20250305", "name": "web_search"},
+                                          {"type": "web_fetch_20250910", "name": "web_fetch"}],
+                                "tool_choice": {"type": "web_search_20250305"},
+                                "mcp_servers": [{"url": "https://mcp.example"}]});
+        let gone = strip_provider_tools(Provider::Anthropic, &mut forced, |t| t == "web_fetch");
+        assert_eq!(gone, ["web_search", "mcp"]);
+        assert_eq!(forced["tools"].as_array().unwrap().len(), 1);
+        assert_eq!(forced["tool_choice"], "auto");
+        assert!(forced.get("mcp_servers").is_none());
+
+        let mut gemini = json!({"tools": [{"googleSearch": {}}, {"functionDeclarations": []}]});
+        strip_provider_tools(Provider::Gemini, &mut gemini, |_| false);
+        assert_eq!(gemini["tools"], json!([{"functionDeclarations": []}]));
+
+        let mut plain = json!({"tools": [{"type": "function", "name": "f"}]});
+        let before = plain.clone();
+        assert!(strip_provider_tools(Provider::OpenAi, &mut plain, |_| false).is_empty());
+        assert_eq!(plain, before);
     }
 
     #[test]

@@ -1,8 +1,8 @@
-//! What the proxy checks in a model call's body before it spends the server's key on it: no
-//! provider-side tool the run's repository does not allow (`tools.rs`), and, for an OpenAI
-//! chat-completions stream, the usage the meter needs asked for.
+//! What the proxy changes in a model call's body before it spends the server's key on it:
+//! provider-side tools the run's repository does not allow are taken out (`tools.rs`), and an
+//! OpenAI chat-completions stream is made to report the usage the meter needs.
 
-use super::tools::provider_tools;
+use super::tools::strip_provider_tools;
 use super::usage::Api;
 use super::Provider;
 use bytes::Bytes;
@@ -12,39 +12,40 @@ use serde_json::Value;
 /// its tool results) stay well under this; a body over it is refused, not streamed unread.
 pub(crate) const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
 
+/// A model call's body as it goes upstream.
+#[derive(Debug)]
+pub(crate) struct Vetted {
+    pub(crate) body: Bytes,
+    /// Provider-side tools taken out, by bosun's names.
+    pub(crate) stripped: Vec<String>,
+}
+
 /// The body to forward for a metered call of `api`, or why it is refused (a message for the
 /// agent's user). `allows` says whether the run's repository allows a provider-side tool.
+/// A body left as it was is forwarded byte for byte.
 pub(crate) fn vet_body(
     provider: Provider,
     api: Api,
     body: Bytes,
     allows: impl Fn(&str) -> bool,
-) -> Result<Bytes, String> {
+) -> Result<Vetted, String> {
     if body.is_empty() {
-        return Ok(body);
+        return Ok(Vetted {
+            body,
+            stripped: Vec::new(),
+        });
     }
     let mut json: Value = serde_json::from_slice(&body)
         .map_err(|_| "bosun: a model call's body must be JSON".to_owned())?;
-    let refused: Vec<String> = provider_tools(provider, &json)
-        .into_iter()
-        .filter(|tool| !allows(tool))
-        .collect();
-    if !refused.is_empty() {
-        return Err(format!(
-            "bosun: this model call asks {} to run {} on its own side, which reaches the \
-             network past this run's sandbox and costs what bosun's meter cannot see; a \
-             repository allows such tools by name with `model_tools:` in .github/bosun.yml \
-             (web_search, web_fetch, code_execution, mcp, file_search, image_generation)",
-            provider.name(),
-            refused.join(", "),
-        ));
+    let stripped = strip_provider_tools(provider, &mut json, allows);
+    let usage_asked = api == Api::OpenAiChatCompletions && asks_for_usage(&mut json);
+    if stripped.is_empty() && !usage_asked {
+        return Ok(Vetted { body, stripped });
     }
-    if api == Api::OpenAiChatCompletions && asks_for_usage(&mut json) {
-        return serde_json::to_vec(&json)
-            .map(Bytes::from)
-            .map_err(|_| "bosun: the model call could not be re-encoded".to_owned());
-    }
-    Ok(body)
+    let body = serde_json::to_vec(&json)
+        .map(Bytes::from)
+        .map_err(|_| "bosun: the model call could not be re-encoded".to_owned())?;
+    Ok(Vetted { body, stripped })
 }
 
 /// A chat-completions stream reports usage only when asked (`stream_options.include_usage`);
@@ -90,7 +91,7 @@ mod tests {
             body.clone(),
             |_| false,
         );
-        assert_eq!(out.unwrap(), body);
+        assert_eq!(out.unwrap().body, body);
         assert!(
             vet_body(Provider::OpenAi, Api::OpenAiResponses, Bytes::new(), |_| {
                 false
@@ -109,24 +110,26 @@ mod tests {
     }
 
     #[test]
-    fn provider_side_tools_pass_only_when_allowed() {
+    fn provider_side_tools_are_taken_out_unless_allowed() {
         let body = bytes(json!({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}));
-        let why = vet_body(
+        let out = vet_body(
             Provider::Anthropic,
             Api::AnthropicMessages,
             body.clone(),
             |_| false,
         )
-        .unwrap_err();
-        assert!(why.contains("anthropic to run web_search"), "{why}");
-        assert!(why.contains("model_tools:"), "{why}");
+        .unwrap();
+        assert_eq!(out.stripped, ["web_search"]);
+        let sent: Value = serde_json::from_slice(&out.body).unwrap();
+        assert_eq!(sent["tools"], json!([]));
         let allowed = vet_body(
             Provider::Anthropic,
             Api::AnthropicMessages,
             body.clone(),
             |t| t == "web_search",
-        );
-        assert_eq!(allowed.unwrap(), body);
+        )
+        .unwrap();
+        assert_eq!((allowed.body, allowed.stripped.len()), (body, 0));
     }
 
     #[test]
@@ -136,7 +139,7 @@ mod tests {
             false
         })
         .unwrap();
-        let out: Value = serde_json::from_slice(&out).unwrap();
+        let out: Value = serde_json::from_slice(&out.body).unwrap();
         assert_eq!(out["stream_options"], json!({"include_usage": true}));
         assert_eq!(out["model"], "m");
         let other =
@@ -145,7 +148,7 @@ mod tests {
             false
         })
         .unwrap();
-        let out: Value = serde_json::from_slice(&out).unwrap();
+        let out: Value = serde_json::from_slice(&out.body).unwrap();
         assert_eq!(
             out["stream_options"],
             json!({"include_usage": true, "x": 1})
@@ -161,7 +164,7 @@ mod tests {
                 body.clone(),
                 |_| false,
             );
-            assert_eq!(out.unwrap(), body);
+            assert_eq!(out.unwrap().body, body);
         }
     }
 }

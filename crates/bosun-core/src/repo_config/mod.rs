@@ -90,8 +90,8 @@ pub struct RepoConfig {
     /// Tools the model provider runs itself that this repository's agents may ask for
     /// (`web_search`, `web_fetch`, `code_execution`, `mcp`, `file_search`,
     /// `image_generation`). They reach the network from the provider's side, past the egress
-    /// proxy, and cost what the meter cannot see, so the metering proxy refuses a model call
-    /// asking for one not listed here. Empty: none.
+    /// proxy, and cost what the meter cannot see, so the metering proxy takes any tool not
+    /// listed here out of the model calls. Empty: none.
     pub model_tools: Vec<ModelTool>,
 }
 
