@@ -73,7 +73,8 @@ async fn oversized_bodies_get_413_with_or_without_a_length() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let app = TestApp::start().await;
         let big = vec![b' '; 25 * 1024 * 1024 + 1];
-        let res = app.post("ping", "big", &big, Some("sha256=00")).await;
+        let well_formed = format!("sha256={}", "0".repeat(64));
+        let res = app.post("ping", "big", &big, Some(&well_formed)).await;
         assert_eq!(res.status(), 413);
         // Chunked, with no Content-Length: the cap must stop the read by itself.
         assert_eq!(send_chunked(&app.url, 26 * 1024 * 1024).await, 413);
@@ -92,8 +93,9 @@ async fn send_chunked(base: &str, total: usize) -> u16 {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(
         "POST /webhook HTTP/1.1\r\nHost: {addr}\r\nx-github-event: ping\r\n\
-         x-github-delivery: chunked\r\nx-hub-signature-256: sha256=00\r\n\
-         transfer-encoding: chunked\r\n\r\n"
+         x-github-delivery: chunked\r\nx-hub-signature-256: sha256={zeros}\r\n\
+         transfer-encoding: chunked\r\n\r\n",
+        zeros = "0".repeat(64)
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     let chunk = vec![b' '; 1024 * 1024];
@@ -247,6 +249,99 @@ async fn health_and_metrics_answer() {
         ] {
             assert!(metrics.contains(line), "missing {line} in:\n{metrics}");
         }
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Sends `head` (request line and headers, and whatever part of a body) on a fresh connection
+/// and reads the answer's status line, leaving the connection open. The request's body is
+/// never finished: an answer proves the server did not wait for it.
+async fn answer_to_head(url: &str, head: &str) -> (u16, tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !seen.windows(2).any(|w| w == b"\r\n") {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(
+            n > 0,
+            "closed without an answer: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let line = String::from_utf8_lossy(&seen).into_owned();
+    let status = line.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, stream)
+}
+
+/// A delivery's head: `signature` as given, a 20 MiB body announced.
+fn delivery_head(delivery: &str, signature: Option<&str>) -> String {
+    let signature = signature
+        .map(|s| format!("x-hub-signature-256: {s}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "POST /webhook HTTP/1.1\r\nhost: bosun\r\ncontent-type: application/json\r\n\
+         x-github-event: ping\r\nx-github-delivery: {delivery}\r\n{signature}\
+         content-length: 20971520\r\n\r\n{{\"zen\":"
+    )
+}
+
+/// Issue 20, hole 5: what the headers already rule out is refused before a byte of the body
+/// is buffered, so anyone can make bosun hold 25 MiB only with a well-formed signature header.
+#[tokio::test]
+async fn a_delivery_without_a_usable_signature_is_refused_before_its_body_is_read() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let app = TestApp::start().await;
+        let (status, _open) = answer_to_head(&app.url, &delivery_head("no-sig", None)).await;
+        assert_eq!(status, 401);
+        let (status, _open) =
+            answer_to_head(&app.url, &delivery_head("bad-sig", Some("sha256=zz"))).await;
+        assert_eq!(status, 401);
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// At most `webhook_bodies_in_flight` bodies are read at once: the next delivery gets 503 at
+/// once (GitHub marks it failed; the redelivery sweep asks again), a body that does not come
+/// in time gets 408, and once those are gone a delivery is taken again.
+#[tokio::test]
+async fn bodies_beyond_the_cap_get_503_and_a_body_too_slow_408() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let app = TestApp::start_with(|c| {
+            c.webhook_bodies_in_flight = 2;
+            c.webhook_body_timeout_secs = 3;
+        })
+        .await;
+        let well_formed = format!("sha256={}", "0".repeat(64));
+        // Three slow deliveries at once, each holding its connection open: two get a permit and,
+        // their bodies never finished, a 408 at their deadline; the third finds no permit and
+        // gets 503 at once. (The deadline is far longer than it takes to open three
+        // connections, so all three are in before any permit comes back.)
+        let slow: Vec<_> = ["slow-1", "slow-2", "slow-3"]
+            .into_iter()
+            .map(|id| {
+                let url = app.url.clone();
+                let head = delivery_head(id, Some(&well_formed));
+                tokio::spawn(async move { answer_to_head(&url, &head).await.0 })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for slow in slow {
+            statuses.push(slow.await.unwrap());
+        }
+        statuses.sort_unstable();
+        assert_eq!(statuses, [408, 408, 503]);
+        let body = br#"{"zen":"after"}"#;
+        let signed = bosun::github::signature::sign(SECRET, body);
+        let res = app.post("ping", "after", body, Some(&signed)).await;
+        assert_eq!(res.status(), 202);
         app.finish().await;
     })
     .await

@@ -60,6 +60,16 @@ pub struct ServerConfig {
     #[arg(long, env = "BOSUN_SETUP_ALLOW_REMOTE", default_value_t = false)]
     pub setup_allow_remote: bool,
 
+    /// Webhook bodies read at once. A delivery beyond them gets 503 at once, before its body
+    /// is read: GitHub shows it as failed, and the redelivery sweep asks for it again.
+    #[arg(long, env = "BOSUN_WEBHOOK_BODIES_IN_FLIGHT", default_value_t = 64)]
+    pub webhook_bodies_in_flight: usize,
+
+    /// Seconds a webhook body may take to arrive; a slower one gets 408 and its connection is
+    /// closed (GitHub sends a whole delivery at once).
+    #[arg(long, env = "BOSUN_WEBHOOK_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub webhook_body_timeout_secs: u64,
+
     /// How many jobs run at once.
     #[arg(long, env = "BOSUN_WORKERS", default_value_t = 4)]
     pub workers: usize,

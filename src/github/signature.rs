@@ -59,6 +59,19 @@ pub enum SignatureError {
     Mismatch,
 }
 
+/// Whether a delivery's signature header can be checked at all (present, SHA-256, well
+/// formed): asked before its body is read, so a request without one costs no buffering.
+pub fn check_header(
+    sha256_header: Option<&str>,
+    sha1_header_present: bool,
+) -> Result<[u8; 32], SignatureError> {
+    match sha256_header {
+        Some(h) => parse_header(h),
+        None if sha1_header_present => Err(SignatureError::UnsupportedSha1Only),
+        None => Err(SignatureError::Missing),
+    }
+}
+
 /// Checks a delivery. `sha1_header_present` only refines the error when the SHA-256 header is absent.
 pub fn verify(
     secrets: &WebhookSecrets,
@@ -66,12 +79,7 @@ pub fn verify(
     sha1_header_present: bool,
     body: &[u8],
 ) -> Result<(), SignatureError> {
-    let header = match sha256_header {
-        Some(h) => h,
-        None if sha1_header_present => return Err(SignatureError::UnsupportedSha1Only),
-        None => return Err(SignatureError::Missing),
-    };
-    let expected = parse_header(header)?;
+    let expected = check_header(sha256_header, sha1_header_present)?;
 
     // Every secret is computed and compared, and the results are OR-ed as `Choice`s, so the
     // time taken does not depend on which secret (if any) matched.

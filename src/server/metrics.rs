@@ -18,6 +18,10 @@ pub struct WebhookCounters {
     pub bad_request: AtomicU64,
     pub not_configured: AtomicU64,
     pub store_failed: AtomicU64,
+    /// Refused before its body was read: too many bodies being read already.
+    pub busy: AtomicU64,
+    /// The body did not arrive in time.
+    pub too_slow: AtomicU64,
 }
 
 impl WebhookCounters {
@@ -25,7 +29,7 @@ impl WebhookCounters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn pairs(&self) -> [(&'static str, u64); 7] {
+    fn pairs(&self) -> [(&'static str, u64); 9] {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             ("accepted", get(&self.accepted)),
@@ -35,6 +39,8 @@ impl WebhookCounters {
             ("bad_request", get(&self.bad_request)),
             ("not_configured", get(&self.not_configured)),
             ("store_failed", get(&self.store_failed)),
+            ("busy", get(&self.busy)),
+            ("too_slow", get(&self.too_slow)),
         ]
     }
 }

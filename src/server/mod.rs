@@ -55,6 +55,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub setup_states: Arc<SetupStates>,
     pub dashboard: Arc<dashboard::Dashboard>,
+    /// Webhook bodies being read (`webhook_bodies_in_flight` permits).
+    pub webhook_bodies: Arc<tokio::sync::Semaphore>,
     mode: Arc<RwLock<Arc<Mode>>>,
     activate: Activate,
 }
@@ -71,6 +73,9 @@ impl AppState {
             db,
             ingest,
             counters: Arc::new(WebhookCounters::default()),
+            webhook_bodies: Arc::new(tokio::sync::Semaphore::new(
+                config.webhook_bodies_in_flight.max(1),
+            )),
             config,
             setup_states: Arc::new(SetupStates::default()),
             dashboard: Arc::new(dashboard::Dashboard::default()),

@@ -5,15 +5,17 @@ use super::metrics::WebhookCounters;
 use super::{AppState, Mode};
 use crate::db::{now_ms, NewDelivery};
 use crate::engine::ingest::Stored;
-use crate::github::signature::{verify, SignatureError};
+use crate::github::signature::{check_header, verify, SignatureError};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::CONNECTION;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bosun_core::ids::DeliveryId;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
+use std::time::Duration;
 use tracing::Instrument;
 
 /// GitHub caps payloads at 25 MB; anything larger is not from GitHub.
@@ -56,39 +58,13 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
         }
     };
     let (parts, body) = request.into_parts();
-    let declared = header(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        WebhookCounters::bump(&counters.too_large);
-        return answer(StatusCode::PAYLOAD_TOO_LARGE, "payload over 25 MiB");
-    }
-    let body = match read_capped(body).await {
-        Ok(bytes) => bytes,
-        Err(status) => {
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                WebhookCounters::bump(&counters.too_large);
-            } else {
-                WebhookCounters::bump(&counters.bad_request);
-            }
-            return answer(status, "could not read the payload");
-        }
-    };
-
+    // Everything that can be judged from the headers is judged before a byte of the body is
+    // read: a request that cannot be a delivery costs no buffering.
     let signature = header(&parts.headers, "x-hub-signature-256");
     let has_sha1 = parts.headers.contains_key("x-hub-signature");
-    if let Err(e) = verify(&secrets, signature, has_sha1, &body) {
-        WebhookCounters::bump(&counters.bad_signature);
-        tracing::warn!(reason = %e, "webhook rejected: signature");
-        let message = match e {
-            SignatureError::Missing => "missing X-Hub-Signature-256",
-            SignatureError::UnsupportedSha1Only => {
-                "only X-Hub-Signature (sha1) given; sha256 is required"
-            }
-            SignatureError::Malformed => "malformed X-Hub-Signature-256",
-            SignatureError::Mismatch => "signature does not match",
-        };
-        return answer(StatusCode::UNAUTHORIZED, message);
+    if let Err(e) = check_header(signature, has_sha1) {
+        return refuse_signature(counters, e);
     }
-
     let (Some(event), Some(delivery)) = (
         header(&parts.headers, "x-github-event").filter(|e| valid_event_name(e)),
         header(&parts.headers, "x-github-delivery").filter(|d| valid_delivery_id(d)),
@@ -99,6 +75,48 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
             "X-GitHub-Event and X-GitHub-Delivery are required",
         );
     };
+    let declared = header(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        WebhookCounters::bump(&counters.too_large);
+        return answer(StatusCode::PAYLOAD_TOO_LARGE, "payload over 25 MiB");
+    }
+    // At most `webhook_bodies_in_flight` bodies are read at once, each within its deadline:
+    // slow or endless senders cannot pile up memory. One over the cap is not stored, so 503:
+    // GitHub marks it failed and the redelivery sweep asks for it again.
+    let Ok(_permit) = state.webhook_bodies.clone().try_acquire_owned() else {
+        WebhookCounters::bump(&counters.busy);
+        tracing::warn!("webhook refused: too many bodies being read");
+        return answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many deliveries being received; please redeliver",
+        );
+    };
+    let deadline = Duration::from_secs(state.config.webhook_body_timeout_secs.max(1));
+    let body = match tokio::time::timeout(deadline, read_capped(body)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(status)) => {
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                WebhookCounters::bump(&counters.too_large);
+            } else {
+                WebhookCounters::bump(&counters.bad_request);
+            }
+            return answer(status, "could not read the payload");
+        }
+        Err(_) => {
+            WebhookCounters::bump(&counters.too_slow);
+            tracing::warn!(secs = deadline.as_secs(), "webhook refused: body too slow");
+            let mut response = answer(StatusCode::REQUEST_TIMEOUT, "the payload came too slowly");
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
+    };
+
+    if let Err(e) = verify(&secrets, signature, has_sha1, &body) {
+        return refuse_signature(counters, e);
+    }
+
     let delivery = DeliveryId(delivery.to_string());
     let span = tracing::info_span!("webhook", delivery = %delivery, event);
     let stored = state
@@ -142,6 +160,20 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
             )
         }
     }
+}
+
+fn refuse_signature(counters: &WebhookCounters, e: SignatureError) -> Response {
+    WebhookCounters::bump(&counters.bad_signature);
+    tracing::warn!(reason = %e, "webhook rejected: signature");
+    let message = match e {
+        SignatureError::Missing => "missing X-Hub-Signature-256",
+        SignatureError::UnsupportedSha1Only => {
+            "only X-Hub-Signature (sha1) given; sha256 is required"
+        }
+        SignatureError::Malformed => "malformed X-Hub-Signature-256",
+        SignatureError::Mismatch => "signature does not match",
+    };
+    answer(StatusCode::UNAUTHORIZED, message)
 }
 
 /// Reads at most `MAX_BODY` bytes; stops reading (and buffering) as soon as the cap is passed.

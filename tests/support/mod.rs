@@ -49,6 +49,8 @@ pub fn server_config(github_url: &str, data_dir: &Path, app_id: u64) -> ServerCo
         webhook_proxy_url: None,
         setup_allow_remote: false,
         workers: 2,
+        webhook_bodies_in_flight: 64,
+        webhook_body_timeout_secs: 30,
         lease_secs: 5,
         run_config: None,
         redelivery_sweep_secs: 0,

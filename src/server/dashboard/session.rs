@@ -91,6 +91,16 @@ impl Sessions {
         let state = random_token();
         let mut pending = lock(&self.pending);
         pending.retain(|_, p| p.started.elapsed() < STATE_TTL);
+        while pending.len() >= MAX_PENDING {
+            let oldest = pending
+                .iter()
+                .min_by_key(|(_, p)| p.started)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(key) => pending.remove(&key),
+                None => break,
+            };
+        }
         pending.insert(
             state.clone(),
             Pending {
@@ -133,15 +143,44 @@ pub fn set_cookie(name: &str, value: &str, max_age: Duration, secure: bool) -> S
 /// A local path to return to after signing in; anything else (another site, `//host`) is `/`.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.len() <= MAX_NEXT =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
+
+/// The longest `next` kept for after sign-in; the dashboard's own links are far shorter. A
+/// longer one is replaced by `/` rather than stored.
+pub const MAX_NEXT: usize = 2048;
+
+/// Sign-ins begun and not finished that are remembered at once; past it the oldest is
+/// forgotten (its person starts again), so unauthenticated `/login` calls cannot grow memory.
+pub const MAX_PENDING: usize = 10_000;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn sign_ins_begun_by_anyone_stay_bounded() {
+        let s = Sessions::default();
+        let long = format!("/{}", "a".repeat(64 * 1024));
+        assert_eq!(safe_next(Some(&long)), "/");
+        assert_eq!(safe_next(Some("/tasks/3")), "/tasks/3");
+        let first = s.begin_sign_in("/first");
+        for _ in 0..MAX_PENDING + 50 {
+            s.begin_sign_in("/");
+        }
+        assert!(lock(&s.pending).len() <= MAX_PENDING);
+        assert_eq!(s.finish_sign_in(&first), None, "the oldest was forgotten");
+    }
 
     #[test]
     fn sessions_and_sign_ins() {
