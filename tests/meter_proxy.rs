@@ -1156,3 +1156,97 @@ async fn gemini_calls_the_meter_cannot_read_are_refused_and_free_ones_pass() {
     })
     .await;
 }
+
+/// Eight calls made at once against a budget with room for about four: each call reserves the
+/// most its request allows while it is answered, so the run overshoots by one call at most
+/// (issue 20, hole 3). Admitted against settled spend alone, all eight went through.
+#[tokio::test]
+async fn eight_parallel_calls_overshoot_the_budget_by_one_call_at_most() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        rig.fake.set_usage(20, 100, 0);
+        rig.fake.set_event_delay(Duration::from_millis(50));
+        let budget = 500;
+        let (run, token) = rig.proxy.register_run(RunBudget {
+            max_tokens: Some(budget),
+            max_micro_usd: None,
+        });
+        let url = format!("{}/v1/messages", rig.proxy.base_url(Provider::Anthropic));
+        let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": true,
+                          "messages": [{"role": "user", "content": "hi"}]})
+        .to_string();
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                let request = rig
+                    .client
+                    .post(&url)
+                    .header("x-api-key", token.expose())
+                    .header("anthropic-version", "2023-06-01")
+                    .body(body.clone());
+                tokio::spawn(async move {
+                    let response = request.send().await.unwrap();
+                    let status = response.status().as_u16();
+                    response.bytes().await.unwrap();
+                    status
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for call in calls {
+            statuses.push(call.await.unwrap());
+        }
+        let answered = statuses.iter().filter(|s| **s == 200).count() as u64;
+        let refused = statuses.iter().filter(|s| **s == 400).count() as u64;
+        assert_eq!(answered + refused, 8, "{statuses:?}");
+        let spent = rig.spent(run);
+        // One call is 20 + 100 tokens.
+        assert_eq!(spent.total_tokens(), answered * 120, "{spent:?}");
+        assert!(
+            spent.total_tokens() <= budget + 120,
+            "{statuses:?} {spent:?}"
+        );
+        assert!(refused >= 3, "{statuses:?} {spent:?}");
+        assert_eq!(rig.proxy.in_flight(run), Some(0));
+        rig.stop().await;
+    })
+    .await;
+}
+
+/// Under a budget in dollars, a call of a model the price table does not know would cost $0:
+/// it is refused, saying which model and where its price goes. A priced model passes.
+#[tokio::test]
+async fn an_unpriced_model_is_refused_under_a_dollar_budget() {
+    within_timeout(async {
+        let rig = Rig::start().await;
+        let (run, token) = rig.proxy.register_run(RunBudget {
+            max_tokens: None,
+            max_micro_usd: Some(5_000_000),
+        });
+        let url = format!("{}/v1/messages", rig.proxy.base_url(Provider::Anthropic));
+        let call = |model: &str| {
+            rig.client
+                .post(&url)
+                .header("x-api-key", token.expose())
+                .header("anthropic-version", "2023-06-01")
+                .body(
+                    json!({"model": model, "max_tokens": 64,
+                           "messages": [{"role": "user", "content": "hi"}]})
+                    .to_string(),
+                )
+                .send()
+        };
+        let refused = call("claude-unlisted-9").await.unwrap();
+        assert_eq!(refused.status(), 400);
+        let body: Value = refused.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("claude-unlisted-9") && message.contains("meter.prices"),
+            "{message}"
+        );
+        assert_eq!(rig.fake.call_count(), 0);
+        assert_eq!(call("claude-sonnet-4-5").await.unwrap().status(), 200);
+        assert_eq!(rig.spent(run).calls, 1);
+        rig.stop().await;
+    })
+    .await;
+}

@@ -20,6 +20,7 @@
 
 mod body;
 mod errors;
+mod estimate;
 mod json_pick;
 pub mod prices;
 mod proxy;

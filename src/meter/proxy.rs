@@ -10,6 +10,7 @@
 
 use super::body::MeteredBody;
 use super::errors::{self, Kind, BUDGET_SPENT, KEY_REFUSED};
+use super::estimate::Estimate;
 use super::prices::PriceTable;
 use super::route::{self, Endpoint};
 use super::runs::{Run, RunBudget, RunId, Runs, Spent};
@@ -327,27 +328,48 @@ async fn forward(
             ),
         );
     };
-    let body = match endpoint {
+    let (body, estimate) = match endpoint {
         Endpoint::Metered(api) => {
-            match vet::vet_body(provider, api, body, |tool| run.allows_tool(tool)) {
-                Ok(vetted) => {
-                    if !vetted.stripped.is_empty() {
-                        tracing::info!(
-                            tools = %vetted.stripped.join(", "),
-                            "provider-side tools taken out of the model call (not in the repository's model_tools)"
-                        );
-                    }
-                    vetted.body
-                }
+            let path_model = match provider {
+                Provider::Gemini => route::gemini_model_call(&path).map(|(model, _)| model),
+                Provider::Anthropic | Provider::OpenAi => None,
+            };
+            let vetted = match vet::vet_body(provider, api, body, path_model, |tool| {
+                run.allows_tool(tool)
+            }) {
+                Ok(vetted) => vetted,
                 Err(why) => {
                     tracing::info!(%why, "model call refused");
                     return errors::respond(provider, Kind::Refused, &why);
                 }
+            };
+            if !vetted.stripped.is_empty() {
+                tracing::info!(
+                    tools = %vetted.stripped.join(", "),
+                    "provider-side tools taken out of the model call (not in the repository's model_tools)"
+                );
             }
+            let model = vetted.facts.model.as_deref();
+            if run.has_usd_budget() && model.and_then(|m| shared.prices.entry_for(m)).is_none() {
+                let model = model.unwrap_or("(none named)");
+                tracing::info!(
+                    model,
+                    "call refused: no price for its model under a USD budget"
+                );
+                return errors::respond(
+                    provider,
+                    Kind::Refused,
+                    &format!(
+                        "bosun: the model {model} has no price in this server's meter.prices, so this \
+                         run's budget in dollars cannot count it; an operator adds its price there"
+                    ),
+                );
+            }
+            (vetted.body, Estimate::of(&vetted.facts, &shared.prices))
         }
-        Endpoint::Free | Endpoint::Refused => body,
+        Endpoint::Free | Endpoint::Refused => (body, Estimate::default()),
     };
-    let ticket = match run.admit(&shared.prices) {
+    let ticket = match run.admit(&shared.prices, estimate) {
         Ok(ticket) => ticket,
         Err(exhausted) => {
             tracing::info!(%exhausted, "call refused: the run's budget is spent");

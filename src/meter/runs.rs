@@ -9,6 +9,7 @@
 //! before the budget was crossed are not stopped, so a run overshoots by at most the calls in
 //! flight when it crossed (one call, for an agent that makes one call at a time).
 
+use super::estimate::Estimate;
 use super::prices::PriceTable;
 use super::usage::{Reading, Usage};
 use crate::github::secret::Secret;
@@ -58,6 +59,9 @@ pub struct Spent {
     pub micro_usd: u64,
     /// Calls with usage whose model has no price in the table.
     pub unpriced_calls: u64,
+    /// Tokens charged by estimate: for each unmetered call, the most its request allowed
+    /// (its input and its output limit), also priced into `micro_usd`.
+    pub estimated_tokens: u64,
     /// Successful calls to a metered endpoint whose response carried no readable usage (a chat
     /// stream without `include_usage`, a compressed body, a stream cut off before its usage).
     pub unmetered_calls: u64,
@@ -70,7 +74,7 @@ pub struct Spent {
 impl Spent {
     /// All tokens of every kind: what [`RunBudget::max_tokens`] is compared with.
     pub fn total_tokens(&self) -> u64 {
-        self.usage().total()
+        self.usage().total().saturating_add(self.estimated_tokens)
     }
 
     fn usage(&self) -> Usage {
@@ -93,24 +97,41 @@ impl Spent {
 /// Which limit stopped a call, with the numbers for the error message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exhausted {
-    Tokens { used: u64, max: u64 },
-    MicroUsd { used: u64, max: u64 },
+    /// `used`: settled; `pending`: reserved by calls still being answered.
+    Tokens {
+        used: u64,
+        pending: u64,
+        max: u64,
+    },
+    MicroUsd {
+        used: u64,
+        pending: u64,
+        max: u64,
+    },
 }
 
 impl fmt::Display for Exhausted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let usd = |n: u64| format!("${}.{:06}", n / 1_000_000, n % 1_000_000);
         match *self {
-            Exhausted::Tokens { used, max } => {
-                write!(f, "token budget: {used} of {max} tokens used")
+            Exhausted::Tokens { used, pending, max } => {
+                write!(f, "token budget: {used} of {max} tokens used")?;
+                if pending > 0 {
+                    write!(f, ", up to {pending} more in calls still being answered")?;
+                }
+                Ok(())
             }
-            Exhausted::MicroUsd { used, max } => write!(
-                f,
-                "USD budget: ${}.{:06} of ${}.{:06} used",
-                used / 1_000_000,
-                used % 1_000_000,
-                max / 1_000_000,
-                max % 1_000_000
-            ),
+            Exhausted::MicroUsd { used, pending, max } => {
+                write!(f, "USD budget: {} of {} used", usd(used), usd(max))?;
+                if pending > 0 {
+                    write!(
+                        f,
+                        ", up to {} more in calls still being answered",
+                        usd(pending)
+                    )?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -121,6 +142,8 @@ struct RunState {
     spent: Spent,
     ended: bool,
     in_flight: u64,
+    /// What the calls in flight may still cost at most (their [`Estimate`]s).
+    reserved: Estimate,
 }
 
 /// One registered run. Calls in flight hold it through their [`CallTicket`], so usage that
@@ -149,22 +172,39 @@ impl Run {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Admits one call if the run is under every budget; counts a refusal otherwise.
+    /// Whether the run has a budget in dollars (a call of an unpriced model would slip past it).
+    pub(crate) fn has_usd_budget(&self) -> bool {
+        self.lock().budget.max_micro_usd.is_some()
+    }
+
+    /// Admits one call if what the run spent, plus what its calls in flight may still cost,
+    /// is under every budget; counts a refusal otherwise. The call's own `estimate` is then
+    /// reserved until it is settled, so calls made in parallel cannot each be admitted against
+    /// the same unspent budget: a run overshoots by at most one call, however many it makes
+    /// at once (when its estimates hold; see `estimate.rs`).
     pub(crate) fn admit(
         self: &Arc<Self>,
         prices: &Arc<PriceTable>,
+        estimate: Estimate,
     ) -> Result<CallTicket, Exhausted> {
         let mut s = self.lock();
         let used_tokens = s.spent.total_tokens();
+        let reserved = s.reserved;
         let over = match (s.budget.max_tokens, s.budget.max_micro_usd) {
-            (Some(max), _) if used_tokens >= max => Some(Exhausted::Tokens {
-                used: used_tokens,
-                max,
-            }),
-            (_, Some(max)) if s.spent.micro_usd >= max => Some(Exhausted::MicroUsd {
-                used: s.spent.micro_usd,
-                max,
-            }),
+            (Some(max), _) if used_tokens.saturating_add(reserved.tokens) >= max => {
+                Some(Exhausted::Tokens {
+                    used: used_tokens,
+                    pending: reserved.tokens,
+                    max,
+                })
+            }
+            (_, Some(max)) if s.spent.micro_usd.saturating_add(reserved.micro_usd) >= max => {
+                Some(Exhausted::MicroUsd {
+                    used: s.spent.micro_usd,
+                    pending: reserved.micro_usd,
+                    max,
+                })
+            }
             _ => None,
         };
         if let Some(over) = over {
@@ -173,9 +213,12 @@ impl Run {
         }
         s.spent.calls += 1;
         s.in_flight += 1;
+        s.reserved.tokens = s.reserved.tokens.saturating_add(estimate.tokens);
+        s.reserved.micro_usd = s.reserved.micro_usd.saturating_add(estimate.micro_usd);
         Ok(CallTicket {
             run: Arc::clone(self),
             prices: Arc::clone(prices),
+            estimate,
         })
     }
 }
@@ -185,6 +228,9 @@ impl Run {
 pub(crate) struct CallTicket {
     run: Arc<Run>,
     prices: Arc<PriceTable>,
+    /// Reserved at admission, released when the ticket is dropped; charged if the answer
+    /// carries no readable usage.
+    estimate: Estimate,
 }
 
 /// What settling one call counted; for the log line.
@@ -214,7 +260,14 @@ impl CallTicket {
                         None => s.spent.unpriced_calls += 1,
                     }
                 }
-                None if metered => s.spent.unmetered_calls += 1,
+                // Counted as the most the request allowed: a stream cut short or an answer
+                // the meter cannot read must not be free.
+                None if metered => {
+                    s.spent.unmetered_calls += 1;
+                    let e = self.estimate;
+                    s.spent.estimated_tokens = s.spent.estimated_tokens.saturating_add(e.tokens);
+                    s.spent.micro_usd = s.spent.micro_usd.saturating_add(e.micro_usd);
+                }
                 None => {}
             }
         }
@@ -230,6 +283,8 @@ impl Drop for CallTicket {
     fn drop(&mut self) {
         let mut s = self.run.lock();
         s.in_flight = s.in_flight.saturating_sub(1);
+        s.reserved.tokens = s.reserved.tokens.saturating_sub(self.estimate.tokens);
+        s.reserved.micro_usd = s.reserved.micro_usd.saturating_sub(self.estimate.micro_usd);
     }
 }
 
@@ -260,6 +315,7 @@ impl Runs {
                 spent: Spent::default(),
                 ended: false,
                 in_flight: 0,
+                reserved: Estimate::default(),
             }),
         });
         self.write().insert(id.0, run);
@@ -382,7 +438,7 @@ mod tests {
         let ticket = runs
             .authenticate(token.expose())
             .unwrap()
-            .admit(&prices)
+            .admit(&prices, Estimate::default())
             .unwrap();
         assert_eq!(runs.in_flight(id), Some(1));
         assert_eq!(runs.end(id).unwrap().calls, 1);
@@ -407,17 +463,18 @@ mod tests {
             max_micro_usd: None,
         });
         let run = runs.authenticate(token.expose()).unwrap();
-        run.admit(&prices)
+        run.admit(&prices, Estimate::default())
             .unwrap()
             .settle(reading("m", 60, 0), true);
         // 60 < 100: admitted, and this call crosses the budget.
-        run.admit(&prices)
+        run.admit(&prices, Estimate::default())
             .unwrap()
             .settle(reading("m", 60, 0), true);
         assert_eq!(
-            run.admit(&prices).err(),
+            run.admit(&prices, Estimate::default()).err(),
             Some(Exhausted::Tokens {
                 used: 120,
+                pending: 0,
                 max: 100
             })
         );
@@ -429,12 +486,52 @@ mod tests {
             max_micro_usd: Some(50),
         });
         let run = runs.authenticate(token.expose()).unwrap();
-        run.admit(&prices)
+        run.admit(&prices, Estimate::default())
             .unwrap()
             .settle(reading("m", 30, 30), true);
-        let err = run.admit(&prices).err().unwrap();
-        assert_eq!(err, Exhausted::MicroUsd { used: 60, max: 50 });
+        let err = run.admit(&prices, Estimate::default()).err().unwrap();
+        assert_eq!(
+            err,
+            Exhausted::MicroUsd {
+                used: 60,
+                pending: 0,
+                max: 50
+            }
+        );
         assert_eq!(err.to_string(), "USD budget: $0.000060 of $0.000050 used");
+    }
+
+    #[test]
+    fn an_answer_without_usage_is_charged_the_most_its_request_allowed() {
+        let runs = Runs::default();
+        let prices = prices();
+        let (id, token) = runs.register_budget(RunBudget {
+            max_tokens: Some(1000),
+            max_micro_usd: None,
+        });
+        let run = runs.authenticate(token.expose()).unwrap();
+        let estimate = Estimate {
+            tokens: 700,
+            micro_usd: 900,
+        };
+        let ticket = run.admit(&prices, estimate).unwrap();
+        // While it is answered, its estimate is held against the budget...
+        let held = run.admit(&prices, estimate).unwrap();
+        let refused = run.admit(&prices, estimate).err().unwrap();
+        assert_eq!(
+            refused.to_string(),
+            "token budget: 0 of 1000 tokens used, up to 1400 more in calls still being answered"
+        );
+        drop(held);
+        // ...and an answer the meter could not read is charged it.
+        ticket.settle(Reading::default(), true);
+        let spent = runs.spent(id).unwrap();
+        assert_eq!(
+            (spent.estimated_tokens, spent.total_tokens(), spent.micro_usd),
+            (700, 700, 900)
+        );
+        assert_eq!(runs.in_flight(id), Some(0));
+        assert!(run.admit(&prices, estimate).is_ok(), "700 of 1000: room again");
     }
 
     #[test]
@@ -447,11 +544,13 @@ mod tests {
         });
         let run = runs.authenticate(token.expose()).unwrap();
         // A model without a price: tokens count, the USD budget does not see it.
-        run.admit(&prices)
+        run.admit(&prices, Estimate::default())
             .unwrap()
             .settle(reading("other", 1000, 1000), true);
-        run.admit(&prices).unwrap().settle(Reading::default(), true);
-        run.admit(&prices)
+        run.admit(&prices, Estimate::default())
+            .unwrap()
+            .settle(Reading::default(), true);
+        run.admit(&prices, Estimate::default())
             .unwrap()
             .settle(Reading::default(), false);
         let spent = runs.spent(id).unwrap();
@@ -465,6 +564,6 @@ mod tests {
             ),
             (0, 1, 1, 3)
         );
-        assert!(run.admit(&prices).is_ok());
+        assert!(run.admit(&prices, Estimate::default()).is_ok());
     }
 }

@@ -2,6 +2,7 @@
 //! provider-side tools the run's repository does not allow are taken out (`tools.rs`), and an
 //! OpenAI chat-completions stream is made to report the usage the meter needs.
 
+use super::estimate::CallFacts;
 use super::tools::strip_provider_tools;
 use super::usage::Api;
 use super::Provider;
@@ -18,34 +19,49 @@ pub(crate) struct Vetted {
     pub(crate) body: Bytes,
     /// Provider-side tools taken out, by bosun's names.
     pub(crate) stripped: Vec<String>,
+    /// What the request says about its cost.
+    pub(crate) facts: CallFacts,
 }
 
 /// The body to forward for a metered call of `api`, or why it is refused (a message for the
-/// agent's user). `allows` says whether the run's repository allows a provider-side tool.
-/// A body left as it was is forwarded byte for byte.
+/// agent's user). `allows` says whether the run's repository allows a provider-side tool;
+/// `path_model` is the model a Gemini path names. A body left as it was is forwarded byte for
+/// byte.
 pub(crate) fn vet_body(
     provider: Provider,
     api: Api,
     body: Bytes,
+    path_model: Option<&str>,
     allows: impl Fn(&str) -> bool,
 ) -> Result<Vetted, String> {
     if body.is_empty() {
+        let facts = CallFacts::read(api, &Value::Null, path_model, 0);
         return Ok(Vetted {
             body,
             stripped: Vec::new(),
+            facts,
         });
     }
     let mut json: Value = serde_json::from_slice(&body)
         .map_err(|_| "bosun: a model call's body must be JSON".to_owned())?;
+    let facts = CallFacts::read(api, &json, path_model, body.len());
     let stripped = strip_provider_tools(provider, &mut json, allows);
     let usage_asked = api == Api::OpenAiChatCompletions && asks_for_usage(&mut json);
     if stripped.is_empty() && !usage_asked {
-        return Ok(Vetted { body, stripped });
+        return Ok(Vetted {
+            body,
+            stripped,
+            facts,
+        });
     }
     let body = serde_json::to_vec(&json)
         .map(Bytes::from)
         .map_err(|_| "bosun: the model call could not be re-encoded".to_owned())?;
-    Ok(Vetted { body, stripped })
+    Ok(Vetted {
+        body,
+        stripped,
+        facts,
+    })
 }
 
 /// A chat-completions stream reports usage only when asked (`stream_options.include_usage`);
@@ -89,24 +105,35 @@ mod tests {
             Provider::Anthropic,
             Api::AnthropicMessages,
             body.clone(),
+            None,
             |_| false,
         );
         assert_eq!(out.unwrap().body, body);
-        assert!(
-            vet_body(Provider::OpenAi, Api::OpenAiResponses, Bytes::new(), |_| {
-                false
-            })
-            .is_ok()
-        );
+        assert!(vet_body(
+            Provider::OpenAi,
+            Api::OpenAiResponses,
+            Bytes::new(),
+            None,
+            |_| { false }
+        )
+        .is_ok());
         assert!(vet_body(
             Provider::OpenAi,
             Api::OpenAiResponses,
             bytes(json!(1)),
+            None,
             |_| false
         )
         .is_ok());
         let not_json = Bytes::from_static(b"model=m");
-        assert!(vet_body(Provider::OpenAi, Api::OpenAiResponses, not_json, |_| true).is_err());
+        assert!(vet_body(
+            Provider::OpenAi,
+            Api::OpenAiResponses,
+            not_json,
+            None,
+            |_| true
+        )
+        .is_err());
     }
 
     #[test]
@@ -116,6 +143,7 @@ mod tests {
             Provider::Anthropic,
             Api::AnthropicMessages,
             body.clone(),
+            None,
             |_| false,
         )
         .unwrap();
@@ -126,6 +154,7 @@ mod tests {
             Provider::Anthropic,
             Api::AnthropicMessages,
             body.clone(),
+            None,
             |t| t == "web_search",
         )
         .unwrap();
@@ -135,18 +164,26 @@ mod tests {
     #[test]
     fn a_chat_stream_is_made_to_report_its_usage() {
         let body = bytes(json!({"model": "m", "stream": true, "messages": []}));
-        let out = vet_body(Provider::OpenAi, Api::OpenAiChatCompletions, body, |_| {
-            false
-        })
+        let out = vet_body(
+            Provider::OpenAi,
+            Api::OpenAiChatCompletions,
+            body,
+            None,
+            |_| false,
+        )
         .unwrap();
         let out: Value = serde_json::from_slice(&out.body).unwrap();
         assert_eq!(out["stream_options"], json!({"include_usage": true}));
         assert_eq!(out["model"], "m");
         let other =
             bytes(json!({"stream": true, "stream_options": {"include_usage": false, "x": 1}}));
-        let out = vet_body(Provider::OpenAi, Api::OpenAiChatCompletions, other, |_| {
-            false
-        })
+        let out = vet_body(
+            Provider::OpenAi,
+            Api::OpenAiChatCompletions,
+            other,
+            None,
+            |_| false,
+        )
         .unwrap();
         let out: Value = serde_json::from_slice(&out.body).unwrap();
         assert_eq!(
@@ -162,6 +199,7 @@ mod tests {
                 Provider::OpenAi,
                 Api::OpenAiChatCompletions,
                 body.clone(),
+                None,
                 |_| false,
             );
             assert_eq!(out.unwrap().body, body);
