@@ -1206,6 +1206,19 @@ async fn closing_the_issue_stops_its_running_agent() {
         let mut closed = labeled_as_on_github(&run.app, issue, "Hang", "SCENARIO: hang");
         closed["action"] = "closed".into();
         closed["issue"]["state"] = "closed".into();
+        // Someone without write access closes it first (an issue's author may, on GitHub):
+        // that does not stop a writer's task (issue 20, hole 8). Both closes are handled in
+        // the order they came, so the stop below is the writer's.
+        let mut by_mallory = closed.clone();
+        by_mallory["sender"]["login"] = "mallory".into();
+        by_mallory["sender"]["id"] = 6_660_666.into();
+        assert_eq!(
+            run.app
+                .send_json("issues", "d-close-1", &by_mallory)
+                .await
+                .status(),
+            202
+        );
         assert_eq!(
             run.app
                 .send_json("issues", "d-close-2", &closed)
@@ -1223,6 +1236,11 @@ async fn closing_the_issue_stops_its_running_agent() {
         assert!(
             sweep.become_present(false).await,
             "the container outlived the close"
+        );
+        assert!(
+            !tracking(gh, issue).contains("mallory"),
+            "{}",
+            tracking(gh, issue)
         );
         assert!(gh.pulls(REPO).is_empty());
         run.app.finish().await;

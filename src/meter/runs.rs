@@ -527,11 +527,18 @@ mod tests {
         ticket.settle(Reading::default(), true);
         let spent = runs.spent(id).unwrap();
         assert_eq!(
-            (spent.estimated_tokens, spent.total_tokens(), spent.micro_usd),
+            (
+                spent.estimated_tokens,
+                spent.total_tokens(),
+                spent.micro_usd
+            ),
             (700, 700, 900)
         );
         assert_eq!(runs.in_flight(id), Some(0));
-        assert!(run.admit(&prices, estimate).is_ok(), "700 of 1000: room again");
+        assert!(
+            run.admit(&prices, estimate).is_ok(),
+            "700 of 1000: room again"
+        );
     }
 
     #[test]

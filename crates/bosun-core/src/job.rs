@@ -154,6 +154,12 @@ pub struct LifecycleRequest {
     pub repo_id: RepoId,
     pub issue: IssueNumber,
     pub by: String,
+    /// `by`'s account id and whether it is a bot, for the trust check of a closed issue.
+    /// Missing in jobs queued before they were kept: a person, judged by login.
+    #[serde(default)]
+    pub by_id: u64,
+    #[serde(default)]
+    pub by_bot: bool,
     pub what: LifecycleWhat,
 }
 

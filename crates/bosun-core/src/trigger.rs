@@ -55,6 +55,8 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
             repo: issue.repo,
             repo_id: issue.repo_id,
             issue: issue.issue,
+            by_id: issue.sender.id.0,
+            by_bot: issue.sender.is_bot,
             by: issue.sender.login,
             what,
         })))
@@ -133,6 +135,8 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
                         repo,
                         repo_id,
                         issue,
+                        by_id: sender.id.0,
+                        by_bot: sender.is_bot,
                         by: sender.login,
                         what: LifecycleWhat::PullClosed {
                             number,

@@ -49,6 +49,12 @@ async fn follow(
 ) -> Result<(), JobError> {
     let event = match &req.what {
         LifecycleWhat::IssueClosed if state.status.is_active() => {
+            if !closer_trusted(ctx, req, task).await? {
+                // An issue's author may close it without write access: that must not stop
+                // the work a writer asked for (nor may anyone else who cannot start work).
+                tracing::info!(by = %req.by, "issue closed by someone who cannot start work: the task goes on");
+                return Ok(());
+            }
             TaskEvent::IssueClosed { by: req.by.clone() }
         }
         LifecycleWhat::IssueClosed => return Ok(()),
@@ -88,6 +94,39 @@ async fn follow(
         delete_branch(ctx, task, branch).await?;
     }
     Ok(())
+}
+
+/// Whether the person (or bot) who closed the issue may stop its task: whoever may start work
+/// (write access, `allowed_users`, allowlisted bots) and bosun itself.
+async fn closer_trusted(
+    ctx: &Ctx,
+    req: &LifecycleRequest,
+    task: &TaskRow,
+) -> Result<bool, JobError> {
+    if req.by.eq_ignore_ascii_case(&ctx.identity.bot_login) {
+        return Ok(true);
+    }
+    let client = ctx.github.installation(task.installation);
+    // A broken file names no one: the permission check alone decides.
+    let config = ctx
+        .repo_configs
+        .get(&client, &task.repo, task.repo_id)
+        .await?
+        .unwrap_or_default();
+    let closer = bosun_core::events::Actor {
+        login: req.by.clone(),
+        id: bosun_core::ids::UserId(req.by_id),
+        is_bot: req.by_bot,
+    };
+    crate::engine::handlers::trigger::trusted_sender(
+        ctx,
+        &client,
+        &closer,
+        &task.repo,
+        task.repo_id,
+        &config,
+    )
+    .await
 }
 
 /// Deletes the merged branch with the installation token. Without a runner (placeholder mode)
