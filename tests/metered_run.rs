@@ -56,6 +56,38 @@ done
 echo '{"type":"result","subtype":"success","is_error":false,"result":"Never stopped.","session_id":"m1"}'
 "#;
 
+/// bosun started with `server_config` as its run configuration (written into `dirs`), the
+/// repository cloned from a bare remote made there, and a new issue (`title`, `body`) labelled
+/// `bosun` by a writer.
+async fn labelled_by_a_writer(
+    dirs: &std::path::Path,
+    server_config: &str,
+    (title, body): (&str, &str),
+    delivery: &str,
+) -> (TestApp, u64, std::path::PathBuf) {
+    let config_path = dirs.join("bosun-server.yml");
+    std::fs::write(&config_path, server_config).unwrap();
+    let app = TestApp::start_with(|c| {
+        c.run_mode = "agent".into();
+        c.run_config = Some(config_path);
+    })
+    .await;
+    let bare = bare_remote(dirs);
+    let gh = &app.github;
+    gh.set_clone_url(REPO, &format!("file://{}", bare.display()));
+    gh.set_permission(REPO, WRITER, "write");
+    let issue = gh.add_issue(REPO, title, body, WRITER);
+    let mut payload = labeled(&app, issue, "bosun", WRITER);
+    payload["issue"]["title"] = title.into();
+    payload["issue"]["body"] = body.into();
+    payload["issue"]["user"]["login"] = WRITER.into();
+    assert_eq!(
+        app.send_json("issues", delivery, &payload).await.status(),
+        202
+    );
+    (app, issue, bare)
+}
+
 /// The key a host holds under the usual name, for the default-metering test (no other test of
 /// this binary reads or writes `ANTHROPIC_API_KEY`).
 const DEFAULT_KEY: &str = "sk-ant-default-0123456789abcdef0123456789";
@@ -89,34 +121,19 @@ async fn without_any_meter_configuration_the_agent_gets_a_run_token_and_never_th
             &[("/usr/local/bin/claude", KEY_REPORTING_AGENT, 0o755)],
         );
         let dirs = tempfile::tempdir().unwrap();
-        let config_path = dirs.path().join("bosun-server.yml");
-        std::fs::write(
-            &config_path,
-            format!(
-                "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n    \
+        let server = format!(
+            "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n    \
                  env: [ANTHROPIC_API_KEY]\nlimits:\n  memory_mb: 256\n  cpus: 1\n\
                  peer_review: {{enabled: false}}\n"
-            ),
-        )
-        .unwrap();
-        let app = TestApp::start_with(|c| {
-            c.run_mode = "agent".into();
-            c.run_config = Some(config_path.clone());
-        })
-        .await;
-        let bare = bare_remote(dirs.path());
-        let gh = &app.github;
-        gh.set_clone_url(REPO, &format!("file://{}", bare.display()));
-        gh.set_permission(REPO, WRITER, "write");
-        let issue = gh.add_issue(REPO, "Report", "Say what you were given.", WRITER);
-        let mut payload = labeled(&app, issue, "bosun", WRITER);
-        payload["issue"]["title"] = "Report".into();
-        payload["issue"]["body"] = "Say what you were given.".into();
-        payload["issue"]["user"]["login"] = WRITER.into();
-        assert_eq!(
-            app.send_json("issues", "d-default-meter", &payload).await.status(),
-            202
         );
+        let (app, issue, bare) = labelled_by_a_writer(
+            dirs.path(),
+            &server,
+            ("Report", "Say what you were given."),
+            "d-default-meter",
+        )
+        .await;
+        let gh = &app.github;
         let ended = |g: &fake_github::FakeGitHub| tracking(g, issue).contains("[x] Finished");
         let ok = gh.wait_until(ended, Duration::from_secs(120)).await;
         let comment = tracking(gh, issue);
@@ -124,10 +141,18 @@ async fn without_any_meter_configuration_the_agent_gets_a_run_token_and_never_th
         assert!(!comment.contains(DEFAULT_KEY), "{comment}");
         let branch = git(
             &bare,
-            &["for-each-ref", "--format=%(refname:short)", "refs/heads/bosun"],
+            &[
+                "for-each-ref",
+                "--format=%(refname:short)",
+                "refs/heads/bosun",
+            ],
         );
         let given = git(&bare, &["show", &format!("{branch}:given.txt")]);
-        assert_eq!(given.trim(), "key token, env clean, base proxy", "{comment}");
+        assert_eq!(
+            given.trim(),
+            "key token, env clean, base proxy",
+            "{comment}"
+        );
         app.finish().await;
     })
     .await
@@ -149,38 +174,23 @@ async fn a_metered_run_holds_no_key_and_stops_at_its_budget_with_its_work_pushed
             &[("/usr/local/bin/claude", METERED_AGENT, 0o755)],
         );
         let dirs = tempfile::tempdir().unwrap();
-        let config_path = dirs.path().join("bosun-server.yml");
-        std::fs::write(
-            &config_path,
-            format!(
+        let server = format!(
             "default_agent: fake\nagents:\n  fake:\n    adapter: claude\n    image: {image}\n    \
              env: [{KEY_ENV}]\nlimits:\n  memory_mb: 256\n  cpus: 1\n  task_budget_tokens: 1200\n\
              peer_review: {{enabled: false}}\n\
              meter:\n  enabled: true\n  anthropic:\n    base_url: {}\n    key_env: {KEY_ENV}\n  \
              prices:\n    claude-test: {{input: 3000, output: 15000}}\n",
             model.url()
-        ),
+        );
+        let (app, issue, bare) = labelled_by_a_writer(
+            dirs.path(),
+            &server,
+            ("Spend", "Make some calls."),
+            "d-meter",
         )
-        .unwrap();
-        let app = TestApp::start_with(|c| {
-            c.run_mode = "agent".into();
-            c.run_config = Some(config_path.clone());
-        })
         .await;
         let _no_network = images::NoNetworkMade::of(app.data_dir.path());
-        let bare = bare_remote(dirs.path());
         let gh = &app.github;
-        gh.set_clone_url(REPO, &format!("file://{}", bare.display()));
-        gh.set_permission(REPO, WRITER, "write");
-        let issue = gh.add_issue(REPO, "Spend", "Make some calls.", WRITER);
-        let mut payload = labeled(&app, issue, "bosun", WRITER);
-        payload["issue"]["title"] = "Spend".into();
-        payload["issue"]["body"] = "Make some calls.".into();
-        payload["issue"]["user"]["login"] = WRITER.into();
-        assert_eq!(
-            app.send_json("issues", "d-meter", &payload).await.status(),
-            202
-        );
         // While the agent runs, the cost the proxy counted so far shows (the fake CLI reports no
         // usage of its own): $2.70 per call.
         let live = |g: &fake_github::FakeGitHub| {

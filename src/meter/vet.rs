@@ -98,55 +98,31 @@ mod tests {
         Bytes::from(v.to_string())
     }
 
+    /// `body` vetted as a call of `api`, the repository allowing the tools `allows` says.
+    fn vet(api: Api, body: Bytes, allows: fn(&str) -> bool) -> Result<Vetted, String> {
+        let provider = match api {
+            Api::AnthropicMessages => Provider::Anthropic,
+            Api::OpenAiResponses | Api::OpenAiChatCompletions => Provider::OpenAi,
+            Api::GeminiGenerateContent => Provider::Gemini,
+        };
+        vet_body(provider, api, body, None, allows)
+    }
+
     #[test]
     fn a_plain_call_passes_byte_for_byte() {
         let body = Bytes::from_static(br#"{"model": "m",  "messages": []}"#);
-        let out = vet_body(
-            Provider::Anthropic,
-            Api::AnthropicMessages,
-            body.clone(),
-            None,
-            |_| false,
-        );
+        let out = vet(Api::AnthropicMessages, body.clone(), |_| false);
         assert_eq!(out.unwrap().body, body);
-        assert!(vet_body(
-            Provider::OpenAi,
-            Api::OpenAiResponses,
-            Bytes::new(),
-            None,
-            |_| { false }
-        )
-        .is_ok());
-        assert!(vet_body(
-            Provider::OpenAi,
-            Api::OpenAiResponses,
-            bytes(json!(1)),
-            None,
-            |_| false
-        )
-        .is_ok());
+        assert!(vet(Api::OpenAiResponses, Bytes::new(), |_| { false }).is_ok());
+        assert!(vet(Api::OpenAiResponses, bytes(json!(1)), |_| false).is_ok());
         let not_json = Bytes::from_static(b"model=m");
-        assert!(vet_body(
-            Provider::OpenAi,
-            Api::OpenAiResponses,
-            not_json,
-            None,
-            |_| true
-        )
-        .is_err());
+        assert!(vet(Api::OpenAiResponses, not_json, |_| true).is_err());
     }
 
     #[test]
     fn provider_side_tools_are_taken_out_unless_allowed() {
         let body = bytes(json!({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}));
-        let out = vet_body(
-            Provider::Anthropic,
-            Api::AnthropicMessages,
-            body.clone(),
-            None,
-            |_| false,
-        )
-        .unwrap();
+        let out = vet(Api::AnthropicMessages, body.clone(), |_| false).unwrap();
         assert_eq!(out.stripped, ["web_search"]);
         let sent: Value = serde_json::from_slice(&out.body).unwrap();
         assert_eq!(sent["tools"], json!([]));
@@ -164,27 +140,13 @@ mod tests {
     #[test]
     fn a_chat_stream_is_made_to_report_its_usage() {
         let body = bytes(json!({"model": "m", "stream": true, "messages": []}));
-        let out = vet_body(
-            Provider::OpenAi,
-            Api::OpenAiChatCompletions,
-            body,
-            None,
-            |_| false,
-        )
-        .unwrap();
+        let out = vet(Api::OpenAiChatCompletions, body, |_| false).unwrap();
         let out: Value = serde_json::from_slice(&out.body).unwrap();
         assert_eq!(out["stream_options"], json!({"include_usage": true}));
         assert_eq!(out["model"], "m");
         let other =
             bytes(json!({"stream": true, "stream_options": {"include_usage": false, "x": 1}}));
-        let out = vet_body(
-            Provider::OpenAi,
-            Api::OpenAiChatCompletions,
-            other,
-            None,
-            |_| false,
-        )
-        .unwrap();
+        let out = vet(Api::OpenAiChatCompletions, other, |_| false).unwrap();
         let out: Value = serde_json::from_slice(&out.body).unwrap();
         assert_eq!(
             out["stream_options"],
@@ -195,13 +157,7 @@ mod tests {
             bytes(json!({"stream": true, "stream_options": {"include_usage": true}})),
             bytes(json!({"stream": false})),
         ] {
-            let out = vet_body(
-                Provider::OpenAi,
-                Api::OpenAiChatCompletions,
-                body.clone(),
-                None,
-                |_| false,
-            );
+            let out = vet(Api::OpenAiChatCompletions, body.clone(), |_| false);
             assert_eq!(out.unwrap().body, body);
         }
     }
