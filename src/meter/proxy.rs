@@ -164,14 +164,15 @@ impl MeterProxy {
         format!("http://{}{}", self.addr, provider.base_path())
     }
 
-    /// A new run with its budget, and the token its agent uses in place of an API key. Its
-    /// model calls may not ask the provider to run tools (see [`MeterProxy::register_run_allowing`]).
+    /// A new run with its budget, and the token its agent uses in place of an API key. Tools
+    /// the provider would run itself are taken out of its model calls (see
+    /// [`MeterProxy::register_run_allowing`]).
     pub fn register_run(&self, budget: RunBudget) -> (RunId, Secret) {
         self.register_run_allowing(budget, Vec::new())
     }
 
     /// A new run whose model calls may ask the provider to run `model_tools` (the run's
-    /// repository's `model_tools:`); calls asking for any other provider-side tool are refused.
+    /// repository's `model_tools:`); any other provider-side tool is taken out of its calls.
     pub fn register_run_allowing(
         &self,
         budget: RunBudget,

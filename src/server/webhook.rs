@@ -83,7 +83,7 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
     // At most `webhook_bodies_in_flight` bodies are read at once, each within its deadline:
     // slow or endless senders cannot pile up memory. One over the cap is not stored, so 503:
     // GitHub marks it failed and the redelivery sweep asks for it again.
-    let Ok(_permit) = state.webhook_bodies.clone().try_acquire_owned() else {
+    let Ok(permit) = state.webhook_bodies.clone().try_acquire_owned() else {
         WebhookCounters::bump(&counters.busy);
         tracing::warn!("webhook refused: too many bodies being read");
         return answer(
@@ -113,6 +113,9 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
         }
     };
 
+    // The cap is on bodies being read: a read one waits for its durable store without a
+    // permit, so a busy disk does not turn signed deliveries away.
+    drop(permit);
     if let Err(e) = verify(&secrets, signature, has_sha1, &body) {
         return refuse_signature(counters, e);
     }
