@@ -141,24 +141,33 @@ impl PriceTable {
 
     /// What `usage` of `model` costs, in micro-USD, rounded up (a call is never free because
     /// of rounding); `None` when the table has no price for the model.
+    pub fn cost_micro_usd(&self, model: &str, usage: &Usage) -> Option<u64> {
+        let (_, rates) = self.rates_for(model)?;
+        Some(rates.cost(usage))
+    }
+
     /// `usage` at the highest rate of each kind the table holds (0 for an empty table): what
     /// a call of a model without a price may cost at most.
     pub fn highest_cost_micro_usd(&self, usage: &Usage) -> u64 {
         let highest = |rate: fn(&Rates) -> u64| self.models.values().map(rate).max().unwrap_or(0);
-        let scaled = u128::from(usage.input_tokens) * u128::from(highest(|r| r.input))
-            + u128::from(usage.output_tokens) * u128::from(highest(|r| r.output))
-            + u128::from(usage.cache_read_tokens) * u128::from(highest(|r| r.cache_read))
-            + u128::from(usage.cache_write_tokens) * u128::from(highest(|r| r.cache_write));
-        u64::try_from(scaled.div_ceil(1_000_000)).unwrap_or(u64::MAX)
+        Rates {
+            input: highest(|r| r.input),
+            output: highest(|r| r.output),
+            cache_read: highest(|r| r.cache_read),
+            cache_write: highest(|r| r.cache_write),
+        }
+        .cost(usage)
     }
+}
 
-    pub fn cost_micro_usd(&self, model: &str, usage: &Usage) -> Option<u64> {
-        let (_, r) = self.rates_for(model)?;
-        let scaled = u128::from(usage.input_tokens) * u128::from(r.input)
-            + u128::from(usage.output_tokens) * u128::from(r.output)
-            + u128::from(usage.cache_read_tokens) * u128::from(r.cache_read)
-            + u128::from(usage.cache_write_tokens) * u128::from(r.cache_write);
-        Some(u64::try_from(scaled.div_ceil(1_000_000)).unwrap_or(u64::MAX))
+impl Rates {
+    /// `usage` at these rates, in micro-USD, rounded up.
+    fn cost(&self, usage: &Usage) -> u64 {
+        let scaled = u128::from(usage.input_tokens) * u128::from(self.input)
+            + u128::from(usage.output_tokens) * u128::from(self.output)
+            + u128::from(usage.cache_read_tokens) * u128::from(self.cache_read)
+            + u128::from(usage.cache_write_tokens) * u128::from(self.cache_write);
+        u64::try_from(scaled.div_ceil(1_000_000)).unwrap_or(u64::MAX)
     }
 }
 

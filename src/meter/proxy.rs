@@ -329,12 +329,13 @@ async fn forward(
             ),
         );
     };
+    // Gemini names the model in the path: its calls are estimated and priced by it.
+    let path_model = match provider {
+        Provider::Gemini => route::gemini_model_call(&path).map(|(model, _)| model),
+        Provider::Anthropic | Provider::OpenAi => None,
+    };
     let (body, estimate) = match endpoint {
         Endpoint::Metered(api) => {
-            let path_model = match provider {
-                Provider::Gemini => route::gemini_model_call(&path).map(|(model, _)| model),
-                Provider::Anthropic | Provider::OpenAi => None,
-            };
             let vetted = match vet::vet_body(provider, api, body, path_model, |tool| {
                 run.allows_tool(tool)
             }) {
@@ -442,10 +443,9 @@ async fn forward(
     let reader = match endpoint {
         Endpoint::Metered(api) => {
             let reader = UsageReader::new(api, Framing::from_content_type(content_type));
-            // Gemini's responses are priced by the model the path names.
-            match route::gemini_model_call(&path) {
-                Some((model, _)) if provider == Provider::Gemini => Some(reader.with_model(model)),
-                _ => Some(reader),
+            match path_model {
+                Some(model) => Some(reader.with_model(model)),
+                None => Some(reader),
             }
         }
         Endpoint::Free | Endpoint::Refused => None,

@@ -43,6 +43,11 @@ pub const DEFAULT_UPSTREAMS: [(Provider, &str, &str); 3] = [
     ),
 ];
 
+/// Whether the host variable `name` holds a key (an empty one counts as unset).
+pub fn key_is_set(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+}
+
 /// `meter:`'s upstreams, each provider it leaves out filled with its default when the
 /// default's variable is set (`is_set`, the host environment outside tests).
 pub fn upstream_configs(
@@ -74,20 +79,8 @@ impl MeterHost {
         doors: Option<&DoorKeeper>,
     ) -> anyhow::Result<Option<MeterHost>> {
         let meter = &config.meter;
-        let chosen = upstream_configs(meter, |name| {
-            std::env::var_os(name).is_some_and(|v| !v.is_empty())
-        });
-        let pick = |wanted: Provider| {
-            chosen
-                .iter()
-                .find(|(p, _)| *p == wanted)
-                .and_then(|(_, u)| u.clone())
-        };
-        let (anthropic, openai, gemini) = (
-            pick(Provider::Anthropic),
-            pick(Provider::OpenAi),
-            pick(Provider::Gemini),
-        );
+        // In `DEFAULT_UPSTREAMS`' order.
+        let [(_, anthropic), (_, openai), (_, gemini)] = upstream_configs(meter, key_is_set);
         let upstream = Upstream {
             anthropic: anthropic.as_ref().map(upstream).transpose()?,
             openai: openai.as_ref().map(upstream).transpose()?,

@@ -5,7 +5,7 @@ use super::metrics::WebhookCounters;
 use super::{AppState, Mode};
 use crate::db::{now_ms, NewDelivery};
 use crate::engine::ingest::Stored;
-use crate::github::signature::{check_header, verify, SignatureError};
+use crate::github::signature::{check_header, verify_digest, SignatureError};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::CONNECTION;
@@ -62,9 +62,10 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
     // read: a request that cannot be a delivery costs no buffering.
     let signature = header(&parts.headers, "x-hub-signature-256");
     let has_sha1 = parts.headers.contains_key("x-hub-signature");
-    if let Err(e) = check_header(signature, has_sha1) {
-        return refuse_signature(counters, e);
-    }
+    let expected = match check_header(signature, has_sha1) {
+        Ok(digest) => digest,
+        Err(e) => return refuse_signature(counters, e),
+    };
     let (Some(event), Some(delivery)) = (
         header(&parts.headers, "x-github-event").filter(|e| valid_event_name(e)),
         header(&parts.headers, "x-github-delivery").filter(|d| valid_delivery_id(d)),
@@ -116,7 +117,7 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
     // The cap is on bodies being read: a read one waits for its durable store without a
     // permit, so a busy disk does not turn signed deliveries away.
     drop(permit);
-    if let Err(e) = verify(&secrets, signature, has_sha1, &body) {
+    if let Err(e) = verify_digest(&secrets, &expected, &body) {
         return refuse_signature(counters, e);
     }
 

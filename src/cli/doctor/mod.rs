@@ -146,9 +146,7 @@ pub async fn run(config: ServerConfig) -> bool {
                 report.add(finding);
             }
             report.add(egress::doors(run_config, &config.data_dir));
-            for finding in keys::check(run_config, |name| {
-                std::env::var_os(name).is_some_and(|v| !v.is_empty())
-            }) {
+            for finding in keys::check(run_config, crate::run::meter_host::key_is_set) {
                 report.add(finding);
             }
             report.add(egress::check(run_config));
