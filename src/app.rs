@@ -17,10 +17,10 @@ use crate::locks::lock;
 use crate::run::doors::DoorKeeper;
 use crate::run::egress_host::EgressHost;
 use crate::run::meter_host::MeterHost;
+use crate::run::prune_runs;
 use crate::run::runner::Runner;
-use crate::server::{router, Activate, AppState, Configured, Mode};
+use crate::server::{listen, router, Activate, AppState, Configured, Mode};
 use bosun_core::trigger::Identity;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -113,6 +113,27 @@ impl Bosun {
 
     pub fn router(&self) -> axum::Router {
         router(self.state.clone())
+    }
+
+    /// Serves the router on `listener` with the configured connection limits until
+    /// `shutdown` resolves (`server::listen`). The future owns what it needs.
+    pub fn serve_on(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let config = &self.state.config;
+        let limits = listen::ConnLimits {
+            max_connections: listen::fit_to_open_files(config.max_connections),
+            header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+        };
+        listen::serve(
+            listener,
+            self.router(),
+            limits,
+            self.state.connections.clone(),
+            shutdown,
+        )
     }
 
     /// Tells the engine to stop and waits for it (at most `grace`).
@@ -268,7 +289,7 @@ fn start_engine(
             shutdown.clone(),
         );
         let pool = run_pool(ctx, shutdown.clone());
-        let upkeep = prune_old_deliveries(db, shutdown);
+        let upkeep = upkeep(db, runner, shutdown);
         tokio::join!(intake, pool, upkeep, sweeps, ticks);
     });
     (configured, engine)
@@ -352,14 +373,27 @@ async fn learn_identity(
     }
 }
 
-/// Hourly: drop payloads of handled deliveries after 3 days, forget their ids after 30.
-async fn prune_old_deliveries(db: Db, mut shutdown: watch::Receiver<bool>) {
+/// Hourly: drop payloads of handled deliveries after 3 days, forget their ids after 30, and
+/// prune finished tasks' run folders (`run::prune_runs`).
+async fn upkeep(db: Db, runner: Option<Arc<Runner>>, mut shutdown: watch::Receiver<bool>) {
     const DAY_MS: i64 = 24 * 3600 * 1000;
     loop {
         match db.prune_deliveries(3 * DAY_MS, 30 * DAY_MS).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(rows = n, "pruned old deliveries"),
             Err(e) => tracing::warn!(error = %e, "pruning deliveries failed"),
+        }
+        if let Some(runner) = &runner {
+            let limits = &runner.config.limits;
+            let retention = prune_runs::Retention {
+                keep: Duration::from_secs(u64::from(limits.runs_keep_days) * 24 * 3600),
+                max_bytes: limits.runs_max_gib.saturating_mul(1 << 30),
+            };
+            match prune_runs::prune(&db, &runner.runs_dir, retention).await {
+                Ok((0, _)) => {}
+                Ok((n, bytes)) => tracing::info!(folders = n, bytes, "pruned old run folders"),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "pruning run folders failed"),
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
@@ -374,18 +408,18 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let public = config.public_url();
     let bosun = Bosun::build(config).await?;
     let listener = tokio::net::TcpListener::bind(listen).await?;
+    // The port the system chose when asked for port 0.
+    let listen = listener.local_addr().unwrap_or(listen);
     match &*bosun.state.mode() {
-        Mode::Setup => tracing::info!(%listen, "no GitHub App configured yet: open {public}/setup"),
+        // The code is meant for this log: whoever reads it may create the App (setup_guard).
+        Mode::Setup => tracing::info!(
+            %listen,
+            "no GitHub App configured yet: open {public}/setup and give the set-up code {}",
+            bosun.state.setup_guard.code()
+        ),
         Mode::Configured(c) => tracing::info!(%listen, app_id = %c.app_id, "listening"),
     }
-    axum::serve(
-        listener,
-        bosun
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    bosun.serve_on(listener, shutdown_signal()).await;
     tracing::info!("shutting down");
     bosun.stop(Duration::from_secs(10)).await;
     Ok(())

@@ -78,6 +78,10 @@ fn init_tracing(format: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // When stderr is gone (its reader exited), tracing's fallback report of the failed
+        // write is an `eprintln!`, which panics: every later log line would then panic the
+        // task that logs it, a request's handler included. A lost log line is the lesser harm.
+        .log_internal_errors(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if format == "json" {
         builder.json().init();

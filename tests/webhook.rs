@@ -347,3 +347,75 @@ async fn bodies_beyond_the_cap_get_503_and_a_body_too_slow_408() {
     .await
     .expect("test timed out");
 }
+
+/// Issue 20, hole 5: a client that trickles its request head (slow-loris) holds its connection
+/// only until the header deadline, and past `max_connections` a new connection is closed at
+/// once instead of waiting in line; once the slow ones are cut off, deliveries are taken again.
+#[tokio::test]
+async fn slow_headers_are_cut_off_and_connections_beyond_the_cap_closed() {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let app = TestApp::start_with(|c| {
+            c.max_connections = 4;
+            c.header_timeout_secs = 3;
+        })
+        .await;
+        let addr = app.url.trim_start_matches("http://").to_string();
+        let conns = app.connections();
+        let mut slow = Vec::new();
+        for _ in 0..4 {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            s.write_all(b"POST /webhook HTTP/1.1\r\nhost: bosun\r\nx-github-event: pi")
+                .await
+                .unwrap();
+            slow.push(s);
+        }
+        while conns.open.load(Ordering::Relaxed) < 4 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+
+        // The fifth finds every slot taken: closed without an answer, not kept waiting.
+        let mut fifth = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let _ = fifth
+            .write_all(b"GET /health HTTP/1.1\r\nhost: bosun\r\n\r\n")
+            .await;
+        let mut buf = [0u8; 256];
+        let read = fifth.read(&mut buf).await;
+        assert!(
+            matches!(read, Ok(0) | Err(_)),
+            "closed at once, got {read:?}"
+        );
+        assert_eq!(conns.refused.load(Ordering::Relaxed), 1);
+
+        // The slow ones are closed at their header deadline, without a request served.
+        for mut s in slow {
+            let read = s.read(&mut buf).await;
+            assert!(
+                matches!(read, Ok(0) | Err(_)),
+                "closed at the deadline, got {read:?}"
+            );
+        }
+        while conns.open.load(Ordering::Relaxed) > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(conns.header_timeouts.load(Ordering::Relaxed), 4);
+
+        let body = br#"{"zen":"after the slow ones"}"#;
+        let signed = bosun::github::signature::sign(SECRET, body);
+        let res = app.post("ping", "after-slow", body, Some(&signed)).await;
+        assert_eq!(res.status(), 202);
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        assert!(
+            metrics.contains("bosun_connections_closed_total{reason=\"refused\"} 1"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("bosun_connections_closed_total{reason=\"header_timeout\"} 4"),
+            "{metrics}"
+        );
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}

@@ -244,9 +244,13 @@ pub struct Limits {
     pub memory_mb: i64,
     pub cpus: f64,
     pub pids: i64,
-    /// How large a checkout may grow while the set-up runs (MiB): past it the set-up is
-    /// stopped, so a step that fills the disk cannot fill the server's.
+    /// How large a checkout may grow while the set-up or the agent runs (MiB): past it the
+    /// run is stopped, so a step that fills the disk cannot fill the server's.
     pub max_checkout_mb: u64,
+    /// How long a finished task's prompts and agent logs (`<data>/runs/task-<id>`) are kept,
+    /// and how large all of them may grow together before the least recently used go.
+    pub runs_keep_days: u32,
+    pub runs_max_gib: u64,
     /// Task runs at once on this server. Kept below the number of workers, so one stays free
     /// for quick jobs (webhook triggers, comment updates) while agents work.
     pub max_runs: u32,
@@ -284,6 +288,8 @@ impl Default for Limits {
             cpus: 2.0,
             pids: 512,
             max_checkout_mb: 10 * 1024,
+            runs_keep_days: 30,
+            runs_max_gib: 20,
             max_runs: 3,
             max_runs_per_installation: 0,
             max_runs_per_repo: 0,

@@ -70,6 +70,16 @@ pub struct ServerConfig {
     #[arg(long, env = "BOSUN_WEBHOOK_BODY_TIMEOUT_SECS", default_value_t = 30)]
     pub webhook_body_timeout_secs: u64,
 
+    /// Connections open at once. Past it a new connection is closed at once (GitHub
+    /// redelivers); lowered to fit the open-files limit when that is lower.
+    #[arg(long, env = "BOSUN_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Seconds a request's headers may take to arrive, and an idle keep-alive connection may
+    /// stay open; a slower client's connection is closed.
+    #[arg(long, env = "BOSUN_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
     /// How many jobs run at once.
     #[arg(long, env = "BOSUN_WORKERS", default_value_t = 4)]
     pub workers: usize,

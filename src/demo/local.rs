@@ -82,18 +82,9 @@ impl Local {
         let config = server_config(data_dir, &config_path, sim, addr, &url, secret)?;
         let bosun = Bosun::build(config).await?;
         let stop = CancellationToken::new();
-        let app = bosun
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
         let server = {
             let stop = stop.clone();
-            tokio::spawn(async move {
-                let serving = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { stop.cancelled().await });
-                if let Err(e) = serving.await {
-                    eprintln!("bosun's HTTP server stopped: {e}");
-                }
-            })
+            tokio::spawn(bosun.serve_on(listener, async move { stop.cancelled().await }))
         };
         Ok(Local {
             bosun,

@@ -367,6 +367,16 @@ pub fn setup_failed(step: &GateSummary, limit: Duration) -> String {
     )
 }
 
+/// How an attempt ends when the agent wrote more into the checkout than the server allows.
+pub fn agent_filled_disk(max_mb: u64) -> String {
+    format!(
+        "💾 The agent was stopped: the checkout grew past {max_mb} MiB, this server's limit \
+         (`limits.max_checkout_mb`). Nothing was pushed. If the task really needs that much \
+         (a large download, build output), ask it to write less, or ask the server's operator \
+         to raise the limit, then `retry`."
+    )
+}
+
 /// How an attempt ends when its set-up wrote more into the checkout than the server allows.
 pub fn setup_filled_disk(max_mb: u64) -> String {
     format!(

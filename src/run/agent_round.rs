@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::capped_log::CappedLog;
 use super::sandbox::{
     ExtraMount, Limits, OutputLine, Role, Sandbox, SandboxError, SandboxExit, SandboxSpec, Stream,
     INPUTS_MOUNT,
@@ -63,7 +63,7 @@ pub async fn run_agent_round(
     let idle = round.idle;
     let spec = sandbox_spec(sandbox, round).await?;
     let (tx, mut rx) = mpsc::channel(1024);
-    let log = tokio::fs::File::create(&log_path)
+    let log = CappedLog::create(&log_path)
         .await
         .map_err(|e| SandboxError::Other(anyhow::anyhow!("creating the run log: {e}")))?;
     let started = Instant::now();
@@ -151,7 +151,7 @@ async fn sandbox_spec(
 /// Where the agent's output lines go: the run log (stderr marked), the stream parser (stdout),
 /// and the stderr tail the parser gets at the end.
 struct Output {
-    log: tokio::fs::File,
+    log: CappedLog,
     parser: Box<dyn StreamParser>,
     stderr_tail: String,
     last_usage: Usage,
@@ -161,12 +161,12 @@ impl Output {
     /// Flushes the log and lets the parser conclude from everything it read and the exit.
     async fn finish(self, exit: &SandboxExit) -> Outcome {
         let Output {
-            mut log,
+            log,
             parser,
             stderr_tail,
             ..
         } = self;
-        let _ = log.flush().await;
+        log.finish().await;
         parser.finish(&ExitInfo {
             code: exit.code,
             stderr_tail,
@@ -181,10 +181,7 @@ impl Output {
             Stream::Stdout => "",
             Stream::Stderr => "[stderr] ",
         };
-        let _ = self
-            .log
-            .write_all(format!("{prefix}{}\n", line.text).as_bytes())
-            .await;
+        self.log.line(format!("{prefix}{}", line.text)).await;
         match line.stream {
             Stream::Stdout => {
                 for event in self.parser.line(&line.text) {

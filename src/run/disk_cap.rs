@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-/// How often the directory is measured.
+/// How often the directory is measured, at most.
 const EVERY: Duration = Duration::from_secs(1);
 
 /// Watches `dir` until dropped; cancels `work` when the directory grows past `max_bytes`.
@@ -23,12 +23,17 @@ impl DiskCap {
         let tripped = Arc::new(AtomicBool::new(false));
         let flag = tripped.clone();
         let watcher = tokio::spawn(async move {
+            let mut pause = EVERY;
             loop {
-                tokio::time::sleep(EVERY).await;
+                tokio::time::sleep(pause).await;
                 let measured = dir.clone();
+                let started = std::time::Instant::now();
                 let Ok(size) = tokio::task::spawn_blocking(move || size_of(&measured)).await else {
                     return;
                 };
+                // A large checkout takes a while to walk: spend at most a tenth of the time
+                // walking it.
+                pause = EVERY.max(started.elapsed() * 10);
                 if size > max_bytes {
                     tracing::warn!(size, max_bytes, dir = %dir.display(), "the checkout grew past its cap; stopping the work");
                     flag.store(true, Ordering::SeqCst);

@@ -2,6 +2,7 @@
 //! the result. Data moves one way: each step takes what the one before produced.
 
 pub mod agent_round;
+pub mod capped_log;
 pub mod disk_cap;
 pub mod doors;
 pub mod egress_host;
@@ -10,6 +11,7 @@ pub mod gates;
 pub mod logs;
 pub mod meter_host;
 pub mod pipeline;
+pub mod prune_runs;
 pub mod recovery;
 pub mod relaunch;
 pub mod router;

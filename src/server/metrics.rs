@@ -63,6 +63,34 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "bosun_webhook_deliveries_total{{outcome=\"{outcome}\"}} {n}"
         );
     }
+    let conns = &state.connections;
+    family(
+        &mut out,
+        "bosun_connections_open",
+        "HTTP connections open now.",
+        "gauge",
+    );
+    let _ = writeln!(
+        out,
+        "bosun_connections_open {}",
+        conns.open.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "bosun_connections_closed_total",
+        "HTTP connections bosun closed: refused over --max-connections, or headers not in time.",
+        "counter",
+    );
+    for (reason, n) in [
+        ("refused", &conns.refused),
+        ("header_timeout", &conns.header_timeouts),
+    ] {
+        let _ = writeln!(
+            out,
+            "bosun_connections_closed_total{{reason=\"{reason}\"}} {}",
+            n.load(Ordering::Relaxed)
+        );
+    }
     let db = &state.db;
     if let Ok(rows) = db.delivery_counts().await {
         family(

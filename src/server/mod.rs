@@ -2,9 +2,11 @@
 //! metrics.
 
 pub mod dashboard;
+pub mod listen;
 pub mod metrics;
 pub mod public_reach;
 pub mod setup;
+pub mod setup_guard;
 pub mod webhook;
 pub mod webhook_relay;
 
@@ -22,7 +24,7 @@ use axum::{Json, Router};
 use bosun_core::ids::AppId;
 use metrics::WebhookCounters;
 use serde_json::json;
-use setup::SetupStates;
+use setup_guard::SetupGuard;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
@@ -53,8 +55,11 @@ pub struct AppState {
     pub ingest: Ingest,
     pub counters: Arc<WebhookCounters>,
     pub config: Arc<ServerConfig>,
-    pub setup_states: Arc<SetupStates>,
+    /// The one-time set-up code and the browsers that gave it.
+    pub setup_guard: Arc<SetupGuard>,
     pub dashboard: Arc<dashboard::Dashboard>,
+    /// What the listener saw (open, refused, timed-out connections).
+    pub connections: Arc<listen::ConnCounters>,
     /// Webhook bodies being read (`webhook_bodies_in_flight` permits).
     pub webhook_bodies: Arc<tokio::sync::Semaphore>,
     mode: Arc<RwLock<Arc<Mode>>>,
@@ -73,11 +78,12 @@ impl AppState {
             db,
             ingest,
             counters: Arc::new(WebhookCounters::default()),
+            connections: Arc::default(),
             webhook_bodies: Arc::new(tokio::sync::Semaphore::new(
                 config.webhook_bodies_in_flight.max(1),
             )),
             config,
-            setup_states: Arc::new(SetupStates::default()),
+            setup_guard: Arc::new(SetupGuard::default()),
             dashboard: Arc::new(dashboard::Dashboard::default()),
             mode: Arc::new(RwLock::new(Arc::new(mode))),
             activate,
@@ -108,7 +114,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(dashboard::routes())
         .route("/webhook", post(webhook::webhook))
-        .route("/setup", get(setup::setup_page))
+        .route("/setup", get(setup::setup_page).post(setup::setup_code))
         .route("/setup/callback", get(setup::setup_callback))
         .route("/health", get(health))
         .route("/metrics", get(metrics::metrics))

@@ -1,53 +1,35 @@
 //! The setup page: creates the GitHub App through GitHub's App Manifest flow, so a new user
-//! never has to fill in the App form by hand. Answers only on localhost unless told otherwise.
+//! never has to fill in the App form by hand. Answers only on localhost unless told otherwise,
+//! and only to a browser that gave the one-time set-up code bosun printed in its log
+//! (`setup_guard`).
 //!
-//! 1. `GET /setup` shows a button that POSTs our manifest to GitHub with a random `state`.
-//! 2. GitHub sends the browser back to `GET /setup/callback?code=…&state=…`.
-//! 3. We check the state, exchange the code (`POST /app-manifests/{code}/conversions`), store the
-//!    credentials (mode 0600) and start the engine without a restart.
+//! 1. `GET /setup` asks for the set-up code; `POST /setup` with the right one gives the browser
+//!    a setup cookie.
+//! 2. `GET /setup` in that browser shows a button that POSTs our manifest to GitHub with a
+//!    random `state` bound to the cookie.
+//! 3. GitHub sends the browser back to `GET /setup/callback?code=…&state=…`.
+//! 4. We check the state and the cookie, exchange the code
+//!    (`POST /app-manifests/{code}/conversions`), store the credentials (mode 0600) and start
+//!    the engine without a restart.
 
+use super::dashboard::secure_cookies;
+use super::dashboard::session::read_cookie;
+use super::setup_guard::{Redeemed, SetupGuard, COOKIE};
 use super::{AppState, Mode};
 use crate::config::credentials::{self, AppCredentials};
 use crate::github::client::{convert_manifest, default_user_agent};
-use crate::locks::lock;
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
-use rand::RngCore;
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
-/// GitHub requires the whole flow to finish within an hour.
-const STATE_TTL: Duration = Duration::from_secs(3600);
 const MANIFEST_TEMPLATE: &str = include_str!("../../app-manifest.json");
 
-/// Outstanding `state` values, each usable once.
-#[derive(Default)]
-pub struct SetupStates(Mutex<HashMap<String, Instant>>);
-
-impl SetupStates {
-    fn issue(&self) -> String {
-        let mut bytes = [0u8; 24];
-        rand::thread_rng().fill_bytes(&mut bytes);
-        let state = hex::encode(bytes);
-        let mut map = lock(&self.0);
-        map.retain(|_, at| at.elapsed() < STATE_TTL);
-        map.insert(state.clone(), Instant::now());
-        state
-    }
-
-    /// True once for a state we issued less than an hour ago.
-    fn redeem(&self, state: &str) -> bool {
-        let mut map = lock(&self.0);
-        matches!(map.remove(state), Some(at) if at.elapsed() < STATE_TTL)
-    }
-}
-
 /// Localhost only, unless the operator allowed remote setup. A proxy in front means the
-/// request may come from anywhere, so a forwarded request does not count as local.
+/// request may come from anywhere, so a forwarded request does not count as local. Either way
+/// the set-up code is asked for too: loopback is not one person, and remote setup lets anyone
+/// who reaches the port try.
 fn allowed(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> bool {
     if state.config.setup_allow_remote {
         return true;
@@ -80,7 +62,8 @@ fn forbidden() -> Response {
         "Setup is only available on localhost",
         "<p>Open this page from the machine bosun runs on (for example through an SSH tunnel: \
          <code>ssh -L 3000:localhost:3000 your-server</code>), or start bosun with \
-         <code>BOSUN_SETUP_ALLOW_REMOTE=true</code> on a network you trust.</p>",
+         <code>BOSUN_SETUP_ALLOW_REMOTE=true</code> (the page then answers every host, and still \
+         asks for the set-up code from bosun's log).</p>",
     )
 }
 
@@ -109,6 +92,74 @@ pub struct SetupQuery {
     org: Option<String>,
 }
 
+/// The setup cookie this request carries, when it is one the set-up code gave out.
+fn admitted_browser(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    read_cookie(headers, COOKIE).filter(|b| state.setup_guard.knows(b))
+}
+
+/// The page asking for the set-up code. `org` rides along so the next page is the one asked
+/// for.
+fn code_form(status: StatusCode, org: Option<&str>, complaint: &str) -> Response {
+    let org_field = match org.filter(|o| !o.is_empty()) {
+        Some(o) => format!(
+            "<input type=\"hidden\" name=\"org\" value=\"{}\">",
+            escape(o)
+        ),
+        None => String::new(),
+    };
+    page(
+        status,
+        "Set up bosun",
+        &format!(
+            "{complaint}<p>bosun printed a one-time <strong>set-up code</strong> in its log when it \
+             started (the line <code>set-up code</code>; with Docker see \
+             <code>docker compose logs bosun</code>, on Fly.io <code>fly logs</code>). Only \
+             someone who can read that log may connect this server to a GitHub App.</p>\
+             <form method=\"post\" action=\"/setup\">{org_field}\
+             <input name=\"code\" autocomplete=\"off\" size=\"34\" placeholder=\"set-up code\" autofocus> \
+             <button type=\"submit\">Continue</button></form>"
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    code: String,
+    org: Option<String>,
+}
+
+/// `POST /setup`: the set-up code, typed on the page. The right one sets the setup cookie
+/// and goes back to `GET /setup`.
+pub async fn setup_code(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    if !allowed(&state, peer, &headers) {
+        return forbidden();
+    }
+    let org = form.org.as_deref().filter(|o| valid_org(o));
+    let back = match org {
+        Some(o) => format!("/setup?org={o}"),
+        None => "/setup".to_string(),
+    };
+    if matches!(&*state.mode(), Mode::Configured(_)) {
+        return Redirect::to(&back).into_response();
+    }
+    let Some(browser) = state.setup_guard.admit(&form.code) else {
+        tracing::warn!(peer = %peer.ip(), "setup page: a wrong set-up code was given");
+        return code_form(
+            StatusCode::FORBIDDEN,
+            org,
+            "<p id=\"wrong-code\"><strong>That is not the set-up code.</strong> Copy it from \
+             the log of the bosun process serving this page (each start prints a new one).</p>",
+        );
+    };
+    let cookie = SetupGuard::cookie(&browser, secure_cookies(&state.config));
+    ([(header::SET_COOKIE, cookie)], Redirect::to(&back)).into_response()
+}
+
 fn valid_org(org: &str) -> bool {
     !org.is_empty()
         && org.len() <= 39
@@ -135,6 +186,9 @@ pub async fn setup_page(
             ),
         );
     }
+    let Some(browser) = admitted_browser(&state, &headers) else {
+        return code_form(StatusCode::OK, query.org.as_deref(), "");
+    };
     let web = state.config.github_web_url.trim_end_matches('/');
     let action = match query.org.as_deref().filter(|o| !o.is_empty()) {
         Some(org) if valid_org(org) => format!("{web}/organizations/{org}/settings/apps/new"),
@@ -159,7 +213,7 @@ pub async fn setup_page(
             );
         }
     };
-    let token = state.setup_states.issue();
+    let token = state.setup_guard.issue_state(&browser);
     // With a relay, GitHub's webhooks go to the relay: this server needs no public address.
     let reach = match relay {
         Some(_) => String::new(),
@@ -244,13 +298,29 @@ pub async fn setup_callback(
     let Some(returned) = query.state.as_deref() else {
         return page(StatusCode::BAD_REQUEST, "Missing state", restart);
     };
-    if !state.setup_states.redeem(returned) {
-        tracing::warn!("setup callback with an unknown or expired state");
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Unknown or expired setup link",
-            restart,
-        );
+    match state
+        .setup_guard
+        .redeem(returned, read_cookie(&headers, COOKIE).as_deref())
+    {
+        Redeemed::Ok => {}
+        Redeemed::Unknown => {
+            tracing::warn!("setup callback with an unknown or expired state");
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Unknown or expired setup link",
+                restart,
+            );
+        }
+        Redeemed::OtherBrowser => {
+            tracing::warn!(peer = %peer.ip(), "setup callback from a browser that did not begin it");
+            return page(
+                StatusCode::FORBIDDEN,
+                "This setup was begun in another browser",
+                "<p>A GitHub App is only connected in the browser that gave the set-up code \
+                 and pressed the button. Nothing was changed. \
+                 <a href=\"/setup\">Start again</a>.</p>",
+            );
+        }
     }
     let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
         return page(
@@ -330,16 +400,6 @@ pub async fn setup_callback(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn states_are_single_use() {
-        let states = SetupStates::default();
-        let s = states.issue();
-        assert_eq!(s.len(), 48);
-        assert!(states.redeem(&s));
-        assert!(!states.redeem(&s));
-        assert!(!states.redeem("made-up"));
-    }
 
     #[test]
     fn the_manifest_points_at_this_server() {

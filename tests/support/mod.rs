@@ -11,7 +11,6 @@ use bosun::config::server::ServerConfig;
 use bosun::github::signature::sign;
 use fake_github::{FakeGitHub, TEST_APP_PRIVATE_KEY};
 use serde_json::Value;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tempfile::TempDir;
@@ -51,6 +50,8 @@ pub fn server_config(github_url: &str, data_dir: &Path, app_id: u64) -> ServerCo
         workers: 2,
         webhook_bodies_in_flight: 64,
         webhook_body_timeout_secs: 30,
+        max_connections: 1024,
+        header_timeout_secs: 10,
         lease_secs: 5,
         run_config: None,
         redelivery_sweep_secs: 0,
@@ -114,12 +115,8 @@ impl TestApp {
         github.set_callback_urls(&[&format!("http://{addr}/auth/callback")]);
         tweak(&mut config);
         let bosun = Bosun::build(config).await.expect("bosun builds");
-        let app = bosun
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        // Served as `bosun serve` serves it: the same connection limits.
+        let server = tokio::spawn(bosun.serve_on(listener, std::future::pending()));
         TestApp {
             github,
             url: format!("http://{addr}"),
@@ -130,6 +127,22 @@ impl TestApp {
             bosun: Some(bosun),
             server: Some(server),
         }
+    }
+
+    /// The one-time set-up code `bosun serve` prints in its log.
+    pub fn setup_code(&self) -> String {
+        self.bosun
+            .as_ref()
+            .unwrap()
+            .state
+            .setup_guard
+            .code()
+            .to_string()
+    }
+
+    /// What bosun's listener saw: open, refused and timed-out connections.
+    pub fn connections(&self) -> std::sync::Arc<bosun::server::listen::ConnCounters> {
+        self.bosun.as_ref().unwrap().state.connections.clone()
     }
 
     pub fn db(&self) -> &bosun::db::Db {

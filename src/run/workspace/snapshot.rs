@@ -19,6 +19,9 @@ use bosun_core::redact::Redactor;
 
 /// Files larger than this are not committed (GitHub refuses files over 100 MB).
 pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
+/// The changed files of one snapshot together: they are held in memory until the tree is
+/// written, so past this the next changed files are refused rather than read.
+pub const MAX_CHANGE_BYTES: u64 = 200 * 1024 * 1024;
 
 const WORKFLOWS: &[u8] = b".github/workflows/";
 
@@ -73,6 +76,7 @@ pub fn take(ws: &Workspace, redactor: &Redactor) -> Result<Snapshot, GitError> {
         base: &base,
         found: BTreeMap::new(),
         contents: BTreeMap::new(),
+        changed_bytes: 0,
         rejected: Vec::new(),
     };
     walk.remove_symlinked_ignore_files(Path::new(""))?;
@@ -171,6 +175,8 @@ struct Walk<'a> {
     found: BTreeMap<Vec<u8>, Entry>,
     /// Contents of files and links that differ from the base, to store and scan.
     contents: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Their bytes together (`MAX_CHANGE_BYTES`).
+    changed_bytes: u64,
     rejected: Vec<Rejection>,
 }
 
@@ -290,6 +296,19 @@ impl Walk<'_> {
             self.keep_base(path);
             return Ok(());
         }
+        let size = data.len() as u64;
+        if self.changed_bytes + size > MAX_CHANGE_BYTES {
+            self.rejected.push(reject(
+                path,
+                &format!(
+                    "the change is over {} MiB in all; this file was left out",
+                    MAX_CHANGE_BYTES >> 20
+                ),
+            ));
+            self.keep_base(path);
+            return Ok(());
+        }
+        self.changed_bytes += size;
         self.found.insert(path.to_vec(), entry);
         self.contents.insert(path.to_vec(), data);
         Ok(())

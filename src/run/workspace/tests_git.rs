@@ -379,6 +379,32 @@ fn links_out_git_metadata_and_workflow_changes_are_not_committed() {
     );
 }
 
+/// Issue 20, hole 6: changed files are held in memory until the tree is written, so their
+/// total is capped; past it the next files are refused and said so, not read.
+#[test]
+fn a_change_over_the_total_cap_leaves_the_rest_out_and_says_so() {
+    let remote = Remote::new();
+    let data = tempfile::tempdir().unwrap();
+    let ws = Workspaces::new(data.path())
+        .prepare(&request(&remote, 6))
+        .unwrap();
+    // Five files under the per-file cap (sparse: quick to make), over the total together.
+    let each = 45 << 20;
+    for i in 0..5 {
+        let f = std::fs::File::create(ws.dir.join(format!("big-{i}.bin"))).unwrap();
+        f.set_len(each).unwrap();
+    }
+    let snap = snapshot::take(&ws, &redactor()).unwrap();
+    let kept = (snapshot::MAX_CHANGE_BYTES / each) as usize;
+    assert_eq!(snap.changes.len(), kept, "{:?}", snap.changes);
+    let over: Vec<_> = snap
+        .rejected
+        .iter()
+        .filter(|r| r.reason.contains("in all"))
+        .collect();
+    assert_eq!(over.len(), 5 - kept, "{:?}", snap.rejected);
+}
+
 #[test]
 fn a_secret_in_a_changed_file_is_found_and_named_without_its_value() {
     let remote = Remote::new();
