@@ -318,6 +318,46 @@ impl Db {
             .await
     }
 
+    /// The dead letters: jobs given up on, most recent first (`bosun task dead`, the
+    /// dashboard's queue).
+    pub async fn dead_jobs(&self, limit: u32) -> Result<Vec<DeadJob>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, kind, payload, attempts, last_error, updated_at FROM jobs
+             WHERE state = 'dead' ORDER BY updated_at DESC, id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeadJob {
+                    id: JobId(r.try_get(0)?),
+                    kind: r.try_get(1)?,
+                    payload: r.try_get(2)?,
+                    attempts: r.try_get(3)?,
+                    last_error: r.try_get(4)?,
+                    died_at: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Puts a dead job back in the queue with its tries anew, due now. False when the job is
+    /// not dead (never was, or replayed already), or a queued twin will do its work.
+    pub async fn replay_job(&self, id: JobId) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE OR IGNORE jobs SET state = 'queued', attempts = 0, run_after = ?,
+                    last_error = 'replayed: ' || COALESCE(last_error, ''), updated_at = ?
+             WHERE id = ? AND state = 'dead'",
+        )
+        .bind(now_ms())
+        .bind(now_ms())
+        .bind(id.0)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Every job of one kind, oldest first: (state, attempts, last error). For operators and
     /// tests that need to see why a job waits.
     pub async fn jobs_of_kind(
@@ -335,6 +375,18 @@ impl Db {
     }
 }
 
+/// A job the queue gave up on, kept with its payload so it can be replayed.
+#[derive(Debug, Clone)]
+pub struct DeadJob {
+    pub id: JobId,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// When it was given up on (ms since the epoch).
+    pub died_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,6 +400,39 @@ mod tests {
             max_attempts: 3,
             run_after: 0,
         }
+    }
+
+    #[tokio::test]
+    async fn a_dead_job_is_listed_and_replayed_once_with_its_tries_anew() {
+        let (db, _dir) = crate::db::test_db().await;
+        db.enqueue(&[job("a", None, None)]).await.unwrap();
+        let claimed = db
+            .claim_job("w1", 60_000, RunLimits::default())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(db
+            .bury_job(claimed.fence, "GitHub kept failing")
+            .await
+            .unwrap());
+        let dead = db.dead_jobs(10).await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].id, claimed.fence.job);
+        assert_eq!(dead[0].last_error.as_deref(), Some("GitHub kept failing"));
+
+        assert!(db.replay_job(claimed.fence.job).await.unwrap());
+        assert!(
+            !db.replay_job(claimed.fence.job).await.unwrap(),
+            "not dead any more"
+        );
+        assert!(db.dead_jobs(10).await.unwrap().is_empty());
+        let again = db
+            .claim_job("w1", 60_000, RunLimits::default())
+            .await
+            .unwrap()
+            .expect("the replayed job is claimable at once");
+        assert_eq!(again.fence.job, claimed.fence.job);
+        assert_eq!(again.attempt, 1, "its tries start anew");
     }
 
     #[tokio::test]

@@ -20,7 +20,7 @@ pub use dashboard_queries::TaskRepo;
 pub use deliveries::{
     write_group, DeliveryState, GroupWritten, Handled, NewDelivery, StoredDelivery,
 };
-pub use jobs::{ClaimedJob, Fence, JobId, RunLimits};
+pub use jobs::{ClaimedJob, DeadJob, Fence, JobId, RunLimits};
 pub use learnings::{LearnedFrom, Learning};
 pub use queue::QueueSpot;
 pub use queue_control::{ControlEvent, QueueState};

@@ -7,6 +7,7 @@ use crate::engine::context::Ctx;
 use crate::engine::handlers::face::handle_face;
 use crate::engine::handlers::run::handle_run;
 use crate::engine::handlers::trigger::handle_trigger;
+use crate::github::client::GitHubError;
 use crate::job_error::JobError;
 use bosun_core::job::Job;
 use bosun_core::model::{TaskEvent, TaskStatus};
@@ -143,6 +144,15 @@ async fn run_one(ctx: &Arc<Ctx>, claimed: ClaimedJob, shutdown: watch::Receiver<
                 tracing::warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "job deferred; it keeps its attempts");
                 let _ = ctx.db.defer_job(fence, &format!("{e:#}"), now_ms() + delay.as_millis() as i64).await;
             }
+            // GitHub said when its rate limit resets: wait until then, without using up a
+            // try (nothing failed), so a trigger is not lost to a long limit.
+            Err(JobError::Retry(e)) if rate_limit_wait(&e).is_some() => {
+                let wait = rate_limit_wait(&e).unwrap_or_default();
+                let delay = wait + wait.mul_f64(rand::random::<f64>() * 0.1) + Duration::from_secs(1);
+                tracing::warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "GitHub's rate limit; the job waits for its reset");
+                let _ = ctx.db.defer_job(fence, &format!("{e:#}"), now_ms() + delay.as_millis() as i64).await;
+                ctx.jobs_added.notify_one();
+            }
             Err(JobError::Retry(e)) if claimed.attempt < claimed.max_attempts => {
                 let delay = backoff(claimed.attempt, RETRY_BASE, RETRY_CAP, rand::random::<f64>() * 2.0 - 1.0);
                 tracing::warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
@@ -207,6 +217,12 @@ async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
                 .instrument(span)
                 .await
         }
+        Job::GaveUp(notice) => {
+            let span = tracing::info_span!("gave_up", repo = %notice.repo, issue = %notice.issue, dead_job = notice.job);
+            crate::engine::handlers::gave_up::handle_gave_up(ctx, notice)
+                .instrument(span)
+                .await
+        }
         Job::RefreshConfig(req) => {
             let span =
                 tracing::info_span!("refresh_config", repo = %req.repo, delivery = %req.delivery);
@@ -215,6 +231,15 @@ async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
                 .await
         }
     }
+}
+
+/// How long GitHub asked to wait, when `e` (or what it wraps) is its rate limit.
+fn rate_limit_wait(e: &anyhow::Error) -> Option<Duration> {
+    e.chain()
+        .find_map(|cause| match cause.downcast_ref::<GitHubError>() {
+            Some(GitHubError::RateLimited { wait }) => Some(*wait),
+            _ => None,
+        })
 }
 
 /// Runs `work` while renewing the lease every third of its length. If a renewal finds the
@@ -251,6 +276,15 @@ async fn with_heartbeat(
 async fn give_up(ctx: &Ctx, job: &Job, fence: Fence, why: &str) {
     if let Err(e) = ctx.db.bury_job(fence, why).await {
         tracing::error!(error = %e, "burying a job failed");
+    }
+    // Someone asked for something and gets no answer: tell them, once GitHub answers again.
+    // The dead job stays, for `bosun task replay`.
+    if let Some(notice) = job.gave_up_notice(fence.job.0, why) {
+        let notice = Job::GaveUp(Box::new(notice)).to_new(0);
+        match ctx.db.enqueue(&[notice]).await {
+            Ok(()) => ctx.jobs_added.notify_one(),
+            Err(e) => tracing::error!(error = %e, "could not queue the notice of a given-up job"),
+        }
     }
     if let Job::Run { task, attempt } = job {
         let short: String = why.chars().take(300).collect();

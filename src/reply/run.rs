@@ -385,3 +385,21 @@ pub fn setup_filled_disk(max_mb: u64) -> String {
          path the repository's gates do not need, then `retry`."
     )
 }
+
+/// Said on an issue or pull request when bosun gave up on someone's trigger or feedback after
+/// GitHub kept failing (the dead job stays, and an operator can run it again).
+pub fn gave_up_on(notice: &bosun_core::job::GaveUpNotice, handle: &str) -> String {
+    super::with_marker(
+        format!(
+            "⚠️ bosun could not act on {} by @{}: GitHub kept failing while bosun handled it, \
+             so nothing was done about it. The last error: `{}`. To try again, add the label \
+             again or mention @{handle} again; or the server's operator can replay it with \
+             `bosun task replay {}`.",
+            notice.what,
+            notice.sender,
+            notice.error.replace('`', "'"),
+            notice.job,
+        ),
+        &format!("gave-up:{}", notice.job),
+    )
+}

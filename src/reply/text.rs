@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use bosun_core::job::Job;
 use bosun_core::model::{RunUsage, TaskEvent};
 
 /// Stored times (ms since the epoch) as UTC to the second, e.g. `2026-05-09 07:30:12Z`.
@@ -46,6 +47,30 @@ pub fn one_line(text: &str, max: usize) -> String {
 /// One event as `type key=value …`, from its stored JSON shape: every event kind (also ones
 /// added later) prints without a case of its own here. Long texts (summaries, gate logs) are
 /// cut; `bosun task get --json` has them whole.
+/// What a queued (or dead) job is about, in a few words: `trigger acme/app#7: the label
+/// \`bosun\` by @octocat`.
+pub fn job_line(job: &Job) -> String {
+    let asked = |n: Option<bosun_core::job::GaveUpNotice>| {
+        n.map(|n| format!("{}#{}: {} by @{}", n.repo, n.issue, n.what, n.sender))
+    };
+    let about = match job {
+        Job::Trigger(_) | Job::Feedback(_) | Job::Lifecycle(_) => asked(job.gave_up_notice(0, "")),
+        Job::GaveUp(n) => Some(format!(
+            "{}#{}: the notice that job {} was given up on",
+            n.repo, n.issue, n.job
+        )),
+        Job::Run { task, attempt } => Some(format!("task {task}, attempt {attempt}")),
+        Job::SyncFace { task } | Job::PlanCheck { task } => Some(format!("task {task}")),
+        Job::Scheduled { name, .. } => Some(format!("job `{name}`")),
+        Job::RefreshConfig(r) => Some(r.repo.to_string()),
+        Job::Installation(i) => Some(format!("installation {}", i.installation)),
+    };
+    match about {
+        Some(about) => format!("{} {about}", job.kind()),
+        None => job.kind().to_string(),
+    }
+}
+
 pub fn event_line(event: &TaskEvent) -> String {
     let value = serde_json::to_value(event).unwrap_or(Value::Null);
     let Value::Object(fields) = value else {

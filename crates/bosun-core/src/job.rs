@@ -42,6 +42,9 @@ pub enum Job {
     /// The App installed, repositories added to or removed from it, the App suspended or
     /// uninstalled.
     Installation(Box<InstallationRequest>),
+    /// bosun gave up on someone's trigger or feedback after GitHub kept failing: say so on
+    /// the issue or pull request, trying until GitHub answers again.
+    GaveUp(Box<GaveUpNotice>),
 }
 
 impl Job {
@@ -56,6 +59,7 @@ impl Job {
             Job::Scheduled { .. } => "scheduled",
             Job::RefreshConfig(_) => "refresh_config",
             Job::Installation(_) => "installation",
+            Job::GaveUp(_) => "gave_up",
         }
     }
 
@@ -92,6 +96,9 @@ impl Job {
             Job::Installation(i) => (Some(format!("installation:{}", i.installation)), None, 8),
             // One job's ticks one after the other, each once (its issue has a marker).
             Job::Scheduled { name, .. } => (Some(format!("schedule:{name}")), None, 8),
+            // One notice per issue in the queue at a time; tried for hours (the backoff is
+            // capped at minutes), since GitHub failing is why it exists.
+            Job::GaveUp(n) => (None, Some(format!("gave_up:{}#{}", n.repo_id, n.issue)), 40),
             // A queued refresh already covers any later change: twins coalesce.
             Job::SyncFace { task } => (
                 Some(format!("face:{task}")),
@@ -111,6 +118,76 @@ impl Job {
 
     pub fn from_stored(payload: &str) -> Result<Job, serde_json::Error> {
         serde_json::from_str(payload)
+    }
+}
+
+/// What the notice of a given-up job says, and where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GaveUpNotice {
+    pub installation: Option<InstallationId>,
+    pub repo: RepoRef,
+    pub repo_id: RepoId,
+    /// The issue or pull request the given-up job was about.
+    pub issue: IssueNumber,
+    /// The dead job, which `bosun task replay` runs again.
+    pub job: i64,
+    /// Who asked, and what: "the label `bosun`", "the mention", "the review".
+    pub sender: String,
+    pub what: String,
+    /// The last error, short and free of secrets.
+    pub error: String,
+}
+
+impl Job {
+    /// The notice to leave when this job is given up on, for jobs that answer a person about
+    /// an issue or pull request; `None` for the others (their own failure is shown elsewhere:
+    /// a task's run ends as needing review).
+    pub fn gave_up_notice(&self, job: i64, error: &str) -> Option<GaveUpNotice> {
+        let short: String = error.chars().take(300).collect();
+        let (installation, repo, repo_id, issue, sender, what) = match self {
+            Job::Trigger(t) => (
+                t.installation,
+                &t.repo,
+                t.repo_id,
+                t.issue,
+                t.sender.login.clone(),
+                match &t.what {
+                    TriggerWhat::Label { name } => format!("the label `{name}`"),
+                    TriggerWhat::Commands { .. } => "the mention".to_string(),
+                },
+            ),
+            Job::Feedback(f) => (
+                f.installation,
+                &f.repo,
+                f.repo_id,
+                IssueNumber(f.pr),
+                f.sender.login.clone(),
+                match &f.what {
+                    FeedbackWhat::Review { .. } => "the review".to_string(),
+                    FeedbackWhat::ReviewComment { .. } => "the review comment".to_string(),
+                    FeedbackWhat::Commands { .. } => "the mention".to_string(),
+                },
+            ),
+            Job::Lifecycle(l) => (
+                l.installation,
+                &l.repo,
+                l.repo_id,
+                l.issue,
+                l.by.clone(),
+                "the change of this issue or pull request".to_string(),
+            ),
+            _ => return None,
+        };
+        Some(GaveUpNotice {
+            installation,
+            repo: repo.clone(),
+            repo_id,
+            issue,
+            job,
+            sender,
+            what,
+            error: short,
+        })
     }
 }
 

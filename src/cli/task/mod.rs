@@ -1,4 +1,5 @@
-//! `bosun task …`: list and inspect tasks, stop or retry one, read its run logs.
+//! `bosun task …`: list and inspect tasks, stop or retry one, read its run logs; list the jobs
+//! given up on and replay one.
 //!
 //! Everything works on the data directory's database, also while a server runs on it: SQLite
 //! in WAL mode lets this process read beside the server, and its few writes queue on SQLite's
@@ -7,6 +8,7 @@
 //! workers pick up (see [`control`]).
 
 mod control;
+mod dead;
 pub mod logs;
 mod show;
 
@@ -55,6 +57,18 @@ pub enum TaskAction {
         #[arg(long = "config", env = "BOSUN_CONFIG")]
         run_config: Option<std::path::PathBuf>,
     },
+    /// List the jobs bosun gave up on (a trigger GitHub kept failing, a notice that never got
+    /// through), most recent first: the dead letters, kept until replayed.
+    Dead {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a dead job again with its tries anew (`bosun task dead` lists them).
+    Replay { job: i64 },
     /// Print the agent logs of the task's current (or given) attempt.
     Logs {
         id: i64,
@@ -95,6 +109,8 @@ pub async fn run(data_dir: &Path, action: TaskAction) -> anyhow::Result<()> {
             note,
             run_config,
         } => control::retry(&db, TaskId(id), note, run_config.as_deref()).await,
+        TaskAction::Dead { limit, json } => dead::list(&db, limit, json).await,
+        TaskAction::Replay { job } => dead::replay(&db, job).await,
         TaskAction::Logs {
             id,
             attempt,

@@ -2,6 +2,7 @@
 
 pub mod face;
 pub mod feedback;
+pub mod gave_up;
 pub mod installation;
 pub mod lifecycle;
 pub mod plan;

@@ -124,12 +124,40 @@ pub struct QueueView {
     pub changed_by: Option<String>,
     pub changed_at: Option<String>,
     pub recent: Vec<serde_json::Value>,
+    /// The jobs given up on (the dead letters), for the server's administrators (`--admins`):
+    /// each with `job`, `about`, `tries`, `died_at` and `last_error`. Empty for anyone else:
+    /// a dead job may be about a repository they cannot see, and no task names it.
+    pub dead: Vec<serde_json::Value>,
 }
 
-pub async fn queue_view(state: &AppState) -> Result<QueueView, Response> {
+/// How many dead jobs the dashboard lists.
+const DEAD_SHOWN: u32 = 50;
+
+pub async fn queue_view(state: &AppState, viewer: &Viewer) -> Result<QueueView, Response> {
     let q = state.db.queue_state().await.map_err(db_error)?;
     let recent = state.db.control_events(10).await.map_err(db_error)?;
+    let dead = if viewer.session.admin {
+        let jobs = state.db.dead_jobs(DEAD_SHOWN).await.map_err(db_error)?;
+        jobs.iter()
+            .map(|d| {
+                let about = match bosun_core::job::Job::from_stored(&d.payload) {
+                    Ok(job) => crate::reply::text::job_line(&job),
+                    Err(_) => format!("{} (unreadable payload)", d.kind),
+                };
+                json!({
+                    "job": d.id.0,
+                    "about": about,
+                    "tries": d.attempts,
+                    "died_at": crate::reply::text::rfc3339(d.died_at),
+                    "last_error": d.last_error,
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(QueueView {
+        dead,
         paused: q.paused,
         changed_by: q.changed_by,
         changed_at: q.changed_at.map(crate::reply::text::rfc3339),
@@ -147,10 +175,11 @@ pub async fn queue_view(state: &AppState) -> Result<QueueView, Response> {
 }
 
 pub async fn queue(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(gate) = state.viewer(&headers) {
-        return gate.api();
-    }
-    match queue_view(&state).await {
+    let viewer = match state.viewer(&headers) {
+        Ok(v) => v,
+        Err(gate) => return gate.api(),
+    };
+    match queue_view(&state, &viewer).await {
         Ok(v) => Json(v).into_response(),
         Err(resp) => resp,
     }

@@ -1,5 +1,6 @@
-//! The control actions: `POST /api/control/tasks/{id}/stop`, `…/retry` (optional `note`), and
-//! `POST /api/control/queue/pause`, `…/resume`.
+//! The control actions: `POST /api/control/tasks/{id}/stop`, `…/retry` (optional `note`),
+//! `POST /api/control/queue/pause`, `…/resume`, and `POST /api/control/jobs/{id}/replay` (a
+//! dead job queued again).
 //!
 //! Each needs the session's CSRF token, as the form field `csrf` (the pages' buttons) or the
 //! `X-CSRF-Token` header (scripts), and write access: stop and retry on the task's repository,
@@ -220,6 +221,38 @@ async fn set_paused(state: AppState, request: Request, paused: bool) -> Response
                 json!({ "paused": paused, "changed": changed }),
             )
         }
+        Err(e) => db_refusal(e).respond(scripted),
+    }
+}
+
+/// `POST /api/control/jobs/{id}/replay`: a dead job back in the queue with its tries anew,
+/// as `bosun task replay` does; for the server's administrators, who alone see dead jobs.
+pub async fn replay(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    request: Request,
+) -> Response {
+    let (viewer, _, scripted) = match checked(&state, request).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    if !viewer.session.admin {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "replaying a dead job needs a place in the server's administrator list",
+        )
+        .respond(scripted);
+    }
+    match state.db.replay_job(crate::db::JobId(id)).await {
+        Ok(true) => {
+            tracing::info!(job = id, by = %viewer.session.login, "dead job replayed from the dashboard");
+            done(scripted, "/", json!({ "job": id, "replayed": true }))
+        }
+        Ok(false) => refuse(
+            StatusCode::CONFLICT,
+            "that job is not a dead job any more (replayed already?), or a queued twin will do its work",
+        )
+        .respond(scripted),
         Err(e) => db_refusal(e).respond(scripted),
     }
 }

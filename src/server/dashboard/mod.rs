@@ -84,6 +84,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/control/tasks/{id}/retry", post(control::retry))
         .route("/api/control/queue/pause", post(control::pause))
         .route("/api/control/queue/resume", post(control::resume))
+        .route("/api/control/jobs/{id}/replay", post(control::replay))
 }
 
 /// Someone signed in, on a configured server.

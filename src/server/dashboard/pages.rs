@@ -69,7 +69,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    let queue = match queue_view(&state).await {
+    let queue = match queue_view(&state, &viewer).await {
         Ok(q) => q,
         Err(resp) => return resp,
     };
@@ -104,6 +104,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response
             csrf_field(&viewer)
         )
     };
+    let dead = dead_letters(&queue, &viewer);
     let rows: String = tasks.iter().map(row).collect();
     let table = if tasks.is_empty() {
         "<p id=\"no-tasks\" class=\"muted\">No tasks in the repositories you can write to.</p>"
@@ -119,8 +120,40 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response
         "Tasks",
         Some(&viewer.session),
         &format!(
-            "<section><h2>Queue</h2>{switch}</section><section><h1>Tasks</h1>{table}</section>"
+            "<section><h2>Queue</h2>{switch}{dead}</section><section><h1>Tasks</h1>{table}</section>"
         ),
+    )
+}
+
+/// The jobs given up on, each with a button to run it again (only filled for people who may
+/// hold the queue).
+fn dead_letters(queue: &super::api::QueueView, viewer: &super::Viewer) -> String {
+    if queue.dead.is_empty() {
+        return String::new();
+    }
+    let text = |v: &serde_json::Value| escape(v.as_str().unwrap_or(""));
+    let rows: String = queue
+        .dead
+        .iter()
+        .map(|d| {
+            let job = d["job"].as_i64().unwrap_or_default();
+            format!(
+                "<tr><td>{job}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"muted\">{}</td>\
+                 <td><form method=\"post\" action=\"/api/control/jobs/{job}/replay\">{}\
+                 <button type=\"submit\">Replay</button></form></td></tr>",
+                text(&d["died_at"]),
+                text(&d["about"]),
+                d["tries"],
+                text(&d["last_error"]),
+                csrf_field(viewer),
+            )
+        })
+        .collect();
+    format!(
+        "<h3>Given up</h3><p class=\"muted\">Jobs bosun gave up on after their tries (GitHub kept \
+         failing, say). Each is kept until it is replayed.</p><table id=\"dead-jobs\"><thead><tr>\
+         <th>job</th><th>given up</th><th>what</th><th>tries</th><th>last error</th><th></th></tr>\
+         </thead><tbody>{rows}</tbody></table>"
     )
 }
 
