@@ -99,6 +99,7 @@ async fn a_killed_server_finishes_the_claimed_task_after_restart_once() {
         let (repo_id, installation_id) = github.add_repo(REPO);
         github.set_permission(REPO, WRITER, "admin");
         let issue = github.add_issue(REPO, "Crash me", "", WRITER);
+        github.label_issue(REPO, issue, "bosun");
         let data_dir = tempfile::tempdir().unwrap();
 
         // First life: the placeholder step takes 30 s, so the run is mid-way when killed.
@@ -234,6 +235,7 @@ async fn a_killed_server_reaps_the_orphaned_agent_and_redoes_the_run_once() {
         let (repo_id, installation_id) = github.add_repo(REPO);
         github.set_permission(REPO, WRITER, "admin");
         let issue = github.add_issue(REPO, "Crash mid-run", "", WRITER);
+        github.label_issue(REPO, issue, "bosun");
         let work = tempfile::tempdir().unwrap();
         let bare = bare_remote(work.path());
         github.serve_git(REPO, &bare);

@@ -393,7 +393,11 @@ async fn stop_ends_a_running_task_and_an_edit_runs_only_new_commands() {
                     && g.comments(REPO, issue)
                         .iter()
                         .any(|c| c.id == *id && c.body.contains(&stopped_by))
-            }) && g.issue_labels(REPO, issue) == vec!["bosun:failed".to_string()]
+            }) && g
+                .issue_labels(REPO, issue)
+                .iter()
+                .filter(|l| l.starts_with("bosun:"))
+                .eq(["bosun:failed"].iter())
         })
         .await;
         app.settle().await;
@@ -700,6 +704,35 @@ async fn a_run_going_at_shutdown_goes_back_to_the_queue_at_once() {
             )]
         );
         db.close().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Issue 20, hole 8: bosun reads GitHub again before it acts on a trigger. A label taken off
+/// again, or a command comment deleted, before the trigger was handled starts nothing.
+#[tokio::test]
+async fn a_trigger_taken_back_before_it_is_handled_starts_nothing() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let (app, issue) = app_with_issue().await;
+        // GitHub sent `labeled`, but the issue no longer carries the label.
+        let payload = labeled_payload(&app, issue, "bosun", WRITER);
+        app.send_json("issues", "taken-off", &payload).await;
+        // A mention whose comment is gone by the time it is handled.
+        let mention = comment_created(&app, issue, 4242, "@bosun-test fix it", WRITER);
+        app.send_json("issue_comment", "deleted", &mention).await;
+        // Both handled (the queue drained), and neither started anything.
+        app.settle().await;
+        assert!(app.github.comments(REPO, issue).is_empty());
+        assert!(app.github.issue_reactions(REPO, issue).is_empty());
+        assert!(app.db().task_counts().await.unwrap().is_empty());
+
+        // The same, still there: work starts.
+        app.send_json("issues", "still-on", &labeled(&app, issue, "bosun", WRITER))
+            .await;
+        app.wait_for("task done on GitHub", |g| done(g, issue))
+            .await;
+        app.finish().await;
     })
     .await
     .expect("test timed out");

@@ -313,6 +313,20 @@ impl Installation {
         }
     }
 
+    /// One issue comment; `None` when it is gone (deleted).
+    pub async fn get_comment(
+        &self,
+        repo: &RepoRef,
+        c: CommentId,
+    ) -> Result<Option<IssueComment>, GitHubError> {
+        let url = self.repo_url(repo, &["issues", "comments", &c.to_string()])?;
+        match self.send(self.call(Method::GET, url)).await {
+            Ok(reply) => Ok(Some(reply.json::<WireComment>()?.into())),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn update_comment(
         &self,
         repo: &RepoRef,

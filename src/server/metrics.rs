@@ -22,6 +22,8 @@ pub struct WebhookCounters {
     pub busy: AtomicU64,
     /// The body did not arrive in time.
     pub too_slow: AtomicU64,
+    /// Refusals anyone can cause are logged at most once per interval.
+    pub refusals_logged: super::log_throttle::LogThrottle,
 }
 
 impl WebhookCounters {

@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 pub mod listen;
+pub mod log_throttle;
 pub mod metrics;
 pub mod public_reach;
 pub mod setup;

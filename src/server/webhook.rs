@@ -86,7 +86,9 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
     // GitHub marks it failed and the redelivery sweep asks for it again.
     let Ok(permit) = state.webhook_bodies.clone().try_acquire_owned() else {
         WebhookCounters::bump(&counters.busy);
-        tracing::warn!("webhook refused: too many bodies being read");
+        if let Some(left_out) = counters.refusals_logged.allow() {
+            tracing::warn!(left_out, "webhook refused: too many bodies being read");
+        }
         return answer(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many deliveries being received; please redeliver",
@@ -105,7 +107,13 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
         }
         Err(_) => {
             WebhookCounters::bump(&counters.too_slow);
-            tracing::warn!(secs = deadline.as_secs(), "webhook refused: body too slow");
+            if let Some(left_out) = counters.refusals_logged.allow() {
+                tracing::warn!(
+                    secs = deadline.as_secs(),
+                    left_out,
+                    "webhook refused: body too slow"
+                );
+            }
             let mut response = answer(StatusCode::REQUEST_TIMEOUT, "the payload came too slowly");
             response
                 .headers_mut()
@@ -168,7 +176,10 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
 
 fn refuse_signature(counters: &WebhookCounters, e: SignatureError) -> Response {
     WebhookCounters::bump(&counters.bad_signature);
-    tracing::warn!(reason = %e, "webhook rejected: signature");
+    // Anyone can send these: one line now and then, the counter counts them all.
+    if let Some(left_out) = counters.refusals_logged.allow() {
+        tracing::warn!(reason = %e, left_out, "webhook rejected: signature");
+    }
     let message = match e {
         SignatureError::Missing => "missing X-Hub-Signature-256",
         SignatureError::UnsupportedSha1Only => {

@@ -161,7 +161,8 @@ impl Person {
 pub async fn labelled_issue_in(app: &TestApp, repo: &str, title: &str, sender: &str) -> u64 {
     let (repo_id, installation) = app.github.add_repo(repo);
     let issue = app.github.add_issue(repo, title, "please do it", sender);
-    let mut p = labeled(app, issue, "bosun", sender);
+    app.github.label_issue(repo, issue, "bosun");
+    let mut p = labeled_payload(app, issue, "bosun", sender);
     retarget_raw(&mut p, repo_id, installation, issue, sender);
     let (owner, name) = repo.split_once('/').unwrap();
     p["repository"]["name"] = name.into();

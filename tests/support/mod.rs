@@ -244,7 +244,16 @@ impl TestApp {
 }
 
 /// `issues.labeled` from the real example, moved onto `repo`/`issue` and sent by `sender`.
+/// As on GitHub, the issue carries the label when the event is sent (bosun reads it again
+/// before it starts work).
 pub fn labeled(app: &TestApp, issue: u64, label: &str, sender: &str) -> Value {
+    app.github.label_issue(REPO, issue, label);
+    labeled_payload(app, issue, label, sender)
+}
+
+/// The `issues.labeled` payload alone, for an issue the caller labels itself (one in another
+/// repository than `REPO`).
+pub fn labeled_payload(app: &TestApp, issue: u64, label: &str, sender: &str) -> Value {
     let mut p = fixture("issues", "labeled.payload.json");
     retarget(&mut p, app, issue, sender);
     p["label"]["name"] = label.into();

@@ -83,6 +83,15 @@ async fn trigger(ctx: &Ctx, req: TriggerRequest, fence: Fence) -> Result<(), Job
         tracing::info!(sender = %req.sender.login, "ignored: sender may not steer bosun here");
         return Ok(());
     }
+    // The trigger may have waited in the queue (behind GitHub's rate limit, a busy server):
+    // what was taken back meanwhile starts nothing.
+    if let Some(gone) = taken_back(ctx, &client, &req).await? {
+        tracing::info!(
+            why = gone,
+            "ignored: the trigger was taken back before it was handled"
+        );
+        return Ok(());
+    }
 
     // The visible acknowledgement comes first: it is what the person is waiting for.
     match &req.what {
@@ -137,6 +146,34 @@ pub(crate) async fn trusted_sender(
         .permissions
         .can_write(client, repo, repo_id, &sender.login)
         .await?)
+}
+
+/// Whether what asked is still there, read again from GitHub: the label still on the issue,
+/// the comment not deleted, the issue's body still mentioning bosun. `Some(why)` when not.
+async fn taken_back(
+    ctx: &Ctx,
+    client: &Installation,
+    req: &TriggerRequest,
+) -> Result<Option<&'static str>, GitHubError> {
+    match &req.what {
+        TriggerWhat::Label { name } => {
+            let issue = client.get_issue(&req.repo, req.issue).await?;
+            let still = issue.labels.iter().any(|l| l.eq_ignore_ascii_case(name));
+            Ok((!still).then_some("the label was removed"))
+        }
+        TriggerWhat::Commands {
+            comment: Some(id), ..
+        } => {
+            let comment = client.get_comment(&req.repo, *id).await?;
+            Ok(comment.is_none().then_some("the comment was deleted"))
+        }
+        TriggerWhat::Commands { comment: None, .. } => {
+            let issue = client.get_issue(&req.repo, req.issue).await?;
+            let mention = format!("@{}", ctx.identity.handle).to_ascii_lowercase();
+            let still = issue.body.to_ascii_lowercase().contains(&mention);
+            Ok((!still).then_some("the mention was edited out of the issue"))
+        }
+    }
 }
 
 /// Posts a reply unless one with the same key is already there: a trigger job that runs again
