@@ -1,13 +1,16 @@
-//! The command line: `<ingest|ack|all|run|env|proxy> [--seconds N] [--connections N]
-//! [--issues N] [--tasks N] [--agent-secs N] [--setup-secs N] [--calls N] [--fsync-delay-us N]`.
+//! The command line: `<ingest|ack|all|run|env|proxy|flood> [--seconds N] [--connections N]
+//! [--issues N] [--tasks N] [--agent-secs N] [--setup-secs N] [--calls N] [--fsync-delay-us N]
+//! [--slow N] [--big N] [--big-mib N] [--rate N] [--max-connections N]
+//! [--header-timeout-secs N]`.
 //! Parsed by hand: a few numeric flags do not justify another dependency in the bench.
 
 use anyhow::{bail, Context};
 
 pub const USAGE: &str =
-    "usage: bosun-bench <ingest|ack|all|run|env|proxy> [--seconds N] [--connections N]
+    "usage: bosun-bench <ingest|ack|all|run|env|proxy|flood> [--seconds N] [--connections N]
                    [--issues N] [--tasks N] [--agent-secs N] [--setup-secs N] [--calls N]
-                   [--fsync-delay-us N]
+                   [--fsync-delay-us N] [--slow N] [--big N] [--big-mib N] [--rate N]
+                   [--max-connections N] [--header-timeout-secs N]
 
   ingest   signed webhooks over keep-alive connections: deliveries/s and ack latency
   ack      webhook -> eyes reaction latency, one labelled issue at a time
@@ -18,8 +21,12 @@ pub const USAGE: &str =
            kept as an environment snapshot that later tasks start from
   proxy    streamed model calls straight to a fake model API and through bosun's
            metering proxy, in process on loopback: time to last byte and added latency
+  flood    unauthenticated pressure, all at once: slow-loris connections, big unsigned
+           bodies, and signed deliveries at a steady rate that must still be answered 2xx;
+           the server's RSS peak must stay under 200 MiB
 
-  --seconds N       measured load time of ingest (default 10, after a 1 s warm-up)
+  --seconds N       measured load time of ingest (default 10, after a 1 s warm-up), or
+                    length of flood (default 20)
   --connections N   concurrent keep-alive connections of ingest (default 32)
   --issues N        issues labelled by ack (default 100)
   --tasks N         tasks run one at a time by run (default 10)
@@ -28,7 +35,13 @@ pub const USAGE: &str =
   --calls N         streamed calls per side measured by proxy (default 2000)
   --fsync-delay-us N  ingest and ack: every fsync of the server waits N microseconds more,
                     to see what a slower disk than this machine's would give (a preload
-                    library, crates/slow-disk; a sleep, so no CPU and no queueing)";
+                    library, crates/slow-disk; a sleep, so no CPU and no queueing)
+  --slow N          flood: slow-loris connections held open (default 500; 0 for none)
+  --big N           flood: unsigned big bodies sent at a time (default 200; 0 for none)
+  --big-mib N       flood: size of each big body in MiB (default 20)
+  --rate N          flood: signed deliveries per second (default 20)
+  --max-connections N       flood: passed to the server as BOSUN_MAX_CONNECTIONS
+  --header-timeout-secs N   flood: passed to the server as BOSUN_HEADER_TIMEOUT_SECS";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -38,6 +51,7 @@ pub enum Mode {
     Run,
     Env,
     Proxy,
+    Flood,
 }
 
 impl Mode {
@@ -57,6 +71,7 @@ impl Mode {
             Mode::Run => "run",
             Mode::Env => "env",
             Mode::Proxy => "proxy",
+            Mode::Flood => "flood",
         }
     }
 }
@@ -73,6 +88,16 @@ pub struct Args {
     pub calls: u64,
     /// Added to each fsync of the server, to stand in for a slower disk.
     pub fsync_delay_us: Option<u64>,
+    /// Slow-loris connections held by flood.
+    pub slow: usize,
+    /// Big unsigned bodies in flight in flood.
+    pub big: usize,
+    pub big_mib: u64,
+    /// Signed deliveries per second in flood.
+    pub rate: u64,
+    /// Passed through to the server by flood, only when given.
+    pub max_connections: Option<u64>,
+    pub header_timeout_secs: Option<u64>,
 }
 
 /// Upper bounds that keep a typo from turning into an hour-long run or a fork bomb of sockets.
@@ -81,13 +106,18 @@ const MAX_CONNECTIONS: usize = 1024;
 const MAX_ISSUES: u64 = 10_000;
 const MAX_CALLS: u64 = 100_000;
 const MAX_FSYNC_DELAY_US: u64 = 100_000;
+const MAX_SLOW: usize = 4096;
+const MAX_BIG: usize = 1024;
+/// Above bosun's 25 MiB cap, so a body over it can be tried too.
+const MAX_BIG_MIB: u64 = 100;
+const MAX_RATE: u64 = 1000;
 
 /// `Ok(None)` means help was asked for.
 pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
     let mut mode = None;
     let mut parsed = Args {
         mode: Mode::All,
-        seconds: 10,
+        seconds: 0,
         connections: 32,
         issues: 100,
         tasks: 10,
@@ -95,22 +125,41 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
         setup_secs: 10,
         calls: 2000,
         fsync_delay_us: None,
+        slow: 500,
+        big: 200,
+        big_mib: 20,
+        rate: 20,
+        max_connections: None,
+        header_timeout_secs: None,
     };
+    let mut seconds = None;
+    let mut flood_flag = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
-        let mut value = |flag: &str| -> anyhow::Result<u64> {
+        // Zero allowed: flood's --slow 0 or --big 0 leave one load out.
+        let mut number = |flag: &str| -> anyhow::Result<u64> {
             let v = args
                 .next()
                 .with_context(|| format!("{flag} needs a number"))?;
-            let n: u64 = v
-                .parse()
-                .with_context(|| format!("{flag} {v}: not a number"))?;
+            v.parse()
+                .with_context(|| format!("{flag} {v}: not a number"))
+        };
+        if arg.starts_with("--")
+            && matches!(
+                &arg[2..],
+                "slow" | "big" | "big-mib" | "rate" | "max-connections" | "header-timeout-secs"
+            )
+        {
+            flood_flag = Some(arg.clone());
+        }
+        let mut value = |flag: &str| -> anyhow::Result<u64> {
+            let n = number(flag)?;
             anyhow::ensure!(n > 0, "{flag} must be at least 1");
             Ok(n)
         };
         match arg.as_str() {
             "-h" | "--help" | "help" => return Ok(None),
-            "--seconds" => parsed.seconds = value("--seconds")?.min(MAX_SECONDS),
+            "--seconds" => seconds = Some(value("--seconds")?.min(MAX_SECONDS)),
             "--connections" => {
                 parsed.connections = (value("--connections")? as usize).min(MAX_CONNECTIONS)
             }
@@ -122,13 +171,22 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
             "--fsync-delay-us" => {
                 parsed.fsync_delay_us = Some(value("--fsync-delay-us")?.min(MAX_FSYNC_DELAY_US))
             }
-            "ingest" | "ack" | "all" | "run" | "env" | "proxy" if mode.is_none() => {
+            "--slow" => parsed.slow = (number("--slow")? as usize).min(MAX_SLOW),
+            "--big" => parsed.big = (number("--big")? as usize).min(MAX_BIG),
+            "--big-mib" => parsed.big_mib = value("--big-mib")?.min(MAX_BIG_MIB),
+            "--rate" => parsed.rate = value("--rate")?.min(MAX_RATE),
+            "--max-connections" => parsed.max_connections = Some(value("--max-connections")?),
+            "--header-timeout-secs" => {
+                parsed.header_timeout_secs = Some(value("--header-timeout-secs")?)
+            }
+            "ingest" | "ack" | "all" | "run" | "env" | "proxy" | "flood" if mode.is_none() => {
                 mode = Some(match arg.as_str() {
                     "ingest" => Mode::Ingest,
                     "ack" => Mode::Ack,
                     "run" => Mode::Run,
                     "env" => Mode::Env,
                     "proxy" => Mode::Proxy,
+                    "flood" => Mode::Flood,
                     _ => Mode::All,
                 })
             }
@@ -136,6 +194,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
         }
     }
     parsed.mode = mode.with_context(|| format!("which benchmark?\n\n{USAGE}"))?;
+    let default_seconds = if parsed.mode == Mode::Flood { 20 } else { 10 };
+    parsed.seconds = seconds.unwrap_or(default_seconds);
+    if let Some(flag) = flood_flag {
+        anyhow::ensure!(parsed.mode == Mode::Flood, "{flag} is for flood");
+    }
     anyhow::ensure!(
         parsed.fsync_delay_us.is_none() || parsed.mode.runs_ingest() || parsed.mode.runs_ack(),
         "--fsync-delay-us is for ingest, ack and all"
@@ -171,6 +234,23 @@ mod tests {
         assert_eq!(parse_str("all").unwrap().unwrap().fsync_delay_us, None);
         let a = parse_str("ingest --fsync-delay-us 700").unwrap().unwrap();
         assert_eq!(a.fsync_delay_us, Some(700));
+        let a = parse_str("flood").unwrap().unwrap();
+        assert_eq!(
+            (a.mode, a.seconds, a.slow, a.big, a.big_mib, a.rate),
+            (Mode::Flood, 20, 500, 200, 20, 20)
+        );
+        assert_eq!((a.max_connections, a.header_timeout_secs), (None, None));
+        let a = parse_str("flood --seconds 5 --slow 0 --big 3 --big-mib 30 --rate 5 --max-connections 600 --header-timeout-secs 4")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (a.seconds, a.slow, a.big, a.big_mib, a.rate),
+            (5, 0, 3, 30, 5)
+        );
+        assert_eq!(
+            (a.max_connections, a.header_timeout_secs),
+            (Some(600), Some(4))
+        );
     }
 
     #[test]
@@ -181,5 +261,8 @@ mod tests {
         assert!(parse_str("ack --issues 0").is_err());
         assert!(parse_str("ack --issues many").is_err());
         assert!(parse_str("proxy --fsync-delay-us 500").is_err());
+        assert!(parse_str("ingest --slow 10").is_err());
+        assert!(parse_str("flood --rate 0").is_err());
+        assert!(parse_str("flood --fsync-delay-us 500").is_err());
     }
 }

@@ -1,16 +1,20 @@
 //! `bosun-bench`: builds the release `bosun`, runs it as a child process against the in-process
 //! fake GitHub, and prints numbers: ingest throughput and ack latency, and webhook → 👀 latency.
 //! `proxy` instead measures bosun's metering proxy in process against the fake model API.
+//! `flood` holds slow-loris connections and pushes big unsigned bodies at the server while
+//! signed deliveries keep coming, and checks its memory peak and their answers.
 //! A command to run by hand; no test asserts a time.
 //!
-//! `cargo run --release -p bosun-bench -- <ingest|ack|all|run|proxy> [--seconds N]
-//! [--connections N] [--issues N] [--tasks N] [--agent-secs N] [--calls N]
-//! [--fsync-delay-us N]`
+//! `cargo run --release -p bosun-bench -- <ingest|ack|all|run|env|proxy|flood> [--seconds N]
+//! [--connections N] [--issues N] [--tasks N] [--agent-secs N] [--setup-secs N] [--calls N]
+//! [--fsync-delay-us N] [--slow N] [--big N] [--big-mib N] [--rate N] [--max-connections N]
+//! [--header-timeout-secs N]`
 
 mod ack;
 mod args;
 mod binary;
 mod disk;
+mod flood;
 mod ingest;
 mod load;
 mod metrics;
@@ -175,9 +179,36 @@ async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
         Some(us) => Some((binary::build_slow_disk()?, us)),
         None => None,
     };
-    let server = start_server(&bin, &fake, &secret, slow_disk.as_ref()).await?;
+    let mut more_env = Vec::new();
+    let mut open_files = None;
+    if args.mode == args::Mode::Flood {
+        // Before the server starts: it inherits the limit, and both sides hold every connection.
+        open_files = Some(flood::raise_open_files().context("raising the open-files limit")?);
+        if let Some(n) = args.max_connections {
+            more_env.push(("BOSUN_MAX_CONNECTIONS".to_string(), n.to_string()));
+        }
+        if let Some(n) = args.header_timeout_secs {
+            more_env.push(("BOSUN_HEADER_TIMEOUT_SECS".to_string(), n.to_string()));
+        }
+    }
+    let server = start_server(&bin, &fake, &secret, slow_disk.as_ref(), &more_env).await?;
     let source = binary::source_version().unwrap_or_else(|| "unknown source".into());
     print_header(&args, &bin, &source, &server, &fake);
+    for (name, value) in &more_env {
+        println!("          {name}={value}");
+    }
+    if let Some(open_files) = open_files {
+        let settings = flood_settings(&args);
+        let needed = flood::descriptors_needed(&settings);
+        println!(
+            "open files {open_files}, inherited by the server; the bench needs up to {needed}{}",
+            if open_files.now < needed {
+                ": TOO LOW, expect failed connects"
+            } else {
+                ""
+            }
+        );
+    }
     // Every 202 waits for an fsync: the disk's speed belongs beside the numbers.
     let mut disk = disk::fsync_latency(server.data_dir())
         .map(|latency| disk::describe(&latency))
@@ -191,6 +222,18 @@ async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
 
     let mut passed = true;
     let mut summary = vec![format!("disk    {disk}")];
+    if args.mode == args::Mode::Flood {
+        let s = flood_settings(&args);
+        println!(
+            "\n== flood: {} slow-loris connections, {} unsigned {} MiB bodies at a time, {} signed \
+             deliveries/s, for {} s",
+            s.slow, s.big, s.big_mib, s.rate, s.seconds
+        );
+        let report = flood::run(&server, &secret, s).await?;
+        report.print();
+        passed &= report.passed();
+        summary.extend(report.summary());
+    }
     if args.mode.runs_ingest() {
         println!(
             "\n== ingest: {} keep-alive connections, {} s measured after a {} s warm-up",
@@ -225,16 +268,29 @@ async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
     Ok(passed)
 }
 
+fn flood_settings(args: &Args) -> flood::Settings {
+    flood::Settings {
+        seconds: args.seconds,
+        slow: args.slow,
+        big: args.big,
+        big_mib: args.big_mib,
+        rate: args.rate,
+    }
+}
+
 /// Starts `bosun serve` against the fake and waits until its engine is running; with
 /// `slow_disk` (the preload library and its delay), every fsync of the server waits longer.
+/// `more_env` is added to the server's environment (flood's pass-through settings).
 async fn start_server(
     bin: &Path,
     fake: &FakeGitHub,
     secret: &str,
     slow_disk: Option<&(PathBuf, u64)>,
+    more_env: &[(String, String)],
 ) -> anyhow::Result<Server> {
-    // Ingest and ack measure the App core: no agent runs.
+    // Ingest, ack and flood measure the App core: no agent runs.
     let mut extra = vec![("BOSUN_RUN_MODE".into(), "placeholder".into())];
+    extra.extend(more_env.iter().cloned());
     if let Some((library, us)) = slow_disk {
         extra.push(("LD_PRELOAD".into(), library.display().to_string()));
         extra.push(("BOSUN_BENCH_FSYNC_DELAY_US".into(), us.to_string()));
@@ -275,10 +331,25 @@ fn print_header(args: &Args, bin: &Path, source: &str, server: &Server, fake: &F
         "machine   {} CPUs, {}, Linux {}",
         machine.cpus, machine.model, machine.kernel
     );
-    println!(
-        "settings  --seconds {} --connections {} --issues {}; one server start for the whole run",
-        args.seconds, args.connections, args.issues
-    );
+    let settings = if args.mode == args::Mode::Flood {
+        let mut s = format!(
+            "--seconds {} --slow {} --big {} --big-mib {} --rate {}",
+            args.seconds, args.slow, args.big, args.big_mib, args.rate
+        );
+        if let Some(n) = args.max_connections {
+            s.push_str(&format!(" --max-connections {n}"));
+        }
+        if let Some(n) = args.header_timeout_secs {
+            s.push_str(&format!(" --header-timeout-secs {n}"));
+        }
+        s
+    } else {
+        format!(
+            "--seconds {} --connections {} --issues {}",
+            args.seconds, args.connections, args.issues
+        )
+    };
+    println!("settings  {settings}; one server start for the whole run");
     println!(
         "server    {} serve (pid {}), built from {source}",
         bin.display(),

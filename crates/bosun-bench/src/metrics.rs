@@ -27,6 +27,16 @@ impl Scrape {
         self.series.get(series).copied()
     }
 
+    /// Every series whose name starts with `prefix` (`bosun_webhook`), as printed, with its
+    /// value, in name order.
+    pub fn starting_with(&self, prefix: &str) -> Vec<(String, f64)> {
+        self.series
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
     /// Every series of a family with one label: `bosun_deliveries{state="x"}` → ("x", value).
     pub fn by_label(&self, family: &str) -> Vec<(String, f64)> {
         let prefix = format!("{family}{{");
@@ -80,5 +90,12 @@ mod tests {
         assert_eq!(s.describe("bosun_deliveries"), "ignored 5, processed 7");
         assert_eq!(s.get("bosun_queue_depth"), Some(0.0));
         assert_eq!(s.describe("bosun_jobs"), "none");
+        assert_eq!(
+            s.starting_with("bosun_deliveries"),
+            vec![
+                ("bosun_deliveries{state=\"ignored\"}".to_string(), 5.0),
+                ("bosun_deliveries{state=\"processed\"}".to_string(), 7.0)
+            ]
+        );
     }
 }

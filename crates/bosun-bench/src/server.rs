@@ -136,6 +136,11 @@ impl Server {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
+    /// The size of the server's log in bytes, for the report.
+    pub fn log_bytes(&self) -> u64 {
+        std::fs::metadata(&self.log_path).map_or(0, |m| m.len())
+    }
+
     /// How many lines the server logged (warnings and errors), for the report.
     pub fn log_lines(&self) -> usize {
         std::fs::read_to_string(&self.log_path)
