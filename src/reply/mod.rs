@@ -123,6 +123,7 @@ pub fn tracking_comment_in_line(
         ));
     }
     out.push_str(&run_steps(state));
+    out.push_str(&held_step(&state.run, handle));
     out.push_str(&plan::plan_steps(state));
     if let Some(reason) = &state.retry_reason {
         out.push_str(&format!(
@@ -448,6 +449,35 @@ fn checks_block(title: &str, results: &[GateSummary]) -> String {
         ));
     }
     out
+}
+
+/// Changes to protected paths kept out of the push, and how a writer lets them in; or who did.
+fn held_step(run: &bosun_core::model::RunProgress, handle: &str) -> String {
+    if run.held.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<String> = run
+        .held
+        .iter()
+        .take(10)
+        .map(|p| format!("`{}`", p.replace('`', "'")))
+        .collect();
+    let more = match run.held.len().saturating_sub(10) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    let paths = format!("{}{more}", shown.join(", "));
+    match &run.held_pushed_by {
+        Some(by) => format!(
+            "- {} Protected paths {paths}: approved by @{by} and pushed\n",
+            check(true)
+        ),
+        None => format!(
+            "- 🔒 Held back, because CI may run them with the repository's secrets: changes to \
+             {paths} (`protected_paths`). A person with write access comments `@{handle} \
+             approve` to push them onto the branch.\n"
+        ),
+    }
 }
 
 /// The hosts the egress proxy refused to the run, and what a maintainer can do about it.

@@ -403,3 +403,44 @@ pub fn gave_up_on(notice: &bosun_core::job::GaveUpNotice, handle: &str) -> Strin
         &format!("gave-up:{}", notice.job),
     )
 }
+
+/// The message of the commit that adds held-back changes to protected paths, pushed once a
+/// writer approves it.
+pub fn held_commit_message(issue: u64, paths: &[String]) -> String {
+    format!(
+        "Changes to protected paths for #{issue}\n\nHeld back by bosun until a person with \
+         write access approved them: {}.",
+        paths.join(", ")
+    )
+}
+
+/// The answer to `@bosun approve`: what was pushed, or why nothing was.
+pub fn approve_reply(outcome: &ApproveOutcome, key: &str) -> String {
+    let text = match outcome {
+        ApproveOutcome::Pushed { sha, by } => format!(
+            "🔓 Approved by @{by}: the held-back changes to protected paths are pushed ({}).",
+            &sha[..sha.len().min(12)]
+        ),
+        ApproveOutcome::NothingHeld => {
+            "Nothing is held back for approval on this task.".to_string()
+        }
+        ApproveOutcome::StillRunning => {
+            "The task is still running; approve once it has finished and says what it held back."
+                .to_string()
+        }
+        ApproveOutcome::Refused(why) => format!(
+            "⚠️ The held-back change could not be pushed: {why}. Nothing was changed; start a new \
+             attempt (`retry`) if the branch moved."
+        ),
+    };
+    super::with_marker(text, key)
+}
+
+/// What an approval came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApproveOutcome {
+    Pushed { sha: String, by: String },
+    NothingHeld,
+    StillRunning,
+    Refused(String),
+}

@@ -1,5 +1,6 @@
 //! One handler per job kind; the pool calls the one the job names.
 
+pub mod approve;
 pub mod face;
 pub mod feedback;
 pub mod gave_up;

@@ -285,6 +285,13 @@ pub(crate) async fn apply(
             }
             None => Ok(reply_with(reply::no_task_reply(handle, key)).await?),
         },
+        Command::Approve => {
+            let outcome = match existing {
+                Some(task) => super::approve::approve(ctx, client, &task, &by, fence).await?,
+                None => reply::ApproveOutcome::NothingHeld,
+            };
+            Ok(reply_with(reply::approve_reply(&outcome, key)).await?)
+        }
         Command::Help => Ok(reply_with(reply::help(handle, key)).await?),
         Command::Unknown(word) => Ok(reply_with(reply::unknown_command(&word, handle, key)).await?),
     }

@@ -53,6 +53,7 @@ impl Pipeline<'_> {
             .limits
             .set(self.runner.config.limits.for_repo(&config.budget));
         let _ = self.model_tools.set(config.model_tools.clone());
+        let _ = self.protected.set(config.protected_paths.clone());
         Ok(config)
     }
 

@@ -86,6 +86,7 @@ pub async fn run_attempt(
         refusals_shown: std::sync::Mutex::new(0),
         limits: std::sync::OnceLock::new(),
         model_tools: std::sync::OnceLock::new(),
+        protected: std::sync::OnceLock::new(),
         learned: Default::default(),
     };
     // Both also act when this future is dropped midway (the pool drops it when the lease is
@@ -204,6 +205,8 @@ struct Pipeline<'a> {
     limits: std::sync::OnceLock<crate::config::run::Limits>,
     /// The provider-side tools the repository lets its agents' model calls use.
     model_tools: std::sync::OnceLock<Vec<bosun_core::repo_config::ModelTool>>,
+    /// The repository's `protected_paths`: changes to them are held back for `@bosun approve`.
+    protected: std::sync::OnceLock<Vec<String>>,
     /// What the attempt learned about the repository so far, stored when it ends.
     learned: std::sync::Mutex<bosun_core::learnings::Collector>,
 }

@@ -37,11 +37,19 @@ impl Pipeline<'_> {
     ) -> Result<snapshot::Snapshot, Step> {
         let ws2 = ws.clone();
         let red = redactor.clone();
-        let snap = blocking(move || snapshot::take(&ws2, &red))
-            .await?
-            .map_err(|e| {
-                Step::Finish(TaskStatus::Failed, reply::workspace_failed(&e.to_string()))
-            })?;
+        // Before the repository's config is read, its defaults: nothing slips through.
+        let protected = self
+            .protected
+            .get()
+            .cloned()
+            .unwrap_or_else(bosun_core::repo_config::protected::default_protected);
+        let snap = blocking(move || {
+            snapshot::take_holding(&ws2, &red, &|path| {
+                bosun_core::repo_config::protected::is_protected(&protected, path)
+            })
+        })
+        .await?
+        .map_err(|e| Step::Finish(TaskStatus::Failed, reply::workspace_failed(&e.to_string())))?;
         if !snap.secrets.is_empty() {
             return Err(Step::Finish(
                 TaskStatus::Failed,
@@ -77,6 +85,39 @@ impl Pipeline<'_> {
         )
         .await?;
         Ok(sha)
+    }
+
+    /// Keeps the held-back changes as a commit on top of the pushed one, in the mirror under
+    /// `refs/bosun/held/task-<id>` (never pushed until a writer approves), and says so.
+    async fn hold_back(
+        &self,
+        ws: &Workspace,
+        snap: &snapshot::Snapshot,
+        pushed: &str,
+    ) -> Result<(), Step> {
+        let Some(full) = snap.held_tree else {
+            return Ok(());
+        };
+        let author = Author::bot(&self.ctx.identity.bot_login, self.ctx.identity.bot_user_id);
+        let paths: Vec<String> = snap.held.iter().map(|c| c.path.clone()).collect();
+        let message = reply::held_commit_message(self.task.issue.0, &paths);
+        let (ws2, pushed2, task) = (ws.clone(), pushed.to_string(), self.task.id);
+        let sha = blocking(move || {
+            crate::run::workspace::publish::hold(&ws2, task, full, &pushed2, &message, &author)
+        })
+        .await?
+        .map_err(|e| Step::Job(JobError::Fail(anyhow::anyhow!("{e}"))))?;
+        self.record(
+            TaskEvent::Progress(ProgressEvent::HeldBack {
+                attempt: self.attempt,
+                paths,
+                branch: ws.branch.clone(),
+                sha,
+            }),
+            true,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// One completed check run per gate on the pushed commit.
@@ -148,6 +189,7 @@ impl Pipeline<'_> {
         let sha = self
             .commit_and_push(ws, snap.tree, &message, token, PushMode::Replace)
             .await?;
+        self.hold_back(ws, &snap, &sha).await?;
         self.report_gates(&sha, &gates, redactor).await?;
 
         if gates.iter().any(|g| !g.ok) {

@@ -61,6 +61,92 @@ pub fn commit(
     })
 }
 
+/// Where a task's held-back change waits for approval, in the mirror (never pushed as is).
+pub fn held_ref(task: bosun_core::model::TaskId) -> String {
+    format!("refs/bosun/held/task-{}", task.0)
+}
+
+/// Commits `tree` (the change with its held-back paths) on top of the pushed commit `parent`
+/// and keeps it under [`held_ref`], replacing what an earlier attempt held.
+pub fn hold(
+    ws: &Workspace,
+    task: bosun_core::model::TaskId,
+    tree: Oid,
+    parent: &str,
+    message: &str,
+    author: &Author,
+) -> Result<String, GitError> {
+    locked(&ws.mirror, || {
+        let repo = Repository::open_bare(&ws.mirror).map_err(GitError::git("open the mirror"))?;
+        let parent = Oid::from_str(parent)
+            .and_then(|id| repo.find_commit(id))
+            .map_err(GitError::git("read the pushed commit"))?;
+        let tree = repo
+            .find_tree(tree)
+            .map_err(GitError::git("read the held tree"))?;
+        let signature = Signature::now(&author.name, &author.email)
+            .map_err(GitError::git("sign the commit"))?;
+        let id = repo
+            .commit(None, &signature, &signature, message, &tree, &[&parent])
+            .map_err(GitError::git("create the held commit"))?;
+        repo.reference(&held_ref(task), id, true, "bosun: held back")
+            .map_err(GitError::git("keep the held commit"))?;
+        Ok(id.to_string())
+    })
+}
+
+/// Pushes a task's held commit onto `branch` on the remote, only as a fast-forward (a branch
+/// that moved since is refused, not overwritten), then forgets it. Its sha; `Ok(None)` when
+/// nothing is held.
+pub fn push_held(
+    mirror: &std::path::Path,
+    clone_url: &str,
+    task: bosun_core::model::TaskId,
+    branch: &str,
+    token: Option<&Secret>,
+) -> Result<Option<String>, GitError> {
+    locked(mirror, || {
+        let repo = Repository::open_bare(mirror).map_err(GitError::git("open the mirror"))?;
+        let name = held_ref(task);
+        let Ok(held) = repo.find_reference(&name) else {
+            return Ok(None);
+        };
+        let sha = held
+            .target()
+            .map(|id| id.to_string())
+            .ok_or_else(|| GitError::Refused("the held change is not a commit".into()))?;
+        let mut remote = repo
+            .remote_anonymous(clone_url)
+            .map_err(GitError::git("set up the remote"))?;
+        let mut rejected: Option<String> = None;
+        let mut cbs = callbacks(token);
+        cbs.push_update_reference(|name, status| {
+            if let Some(status) = status {
+                rejected = Some(format!("{name}: {status}"));
+            }
+            Ok(())
+        });
+        let mut options = PushOptions::new();
+        options.remote_callbacks(cbs);
+        let refspec = format!("{name}:refs/heads/{branch}");
+        remote
+            .push(&[refspec.as_str()], Some(&mut options))
+            .map_err(GitError::git("push the held change"))?;
+        drop(options);
+        if let Some(why) = rejected {
+            return Err(GitError::Refused(format!(
+                "the remote refused the held change ({why})"
+            )));
+        }
+        let mut held = repo
+            .find_reference(&name)
+            .map_err(GitError::git("read the held change"))?;
+        held.delete()
+            .map_err(GitError::git("forget the held change"))?;
+        Ok(Some(sha))
+    })
+}
+
 /// Deletes `branch` on the remote (`:refs/heads/<branch>`), with the mirror's lock held.
 pub(super) fn delete_remote_branch(
     repo: &Repository,

@@ -47,6 +47,10 @@ pub struct Snapshot {
     pub changes: Vec<Change>,
     pub rejected: Vec<Rejection>,
     pub secrets: Vec<SecretInFile>,
+    /// Changes to protected paths, kept out of `tree` until a writer approves them.
+    pub held: Vec<Change>,
+    /// `tree` with the held changes too: what an approval pushes (`None` when none is held).
+    pub held_tree: Option<Oid>,
 }
 
 impl Snapshot {
@@ -61,8 +65,20 @@ struct Entry {
     mode: i32,
 }
 
-/// Builds the snapshot of `ws`. `redactor` finds secrets in changed files.
+/// Builds the snapshot of `ws`, holding nothing back. `redactor` finds secrets in changed
+/// files.
 pub fn take(ws: &Workspace, redactor: &Redactor) -> Result<Snapshot, GitError> {
+    take_holding(ws, redactor, &|_| false)
+}
+
+/// Builds the snapshot of `ws`; a change to a path `protects` says yes to is held back: kept
+/// out of the tree, and in `held_tree` with the rest. Held files are scanned for secrets like
+/// the others (an approval pushes them).
+pub fn take_holding(
+    ws: &Workspace,
+    redactor: &Redactor,
+    protects: &dyn Fn(&str) -> bool,
+) -> Result<Snapshot, GitError> {
     let repo = Repository::open_bare(&ws.mirror).map_err(GitError::git("open the mirror"))?;
     let base_oid = Oid::from_str(&ws.base_sha).map_err(GitError::git("read the base commit"))?;
     let base_tree = repo
@@ -95,7 +111,30 @@ pub fn take(ws: &Workspace, redactor: &Redactor) -> Result<Snapshot, GitError> {
     } = walk;
 
     keep_what_bosun_may_not_delete(&base, &mut found, &mut rejected);
-    let (changes, secrets) = changes_against(&repo, &base, &found, &contents, redactor)?;
+    let (all, secrets) = changes_against(&repo, &base, &found, &contents, redactor)?;
+    let (held, changes): (Vec<Change>, Vec<Change>) =
+        all.into_iter().partition(|c| protects(&c.path));
+    let held_tree = if held.is_empty() {
+        None
+    } else {
+        let full = write_tree(&repo, &found)?;
+        // What is pushed now: each held path as the base has it. Matched on the paths' own
+        // bytes, not on their lossy display, so a name that is not UTF-8 is held back too.
+        let held_paths: BTreeSet<Vec<u8>> = base
+            .keys()
+            .chain(found.keys())
+            .filter(|p| base.get(*p) != found.get(*p))
+            .filter(|p| protects(&String::from_utf8_lossy(p)))
+            .cloned()
+            .collect();
+        for path in held_paths {
+            match base.get(&path) {
+                Some(entry) => found.insert(path, *entry),
+                None => found.remove(&path),
+            };
+        }
+        Some(full)
+    };
     let tree = if changes.is_empty() {
         base_tree.id()
     } else {
@@ -106,6 +145,8 @@ pub fn take(ws: &Workspace, redactor: &Redactor) -> Result<Snapshot, GitError> {
         changes,
         rejected,
         secrets,
+        held,
+        held_tree,
     })
 }
 

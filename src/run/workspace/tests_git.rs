@@ -379,6 +379,65 @@ fn links_out_git_metadata_and_workflow_changes_are_not_committed() {
     );
 }
 
+/// Issue 20, hole 9: a change to a protected path is held back: not in the tree that is
+/// pushed, but in `held_tree` with the rest, and named. A name that is not UTF-8 under a
+/// protected folder is held back too (matched on its bytes, not on its lossy display).
+#[test]
+fn changes_to_protected_paths_are_held_back_from_the_pushed_tree() {
+    use std::os::unix::ffi::OsStrExt;
+    let remote = Remote::new();
+    let data = tempfile::tempdir().unwrap();
+    let ws = Workspaces::new(data.path())
+        .prepare(&request(&remote, 7))
+        .unwrap();
+    std::fs::write(ws.dir.join("README.md"), "a real change\n").unwrap();
+    std::fs::create_dir_all(ws.dir.join(".github/actions/build")).unwrap();
+    std::fs::write(
+        ws.dir.join(".github/actions/build/action.yml"),
+        "runs: {}\n",
+    )
+    .unwrap();
+    std::fs::write(ws.dir.join("Jenkinsfile"), "pipeline {}\n").unwrap();
+    let odd = std::ffi::OsStr::from_bytes(b"odd-\xff.yml");
+    std::fs::write(ws.dir.join(".github").join(odd), "x: 1\n").unwrap();
+
+    let protects = |p: &str| {
+        bosun_core::repo_config::protected::is_protected(
+            &bosun_core::repo_config::protected::default_protected(),
+            p,
+        )
+    };
+    let snap = snapshot::take_holding(&ws, &redactor(), &protects).unwrap();
+    let changed: Vec<_> = snap.changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(changed, ["README.md"]);
+    let held: Vec<_> = snap.held.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(held.len(), 3, "{held:?}");
+    assert!(held.contains(&"Jenkinsfile") && held.contains(&".github/actions/build/action.yml"));
+
+    let repo = git2::Repository::open_bare(&ws.mirror).unwrap();
+    let names = |tree: git2::Oid| {
+        let mut all = Vec::new();
+        repo.find_tree(tree)
+            .unwrap()
+            .walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+                let mut path = dir.as_bytes().to_vec();
+                path.extend_from_slice(entry.name_bytes());
+                all.push(path);
+                git2::TreeWalkResult::Ok
+            })
+            .unwrap();
+        all
+    };
+    let pushed = names(snap.tree);
+    assert!(pushed.contains(&b"README.md".to_vec()));
+    assert!(!pushed.contains(&b".github/actions/build/action.yml".to_vec()));
+    assert!(!pushed.contains(&b".github/odd-\xff.yml".to_vec()));
+    assert!(!pushed.contains(&b"Jenkinsfile".to_vec()));
+    let full = names(snap.held_tree.expect("a held tree"));
+    assert!(full.contains(&b"Jenkinsfile".to_vec()));
+    assert!(full.contains(&b".github/odd-\xff.yml".to_vec()));
+}
+
 /// Issue 20, hole 6: changed files are held in memory until the tree is written, so their
 /// total is capped; past it the next files are refused and said so, not read.
 #[test]

@@ -21,6 +21,8 @@ pub(super) fn classify(after_mention: &str) -> Command {
         "status" => Command::Status,
         "plan" => Command::Plan(note(rest)),
         "help" => Command::Help,
+        // Whatever follows is ignored: an approval is of what the task holds back, as shown.
+        "approve" => Command::Approve,
         _ if rest.is_empty() && word.is_empty() => Command::Do(String::new()),
         // One word that is not a command ("restart", "thanks") is too vague
         // to start work on; the reply lists the commands instead.
@@ -73,6 +75,9 @@ mod tests {
     #[test]
     fn stop_and_cancel_ignore_the_rest() {
         assert_eq!(classify("stop"), Stop);
+        assert_eq!(classify("approve"), Approve);
+        assert_eq!(classify("Approve!"), Approve);
+        assert_eq!(classify("approve it please"), Approve);
         assert_eq!(classify(" STOP!"), Stop);
         assert_eq!(classify("cancel"), Stop);
         assert_eq!(classify("/cancel"), Stop);

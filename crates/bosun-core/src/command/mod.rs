@@ -32,6 +32,8 @@ pub enum Command {
     Status,
     /// Propose a plan before changing code, with optional guidance.
     Plan(Option<String>),
+    /// Push the change to protected paths the last attempt held back.
+    Approve,
     /// List the commands.
     Help,
     /// A single word that is not a command, e.g. `restart`.
@@ -89,6 +91,7 @@ pub fn help_text(handle: &str) -> String {
          - `{at} retry [note]` — run the task again\n\
          - `{at} status` — report what is happening\n\
          - `{at} stop` — stop the running task (`cancel` works too)\n\
+         - `{at} approve` — push the changes to protected paths the task held back\n\
          - `{at} help` — show this list\n"
     )
 }

@@ -412,7 +412,7 @@ fn assert_single_line(command: &Command) {
     let text = match command {
         Do(text) | Unknown(text) => Some(text),
         Retry(note) | Plan(note) => note.as_ref(),
-        Stop | Status | Help => None,
+        Stop | Status | Help | Approve => None,
     };
     if let Some(text) = text {
         assert!(!text.contains('\n'), "multi-line command: {command:?}");

@@ -198,6 +198,21 @@ pub enum ProgressEvent {
         branch: String,
         sha: String,
     },
+    /// Changes to protected paths were kept out of the push; a writer's `@bosun approve`
+    /// pushes `sha`, the commit that adds them on top.
+    HeldBack {
+        attempt: u32,
+        paths: Vec<String>,
+        /// The branch the approval pushes to.
+        branch: String,
+        sha: String,
+    },
+    /// A writer approved the held-back change and bosun pushed it.
+    HeldPushed {
+        attempt: u32,
+        by: String,
+        sha: String,
+    },
     /// The pull request is open (a draft unless `ready`).
     PullOpened {
         attempt: u32,
@@ -348,6 +363,8 @@ impl ProgressEvent {
             | ProgressEvent::AgentFinished { attempt, .. }
             | ProgressEvent::GatesRan { attempt, .. }
             | ProgressEvent::Pushed { attempt, .. }
+            | ProgressEvent::HeldBack { attempt, .. }
+            | ProgressEvent::HeldPushed { attempt, .. }
             | ProgressEvent::PullOpened { attempt, .. }
             | ProgressEvent::Routed { attempt, .. }
             | ProgressEvent::Estimated { attempt, .. }
@@ -379,6 +396,8 @@ impl ProgressEvent {
             ProgressEvent::AgentFinished { .. } => "agent_finished",
             ProgressEvent::GatesRan { .. } => "gates_ran",
             ProgressEvent::Pushed { .. } => "pushed",
+            ProgressEvent::HeldBack { .. } => "held_back",
+            ProgressEvent::HeldPushed { .. } => "held_pushed",
             ProgressEvent::PullOpened { .. } => "pull_opened",
             ProgressEvent::Routed { .. } => "routed",
             ProgressEvent::Estimated { .. } => "estimated",

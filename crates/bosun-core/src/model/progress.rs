@@ -67,6 +67,12 @@ pub struct RunProgress {
     pub gates_round: u32,
     pub gates: Vec<GateSummary>,
     pub pushed_sha: Option<String>,
+    /// Changed protected paths kept out of the push, until a writer's `@bosun approve`.
+    pub held: Vec<String>,
+    /// The branch they would be pushed to.
+    pub held_branch: String,
+    /// Who approved them, once pushed.
+    pub held_pushed_by: Option<String>,
     pub pr: Option<(u64, String)>,
     /// The pull request was opened ready for review: the repository takes no drafts.
     pub pr_ready: bool,
@@ -217,6 +223,15 @@ impl TaskState {
                 self.run.gates = results.clone();
             }
             ProgressEvent::Pushed { sha, .. } => self.run.pushed_sha = Some(sha.clone()),
+            ProgressEvent::HeldBack { paths, branch, .. } => {
+                self.run.held = paths.clone();
+                self.run.held_branch = branch.clone();
+                self.run.held_pushed_by = None;
+            }
+            ProgressEvent::HeldPushed { by, sha, .. } => {
+                self.run.held_pushed_by = Some(by.clone());
+                self.run.pushed_sha = Some(sha.clone());
+            }
             ProgressEvent::PullOpened {
                 number, url, ready, ..
             } => {

@@ -1,7 +1,7 @@
 //! Where a task stands: the projection of its event log, and the rules that say which event
 //! may follow which. Lifecycle events are applied here; progress events in `progress`.
 
-use super::events::TaskEvent;
+use super::events::{ProgressEvent, TaskEvent};
 use super::progress::RunProgress;
 use super::{IssueSnapshot, RunUsage, TaskKind, TaskStatus, TriggerSource};
 use crate::repo_config::Complexity;
@@ -185,6 +185,14 @@ impl TaskState {
                                 .iter()
                                 .any(|i| i.issue == *issue && i.dropped.is_some())
                     })
+            }
+            // A writer's approval of what the finished attempt held back: only after it ended,
+            // only once for what it held.
+            TaskEvent::Progress(ProgressEvent::HeldPushed { attempt, .. }) => {
+                !active
+                    && current_attempt(attempt)
+                    && !self.run.held.is_empty()
+                    && self.run.held_pushed_by.is_none()
             }
             // What the running attempt reports, and its plan's publication, belong to it alone.
             TaskEvent::Progress(event) => {

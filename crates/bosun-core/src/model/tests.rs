@@ -366,3 +366,39 @@ fn a_trigger_opens_the_next_attempt_only_of_a_task_that_ended() {
     };
     assert_eq!(attempt, 5);
 }
+
+#[test]
+fn a_held_change_is_approved_once_after_its_attempt_ended() {
+    let held = TaskEvent::Progress(ProgressEvent::HeldBack {
+        attempt: 1,
+        paths: vec!["Jenkinsfile".into()],
+        branch: "bosun/1-x".into(),
+        sha: "held".into(),
+    });
+    let approved = TaskEvent::Progress(ProgressEvent::HeldPushed {
+        attempt: 1,
+        by: "octocat".into(),
+        sha: "held".into(),
+    });
+    let finished = TaskEvent::Finished {
+        attempt: 1,
+        status: TaskStatus::Done,
+        summary: "done".into(),
+    };
+    let running = project(&[triggered(1), TaskEvent::Started { attempt: 1 }, held]).unwrap();
+    assert!(
+        running.check(&approved).is_err(),
+        "not while the attempt runs"
+    );
+    assert_eq!(running.run.held, ["Jenkinsfile"], "{running:?}");
+    let ended = running.apply(&finished).unwrap();
+    assert_eq!(ended.run.held, ["Jenkinsfile"]);
+    ended.check(&approved).unwrap();
+    let approved_state = ended.apply(&approved).unwrap();
+    assert_eq!(
+        approved_state.run.held_pushed_by.as_deref(),
+        Some("octocat")
+    );
+    assert_eq!(approved_state.status, TaskStatus::Done);
+    assert!(approved_state.check(&approved).is_err(), "only once");
+}

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod jobs;
 pub mod model_map;
+pub mod protected;
 
 use model_map::ModelMap;
 
@@ -93,6 +94,12 @@ pub struct RepoConfig {
     /// proxy, and cost what the meter cannot see, so the metering proxy takes any tool not
     /// listed here out of the model calls. Empty: none.
     pub model_tools: Vec<ModelTool>,
+    /// Paths a change may touch only once a writer comments `@bosun approve`: a change to
+    /// one is held back from the push and named in the tracking comment (`protected`). The
+    /// default holds `.github/`, `CODEOWNERS` and common CI systems' configuration; a list
+    /// here replaces it (`[]` protects nothing but `.github/workflows/`, which bosun never
+    /// pushes).
+    pub protected_paths: Vec<String>,
 }
 
 /// A tool the model provider runs on the model's behalf (see `model_tools`).
@@ -212,6 +219,7 @@ impl Default for RepoConfig {
             budget: Budget::default(),
             jobs: Vec::new(),
             model_tools: Vec::new(),
+            protected_paths: protected::default_protected(),
         }
     }
 }
@@ -225,6 +233,11 @@ impl RepoConfig {
             let allowed = allowed.strip_prefix('@').unwrap_or(allowed);
             allowed.eq_ignore_ascii_case(login)
         })
+    }
+
+    /// Whether a change to `path` needs a writer's approval before it is pushed.
+    pub fn protects(&self, path: &str) -> bool {
+        protected::is_protected(&self.protected_paths, path)
     }
 
     /// Whether the bot account with this id is listed in `allowed_bots`.
