@@ -793,6 +793,8 @@ mod tests {
             "setup_minutes:",
             "cache:",
             "snapshot_key:",
+            "model_tools:",
+            "protected_paths:",
         ];
         for key in keys {
             assert!(example.contains(key), "examples/bosun.yml lacks {key}");
