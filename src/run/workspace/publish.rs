@@ -115,29 +115,12 @@ pub fn push_held(
             .target()
             .map(|id| id.to_string())
             .ok_or_else(|| GitError::Refused("the held change is not a commit".into()))?;
-        let mut remote = repo
-            .remote_anonymous(clone_url)
-            .map_err(GitError::git("set up the remote"))?;
-        let mut rejected: Option<String> = None;
-        let mut cbs = callbacks(token);
-        cbs.push_update_reference(|name, status| {
-            if let Some(status) = status {
-                rejected = Some(format!("{name}: {status}"));
-            }
-            Ok(())
-        });
-        let mut options = PushOptions::new();
-        options.remote_callbacks(cbs);
-        let refspec = format!("{name}:refs/heads/{branch}");
-        remote
-            .push(&[refspec.as_str()], Some(&mut options))
-            .map_err(GitError::git("push the held change"))?;
-        drop(options);
-        if let Some(why) = rejected {
-            return Err(GitError::Refused(format!(
-                "the remote refused the held change ({why})"
-            )));
-        }
+        push_refspec(
+            &repo,
+            clone_url,
+            token,
+            &format!("{name}:refs/heads/{branch}"),
+        )?;
         let mut held = repo
             .find_reference(&name)
             .map_err(GitError::git("read the held change"))?;
@@ -179,30 +162,41 @@ pub enum PushMode {
 pub fn push(ws: &Workspace, token: Option<&Secret>, mode: PushMode) -> Result<(), GitError> {
     locked(&ws.mirror, || {
         let repo = Repository::open_bare(&ws.mirror).map_err(GitError::git("open the mirror"))?;
-        let mut remote = repo
-            .remote_anonymous(&ws.clone_url)
-            .map_err(GitError::git("set up the remote"))?;
-        let mut rejected: Option<String> = None;
-        let mut cbs = callbacks(token);
-        cbs.push_update_reference(|name, status| {
-            if let Some(status) = status {
-                rejected = Some(format!("{name}: {status}"));
-            }
-            Ok(())
-        });
-        let mut options = PushOptions::new();
-        options.remote_callbacks(cbs);
         let force = if mode == PushMode::Replace { "+" } else { "" };
         let refspec = format!("{force}refs/heads/{0}:refs/heads/{0}", ws.branch);
-        remote
-            .push(&[refspec.as_str()], Some(&mut options))
-            .map_err(GitError::git("push the branch"))?;
-        drop(options);
-        match rejected {
-            Some(why) => Err(GitError::Refused(format!(
-                "the remote refused the push ({why})"
-            ))),
-            None => Ok(()),
-        }
+        push_refspec(&repo, &ws.clone_url, token, &refspec)
     })
+}
+
+/// Pushes one refspec; a ref the remote refuses (not a fast-forward, protected) is an error
+/// naming it.
+fn push_refspec(
+    repo: &Repository,
+    clone_url: &str,
+    token: Option<&Secret>,
+    refspec: &str,
+) -> Result<(), GitError> {
+    let mut remote = repo
+        .remote_anonymous(clone_url)
+        .map_err(GitError::git("set up the remote"))?;
+    let mut rejected: Option<String> = None;
+    let mut cbs = callbacks(token);
+    cbs.push_update_reference(|name, status| {
+        if let Some(status) = status {
+            rejected = Some(format!("{name}: {status}"));
+        }
+        Ok(())
+    });
+    let mut options = PushOptions::new();
+    options.remote_callbacks(cbs);
+    remote
+        .push(&[refspec], Some(&mut options))
+        .map_err(GitError::git("push the branch"))?;
+    drop(options);
+    match rejected {
+        Some(why) => Err(GitError::Refused(format!(
+            "the remote refused the push ({why})"
+        ))),
+        None => Ok(()),
+    }
 }
