@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub mod jobs;
 pub mod model_map;
 pub mod protected;
+mod yaml_budget;
 
 use model_map::ModelMap;
 
@@ -306,6 +307,13 @@ impl std::error::Error for RepoConfigError {}
 
 /// Parses and validates the contents of `.github/bosun.yml`.
 pub fn parse_repo_config(yaml: &str) -> Result<RepoConfig, RepoConfigError> {
+    if let Some(why) = yaml_budget::over_budget(yaml) {
+        return Err(RepoConfigError {
+            message: why,
+            line: None,
+            column: None,
+        });
+    }
     // Parse loosely first: an empty file, one with only comments, or `null`
     // is a valid "use the defaults", but would not deserialize as a struct.
     let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(yaml).map_err(yaml_error)?;
