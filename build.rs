@@ -10,6 +10,9 @@ use std::process::Command;
 fn main() {
     let source = PathBuf::from("crates/sandbox-relay/src/main.rs");
     println!("cargo:rerun-if-changed={}", source.display());
+    // sqlx's `migrate!` embeds `migrations/` when the crate compiles: a new file alone must
+    // rebuild it too.
+    println!("cargo:rerun-if-changed=migrations");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let binary = out.join("bosun-relay");
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());

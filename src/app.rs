@@ -19,6 +19,7 @@ use crate::run::egress_host::EgressHost;
 use crate::run::meter_host::MeterHost;
 use crate::run::prune_runs;
 use crate::run::runner::Runner;
+use crate::server::dashboard::logs::LiveSecrets;
 use crate::server::{listen, router, Activate, AppState, Configured, Mode};
 use bosun_core::trigger::Identity;
 use std::sync::{Arc, Mutex};
@@ -95,7 +96,8 @@ impl Bosun {
             })
         };
 
-        let state = AppState::new(db, ingest, config.clone(), Mode::Setup, activate);
+        let mut state = AppState::new(db, ingest, config.clone(), Mode::Setup, activate);
+        state.live_log_secrets = Arc::new(LiveSecrets::from_env(&run_config));
         if let Some(creds) = credentials::load(&config)? {
             state.activate(creds).await?;
         }

@@ -17,15 +17,20 @@ const WITH_A_JOB: &str =
 
 fn push(app: &TestApp, branch: &str, touched: &[&str]) -> Value {
     let (owner, name) = REPO.split_once('/').unwrap();
+    // Each push its own commit, so no two pushes have the same body (bosun takes a body it saw
+    // under another delivery id for a replay).
+    static PUSHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = PUSHED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let after = format!("1481a2de7b2a7d02428ad93446ab166b{n:08x}");
     json!({
         "ref": format!("refs/heads/{branch}"),
         "before": "17c497ccc7cca9c2f735aa07e9e3813060ce9a6a",
-        "after": "1481a2de7b2a7d02428ad93446ab166be7793fbb",
+        "after": after,
         "created": false,
         "deleted": false,
         "forced": false,
         "commits": [{
-            "id": "1481a2de7b2a7d02428ad93446ab166be7793fbb",
+            "id": after,
             "message": "Change the settings",
             "added": [],
             "modified": touched,

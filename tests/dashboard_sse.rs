@@ -288,3 +288,54 @@ async fn the_live_log_reads_as_the_agent_s_steps_and_the_raw_lines_are_one_click
     .await
     .expect("test timed out");
 }
+
+/// Issue 20, hole 10: the live log knows the secrets a run's redactor knows, not only the token
+/// shapes. The configured webhook secret (`SECRET`, of no token's shape) and a metering run
+/// token written into a run's log are shown redacted, in the readable view and the raw lines.
+#[tokio::test]
+async fn the_live_log_redacts_the_server_s_secrets_and_the_run_tokens() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let app = start(&[], |c| c.placeholder_secs = 50.0).await;
+        app.github.set_permission(REPO, "writer", "write");
+        let issue = labelled_issue_in(&app, REPO, "Leak me", "writer").await;
+        app.wait_for("the task runs", |g| {
+            has_label(g, issue, "bosun:in-progress")
+        })
+        .await;
+        let dir = app.data_dir.path().join("runs/task-1/attempt-1");
+        let run_token = format!("bosun-run-3-{}", "5e".repeat(32));
+        // The agent says both: once in a line its adapter reads, once in a line it shows raw.
+        let said = format!("the secret is {SECRET} and the key {run_token}");
+        let lines: Vec<String> = claude_run(&dir, "round-1")
+            .into_iter()
+            .map(|l| l.replace("I will create the file.", &said))
+            .collect();
+        std::fs::write(dir.join("round-1/agent.log"), lines.join("\n") + "\n").unwrap();
+        append(&dir, "round-1", &[format!("plain: {said}")]);
+        let writer = sign_in(&app, "writer").await;
+        let (status, _) = writer.control("/api/control/tasks/1/stop", &[]).await;
+        assert_eq!(status, 200);
+
+        for path in ["/api/tasks/1/events", "/api/tasks/1/events?view=raw"] {
+            let mut reader = Reader::open_at(&writer, path, None).await;
+            let shown: Vec<String> = reader
+                .until_end()
+                .await
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect();
+            let all = shown.join("\n");
+            assert!(!all.contains(SECRET), "{path}: {all}");
+            assert!(!all.contains(&run_token), "{path}: {all}");
+            assert!(
+                all.contains("the secret is [REDACTED] and the key [REDACTED]"),
+                "{path}: {all}"
+            );
+        }
+        let page = writer.get("/tasks/1").await.text().await.unwrap();
+        assert!(!page.contains(SECRET) && !page.contains(&run_token));
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}

@@ -34,6 +34,8 @@ async fn installing_the_app_makes_its_labels_once_in_each_repository() {
         created["installation"]["id"] = app.installation_id.into();
         created["repositories"] = serde_json::json!([listed(app.repo_id, REPO)]);
         for delivery in ["d-installed", "d-installed-again"] {
+            // Two events, two bodies (one body under two ids would be a replay).
+            created["installation"]["updated_at"] = event_time().into();
             let answer = app.send_json("installation", delivery, &created).await;
             assert_eq!(answer.status(), 202);
             app.settle().await;

@@ -419,3 +419,66 @@ async fn slow_headers_are_cut_off_and_connections_beyond_the_cap_closed() {
     .await
     .expect("test timed out");
 }
+
+/// Issue 20, hole 10: only the body is signed, not `X-GitHub-Delivery` (nor `X-GitHub-Event`),
+/// so a captured delivery sent again under a new id is answered as a duplicate, counted as one
+/// and does nothing; GitHub's own redelivery (same id, same body) stays a duplicate, and a
+/// different body is taken.
+#[tokio::test]
+async fn a_signed_body_sent_again_under_a_new_delivery_id_is_a_duplicate() {
+    use bosun_core::ids::DeliveryId;
+    use bosun_core::model::TaskId;
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let app = TestApp::start().await;
+        app.github.set_permission(REPO, "wanda", "write");
+        let issue = app.github.add_issue(REPO, "Fix it", "It breaks.", "wanda");
+        let body = serde_json::to_vec(&labeled(&app, issue, "bosun", "wanda")).unwrap();
+        assert_eq!(app.send("issues", "captured", &body).await.status(), 202);
+        app.settle().await;
+        let jobs = app.db().job_counts().await.unwrap();
+        assert!(app.db().task(TaskId(1)).await.unwrap().is_some());
+
+        for (event, delivery) in [
+            ("issues", "replayed"),
+            // GitHub's redelivery.
+            ("issues", "captured"),
+            // The event's name is not signed either.
+            ("issue_comment", "renamed"),
+        ] {
+            let res = app.send(event, delivery, &body).await;
+            assert_eq!(res.status(), 200, "{event} {delivery}");
+            let json: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(json["status"], "duplicate", "{event} {delivery}");
+            assert_eq!(json["delivery"], delivery);
+        }
+        app.settle().await;
+        for forged in ["replayed", "renamed"] {
+            let stored = app.db().delivery_state(&DeliveryId(forged.into())).await;
+            assert_eq!(stored.unwrap(), None, "{forged} is not stored");
+        }
+        assert_eq!(app.db().job_counts().await.unwrap(), jobs, "no job twice");
+        let task = app.db().task(TaskId(1)).await.unwrap().unwrap();
+        assert_eq!(task.attempt, 1, "no second attempt");
+        assert!(app.db().task(TaskId(2)).await.unwrap().is_none());
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        for line in [
+            "bosun_webhook_deliveries_total{outcome=\"duplicate\"} 3",
+            "bosun_webhook_deliveries_total{outcome=\"accepted\"} 1",
+        ] {
+            assert!(metrics.contains(line), "missing {line} in:\n{metrics}");
+        }
+
+        // Another event, another body: taken.
+        let other = app.github.add_issue(REPO, "And this", "Also.", "wanda");
+        let res = app
+            .send_json("issues", "other", &labeled(&app, other, "bosun", "wanda"))
+            .await;
+        assert_eq!(res.status(), 202);
+        app.settle().await;
+        let second = app.db().task(TaskId(2)).await.unwrap().expect("a task");
+        assert_eq!(second.issue.0, other);
+        app.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}

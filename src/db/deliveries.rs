@@ -3,9 +3,32 @@
 use super::{now_ms, Db};
 use bosun_core::ids::DeliveryId;
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, Row, Sqlite, Transaction};
 use std::collections::{HashMap, HashSet};
+
+/// How long a delivery's body is remembered to refuse it under another delivery id: 24 hours.
+///
+/// Why a body at all: `X-GitHub-Delivery` (like `X-GitHub-Event`) is not covered by the
+/// signature, only the body is, so whoever captured one signed delivery could send its body
+/// again under a fresh id and have it acted on again. GitHub never does that itself: its
+/// redeliveries (by hand, or asked for by bosun's sweep) keep the event's id, which the id
+/// check catches for as long as the row is kept, and two different events never have the same
+/// body: every payload carries the state of what it is about at that moment (`updated_at`,
+/// to the second, on the issue, pull request or comment; a new comment or review has a new
+/// `id`), its `action` and its `sender`, so two events differ in at least one of these. (Only
+/// the same change made, undone and made again on one object within one second could repeat a
+/// body; the repeat then says nothing the first copy did not.)
+///
+/// Why a day: nothing signed says when a body was sent, so any window is a trade-off. A
+/// captured delivery is worth replaying while what it describes is still current (the label
+/// still on, the comment still there); after a day a replay is taken as new and meets the
+/// other defences (intake reads GitHub again before a trigger acts, so a label since taken off
+/// or a comment deleted starts nothing). A day is far inside how long `prune_deliveries` keeps
+/// a delivery's row (30 days) and with it the hash, so the window holds after the payload was
+/// dropped (3 days); and the check costs one index lookup whatever the window's length.
+pub const REPLAY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A verified delivery as the webhook handler hands it over.
 #[derive(Debug, Clone)]
@@ -16,6 +39,8 @@ pub struct NewDelivery {
     pub payload: Bytes,
     /// As stored (see `PAYLOAD_ENCODING`).
     pub compressed: Bytes,
+    /// SHA-256 of `payload`: a body seen within `REPLAY_WINDOW_MS` is a duplicate.
+    pub payload_sha256: [u8; 32],
     pub received_at: i64,
 }
 
@@ -23,15 +48,17 @@ pub struct NewDelivery {
 const PAYLOAD_ENCODING: &str = "lz4";
 
 impl NewDelivery {
-    /// Compresses here, in the request's own task, so the cost is spread over all the
-    /// runtime's threads instead of falling on the single writer.
+    /// Compresses and hashes here, in the request's own task, so the cost is spread over all
+    /// the runtime's threads instead of falling on the single writer.
     pub fn new(id: DeliveryId, event: String, payload: Bytes, received_at: i64) -> Self {
         let compressed = Bytes::from(lz4_flex::compress_prepend_size(&payload));
+        let payload_sha256 = Sha256::digest(&payload).into();
         NewDelivery {
             id,
             event,
             payload,
             compressed,
+            payload_sha256,
             received_at,
         }
     }
@@ -103,7 +130,7 @@ impl DeliveryState {
     }
 }
 
-/// SQLite allows 32,766 bound variables per statement; three per row keeps a batch well under.
+/// SQLite allows 32,766 bound variables per statement; four per row keeps a batch well under.
 const MAX_ROWS_PER_STATEMENT: usize = 1000;
 
 fn values_list(rows: usize, one: &str) -> String {
@@ -117,12 +144,13 @@ fn values_list(rows: usize, one: &str) -> String {
     sql
 }
 
-/// What one group commit did: the new deliveries (id → sequence number; a repeated id, in the
-/// table already or earlier in the group, is not new) and the deliveries whose intake decision
-/// took effect.
+/// What one group commit did: for each new delivery (in the order given), its sequence number
+/// if it was stored, `None` if it was a duplicate (its id already known, in the table or
+/// earlier in the group, or its body seen within `REPLAY_WINDOW_MS`); and the deliveries
+/// whose intake decision took effect.
 #[derive(Debug)]
 pub struct GroupWritten {
-    pub fresh: HashMap<String, i64>,
+    pub stored: Vec<Option<i64>>,
     pub finished: HashSet<i64>,
 }
 
@@ -135,50 +163,78 @@ pub async fn write_group(
     decisions: &[Handled],
 ) -> Result<GroupWritten, sqlx::Error> {
     let mut tx = conn.begin().await?;
-    let fresh = insert_in(&mut tx, new).await?;
+    let stored = insert_in(&mut tx, new).await?;
     let finished = finish_in(&mut tx, decisions).await?;
     tx.commit().await?;
-    Ok(GroupWritten { fresh, finished })
+    Ok(GroupWritten { stored, finished })
 }
 
+/// The indexes of the deliveries of `batch` that are first sightings within it: neither their
+/// id nor their body came earlier in the batch. Only these are offered to the table (one
+/// statement cannot see its own rows when it checks a body, and an id must name one body).
+fn firsts_in_batch(batch: &[NewDelivery]) -> Vec<usize> {
+    let mut ids = HashSet::with_capacity(batch.len());
+    let mut bodies = HashSet::with_capacity(batch.len());
+    (0..batch.len())
+        .filter(|&i| {
+            let d = &batch[i];
+            // Both sets are told about every delivery, kept or not.
+            let new_id = ids.insert(d.id.0.as_str());
+            let new_body = bodies.insert(d.payload_sha256);
+            new_id && new_body
+        })
+        .collect()
+}
+
+/// Stores each delivery whose id is not in the table and whose body was not received within
+/// `REPLAY_WINDOW_MS`: the id by the `UNIQUE` constraint (`OR IGNORE`), the body by one lookup
+/// in `deliveries_payload_sha256`, in the same statement.
 async fn insert_in(
     tx: &mut Transaction<'_, Sqlite>,
     batch: &[NewDelivery],
-) -> Result<HashMap<String, i64>, sqlx::Error> {
-    let mut fresh = HashMap::with_capacity(batch.len());
-    for chunk in batch.chunks(MAX_ROWS_PER_STATEMENT) {
+) -> Result<Vec<Option<i64>>, sqlx::Error> {
+    let mut stored = vec![None; batch.len()];
+    let firsts = firsts_in_batch(batch);
+    for chunk in firsts.chunks(MAX_ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT OR IGNORE INTO deliveries (delivery_id, event, received_at) VALUES {} \
+            "INSERT OR IGNORE INTO deliveries (delivery_id, event, received_at, payload_sha256) \
+             SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES {}) AS v \
+             WHERE NOT EXISTS (SELECT 1 FROM deliveries d \
+               WHERE d.payload_sha256 = v.column4 AND d.received_at > v.column3 - {}) \
              RETURNING seq, delivery_id",
-            values_list(chunk.len(), "(?,?,?)")
+            values_list(chunk.len(), "(?,?,?,?)"),
+            REPLAY_WINDOW_MS,
         );
         let mut query = sqlx::query(&sql);
-        for d in chunk {
-            query = query.bind(&d.id.0).bind(&d.event).bind(d.received_at);
+        for &i in chunk {
+            let d = &batch[i];
+            query = query
+                .bind(&d.id.0)
+                .bind(&d.event)
+                .bind(d.received_at)
+                .bind(&d.payload_sha256[..]);
         }
-        // The first copy of an id in the batch is the one whose row was inserted.
-        let mut first: HashMap<&str, &Bytes> = HashMap::with_capacity(chunk.len());
-        for d in chunk {
-            first.entry(d.id.0.as_str()).or_insert(&d.compressed);
-        }
-        let mut stored = Vec::new();
+        // Ids are distinct within the chunk (`firsts_in_batch`): each names one delivery.
+        let index: HashMap<&str, usize> =
+            chunk.iter().map(|&i| (batch[i].id.0.as_str(), i)).collect();
+        let mut payloads = Vec::new();
         for row in query.fetch_all(&mut **tx).await? {
             let seq: i64 = row.try_get(0)?;
             let id: String = row.try_get(1)?;
-            if let Some(payload) = first.get(id.as_str()) {
-                stored.push((seq, (*payload).clone()));
+            if let Some(&i) = index.get(id.as_str()) {
+                stored[i] = Some(seq);
+                payloads.push((seq, &batch[i].compressed));
             }
-            fresh.insert(id, seq);
         }
-        if stored.is_empty() {
+        if payloads.is_empty() {
             continue;
         }
         let sql = format!(
             "INSERT INTO delivery_payloads (seq, encoding, payload) VALUES {}",
-            values_list(stored.len(), "(?,?,?)")
+            values_list(payloads.len(), "(?,?,?)")
         );
         let mut query = sqlx::query(&sql);
-        for (seq, payload) in &stored {
+        for (seq, payload) in &payloads {
             query = query
                 .bind(seq)
                 .bind(PAYLOAD_ENCODING)
@@ -186,7 +242,7 @@ async fn insert_in(
         }
         query.execute(&mut **tx).await?;
     }
-    Ok(fresh)
+    Ok(stored)
 }
 
 /// Applies intake's decisions to deliveries still `received` and enqueues the jobs of those
@@ -278,9 +334,10 @@ impl Db {
             .await
     }
 
-    /// Drops the payloads of handled deliveries older than `age_ms` (the id stays, so a late
-    /// redelivery is still recognised; quarantined ones keep theirs for a human to read) and
-    /// forgets ids older than `forget_ms`.
+    /// Drops the payloads of handled deliveries older than `age_ms` (the row stays, with its
+    /// id and its body's hash, so a late redelivery, or a replay within `REPLAY_WINDOW_MS`, is
+    /// still recognised; quarantined ones keep theirs for a human to read) and forgets rows
+    /// older than `forget_ms` (which should be longer than `REPLAY_WINDOW_MS`).
     pub async fn prune_deliveries(&self, age_ms: i64, forget_ms: i64) -> Result<u64, sqlx::Error> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
@@ -308,41 +365,123 @@ impl Db {
 mod tests {
     use super::*;
 
+    /// The body an event `name` would have: different events, different bodies.
+    fn body(name: &str) -> Bytes {
+        Bytes::from(format!("{{\"zen\":\"{name}\"}}"))
+    }
+
+    /// Delivery `id` of the event `id`.
     fn delivery(id: &str) -> NewDelivery {
-        NewDelivery::new(
-            DeliveryId(id.into()),
-            "ping".into(),
-            Bytes::from_static(b"{}"),
-            now_ms(),
-        )
+        sent(id, id, now_ms())
+    }
+
+    /// Delivery `id` carrying the body of event `event`, received at `at`.
+    fn sent(id: &str, event: &str, at: i64) -> NewDelivery {
+        NewDelivery::new(DeliveryId(id.into()), "ping".into(), body(event), at)
+    }
+
+    async fn write(db: &Db, batch: &[NewDelivery]) -> Vec<Option<i64>> {
+        let mut conn = db.write_connection().await.unwrap();
+        write_group(&mut conn, batch, &[]).await.unwrap().stored
+    }
+
+    fn kept(stored: &[Option<i64>]) -> Vec<bool> {
+        stored.iter().map(Option::is_some).collect()
     }
 
     #[tokio::test]
     async fn a_batch_reports_only_first_sightings() {
         let (db, _dir) = super::super::test_db().await;
-        let mut conn = db.write_connection().await.unwrap();
-        let fresh = write_group(
-            &mut conn,
-            &[delivery("a"), delivery("b"), delivery("a")],
-            &[],
-        )
-        .await
-        .unwrap()
-        .fresh;
-        assert_eq!(fresh.len(), 2);
-        let again = write_group(&mut conn, &[delivery("b"), delivery("c")], &[])
-            .await
-            .unwrap()
-            .fresh;
-        assert_eq!(again.keys().collect::<Vec<_>>(), ["c"]);
+        let first = write(&db, &[delivery("a"), delivery("b"), delivery("a")]).await;
+        assert_eq!(kept(&first), [true, true, false]);
+        let again = write(&db, &[delivery("b"), delivery("c")]).await;
+        assert_eq!(kept(&again), [false, true]);
         let waiting = db.waiting_deliveries(10).await.unwrap();
         let ids: Vec<_> = waiting.iter().map(|d| d.id.0.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c"]);
         assert!(
-            waiting.iter().all(|d| d.payload == "{}"),
+            waiting.iter().all(|d| d.payload == body(&d.id.0)),
             "payloads joined back and decompressed"
         );
-        assert_eq!(again["c"], waiting[2].seq);
+        assert_eq!(again[1], Some(waiting[2].seq));
+    }
+
+    #[tokio::test]
+    async fn a_body_seen_within_the_window_is_a_duplicate_under_any_id() {
+        let (db, _dir) = super::super::test_db().await;
+        let now = now_ms();
+        // A captured delivery sent again under new ids: in a later group, and twice in one.
+        assert_eq!(
+            kept(&write(&db, &[sent("real", "labeled", now)]).await),
+            [true]
+        );
+        assert_eq!(
+            kept(&write(&db, &[sent("forged-1", "labeled", now + 5)]).await),
+            [false]
+        );
+        let group = [
+            sent("other", "opened", now + 10),
+            sent("forged-2", "opened", now + 10),
+            // GitHub's redelivery: same id, same body.
+            sent("real", "labeled", now + 10),
+        ];
+        assert_eq!(kept(&write(&db, &group).await), [true, false, false]);
+
+        // Replayed under an id whose first copy in the group carries another body: the id
+        // names the first copy only, so neither is taken as the other.
+        let mixed = [
+            sent("closed", "closed", now + 20),
+            sent("forged-3", "closed", now + 20),
+            sent("forged-3", "edited", now + 20),
+        ];
+        assert_eq!(kept(&write(&db, &mixed).await), [true, false, false]);
+
+        // Outside the window the body is new again; one received just inside it is not.
+        let old = now - REPLAY_WINDOW_MS - 60_000;
+        let recent = now - REPLAY_WINDOW_MS + 60_000;
+        write(
+            &db,
+            &[
+                sent("old", "reopened", old),
+                sent("recent", "typed", recent),
+            ],
+        )
+        .await;
+        let late = [
+            sent("late-1", "reopened", now),
+            sent("late-2", "typed", now),
+        ];
+        assert_eq!(kept(&write(&db, &late).await), [true, false]);
+
+        let waiting = db.waiting_deliveries(20).await.unwrap();
+        let shown: Vec<_> = waiting
+            .iter()
+            .map(|d| (d.id.0.as_str(), d.payload.clone()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("real", body("labeled")),
+                ("other", body("opened")),
+                ("closed", body("closed")),
+                ("old", body("reopened")),
+                ("recent", body("typed")),
+                ("late-1", body("reopened")),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn rows_from_before_the_hashes_match_no_body() {
+        let (db, _dir) = super::super::test_db().await;
+        sqlx::query(
+            "INSERT INTO deliveries (delivery_id, event, received_at) VALUES ('before', 'ping', ?)",
+        )
+        .bind(now_ms())
+        .execute(&db.write)
+        .await
+        .unwrap();
+        assert_eq!(kept(&write(&db, &[delivery("after")]).await), [true]);
     }
 
     #[tokio::test]
@@ -400,10 +539,12 @@ mod tests {
             aged("odd", 7),
             aged("old", 40),
         ];
-        let seqs = {
-            let mut conn = db.write_connection().await.unwrap();
-            write_group(&mut conn, &batch, &[]).await.unwrap().fresh
-        };
+        let stored = write(&db, &batch).await;
+        let seqs: HashMap<&str, i64> = batch
+            .iter()
+            .zip(&stored)
+            .map(|(d, seq)| (d.id.0.as_str(), seq.unwrap()))
+            .collect();
         let decide = |id: &str, state| Handled {
             seq: seqs[id],
             state,
@@ -435,5 +576,19 @@ mod tests {
             let found = db.delivery_state(&DeliveryId(id.into())).await.unwrap();
             assert_eq!(found.is_some(), kept, "{id}");
         }
+        // A row whose payload was dropped keeps its body's hash: a replay is still refused.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        db.prune_deliveries(0, 30 * day).await.unwrap();
+        let payloads: Vec<i64> = sqlx::query_scalar("SELECT seq FROM delivery_payloads")
+            .fetch_all(&db.read)
+            .await
+            .unwrap();
+        assert_eq!(
+            payloads,
+            [seqs["odd"]],
+            "the fresh one's payload is gone too"
+        );
+        let replay = sent("replay", "fresh", now_ms());
+        assert_eq!(kept(&write(&db, &[replay]).await), [false]);
     }
 }

@@ -6,6 +6,10 @@
 //! fsync, and the next group's transaction runs while the disk works. The syncer then hands the
 //! new deliveries to intake in memory, in commit order, so intake does not read back what it was
 //! just given.
+//!
+//! A delivery is a duplicate when its id is known or its body was received within
+//! `db::deliveries::REPLAY_WINDOW_MS`; both are checked in the group's own transaction (the id
+//! by its unique index, the body by its hash's index), so the answer costs no extra round trip.
 
 use crate::db::{write_group, Db, GroupWritten, Handled, NewDelivery, StoredDelivery};
 use std::sync::Arc;
@@ -22,7 +26,9 @@ const SYNC_DEPTH: usize = 64;
 pub enum Stored {
     /// First sighting: durable now, intake will handle it.
     New,
-    /// Seen before (a redelivery or a concurrent copy): nothing more will happen.
+    /// Seen before (a redelivery or a concurrent copy), or its body was received within
+    /// `REPLAY_WINDOW_MS` under another id (a replay: the id is not signed, the body is):
+    /// nothing more will happen.
     Duplicate,
 }
 
@@ -181,7 +187,7 @@ fn answer(group: Committed, durable: Result<(), IngestError>, feed: &FeedSender)
         replies,
         finishes,
     } = group;
-    let mut written = match written.and_then(|w| durable.map(|()| w)) {
+    let written = match written.and_then(|w| durable.map(|()| w)) {
         Ok(w) => w,
         Err(failure) => {
             for reply in replies {
@@ -193,13 +199,14 @@ fn answer(group: Committed, durable: Result<(), IngestError>, feed: &FeedSender)
             return;
         }
     };
-    let mut handed = Vec::with_capacity(written.fresh.len());
-    for (delivery, reply) in new.into_iter().zip(replies) {
-        // `remove` so a second copy in the same group counts as a duplicate.
-        let verdict = match written.fresh.remove(&delivery.id.0) {
+    let mut handed = Vec::with_capacity(new.len());
+    // `stored` follows `new`: a delivery not stored (its id known, in the table or earlier in
+    // the group, or its body received within `REPLAY_WINDOW_MS`) is a duplicate.
+    for ((delivery, reply), stored) in new.into_iter().zip(replies).zip(&written.stored) {
+        let verdict = match stored {
             Some(seq) => {
                 handed.push(StoredDelivery {
-                    seq,
+                    seq: *seq,
                     id: delivery.id,
                     event: delivery.event,
                     payload: delivery.payload,

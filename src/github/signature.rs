@@ -36,6 +36,11 @@ impl WebhookSecrets {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The secrets themselves, for the redactor that keeps them out of the dashboard's live log.
+    pub fn expose(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
 }
 
 impl fmt::Debug for WebhookSecrets {

@@ -63,6 +63,9 @@ pub struct AppState {
     pub connections: Arc<listen::ConnCounters>,
     /// Webhook bodies being read (`webhook_bodies_in_flight` permits).
     pub webhook_bodies: Arc<tokio::sync::Semaphore>,
+    /// The host's secrets a run's output can hold, for the live log's redactor (set by
+    /// `app.rs` from the run configuration; none until then).
+    pub live_log_secrets: Arc<dashboard::logs::LiveSecrets>,
     mode: Arc<RwLock<Arc<Mode>>>,
     activate: Activate,
 }
@@ -86,6 +89,7 @@ impl AppState {
             config,
             setup_guard: Arc::new(SetupGuard::default()),
             dashboard: Arc::new(dashboard::Dashboard::default()),
+            live_log_secrets: Arc::default(),
             mode: Arc::new(RwLock::new(Arc::new(mode))),
             activate,
         }

@@ -345,6 +345,7 @@ pub fn retarget_raw(p: &mut Value, repo_id: u64, installation_id: u64, issue: u6
     p["repository"]["full_name"] = REPO.into();
     p["repository"]["owner"]["login"] = owner.into();
     p["issue"]["number"] = issue.into();
+    p["issue"]["updated_at"] = event_time().into();
     if let Some(obj) = p["issue"].as_object_mut() {
         obj.remove("pull_request");
     }
@@ -357,6 +358,16 @@ pub fn retarget_raw(p: &mut Value, repo_id: u64, installation_id: u64, issue: u6
         "User"
     }
     .into();
+}
+
+/// A time of its own for each event a test builds, as GitHub's payloads carry the state of
+/// what they are about at the time of the event (`updated_at`): two events never have the same
+/// body, and bosun takes a body it saw within a day under another delivery id for a replay.
+pub fn event_time() -> String {
+    static BUILT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let n = BUILT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    (chrono::Utc::now() + chrono::Duration::seconds(n))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// A stable fake user id per login.

@@ -15,7 +15,7 @@
 //! so every load is a plain socket loop with no per-request buffers.
 
 use crate::metrics::Scrape;
-use crate::payloads::{self, Signed};
+use crate::payloads::{self, Payload};
 use crate::procfs::{self, mib, CpuUse, MachineUse, Memory};
 use crate::server::Server;
 use crate::stats::{micros, Percentiles};
@@ -38,7 +38,7 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 const TRICKLE_EVERY: Duration = Duration::from_secs(1);
 /// A signed delivery without an answer by then counts as failed.
 const SIGNED_TIMEOUT: Duration = Duration::from_secs(10);
-/// Signed deliveries in flight at most; the next waits for one to be answered, so a stalled
+/// Payload deliveries in flight at most; the next waits for one to be answered, so a stalled
 /// server lowers the rate sent instead of piling up client connections.
 const SIGNED_IN_FLIGHT: usize = 16;
 /// A connection the server refused (or closed within this time) is replaced after this pause,
@@ -259,8 +259,8 @@ pub struct FloodReport {
 pub async fn run(server: &Server, secret: &str, settings: Settings) -> anyhow::Result<FloodReport> {
     let pid = server.pid();
     let addr = server.addr();
-    // Signed `ping` and `issues` examples: intake records them without queueing a job.
-    let mix: Vec<Signed> = payloads::ingest_mix(secret)?
+    // Payload `ping` and `issues` examples: intake records them without queueing a job.
+    let mix: Vec<Payload> = payloads::ingest_mix()?
         .into_iter()
         .filter(|s| s.event == "ping" || s.event == "issues")
         .collect();
@@ -288,7 +288,7 @@ pub async fn run(server: &Server, secret: &str, settings: Settings) -> anyhow::R
     for i in 0..settings.big {
         attack.spawn(big_bodies(addr, i, body_len, tally.clone()));
     }
-    let in_flight = send_signed(server, &mix, settings.rate, deadline).await?;
+    let in_flight = send_signed(server, secret, &mix, settings.rate, deadline).await?;
 
     // The end of the run: every attacking connection goes, then the last signed answers come.
     attack.shutdown().await;
@@ -527,7 +527,8 @@ type SignedResult = (Result<u16, String>, u64);
 /// and the requests still in flight.
 async fn send_signed(
     server: &Server,
-    mix: &[Signed],
+    secret: &str,
+    mix: &[Payload],
     rate: u64,
     deadline: Instant,
 ) -> anyhow::Result<(SignedOutcome, JoinSet<SignedResult>)> {
@@ -556,13 +557,14 @@ async fn send_signed(
             record(&mut outcome, joined?);
         }
         let s = &mix[n as usize % mix.len()];
+        let (body, signature) = payloads::one_of_a_kind(&s.body, &format!("flood-{n}"), secret);
         let request = http
             .post(&url)
             .header("content-type", "application/json")
             .header("x-github-event", &s.event)
             .header("x-github-delivery", format!("bench-flood-{n}"))
-            .header("x-hub-signature-256", &s.signature)
-            .body(s.body.clone());
+            .header("x-hub-signature-256", signature)
+            .body(body);
         outcome.sent += 1;
         in_flight.spawn(async move {
             let _permit = permit;

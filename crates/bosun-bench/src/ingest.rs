@@ -41,7 +41,7 @@ pub async fn run(
     seconds: u64,
     connections: usize,
 ) -> anyhow::Result<IngestReport> {
-    let mix = payloads::ingest_mix(secret)?;
+    let mix = payloads::ingest_mix()?;
     let mix_text = payloads::describe_mix(&mix);
     let pid = server.pid();
     let idle = procfs::memory(pid)?;
@@ -61,7 +61,7 @@ pub async fn run(
         tokio::time::sleep_until(window.end.into()).await;
         (before, sample())
     });
-    let outcome = load::drive(conns, server.addr(), &mix, window).await?;
+    let outcome = load::drive(conns, server.addr(), &mix, secret, window).await?;
     let ((sb, bb, mb, t0), (sa, ba, ma, t1)) = sampler.await?;
     let wall = t1 - t0;
     let server_cpu = procfs::cpu_use(&sb?, &sa?, wall);

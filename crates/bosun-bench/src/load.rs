@@ -4,7 +4,7 @@
 //! starts; per request the client only formats a delivery id, because it shares the machine's
 //! cores with the server it measures.
 
-use crate::payloads::Signed;
+use crate::payloads::{self, Payload};
 use crate::stats::micros;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -39,7 +39,6 @@ impl Window {
 /// A signed delivery with its header values built once.
 struct Prepared {
     event: HeaderValue,
-    signature: HeaderValue,
     body: Bytes,
 }
 
@@ -98,15 +97,16 @@ impl Outcome {
 pub async fn drive(
     conns: Vec<Connection>,
     addr: SocketAddr,
-    mix: &[Signed],
+    mix: &[Payload],
+    secret: &str,
     window: Window,
 ) -> anyhow::Result<Outcome> {
+    let secret: Arc<str> = Arc::from(secret);
     let prepared: Arc<Vec<Prepared>> = Arc::new(
         mix.iter()
             .map(|s| {
                 Ok(Prepared {
                     event: HeaderValue::from_str(&s.event)?,
-                    signature: HeaderValue::from_str(&s.signature)?,
                     body: s.body.clone(),
                 })
             })
@@ -125,6 +125,7 @@ pub async fn drive(
                 id,
                 offset,
                 prepared.clone(),
+                secret.clone(),
                 host.clone(),
                 window,
             ))
@@ -161,6 +162,7 @@ async fn one_connection(
     id: usize,
     offset: usize,
     mix: Arc<Vec<Prepared>>,
+    secret: Arc<str>,
     host: HeaderValue,
     window: Window,
 ) -> ConnOutcome {
@@ -174,12 +176,14 @@ async fn one_connection(
         last_answer: window.warm_end,
     };
     for n in 0u64.. {
+        let p = &mix[(offset + n as usize) % mix.len()];
+        // Made one of a kind before the clock starts.
+        let (body, signature) = payloads::one_of_a_kind(&p.body, &format!("{id}-{n}"), &secret);
         let sent = Instant::now();
         if sent >= window.end {
             break;
         }
-        let p = &mix[(offset + n as usize) % mix.len()];
-        let status = match send(&mut conn.sender, p, &host, id, n).await {
+        let status = match send(&mut conn.sender, &p.event, body, &signature, &host, id, n).await {
             Ok(status) => status,
             Err(e) => {
                 out.error = Some(format!("connection {id}, request {n}: {e:#}"));
@@ -190,7 +194,7 @@ async fn one_connection(
         *out.statuses.entry(status).or_default() += 1;
         if sent >= window.warm_end {
             out.latencies_us.push(micros(answered - sent));
-            out.measured_bytes += p.body.len() as u64;
+            out.measured_bytes += p.body.len() as u64 + 24;
             out.last_answer = answered;
         } else {
             out.warmup_requests += 1;
@@ -202,7 +206,9 @@ async fn one_connection(
 /// One request; the answer body is read to the end so the connection can carry the next.
 async fn send(
     sender: &mut SendRequest<Full<Bytes>>,
-    p: &Prepared,
+    event: &HeaderValue,
+    body: Bytes,
+    signature: &str,
     host: &HeaderValue,
     id: usize,
     n: u64,
@@ -214,10 +220,10 @@ async fn send(
         .uri("/webhook")
         .header(HOST, host.clone())
         .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-        .header("x-github-event", p.event.clone())
+        .header("x-github-event", event.clone())
         .header("x-github-delivery", delivery)
-        .header("x-hub-signature-256", p.signature.clone())
-        .body(Full::new(p.body.clone()))?;
+        .header("x-hub-signature-256", HeaderValue::from_str(signature)?)
+        .body(Full::new(body))?;
     sender.ready().await?;
     let answer = sender.send_request(request).await?;
     let status = answer.status().as_u16();

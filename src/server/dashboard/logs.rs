@@ -14,20 +14,166 @@
 //! parser has state (the tool a result belongs to, the usage so far), so a reader that resumes
 //! mid-run first reads the run from its start without sending it. A run whose adapter was
 //! not noted is sent raw.
+//!
+//! Every line sent, in either view, goes through a [`LiveRedactor`] first.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use bosun_core::agent::readable::Reader;
-use bosun_core::redact::Redactor;
+use bosun_core::redact::{Redactor, REDACTED};
 
+use crate::config::run::{RunConfig, MODEL_KEY_ENVS};
 use crate::run::logs::{adapter_of, View};
 
 /// At most this much of one run's file is read per pass (the next pass goes on).
 const READ_CHUNK: u64 = 256 * 1024;
 /// A line longer than this is shown cut (its id still moves past all of it).
 const MAX_LINE_CHARS: usize = 8_000;
+
+/// The server's own secrets that a run's output can hold, for the live log's redactor: the
+/// values of every host variable a run's redactor may know, read once at start-up.
+///
+/// A run's redactor (`Sealed::redactor`, built in `run::pipeline::checkout`) knows the values
+/// of its agents' environment (the variables each agent's `env` names, model keys among them),
+/// the run's canary, the installation token it fetched with and the run's egress and metering
+/// tokens. The live log cannot use that redactor: it lives inside the attempt's pipeline only
+/// while the attempt runs and is never stored, and the dashboard reads an attempt's logs also
+/// after it ended or after a restart. So the live log's redactor is rebuilt from the same
+/// sources:
+/// - here, the values of the host variables any run can hold: every agent's `env`, the model
+///   keys (`MODEL_KEY_ENVS`: `ANTHROPIC_API_KEY`, `OPENAI_API_KEY`, `GEMINI_API_KEY`, …,
+///   whether or not an agent is given them, since a CLI's error can still quote one) and the
+///   metering proxy's `key_env`s;
+/// - added per request ([`LiveSecrets::redactor`]): the App's webhook secrets, known once the
+///   App is configured (the set-up page can configure it after start-up);
+/// - by shape, since they are random per run and never stored: the installation token
+///   (`ghs_`, and GitHub's other token families, as `Redactor` always does) and bosun's own
+///   run tokens, the metering proxy's `bosun-run-…`, the egress proxy's `bosun-egress-…` and
+///   the canary `bosun-canary-…` (see [`redact_run_tokens`]).
+#[derive(Clone, Default)]
+pub struct LiveSecrets {
+    values: Vec<String>,
+}
+
+/// By hand, so that logging it can never print what it holds.
+impl fmt::Debug for LiveSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveSecrets")
+            .field("count", &self.values.len())
+            .finish()
+    }
+}
+
+impl LiveSecrets {
+    /// The values the host environment holds for the variables `run` can give its runs.
+    pub fn from_env(run: &RunConfig) -> LiveSecrets {
+        LiveSecrets::gather(run, |name| std::env::var(name).ok())
+    }
+
+    /// As `from_env`, reading the variables through `env`.
+    pub fn gather(run: &RunConfig, env: impl Fn(&str) -> Option<String>) -> LiveSecrets {
+        let meter = &run.meter;
+        let mut names: Vec<&str> = MODEL_KEY_ENVS.to_vec();
+        names.extend(
+            run.agents
+                .values()
+                .flat_map(|agent| agent.env.iter().map(String::as_str)),
+        );
+        names.extend(
+            [&meter.anthropic, &meter.openai, &meter.gemini]
+                .into_iter()
+                .flatten()
+                .map(|upstream| upstream.key_env.as_str()),
+        );
+        names.sort_unstable();
+        names.dedup();
+        let values = names
+            .into_iter()
+            .filter_map(env)
+            .filter(|v| !v.trim().is_empty())
+            .collect();
+        LiveSecrets { values }
+    }
+
+    /// The redactor for a live log: these values, `more` (the webhook secrets), the token
+    /// families and bosun's run tokens.
+    pub fn redactor<'a>(&self, more: impl IntoIterator<Item = &'a str>) -> LiveRedactor {
+        let exact = self
+            .values
+            .iter()
+            .cloned()
+            .chain(more.into_iter().map(str::to_string));
+        LiveRedactor(Redactor::new(exact))
+    }
+}
+
+/// What a live log's lines go through before they are sent (see [`LiveSecrets`]).
+#[derive(Debug, Clone)]
+pub struct LiveRedactor(Redactor);
+
+impl Default for LiveRedactor {
+    /// The token shapes only.
+    fn default() -> Self {
+        LiveSecrets::default().redactor([])
+    }
+}
+
+impl LiveRedactor {
+    pub fn redact(&self, text: &str) -> String {
+        redact_run_tokens(&self.0.redact(text))
+    }
+}
+
+/// The tokens bosun makes for one run, by prefix and the hex digits that follow it at least:
+/// the metering proxy's `bosun-run-<id>-<64 hex>` (`meter::runs`), the egress proxy's
+/// `bosun-egress-<64 hex>` (`egress::runs`) and the canary `bosun-canary-<32 hex>`
+/// (`run::pipeline::checkout`). Container names (`bosun-run-<12 hex>`) are too short to match.
+const RUN_TOKENS: [(&str, usize); 3] = [
+    ("bosun-run-", 64),
+    ("bosun-egress-", 64),
+    ("bosun-canary-", 32),
+];
+
+/// `text` with bosun's run tokens replaced by `[REDACTED]`: a prefix of `RUN_TOKENS` followed
+/// by a run of hex digits and dashes holding enough hex digits.
+fn redact_run_tokens(text: &str) -> String {
+    const STEM: &str = "bosun-";
+    if !text.contains(STEM) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while let Some(at) = rest.find(STEM) {
+        let candidate = &rest[at..];
+        for (prefix, min_hex) in RUN_TOKENS {
+            let Some(body) = candidate.strip_prefix(prefix) else {
+                continue;
+            };
+            // ASCII only, so `len` is a character boundary.
+            let len = body
+                .bytes()
+                .take_while(|b| b.is_ascii_hexdigit() || *b == b'-')
+                .count();
+            let hex = body.as_bytes()[..len]
+                .iter()
+                .filter(|b| b.is_ascii_hexdigit())
+                .count();
+            if hex >= min_hex {
+                out.push_str(&rest[..at]);
+                out.push_str(REDACTED);
+                rest = &candidate[prefix.len() + len..];
+                continue 'scan;
+            }
+        }
+        out.push_str(&rest[..at + STEM.len()]);
+        rest = &rest[at + STEM.len()..];
+    }
+    out.push_str(rest);
+    out
+}
 
 /// How far a reader got in each run's log of one attempt.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,7 +239,7 @@ impl Cursor {
 pub struct Tail {
     dir: PathBuf,
     cursor: Cursor,
-    redactor: Redactor,
+    redactor: LiveRedactor,
     view: View,
     /// The readable view's parser of each run, caught up with the cursor; `None` for a run
     /// shown raw.
@@ -101,7 +247,7 @@ pub struct Tail {
 }
 
 impl Tail {
-    pub fn new(dir: &Path, cursor: Cursor, redactor: Redactor, view: View) -> Tail {
+    pub fn new(dir: &Path, cursor: Cursor, redactor: LiveRedactor, view: View) -> Tail {
         Tail {
             dir: dir.to_path_buf(),
             cursor,
@@ -275,7 +421,12 @@ mod tests {
     fn resuming_from_any_line_gives_the_rest_once() {
         let dir = tempfile::tempdir().unwrap();
         append(dir.path(), "round-1", "one\ntwo\nthree without end");
-        let mut tail = Tail::new(dir.path(), Cursor::start(1), Redactor::new([]), View::Raw);
+        let mut tail = Tail::new(
+            dir.path(),
+            Cursor::start(1),
+            LiveRedactor::default(),
+            View::Raw,
+        );
         let first = tail.pass(false).unwrap();
         assert_eq!(texts(&first), ["one", "two"], "an unfinished line waits");
 
@@ -290,7 +441,7 @@ mod tests {
         let mut again = Tail::new(
             dir.path(),
             Cursor::parse(&first[0].id).unwrap(),
-            Redactor::new([]),
+            LiveRedactor::default(),
             View::Raw,
         );
         assert_eq!(
@@ -336,7 +487,7 @@ mod tests {
         let mut readable = Tail::new(
             dir.path(),
             Cursor::start(1),
-            Redactor::new([]),
+            LiveRedactor::default(),
             View::Readable,
         );
         let shown = texts(&readable.pass(true).unwrap()).join("\n");
@@ -346,7 +497,12 @@ mod tests {
         );
         assert!(!shown.contains("\"type\""), "no raw JSON: {shown}");
 
-        let mut raw = Tail::new(dir.path(), Cursor::start(1), Redactor::new([]), View::Raw);
+        let mut raw = Tail::new(
+            dir.path(),
+            Cursor::start(1),
+            LiveRedactor::default(),
+            View::Raw,
+        );
         assert_eq!(
             texts(&raw.pass(true).unwrap()),
             text.lines().collect::<Vec<_>>()
@@ -370,7 +526,7 @@ mod tests {
             let whole = Tail::new(
                 dir.path(),
                 Cursor::start(1),
-                Redactor::new([]),
+                LiveRedactor::default(),
                 View::Readable,
             )
             .pass(true)
@@ -380,7 +536,7 @@ mod tests {
                 let mut resumed = Tail::new(
                     dir.path(),
                     Cursor::parse(&line.id).unwrap(),
-                    Redactor::new([]),
+                    LiveRedactor::default(),
                     View::Readable,
                 );
                 assert_eq!(
@@ -397,8 +553,73 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let token = format!("ghs_{}", "a".repeat(36));
         append(dir.path(), "round-1", &format!("token {token}\n"));
-        let mut tail = Tail::new(dir.path(), Cursor::start(1), Redactor::new([]), View::Raw);
+        let mut tail = Tail::new(
+            dir.path(),
+            Cursor::start(1),
+            LiveRedactor::default(),
+            View::Raw,
+        );
         let lines = tail.pass(false).unwrap();
         assert!(!lines[0].text.contains(&token), "{}", lines[0].text);
+    }
+
+    #[test]
+    fn the_live_redactor_knows_the_secrets_a_run_s_redactor_knows() {
+        let mut run = RunConfig::default();
+        run.agents
+            .get_mut("claude")
+            .unwrap()
+            .env
+            .push("DEPLOY_PASSWORD".into());
+        run.meter.openai = Some(crate::config::run::UpstreamConfig {
+            base_url: "https://llm.example".into(),
+            key_env: "TEAM_LLM_KEY".into(),
+        });
+        // An Anthropic key of no shape the token families know, an agent's own variable, the
+        // meter's key, and a variable no run is given.
+        let env = |name: &str| {
+            let value = match name {
+                "ANTHROPIC_API_KEY" => "plain-anthropic-value-42",
+                "GEMINI_API_KEY" => "gemini-unshaped-0099",
+                "DEPLOY_PASSWORD" => "hunter2-but-longer",
+                "TEAM_LLM_KEY" => "team-llm-key-7777",
+                "HOME" => "/home/bosun-someone",
+                _ => return None,
+            };
+            Some(value.to_string())
+        };
+        let live = LiveSecrets::gather(&run, env).redactor(["webhook-secret-value"]);
+        let line = "ANTHROPIC_API_KEY=plain-anthropic-value-42 gemini-unshaped-0099 \
+                    hunter2-but-longer team-llm-key-7777 webhook-secret-value /home/bosun-someone";
+        assert_eq!(
+            live.redact(line),
+            "ANTHROPIC_API_KEY=[REDACTED] [REDACTED] [REDACTED] [REDACTED] [REDACTED] \
+             /home/bosun-someone"
+        );
+        assert!(!format!("{:?}", LiveSecrets::gather(&run, env)).contains("plain"));
+    }
+
+    #[test]
+    fn bosun_s_run_tokens_are_redacted_by_shape() {
+        let hex64 = "0123456789abcdef".repeat(4);
+        let live = LiveRedactor::default();
+        let line = format!(
+            "x-api-key: bosun-run-17-{hex64}, proxy http://bosun:bosun-egress-{hex64}@10.0.0.1:3128 \
+             canary bosun-canary-{} and bosun-run-{hex64}",
+            &hex64[..32]
+        );
+        assert_eq!(
+            live.redact(&line),
+            "x-api-key: [REDACTED], proxy http://bosun:[REDACTED]@10.0.0.1:3128 \
+             canary [REDACTED] and [REDACTED]"
+        );
+        // Container names and bosun's other words are left alone.
+        for kept in [
+            "container bosun-run-0a1b2c3d4e5f started",
+            "bosun-egress-proxy, bosun-canary-1, bosun-",
+            "bosun-run-7-0123abcd",
+        ] {
+            assert_eq!(live.redact(kept), kept);
+        }
     }
 }

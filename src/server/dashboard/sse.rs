@@ -6,7 +6,8 @@
 //! stays the last line's) and `end` once the attempt is over and every line was sent. A
 //! reconnect with `Last-Event-ID` (browsers send it by themselves) resumes after that line.
 //! `?attempt=N` reads an earlier attempt (the current one by default); `?view=raw` sends the
-//! CLI's own lines instead of what its adapter reads in them.
+//! CLI's own lines instead of what its adapter reads in them. Both views are redacted with the
+//! secrets a run's own redactor knows (see `logs::LiveSecrets`).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -26,7 +27,6 @@ use crate::db::Db;
 use crate::run::logs::View;
 use crate::server::AppState;
 use bosun_core::model::TaskId;
-use bosun_core::redact::Redactor;
 
 /// How often a running attempt's logs and status are looked at.
 const POLL: Duration = Duration::from_millis(300);
@@ -81,7 +81,12 @@ pub async fn events(
         .filter(|c| c.attempt == attempt)
         .unwrap_or_else(|| Cursor::start(attempt));
     let dir = crate::run::logs::attempt_dir(&state.config.data_dir, id, attempt);
-    let tail = Tail::new(&dir, cursor, Redactor::new([]), q.view);
+    // The webhook secrets are the configured App's: the set-up page can configure it after
+    // start-up, so they are read per stream.
+    let configured = state.configured();
+    let webhook = configured.iter().flat_map(|c| c.secrets.expose());
+    let redactor = state.live_log_secrets.redactor(webhook);
+    let tail = Tail::new(&dir, cursor, redactor, q.view);
     let (tx, rx) = mpsc::channel::<Event>(256);
     tokio::spawn(follow(state.db.clone(), id, attempt, tail, tx));
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
