@@ -284,6 +284,12 @@ async fn codex_patches_the_file_runs_a_command_and_the_draft_pull_request_opens(
                 "{kinds:?}"
             );
         }
+        // And the tracking comment says so, with how to allow it.
+        assert!(
+            comment.contains("Taken out of the agent's model calls")
+                && comment.contains("`web_search`"),
+            "{comment}"
+        );
         // The command's output went back to the model: codex really ran it in the sandbox.
         let last = String::from_utf8_lossy(&calls.last().unwrap().body).into_owned();
         assert!(last.contains("hello from the real CLI"), "{last}");

@@ -188,6 +188,11 @@ impl MeterProxy {
         self.shared.runs.spent(run)
     }
 
+    /// Provider-side tools taken out of the run's calls so far (not in its `model_tools:`).
+    pub fn stripped_tools(&self, run: RunId) -> Vec<String> {
+        self.shared.runs.stripped(run)
+    }
+
     /// Calls of the run whose responses are still streaming.
     pub fn in_flight(&self, run: RunId) -> Option<u64> {
         self.shared.runs.in_flight(run)
@@ -346,6 +351,7 @@ async fn forward(
                 }
             };
             if !vetted.stripped.is_empty() {
+                run.note_stripped(&vetted.stripped);
                 tracing::info!(
                     tools = %vetted.stripped.join(", "),
                     "provider-side tools taken out of the model call (not in the repository's model_tools)"

@@ -153,6 +153,8 @@ pub(crate) struct Run {
     token: Secret,
     /// Provider-side tools the run's repository allows (`model_tools:`).
     model_tools: Vec<ModelTool>,
+    /// Provider-side tools taken out of its calls, each once, in order: shown to the task.
+    stripped: Mutex<Vec<String>>,
     state: Mutex<RunState>,
 }
 
@@ -170,6 +172,16 @@ impl Run {
         // The state is plain counters: a panic elsewhere cannot leave them half-updated in a
         // way worth refusing service over.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Notes provider-side tools taken out of one of the run's calls.
+    pub(crate) fn note_stripped(&self, names: &[String]) {
+        let mut stripped = self.stripped.lock().unwrap_or_else(|e| e.into_inner());
+        for name in names {
+            if !stripped.contains(name) {
+                stripped.push(name.clone());
+            }
+        }
     }
 
     /// Whether the run has a budget in dollars (a call of an unpriced model would slip past it).
@@ -310,6 +322,7 @@ impl Runs {
             id,
             token: token.clone(),
             model_tools,
+            stripped: Mutex::new(Vec::new()),
             state: Mutex::new(RunState {
                 budget,
                 spent: Spent::default(),
@@ -339,6 +352,19 @@ impl Runs {
         let run = self.read().get(&id.0).cloned()?;
         let spent = run.lock().spent;
         Some(spent)
+    }
+
+    /// The provider-side tools taken out of the run's calls so far.
+    pub(crate) fn stripped(&self, id: RunId) -> Vec<String> {
+        let Some(run) = self.read().get(&id.0).cloned() else {
+            return Vec::new();
+        };
+        let stripped = run
+            .stripped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        stripped
     }
 
     /// Calls currently being answered for the run.
@@ -407,6 +433,18 @@ mod tests {
             }),
             model: Some(model.into()),
         }
+    }
+
+    #[test]
+    fn the_tools_taken_out_of_a_runs_calls_are_remembered_once_each() {
+        let runs = Runs::default();
+        let (id, token) = runs.register_budget(RunBudget::default());
+        let run = runs.authenticate(token.expose()).unwrap();
+        run.note_stripped(&["web_search".into()]);
+        run.note_stripped(&["web_search".into(), "mcp".into()]);
+        assert_eq!(runs.stripped(id), ["web_search", "mcp"]);
+        let (other, _) = runs.register_budget(RunBudget::default());
+        assert!(runs.stripped(other).is_empty());
     }
 
     #[test]

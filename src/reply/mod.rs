@@ -311,6 +311,20 @@ fn run_steps(state: &TaskState) -> String {
     if !run.egress_refused.is_empty() {
         out.push_str(&egress_refused_line(&run.egress_refused));
     }
+    if !run.tools_stripped.is_empty() {
+        let tools: Vec<String> = run
+            .tools_stripped
+            .iter()
+            .take(10)
+            .map(|t| format!("`{}`", t.replace('`', "'")))
+            .collect();
+        out.push_str(&format!(
+            "- 🧰 Taken out of the agent's model calls, since the model provider would run them \
+             past the sandbox and bill what bosun cannot count: {}. If the agents here need \
+             them, list them under `model_tools:` in `.github/bosun.yml`\n",
+            tools.join(", ")
+        ));
+    }
     if run.stalls > 0 {
         out.push_str(&format!(
             "- ⚠️ The agent printed nothing for {} and was restarted ({}×)\n",

@@ -67,6 +67,7 @@ impl Pipeline<'_> {
 
     /// Records the hosts refused so far when there are new ones, for the tracking comment.
     pub(super) async fn note_refusals(&self) -> Result<(), Step> {
+        self.note_stripped_tools().await?;
         let Some(run) = self.egress.get() else {
             return Ok(());
         };
@@ -85,6 +86,35 @@ impl Pipeline<'_> {
             TaskEvent::Progress(ProgressEvent::EgressRefused {
                 attempt: self.attempt,
                 hosts,
+            }),
+            true,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Says which provider-side tools the metering proxy took out of the run's model calls,
+    /// once each, so a maintainer sees why an agent could not search the web (and how to let
+    /// it: `model_tools:`).
+    async fn note_stripped_tools(&self) -> Result<(), Step> {
+        let Some(meter) = self.runner.meter.as_ref() else {
+            return Ok(());
+        };
+        let Some(run) = crate::locks::lock(&self.metered).as_ref().map(|m| m.run) else {
+            return Ok(());
+        };
+        let tools = meter.proxy.stripped_tools(run);
+        {
+            let mut shown = crate::locks::lock(&self.tools_shown);
+            if tools.len() <= *shown {
+                return Ok(());
+            }
+            *shown = tools.len();
+        }
+        self.record(
+            TaskEvent::Progress(ProgressEvent::ToolsStripped {
+                attempt: self.attempt,
+                tools,
             }),
             true,
         )

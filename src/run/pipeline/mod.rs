@@ -84,6 +84,7 @@ pub async fn run_attempt(
         egress: std::sync::OnceLock::new(),
         environment: std::sync::OnceLock::new(),
         refusals_shown: std::sync::Mutex::new(0),
+        tools_shown: std::sync::Mutex::new(0),
         limits: std::sync::OnceLock::new(),
         model_tools: std::sync::OnceLock::new(),
         protected: std::sync::OnceLock::new(),
@@ -201,6 +202,8 @@ struct Pipeline<'a> {
     environment: std::sync::OnceLock<Vec<crate::run::sandbox::ExtraMount>>,
     /// How many refused hosts the tracking comment shows already.
     refusals_shown: std::sync::Mutex<usize>,
+    /// How many provider-side tools taken out of model calls it shows already.
+    tools_shown: std::sync::Mutex<usize>,
     /// The server's limits with the repository's budgets applied, once its config is read.
     limits: std::sync::OnceLock<crate::config::run::Limits>,
     /// The provider-side tools the repository lets its agents' model calls use.

@@ -153,6 +153,9 @@ pub enum ProgressEvent {
     /// The egress proxy refused these hosts (`host:port`) to the run so far: every host the
     /// attempt was refused, each once.
     EgressRefused { attempt: u32, hosts: Vec<String> },
+    /// The metering proxy took these provider-side tools out of the run's model calls (the
+    /// repository's `model_tools:` does not list them).
+    ToolsStripped { attempt: u32, tools: Vec<String> },
     /// The agent printed nothing for `idle_secs` and was stopped (it is restarted once).
     AgentStalled {
         attempt: u32,
@@ -355,6 +358,7 @@ impl ProgressEvent {
             | ProgressEvent::Waiting { attempt, .. }
             | ProgressEvent::AgentRelaunched { attempt, .. }
             | ProgressEvent::EgressRefused { attempt, .. }
+            | ProgressEvent::ToolsStripped { attempt, .. }
             | ProgressEvent::ImagePulling { attempt, .. }
             | ProgressEvent::ImagePulled { attempt, .. }
             | ProgressEvent::SetupRan { attempt, .. }
@@ -388,6 +392,7 @@ impl ProgressEvent {
             ProgressEvent::Waiting { .. } => "waiting",
             ProgressEvent::AgentRelaunched { .. } => "agent_relaunched",
             ProgressEvent::EgressRefused { .. } => "egress_refused",
+            ProgressEvent::ToolsStripped { .. } => "tools_stripped",
             ProgressEvent::ImagePulling { .. } => "image_pulling",
             ProgressEvent::ImagePulled { .. } => "image_pulled",
             ProgressEvent::SetupRan { .. } => "setup_ran",

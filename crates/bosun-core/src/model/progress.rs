@@ -90,6 +90,8 @@ pub struct RunProgress {
     pub setup_reused: Option<(String, u64)>,
     /// Hosts the egress proxy refused to the run (`host:port`).
     pub egress_refused: Vec<String>,
+    /// Provider-side tools the metering proxy took out of the run's model calls.
+    pub tools_stripped: Vec<String>,
     /// How often the agent was stopped for silence, and after how long.
     pub stalls: u32,
     pub stall_secs: u64,
@@ -202,6 +204,7 @@ impl TaskState {
             ProgressEvent::Waiting { reason, .. } => self.run.waiting = Some(reason.clone()),
             ProgressEvent::AgentRelaunched { fix, .. } => self.run.relaunches.push(fix.clone()),
             ProgressEvent::EgressRefused { hosts, .. } => self.run.egress_refused = hosts.clone(),
+            ProgressEvent::ToolsStripped { tools, .. } => self.run.tools_stripped = tools.clone(),
             ProgressEvent::ImagePulling { image, .. } => {
                 self.run.images.retain(|(shown, _)| shown != image);
                 self.run.images.push((image.clone(), None));
