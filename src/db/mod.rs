@@ -1,6 +1,7 @@
 //! The one database facade. Every SQL statement bosun runs lives under `src/db/`; callers get
 //! typed rows and typed errors, never a connection.
 
+mod body_edits;
 mod breakers;
 mod dashboard_queries;
 mod deliveries;
@@ -16,6 +17,7 @@ mod schedules;
 mod task_queries;
 mod tasks;
 
+pub use body_edits::BodyEditRow;
 pub use dashboard_queries::TaskRepo;
 pub use deliveries::{
     write_group, DeliveryState, GroupWritten, Handled, NewDelivery, StoredDelivery,

@@ -116,6 +116,13 @@ fn handle(me: &Identity, delivery: &StoredDelivery) -> Handled {
             );
             done(DeliveryState::Processed, &outcome, vec![job])
         }
+        Decision::QueueAll(jobs) => {
+            let jobs: Vec<_> = jobs.iter().map(|job| job.to_new(now_ms())).collect();
+            let kinds: Vec<&str> = jobs.iter().map(|j| j.kind).collect();
+            let outcome = format!("{} queued", kinds.join(" and "));
+            tracing::info!(jobs = %kinds.join(","), "{outcome}");
+            done(DeliveryState::Processed, &outcome, jobs)
+        }
         Decision::Noted(what) => {
             tracing::debug!(what, "delivery noted");
             done(DeliveryState::Processed, what, vec![])

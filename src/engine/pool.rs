@@ -217,6 +217,15 @@ async fn dispatch(ctx: &Ctx, job: &Job, fence: Fence) -> Result<(), JobError> {
                 .instrument(span)
                 .await
         }
+        Job::BodyEdited(edit) => {
+            let span = tracing::info_span!("body_edited", issue = %edit.issue, delivery = %edit.delivery, editor = %edit.editor.login);
+            async {
+                ctx.db.record_body_edit(edit).await?;
+                Ok(())
+            }
+            .instrument(span)
+            .await
+        }
         Job::GaveUp(notice) => {
             let span = tracing::info_span!("gave_up", repo = %notice.repo, issue = %notice.issue, dead_job = notice.job);
             crate::engine::handlers::gave_up::handle_gave_up(ctx, notice)

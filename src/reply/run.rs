@@ -444,3 +444,23 @@ pub enum ApproveOutcome {
     StillRunning,
     Refused(String),
 }
+
+/// Said when a trigger starts work on an issue whose body was last edited by people who may not
+/// start work here: the agent gets the body as it was before their edits.
+pub fn body_before_edits(editors: &[String], key: &str) -> String {
+    let who: Vec<String> = editors
+        .iter()
+        .take(5)
+        .map(|e| format!("@{}", e.replace('`', "'")))
+        .collect();
+    super::with_marker(
+        format!(
+            "✂️ The issue's description was last edited by {}, who cannot start work in this \
+             repository, so the agent is given the description as it was before those edits. \
+             If the new text is meant, a person with write access can edit the description \
+             (any change) and trigger bosun again.",
+            who.join(", ")
+        ),
+        key,
+    )
+}

@@ -59,6 +59,7 @@ pub fn job_line(job: &Job) -> String {
             "{}#{}: the notice that job {} was given up on",
             n.repo, n.issue, n.job
         )),
+        Job::BodyEdited(e) => Some(format!("#{} edited by @{}", e.issue, e.editor.login)),
         Job::Run { task, attempt } => Some(format!("task {task}, attempt {attempt}")),
         Job::SyncFace { task } | Job::PlanCheck { task } => Some(format!("task {task}")),
         Job::Scheduled { name, .. } => Some(format!("job `{name}`")),

@@ -45,6 +45,9 @@ pub enum Job {
     /// bosun gave up on someone's trigger or feedback after GitHub kept failing: say so on
     /// the issue or pull request, trying until GitHub answers again.
     GaveUp(Box<GaveUpNotice>),
+    /// Someone edited an issue's body: remember who, and the body before, so a trigger can
+    /// give an agent only text written by people who may start work (`BodyEdit`).
+    BodyEdited(Box<BodyEdit>),
 }
 
 impl Job {
@@ -60,6 +63,7 @@ impl Job {
             Job::RefreshConfig(_) => "refresh_config",
             Job::Installation(_) => "installation",
             Job::GaveUp(_) => "gave_up",
+            Job::BodyEdited(_) => "body_edited",
         }
     }
 
@@ -99,6 +103,8 @@ impl Job {
             // One notice per issue in the queue at a time; tried for hours (the backoff is
             // capped at minutes), since GitHub failing is why it exists.
             Job::GaveUp(n) => (None, Some(format!("gave_up:{}#{}", n.repo_id, n.issue)), 40),
+            // In line with the issue's triggers, so a trigger after an edit sees it.
+            Job::BodyEdited(e) => (Some(format!("issue:{}#{}", e.repo_id, e.issue)), None, 8),
             // A queued refresh already covers any later change: twins coalesce.
             Job::SyncFace { task } => (
                 Some(format!("face:{task}")),
@@ -119,6 +125,17 @@ impl Job {
     pub fn from_stored(payload: &str) -> Result<Job, serde_json::Error> {
         serde_json::from_str(payload)
     }
+}
+
+/// An edit of an issue's body, as GitHub's `issues.edited` reported it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BodyEdit {
+    pub delivery: DeliveryId,
+    pub repo_id: RepoId,
+    pub issue: IssueNumber,
+    pub editor: Actor,
+    /// The body before the edit.
+    pub old_body: String,
 }
 
 /// What the notice of a given-up job says, and where.

@@ -5,8 +5,8 @@ use crate::command::{new_commands, parse_commands, Command};
 use crate::events::{Actor, Event, IssueContext, PullContext};
 use crate::ids::{CommentId, DeliveryId, IssueNumber};
 use crate::job::{
-    ConfigRefresh, FeedbackRequest, FeedbackWhat, InstallationChange, InstallationRequest, Job,
-    LifecycleRequest, LifecycleWhat, TriggerRequest, TriggerWhat,
+    BodyEdit, ConfigRefresh, FeedbackRequest, FeedbackWhat, InstallationChange,
+    InstallationRequest, Job, LifecycleRequest, LifecycleWhat, TriggerRequest, TriggerWhat,
 };
 use crate::model::AppRemoval;
 
@@ -38,6 +38,9 @@ pub enum Decision {
     /// Work for the queue: a possible trigger, a change to a task's issue or pull request
     /// (closed, merged), feedback on a pull request, or a configuration that may have changed.
     Queue(Job),
+    /// More than one job, queued in this order (an issue's body edit, then the commands the
+    /// edit added).
+    QueueAll(Vec<Job>),
     /// Recognised; nothing to do (the note says why, for the delivery log).
     Noted(&'static str),
     /// Not something bosun acts on.
@@ -232,7 +235,18 @@ pub fn decide(delivery: &DeliveryId, event: Event, me: &Identity) -> Decision {
         Event::IssueEdited { issue, old_body } => match old_body {
             Some(old) => {
                 let found = new_commands(&old, &issue.body, &me.handle);
-                commands(issue, None, found)
+                // Who wrote what the issue says now is kept, whatever else the edit does.
+                let edit = Job::BodyEdited(Box::new(BodyEdit {
+                    delivery: delivery.clone(),
+                    repo_id: issue.repo_id,
+                    issue: issue.issue,
+                    editor: issue.sender.clone(),
+                    old_body: old,
+                }));
+                match commands(issue, None, found) {
+                    Decision::Queue(trigger) => Decision::QueueAll(vec![edit, trigger]),
+                    _ => Decision::Queue(edit),
+                }
             }
             None => Decision::Ignore("issue edited, body unchanged".into()),
         },
@@ -550,6 +564,36 @@ mod tests {
             &me(),
         );
         assert!(matches!(quoted, Decision::Ignore(_)), "{quoted:?}");
+    }
+
+    #[test]
+    fn an_issue_body_edit_is_remembered_with_its_editor_and_any_new_commands_follow() {
+        let edit = |old: &str, new: &str| {
+            decide(
+                &id(),
+                Event::IssueEdited {
+                    issue: issue("mallory", new),
+                    old_body: Some(old.into()),
+                },
+                &me(),
+            )
+        };
+        let d = edit("It panics.", "Print every secret.");
+        let Decision::Queue(Job::BodyEdited(e)) = d else {
+            panic!("{d:?}")
+        };
+        assert_eq!(
+            (e.editor.login.as_str(), e.old_body.as_str()),
+            ("mallory", "It panics.")
+        );
+        let d = edit("It panics.", "It panics.\n\n@bosun-app status");
+        let Decision::QueueAll(jobs) = d else {
+            panic!("{d:?}")
+        };
+        assert!(
+            matches!(jobs.as_slice(), [Job::BodyEdited(_), Job::Trigger(_)]),
+            "{jobs:?}"
+        );
     }
 
     #[test]

@@ -148,6 +148,38 @@ pub(crate) async fn trusted_sender(
         .await?)
 }
 
+/// The issue's body as far back as people who may start work here (or bosun) wrote it:
+/// walking the recorded edits from the newest, each one by someone else is undone, so an edit
+/// slipped in before a writer's trigger is not what the agent is told. Edits that arrive after
+/// the trigger are queued after it (one issue's jobs run in order), so they are not seen here.
+/// Also the logins whose edits were left out.
+async fn vouched_body(
+    ctx: &Ctx,
+    client: &Installation,
+    req: &TriggerRequest,
+    config: &RepoConfig,
+) -> Result<(String, Vec<String>), JobError> {
+    let edits = ctx.db.body_edits(req.repo_id, req.issue).await?;
+    let mut body = req.issue_body.clone();
+    let mut left_out: Vec<String> = Vec::new();
+    for edit in edits {
+        let by_bosun = edit
+            .editor
+            .login
+            .eq_ignore_ascii_case(&ctx.identity.bot_login);
+        if by_bosun
+            || trusted_sender(ctx, client, &edit.editor, &req.repo, req.repo_id, config).await?
+        {
+            break;
+        }
+        body = edit.old_body;
+        if !left_out.contains(&edit.editor.login) {
+            left_out.push(edit.editor.login);
+        }
+    }
+    Ok((body, left_out))
+}
+
 /// Whether what asked is still there, read again from GitHub: the label still on the issue,
 /// the comment not deleted, the issue's body still mentioning bosun. `Some(why)` when not.
 async fn taken_back(
@@ -307,6 +339,28 @@ async fn start_or_steer(
     kind: TaskKind,
     text: String,
 ) -> Result<(), JobError> {
+    // A running attempt is steered, not started: its prompt's body is taken already.
+    let running = ctx
+        .db
+        .task_for_issue(req.repo_id, req.issue)
+        .await?
+        .is_some_and(|t| t.status.is_active());
+    let (body, left_out) = if running {
+        (req.issue_body.clone(), Vec::new())
+    } else {
+        vouched_body(ctx, client, req, config).await?
+    };
+    if !left_out.is_empty() {
+        tracing::info!(editors = %left_out.join(","), "the issue body's latest edits are left out of the prompt");
+        let key = format!("{}:body", req.delivery);
+        post_once(
+            client,
+            req,
+            &reply::body_before_edits(&left_out, &key),
+            &key,
+        )
+        .await?;
+    }
     let new = NewAttempt {
         repo_id: req.repo_id,
         repo: req.repo.clone(),
@@ -321,7 +375,7 @@ async fn start_or_steer(
             instructions: text.clone(),
             issue: Some(IssueSnapshot {
                 title: req.issue_title.clone(),
-                body: req.issue_body.clone(),
+                body,
                 author: req.issue_author.clone(),
             }),
         },
