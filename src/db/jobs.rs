@@ -103,16 +103,32 @@ impl Db {
                 owner,
                 lease_ms,
                 limits,
-                "SELECT j.id FROM jobs j
-                 WHERE j.kind != 'run' AND ((j.state = 'queued' AND j.run_after <= ?2)
-                        OR (j.state = 'running' AND j.lease_until < ?2))
-                   AND (j.serial_key IS NULL OR NOT EXISTS (
-                         SELECT 1 FROM jobs o
-                         WHERE o.serial_key = j.serial_key AND o.id != j.id
-                           AND ((o.state = 'running' AND o.lease_until >= ?2)
-                                OR (o.state = 'queued' AND o.id < j.id))))
-                 ORDER BY j.run_after, j.id
-                 LIMIT 1",
+                // Two picks, each read in `jobs_claimable`'s order: a lease that expired
+                // (a crashed worker's job) first, then the first due queued job whose serial
+                // key is free. One statement with `queued OR running` made SQLite collect and
+                // sort every candidate on each claim: 12 ms at 10,000 queued jobs against
+                // 0.003 ms empty, measured on this schema; this way 0.015 ms (issue 21).
+                "SELECT COALESCE(
+                   (SELECT j.id FROM jobs j
+                    WHERE j.state = 'running' AND j.lease_until < ?2 AND j.kind != 'run'
+                      AND (j.serial_key IS NULL OR (
+                            NOT EXISTS (SELECT 1 FROM jobs o
+                                        WHERE o.serial_key = j.serial_key AND o.id != j.id
+                                          AND o.state = 'running' AND o.lease_until >= ?2)
+                        AND NOT EXISTS (SELECT 1 FROM jobs o
+                                        WHERE o.serial_key = j.serial_key
+                                          AND o.state = 'queued' AND o.id < j.id)))
+                    ORDER BY j.run_after, j.id LIMIT 1),
+                   (SELECT j.id FROM jobs j
+                    WHERE j.state = 'queued' AND j.run_after <= ?2 AND j.kind != 'run'
+                      AND (j.serial_key IS NULL OR (
+                            NOT EXISTS (SELECT 1 FROM jobs o
+                                        WHERE o.serial_key = j.serial_key
+                                          AND o.state = 'running' AND o.lease_until >= ?2)
+                        AND NOT EXISTS (SELECT 1 FROM jobs o
+                                        WHERE o.serial_key = j.serial_key
+                                          AND o.state = 'queued' AND o.id < j.id)))
+                    ORDER BY j.run_after, j.id LIMIT 1))",
             )
             .await?;
         match quick {
@@ -433,6 +449,39 @@ mod tests {
             .expect("the replayed job is claimable at once");
         assert_eq!(again.fence.job, claimed.fence.job);
         assert_eq!(again.attempt, 1, "its tries start anew");
+    }
+
+    #[tokio::test]
+    async fn a_crashed_workers_job_is_taken_up_before_new_work_and_keys_stay_in_order() {
+        let (db, _dir) = crate::db::test_db().await;
+        db.enqueue(&[job("a", Some("k1"), None)]).await.unwrap();
+        // Claimed with a lease that is over at once: its worker "crashed".
+        let crashed = db
+            .claim_job("w1", -1, RunLimits::default())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut later: Vec<NewJob> = (0..50).map(|_| job("b", Some("k2"), None)).collect();
+        later.push(job("c", Some("k1"), None));
+        db.enqueue(&later).await.unwrap();
+        let next = db
+            .claim_job("w2", 60_000, RunLimits::default())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.fence.job, crashed.fence.job, "the expired lease first");
+        // k2's head next; k1's second job waits for its first, which runs again now.
+        let then = db
+            .claim_job("w3", 60_000, RunLimits::default())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(then.kind, "b");
+        let more = db
+            .claim_job("w4", 60_000, RunLimits::default())
+            .await
+            .unwrap();
+        assert!(more.is_none(), "k1 and k2 are both busy: {more:?}");
     }
 
     #[tokio::test]
