@@ -8,8 +8,8 @@
 //! began it. The code and the cookies die with the process, and are useless once an App is
 //! configured.
 
+use super::dashboard::session::{make_room, random_hex, set_cookie_on};
 use crate::locks::lock;
-use rand::RngCore;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -54,27 +54,6 @@ impl Default for SetupGuard {
     }
 }
 
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::thread_rng().fill_bytes(&mut buf);
-    hex::encode(buf)
-}
-
-/// Drops expired entries, then the oldest until there is room for one more.
-fn make_room<V>(map: &mut HashMap<String, V>, cap: usize, at: impl Fn(&V) -> Instant) {
-    map.retain(|_, v| at(v).elapsed() < SETUP_TTL);
-    while map.len() >= cap {
-        let Some(oldest) = map
-            .iter()
-            .min_by_key(|(_, v)| at(v))
-            .map(|(k, _)| k.clone())
-        else {
-            break;
-        };
-        map.remove(&oldest);
-    }
-}
-
 impl SetupGuard {
     /// The code to print in the log at start. Nowhere else.
     pub fn code(&self) -> &str {
@@ -90,7 +69,7 @@ impl SetupGuard {
         }
         let browser = random_hex(24);
         let mut browsers = lock(&self.browsers);
-        make_room(&mut browsers, MAX_BROWSERS, |at| *at);
+        make_room(&mut browsers, MAX_BROWSERS, SETUP_TTL, |at| *at);
         browsers.insert(browser.clone(), Instant::now());
         Some(browser)
     }
@@ -104,7 +83,7 @@ impl SetupGuard {
     pub fn issue_state(&self, browser: &str) -> String {
         let state = random_hex(24);
         let mut states = lock(&self.states);
-        make_room(&mut states, MAX_STATES, |(_, at)| *at);
+        make_room(&mut states, MAX_STATES, SETUP_TTL, |(_, at)| *at);
         states.insert(state.clone(), (browser.to_string(), Instant::now()));
         state
     }
@@ -128,11 +107,7 @@ impl SetupGuard {
 
     /// The `Set-Cookie` value for an admitted browser: only sent back to `/setup…`.
     pub fn cookie(browser: &str, secure: bool) -> String {
-        format!(
-            "{COOKIE}={browser}; Path=/setup; HttpOnly; SameSite=Lax; Max-Age={}{}",
-            SETUP_TTL.as_secs(),
-            if secure { "; Secure" } else { "" }
-        )
+        set_cookie_on("/setup", COOKIE, browser, SETUP_TTL, secure)
     }
 }
 

@@ -47,9 +47,35 @@ pub struct Sessions {
 
 /// 32 random bytes, hex: unguessable ids, states and tokens.
 pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
+    random_hex(32)
+}
+
+/// `bytes` random bytes, hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// Makes room for one more entry in a map anyone can add to: drops the entries older than
+/// `ttl`, then the oldest until fewer than `cap` are left. `at` says when an entry was made.
+pub fn make_room<V>(
+    map: &mut HashMap<String, V>,
+    cap: usize,
+    ttl: Duration,
+    at: impl Fn(&V) -> Instant,
+) {
+    map.retain(|_, v| at(v).elapsed() < ttl);
+    while map.len() >= cap {
+        let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, v)| at(v))
+            .map(|(k, _)| k.clone())
+        else {
+            break;
+        };
+        map.remove(&oldest);
+    }
 }
 
 impl Sessions {
@@ -90,17 +116,7 @@ impl Sessions {
     pub fn begin_sign_in(&self, next: &str) -> String {
         let state = random_token();
         let mut pending = lock(&self.pending);
-        pending.retain(|_, p| p.started.elapsed() < STATE_TTL);
-        while pending.len() >= MAX_PENDING {
-            let oldest = pending
-                .iter()
-                .min_by_key(|(_, p)| p.started)
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(key) => pending.remove(&key),
-                None => break,
-            };
-        }
+        make_room(&mut pending, MAX_PENDING, STATE_TTL, |p| p.started);
         pending.insert(
             state.clone(),
             Pending {
@@ -133,8 +149,19 @@ pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, path `/`, Secure behind https. `max_age`
 /// zero deletes the cookie.
 pub fn set_cookie(name: &str, value: &str, max_age: Duration, secure: bool) -> String {
+    set_cookie_on("/", name, value, max_age, secure)
+}
+
+/// [`set_cookie`] sent back only to the paths under `path`.
+pub fn set_cookie_on(
+    path: &str,
+    name: &str,
+    value: &str,
+    max_age: Duration,
+    secure: bool,
+) -> String {
     format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={}{}",
         max_age.as_secs(),
         if secure { "; Secure" } else { "" }
     )
