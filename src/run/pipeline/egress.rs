@@ -65,19 +65,16 @@ impl Pipeline<'_> {
         Some(keeper.doors(vec![door]))
     }
 
-    /// Records the hosts refused so far when there are new ones, for the tracking comment.
+    /// Records, for the tracking comment, what the proxies kept from the run so far when there
+    /// is something new: hosts the egress proxy refused, tools the metering proxy took out.
     pub(super) async fn note_refusals(&self) -> Result<(), Step> {
         self.note_stripped_tools().await?;
         let Some(run) = self.egress.get() else {
             return Ok(());
         };
         let hosts = run.log.refused_hosts();
-        {
-            let mut shown = crate::locks::lock(&self.refusals_shown);
-            if hosts.len() <= *shown {
-                return Ok(());
-            }
-            *shown = hosts.len();
+        if !more_than_shown(&self.refusals_shown, hosts.len()) {
+            return Ok(());
         }
         for host in &hosts {
             tracing::info!(%host, "the egress proxy refused a host to the run");
@@ -104,12 +101,8 @@ impl Pipeline<'_> {
             return Ok(());
         };
         let tools = meter.proxy.stripped_tools(run);
-        {
-            let mut shown = crate::locks::lock(&self.tools_shown);
-            if tools.len() <= *shown {
-                return Ok(());
-            }
-            *shown = tools.len();
+        if !more_than_shown(&self.tools_shown, tools.len()) {
+            return Ok(());
         }
         self.record(
             TaskEvent::Progress(ProgressEvent::ToolsStripped {
@@ -128,4 +121,15 @@ impl Pipeline<'_> {
             run.end();
         }
     }
+}
+
+/// Whether a list that only grows, now `now` long, holds more than was `shown`; if so, all of
+/// it counts as shown from here on.
+fn more_than_shown(shown: &std::sync::Mutex<usize>, now: usize) -> bool {
+    let mut shown = crate::locks::lock(shown);
+    if now <= *shown {
+        return false;
+    }
+    *shown = now;
+    true
 }

@@ -242,6 +242,23 @@ impl Pipeline<'_> {
             .join(leaf)
     }
 
+    /// A stop for work on the checkout `dir` (the set-up, an agent round): the task's stop, or
+    /// the checkout growing past `limits.max_checkout_mb`, since Docker cannot limit a bind
+    /// mount. The watcher runs until dropped; the cap (MiB) comes back for the message.
+    fn watch_checkout(
+        &self,
+        dir: &std::path::Path,
+    ) -> (CancellationToken, crate::run::disk_cap::DiskCap, u64) {
+        let stop = self.cancel.child_token();
+        let max_mb = self.limits().max_checkout_mb;
+        let cap = crate::run::disk_cap::DiskCap::watch(
+            dir.to_path_buf(),
+            max_mb.saturating_mul(1 << 20),
+            stop.clone(),
+        );
+        (stop, cap, max_mb)
+    }
+
     /// The limits this attempt runs under: the server's, with the repository's budgets.
     fn limits(&self) -> crate::config::run::Limits {
         self.limits

@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::run::agent_round::RoundResult;
-use crate::run::disk_cap::DiskCap;
 use crate::run::relaunch::{self, Fix};
 use bosun_core::agent::AgentCommand;
 use bosun_core::model::ProgressEvent;
@@ -375,15 +374,8 @@ impl Pipeline<'_> {
         } = launch;
         // So that `bosun task logs` can read the run's output as its adapter does.
         crate::run::logs::note_adapter(&run_dir, resolved.adapter);
-        // Stopped by the task's stop, or by the cap on the checkout's size: Docker cannot
-        // limit a bind mount, so an agent could otherwise fill the server's disk.
-        let stop = self.cancel.child_token();
-        let max_mb = self.limits().max_checkout_mb;
-        let cap = DiskCap::watch(
-            workspace.to_path_buf(),
-            max_mb.saturating_mul(1 << 20),
-            stop.clone(),
-        );
+        // An agent could otherwise fill the server's disk.
+        let (stop, cap, max_mb) = self.watch_checkout(workspace);
         let result = run_agent_round(
             self.runner.sandbox.as_ref(),
             AgentRound {

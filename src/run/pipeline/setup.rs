@@ -9,7 +9,6 @@
 
 use super::rounds::{commands_could_not_run, gate_summary, Work};
 use super::*;
-use crate::run::disk_cap::DiskCap;
 use crate::run::environment::{self, Build, Ready};
 use crate::run::gates::run_setup;
 use crate::run::sandbox::ExtraMount;
@@ -74,14 +73,7 @@ impl Pipeline<'_> {
             env: self.egress_env(),
             mounts,
         };
-        // Stopped by the task's stop, or by the cap on the checkout's size.
-        let stop = self.cancel.child_token();
-        let max_mb = self.limits().max_checkout_mb;
-        let cap = DiskCap::watch(
-            work.ws.dir.clone(),
-            max_mb.saturating_mul(1 << 20),
-            stop.clone(),
-        );
+        let (stop, cap, max_mb) = self.watch_checkout(&work.ws.dir);
         let results = run_setup(self.runner.sandbox.as_ref(), &config.setup, &run, &stop)
             .await
             .map_err(commands_could_not_run)?;
