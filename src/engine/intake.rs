@@ -104,25 +104,24 @@ fn handle(me: &Identity, delivery: &StoredDelivery) -> Handled {
             return done(DeliveryState::Quarantined, &e.to_string(), vec![]);
         }
     };
-    match decide(&delivery.id, event, me) {
-        Decision::Queue(job) => {
-            let job = job.to_new(now_ms());
-            let outcome = format!("{} queued", job.kind);
+    let queued = |jobs: Vec<bosun_core::job::Job>| {
+        let jobs: Vec<_> = jobs.iter().map(|job| job.to_new(now_ms())).collect();
+        for job in &jobs {
             // The serial key names the issue or pull request the job is about.
             tracing::info!(
                 job = job.kind,
                 key = job.serial_key.as_deref().unwrap_or_default(),
-                "{outcome}"
+                "{} queued",
+                job.kind
             );
-            done(DeliveryState::Processed, &outcome, vec![job])
         }
-        Decision::QueueAll(jobs) => {
-            let jobs: Vec<_> = jobs.iter().map(|job| job.to_new(now_ms())).collect();
-            let kinds: Vec<&str> = jobs.iter().map(|j| j.kind).collect();
-            let outcome = format!("{} queued", kinds.join(" and "));
-            tracing::info!(jobs = %kinds.join(","), "{outcome}");
-            done(DeliveryState::Processed, &outcome, jobs)
-        }
+        let kinds: Vec<&str> = jobs.iter().map(|j| j.kind).collect();
+        let outcome = format!("{} queued", kinds.join(" and "));
+        done(DeliveryState::Processed, &outcome, jobs)
+    };
+    match decide(&delivery.id, event, me) {
+        Decision::Queue(job) => queued(vec![job]),
+        Decision::QueueAll(jobs) => queued(jobs),
         Decision::Noted(what) => {
             tracing::debug!(what, "delivery noted");
             done(DeliveryState::Processed, what, vec![])

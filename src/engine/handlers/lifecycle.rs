@@ -97,15 +97,12 @@ async fn follow(
 }
 
 /// Whether the person (or bot) who closed the issue may stop its task: whoever may start work
-/// (write access, `allowed_users`, allowlisted bots) and bosun itself.
+/// (write access, `allowed_users`, allowlisted bots) and bosun itself (`trigger::trusted_sender`).
 async fn closer_trusted(
     ctx: &Ctx,
     req: &LifecycleRequest,
     task: &TaskRow,
 ) -> Result<bool, JobError> {
-    if req.by.eq_ignore_ascii_case(&ctx.identity.bot_login) {
-        return Ok(true);
-    }
     let client = ctx.github.installation(task.installation);
     // A broken file names no one: the permission check alone decides.
     let config = ctx

@@ -126,7 +126,9 @@ async fn trusted(
     trusted_sender(ctx, client, &req.sender, &req.repo, req.repo_id, config).await
 }
 
-/// Bots only when allowlisted; people when they can write or the repo config names them.
+/// bosun itself; bots only when allowlisted; people when they can write or the repo config
+/// names them. (bosun's own events never reach a trigger: intake ignores them. Its edits and
+/// its closing of an issue are trusted here.)
 pub(crate) async fn trusted_sender(
     ctx: &Ctx,
     client: &Installation,
@@ -135,6 +137,9 @@ pub(crate) async fn trusted_sender(
     repo_id: RepoId,
     config: &RepoConfig,
 ) -> Result<bool, JobError> {
+    if sender.login.eq_ignore_ascii_case(&ctx.identity.bot_login) {
+        return Ok(true);
+    }
     if sender.is_bot {
         let id = sender.id.0;
         return Ok(ctx.settings.allowed_bot_ids.contains(&id) || config.allows_bot(id));
@@ -148,7 +153,8 @@ pub(crate) async fn trusted_sender(
         .await?)
 }
 
-/// The issue's body as far back as people who may start work here (or bosun) wrote it:
+/// The issue's body as far back as people who may start work here (or bosun) wrote it
+/// ([`trusted_sender`]):
 /// walking the recorded edits from the newest, each one by someone else is undone, so an edit
 /// slipped in before a writer's trigger is not what the agent is told. Edits that arrive after
 /// the trigger are queued after it (one issue's jobs run in order), so they are not seen here.
@@ -163,13 +169,7 @@ async fn vouched_body(
     let mut body = req.issue_body.clone();
     let mut left_out: Vec<String> = Vec::new();
     for edit in edits {
-        let by_bosun = edit
-            .editor
-            .login
-            .eq_ignore_ascii_case(&ctx.identity.bot_login);
-        if by_bosun
-            || trusted_sender(ctx, client, &edit.editor, &req.repo, req.repo_id, config).await?
-        {
+        if trusted_sender(ctx, client, &edit.editor, &req.repo, req.repo_id, config).await? {
             break;
         }
         body = edit.old_body;
@@ -276,6 +276,31 @@ pub(crate) async fn apply(
             return Ok(reply_with(reply::budget_refused(&why, key)).await?);
         }
     }
+    // A new attempt's prompt takes the issue's body as far back as people who may start work
+    // wrote it (a running attempt is steered: its body is taken already).
+    let vouched;
+    let retry_of_nothing = matches!(command, Command::Retry(_)) && existing.is_none();
+    let req = if starts_new && !retry_of_nothing {
+        let (body, left_out) = vouched_body(ctx, client, req, config).await?;
+        if !left_out.is_empty() {
+            tracing::info!(editors = %left_out.join(","), "the issue body's latest edits are left out of the prompt");
+            let key = format!("{}:body", req.delivery);
+            post_once(
+                client,
+                req,
+                &reply::body_before_edits(&left_out, &key),
+                &key,
+            )
+            .await?;
+        }
+        vouched = TriggerRequest {
+            issue_body: body,
+            ..req.clone()
+        };
+        &vouched
+    } else {
+        req
+    };
     match command {
         Command::Do(text) => {
             start_or_steer(ctx, client, req, config, fence, TaskKind::Implement, text).await
@@ -339,28 +364,6 @@ async fn start_or_steer(
     kind: TaskKind,
     text: String,
 ) -> Result<(), JobError> {
-    // A running attempt is steered, not started: its prompt's body is taken already.
-    let running = ctx
-        .db
-        .task_for_issue(req.repo_id, req.issue)
-        .await?
-        .is_some_and(|t| t.status.is_active());
-    let (body, left_out) = if running {
-        (req.issue_body.clone(), Vec::new())
-    } else {
-        vouched_body(ctx, client, req, config).await?
-    };
-    if !left_out.is_empty() {
-        tracing::info!(editors = %left_out.join(","), "the issue body's latest edits are left out of the prompt");
-        let key = format!("{}:body", req.delivery);
-        post_once(
-            client,
-            req,
-            &reply::body_before_edits(&left_out, &key),
-            &key,
-        )
-        .await?;
-    }
     let new = NewAttempt {
         repo_id: req.repo_id,
         repo: req.repo.clone(),
@@ -375,7 +378,7 @@ async fn start_or_steer(
             instructions: text.clone(),
             issue: Some(IssueSnapshot {
                 title: req.issue_title.clone(),
-                body,
+                body: req.issue_body.clone(),
                 author: req.issue_author.clone(),
             }),
         },
