@@ -72,6 +72,27 @@ pub fn job_line(job: &Job) -> String {
     }
 }
 
+/// What a dead job was about, read from its payload.
+pub fn dead_job_about(d: &crate::db::DeadJob) -> String {
+    match Job::from_stored(&d.payload) {
+        Ok(job) => job_line(&job),
+        Err(_) => format!("{} (unreadable payload)", d.kind),
+    }
+}
+
+/// A dead job as `bosun task dead --json` and the dashboard's queue give it: `job`, `kind`,
+/// `about` (what it was about, from its payload), `tries`, `died_at`, `last_error`.
+pub fn dead_job_json(d: &crate::db::DeadJob) -> Value {
+    serde_json::json!({
+        "job": d.id.0,
+        "kind": d.kind,
+        "about": dead_job_about(d),
+        "tries": d.attempts,
+        "died_at": rfc3339(d.died_at),
+        "last_error": d.last_error,
+    })
+}
+
 pub fn event_line(event: &TaskEvent) -> String {
     let value = serde_json::to_value(event).unwrap_or(Value::Null);
     let Value::Object(fields) = value else {

@@ -2,35 +2,13 @@
 //! kept failing, a notice that never got through), and running one again. Nothing accepted is
 //! dropped without a trace: a dead job keeps its payload until it is replayed.
 
-use serde_json::json;
-
-use crate::db::{Db, DeadJob, JobId};
-use crate::reply::text::{job_line, one_line, rfc3339, utc};
-use bosun_core::job::Job;
-
-fn about(d: &DeadJob) -> String {
-    match Job::from_stored(&d.payload) {
-        Ok(job) => job_line(&job),
-        Err(_) => format!("{} (unreadable payload)", d.kind),
-    }
-}
+use crate::db::{Db, JobId};
+use crate::reply::text::{dead_job_about, dead_job_json, one_line, utc};
 
 pub async fn list(db: &Db, limit: u32, as_json: bool) -> anyhow::Result<()> {
     let dead = db.dead_jobs(limit).await?;
     if as_json {
-        let all: Vec<_> = dead
-            .iter()
-            .map(|d| {
-                json!({
-                    "job": d.id.0,
-                    "kind": d.kind,
-                    "about": about(d),
-                    "tries": d.attempts,
-                    "died_at": rfc3339(d.died_at),
-                    "last_error": d.last_error,
-                })
-            })
-            .collect();
+        let all: Vec<_> = dead.iter().map(dead_job_json).collect();
         println!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(());
     }
@@ -48,7 +26,7 @@ pub async fn list(db: &Db, limit: u32, as_json: bool) -> anyhow::Result<()> {
             d.id.0,
             utc(d.died_at),
             d.attempts,
-            about(d)
+            dead_job_about(d)
         );
         if let Some(error) = &d.last_error {
             println!("{:<35}  {}", "", one_line(error, 100));

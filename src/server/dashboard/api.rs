@@ -125,7 +125,7 @@ pub struct QueueView {
     pub changed_at: Option<String>,
     pub recent: Vec<serde_json::Value>,
     /// The jobs given up on (the dead letters), for the server's administrators (`--admins`):
-    /// each with `job`, `about`, `tries`, `died_at` and `last_error`. Empty for anyone else:
+    /// each as `reply::text::dead_job_json` gives it. Empty for anyone else:
     /// a dead job may be about a repository they cannot see, and no task names it.
     pub dead: Vec<serde_json::Value>,
 }
@@ -138,21 +138,7 @@ pub async fn queue_view(state: &AppState, viewer: &Viewer) -> Result<QueueView, 
     let recent = state.db.control_events(10).await.map_err(db_error)?;
     let dead = if viewer.session.admin {
         let jobs = state.db.dead_jobs(DEAD_SHOWN).await.map_err(db_error)?;
-        jobs.iter()
-            .map(|d| {
-                let about = match bosun_core::job::Job::from_stored(&d.payload) {
-                    Ok(job) => crate::reply::text::job_line(&job),
-                    Err(_) => format!("{} (unreadable payload)", d.kind),
-                };
-                json!({
-                    "job": d.id.0,
-                    "about": about,
-                    "tries": d.attempts,
-                    "died_at": crate::reply::text::rfc3339(d.died_at),
-                    "last_error": d.last_error,
-                })
-            })
-            .collect()
+        jobs.iter().map(crate::reply::text::dead_job_json).collect()
     } else {
         Vec::new()
     };
