@@ -60,23 +60,32 @@ impl Drop for DiskCap {
 /// The bytes of the regular files under `dir`, links not followed (a link's own size counts).
 pub fn size_of(dir: &Path) -> u64 {
     let mut total = 0;
+    walk(dir, |meta| {
+        if !meta.is_dir() {
+            total += meta.len();
+        }
+    });
+    total
+}
+
+/// Calls `seen` with the metadata of `dir` and of everything under it, links not followed;
+/// what cannot be read is passed over.
+pub fn walk(dir: &Path, mut seen: impl FnMut(&std::fs::Metadata)) {
+    if let Ok(meta) = std::fs::symlink_metadata(dir) {
+        seen(&meta);
+    }
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
                 continue;
             };
+            seen(&meta);
             if meta.is_dir() {
                 stack.push(entry.path());
-            } else {
-                total += meta.len();
             }
         }
     }
-    total
 }
 
 #[cfg(test)]

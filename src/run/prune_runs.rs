@@ -82,23 +82,12 @@ pub fn list(runs_dir: &Path) -> Vec<TaskRuns> {
 fn measure(dir: &Path) -> (u64, SystemTime) {
     let mut bytes = 0;
     let mut newest = SystemTime::UNIX_EPOCH;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        if let Ok(meta) = std::fs::symlink_metadata(&dir) {
-            newest = newest.max(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
+    crate::run::disk_cap::walk(dir, |meta| {
+        newest = newest.max(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
+        if !meta.is_dir() {
+            bytes += meta.len();
         }
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
-                continue;
-            };
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else {
-                bytes += meta.len();
-                newest = newest.max(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
-            }
-        }
-    }
+    });
     (bytes, newest)
 }
 
