@@ -285,6 +285,7 @@ fn start_engine(
         let intake = run_intake(
             db.clone(),
             identity,
+            ctx.repo_configs.clone(),
             writer,
             feed,
             ctx.jobs_added.clone(),

@@ -1,6 +1,7 @@
 //! Each repository's `.github/bosun.yml`, read from its default branch through the door and
 //! remembered for a while (a push that changes it makes bosun forget it at once). Reading a
-//! file also brings the schedules table in line with the jobs it declares.
+//! file also brings the schedules table in line with the jobs it declares. Intake asks the
+//! remembered copies whether a label means anything, so a label that does not costs no job.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -25,7 +26,15 @@ pub struct ConfigProblem {
 pub struct RepoConfigs {
     db: Db,
     ttl: Duration,
-    read: Mutex<HashMap<RepoId, (ConfigResult, Instant)>>,
+    read: Mutex<Remembered>,
+}
+
+#[derive(Default)]
+struct Remembered {
+    configs: HashMap<RepoId, (ConfigResult, Instant)>,
+    /// Bumped by each `forget`: a read that began before it is not remembered, because it
+    /// may hold the file as it was before the push that made bosun forget it.
+    forgotten: HashMap<RepoId, u64>,
 }
 
 impl RepoConfigs {
@@ -34,7 +43,7 @@ impl RepoConfigs {
         RepoConfigs {
             db,
             ttl,
-            read: Mutex::new(HashMap::new()),
+            read: Mutex::new(Remembered::default()),
         }
     }
 
@@ -45,11 +54,15 @@ impl RepoConfigs {
         repo: &RepoRef,
         repo_id: RepoId,
     ) -> Result<ConfigResult, GitHubError> {
-        if let Some((config, at)) = lock(&self.read).get(&repo_id) {
-            if at.elapsed() < self.ttl {
-                return Ok(config.clone());
+        let began = {
+            let read = lock(&self.read);
+            if let Some((config, at)) = read.configs.get(&repo_id) {
+                if at.elapsed() < self.ttl {
+                    return Ok(config.clone());
+                }
             }
-        }
+            read.forgotten.get(&repo_id).copied()
+        };
         let config = match client.get_file(repo, REPO_CONFIG_PATH).await? {
             None => Ok(RepoConfig::default()),
             Some(file) => parse_repo_config(&file.text).map_err(|e| ConfigProblem {
@@ -57,7 +70,13 @@ impl RepoConfigs {
                 sha: file.sha,
             }),
         };
-        lock(&self.read).insert(repo_id, (config.clone(), Instant::now()));
+        {
+            let mut read = lock(&self.read);
+            if read.forgotten.get(&repo_id).copied() == began {
+                read.configs
+                    .insert(repo_id, (config.clone(), Instant::now()));
+            }
+        }
         if let Ok(config) = &config {
             self.sync_repo_jobs(repo, config).await;
         }
@@ -66,7 +85,30 @@ impl RepoConfigs {
 
     /// Drops the remembered copy: the next [`RepoConfigs::get`] reads the file again.
     pub fn forget(&self, repo_id: RepoId) {
-        lock(&self.read).remove(&repo_id);
+        let mut read = lock(&self.read);
+        read.configs.remove(&repo_id);
+        *read.forgotten.entry(repo_id).or_default() += 1;
+    }
+
+    /// Remembers `config` as if just read, for tests of what intake decides from it.
+    #[cfg(test)]
+    pub fn remember(&self, repo_id: RepoId, config: RepoConfig) {
+        lock(&self.read)
+            .configs
+            .insert(repo_id, (Ok(config), Instant::now()));
+    }
+
+    /// Whether adding `label` to an issue of the repository asks bosun for anything, from a
+    /// valid copy read within the TTL; `None` without one (never read, expired, forgotten
+    /// after a push, or broken: the trigger job then reads the file and answers a broken one).
+    pub fn label_asks(&self, repo_id: RepoId, label: &str) -> Option<bool> {
+        let read = lock(&self.read);
+        match read.configs.get(&repo_id) {
+            Some((Ok(config), at)) if at.elapsed() < self.ttl => {
+                Some(config.label_asks(label).is_some())
+            }
+            _ => None,
+        }
     }
 
     /// Makes the schedules table hold the jobs of the repository's file as just read (a

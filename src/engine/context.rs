@@ -66,8 +66,9 @@ pub struct Ctx {
     pub jobs_added: Arc<Notify>,
     /// Who may write to a repository, asked of the API and remembered for `permission_ttl`.
     pub permissions: Permissions,
-    /// Each repository's `.github/bosun.yml`, remembered for `config_ttl`.
-    pub repo_configs: RepoConfigs,
+    /// Each repository's `.github/bosun.yml`, remembered for `config_ttl`; shared with
+    /// intake, which drops labels that ask nothing of bosun without a job.
+    pub repo_configs: Arc<RepoConfigs>,
 }
 
 impl Ctx {
@@ -87,7 +88,7 @@ impl Ctx {
     pub fn new(db: Db, github: GitHub, identity: Identity, settings: WorkerSettings) -> Self {
         Ctx {
             permissions: Permissions::new(settings.permission_ttl),
-            repo_configs: RepoConfigs::new(db.clone(), settings.config_ttl),
+            repo_configs: Arc::new(RepoConfigs::new(db.clone(), settings.config_ttl)),
             db,
             github,
             identity,

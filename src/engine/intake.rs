@@ -2,10 +2,18 @@
 //! (`bosun_core::trigger::decide`) plus one transaction per batch that marks the deliveries handled
 //! and enqueues their jobs, so a crash in between loses nothing and doubles nothing, and a
 //! burst of deliveries costs one commit rather than one each.
+//!
+//! Intake also settles what the repositories' remembered configurations already answer: a
+//! label that is neither the trigger label nor the plan label is ignored here, without a job
+//! (a busy organization labels issues all day). Without a fresh copy of the configuration
+//! the label becomes a trigger job as before, which reads the file. A push that may change
+//! the file makes intake forget the copy before it decides the next delivery, so no label is
+//! judged by a configuration the push replaced.
 
+use crate::config::repo_configs::RepoConfigs;
 use crate::db::{now_ms, Db, DeliveryState, Handled, StoredDelivery};
 use crate::engine::ingest::{Feed, Ingest};
-use bosun_core::events::{parse_event, EventError};
+use bosun_core::events::{parse_event, Event, EventError};
 use bosun_core::trigger::{decide, Decision, Identity};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +33,7 @@ const SAFETY_SWEEP: Duration = Duration::from_secs(5);
 pub async fn run_intake(
     db: Db,
     identity: Identity,
+    configs: Arc<RepoConfigs>,
     writer: Ingest,
     mut feed: Feed,
     jobs_added: Arc<Notify>,
@@ -70,7 +79,7 @@ pub async fn run_intake(
             .iter()
             .map(|delivery| {
                 let span = tracing::info_span!("delivery", delivery = %delivery.id, event = %delivery.event);
-                span.in_scope(|| handle(&identity, delivery))
+                span.in_scope(|| handle(&identity, &configs, delivery))
             })
             .collect();
         match writer.finish(handled).await {
@@ -86,7 +95,7 @@ pub async fn run_intake(
 }
 
 /// Decides what one delivery means. Pure but for logging: the caller stores the decision.
-fn handle(me: &Identity, delivery: &StoredDelivery) -> Handled {
+fn handle(me: &Identity, configs: &RepoConfigs, delivery: &StoredDelivery) -> Handled {
     let done = |state, outcome: &str, jobs| Handled {
         seq: delivery.seq,
         state,
@@ -119,6 +128,11 @@ fn handle(me: &Identity, delivery: &StoredDelivery) -> Handled {
         let outcome = format!("{} queued", kinds.join(" and "));
         done(DeliveryState::Processed, &outcome, jobs)
     };
+    follow_pushes(configs, &event);
+    if let Some(why) = label_asks_nothing(configs, &event) {
+        tracing::debug!(why = %why, "delivery ignored");
+        return done(DeliveryState::Ignored, &why, vec![]);
+    }
     match decide(&delivery.id, event, me) {
         Decision::Queue(job) => queued(vec![job]),
         Decision::QueueAll(jobs) => queued(jobs),
@@ -130,5 +144,113 @@ fn handle(me: &Identity, delivery: &StoredDelivery) -> Handled {
             tracing::debug!(why = %why, "delivery ignored");
             done(DeliveryState::Ignored, &why, vec![])
         }
+    }
+}
+
+/// A push to the default branch that may change `.github/bosun.yml` makes the remembered copy
+/// stale at once, before the deliveries after it are decided (its refresh job reads it again).
+fn follow_pushes(configs: &RepoConfigs, event: &Event) {
+    if let Event::Pushed {
+        repo_id,
+        to_default_branch: true,
+        config_may_have_changed: true,
+        ..
+    } = event
+    {
+        configs.forget(*repo_id);
+    }
+}
+
+/// Why an issue's new label needs no job: the repository's remembered configuration says it
+/// asks nothing of bosun. `None` when it may, or when no fresh copy is remembered.
+fn label_asks_nothing(configs: &RepoConfigs, event: &Event) -> Option<String> {
+    match event {
+        Event::IssueLabeled { issue, label } if !issue.is_pull_request => {
+            match configs.label_asks(issue.repo_id, label) {
+                Some(false) => Some(format!(
+                    "the label `{label}` is not one that asks bosun for work here"
+                )),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bosun_core::ids::{DeliveryId, RepoId};
+    use bosun_core::repo_config::RepoConfig;
+
+    const LABELED: &str = include_str!("../../tests/fixtures/webhooks/issues/labeled.payload.json");
+    /// The repository of GitHub's `issues.labeled` example.
+    const REPO_ID: u64 = 186853002;
+
+    fn delivery(seq: i64, event: &str, payload: String) -> StoredDelivery {
+        StoredDelivery {
+            seq,
+            id: DeliveryId(format!("d{seq}")),
+            event: event.into(),
+            payload: payload.into_bytes().into(),
+        }
+    }
+
+    fn labeled(seq: i64, label: &str) -> StoredDelivery {
+        let mut p: serde_json::Value = serde_json::from_str(LABELED).unwrap();
+        p["label"]["name"] = label.into();
+        p["installation"] = serde_json::json!({ "id": 3 });
+        delivery(seq, "issues", p.to_string())
+    }
+
+    fn config_pushed(seq: i64) -> StoredDelivery {
+        let body = format!(
+            r#"{{"ref":"refs/heads/main","forced":false,
+            "commits":[{{"added":[],"modified":[".github/bosun.yml"],"removed":[]}}],
+            "repository":{{"id":{REPO_ID},"name":"Hello-World","owner":{{"login":"Codertocat","name":"Codertocat"}},"default_branch":"main"}},
+            "installation":{{"id":3}}}}"#
+        );
+        delivery(seq, "push", body)
+    }
+
+    fn me() -> Identity {
+        Identity {
+            handle: "bosun".into(),
+            bot_login: "bosun[bot]".into(),
+            bot_user_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn labels_are_judged_by_the_remembered_file_until_a_push_may_change_it() {
+        let (db, _dir) = crate::db::test_db().await;
+        let configs = RepoConfigs::new(db, Duration::from_secs(60));
+        let kinds = |h: &Handled| h.jobs.iter().map(|j| j.kind).collect::<Vec<_>>();
+
+        // Nothing remembered: a label is a trigger job, which reads the file.
+        let unknown = handle(&me(), &configs, &labeled(1, "bug"));
+        assert_eq!(kinds(&unknown), ["trigger"]);
+
+        configs.remember(RepoId(REPO_ID), RepoConfig::default());
+        let bug = handle(&me(), &configs, &labeled(2, "bug"));
+        assert_eq!(bug.state, DeliveryState::Ignored);
+        assert!(bug.jobs.is_empty());
+        assert!(bug.outcome.contains("`bug`"), "{}", bug.outcome);
+        assert_eq!(
+            kinds(&handle(&me(), &configs, &labeled(3, "Bosun"))),
+            ["trigger"]
+        );
+        assert_eq!(
+            kinds(&handle(&me(), &configs, &labeled(4, "bosun:plan"))),
+            ["trigger"]
+        );
+
+        // The file may have changed: the next label is a job again, decided by the new file.
+        let pushed = handle(&me(), &configs, &config_pushed(5));
+        assert_eq!(kinds(&pushed), ["refresh_config"]);
+        assert_eq!(
+            kinds(&handle(&me(), &configs, &labeled(6, "ai"))),
+            ["trigger"]
+        );
     }
 }

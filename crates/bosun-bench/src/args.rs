@@ -1,4 +1,4 @@
-//! The command line: `<ingest|ack|all|run|env|proxy|flood> [--seconds N] [--connections N]
+//! The command line: `<ingest|ack|all|run|env|proxy|flood|drain> [--seconds N] [--connections N]
 //! [--issues N] [--tasks N] [--agent-secs N] [--setup-secs N] [--calls N] [--fsync-delay-us N]
 //! [--slow N] [--big N] [--big-mib N] [--rate N] [--max-connections N]
 //! [--header-timeout-secs N]`.
@@ -7,7 +7,7 @@
 use anyhow::{bail, Context};
 
 pub const USAGE: &str =
-    "usage: bosun-bench <ingest|ack|all|run|env|proxy|flood> [--seconds N] [--connections N]
+    "usage: bosun-bench <ingest|ack|all|run|env|proxy|flood|drain> [--seconds N] [--connections N]
                    [--issues N] [--tasks N] [--agent-secs N] [--setup-secs N] [--calls N]
                    [--fsync-delay-us N] [--slow N] [--big N] [--big-mib N] [--rate N]
                    [--max-connections N] [--header-timeout-secs N]
@@ -21,6 +21,9 @@ pub const USAGE: &str =
            kept as an environment snapshot that later tasks start from
   proxy    streamed model calls straight to a fake model API and through bosun's
            metering proxy, in process on loopback: time to last byte and added latency
+  drain    the job queue alone, in process on a SQLite file: what a claim costs with 0 to
+           10,000 jobs queued (on one serial key and on 1,000), and how fast 10,000 trivial
+           jobs drain with --workers workers
   flood    unauthenticated pressure, all at once: slow-loris connections, big unsigned
            bodies, and signed deliveries at a steady rate that must still be answered 2xx;
            the server's RSS peak must stay under 200 MiB
@@ -41,7 +44,8 @@ pub const USAGE: &str =
   --big-mib N       flood: size of each big body in MiB (default 20)
   --rate N          flood: signed deliveries per second (default 20)
   --max-connections N       flood: passed to the server as BOSUN_MAX_CONNECTIONS
-  --header-timeout-secs N   flood: passed to the server as BOSUN_HEADER_TIMEOUT_SECS";
+  --header-timeout-secs N   flood: passed to the server as BOSUN_HEADER_TIMEOUT_SECS
+  --workers N       drain: workers claiming at once (default 4, the server's default)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -52,6 +56,7 @@ pub enum Mode {
     Env,
     Proxy,
     Flood,
+    Drain,
 }
 
 impl Mode {
@@ -72,6 +77,7 @@ impl Mode {
             Mode::Env => "env",
             Mode::Proxy => "proxy",
             Mode::Flood => "flood",
+            Mode::Drain => "drain",
         }
     }
 }
@@ -98,6 +104,8 @@ pub struct Args {
     /// Passed through to the server by flood, only when given.
     pub max_connections: Option<u64>,
     pub header_timeout_secs: Option<u64>,
+    /// Workers of drain.
+    pub workers: usize,
 }
 
 /// Upper bounds that keep a typo from turning into an hour-long run or a fork bomb of sockets.
@@ -131,6 +139,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
         rate: 20,
         max_connections: None,
         header_timeout_secs: None,
+        workers: 4,
     };
     let mut seconds = None;
     let mut flood_flag = None;
@@ -179,7 +188,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
             "--header-timeout-secs" => {
                 parsed.header_timeout_secs = Some(value("--header-timeout-secs")?)
             }
-            "ingest" | "ack" | "all" | "run" | "env" | "proxy" | "flood" if mode.is_none() => {
+            "--workers" => parsed.workers = (value("--workers")? as usize).min(64),
+            "ingest" | "ack" | "all" | "run" | "env" | "proxy" | "flood" | "drain"
+                if mode.is_none() =>
+            {
                 mode = Some(match arg.as_str() {
                     "ingest" => Mode::Ingest,
                     "ack" => Mode::Ack,
@@ -187,6 +199,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
                     "env" => Mode::Env,
                     "proxy" => Mode::Proxy,
                     "flood" => Mode::Flood,
+                    "drain" => Mode::Drain,
                     _ => Mode::All,
                 })
             }
@@ -231,6 +244,9 @@ mod tests {
         let a = parse_str("proxy --calls 50").unwrap().unwrap();
         assert_eq!((a.mode, a.calls), (Mode::Proxy, 50));
         assert_eq!(parse_str("proxy").unwrap().unwrap().calls, 2000);
+        let a = parse_str("drain --workers 8").unwrap().unwrap();
+        assert_eq!((a.mode, a.workers), (Mode::Drain, 8));
+        assert_eq!(parse_str("drain").unwrap().unwrap().workers, 4);
         assert_eq!(parse_str("all").unwrap().unwrap().fsync_delay_us, None);
         let a = parse_str("ingest --fsync-delay-us 700").unwrap().unwrap();
         assert_eq!(a.fsync_delay_us, Some(700));
@@ -264,5 +280,6 @@ mod tests {
         assert!(parse_str("ingest --slow 10").is_err());
         assert!(parse_str("flood --rate 0").is_err());
         assert!(parse_str("flood --fsync-delay-us 500").is_err());
+        assert!(parse_str("drain --workers 0").is_err());
     }
 }

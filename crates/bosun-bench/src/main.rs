@@ -5,7 +5,7 @@
 //! signed deliveries keep coming, and checks its memory peak and their answers.
 //! A command to run by hand; no test asserts a time.
 //!
-//! `cargo run --release -p bosun-bench -- <ingest|ack|all|run|env|proxy|flood> [--seconds N]
+//! `cargo run --release -p bosun-bench -- <ingest|ack|all|run|env|proxy|flood|drain> [--seconds N]
 //! [--connections N] [--issues N] [--tasks N] [--agent-secs N] [--setup-secs N] [--calls N]
 //! [--fsync-delay-us N] [--slow N] [--big N] [--big-mib N] [--rate N] [--max-connections N]
 //! [--header-timeout-secs N]`
@@ -14,6 +14,7 @@ mod ack;
 mod args;
 mod binary;
 mod disk;
+mod drain;
 mod flood;
 mod ingest;
 mod load;
@@ -52,6 +53,8 @@ fn main() -> ExitCode {
     };
     let outcome = if args.mode == args::Mode::Proxy {
         run_proxy(args.calls)
+    } else if args.mode == args::Mode::Drain {
+        run_drain(args.workers)
     } else {
         binary::build_bosun().and_then(|bin| {
             // One thread for the load generator and the fake GitHub: the client shares the
@@ -114,6 +117,38 @@ fn run_proxy(calls: u64) -> anyhow::Result<bool> {
             if report.passed() { "all passed" } else { "FAILED" }
         );
         Ok(report.passed())
+    }))
+}
+
+/// The queue benchmark needs no bosun binary either: it drives bosun's `Db` in process, on a
+/// two-thread runtime like the server's, on a SQLite file in the system's temporary folder.
+fn run_drain(workers: usize) -> anyhow::Result<bool> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(until_interrupted(async move {
+        let machine = procfs::machine();
+        println!("bosun-bench drain");
+        if cfg!(debug_assertions) {
+            println!("WARNING   a debug build: run it with --release for numbers worth quoting");
+        }
+        println!(
+            "machine   {} CPUs, {}, Linux {}",
+            machine.cpus, machine.model, machine.kernel
+        );
+        println!("setup     bosun's Db in process (2 tokio worker threads), a SQLite file under {}, trivial jobs", std::env::temp_dir().display());
+        let report = drain::run(workers).await?;
+        report.print();
+        let source = binary::source_version().unwrap_or_else(|| "unknown source".into());
+        println!("\n== summary (for the README)");
+        println!("bosun   job queue from {source}, in process");
+        for line in report.summary() {
+            println!("{line}");
+        }
+        let passed = report.passed();
+        println!("checks  {}", if passed { "all passed" } else { "FAILED" });
+        Ok(passed)
     }))
 }
 

@@ -66,16 +66,13 @@ async fn trigger(ctx: &Ctx, req: TriggerRequest, fence: Fence) -> Result<(), Job
     };
 
     let commands = match &req.what {
-        TriggerWhat::Label { name } => {
-            if name.eq_ignore_ascii_case(&config.trigger_label) {
-                vec![Command::Do(String::new())]
-            } else if name.eq_ignore_ascii_case(&format!("{}:plan", config.label_prefix)) {
-                vec![Command::Plan(None)]
-            } else {
+        TriggerWhat::Label { name } => match config.label_asks(name) {
+            Some(command) => vec![command],
+            None => {
                 tracing::debug!(label = %name, "not the trigger label");
                 return Ok(());
             }
-        }
+        },
         TriggerWhat::Commands { commands, .. } => commands.clone(),
     };
 

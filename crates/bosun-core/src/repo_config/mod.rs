@@ -226,6 +226,20 @@ impl Default for RepoConfig {
 }
 
 impl RepoConfig {
+    /// What adding the label `name` to an issue asks of bosun here, if anything: the trigger
+    /// label starts work, `<label_prefix>:plan` asks for a plan. Compared case-insensitively,
+    /// as GitHub compares label names. Intake drops every other label without a job.
+    pub fn label_asks(&self, name: &str) -> Option<crate::command::Command> {
+        use crate::command::Command;
+        if name.eq_ignore_ascii_case(&self.trigger_label) {
+            Some(Command::Do(String::new()))
+        } else if name.eq_ignore_ascii_case(&format!("{}:plan", self.label_prefix)) {
+            Some(Command::Plan(None))
+        } else {
+            None
+        }
+    }
+
     /// Whether `login` is listed in `allowed_users`. GitHub logins are
     /// case-insensitive, and a leading `@` in the file is tolerated.
     pub fn allows_user(&self, login: &str) -> bool {
@@ -838,6 +852,20 @@ mod tests {
     #[test]
     fn label_prefix() {
         assert_eq!(parse_ok("label_prefix: bot").label_prefix, "bot");
+    }
+
+    #[test]
+    fn only_the_trigger_and_plan_labels_ask_for_anything() {
+        use crate::command::Command;
+        let config = parse_ok("trigger_label: AI please\nlabel_prefix: bot");
+        assert_eq!(
+            config.label_asks("ai Please"),
+            Some(Command::Do(String::new()))
+        );
+        assert_eq!(config.label_asks("BOT:plan"), Some(Command::Plan(None)));
+        assert_eq!(config.label_asks("bug"), None);
+        assert_eq!(config.label_asks("bosun"), None, "the default is replaced");
+        assert_eq!(config.label_asks("bot:needs-review"), None);
     }
 
     #[test]
