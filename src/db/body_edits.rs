@@ -30,7 +30,7 @@ impl Db {
         .bind(edit.editor.is_bot)
         .bind(&edit.old_body)
         .bind(now_ms())
-        .execute(&self.write)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }

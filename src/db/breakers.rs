@@ -48,7 +48,7 @@ impl Db {
             )
             .bind(repo.0 as i64)
             .bind(agent)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             tx.commit().await?;
             return Ok(None);
@@ -60,7 +60,7 @@ impl Db {
         )
         .bind(repo.0 as i64)
         .bind(agent)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         let opened = if failures >= i64::from(threshold.max(1)) {
             let until = now_ms + cooldown_ms;
@@ -70,7 +70,7 @@ impl Db {
             .bind(until)
             .bind(repo.0 as i64)
             .bind(agent)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             Some(until)
         } else {

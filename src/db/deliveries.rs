@@ -312,7 +312,7 @@ impl Db {
     /// running server sends decisions through the ingest writer, to share its commits.
     #[cfg(test)]
     pub async fn finish_deliveries(&self, handled: &[Handled]) -> Result<usize, sqlx::Error> {
-        let mut conn = self.write_connection().await?;
+        let mut conn = self.write_connection().await;
         Ok(write_group(&mut conn, &[], handled).await?.finished.len())
     }
 
@@ -347,13 +347,13 @@ impl Db {
                WHERE state IN ('processed', 'ignored') AND received_at < ?)",
         )
         .bind(now - age_ms)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
         let forgotten =
             sqlx::query("DELETE FROM deliveries WHERE state != 'received' AND received_at < ?")
                 .bind(now - forget_ms)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected();
         tx.commit().await?;
@@ -381,7 +381,7 @@ mod tests {
     }
 
     async fn write(db: &Db, batch: &[NewDelivery]) -> Vec<Option<i64>> {
-        let mut conn = db.write_connection().await.unwrap();
+        let mut conn = db.write_connection().await;
         write_group(&mut conn, batch, &[]).await.unwrap().stored
     }
 
@@ -489,7 +489,7 @@ mod tests {
         let (db, _dir) = super::super::test_db().await;
         {
             // Held only for the insert: every other write waits for this connection.
-            let mut conn = db.write_connection().await.unwrap();
+            let mut conn = db.write_connection().await;
             write_group(&mut conn, &[delivery("a")], &[]).await.unwrap();
         }
         let seq = db.waiting_deliveries(1).await.unwrap()[0].seq;

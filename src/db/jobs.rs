@@ -207,7 +207,7 @@ impl Db {
             .bind(limits.global)
             .bind(limits.per_installation)
             .bind(limits.per_repo)
-            .fetch_optional(&self.write)
+            .fetch_optional(&mut *self.writer().await?)
             .await?;
         row.map(|r| {
             Ok(ClaimedJob {
@@ -235,7 +235,7 @@ impl Db {
         .bind(now)
         .bind(fence.job.0)
         .bind(fence.token)
-        .execute(&self.write)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -266,7 +266,7 @@ impl Db {
         .bind(now_ms())
         .bind(fence.job.0)
         .bind(fence.token)
-        .execute(&self.write)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -315,7 +315,7 @@ impl Db {
         .bind(now_ms())
         .bind(fence.job.0)
         .bind(fence.token)
-        .execute(&self.write)
+        .execute(&mut *self.writer().await?)
         .await?;
         if requeued.rows_affected() == 1 {
             return Ok(true);
@@ -386,7 +386,7 @@ impl Db {
         .bind(now_ms())
         .bind(now_ms())
         .bind(id.0)
-        .execute(&self.write)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }

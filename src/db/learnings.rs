@@ -66,13 +66,13 @@ impl Db {
                 sqlx::query_scalar("SELECT id FROM learnings WHERE repo_id = ? AND norm = ?")
                     .bind(repo_id)
                     .bind(&note.key)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
             if let Some(id) = known {
                 sqlx::query("UPDATE learnings SET seen = seen + 1, last_seen = ? WHERE id = ?")
                     .bind(now)
                     .bind(id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                 continue;
             }
@@ -91,7 +91,7 @@ impl Db {
             .bind(&note.key)
             .bind(now)
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
             sqlx::query(
                 "INSERT INTO learnings_text (rowid, note, title, body) VALUES (?, ?, ?, ?)",
@@ -100,7 +100,7 @@ impl Db {
             .bind(&note.text)
             .bind(&from.title)
             .bind(&body)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         // A renamed repository keeps its learnings (they are keyed by id); the CLI finds them
@@ -109,7 +109,7 @@ impl Db {
             .bind(from.repo.to_string())
             .bind(repo_id)
             .bind(from.repo.to_string())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         let old: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM learnings WHERE repo_id = ?
@@ -117,7 +117,7 @@ impl Db {
         )
         .bind(repo_id)
         .bind(MAX_PER_REPO)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
         for id in old {
             delete_one(&mut tx, id).await?;
@@ -195,7 +195,7 @@ impl Db {
             sqlx::query_scalar("SELECT id FROM learnings WHERE id = ? AND repo = ? COLLATE NOCASE")
                 .bind(id)
                 .bind(repo.to_string())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
         if found.is_some() {
             delete_one(&mut tx, id).await?;
@@ -210,7 +210,7 @@ impl Db {
         let ids: Vec<i64> =
             sqlx::query_scalar("SELECT id FROM learnings WHERE repo = ? COLLATE NOCASE")
                 .bind(repo.to_string())
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut **tx)
                 .await?;
         for &id in &ids {
             delete_one(&mut tx, id).await?;

@@ -16,6 +16,7 @@ mod run_stats;
 mod schedules;
 mod task_queries;
 mod tasks;
+mod write_turn;
 
 pub use body_edits::BodyEditRow;
 pub use dashboard_queries::TaskRepo;
@@ -30,15 +31,16 @@ pub use run_stats::{RunStat, SpendScope, StatsLine};
 pub use schedules::ScheduleError;
 pub use task_queries::{PendingJob, TaskListing, TimedEvent};
 pub use tasks::{NewAttempt, RecordError, Resync, StartOutcome, TaskRow};
+pub use write_turn::IngestConn;
 
-use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Connection, Sqlite};
+use sqlx::{ConnectOptions, Connection};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -65,13 +67,17 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Reads go through a small pool; every write goes through ONE connection, so writers queue in
-/// process (an async wait, woken in order) instead of meeting on SQLite's file lock, whose busy
-/// handler sleeps and polls and turns contention into multi-millisecond stalls.
+/// Reads go through a small pool. Writes go through two connections that take turns
+/// (`write_turn`): the ingest writer's own, and ONE pooled connection for every other writer,
+/// so writers queue in process (an async wait, woken in order) instead of meeting on SQLite's
+/// file lock, whose busy handler sleeps and polls and turns contention into multi-millisecond
+/// stalls, and a webhook's answer waits for at most one other transaction.
 #[derive(Clone)]
 pub struct Db {
     read: SqlitePool,
     write: SqlitePool,
+    ingest: Arc<tokio::sync::Mutex<SqliteConnection>>,
+    turn: write_turn::Turn,
     path: PathBuf,
 }
 
@@ -114,17 +120,29 @@ impl Db {
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&write).await?;
+        let ingest = SqliteConnection::connect_with(&options).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Db { read, write, path })
+        Ok(Db {
+            read,
+            write,
+            ingest: Arc::new(tokio::sync::Mutex::new(ingest)),
+            turn: Arc::default(),
+            path,
+        })
     }
 
-    /// The write connection, for the ingest writer's group commits. Holding it keeps every
-    /// other writer waiting, so hold it for one transaction only.
-    pub async fn write_connection(&self) -> Result<PoolConnection<Sqlite>, sqlx::Error> {
-        self.write.acquire().await
+    /// The ingest writer's connection, with the turn to write: for its group commits. Holding
+    /// it keeps every other writer waiting, so hold it for one transaction only.
+    pub async fn write_connection(&self) -> IngestConn {
+        IngestConn::take(&self.ingest, &self.turn).await
+    }
+
+    /// The pool's write connection with the turn, for one statement outside a transaction.
+    async fn writer(&self) -> Result<write_turn::Writer, sqlx::Error> {
+        write_turn::Writer::take(&self.write, &self.turn).await
     }
 
     /// Copies committed WAL frames into the database file every `every`, on a connection of
@@ -179,10 +197,11 @@ impl Db {
             .map(|_| ())
     }
 
-    /// A write transaction that takes SQLite's write lock up front. A deferred BEGIN that reads
-    /// first can fail to upgrade with a busy-snapshot error no timeout cures.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.write.begin_with("BEGIN IMMEDIATE").await
+    /// A write transaction on the pool's connection that takes SQLite's write lock up front.
+    /// A deferred BEGIN that reads first can fail to upgrade with a busy-snapshot error no
+    /// timeout cures.
+    async fn begin_write(&self) -> Result<write_turn::WriteTx, sqlx::Error> {
+        self.writer().await?.begin().await
     }
 
     /// Runs a `SELECT <label>, COUNT(*) … GROUP BY <label>` query (the /metrics gauges).

@@ -48,7 +48,7 @@ impl Db {
     pub async fn set_queue_paused(&self, paused: bool, actor: &str) -> Result<bool, sqlx::Error> {
         let mut tx = self.begin_write().await?;
         let now: Option<i64> = sqlx::query_scalar("SELECT paused FROM queue_state WHERE id = 1")
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         if now.unwrap_or(0) != 0 && paused || now.unwrap_or(0) == 0 && !paused {
             return Ok(false);
@@ -61,13 +61,13 @@ impl Db {
         .bind(paused as i64)
         .bind(actor)
         .bind(at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query("INSERT INTO control_events (at, actor, action) VALUES (?, ?, ?)")
             .bind(at)
             .bind(actor)
             .bind(if paused { "pause" } else { "resume" })
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         tx.commit().await?;
         Ok(true)

@@ -29,7 +29,7 @@ impl Db {
         .bind(&id.0)
         .bind(hook_delivery_id as i64)
         .bind(chrono::Utc::now().timestamp_millis())
-        .execute(&self.write)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -75,14 +75,14 @@ impl Db {
         .bind(s.files_changed as i64)
         .bind(s.lines_changed as i64)
         .bind(s.finished_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if inserted.rows_affected() == 1 {
             sqlx::query("INSERT INTO run_stats_text (rowid, title, body) VALUES (?, ?, ?)")
                 .bind(inserted.last_insert_rowid())
                 .bind(&s.title)
                 .bind(&s.body)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         tx.commit().await

@@ -38,7 +38,7 @@ impl Db {
         .bind(now_ms)
         .bind(now_ms)
         .bind(&row.command)
-        .execute(&self.write)
+        .execute(&mut *self.writer().await?)
         .await?;
         if done.rows_affected() == 0 {
             return Err(ScheduleError::Exists(row.name.clone()));
@@ -88,7 +88,7 @@ impl Db {
         self.managed_elsewhere(name).await?;
         let done = sqlx::query("DELETE FROM schedules WHERE name = ?")
             .bind(name)
-            .execute(&self.write)
+            .execute(&mut *self.writer().await?)
             .await?;
         match done.rows_affected() {
             0 => Err(ScheduleError::Missing(name.to_string())),
@@ -113,7 +113,7 @@ impl Db {
         .bind(name)
         .bind(enabled)
         .bind(now_ms)
-        .execute(&self.write)
+        .execute(&mut *self.writer().await?)
         .await?;
         match done.rows_affected() {
             0 => Err(ScheduleError::Missing(name.to_string())),
@@ -159,7 +159,7 @@ impl Db {
             .bind(now_ms)
             .bind(&stored)
             .bind(&row.command)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             if done.rows_affected() == 0 {
                 clashes.push(row.name.clone());
@@ -173,7 +173,7 @@ impl Db {
         )
         .bind(&stored)
         .bind(keep)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         tx.commit().await?;
         Ok(clashes)
@@ -207,7 +207,7 @@ impl Db {
             .bind(tick)
             .bind(&row.name)
             .bind(row.last_tick)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             if moved.rows_affected() == 1 {
                 let job = Job::Scheduled {

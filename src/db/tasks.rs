@@ -297,7 +297,7 @@ impl Db {
         .bind(new.installation.0 as i64)
         .bind(&new.label_prefix)
         .bind(id.0)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         let event = new.event.for_attempt(attempt);
         let row = append_in(&mut tx, id, &event).await?;
@@ -339,7 +339,7 @@ impl Db {
         sqlx::query("UPDATE tasks SET tracking_comment_id = ? WHERE id = ?")
             .bind(comment.0 as i64)
             .bind(id.0)
-            .execute(&self.write)
+            .execute(&mut *self.writer().await?)
             .await
             .map(|_| ())
     }
@@ -381,7 +381,7 @@ impl Db {
             sqlx::query("UPDATE tasks SET tracking_comment_id = ? WHERE id = ?")
                 .bind(comment.0 as i64)
                 .bind(id.0)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         tx.commit().await?;

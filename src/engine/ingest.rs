@@ -140,16 +140,15 @@ async fn write_loop(db: Db, mut rx: mpsc::Receiver<Work>, feed: FeedSender) {
                 None
             };
         }
-        // The write connection is taken per group and given back right after the commit, so
-        // the workers' small writes go in between groups.
-        let written = match db.write_connection().await {
-            Ok(mut conn) => write_group(&mut conn, &new, &decisions).await,
-            Err(e) => Err(e),
-        }
-        .map_err(|e| {
-            tracing::error!(error = %e, deliveries = new.len(), "group commit failed");
-            IngestError::Store(e.to_string())
-        });
+        // The writer's own connection, with the turn to write (`db::write_turn`): it waits
+        // for at most the one transaction in progress elsewhere, and the turn is given back
+        // right after the commit, so the workers' small writes go in between groups.
+        let written = write_group(&mut *db.write_connection().await, &new, &decisions)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, deliveries = new.len(), "group commit failed");
+                IngestError::Store(e.to_string())
+            });
         let group = Committed {
             written,
             new,

@@ -1,4 +1,4 @@
-//! The command line: `<ingest|ack|all|run|env|proxy|flood|drain> [--seconds N] [--connections N]
+//! The command line: `<ingest|ack|all|run|env|proxy|flood|drain|labels|tasks> [--seconds N] [--connections N]
 //! [--issues N] [--tasks N] [--agent-secs N] [--setup-secs N] [--calls N] [--fsync-delay-us N]
 //! [--slow N] [--big N] [--big-mib N] [--rate N] [--max-connections N]
 //! [--header-timeout-secs N]`.
@@ -7,7 +7,7 @@
 use anyhow::{bail, Context};
 
 pub const USAGE: &str =
-    "usage: bosun-bench <ingest|ack|all|run|env|proxy|flood|drain> [--seconds N] [--connections N]
+    "usage: bosun-bench <ingest|ack|all|run|env|proxy|flood|drain|labels|tasks> [--seconds N] [--connections N]
                    [--issues N] [--tasks N] [--agent-secs N] [--setup-secs N] [--calls N]
                    [--fsync-delay-us N] [--slow N] [--big N] [--big-mib N] [--rate N]
                    [--max-connections N] [--header-timeout-secs N]
@@ -21,6 +21,14 @@ pub const USAGE: &str =
            kept as an environment snapshot that later tasks start from
   proxy    streamed model calls straight to a fake model API and through bosun's
            metering proxy, in process on loopback: time to last byte and added latency
+  labels   a label flood (`bug`, by a writer) on one issue, then on 500 in rotation, sent
+           to bosun and then to a peer receiver (aiohttp + gidgethub, storing nothing, in a
+           venv made once from PyPI): deliveries/s and ack latency of both (defaults
+           --seconds 8 --connections 16)
+  tasks    --tasks tasks at once over 10 repositories (a busybox agent in Docker works
+           --agent-secs and writes a file; one draft PR each) while --connections send a
+           label flood; when all agents ran, when all PRs were open, the server's memory
+           (defaults --tasks 50 --agent-secs 20 --connections 16)
   drain    the job queue alone, in process on a SQLite file: what a claim costs with 0 to
            10,000 jobs queued (on one serial key and on 1,000), and how fast 10,000 trivial
            jobs drain with --workers workers
@@ -57,6 +65,8 @@ pub enum Mode {
     Proxy,
     Flood,
     Drain,
+    Labels,
+    Tasks,
 }
 
 impl Mode {
@@ -78,6 +88,8 @@ impl Mode {
             Mode::Proxy => "proxy",
             Mode::Flood => "flood",
             Mode::Drain => "drain",
+            Mode::Labels => "labels",
+            Mode::Tasks => "tasks",
         }
     }
 }
@@ -119,6 +131,7 @@ const MAX_BIG: usize = 1024;
 /// Above bosun's 25 MiB cap, so a body over it can be tried too.
 const MAX_BIG_MIB: u64 = 100;
 const MAX_RATE: u64 = 1000;
+const MAX_TASKS: u64 = 500;
 
 /// `Ok(None)` means help was asked for.
 pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
@@ -142,6 +155,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
         workers: 4,
     };
     let mut seconds = None;
+    let mut connections = None;
+    let (mut tasks, mut agent_secs) = (None, None);
     let mut flood_flag = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -170,11 +185,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
             "-h" | "--help" | "help" => return Ok(None),
             "--seconds" => seconds = Some(value("--seconds")?.min(MAX_SECONDS)),
             "--connections" => {
-                parsed.connections = (value("--connections")? as usize).min(MAX_CONNECTIONS)
+                connections = Some((value("--connections")? as usize).min(MAX_CONNECTIONS))
             }
             "--issues" => parsed.issues = value("--issues")?.min(MAX_ISSUES),
-            "--tasks" => parsed.tasks = value("--tasks")?.min(100),
-            "--agent-secs" => parsed.agent_secs = value("--agent-secs")?.min(600),
+            "--tasks" => tasks = Some(value("--tasks")?.min(MAX_TASKS)),
+            "--agent-secs" => agent_secs = Some(value("--agent-secs")?.min(600)),
             "--setup-secs" => parsed.setup_secs = value("--setup-secs")?.min(600),
             "--calls" => parsed.calls = value("--calls")?.min(MAX_CALLS),
             "--fsync-delay-us" => {
@@ -189,7 +204,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
                 parsed.header_timeout_secs = Some(value("--header-timeout-secs")?)
             }
             "--workers" => parsed.workers = (value("--workers")? as usize).min(64),
-            "ingest" | "ack" | "all" | "run" | "env" | "proxy" | "flood" | "drain"
+            "ingest" | "ack" | "all" | "run" | "env" | "proxy" | "flood" | "drain" | "labels"
+            | "tasks"
                 if mode.is_none() =>
             {
                 mode = Some(match arg.as_str() {
@@ -200,6 +216,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
                     "proxy" => Mode::Proxy,
                     "flood" => Mode::Flood,
                     "drain" => Mode::Drain,
+                    "labels" => Mode::Labels,
+                    "tasks" => Mode::Tasks,
                     _ => Mode::All,
                 })
             }
@@ -207,8 +225,21 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
         }
     }
     parsed.mode = mode.with_context(|| format!("which benchmark?\n\n{USAGE}"))?;
-    let default_seconds = if parsed.mode == Mode::Flood { 20 } else { 10 };
+    let (default_seconds, default_connections) = match parsed.mode {
+        Mode::Flood => (20, 32),
+        // As the label flood was first measured (issue 21).
+        Mode::Labels | Mode::Tasks => (8, 16),
+        _ => (10, 32),
+    };
     parsed.seconds = seconds.unwrap_or(default_seconds);
+    parsed.connections = connections.unwrap_or(default_connections);
+    // `run` and `env` go one task at a time; `tasks` runs them all at once.
+    let (default_tasks, default_agent_secs, most_tasks) = match parsed.mode {
+        Mode::Tasks => (50, 20, MAX_TASKS),
+        _ => (10, 1, 100),
+    };
+    parsed.tasks = tasks.unwrap_or(default_tasks).min(most_tasks);
+    parsed.agent_secs = agent_secs.unwrap_or(default_agent_secs);
     if let Some(flag) = flood_flag {
         anyhow::ensure!(parsed.mode == Mode::Flood, "{flag} is for flood");
     }
@@ -244,6 +275,20 @@ mod tests {
         let a = parse_str("proxy --calls 50").unwrap().unwrap();
         assert_eq!((a.mode, a.calls), (Mode::Proxy, 50));
         assert_eq!(parse_str("proxy").unwrap().unwrap().calls, 2000);
+        let a = parse_str("tasks").unwrap().unwrap();
+        assert_eq!(
+            (a.mode, a.tasks, a.agent_secs, a.connections),
+            (Mode::Tasks, 50, 20, 16)
+        );
+        let a = parse_str("tasks --tasks 200 --connections 4")
+            .unwrap()
+            .unwrap();
+        assert_eq!((a.tasks, a.connections), (200, 4));
+        assert_eq!(parse_str("run --tasks 300").unwrap().unwrap().tasks, 100);
+        let a = parse_str("labels").unwrap().unwrap();
+        assert_eq!((a.mode, a.seconds, a.connections), (Mode::Labels, 8, 16));
+        let a = parse_str("labels --connections 4").unwrap().unwrap();
+        assert_eq!(a.connections, 4);
         let a = parse_str("drain --workers 8").unwrap().unwrap();
         assert_eq!((a.mode, a.workers), (Mode::Drain, 8));
         assert_eq!(parse_str("drain").unwrap().unwrap().workers, 4);

@@ -14,8 +14,13 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Numbers each `drive` of this process: a delivery id or body sent by an earlier load would
+/// be a redelivery or a replay to bosun (answered 200, not stored), not new work.
+static DRIVES: AtomicU64 = AtomicU64::new(0);
 use tokio::net::TcpStream;
 
 /// When the warm-up ends and when the measurement ends. A request belongs to the phase in
@@ -24,6 +29,8 @@ use tokio::net::TcpStream;
 pub struct Window {
     pub warm_end: Instant,
     pub end: Instant,
+    /// Ends the load early once set (a load that goes on while something else is measured).
+    pub stop: Option<&'static AtomicBool>,
 }
 
 impl Window {
@@ -32,7 +39,12 @@ impl Window {
         Window {
             warm_end,
             end: warm_end + measure,
+            stop: None,
         }
+    }
+
+    fn over(&self, now: Instant) -> bool {
+        now >= self.end || self.stop.is_some_and(|s| s.load(Ordering::Relaxed))
     }
 }
 
@@ -114,6 +126,7 @@ pub async fn drive(
     );
     let host = HeaderValue::from_str(&addr.to_string())?;
     let count = conns.len();
+    let run = DRIVES.fetch_add(1, Ordering::Relaxed);
     let tasks: Vec<_> = conns
         .into_iter()
         .enumerate()
@@ -122,7 +135,7 @@ pub async fn drive(
             let offset = id * prepared.len() / count.max(1);
             tokio::spawn(one_connection(
                 conn,
-                id,
+                (run, id),
                 offset,
                 prepared.clone(),
                 secret.clone(),
@@ -159,7 +172,7 @@ struct ConnOutcome {
 
 async fn one_connection(
     mut conn: Connection,
-    id: usize,
+    (run, id): (u64, usize),
     offset: usize,
     mix: Arc<Vec<Prepared>>,
     secret: Arc<str>,
@@ -178,12 +191,23 @@ async fn one_connection(
     for n in 0u64.. {
         let p = &mix[(offset + n as usize) % mix.len()];
         // Made one of a kind before the clock starts.
-        let (body, signature) = payloads::one_of_a_kind(&p.body, &format!("{id}-{n}"), &secret);
+        let (body, signature) =
+            payloads::one_of_a_kind(&p.body, &format!("{run}-{id}-{n}"), &secret);
         let sent = Instant::now();
-        if sent >= window.end {
+        if window.over(sent) {
             break;
         }
-        let status = match send(&mut conn.sender, &p.event, body, &signature, &host, id, n).await {
+        let delivery = format!("bench-{run}-{id}-{n}");
+        let status = match send(
+            &mut conn.sender,
+            &p.event,
+            body,
+            &signature,
+            &host,
+            &delivery,
+        )
+        .await
+        {
             Ok(status) => status,
             Err(e) => {
                 out.error = Some(format!("connection {id}, request {n}: {e:#}"));
@@ -210,11 +234,10 @@ async fn send(
     body: Bytes,
     signature: &str,
     host: &HeaderValue,
-    id: usize,
-    n: u64,
+    delivery: &str,
 ) -> anyhow::Result<u16> {
     // Unique per request: the same id twice would be a redelivery, answered 200 and not stored.
-    let delivery = HeaderValue::from_str(&format!("bench-{id}-{n}"))?;
+    let delivery = HeaderValue::from_str(delivery)?;
     let request = Request::builder()
         .method(Method::POST)
         .uri("/webhook")

@@ -5,7 +5,7 @@
 //! signed deliveries keep coming, and checks its memory peak and their answers.
 //! A command to run by hand; no test asserts a time.
 //!
-//! `cargo run --release -p bosun-bench -- <ingest|ack|all|run|env|proxy|flood|drain> [--seconds N]
+//! `cargo run --release -p bosun-bench -- <ingest|ack|all|run|env|proxy|flood|drain|labels|tasks> [--seconds N]
 //! [--connections N] [--issues N] [--tasks N] [--agent-secs N] [--setup-secs N] [--calls N]
 //! [--fsync-delay-us N] [--slow N] [--big N] [--big-mib N] [--rate N] [--max-connections N]
 //! [--header-timeout-secs N]`
@@ -17,14 +17,17 @@ mod disk;
 mod drain;
 mod flood;
 mod ingest;
+mod labels;
 mod load;
 mod metrics;
 mod payloads;
+mod peer;
 mod procfs;
 mod proxy;
 mod run;
 mod server;
 mod stats;
+mod tasks;
 
 use anyhow::Context;
 use args::Args;
@@ -175,6 +178,17 @@ async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
         print_summary(&source, &report.summary(), report.passed());
         return Ok(report.passed());
     }
+    if args.mode == args::Mode::Tasks {
+        let source = binary::source_version().unwrap_or_else(|| "unknown source".into());
+        println!(
+            "bosun-bench tasks\n\n== tasks: {} at once, during a label flood",
+            args.tasks
+        );
+        let report = tasks::run(&bin, args.tasks, args.agent_secs, args.connections).await?;
+        report.print();
+        print_summary(&source, &report.summary(), report.passed());
+        return Ok(report.passed());
+    }
     if args.mode == args::Mode::Env {
         let source = binary::source_version().unwrap_or_else(|| "unknown source".into());
         let mut summary = Vec::new();
@@ -265,6 +279,25 @@ async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
             s.slow, s.big, s.big_mib, s.rate, s.seconds
         );
         let report = flood::run(&server, &secret, s).await?;
+        report.print();
+        passed &= report.passed();
+        summary.extend(report.summary());
+    }
+    if args.mode == args::Mode::Labels {
+        let peer = peer::Peer::start(&secret).await?;
+        println!(
+            "\n== labels: a label flood on one issue and on 500, to bosun and then to the peer"
+        );
+        let report = labels::run(
+            &fake,
+            &server,
+            &peer,
+            &target,
+            &secret,
+            args.seconds,
+            args.connections,
+        )
+        .await?;
         report.print();
         passed &= report.passed();
         summary.extend(report.summary());

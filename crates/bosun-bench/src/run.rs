@@ -20,7 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[path = "../../../tests/support/images.rs"]
-mod images;
+pub mod images;
 
 const REPO: &str = "bench-org/bench-repo";
 const WRITER: &str = "bench-writer";
@@ -86,7 +86,7 @@ pub async fn run(
     let work = tempfile::Builder::new()
         .prefix("bosun-bench-run-")
         .tempdir()?;
-    let (bare, repo) = generate_repository(work.path())?;
+    let (bare, repo) = generate_repository(work.path(), FILES, COMMITS)?;
     let image = images::image_with_files(
         "bosun-bench-agent",
         &[("/usr/local/bin/claude", &agent_script(agent_secs), 0o755)],
@@ -271,7 +271,7 @@ fn repo_config(setup: SetUp) -> String {
     )
 }
 
-fn agent_script(secs: u64) -> String {
+pub fn agent_script(secs: u64) -> String {
     format!(
         "#!/bin/sh\ncat > /dev/null\n\
          echo '{{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"bench\",\"model\":\"bench\"}}'\n\
@@ -281,19 +281,27 @@ fn agent_script(secs: u64) -> String {
     )
 }
 
-/// A bare repository of `FILES` text files over `COMMITS` commits; returns its path and a
+/// A bare repository of `files` text files over `commits` commits; returns its path and a
 /// one-line description.
-fn generate_repository(root: &Path) -> anyhow::Result<(PathBuf, String)> {
+pub fn generate_repository(
+    root: &Path,
+    files: usize,
+    commits: usize,
+) -> anyhow::Result<(PathBuf, String)> {
     let seed = root.join("seed");
     let bare = root.join("bench.git");
     git(root, &["init", "-q", "-b", "main", "seed"])?;
-    for commit in 0..COMMITS {
-        let touched = if commit == 0 { FILES } else { FILES / 50 };
+    for commit in 0..commits {
+        let touched = if commit == 0 {
+            files
+        } else {
+            (files / 50).max(1)
+        };
         for i in 0..touched {
             let file = if commit == 0 {
                 i
             } else {
-                (i * 50 + commit) % FILES
+                (i * 50 + commit) % files
             };
             let dir = seed.join(format!("src/m{:02}", file % 60));
             std::fs::create_dir_all(&dir)?;
@@ -322,7 +330,7 @@ fn generate_repository(root: &Path) -> anyhow::Result<(PathBuf, String)> {
     Ok((
         bare,
         format!(
-            "{FILES} files, {COMMITS} commits, {:.1} MB packed",
+            "{files} files, {commits} commits, {:.1} MB packed",
             packed as f64 / 1e6
         ),
     ))
@@ -373,7 +381,7 @@ async fn poll_value<T>(mut value: impl FnMut() -> Option<T>, since: Instant) -> 
     }
 }
 
-fn rand_bytes() -> anyhow::Result<[u8; 24]> {
+pub fn rand_bytes() -> anyhow::Result<[u8; 24]> {
     use std::io::Read;
     let mut bytes = [0u8; 24];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;

@@ -160,7 +160,7 @@ impl Drop for Server {
 
 /// A port the kernel just had free. Another process could take it before bosun binds it;
 /// start-up then fails loudly with bosun's "address in use" in the log.
-fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?.port())
 }

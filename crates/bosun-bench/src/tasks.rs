@@ -1,0 +1,383 @@
+//! `tasks`: many tasks at once while a label flood goes on. `--tasks` issues spread over 10
+//! repositories are labelled `bosun` one after another; each task's agent (a busybox script in
+//! a container, as in `run`) works `--agent-secs` and writes a file, and each task ends in a
+//! draft PR. The server has enough workers and run slots for all of them at once. Meanwhile
+//! `--connections` keep-alive connections send `issues.labeled` (`bug`) over 500 issues of the
+//! first repository, closed loop, until the last PR is open. Measured: when the agents were
+//! all running, when the PRs were all open, the server's memory peak, and the flood's acks.
+
+use crate::load::{self, Outcome, Window};
+use crate::payloads::{self, sign, Payload, Target};
+use crate::procfs::{self, mib};
+use crate::run::{agent_script, generate_repository, images, rand_bytes};
+use crate::server::{Server, ServerEnv};
+use crate::stats::Percentiles;
+use bytes::Bytes;
+use fake_github::FakeGitHub;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const REPOS: usize = 10;
+const WRITER: &str = "bench-writer";
+/// A small repository: this measures many tasks, not checkouts of a big one (`run` does).
+const FILES: usize = 200;
+const COMMITS: usize = 5;
+const FLOOD_ISSUES: u64 = 500;
+/// How long the whole batch may take before the bench gives up on the missing PRs.
+const BATCH_TIMEOUT: Duration = Duration::from_secs(900);
+/// GitHub's hourly REST quota of an App installation at its smallest, which the fake GitHub
+/// enforces (for all callers together). Once the batch has used it, bosun waits for the
+/// reset, an hour away: the bench stops there and says so.
+const HOURLY_QUOTA: usize = 5000;
+
+pub struct Report {
+    tasks: u64,
+    agent_secs: u64,
+    connections: usize,
+    /// From the first trigger until every agent had started / every PR was open.
+    all_running: Option<Duration>,
+    all_prs: Option<Duration>,
+    first_pr: Option<Duration>,
+    prs: u64,
+    peak_kib: u64,
+    flood: Option<Outcome>,
+    flood_stored: u64,
+    /// Requests the fake GitHub answered, from the server start to the end of the batch.
+    requests: usize,
+    /// The batch used GitHub's hourly quota before it finished.
+    quota_spent: bool,
+}
+
+async fn post(
+    http: &reqwest::Client,
+    server: &Server,
+    secret: &str,
+    delivery: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<()> {
+    let answer = http
+        .post(server.url("/webhook"))
+        .header("content-type", "application/json")
+        .header("x-github-event", "issues")
+        .header("x-github-delivery", delivery)
+        .header("x-hub-signature-256", sign(secret, &body))
+        .body(body)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        answer.status().is_success(),
+        "webhook answered {}",
+        answer.status()
+    );
+    Ok(())
+}
+
+fn agents_running(data: &Path, tasks: u64) -> u64 {
+    (1..=tasks)
+        .filter(|t| {
+            std::fs::read_to_string(
+                data.join(format!("data/runs/task-{t}/attempt-1/round-1/agent.log")),
+            )
+            .is_ok_and(|log| log.contains("\"subtype\":\"init\""))
+        })
+        .count() as u64
+}
+
+fn prs_open(fake: &FakeGitHub) -> u64 {
+    fake.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/pulls") && r.status == 201)
+        .count() as u64
+}
+
+pub async fn run(
+    bin: &Path,
+    tasks: u64,
+    agent_secs: u64,
+    connections: usize,
+) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        images::docker_available(),
+        "the tasks benchmark needs a Docker engine (and Debian's busybox-static)"
+    );
+    let work = tempfile::Builder::new()
+        .prefix("bosun-bench-tasks-")
+        .tempdir()?;
+    let (bare, _) = generate_repository(work.path(), FILES, COMMITS)?;
+    let image = images::image_with_files(
+        "bosun-bench-agent",
+        &[("/usr/local/bin/claude", &agent_script(agent_secs), 0o755)],
+    );
+    let config = work.path().join("bosun-server.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "default_agent: bench\nagents:\n  bench:\n    adapter: claude\n    image: {image}\n\
+             peer_review:\n  enabled: false\nlimits:\n  max_runs: {tasks}\n"
+        ),
+    )?;
+    let fake = FakeGitHub::start().await;
+    let mut targets = Vec::new();
+    for r in 0..REPOS {
+        let name = format!("bench-org/repo-{r}");
+        let (repo_id, installation_id) = fake.add_repo(&name);
+        fake.set_permission(&name, WRITER, "write");
+        fake.set_clone_url(&name, &format!("file://{}", bare.display()));
+        targets.push(Target {
+            full_name: name,
+            repo_id,
+            installation_id,
+            sender_login: WRITER.into(),
+            sender_id: fake.user_id(WRITER),
+        });
+    }
+    let secret = hex::encode(rand_bytes()?);
+    let server = Server::start(
+        bin,
+        &ServerEnv {
+            app_id: fake.app_id(),
+            private_key_pem: fake_github::TEST_APP_PRIVATE_KEY.into(),
+            webhook_secret: secret.clone(),
+            api_url: fake.url(),
+            extra: vec![
+                ("BOSUN_RUN_MODE".into(), "agent".into()),
+                ("BOSUN_CONFIG".into(), config.display().to_string()),
+                // A worker per task, and some for the quick jobs beside them.
+                ("BOSUN_WORKERS".into(), (tasks + 4).to_string()),
+                ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+            ],
+        },
+    )
+    .await?;
+    let engine_up = |f: &FakeGitHub| {
+        f.requests()
+            .iter()
+            .any(|r| r.path == "/app" && r.status == 200)
+    };
+    anyhow::ensure!(
+        fake.wait_until(engine_up, Duration::from_secs(10)).await,
+        "bosun did not start:\n{}",
+        server.log_tail(30)
+    );
+    let http = reqwest::Client::new();
+    let template = payloads::labeled_template()?;
+
+    // The flood's issues, and one label first so bosun knows the repository's configuration.
+    let flooded = &targets[0];
+    let flood_mix: Vec<Payload> = (0..FLOOD_ISSUES)
+        .map(|i| {
+            let n = fake.add_issue(&flooded.full_name, &format!("flood {i}"), "", WRITER);
+            Payload {
+                event: "issues".into(),
+                body: Bytes::from(payloads::labeled(&template, flooded, n, "bug")),
+            }
+        })
+        .collect();
+    post(
+        &http,
+        &server,
+        &secret,
+        "bench-tasks-primer",
+        flood_mix[0].body.to_vec(),
+    )
+    .await?;
+    let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    let flood = if connections > 0 {
+        let conns = load::connect(server.addr(), connections).await?;
+        let window = Window {
+            stop: Some(stop),
+            ..Window::starting_now(Duration::from_secs(1), BATCH_TIMEOUT)
+        };
+        let (addr, secret) = (server.addr(), secret.clone());
+        Some(tokio::spawn(async move {
+            load::drive(conns, addr, &flood_mix, &secret, window).await
+        }))
+    } else {
+        None
+    };
+    if flood.is_some() {
+        // Triggers go in once the flood is under way.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+
+    let started = Instant::now();
+    for t in 0..tasks {
+        let target = &targets[t as usize % REPOS];
+        let n = fake.add_issue(
+            &target.full_name,
+            &format!("task {t}"),
+            "Edit bench.txt.",
+            WRITER,
+        );
+        fake.label_issue(&target.full_name, n, "bosun");
+        let body = payloads::labeled(&template, target, n, "bosun");
+        post(&http, &server, &secret, &format!("bench-task-{t}"), body).await?;
+    }
+    let (mut all_running, mut all_prs, mut first_pr) = (None, None, None);
+    let mut peak_kib = 0;
+    let mut quota_spent = false;
+    while started.elapsed() < BATCH_TIMEOUT {
+        peak_kib = peak_kib.max(procfs::memory(server.pid())?.peak_kib);
+        if all_running.is_none() && agents_running(server.data_dir(), tasks) == tasks {
+            all_running = Some(started.elapsed());
+        }
+        let prs = prs_open(&fake);
+        if first_pr.is_none() && prs > 0 {
+            first_pr = Some(started.elapsed());
+        }
+        if prs >= tasks {
+            all_prs = Some(started.elapsed());
+            break;
+        }
+        if fake.requests().len() >= HOURLY_QUOTA {
+            quota_spent = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let flood = match flood {
+        Some(handle) => Some(handle.await??),
+        None => None,
+    };
+    let flood_stored = flood.as_ref().map_or(0, |o| o.answers(202));
+    let prs = prs_open(&fake);
+    let requests = fake.requests().len();
+    peak_kib = peak_kib.max(procfs::memory(server.pid())?.peak_kib);
+    if all_prs.is_none() && !quota_spent {
+        eprintln!(
+            "not every task opened a PR; server log:\n{}",
+            server.log_tail(30)
+        );
+    }
+    Ok(Report {
+        tasks,
+        agent_secs,
+        connections,
+        all_running,
+        all_prs,
+        first_pr,
+        prs,
+        peak_kib,
+        flood,
+        flood_stored,
+        requests,
+        quota_spent,
+    })
+}
+
+fn secs(d: Option<Duration>) -> String {
+    d.map(|d| format!("{:.1} s", d.as_secs_f64()))
+        .unwrap_or_else(|| "never".into())
+}
+
+impl Report {
+    fn flood_line(&self) -> String {
+        match &self.flood {
+            None => "no label flood".into(),
+            Some(o) => {
+                let rate = o.latencies_us.len() as f64 / o.measured_for.as_secs_f64().max(1e-9);
+                format!(
+                    "label flood ({} connections, 500 issues) {:.0} deliveries/s stored, ack {}",
+                    self.connections,
+                    rate,
+                    Percentiles::of(o.latencies_us.clone())
+                        .map(|p| p.slashed())
+                        .unwrap_or_else(|| "n/a".into())
+                )
+            }
+        }
+    }
+
+    pub fn print(&self) {
+        println!(
+            "tasks            {} over {REPOS} repositories ({FILES} files each), agents work {} s \
+             and write a file; {} workers, max_runs {}",
+            self.tasks,
+            self.agent_secs,
+            self.tasks + 4,
+            self.tasks
+        );
+        println!(
+            "all agents running   {} after the first trigger",
+            secs(self.all_running)
+        );
+        println!("first draft PR       {}", secs(self.first_pr));
+        println!(
+            "all draft PRs        {} ({} of {})",
+            secs(self.all_prs),
+            self.prs,
+            self.tasks
+        );
+        println!("server RSS peak      {} (VmHWM)", mib(self.peak_kib));
+        println!("{}", self.requests_line());
+        println!("meanwhile            {}", self.flood_line());
+        if let Some(o) = &self.flood {
+            println!(
+                "                     {} stored (202), {} other answers, {} transport errors",
+                self.flood_stored,
+                o.statuses.values().sum::<u64>() - self.flood_stored,
+                o.errors.len()
+            );
+        }
+    }
+
+    fn requests_line(&self) -> String {
+        let per_task = self.requests as f64 / self.prs.max(1) as f64;
+        if self.quota_spent {
+            format!(
+                "GitHub requests      {}: the hourly quota ({HOURLY_QUOTA}) was spent with {} of {} PRs \
+                 open (about {per_task:.0} requests a task); bosun waits for its reset, an hour away",
+                self.requests, self.prs, self.tasks
+            )
+        } else {
+            format!(
+                "GitHub requests      {} in all, about {per_task:.0} a task (an installation's \
+                 hourly quota is {HOURLY_QUOTA} at least)",
+                self.requests
+            )
+        }
+    }
+
+    pub fn summary(&self) -> Vec<String> {
+        vec![
+            format!(
+                "tasks   {} at once over {REPOS} repositories, agents working {} s: all running \
+                 after {}, all {} draft PRs after {}; server RSS peak {}",
+                self.tasks,
+                self.agent_secs,
+                secs(self.all_running),
+                self.prs,
+                secs(self.all_prs),
+                mib(self.peak_kib)
+            ),
+            format!("        meanwhile {}", self.flood_line()),
+            format!(
+                "        {}",
+                self.requests_line()
+                    .trim_start_matches("GitHub requests")
+                    .trim()
+            ),
+        ]
+    }
+
+    pub fn passed(&self) -> bool {
+        let flood_ok = self
+            .flood
+            .as_ref()
+            .is_none_or(|o| o.errors.is_empty() && o.non_2xx().is_empty());
+        if self.quota_spent {
+            println!("CHECK FAILED  GitHub's hourly quota was spent before every task opened a PR");
+        } else if self.prs != self.tasks {
+            println!(
+                "CHECK FAILED  {} of {} tasks opened a PR",
+                self.prs, self.tasks
+            );
+        }
+        if !flood_ok {
+            println!("CHECK FAILED  the label flood saw errors or non-2xx answers");
+        }
+        self.prs == self.tasks && flood_ok
+    }
+}
