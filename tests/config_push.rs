@@ -111,6 +111,21 @@ async fn trigger_jobs(app: &TestApp) -> usize {
     app.db().jobs_of_kind("trigger").await.unwrap().len()
 }
 
+/// A server whose repository holds `config`, after one label (`bug`, delivery `l1`) on a new
+/// issue made it read the file.
+async fn app_that_read(config: &str) -> (TestApp, u64) {
+    let app = TestApp::start().await;
+    app.github.set_permission(REPO, WRITER, "write");
+    app.github.put_file(REPO, CONFIG, config);
+    let issue = app
+        .github
+        .add_issue(REPO, "Flaky test", "It fails on Mondays.", WRITER);
+    app.send_json("issues", "l1", &labeled(&app, issue, "bug", WRITER))
+        .await;
+    app.settle().await;
+    (app, issue)
+}
+
 async fn outcome(app: &TestApp, delivery: &str) -> (String, Option<String>) {
     app.db()
         .delivery_state(&bosun_core::ids::DeliveryId(delivery.into()))
@@ -122,18 +137,9 @@ async fn outcome(app: &TestApp, delivery: &str) -> (String, Option<String>) {
 #[tokio::test]
 async fn a_label_that_asks_nothing_costs_no_job_once_the_configuration_is_known() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let app = TestApp::start().await;
-        app.github.set_permission(REPO, WRITER, "write");
-        app.github.put_file(REPO, CONFIG, "trigger_label: ai\n");
-        let issue = app
-            .github
-            .add_issue(REPO, "Flaky test", "It fails on Mondays.", WRITER);
-
-        // Nothing is known of the repository yet: the label is a trigger job, which reads the
-        // file and finds it is not the trigger label.
-        app.send_json("issues", "l1", &labeled(&app, issue, "bug", WRITER))
-            .await;
-        app.settle().await;
+        // Nothing is known of the repository yet: the first label is a trigger job, which
+        // reads the file and finds it is not the trigger label.
+        let (app, issue) = app_that_read("trigger_label: ai\n").await;
         assert_eq!(trigger_jobs(&app).await, 1);
 
         // Now intake knows the file: another label is settled without a job.
@@ -169,15 +175,7 @@ async fn a_label_that_asks_nothing_costs_no_job_once_the_configuration_is_known(
 #[tokio::test]
 async fn a_label_right_after_a_push_that_renames_the_trigger_label_is_judged_by_the_new_file() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let app = TestApp::start().await;
-        app.github.set_permission(REPO, WRITER, "write");
-        app.github.put_file(REPO, CONFIG, "trigger_label: bosun\n");
-        let issue = app
-            .github
-            .add_issue(REPO, "Flaky test", "It fails on Mondays.", WRITER);
-        app.send_json("issues", "l1", &labeled(&app, issue, "bug", WRITER))
-            .await;
-        app.settle().await;
+        let (app, issue) = app_that_read("trigger_label: bosun\n").await;
 
         // The trigger label is renamed on the default branch, and a writer uses the new name
         // at once: intake must not judge it by the copy it remembers. Whether the refresh job

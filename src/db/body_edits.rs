@@ -16,22 +16,38 @@ pub struct BodyEditRow {
     pub old_body: String,
 }
 
+fn insert(
+    edit: &BodyEdit,
+) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
+    sqlx::query(
+        "INSERT INTO issue_body_edits
+           (repo_id, issue, editor, editor_id, editor_bot, old_body, recorded_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(edit.repo_id.0 as i64)
+    .bind(edit.issue.0 as i64)
+    .bind(&edit.editor.login)
+    .bind(edit.editor.id.0 as i64)
+    .bind(edit.editor.is_bot)
+    .bind(&edit.old_body)
+    .bind(now_ms())
+}
+
+/// Records an edit inside intake's commit (`deliveries::write_group`), before the jobs of the
+/// deliveries after it are queued.
+pub(super) async fn record_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    edit: &BodyEdit,
+) -> Result<(), sqlx::Error> {
+    insert(edit).execute(&mut **tx).await?;
+    Ok(())
+}
+
 impl Db {
+    /// Records an edit on its own: a `body_edited` job queued by a version of bosun that did
+    /// not yet record edits at intake.
     pub async fn record_body_edit(&self, edit: &BodyEdit) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO issue_body_edits
-               (repo_id, issue, editor, editor_id, editor_bot, old_body, recorded_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(edit.repo_id.0 as i64)
-        .bind(edit.issue.0 as i64)
-        .bind(&edit.editor.login)
-        .bind(edit.editor.id.0 as i64)
-        .bind(edit.editor.is_bot)
-        .bind(&edit.old_body)
-        .bind(now_ms())
-        .execute(&mut *self.writer().await?)
-        .await?;
+        insert(edit).execute(&mut *self.writer().await?).await?;
         Ok(())
     }
 

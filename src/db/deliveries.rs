@@ -97,6 +97,8 @@ pub struct Handled {
     pub seq: i64,
     pub state: DeliveryState,
     pub outcome: String,
+    /// Edits of an issue's description to remember (`issue_body_edits`), in the same commit.
+    pub edits: Vec<bosun_core::job::BodyEdit>,
     pub jobs: Vec<bosun_core::job::NewJob>,
 }
 
@@ -245,8 +247,8 @@ async fn insert_in(
     Ok(stored)
 }
 
-/// Applies intake's decisions to deliveries still `received` and enqueues the jobs of those
-/// that changed, in delivery order (jobs of one issue must queue in the order their events
+/// Applies intake's decisions to deliveries still `received`, and records the description edits
+/// and enqueues the jobs of those that changed, in delivery order (jobs of one issue must queue in the order their events
 /// came). A delivery decided twice (hand-off and catch-up) takes effect once.
 async fn finish_in(
     tx: &mut Transaction<'_, Sqlite>,
@@ -272,6 +274,10 @@ async fn finish_in(
         }
     }
     for h in handled.iter().filter(|h| changed.contains(&h.seq)) {
+        // An edit first: a trigger the same delivery queues must see it.
+        for edit in &h.edits {
+            super::body_edits::record_in(tx, edit).await?;
+        }
         for job in &h.jobs {
             super::jobs::enqueue_in(tx, job).await?;
         }
@@ -497,6 +503,7 @@ mod tests {
             seq,
             state: DeliveryState::Quarantined,
             outcome: "bad json".into(),
+            edits: vec![],
             jobs: vec![],
         }])
         .await
@@ -506,6 +513,7 @@ mod tests {
             seq,
             state: DeliveryState::Processed,
             outcome: "again".into(),
+            edits: vec![],
             jobs: vec![],
         };
         assert_eq!(
@@ -549,6 +557,7 @@ mod tests {
             seq: seqs[id],
             state,
             outcome: String::new(),
+            edits: vec![],
             jobs: vec![],
         };
         db.finish_deliveries(&[

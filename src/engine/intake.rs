@@ -14,6 +14,7 @@ use crate::config::repo_configs::RepoConfigs;
 use crate::db::{now_ms, Db, DeliveryState, Handled, StoredDelivery};
 use crate::engine::ingest::{Feed, Ingest};
 use bosun_core::events::{parse_event, Event, EventError};
+use bosun_core::job::{BodyEdit, Job};
 use bosun_core::trigger::{decide, Decision, Identity};
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,6 +101,7 @@ fn handle(me: &Identity, configs: &RepoConfigs, delivery: &StoredDelivery) -> Ha
         seq: delivery.seq,
         state,
         outcome: outcome.to_string(),
+        edits: vec![],
         jobs,
     };
     let event = match parse_event(&delivery.event, &delivery.payload) {
@@ -113,7 +115,21 @@ fn handle(me: &Identity, configs: &RepoConfigs, delivery: &StoredDelivery) -> Ha
             return done(DeliveryState::Quarantined, &e.to_string(), vec![]);
         }
     };
-    let queued = |jobs: Vec<bosun_core::job::Job>| {
+    let queued = |jobs: Vec<Job>| {
+        // An edit of the description needs no GitHub call: it is recorded in the commit that
+        // marks its delivery handled, before any later delivery's trigger is queued, instead of
+        // as a job that waited behind the issue's triggers (which could start a task that did
+        // not yet know of an edit its description already held).
+        let (edits, jobs): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|j| matches!(j, Job::BodyEdited(_)));
+        let edits: Vec<BodyEdit> = edits
+            .into_iter()
+            .filter_map(|j| match j {
+                Job::BodyEdited(edit) => Some(*edit),
+                _ => None,
+            })
+            .collect();
         let jobs: Vec<_> = jobs.iter().map(|job| job.to_new(now_ms())).collect();
         for job in &jobs {
             // The serial key names the issue or pull request the job is about.
@@ -124,9 +140,14 @@ fn handle(me: &Identity, configs: &RepoConfigs, delivery: &StoredDelivery) -> Ha
                 job.kind
             );
         }
-        let kinds: Vec<&str> = jobs.iter().map(|j| j.kind).collect();
-        let outcome = format!("{} queued", kinds.join(" and "));
-        done(DeliveryState::Processed, &outcome, jobs)
+        let mut said: Vec<String> = jobs.iter().map(|j| format!("{} queued", j.kind)).collect();
+        if !edits.is_empty() {
+            said.insert(0, "description edit recorded".into());
+        }
+        Handled {
+            edits,
+            ..done(DeliveryState::Processed, &said.join(" and "), jobs)
+        }
     };
     follow_pushes(configs, &event);
     if let Some(why) = label_asks_nothing(configs, &event) {
@@ -201,6 +222,43 @@ mod tests {
         p["label"]["name"] = label.into();
         p["installation"] = serde_json::json!({ "id": 3 });
         delivery(seq, "issues", p.to_string())
+    }
+
+    const EDITED: &str = include_str!("../../tests/fixtures/webhooks/issues/edited.payload.json");
+
+    /// GitHub's `issues.edited` example, with its body changed from `before`.
+    fn body_edited(seq: i64, before: &str, body: &str) -> StoredDelivery {
+        let mut p: serde_json::Value = serde_json::from_str(EDITED).unwrap();
+        p["changes"] = serde_json::json!({ "body": { "from": before } });
+        p["issue"]["body"] = body.into();
+        delivery(seq, "issues", p.to_string())
+    }
+
+    #[tokio::test]
+    async fn a_description_edit_is_recorded_with_its_delivery_not_queued_as_a_job() {
+        let (db, _dir) = crate::db::test_db().await;
+        let configs = RepoConfigs::new(db, Duration::from_secs(60));
+        let plain = handle(&me(), &configs, &body_edited(1, "Old text.", "New text."));
+        assert!(plain.jobs.is_empty(), "{:?}", plain.jobs);
+        assert_eq!(plain.edits.len(), 1);
+        assert_eq!(plain.edits[0].old_body, "Old text.");
+        assert_eq!(plain.outcome, "description edit recorded");
+
+        // An edit that adds a mention records the edit first and queues the trigger.
+        let mention = handle(
+            &me(),
+            &configs,
+            &body_edited(2, "Old.", "Old. @bosun fix it"),
+        );
+        assert_eq!(mention.edits.len(), 1);
+        assert_eq!(
+            mention.jobs.iter().map(|j| j.kind).collect::<Vec<_>>(),
+            ["trigger"]
+        );
+        assert_eq!(
+            mention.outcome,
+            "description edit recorded and trigger queued"
+        );
     }
 
     fn config_pushed(seq: i64) -> StoredDelivery {

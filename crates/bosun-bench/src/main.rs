@@ -37,7 +37,6 @@ use server::{Server, ServerEnv};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 const REPO: &str = "bench-org/bench-repo";
 const WRITER: &str = "bench-writer";
@@ -85,62 +84,67 @@ fn main() -> ExitCode {
 /// The proxy benchmark needs no bosun binary: the proxy is a library component, run here with
 /// the fake model API on a two-thread runtime, as it runs inside bosun's multi-threaded server.
 fn run_proxy(calls: u64) -> anyhow::Result<bool> {
+    in_process(
+        "proxy",
+        "fake model API, metering proxy and client in this process (2 tokio worker threads), loopback",
+        async move {
+            println!(
+                "\n== proxy: {calls} streamed Anthropic calls each way, time to last byte"
+            );
+            let report = proxy::run(calls).await?;
+            report.print();
+            let source = binary::source_version().unwrap_or_else(|| "unknown source".into());
+            let machine = procfs::machine();
+            println!("\n== summary (for the README)");
+            println!(
+                "machine {} CPUs ({}), Linux {}, shared by the client, the proxy and the fake",
+                machine.cpus, machine.model, machine.kernel
+            );
+            println!("bosun   metering proxy from {source}, in process");
+            for line in report.summary() {
+                println!("{line}");
+            }
+            println!(
+                "checks  {}",
+                if report.passed() { "all passed" } else { "FAILED" }
+            );
+            Ok(report.passed())
+        },
+    )
+}
+
+/// Runs a benchmark that needs no bosun binary, on a two-thread runtime like the server's,
+/// after a header naming it, the machine and `setup`.
+fn in_process(
+    name: &str,
+    setup: &str,
+    work: impl std::future::Future<Output = anyhow::Result<bool>>,
+) -> anyhow::Result<bool> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(until_interrupted(async move {
-        let machine = procfs::machine();
-        println!("bosun-bench proxy");
-        if cfg!(debug_assertions) {
-            println!("WARNING   a debug build: run it with --release for numbers worth quoting");
-        }
-        println!(
-            "machine   {} CPUs, {}, Linux {}",
-            machine.cpus, machine.model, machine.kernel
-        );
-        println!("setup     fake model API, metering proxy and client in this process (2 tokio worker threads), loopback");
-        println!(
-            "\n== proxy: {calls} streamed Anthropic calls each way, time to last byte"
-        );
-        let report = proxy::run(calls).await?;
-        report.print();
-        let source = binary::source_version().unwrap_or_else(|| "unknown source".into());
-        println!("\n== summary (for the README)");
-        println!(
-            "machine {} CPUs ({}), Linux {}, shared by the client, the proxy and the fake",
-            machine.cpus, machine.model, machine.kernel
-        );
-        println!("bosun   metering proxy from {source}, in process");
-        for line in report.summary() {
-            println!("{line}");
-        }
-        println!(
-            "checks  {}",
-            if report.passed() { "all passed" } else { "FAILED" }
-        );
-        Ok(report.passed())
-    }))
+    let machine = procfs::machine();
+    println!("bosun-bench {name}");
+    if cfg!(debug_assertions) {
+        println!("WARNING   a debug build: run it with --release for numbers worth quoting");
+    }
+    println!(
+        "machine   {} CPUs, {}, Linux {}",
+        machine.cpus, machine.model, machine.kernel
+    );
+    println!("setup     {setup}");
+    runtime.block_on(until_interrupted(work))
 }
 
 /// The queue benchmark needs no bosun binary either: it drives bosun's `Db` in process, on a
 /// two-thread runtime like the server's, on a SQLite file in the system's temporary folder.
 fn run_drain(workers: usize) -> anyhow::Result<bool> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(until_interrupted(async move {
-        let machine = procfs::machine();
-        println!("bosun-bench drain");
-        if cfg!(debug_assertions) {
-            println!("WARNING   a debug build: run it with --release for numbers worth quoting");
-        }
-        println!(
-            "machine   {} CPUs, {}, Linux {}",
-            machine.cpus, machine.model, machine.kernel
-        );
-        println!("setup     bosun's Db in process (2 tokio worker threads), a SQLite file under {}, trivial jobs", std::env::temp_dir().display());
+    let setup = format!(
+        "bosun's Db in process (2 tokio worker threads), a SQLite file under {}, trivial jobs",
+        std::env::temp_dir().display()
+    );
+    in_process("drain", &setup, async move {
         let report = drain::run(workers).await?;
         report.print();
         let source = binary::source_version().unwrap_or_else(|| "unknown source".into());
@@ -152,7 +156,7 @@ fn run_drain(workers: usize) -> anyhow::Result<bool> {
         let passed = report.passed();
         println!("checks  {}", if passed { "all passed" } else { "FAILED" });
         Ok(passed)
-    }))
+    })
 }
 
 /// Ctrl-C or SIGTERM drops the benchmark future, and with it the server guard, which kills
@@ -363,29 +367,8 @@ async fn start_server(
         extra.push(("LD_PRELOAD".into(), library.display().to_string()));
         extra.push(("BOSUN_BENCH_FSYNC_DELAY_US".into(), us.to_string()));
     }
-    let server = Server::start(
-        bin,
-        &ServerEnv {
-            app_id: fake.app_id(),
-            private_key_pem: fake_github::TEST_APP_PRIVATE_KEY.into(),
-            webhook_secret: secret.into(),
-            api_url: fake.url(),
-            extra,
-        },
-    )
-    .await?;
-    // Intake and the workers start once bosun has asked GitHub who the App is; until then
-    // deliveries are stored but nobody handles them.
-    let engine_up = |f: &FakeGitHub| {
-        f.requests()
-            .iter()
-            .any(|r| r.path == "/app" && r.status == 200)
-    };
-    anyhow::ensure!(
-        fake.wait_until(engine_up, Duration::from_secs(10)).await,
-        "bosun never asked the fake GitHub for its App; its log:\n{}",
-        server.log_tail(30)
-    );
+    let server = Server::start(bin, &ServerEnv::for_fake(fake, secret, extra)).await?;
+    server::wait_engine_up(fake, &server).await?;
     Ok(server)
 }
 

@@ -20,7 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[path = "../../../tests/support/images.rs"]
-pub mod images;
+mod images;
 
 const REPO: &str = "bench-org/bench-repo";
 const WRITER: &str = "bench-writer";
@@ -79,28 +79,8 @@ pub async fn run(
     agent_secs: u64,
     setup: Option<SetUp>,
 ) -> anyhow::Result<RunReport> {
-    anyhow::ensure!(
-        images::docker_available(),
-        "the run benchmark needs a Docker engine (and Debian's busybox-static)"
-    );
-    let work = tempfile::Builder::new()
-        .prefix("bosun-bench-run-")
-        .tempdir()?;
-    let (bare, repo) = generate_repository(work.path(), FILES, COMMITS)?;
-    let image = images::image_with_files(
-        "bosun-bench-agent",
-        &[("/usr/local/bin/claude", &agent_script(agent_secs), 0o755)],
-    );
-    let config = work.path().join("bosun-server.yml");
-    std::fs::write(
-        &config,
-        format!(
-            // No second agent's review: it would run the same sleeping agent again between
-            // the agent's exit and the pull request, and this measures bosun's own steps.
-            "default_agent: bench\nagents:\n  bench:\n    adapter: claude\n    image: {image}\n\
-             peer_review:\n  enabled: false\n"
-        ),
-    )?;
+    let bench = AgentBench::new("run", agent_secs, FILES, COMMITS, "")?;
+    let (bare, repo, config) = (&bench.bare, bench.repo.clone(), &bench.config);
 
     let fake = FakeGitHub::start().await;
     let (repo_id, installation_id) = fake.add_repo(REPO);
@@ -117,33 +97,9 @@ pub async fn run(
         sender_id: fake.user_id(WRITER),
     };
     let secret = hex::encode(rand_bytes()?);
-    let server = Server::start(
-        bin,
-        &ServerEnv {
-            app_id: fake.app_id(),
-            private_key_pem: fake_github::TEST_APP_PRIVATE_KEY.into(),
-            webhook_secret: secret.clone(),
-            api_url: fake.url(),
-            extra: vec![
-                ("BOSUN_RUN_MODE".into(), "agent".into()),
-                ("BOSUN_CONFIG".into(), config.display().to_string()),
-                ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
-                // The workspace's own timings (fetch, checkout), for the split printed below.
-                ("RUST_LOG".into(), "warn,bosun::run::workspace=info".into()),
-            ],
-        },
-    )
-    .await?;
-    let engine_up = |f: &FakeGitHub| {
-        f.requests()
-            .iter()
-            .any(|r| r.path == "/app" && r.status == 200)
-    };
-    anyhow::ensure!(
-        fake.wait_until(engine_up, Duration::from_secs(10)).await,
-        "bosun did not start:\n{}",
-        server.log_tail(30)
-    );
+    // The workspace's own timings (fetch, checkout), for the split printed below.
+    let log = ("RUST_LOG".into(), "warn,bosun::run::workspace=info".into());
+    let server = start_agent_server(bin, &fake, &secret, config, vec![log]).await?;
 
     let http = reqwest::Client::new();
     let template = payloads::labeled_template()?;
@@ -226,7 +182,7 @@ pub async fn run(
 
     let mut clones = Vec::new();
     for i in 0..tasks {
-        let dest = work.path().join(format!("clone-{i}"));
+        let dest = bench.work.path().join(format!("clone-{i}"));
         let started = Instant::now();
         let status = Command::new("git")
             .args([
@@ -258,6 +214,76 @@ pub async fn run(
     })
 }
 
+/// What a benchmark with agents in Docker works in: a generated repository (a bare one, served as
+/// the `clone_url`) and the server's run configuration, whose one agent, `bench`, is the
+/// sleeping script in a busybox image built here. No second agent's review: it would run the
+/// same sleeping agent again between the agent's exit and the pull request, and the benches
+/// measure bosun's own steps.
+pub struct AgentBench {
+    pub bare: PathBuf,
+    pub repo: String,
+    pub config: PathBuf,
+    pub work: tempfile::TempDir,
+}
+
+impl AgentBench {
+    /// `more_config` is added to the server's run configuration.
+    pub fn new(
+        name: &str,
+        agent_secs: u64,
+        files: usize,
+        commits: usize,
+        more_config: &str,
+    ) -> anyhow::Result<AgentBench> {
+        anyhow::ensure!(
+            images::docker_available(),
+            "the {name} benchmark needs a Docker engine (and Debian's busybox-static)"
+        );
+        let work = tempfile::Builder::new()
+            .prefix(&format!("bosun-bench-{name}-"))
+            .tempdir()?;
+        let (bare, repo) = generate_repository(work.path(), files, commits)?;
+        let image = images::image_with_files(
+            "bosun-bench-agent",
+            &[("/usr/local/bin/claude", &agent_script(agent_secs), 0o755)],
+        );
+        let config = work.path().join("bosun-server.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "default_agent: bench\nagents:\n  bench:\n    adapter: claude\n    image: {image}\n\
+                 peer_review:\n  enabled: false\n{more_config}"
+            ),
+        )?;
+        Ok(AgentBench {
+            bare,
+            repo,
+            config,
+            work,
+        })
+    }
+}
+
+/// `bosun serve` running agents (`config`: the server's run configuration) against `fake`, its
+/// engine up; `more` is added to its environment.
+pub async fn start_agent_server(
+    bin: &Path,
+    fake: &FakeGitHub,
+    secret: &str,
+    config: &Path,
+    more: Vec<(String, String)>,
+) -> anyhow::Result<Server> {
+    let mut extra = vec![
+        ("BOSUN_RUN_MODE".into(), "agent".into()),
+        ("BOSUN_CONFIG".into(), config.display().to_string()),
+        ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+    ];
+    extra.extend(more);
+    let server = Server::start(bin, &ServerEnv::for_fake(fake, secret, extra)).await?;
+    crate::server::wait_engine_up(fake, &server).await?;
+    Ok(server)
+}
+
 /// The repository's configuration for a set-up of `setup.secs`.
 fn repo_config(setup: SetUp) -> String {
     let cache = if setup.snapshot {
@@ -271,7 +297,7 @@ fn repo_config(setup: SetUp) -> String {
     )
 }
 
-pub fn agent_script(secs: u64) -> String {
+fn agent_script(secs: u64) -> String {
     format!(
         "#!/bin/sh\ncat > /dev/null\n\
          echo '{{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"bench\",\"model\":\"bench\"}}'\n\
@@ -283,7 +309,7 @@ pub fn agent_script(secs: u64) -> String {
 
 /// A bare repository of `files` text files over `commits` commits; returns its path and a
 /// one-line description.
-pub fn generate_repository(
+fn generate_repository(
     root: &Path,
     files: usize,
     commits: usize,

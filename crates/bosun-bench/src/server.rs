@@ -24,6 +24,23 @@ pub struct ServerEnv {
     pub extra: Vec<(String, String)>,
 }
 
+impl ServerEnv {
+    /// The App of the fake GitHub `fake`, with the webhook secret `secret`.
+    pub fn for_fake(
+        fake: &fake_github::FakeGitHub,
+        secret: &str,
+        extra: Vec<(String, String)>,
+    ) -> ServerEnv {
+        ServerEnv {
+            app_id: fake.app_id(),
+            private_key_pem: fake_github::TEST_APP_PRIVATE_KEY.into(),
+            webhook_secret: secret.into(),
+            api_url: fake.url(),
+            extra,
+        }
+    }
+}
+
 pub struct Server {
     child: Child,
     addr: SocketAddr,
@@ -163,4 +180,20 @@ impl Drop for Server {
 pub fn free_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?.port())
+}
+
+/// Waits until bosun's engine is running: intake and the workers start once bosun has asked
+/// GitHub who the App is; until then deliveries are stored but nobody handles them.
+pub async fn wait_engine_up(fake: &fake_github::FakeGitHub, server: &Server) -> anyhow::Result<()> {
+    let engine_up = |f: &fake_github::FakeGitHub| {
+        f.requests()
+            .iter()
+            .any(|r| r.path == "/app" && r.status == 200)
+    };
+    anyhow::ensure!(
+        fake.wait_until(engine_up, Duration::from_secs(10)).await,
+        "bosun never asked the fake GitHub for its App; its log:\n{}",
+        server.log_tail(30)
+    );
+    Ok(())
 }

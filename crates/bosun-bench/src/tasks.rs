@@ -9,8 +9,8 @@
 use crate::load::{self, Outcome, Window};
 use crate::payloads::{self, sign, Payload, Target};
 use crate::procfs::{self, mib};
-use crate::run::{agent_script, generate_repository, images, rand_bytes};
-use crate::server::{Server, ServerEnv};
+use crate::run::{rand_bytes, start_agent_server, AgentBench};
+use crate::server::Server;
 use crate::stats::Percentiles;
 use bytes::Bytes;
 use fake_github::FakeGitHub;
@@ -97,26 +97,14 @@ pub async fn run(
     agent_secs: u64,
     connections: usize,
 ) -> anyhow::Result<Report> {
-    anyhow::ensure!(
-        images::docker_available(),
-        "the tasks benchmark needs a Docker engine (and Debian's busybox-static)"
-    );
-    let work = tempfile::Builder::new()
-        .prefix("bosun-bench-tasks-")
-        .tempdir()?;
-    let (bare, _) = generate_repository(work.path(), FILES, COMMITS)?;
-    let image = images::image_with_files(
-        "bosun-bench-agent",
-        &[("/usr/local/bin/claude", &agent_script(agent_secs), 0o755)],
-    );
-    let config = work.path().join("bosun-server.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "default_agent: bench\nagents:\n  bench:\n    adapter: claude\n    image: {image}\n\
-             peer_review:\n  enabled: false\nlimits:\n  max_runs: {tasks}\n"
-        ),
+    let bench = AgentBench::new(
+        "tasks",
+        agent_secs,
+        FILES,
+        COMMITS,
+        &format!("limits:\n  max_runs: {tasks}\n"),
     )?;
+    let (bare, config) = (&bench.bare, &bench.config);
     let fake = FakeGitHub::start().await;
     let mut targets = Vec::new();
     for r in 0..REPOS {
@@ -133,33 +121,9 @@ pub async fn run(
         });
     }
     let secret = hex::encode(rand_bytes()?);
-    let server = Server::start(
-        bin,
-        &ServerEnv {
-            app_id: fake.app_id(),
-            private_key_pem: fake_github::TEST_APP_PRIVATE_KEY.into(),
-            webhook_secret: secret.clone(),
-            api_url: fake.url(),
-            extra: vec![
-                ("BOSUN_RUN_MODE".into(), "agent".into()),
-                ("BOSUN_CONFIG".into(), config.display().to_string()),
-                // A worker per task, and some for the quick jobs beside them.
-                ("BOSUN_WORKERS".into(), (tasks + 4).to_string()),
-                ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
-            ],
-        },
-    )
-    .await?;
-    let engine_up = |f: &FakeGitHub| {
-        f.requests()
-            .iter()
-            .any(|r| r.path == "/app" && r.status == 200)
-    };
-    anyhow::ensure!(
-        fake.wait_until(engine_up, Duration::from_secs(10)).await,
-        "bosun did not start:\n{}",
-        server.log_tail(30)
-    );
+    // A worker per task, and some for the quick jobs beside them.
+    let workers = ("BOSUN_WORKERS".into(), (tasks + 4).to_string());
+    let server = start_agent_server(bin, &fake, &secret, config, vec![workers]).await?;
     let http = reqwest::Client::new();
     let template = payloads::labeled_template()?;
 
