@@ -95,7 +95,9 @@ pub async fn run_intake(
     }
 }
 
-/// Decides what one delivery means. Pure but for logging: the caller stores the decision.
+/// Decides what one delivery means. Pure but for logging and for one effect on `configs` (a
+/// push that may change a repository's file makes it forget its copy): the caller stores the
+/// decision.
 fn handle(me: &Identity, configs: &RepoConfigs, delivery: &StoredDelivery) -> Handled {
     let done = |state, outcome: &str, jobs| Handled {
         seq: delivery.seq,
