@@ -151,20 +151,14 @@ pub async fn run(
     // One labelled delivery first: bosun reads the repository's configuration, as it has on
     // any repository it works in.
     let primer = payloads::labeled(&payloads::labeled_template()?, target, issues[0], "bug");
-    let answer = reqwest::Client::new()
-        .post(server.url("/webhook"))
-        .header("content-type", "application/json")
-        .header("x-github-event", "issues")
-        .header("x-github-delivery", "bench-labels-primer")
-        .header("x-hub-signature-256", payloads::sign(secret, &primer))
-        .body(primer)
-        .send()
+    server
+        .send_issues_event(
+            &reqwest::Client::new(),
+            secret,
+            "bench-labels-primer",
+            primer,
+        )
         .await?;
-    anyhow::ensure!(
-        answer.status().is_success(),
-        "the first label got {}",
-        answer.status()
-    );
     anyhow::ensure!(
         settle(server).await?.is_some(),
         "bosun did not settle after the first label; its log:\n{}",

@@ -10,7 +10,7 @@
 //! side by side with a fresh `git clone` of the same repository per task, the approach of
 //! resolver-style bots, which pay it before their agent can start.
 
-use crate::payloads::{self, sign, Target};
+use crate::payloads::{self, Target};
 use crate::server::{Server, ServerEnv};
 use crate::stats::{micros, ms, Percentiles};
 use anyhow::Context;
@@ -120,20 +120,9 @@ pub async fn run(
             .data_dir()
             .join(format!("data/runs/task-{task}/attempt-1/round-1/agent.log"));
         let sent = Instant::now();
-        let answer = http
-            .post(server.url("/webhook"))
-            .header("content-type", "application/json")
-            .header("x-github-event", "issues")
-            .header("x-github-delivery", format!("bench-run-{task}"))
-            .header("x-hub-signature-256", sign(&secret, &body))
-            .body(body)
-            .send()
+        server
+            .send_issues_event(&http, &secret, &format!("bench-run-{task}"), body)
             .await?;
-        anyhow::ensure!(
-            answer.status().is_success(),
-            "webhook answered {}",
-            answer.status()
-        );
         let Some(running) = poll(|| file_has(&log, "\"subtype\":\"init\""), sent).await else {
             eprintln!(
                 "task {task}: the agent never started; server log:\n{}",

@@ -90,6 +90,32 @@ impl Server {
         Ok(server)
     }
 
+    /// Sends one signed `issues` delivery (the benches that send a few, not a load) and
+    /// checks it was answered 2xx.
+    pub async fn send_issues_event(
+        &self,
+        http: &reqwest::Client,
+        secret: &str,
+        delivery: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<()> {
+        let answer = http
+            .post(self.url("/webhook"))
+            .header("content-type", "application/json")
+            .header("x-github-event", "issues")
+            .header("x-github-delivery", delivery)
+            .header("x-hub-signature-256", crate::payloads::sign(secret, &body))
+            .body(body)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            answer.status().is_success(),
+            "delivery {delivery}: the webhook answered {}",
+            answer.status()
+        );
+        Ok(())
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

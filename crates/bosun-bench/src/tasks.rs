@@ -7,10 +7,9 @@
 //! all running, when the PRs were all open, the server's memory peak, and the flood's acks.
 
 use crate::load::{self, Outcome, Window};
-use crate::payloads::{self, sign, Payload, Target};
+use crate::payloads::{self, Payload, Target};
 use crate::procfs::{self, mib};
 use crate::run::{rand_bytes, start_agent_server, AgentBench};
-use crate::server::Server;
 use crate::stats::Percentiles;
 use bytes::Bytes;
 use fake_github::FakeGitHub;
@@ -47,30 +46,6 @@ pub struct Report {
     requests: usize,
     /// The batch used GitHub's hourly quota before it finished.
     quota_spent: bool,
-}
-
-async fn post(
-    http: &reqwest::Client,
-    server: &Server,
-    secret: &str,
-    delivery: &str,
-    body: Vec<u8>,
-) -> anyhow::Result<()> {
-    let answer = http
-        .post(server.url("/webhook"))
-        .header("content-type", "application/json")
-        .header("x-github-event", "issues")
-        .header("x-github-delivery", delivery)
-        .header("x-hub-signature-256", sign(secret, &body))
-        .body(body)
-        .send()
-        .await?;
-    anyhow::ensure!(
-        answer.status().is_success(),
-        "webhook answered {}",
-        answer.status()
-    );
-    Ok(())
 }
 
 fn agents_running(data: &Path, tasks: u64) -> u64 {
@@ -138,14 +113,14 @@ pub async fn run(
             }
         })
         .collect();
-    post(
-        &http,
-        &server,
-        &secret,
-        "bench-tasks-primer",
-        flood_mix[0].body.to_vec(),
-    )
-    .await?;
+    server
+        .send_issues_event(
+            &http,
+            &secret,
+            "bench-tasks-primer",
+            flood_mix[0].body.to_vec(),
+        )
+        .await?;
     let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
     let flood = if connections > 0 {
         let conns = load::connect(server.addr(), connections).await?;
@@ -176,7 +151,9 @@ pub async fn run(
         );
         fake.label_issue(&target.full_name, n, "bosun");
         let body = payloads::labeled(&template, target, n, "bosun");
-        post(&http, &server, &secret, &format!("bench-task-{t}"), body).await?;
+        server
+            .send_issues_event(&http, &secret, &format!("bench-task-{t}"), body)
+            .await?;
     }
     let (mut all_running, mut all_prs, mut first_pr) = (None, None, None);
     let mut peak_kib = 0;
