@@ -130,6 +130,21 @@ fn append(dir: &Path, run: &str, lines: &[String]) {
     }
 }
 
+/// A server whose one task, on an issue titled `title` and labelled by `writer`, is in
+/// progress and stays so (the placeholder step waits 50 s until it is stopped), with the
+/// folder of its attempt's logs.
+async fn a_running_task(title: &str) -> (TestApp, std::path::PathBuf) {
+    let app = start(&[], |c| c.placeholder_secs = 50.0).await;
+    app.github.set_permission(REPO, "writer", "write");
+    let issue = labelled_issue_in(&app, REPO, title, "writer").await;
+    app.wait_for("the task runs", |g| {
+        has_label(g, issue, "bosun:in-progress")
+    })
+    .await;
+    let dir = app.data_dir.path().join("runs/task-1/attempt-1");
+    (app, dir)
+}
+
 fn numbered(prefix: &str, range: std::ops::Range<u32>) -> Vec<String> {
     range.map(|i| format!("{prefix} {i}")).collect()
 }
@@ -137,15 +152,7 @@ fn numbered(prefix: &str, range: std::ops::Range<u32>) -> Vec<String> {
 #[tokio::test]
 async fn a_reconnect_with_last_event_id_gets_every_line_once() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        // The placeholder step keeps the task in progress until it is stopped.
-        let app = start(&[], |c| c.placeholder_secs = 50.0).await;
-        app.github.set_permission(REPO, "writer", "write");
-        let issue = labelled_issue_in(&app, REPO, "Stream me", "writer").await;
-        app.wait_for("the task runs", |g| {
-            has_label(g, issue, "bosun:in-progress")
-        })
-        .await;
-        let dir = app.data_dir.path().join("runs/task-1/attempt-1");
+        let (app, dir) = a_running_task("Stream me").await;
         let writer = sign_in(&app, "writer").await;
 
         let anonymous = reqwest::get(format!("{}/api/tasks/1/events", app.url))
@@ -232,14 +239,7 @@ fn claude_run(dir: &Path, run: &str) -> Vec<String> {
 #[tokio::test]
 async fn the_live_log_reads_as_the_agent_s_steps_and_the_raw_lines_are_one_click_away() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let app = start(&[], |c| c.placeholder_secs = 50.0).await;
-        app.github.set_permission(REPO, "writer", "write");
-        let issue = labelled_issue_in(&app, REPO, "Read me", "writer").await;
-        app.wait_for("the task runs", |g| {
-            has_label(g, issue, "bosun:in-progress")
-        })
-        .await;
-        let dir = app.data_dir.path().join("runs/task-1/attempt-1");
+        let (app, dir) = a_running_task("Read me").await;
         let raw_lines = claude_run(&dir, "round-1");
         let writer = sign_in(&app, "writer").await;
 
@@ -295,14 +295,7 @@ async fn the_live_log_reads_as_the_agent_s_steps_and_the_raw_lines_are_one_click
 #[tokio::test]
 async fn the_live_log_redacts_the_server_s_secrets_and_the_run_tokens() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let app = start(&[], |c| c.placeholder_secs = 50.0).await;
-        app.github.set_permission(REPO, "writer", "write");
-        let issue = labelled_issue_in(&app, REPO, "Leak me", "writer").await;
-        app.wait_for("the task runs", |g| {
-            has_label(g, issue, "bosun:in-progress")
-        })
-        .await;
-        let dir = app.data_dir.path().join("runs/task-1/attempt-1");
+        let (app, dir) = a_running_task("Leak me").await;
         let run_token = format!("bosun-run-3-{}", "5e".repeat(32));
         // The agent says both: once in a line its adapter reads, once in a line it shows raw.
         let said = format!("the secret is {SECRET} and the key {run_token}");

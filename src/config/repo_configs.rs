@@ -56,10 +56,8 @@ impl RepoConfigs {
     ) -> Result<ConfigResult, GitHubError> {
         let began = {
             let read = lock(&self.read);
-            if let Some((config, at)) = read.configs.get(&repo_id) {
-                if at.elapsed() < self.ttl {
-                    return Ok(config.clone());
-                }
+            if let Some(config) = self.fresh(&read, repo_id) {
+                return Ok(config.clone());
             }
             read.forgotten.get(&repo_id).copied()
         };
@@ -102,13 +100,18 @@ impl RepoConfigs {
     /// valid copy read within the TTL; `None` without one (never read, expired, forgotten
     /// after a push, or broken: the trigger job then reads the file and answers a broken one).
     pub fn label_asks(&self, repo_id: RepoId, label: &str) -> Option<bool> {
-        let read = lock(&self.read);
-        match read.configs.get(&repo_id) {
-            Some((Ok(config), at)) if at.elapsed() < self.ttl => {
-                Some(config.label_asks(label).is_some())
-            }
+        match self.fresh(&lock(&self.read), repo_id) {
+            Some(Ok(config)) => Some(config.label_asks(label).is_some()),
             _ => None,
         }
+    }
+
+    /// The copy read within the TTL, if there is one.
+    fn fresh<'a>(&self, read: &'a Remembered, repo_id: RepoId) -> Option<&'a ConfigResult> {
+        read.configs
+            .get(&repo_id)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(config, _)| config)
     }
 
     /// Makes the schedules table hold the jobs of the repository's file as just read (a

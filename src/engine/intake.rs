@@ -122,17 +122,14 @@ fn handle(me: &Identity, configs: &RepoConfigs, delivery: &StoredDelivery) -> Ha
         // marks its delivery handled, before any later delivery's trigger is queued, instead of
         // as a job that waited behind the issue's triggers (which could start a task that did
         // not yet know of an edit its description already held).
-        let (edits, jobs): (Vec<Job>, Vec<Job>) = jobs
-            .into_iter()
-            .partition(|j| matches!(j, Job::BodyEdited(_)));
-        let edits: Vec<BodyEdit> = edits
-            .into_iter()
-            .filter_map(|j| match j {
-                Job::BodyEdited(edit) => Some(*edit),
-                _ => None,
-            })
-            .collect();
-        let jobs: Vec<_> = jobs.iter().map(|job| job.to_new(now_ms())).collect();
+        let (mut edits, mut queued): (Vec<BodyEdit>, Vec<_>) = (Vec::new(), Vec::new());
+        for job in jobs {
+            match job {
+                Job::BodyEdited(edit) => edits.push(*edit),
+                job => queued.push(job.to_new(now_ms())),
+            }
+        }
+        let jobs = queued;
         for job in &jobs {
             // The serial key names the issue or pull request the job is about.
             tracing::info!(

@@ -53,20 +53,9 @@ pub async fn run(
         let signature = sign(secret, &body);
 
         let sent = Instant::now();
-        let answer = http
-            .post(server.url("/webhook"))
-            .header("content-type", "application/json")
-            .header("x-github-event", "issues")
-            .header("x-github-delivery", format!("bench-ack-{i}"))
-            .header("x-hub-signature-256", signature)
-            .body(body)
-            .send()
+        server
+            .send_signed_issues_event(&http, &signature, &format!("bench-ack-{i}"), body)
             .await?;
-        anyhow::ensure!(
-            answer.status().is_success(),
-            "issue {n}: the webhook was answered {}",
-            answer.status()
-        );
         match eyes_at(fake, &target.full_name, n, &bot, sent).await {
             Some(at) => {
                 let took = micros(at.saturating_duration_since(sent));

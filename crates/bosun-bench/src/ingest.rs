@@ -96,7 +96,8 @@ pub async fn run(
     })
 }
 
-fn received(scrape: &Scrape) -> f64 {
+/// Deliveries stored and not yet handled by intake.
+pub fn received(scrape: &Scrape) -> f64 {
     scrape
         .get("bosun_deliveries{state=\"received\"}")
         .unwrap_or(0.0)

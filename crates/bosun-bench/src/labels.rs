@@ -78,9 +78,7 @@ pub struct Report {
 
 /// Every stored delivery handled and no job queued or running.
 fn idle(scrape: &Scrape) -> bool {
-    let received = scrape
-        .get("bosun_deliveries{state=\"received\"}")
-        .unwrap_or(0.0);
+    let received = crate::ingest::received(scrape);
     let busy: f64 = scrape
         .by_label("bosun_jobs")
         .iter()

@@ -99,12 +99,26 @@ impl Server {
         delivery: &str,
         body: Vec<u8>,
     ) -> anyhow::Result<()> {
+        let signature = crate::payloads::sign(secret, &body);
+        self.send_signed_issues_event(http, &signature, delivery, body)
+            .await
+    }
+
+    /// `send_issues_event` with the signature made beforehand (by a bench whose clock must not
+    /// count the signing).
+    pub async fn send_signed_issues_event(
+        &self,
+        http: &reqwest::Client,
+        signature: &str,
+        delivery: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<()> {
         let answer = http
             .post(self.url("/webhook"))
             .header("content-type", "application/json")
             .header("x-github-event", "issues")
             .header("x-github-delivery", delivery)
-            .header("x-hub-signature-256", crate::payloads::sign(secret, &body))
+            .header("x-hub-signature-256", signature)
             .body(body)
             .send()
             .await?;

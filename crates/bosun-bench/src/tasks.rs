@@ -12,7 +12,7 @@ use crate::procfs::{self, mib};
 use crate::run::{rand_bytes, start_agent_server, AgentBench};
 use crate::stats::Percentiles;
 use bytes::Bytes;
-use fake_github::FakeGitHub;
+use fake_github::{FakeGitHub, RequestRecord};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -59,8 +59,8 @@ fn agents_running(data: &Path, tasks: u64) -> u64 {
         .count() as u64
 }
 
-fn prs_open(fake: &FakeGitHub) -> u64 {
-    fake.requests()
+fn prs_open(requests: &[RequestRecord]) -> u64 {
+    requests
         .iter()
         .filter(|r| r.method == "POST" && r.path.ends_with("/pulls") && r.status == 201)
         .count() as u64
@@ -163,7 +163,8 @@ pub async fn run(
         if all_running.is_none() && agents_running(server.data_dir(), tasks) == tasks {
             all_running = Some(started.elapsed());
         }
-        let prs = prs_open(&fake);
+        let requests = fake.requests();
+        let prs = prs_open(&requests);
         if first_pr.is_none() && prs > 0 {
             first_pr = Some(started.elapsed());
         }
@@ -171,7 +172,7 @@ pub async fn run(
             all_prs = Some(started.elapsed());
             break;
         }
-        if fake.requests().len() >= HOURLY_QUOTA {
+        if requests.len() >= HOURLY_QUOTA {
             quota_spent = true;
             break;
         }
@@ -183,8 +184,10 @@ pub async fn run(
         None => None,
     };
     let flood_stored = flood.as_ref().map_or(0, |o| o.answers(202));
-    let prs = prs_open(&fake);
-    let requests = fake.requests().len();
+    let (prs, requests) = {
+        let requests = fake.requests();
+        (prs_open(&requests), requests.len())
+    };
     peak_kib = peak_kib.max(procfs::memory(server.pid())?.peak_kib);
     if all_prs.is_none() && !quota_spent {
         eprintln!(
