@@ -8,7 +8,7 @@ use crate::db::Db;
 use crate::engine::backoff::backoff;
 use crate::engine::context::{Ctx, WorkerSettings};
 use crate::engine::ingest::{Feed, Ingest};
-use crate::engine::intake::run_intake;
+use crate::engine::intake::{run_intake, Judge};
 use crate::engine::pool::run_pool;
 use crate::engine::redelivery::run_redelivery_sweeps;
 use crate::github::client::{GitHub, GitHubConfig};
@@ -46,7 +46,7 @@ impl Bosun {
         let settings = settings(&config, &run_config, runner);
         let db = Db::open(&config.data_dir).await?;
         sync_server_jobs(&db, &run_config).await?;
-        let (ingest, feed) = Ingest::start(&db);
+        let (ingest, feed) = Ingest::start(&db)?;
         // Intake starts with the engine, once there are credentials; until then the feed waits.
         let feed = Arc::new(Mutex::new(Some(feed)));
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -282,15 +282,12 @@ fn start_engine(
         };
         let ctx = Arc::new(Ctx::new(db.clone(), github, identity.clone(), settings));
         let ticks = run_schedule_ticks(db.clone(), ctx.jobs_added.clone(), shutdown.clone());
-        let intake = run_intake(
-            db.clone(),
+        let judge = Judge {
             identity,
-            ctx.repo_configs.clone(),
-            writer,
-            feed,
-            ctx.jobs_added.clone(),
-            shutdown.clone(),
-        );
+            configs: ctx.repo_configs.clone(),
+            jobs_added: ctx.jobs_added.clone(),
+        };
+        let intake = run_intake(db.clone(), judge, writer, feed, shutdown.clone());
         let pool = run_pool(ctx, shutdown.clone());
         let upkeep = upkeep(db, runner, shutdown);
         tokio::join!(intake, pool, upkeep, sweeps, ticks);

@@ -16,31 +16,23 @@ pub struct BodyEditRow {
     pub old_body: String,
 }
 
+/// Records an edit: repository, issue, editor's login, id and bot flag, old body, when.
+/// (The ingest writer binds the same statement on its own connection.)
+pub(super) const INSERT: &str = "INSERT INTO issue_body_edits
+    (repo_id, issue, editor, editor_id, editor_bot, old_body, recorded_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
 fn insert(
     edit: &BodyEdit,
 ) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
-    sqlx::query(
-        "INSERT INTO issue_body_edits
-           (repo_id, issue, editor, editor_id, editor_bot, old_body, recorded_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(edit.repo_id.0 as i64)
-    .bind(edit.issue.0 as i64)
-    .bind(&edit.editor.login)
-    .bind(edit.editor.id.0 as i64)
-    .bind(edit.editor.is_bot)
-    .bind(&edit.old_body)
-    .bind(now_ms())
-}
-
-/// Records an edit inside intake's commit (`deliveries::write_group`), before the jobs of the
-/// deliveries after it are queued.
-pub(super) async fn record_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    edit: &BodyEdit,
-) -> Result<(), sqlx::Error> {
-    insert(edit).execute(&mut **tx).await?;
-    Ok(())
+    sqlx::query(INSERT)
+        .bind(edit.repo_id.0 as i64)
+        .bind(edit.issue.0 as i64)
+        .bind(&edit.editor.login)
+        .bind(edit.editor.id.0 as i64)
+        .bind(edit.editor.is_bot)
+        .bind(&edit.old_body)
+        .bind(now_ms())
 }
 
 impl Db {

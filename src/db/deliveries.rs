@@ -3,12 +3,12 @@
 use super::{now_ms, Db};
 use bosun_core::ids::DeliveryId;
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
-use sqlx::sqlite::SqliteConnection;
-use sqlx::{Connection, Row, Sqlite, Transaction};
-use std::collections::{HashMap, HashSet};
+use sqlx::Row;
+use std::collections::HashSet;
 
 /// How long a delivery's body is remembered to refuse it under another delivery id: 24 hours.
+/// A body is remembered by its fingerprint, the HMAC the signature check has just verified
+/// (see `NewDelivery::fingerprint`).
 ///
 /// Why a body at all: `X-GitHub-Delivery` (like `X-GitHub-Event`) is not covered by the
 /// signature, only the body is, so whoever captured one signed delivery could send its body
@@ -31,37 +31,54 @@ use std::collections::{HashMap, HashSet};
 pub const REPLAY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A verified delivery as the webhook handler hands it over.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct NewDelivery {
     pub id: DeliveryId,
     pub event: String,
-    /// As received: what intake parses.
+    /// As received.
     pub payload: Bytes,
-    /// As stored (see `PAYLOAD_ENCODING`).
-    pub compressed: Bytes,
-    /// SHA-256 of `payload`: a body seen within `REPLAY_WINDOW_MS` is a duplicate.
-    pub payload_sha256: [u8; 32],
+    /// The body's verified `X-Hub-Signature-256` digest: a body seen within
+    /// `REPLAY_WINDOW_MS` is a duplicate. The HMAC is already computed and identifies the body
+    /// as well as a second hash would: a replay carries the captured signature, and another
+    /// valid signature for the same body needs the secret. (Rows from before migration 0012
+    /// hold a SHA-256 instead, which matches nothing now: for the day after an upgrade a body
+    /// sent before it is checked by its id only.)
+    pub fingerprint: [u8; 32],
     pub received_at: i64,
 }
 
-/// How `delivery_payloads.payload` is encoded.
-const PAYLOAD_ENCODING: &str = "lz4";
-
 impl NewDelivery {
-    /// Compresses and hashes here, in the request's own task, so the cost is spread over all
-    /// the runtime's threads instead of falling on the single writer.
-    pub fn new(id: DeliveryId, event: String, payload: Bytes, received_at: i64) -> Self {
-        let compressed = Bytes::from(lz4_flex::compress_prepend_size(&payload));
-        let payload_sha256 = Sha256::digest(&payload).into();
+    pub fn new(
+        id: DeliveryId,
+        event: String,
+        payload: Bytes,
+        fingerprint: [u8; 32],
+        received_at: i64,
+    ) -> Self {
         NewDelivery {
             id,
             event,
             payload,
-            compressed,
-            payload_sha256,
+            fingerprint,
             received_at,
         }
     }
+}
+
+/// A new delivery on its way into a group commit, with its verdict when the ingest writer
+/// decided it; without one it waits for intake.
+#[derive(Debug)]
+pub struct Arriving {
+    pub delivery: NewDelivery,
+    pub verdict: Option<Verdict>,
+}
+
+/// How `delivery_payloads.payload` is encoded.
+pub(super) const PAYLOAD_ENCODING: &str = "lz4";
+
+/// A payload in its stored form.
+pub(super) fn encode_payload(raw: &[u8]) -> Vec<u8> {
+    lz4_flex::compress_prepend_size(raw)
 }
 
 /// The payload as received, from its stored form. A payload that cannot be decoded comes back
@@ -91,15 +108,33 @@ pub struct StoredDelivery {
     pub payload: Bytes,
 }
 
-/// Intake's decision about one stored delivery.
+/// What a delivery means, as intake decides it.
 #[derive(Debug, Clone)]
-pub struct Handled {
-    pub seq: i64,
+pub struct Verdict {
     pub state: DeliveryState,
     pub outcome: String,
     /// Edits of an issue's description to remember (`issue_body_edits`), in the same commit.
     pub edits: Vec<bosun_core::job::BodyEdit>,
     pub jobs: Vec<bosun_core::job::NewJob>,
+}
+
+impl Verdict {
+    /// A verdict with no effect but its state and note.
+    pub fn plain(state: DeliveryState, outcome: impl Into<String>) -> Verdict {
+        Verdict {
+            state,
+            outcome: outcome.into(),
+            edits: Vec::new(),
+            jobs: Vec::new(),
+        }
+    }
+}
+
+/// Intake's decision about a delivery already stored.
+#[derive(Debug, Clone)]
+pub struct Handled {
+    pub seq: i64,
+    pub verdict: Verdict,
 }
 
 /// What intake decided about a delivery.
@@ -132,157 +167,15 @@ impl DeliveryState {
     }
 }
 
-/// SQLite allows 32,766 bound variables per statement; four per row keeps a batch well under.
-const MAX_ROWS_PER_STATEMENT: usize = 1000;
-
-fn values_list(rows: usize, one: &str) -> String {
-    let mut sql = String::with_capacity(rows * (one.len() + 1));
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(one);
-    }
-    sql
-}
-
 /// What one group commit did: for each new delivery (in the order given), its sequence number
 /// if it was stored, `None` if it was a duplicate (its id already known, in the table or
-/// earlier in the group, or its body seen within `REPLAY_WINDOW_MS`); and the deliveries
-/// whose intake decision took effect.
+/// earlier in the group, or its body seen within `REPLAY_WINDOW_MS`); the deliveries whose
+/// intake decision took effect; and how many jobs it queued.
 #[derive(Debug)]
 pub struct GroupWritten {
     pub stored: Vec<Option<i64>>,
     pub finished: HashSet<i64>,
-}
-
-/// One transaction for the ingest writer: stores new deliveries and records intake's decisions
-/// together, so the two share one commit and never wait for each other's. The commit is not
-/// yet durable: the caller makes it so with `Db::sync_wal` before it answers GitHub.
-pub async fn write_group(
-    conn: &mut SqliteConnection,
-    new: &[NewDelivery],
-    decisions: &[Handled],
-) -> Result<GroupWritten, sqlx::Error> {
-    let mut tx = conn.begin().await?;
-    let stored = insert_in(&mut tx, new).await?;
-    let finished = finish_in(&mut tx, decisions).await?;
-    tx.commit().await?;
-    Ok(GroupWritten { stored, finished })
-}
-
-/// The indexes of the deliveries of `batch` that are first sightings within it: neither their
-/// id nor their body came earlier in the batch. Only these are offered to the table (one
-/// statement cannot see its own rows when it checks a body, and an id must name one body).
-fn firsts_in_batch(batch: &[NewDelivery]) -> Vec<usize> {
-    let mut ids = HashSet::with_capacity(batch.len());
-    let mut bodies = HashSet::with_capacity(batch.len());
-    (0..batch.len())
-        .filter(|&i| {
-            let d = &batch[i];
-            // Both sets are told about every delivery, kept or not.
-            let new_id = ids.insert(d.id.0.as_str());
-            let new_body = bodies.insert(d.payload_sha256);
-            new_id && new_body
-        })
-        .collect()
-}
-
-/// Stores each delivery whose id is not in the table and whose body was not received within
-/// `REPLAY_WINDOW_MS`: the id by the `UNIQUE` constraint (`OR IGNORE`), the body by one lookup
-/// in `deliveries_payload_sha256`, in the same statement.
-async fn insert_in(
-    tx: &mut Transaction<'_, Sqlite>,
-    batch: &[NewDelivery],
-) -> Result<Vec<Option<i64>>, sqlx::Error> {
-    let mut stored = vec![None; batch.len()];
-    let firsts = firsts_in_batch(batch);
-    for chunk in firsts.chunks(MAX_ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT OR IGNORE INTO deliveries (delivery_id, event, received_at, payload_sha256) \
-             SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES {}) AS v \
-             WHERE NOT EXISTS (SELECT 1 FROM deliveries d \
-               WHERE d.payload_sha256 = v.column4 AND d.received_at > v.column3 - {}) \
-             RETURNING seq, delivery_id",
-            values_list(chunk.len(), "(?,?,?,?)"),
-            REPLAY_WINDOW_MS,
-        );
-        let mut query = sqlx::query(&sql);
-        for &i in chunk {
-            let d = &batch[i];
-            query = query
-                .bind(&d.id.0)
-                .bind(&d.event)
-                .bind(d.received_at)
-                .bind(&d.payload_sha256[..]);
-        }
-        // Ids are distinct within the chunk (`firsts_in_batch`): each names one delivery.
-        let index: HashMap<&str, usize> =
-            chunk.iter().map(|&i| (batch[i].id.0.as_str(), i)).collect();
-        let mut payloads = Vec::new();
-        for row in query.fetch_all(&mut **tx).await? {
-            let seq: i64 = row.try_get(0)?;
-            let id: String = row.try_get(1)?;
-            if let Some(&i) = index.get(id.as_str()) {
-                stored[i] = Some(seq);
-                payloads.push((seq, &batch[i].compressed));
-            }
-        }
-        if payloads.is_empty() {
-            continue;
-        }
-        let sql = format!(
-            "INSERT INTO delivery_payloads (seq, encoding, payload) VALUES {}",
-            values_list(payloads.len(), "(?,?,?)")
-        );
-        let mut query = sqlx::query(&sql);
-        for (seq, payload) in &payloads {
-            query = query
-                .bind(seq)
-                .bind(PAYLOAD_ENCODING)
-                .bind(payload.as_ref());
-        }
-        query.execute(&mut **tx).await?;
-    }
-    Ok(stored)
-}
-
-/// Applies intake's decisions to deliveries still `received`, and records the description edits
-/// and enqueues the jobs of those that changed, in delivery order (jobs of one issue must queue in the order their events
-/// came). A delivery decided twice (hand-off and catch-up) takes effect once.
-async fn finish_in(
-    tx: &mut Transaction<'_, Sqlite>,
-    handled: &[Handled],
-) -> Result<HashSet<i64>, sqlx::Error> {
-    let now = now_ms();
-    let mut changed = HashSet::with_capacity(handled.len());
-    // One statement per chunk, whatever mix of decisions it holds.
-    for chunk in handled.chunks(MAX_ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "UPDATE deliveries SET state = v.column2, outcome = v.column3, processed_at = ? \
-             FROM (VALUES {}) AS v \
-             WHERE deliveries.seq = v.column1 AND deliveries.state = 'received' \
-             RETURNING deliveries.seq",
-            values_list(chunk.len(), "(?,?,?)")
-        );
-        let mut query = sqlx::query(&sql).bind(now);
-        for h in chunk {
-            query = query.bind(h.seq).bind(h.state.as_str()).bind(&h.outcome);
-        }
-        for row in query.fetch_all(&mut **tx).await? {
-            changed.insert(row.try_get::<i64, _>(0)?);
-        }
-    }
-    for h in handled.iter().filter(|h| changed.contains(&h.seq)) {
-        // An edit first: a trigger the same delivery queues must see it.
-        for edit in &h.edits {
-            super::body_edits::record_in(tx, edit).await?;
-        }
-        for job in &h.jobs {
-            super::jobs::enqueue_in(tx, job).await?;
-        }
-    }
-    Ok(changed)
+    pub jobs: usize,
 }
 
 impl Db {
@@ -314,12 +207,12 @@ impl Db {
             .collect()
     }
 
-    /// Records intake's decisions for a batch (see `write_group`), on its own. Tests only: the
-    /// running server sends decisions through the ingest writer, to share its commits.
+    /// Records intake's decisions for a batch on its own. Tests only: the running server sends
+    /// decisions through the ingest writer, to share its commits.
     #[cfg(test)]
-    pub async fn finish_deliveries(&self, handled: &[Handled]) -> Result<usize, sqlx::Error> {
-        let mut conn = self.write_connection().await;
-        Ok(write_group(&mut conn, &[], handled).await?.finished.len())
+    pub async fn finish_deliveries(&self, handled: &[Handled]) -> rusqlite::Result<usize> {
+        let written = self.write_group(Vec::new(), handled.to_vec()).await?;
+        Ok(written.finished.len())
     }
 
     /// How intake left a delivery, with its outcome note (tests and the dashboard read it).
@@ -370,6 +263,8 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest;
+    use std::collections::HashMap;
 
     /// The body an event `name` would have: different events, different bodies.
     fn body(name: &str) -> Bytes {
@@ -383,12 +278,22 @@ mod tests {
 
     /// Delivery `id` carrying the body of event `event`, received at `at`.
     fn sent(id: &str, event: &str, at: i64) -> NewDelivery {
-        NewDelivery::new(DeliveryId(id.into()), "ping".into(), body(event), at)
+        let body = body(event);
+        // Any function of the body will do here; the server's is the verified signature.
+        let fingerprint = sha2::Sha256::digest(&body).into();
+        NewDelivery::new(DeliveryId(id.into()), "ping".into(), body, fingerprint, at)
     }
 
-    async fn write(db: &Db, batch: &[NewDelivery]) -> Vec<Option<i64>> {
-        let mut conn = db.write_connection().await;
-        write_group(&mut conn, batch, &[]).await.unwrap().stored
+    /// Stores `batch` for intake to decide.
+    async fn write(db: &Db, batch: impl IntoIterator<Item = NewDelivery>) -> Vec<Option<i64>> {
+        let arriving = batch
+            .into_iter()
+            .map(|delivery| Arriving {
+                delivery,
+                verdict: None,
+            })
+            .collect();
+        db.write_group(arriving, Vec::new()).await.unwrap().stored
     }
 
     fn kept(stored: &[Option<i64>]) -> Vec<bool> {
@@ -398,9 +303,9 @@ mod tests {
     #[tokio::test]
     async fn a_batch_reports_only_first_sightings() {
         let (db, _dir) = super::super::test_db().await;
-        let first = write(&db, &[delivery("a"), delivery("b"), delivery("a")]).await;
+        let first = write(&db, [delivery("a"), delivery("b"), delivery("a")]).await;
         assert_eq!(kept(&first), [true, true, false]);
-        let again = write(&db, &[delivery("b"), delivery("c")]).await;
+        let again = write(&db, [delivery("b"), delivery("c")]).await;
         assert_eq!(kept(&again), [false, true]);
         let waiting = db.waiting_deliveries(10).await.unwrap();
         let ids: Vec<_> = waiting.iter().map(|d| d.id.0.as_str()).collect();
@@ -418,11 +323,11 @@ mod tests {
         let now = now_ms();
         // A captured delivery sent again under new ids: in a later group, and twice in one.
         assert_eq!(
-            kept(&write(&db, &[sent("real", "labeled", now)]).await),
+            kept(&write(&db, [sent("real", "labeled", now)]).await),
             [true]
         );
         assert_eq!(
-            kept(&write(&db, &[sent("forged-1", "labeled", now + 5)]).await),
+            kept(&write(&db, [sent("forged-1", "labeled", now + 5)]).await),
             [false]
         );
         let group = [
@@ -431,7 +336,7 @@ mod tests {
             // GitHub's redelivery: same id, same body.
             sent("real", "labeled", now + 10),
         ];
-        assert_eq!(kept(&write(&db, &group).await), [true, false, false]);
+        assert_eq!(kept(&write(&db, group).await), [true, false, false]);
 
         // Replayed under an id whose first copy in the group carries another body: the id
         // names the first copy only, so neither is taken as the other.
@@ -440,14 +345,14 @@ mod tests {
             sent("forged-3", "closed", now + 20),
             sent("forged-3", "edited", now + 20),
         ];
-        assert_eq!(kept(&write(&db, &mixed).await), [true, false, false]);
+        assert_eq!(kept(&write(&db, mixed).await), [true, false, false]);
 
         // Outside the window the body is new again; one received just inside it is not.
         let old = now - REPLAY_WINDOW_MS - 60_000;
         let recent = now - REPLAY_WINDOW_MS + 60_000;
         write(
             &db,
-            &[
+            [
                 sent("old", "reopened", old),
                 sent("recent", "typed", recent),
             ],
@@ -457,7 +362,7 @@ mod tests {
             sent("late-1", "reopened", now),
             sent("late-2", "typed", now),
         ];
-        assert_eq!(kept(&write(&db, &late).await), [true, false]);
+        assert_eq!(kept(&write(&db, late).await), [true, false]);
 
         let waiting = db.waiting_deliveries(20).await.unwrap();
         let shown: Vec<_> = waiting
@@ -487,34 +392,24 @@ mod tests {
         .execute(&db.write)
         .await
         .unwrap();
-        assert_eq!(kept(&write(&db, &[delivery("after")]).await), [true]);
+        assert_eq!(kept(&write(&db, [delivery("after")]).await), [true]);
     }
 
     #[tokio::test]
     async fn finishing_a_delivery_takes_it_out_of_the_inbox() {
         let (db, _dir) = super::super::test_db().await;
-        {
-            // Held only for the insert: every other write waits for this connection.
-            let mut conn = db.write_connection().await;
-            write_group(&mut conn, &[delivery("a")], &[]).await.unwrap();
-        }
+        write(&db, [delivery("a")]).await;
         let seq = db.waiting_deliveries(1).await.unwrap()[0].seq;
         db.finish_deliveries(&[Handled {
             seq,
-            state: DeliveryState::Quarantined,
-            outcome: "bad json".into(),
-            edits: vec![],
-            jobs: vec![],
+            verdict: Verdict::plain(DeliveryState::Quarantined, "bad json"),
         }])
         .await
         .unwrap();
         assert!(db.waiting_deliveries(1).await.unwrap().is_empty());
         let twice = Handled {
             seq,
-            state: DeliveryState::Processed,
-            outcome: "again".into(),
-            edits: vec![],
-            jobs: vec![],
+            verdict: Verdict::plain(DeliveryState::Processed, "again"),
         };
         assert_eq!(
             db.finish_deliveries(&[twice]).await.unwrap(),
@@ -541,24 +436,20 @@ mod tests {
             d.received_at = now_ms() - days * day;
             d
         };
-        let batch = [
-            aged("fresh", 0),
-            aged("week", 7),
-            aged("odd", 7),
-            aged("old", 40),
-        ];
-        let stored = write(&db, &batch).await;
-        let seqs: HashMap<&str, i64> = batch
-            .iter()
+        let names = ["fresh", "week", "odd", "old"];
+        let stored = write(
+            &db,
+            names.iter().zip([0, 7, 7, 40]).map(|(id, d)| aged(id, d)),
+        )
+        .await;
+        let seqs: HashMap<&str, i64> = names
+            .into_iter()
             .zip(&stored)
-            .map(|(d, seq)| (d.id.0.as_str(), seq.unwrap()))
+            .map(|(id, seq)| (id, seq.unwrap()))
             .collect();
         let decide = |id: &str, state| Handled {
             seq: seqs[id],
-            state,
-            outcome: String::new(),
-            edits: vec![],
-            jobs: vec![],
+            verdict: Verdict::plain(state, ""),
         };
         db.finish_deliveries(&[
             decide("fresh", DeliveryState::Ignored),
@@ -598,6 +489,6 @@ mod tests {
             "the fresh one's payload is gone too"
         );
         let replay = sent("replay", "fresh", now_ms());
-        assert_eq!(kept(&write(&db, &[replay]).await), [false]);
+        assert_eq!(kept(&write(&db, [replay]).await), [false]);
     }
 }

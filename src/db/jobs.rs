@@ -42,27 +42,29 @@ pub struct ClaimedJob {
     pub max_attempts: u32,
 }
 
+/// Enqueues a job: kind, payload, serial key, coalesce key, attempts, due, created, updated.
+/// OR IGNORE: a queued twin with the same coalesce key will do this work. (The ingest writer
+/// binds the same statement on its own connection.)
+pub(super) const INSERT: &str = "INSERT OR IGNORE INTO jobs
+    (kind, payload, serial_key, coalesce_key, max_attempts, run_after, created_at, updated_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
 pub(super) async fn enqueue_in(
     tx: &mut Transaction<'_, Sqlite>,
     job: &NewJob,
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
-    // OR IGNORE: a queued twin with the same coalesce key will do this work.
-    sqlx::query(
-        "INSERT OR IGNORE INTO jobs
-           (kind, payload, serial_key, coalesce_key, max_attempts, run_after, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(job.kind)
-    .bind(&job.payload)
-    .bind(&job.serial_key)
-    .bind(&job.coalesce_key)
-    .bind(job.max_attempts)
-    .bind(job.run_after)
-    .bind(now)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query(INSERT)
+        .bind(job.kind)
+        .bind(&job.payload)
+        .bind(&job.serial_key)
+        .bind(&job.coalesce_key)
+        .bind(job.max_attempts)
+        .bind(job.run_after)
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

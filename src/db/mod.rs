@@ -7,6 +7,7 @@ mod dashboard_queries;
 mod deliveries;
 #[cfg(test)]
 mod fairness_tests;
+mod ingest_writer;
 mod jobs;
 mod learnings;
 mod queue;
@@ -21,8 +22,9 @@ mod write_turn;
 pub use body_edits::BodyEditRow;
 pub use dashboard_queries::TaskRepo;
 pub use deliveries::{
-    write_group, DeliveryState, GroupWritten, Handled, NewDelivery, StoredDelivery,
+    Arriving, DeliveryState, GroupWritten, Handled, NewDelivery, StoredDelivery, Verdict,
 };
+pub use ingest_writer::IngestWriter;
 pub use jobs::{ClaimedJob, DeadJob, Fence, JobId, RunLimits};
 pub use learnings::{LearnedFrom, Learning};
 pub use queue::QueueSpot;
@@ -31,7 +33,6 @@ pub use run_stats::{RunStat, SpendScope, StatsLine};
 pub use schedules::ScheduleError;
 pub use task_queries::{PendingJob, TaskListing, TimedEvent};
 pub use tasks::{NewAttempt, RecordError, Resync, StartOutcome, TaskRow};
-pub use write_turn::IngestConn;
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -76,7 +77,6 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 pub struct Db {
     read: SqlitePool,
     write: SqlitePool,
-    ingest: Arc<tokio::sync::Mutex<SqliteConnection>>,
     turn: write_turn::Turn,
     path: PathBuf,
 }
@@ -90,7 +90,7 @@ impl std::fmt::Debug for Db {
 fn connect_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
     // WAL lets readers run beside the single writer. Commits are NORMAL (written to the WAL,
     // not yet fsynced) so the one write connection is never held through an fsync; the ingest
-    // writer makes its groups durable with `sync_wal` before answering GitHub, and everything
+    // writer makes its groups durable by fsyncing the WAL before answering GitHub, and everything
     // else bosun writes is safe to redo if a power cut takes it (intake and jobs are
     // idempotent). A crash of bosun itself loses nothing: the WAL is in the page cache.
     Ok(
@@ -120,7 +120,6 @@ impl Db {
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&write).await?;
-        let ingest = SqliteConnection::connect_with(&options).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -128,16 +127,29 @@ impl Db {
         Ok(Db {
             read,
             write,
-            ingest: Arc::new(tokio::sync::Mutex::new(ingest)),
             turn: Arc::default(),
             path,
         })
     }
 
-    /// The ingest writer's connection, with the turn to write: for its group commits. Holding
-    /// it keeps every other writer waiting, so hold it for one transaction only.
-    pub async fn write_connection(&self) -> IngestConn {
-        IngestConn::take(&self.ingest, &self.turn).await
+    /// A connection of its own for the ingest writer, taking turns with the pool's write
+    /// connection (`write_turn`). Opening it blocks briefly; its methods block.
+    pub fn ingest_writer(&self) -> rusqlite::Result<IngestWriter> {
+        IngestWriter::open(&self.path, self.turn.clone())
+    }
+
+    /// One group commit on a writer of its own, off the async threads. Tests only: the server
+    /// keeps one writer on its own thread (`engine::ingest`).
+    #[cfg(test)]
+    pub(crate) async fn write_group(
+        &self,
+        new: Vec<Arriving>,
+        decisions: Vec<Handled>,
+    ) -> rusqlite::Result<GroupWritten> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.ingest_writer()?.write_group(&new, &decisions))
+            .await
+            .expect("the writer thread panicked")
     }
 
     /// The pool's write connection with the turn, for one statement outside a transaction.
@@ -177,16 +189,12 @@ impl Db {
         let _ = conn.close().await;
     }
 
-    /// Makes every commit so far durable: fsyncs the WAL file, which holds them all. This is
-    /// the fsync `synchronous=FULL` would do inside the commit, done after it instead, so the
-    /// next group's transaction runs while the disk works. The file is opened by path each
-    /// time, so a truncated or recreated WAL is never missed.
-    pub async fn sync_wal(&self) -> std::io::Result<()> {
+    /// The WAL file, which holds every commit not yet checkpointed: the ingest writer fsyncs
+    /// it to make its groups durable (`engine::ingest`).
+    pub fn wal_path(&self) -> PathBuf {
         let mut wal = self.path.clone().into_os_string();
         wal.push("-wal");
-        tokio::task::spawn_blocking(move || std::fs::File::open(&wal)?.sync_data())
-            .await
-            .map_err(std::io::Error::other)?
+        wal.into()
     }
 
     /// `SELECT 1`, for the health check.

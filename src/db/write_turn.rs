@@ -2,8 +2,9 @@
 //! ingest writer, whose group commits each hold up webhook answers, and everything else (the
 //! workers' claims and task events, intake's catch-up, the CLI), which waits for nobody.
 //!
-//! Each kind has its own connection: the ingest writer a dedicated one, everything else the
-//! one connection of the write pool, where they queue among themselves in order. The two
+//! Each kind has its own connection: the ingest writer a dedicated one (`ingest_writer`, a
+//! blocking connection on the writer's own thread), everything else the one connection of the
+//! write pool, where they queue among themselves in order. The two
 //! connections take turns through one async lock (`turn`) that only two can ever wait on: the
 //! ingest writer and whoever holds the pool's connection. So a group commit waits for at most
 //! one other transaction, never for the queue of worker writes behind it (before, the ingest
@@ -87,33 +88,6 @@ impl DerefMut for WriteTx {
     }
 }
 
-/// The ingest writer's own connection, held with the turn.
-pub struct IngestConn {
-    conn: OwnedMutexGuard<SqliteConnection>,
-    _turn: OwnedMutexGuard<()>,
-}
-
-impl IngestConn {
-    pub(super) async fn take(conn: &Arc<Mutex<SqliteConnection>>, turn: &Turn) -> IngestConn {
-        let conn = conn.clone().lock_owned().await;
-        let turn = turn.clone().lock_owned().await;
-        IngestConn { conn, _turn: turn }
-    }
-}
-
-impl Deref for IngestConn {
-    type Target = SqliteConnection;
-    fn deref(&self) -> &SqliteConnection {
-        &self.conn
-    }
-}
-
-impl DerefMut for IngestConn {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.conn
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use bosun_core::job::NewJob;
@@ -149,22 +123,45 @@ mod tests {
         for _ in 0..20 {
             tokio::task::yield_now().await;
         }
+        // On a thread of its own, as in the server: the ingest writer's connection blocks.
+        let mut writer = db.ingest_writer().unwrap();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
         let ingest = {
-            let (db, order) = (db.clone(), order.clone());
-            tokio::spawn(async move {
-                let _conn = db.write_connection().await;
+            let order = order.clone();
+            std::thread::spawn(move || {
+                tid_tx
+                    .send(std::fs::read_link("/proc/thread-self").unwrap())
+                    .unwrap();
+                writer.write_group(&[], &[]).unwrap();
                 order.lock().unwrap().push("ingest".to_string());
             })
         };
-        for _ in 0..20 {
-            tokio::task::yield_now().await;
+        // The writer has queued for the turn once its thread sleeps: it does nothing else that
+        // sleeps before the lock.
+        let stat = std::path::Path::new("/proc")
+            .join(tid_rx.recv().unwrap())
+            .join("stat");
+        let asleep = || {
+            let stat = std::fs::read_to_string(&stat).unwrap_or_default();
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('S'))
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !asleep() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer never waited"
+            );
+            std::thread::yield_now();
         }
         assert!(
             order.lock().unwrap().is_empty(),
             "nobody writes while one holds the turn"
         );
         held.commit().await.unwrap();
-        ingest.await.unwrap();
+        tokio::task::spawn_blocking(move || ingest.join().unwrap())
+            .await
+            .unwrap();
         for w in waiting {
             w.await.unwrap();
         }

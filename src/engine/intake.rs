@@ -1,19 +1,27 @@
-//! Intake: turns stored deliveries into work, in commit order. Pure decisions
-//! (`bosun_core::trigger::decide`) plus one transaction per batch that marks the deliveries handled
-//! and enqueues their jobs, so a crash in between loses nothing and doubles nothing, and a
-//! burst of deliveries costs one commit rather than one each.
+//! Intake: decides what each delivery means (`bosun_core::trigger::decide`, plus what the
+//! repositories' remembered configurations already answer), in delivery order.
 //!
-//! Intake also settles what the repositories' remembered configurations already answer: a
-//! label that is neither the trigger label nor the plan label is ignored here, without a job
-//! (a busy organization labels issues all day). Without a fresh copy of the configuration
-//! the label becomes a trigger job as before, which reads the file. A push that may change
-//! the file makes intake forget the copy before it decides the next delivery, so no label is
-//! judged by a configuration the push replaced.
+//! Once the engine runs and nothing waits, the ingest writer decides each delivery itself, in
+//! the commit that stores it, with the `Judge` intake hands it: the delivery, its state and its
+//! jobs are one write, and a delivery bosun will ignore costs one row. Before that (no
+//! credentials yet, the App's identity still unknown, or deliveries left `received` by an
+//! earlier bosun), deliveries are stored to wait, and this task decides them: those the
+//! writer hands over as they are committed, and, at start-up or whenever the hand-off was
+//! dropped or went quiet, whatever the database still holds as `received`. Its decisions go
+//! through the writer's group commits, so a crash in between loses nothing and doubles
+//! nothing. When nothing waits any more it arms the writer and ends (`Ingest::arm`).
+//!
+//! A label that is neither the trigger label nor the plan label is ignored without a job,
+//! when the repository's configuration is remembered (a busy organization labels issues all
+//! day). Without a fresh copy the label becomes a trigger job as before, which reads the file.
+//! A push that may change the file makes intake forget the copy before it decides the next
+//! delivery, so no label is judged by a configuration the push replaced.
 
 use crate::config::repo_configs::RepoConfigs;
-use crate::db::{now_ms, Db, DeliveryState, Handled, StoredDelivery};
+use crate::db::{now_ms, Db, DeliveryState, Handled, Verdict};
 use crate::engine::ingest::{Feed, Ingest};
 use bosun_core::events::{parse_event, Event, EventError};
+use bosun_core::ids::DeliveryId;
 use bosun_core::job::{BodyEdit, Job};
 use bosun_core::trigger::{decide, Decision, Identity};
 use std::sync::Arc;
@@ -26,28 +34,56 @@ const MAX_HANDED: usize = 2000;
 /// With nothing handed over for this long, intake looks at the database anyway.
 const SAFETY_SWEEP: Duration = Duration::from_secs(5);
 
-/// Handles deliveries until `shutdown`: those handed over by the ingest writer as they are
-/// committed, and, at start-up or whenever the hand-off was dropped or went quiet, whatever the
-/// database still holds as `received`. A delivery seen both ways has its effects once
-/// (a decision only changes a delivery still waiting). Decisions are stored through the ingest
-/// writer, in its group commits.
+/// What deciding a delivery needs: who bosun is, the remembered configurations, and whom to
+/// wake when a decision queued jobs.
+#[derive(Clone)]
+pub struct Judge {
+    pub identity: Identity,
+    pub configs: Arc<RepoConfigs>,
+    pub jobs_added: Arc<Notify>,
+}
+
+impl Judge {
+    /// Decides one delivery from its parsed payload. Pure but for logging and for one effect
+    /// on the configurations (a push that may change a repository's file makes it forget its
+    /// copy): the caller stores the verdict.
+    pub fn verdict(
+        &self,
+        id: &DeliveryId,
+        event: &str,
+        parsed: Result<Event, EventError>,
+    ) -> Verdict {
+        let span = tracing::info_span!("delivery", delivery = %id, event);
+        span.in_scope(|| verdict(&self.identity, &self.configs, id, parsed))
+    }
+}
+
+/// Decides deliveries left waiting until none is left, then arms the ingest writer with the
+/// judge and ends (or ends at `shutdown`).
 pub async fn run_intake(
     db: Db,
-    identity: Identity,
-    configs: Arc<RepoConfigs>,
+    judge: Judge,
     writer: Ingest,
     mut feed: Feed,
-    jobs_added: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut catch_up = true;
     while !*shutdown.borrow() {
         let batch = if catch_up {
             match db.waiting_deliveries(BATCH).await {
-                Ok(waiting) if waiting.is_empty() => {
-                    catch_up = false;
-                    continue;
-                }
+                Ok(waiting) if waiting.is_empty() => match writer.arm(judge.clone()).await {
+                    Ok(true) => {
+                        tracing::debug!("nothing waits: the ingest writer decides from now on");
+                        return;
+                    }
+                    // Stored meanwhile: decide those first.
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not hand decisions to the writer");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                },
                 Ok(waiting) => waiting,
                 Err(e) => {
                     tracing::error!(error = %e, "reading the delivery inbox failed");
@@ -78,35 +114,37 @@ pub async fn run_intake(
         };
         let handled: Vec<Handled> = batch
             .iter()
-            .map(|delivery| {
-                let span = tracing::info_span!("delivery", delivery = %delivery.id, event = %delivery.event);
-                span.in_scope(|| handle(&identity, &configs, delivery))
+            .map(|delivery| Handled {
+                seq: delivery.seq,
+                verdict: judge.verdict(
+                    &delivery.id,
+                    &delivery.event,
+                    parse_event(&delivery.event, &delivery.payload),
+                ),
             })
             .collect();
         match writer.finish(handled).await {
             Ok(0) => {}
-            Ok(_) => jobs_added.notify_one(),
+            Ok(_) => judge.jobs_added.notify_one(),
             Err(e) => {
                 tracing::error!(error = %e, "recording intake's decisions failed; will catch up");
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                catch_up = true;
             }
         }
+        // After a hand-off batch, the database is the place to look for anything dropped;
+        // arming is tried from there too.
+        catch_up = true;
     }
 }
 
-/// Decides what one delivery means. Pure but for logging and for one effect on `configs` (a
-/// push that may change a repository's file makes it forget its copy): the caller stores the
-/// decision.
-fn handle(me: &Identity, configs: &RepoConfigs, delivery: &StoredDelivery) -> Handled {
-    let done = |state, outcome: &str, jobs| Handled {
-        seq: delivery.seq,
-        state,
-        outcome: outcome.to_string(),
-        edits: vec![],
-        jobs,
-    };
-    let event = match parse_event(&delivery.event, &delivery.payload) {
+/// Decides what one delivery means.
+fn verdict(
+    me: &Identity,
+    configs: &RepoConfigs,
+    id: &DeliveryId,
+    parsed: Result<Event, EventError>,
+) -> Verdict {
+    let event = match parsed {
         Ok(event) => event,
         Err(e) => {
             let why = match &e {
@@ -114,7 +152,7 @@ fn handle(me: &Identity, configs: &RepoConfigs, delivery: &StoredDelivery) -> Ha
                 EventError::Shape { .. } => "signed JSON of an unexpected shape",
             };
             tracing::warn!(error = %e, "delivery quarantined: {why}");
-            return done(DeliveryState::Quarantined, &e.to_string(), vec![]);
+            return Verdict::plain(DeliveryState::Quarantined, e.to_string());
         }
     };
     let queued = |jobs: Vec<Job>| {
@@ -143,26 +181,27 @@ fn handle(me: &Identity, configs: &RepoConfigs, delivery: &StoredDelivery) -> Ha
         if !edits.is_empty() {
             said.insert(0, "description edit recorded".into());
         }
-        Handled {
+        Verdict {
             edits,
-            ..done(DeliveryState::Processed, &said.join(" and "), jobs)
+            jobs,
+            ..Verdict::plain(DeliveryState::Processed, said.join(" and "))
         }
     };
     follow_pushes(configs, &event);
     if let Some(why) = label_asks_nothing(configs, &event) {
         tracing::debug!(why = %why, "delivery ignored");
-        return done(DeliveryState::Ignored, &why, vec![]);
+        return Verdict::plain(DeliveryState::Ignored, why);
     }
-    match decide(&delivery.id, event, me) {
+    match decide(id, event, me) {
         Decision::Queue(job) => queued(vec![job]),
         Decision::QueueAll(jobs) => queued(jobs),
         Decision::Noted(what) => {
             tracing::debug!(what, "delivery noted");
-            done(DeliveryState::Processed, what, vec![])
+            Verdict::plain(DeliveryState::Processed, what)
         }
         Decision::Ignore(why) => {
             tracing::debug!(why = %why, "delivery ignored");
-            done(DeliveryState::Ignored, &why, vec![])
+            Verdict::plain(DeliveryState::Ignored, why)
         }
     }
 }
@@ -198,14 +237,25 @@ fn label_asks_nothing(configs: &RepoConfigs, event: &Event) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::db::StoredDelivery;
+
+    /// Decides a stored delivery.
+    fn handle(me: &Identity, configs: &RepoConfigs, delivery: &StoredDelivery) -> Verdict {
+        verdict(
+            me,
+            configs,
+            &delivery.id,
+            parse_event(&delivery.event, &delivery.payload),
+        )
+    }
     use bosun_core::ids::{DeliveryId, RepoId};
     use bosun_core::repo_config::RepoConfig;
 
     const LABELED: &str = include_str!("../../tests/fixtures/webhooks/issues/labeled.payload.json");
     /// The repository of GitHub's `issues.labeled` example.
-    const REPO_ID: u64 = 186853002;
+    pub(crate) const REPO_ID: u64 = 186853002;
 
     fn delivery(seq: i64, event: &str, payload: String) -> StoredDelivery {
         StoredDelivery {
@@ -216,7 +266,7 @@ mod tests {
         }
     }
 
-    fn labeled(seq: i64, label: &str) -> StoredDelivery {
+    pub(crate) fn labeled(seq: i64, label: &str) -> StoredDelivery {
         let mut p: serde_json::Value = serde_json::from_str(LABELED).unwrap();
         p["label"]["name"] = label.into();
         p["installation"] = serde_json::json!({ "id": 3 });
@@ -260,7 +310,7 @@ mod tests {
         );
     }
 
-    fn config_pushed(seq: i64) -> StoredDelivery {
+    pub(crate) fn config_pushed(seq: i64) -> StoredDelivery {
         let body = format!(
             r#"{{"ref":"refs/heads/main","forced":false,
             "commits":[{{"added":[],"modified":[".github/bosun.yml"],"removed":[]}}],
@@ -270,7 +320,7 @@ mod tests {
         delivery(seq, "push", body)
     }
 
-    fn me() -> Identity {
+    pub(crate) fn me() -> Identity {
         Identity {
             handle: "bosun".into(),
             bot_login: "bosun[bot]".into(),
@@ -282,7 +332,7 @@ mod tests {
     async fn labels_are_judged_by_the_remembered_file_until_a_push_may_change_it() {
         let (db, _dir) = crate::db::test_db().await;
         let configs = RepoConfigs::new(db, Duration::from_secs(60));
-        let kinds = |h: &Handled| h.jobs.iter().map(|j| j.kind).collect::<Vec<_>>();
+        let kinds = |h: &Verdict| h.jobs.iter().map(|j| j.kind).collect::<Vec<_>>();
 
         // Nothing remembered: a label is a trigger job, which reads the file.
         let unknown = handle(&me(), &configs, &labeled(1, "bug"));

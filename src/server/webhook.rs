@@ -137,6 +137,8 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
             delivery.clone(),
             event.to_string(),
             body,
+            // The HMAC just verified identifies the body: the replay check's fingerprint.
+            expected,
             now_ms(),
         ))
         .instrument(span.clone())
