@@ -108,6 +108,8 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        // Answers are single small writes; Nagle's algorithm would only delay them.
+        let _ = stream.set_nodelay(true);
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             counters.refused.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%peer, "connection refused: too many open");
