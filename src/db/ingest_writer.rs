@@ -248,9 +248,8 @@ mod tests {
         Arriving { delivery, verdict }
     }
 
-    #[tokio::test]
-    async fn a_decided_delivery_keeps_its_effects_and_only_a_quarantined_one_its_payload() {
-        let (db, _dir) = crate::db::test_db().await;
+    /// What intake decides about a trigger: processed, one job queued.
+    fn trigger_queued() -> Verdict {
         let job = NewJob {
             kind: "trigger",
             payload: "{}".into(),
@@ -259,10 +258,16 @@ mod tests {
             max_attempts: 3,
             run_after: 0,
         };
-        let queued = Verdict {
+        Verdict {
             jobs: vec![job],
             ..Verdict::plain(DeliveryState::Processed, "trigger queued")
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn a_decided_delivery_keeps_its_effects_and_only_a_quarantined_one_its_payload() {
+        let (db, _dir) = crate::db::test_db().await;
+        let queued = trigger_queued();
         let written = db
             .write_group(
                 vec![
@@ -308,17 +313,7 @@ mod tests {
         assert_eq!(jobs, [("queued".to_string(), 1)]);
 
         // A redelivery of a decided delivery is a duplicate, and queues nothing again.
-        let queued_again = Verdict {
-            jobs: vec![NewJob {
-                kind: "trigger",
-                payload: "{}".into(),
-                serial_key: Some("r/1".into()),
-                coalesce_key: None,
-                max_attempts: 3,
-                run_after: 0,
-            }],
-            ..Verdict::plain(DeliveryState::Processed, "trigger queued")
-        };
+        let queued_again = trigger_queued();
         let again = db
             .write_group(vec![arriving("dddd", Some(queued_again))], Vec::new())
             .await
