@@ -26,8 +26,9 @@ use std::collections::HashSet;
 /// still on, the comment still there); after a day a replay is taken as new and meets the
 /// other defences (intake reads GitHub again before a trigger acts, so a label since taken off
 /// or a comment deleted starts nothing). A day is far inside how long `prune_deliveries` keeps
-/// a delivery's row (30 days) and with it the hash, so the window holds after the payload was
-/// dropped (3 days); and the check costs one index lookup whatever the window's length.
+/// a delivery's row (30 days) and with it the fingerprint, so the window holds after a payload
+/// kept for intake or quarantine is dropped (3 days); and the check costs one index lookup
+/// whatever the window's length.
 pub const REPLAY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A verified delivery as the webhook handler hands it over.
@@ -234,7 +235,7 @@ impl Db {
     }
 
     /// Drops the payloads of handled deliveries older than `age_ms` (the row stays, with its
-    /// id and its body's hash, so a late redelivery, or a replay within `REPLAY_WINDOW_MS`, is
+    /// id and its body's fingerprint, so a late redelivery, or a replay within `REPLAY_WINDOW_MS`, is
     /// still recognised; quarantined ones keep theirs for a human to read) and forgets rows
     /// older than `forget_ms` (which should be longer than `REPLAY_WINDOW_MS`).
     pub async fn prune_deliveries(&self, age_ms: i64, forget_ms: i64) -> Result<u64, sqlx::Error> {
@@ -476,7 +477,7 @@ mod tests {
             let found = db.delivery_state(&DeliveryId(id.into())).await.unwrap();
             assert_eq!(found.is_some(), kept, "{id}");
         }
-        // A row whose payload was dropped keeps its body's hash: a replay is still refused.
+        // A row whose payload was dropped keeps its body's fingerprint: a replay is still refused.
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         db.prune_deliveries(0, 30 * day).await.unwrap();
         let payloads: Vec<i64> = sqlx::query_scalar("SELECT seq FROM delivery_payloads")
