@@ -19,7 +19,7 @@
 //! round trip.
 
 use crate::db::{Arriving, Db, GroupWritten, Handled, IngestWriter, NewDelivery, StoredDelivery};
-use crate::engine::intake::Judge;
+use crate::engine::intake::{log_queued, Judge};
 use bosun_core::events::{parse_event, Event, EventError};
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -287,14 +287,15 @@ fn answer(group: Committed, durable: Result<(), IngestError>, feed: &FeedSender)
     for ((arriving, reply), stored) in new.into_iter().zip(replies).zip(&written.stored) {
         let verdict = match stored {
             Some(seq) => {
-                if arriving.verdict.is_none() {
-                    let d = arriving.delivery;
-                    handed.push(StoredDelivery {
+                let d = arriving.delivery;
+                match &arriving.verdict {
+                    Some(verdict) => log_queued(&d.id, &d.event, verdict),
+                    None => handed.push(StoredDelivery {
                         seq: *seq,
                         id: d.id,
                         event: d.event,
                         payload: d.payload,
-                    });
+                    }),
                 }
                 Stored::New
             }

@@ -114,13 +114,14 @@ pub async fn run_intake(
         };
         let handled: Vec<Handled> = batch
             .iter()
-            .map(|delivery| Handled {
-                seq: delivery.seq,
-                verdict: judge.verdict(
-                    &delivery.id,
-                    &delivery.event,
-                    parse_event(&delivery.event, &delivery.payload),
-                ),
+            .map(|delivery| {
+                let parsed = parse_event(&delivery.event, &delivery.payload);
+                let verdict = judge.verdict(&delivery.id, &delivery.event, parsed);
+                log_queued(&delivery.id, &delivery.event, &verdict);
+                Handled {
+                    seq: delivery.seq,
+                    verdict,
+                }
             })
             .collect();
         match writer.finish(handled).await {
@@ -134,6 +135,24 @@ pub async fn run_intake(
         // After a hand-off batch, the database is the place to look for anything dropped;
         // arming is tried from there too.
         catch_up = true;
+    }
+}
+
+/// Logs the jobs a verdict queues: by whoever stores it, once the delivery is stored (the
+/// writer judges a redelivery too, and drops its verdict).
+pub fn log_queued(id: &DeliveryId, event: &str, verdict: &Verdict) {
+    if verdict.jobs.is_empty() {
+        return; // no span to make: most deliveries queue nothing
+    }
+    let _span = tracing::info_span!("delivery", delivery = %id, event).entered();
+    for job in &verdict.jobs {
+        // The serial key names the issue or pull request the job is about.
+        tracing::info!(
+            job = job.kind,
+            key = job.serial_key.as_deref().unwrap_or_default(),
+            "{} queued",
+            job.kind
+        );
     }
 }
 
@@ -168,15 +187,6 @@ fn verdict(
             }
         }
         let jobs = queued;
-        for job in &jobs {
-            // The serial key names the issue or pull request the job is about.
-            tracing::info!(
-                job = job.kind,
-                key = job.serial_key.as_deref().unwrap_or_default(),
-                "{} queued",
-                job.kind
-            );
-        }
         let mut said: Vec<String> = jobs.iter().map(|j| format!("{} queued", j.kind)).collect();
         if !edits.is_empty() {
             said.insert(0, "description edit recorded".into());
