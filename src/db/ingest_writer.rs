@@ -16,7 +16,6 @@ use bosun_core::job::{BodyEdit, NewJob};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::HashSet;
 use std::path::Path;
-use std::time::Duration;
 
 /// The ingest writer's connection. Its methods block: call them from the writer's thread (or
 /// `spawn_blocking`), never from an async task.
@@ -33,10 +32,10 @@ impl std::fmt::Debug for IngestWriter {
 
 impl IngestWriter {
     /// Opens a connection to the database the migrations already set up, with the settings of
-    /// the pool's connections (`connect_options`).
+    /// the pool's connections (`connect_options`: change them together).
     pub(super) fn open(path: &Path, turn: Turn) -> rusqlite::Result<IngestWriter> {
         let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(super::BUSY_TIMEOUT)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;

@@ -87,6 +87,11 @@ impl std::fmt::Debug for Db {
     }
 }
 
+/// How long a connection waits for SQLite's lock before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The settings of every connection. The ingest writer's (`IngestWriter::open`, another
+/// library) sets the same: change them together.
 fn connect_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
     // WAL lets readers run beside the single writer. Commits are NORMAL (written to the WAL,
     // not yet fsynced) so the one write connection is never held through an fsync; the ingest
@@ -98,7 +103,7 @@ fn connect_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             // Checkpoints run from a background task (`run_checkpoints`), not inside a commit.
             .pragma("wal_autocheckpoint", "0")
