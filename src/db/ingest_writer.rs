@@ -42,6 +42,11 @@ impl IngestWriter {
              PRAGMA foreign_keys = ON;
              PRAGMA wal_autocheckpoint = 0;",
         )?;
+        conn.pragma_update(
+            None,
+            "journal_size_limit",
+            super::checkpoints::WAL_KEEP_BYTES,
+        )?;
         Ok(IngestWriter { conn, turn })
     }
 

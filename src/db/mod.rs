@@ -3,6 +3,7 @@
 
 mod body_edits;
 mod breakers;
+mod checkpoints;
 mod dashboard_queries;
 mod deliveries;
 #[cfg(test)]
@@ -35,15 +36,13 @@ pub use task_queries::{PendingJob, TaskListing, TimedEvent};
 pub use tasks::{NewAttempt, RecordError, Resync, StartOutcome, TaskRow};
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Connection};
+use sqlx::ConnectOptions;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -105,8 +104,12 @@ fn connect_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
-            // Checkpoints run from a background task (`run_checkpoints`), not inside a commit.
+            // Checkpoints run from a background task (`checkpoints`), not inside a commit.
             .pragma("wal_autocheckpoint", "0")
+            .pragma(
+                "journal_size_limit",
+                checkpoints::WAL_KEEP_BYTES.to_string(),
+            )
             .log_statements(tracing::log::LevelFilter::Trace),
     )
 }
@@ -160,38 +163,6 @@ impl Db {
     /// The pool's write connection with the turn, for one statement outside a transaction.
     async fn writer(&self) -> Result<write_turn::Writer, sqlx::Error> {
         write_turn::Writer::take(&self.write, &self.turn).await
-    }
-
-    /// Copies committed WAL frames into the database file every `every`, on a connection of
-    /// its own, until `shutdown`. PASSIVE never waits for or blocks a writer, so commits
-    /// neither pay for checkpoints (autocheckpoint is off) nor wait behind one.
-    pub async fn run_checkpoints(&self, every: Duration, mut shutdown: watch::Receiver<bool>) {
-        let mut conn = match SqliteConnection::connect_with(&match connect_options(&self.path) {
-            Ok(o) => o,
-            Err(e) => return tracing::error!(error = %e, "checkpointer cannot start"),
-        })
-        .await
-        {
-            Ok(c) => c,
-            Err(e) => return tracing::error!(error = %e, "checkpointer cannot connect"),
-        };
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = shutdown.changed() => break,
-            }
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&mut conn)
-                .await
-            {
-                tracing::warn!(error = %e, "WAL checkpoint failed; will try again");
-            }
-        }
-        // A last full pass so a clean stop leaves a short WAL behind.
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&mut conn)
-            .await;
-        let _ = conn.close().await;
     }
 
     /// The WAL file, which holds every commit not yet checkpointed: the ingest writer fsyncs
