@@ -5,7 +5,7 @@
 //! signed deliveries keep coming, and checks its memory peak and their answers.
 //! A command to run by hand; no test asserts a time.
 //!
-//! `cargo run --release -p bosun-bench -- <ingest|ack|all|run|env|proxy|flood|drain|labels|tasks> [--seconds N]
+//! `cargo run --release -p bosun-bench -- <ingest|ack|all|run|env|proxy|flood|drain|labels|tasks|mix> [--seconds N]
 //! [--connections N] [--issues N] [--tasks N] [--agent-secs N] [--setup-secs N] [--calls N]
 //! [--fsync-delay-us N] [--slow N] [--big N] [--big-mib N] [--rate N] [--max-connections N]
 //! [--header-timeout-secs N]`
@@ -20,6 +20,7 @@ mod ingest;
 mod labels;
 mod load;
 mod metrics;
+mod mix;
 mod payloads;
 mod peer;
 mod procfs;
@@ -189,6 +190,21 @@ async fn run(args: Args, bin: PathBuf) -> anyhow::Result<bool> {
             args.tasks
         );
         let report = tasks::run(&bin, args.tasks, args.agent_secs, args.connections).await?;
+        report.print();
+        print_summary(&source, &report.summary(), report.passed());
+        return Ok(report.passed());
+    }
+    if args.mode == args::Mode::Mix {
+        let source = binary::source_version().unwrap_or_else(|| "unknown source".into());
+        println!("bosun-bench mix\n\n== mix: a busy organization's day, alone and beside tasks");
+        let report = mix::run(
+            &bin,
+            args.tasks,
+            args.agent_secs,
+            args.seconds,
+            args.connections,
+        )
+        .await?;
         report.print();
         print_summary(&source, &report.summary(), report.passed());
         return Ok(report.passed());
@@ -406,7 +422,10 @@ fn print_header(args: &Args, bin: &Path, source: &str, server: &Server, fake: &F
         bin.display(),
         server.pid()
     );
-    println!("          default settings (4 workers), RUST_LOG=warn");
+    println!(
+        "          default settings (4 workers), RUST_LOG={}",
+        server::server_log_level()
+    );
     println!(
         "          SQLite (WAL, group commit, WAL fsynced before each 2xx) in {}",
         server.data_dir().display()

@@ -131,14 +131,20 @@ pub struct Target {
     pub sender_id: u64,
 }
 
-/// GitHub's `issues.labeled` example, the starting point of every ack delivery.
-pub fn labeled_template() -> anyhow::Result<Value> {
-    read_json(&webhooks_dir().join("issues/labeled.payload.json"))
+/// One of GitHub's example payloads, `tests/fixtures/webhooks/<event>/<file>`.
+pub fn example(event: &str, file: &str) -> anyhow::Result<Value> {
+    read_json(&webhooks_dir().join(event).join(file))
 }
 
-/// The example moved onto the fake's repository and `issue`, labelled `label` by a user.
-pub fn labeled(template: &Value, target: &Target, issue: u64, label: &str) -> Vec<u8> {
-    let mut p = template.clone();
+/// GitHub's `issues.labeled` example, the starting point of every ack delivery.
+pub fn labeled_template() -> anyhow::Result<Value> {
+    example("issues", "labeled.payload.json")
+}
+
+/// An example moved onto the fake's repository, its installation and a user of it; `number`
+/// becomes the number of the issue or pull request the example is about, if it is about one.
+pub fn retarget(example: &Value, target: &Target, number: Option<u64>) -> Value {
+    let mut p = example.clone();
     let (owner, name) = target
         .full_name
         .split_once('/')
@@ -148,15 +154,30 @@ pub fn labeled(template: &Value, target: &Target, issue: u64, label: &str) -> Ve
     p["repository"]["full_name"] = target.full_name.as_str().into();
     p["repository"]["owner"]["login"] = owner.into();
     p["installation"] = serde_json::json!({ "id": target.installation_id });
-    p["issue"]["number"] = issue.into();
+    p["sender"]["login"] = target.sender_login.as_str().into();
+    p["sender"]["id"] = target.sender_id.into();
+    p["sender"]["type"] = "User".into();
+    if let Some(n) = number {
+        for about in ["issue", "pull_request"] {
+            if p[about].is_object() {
+                p[about]["number"] = n.into();
+            }
+        }
+        if p["number"].is_u64() {
+            p["number"] = n.into();
+        }
+    }
+    p
+}
+
+/// The example moved onto the fake's repository and `issue`, labelled `label` by a user.
+pub fn labeled(template: &Value, target: &Target, issue: u64, label: &str) -> Vec<u8> {
+    let mut p = retarget(template, target, Some(issue));
     if let Some(issue) = p["issue"].as_object_mut() {
         // The example's issue is a plain issue, but make sure: bosun ignores pull requests.
         issue.remove("pull_request");
     }
     p["label"]["name"] = label.into();
-    p["sender"]["login"] = target.sender_login.as_str().into();
-    p["sender"]["id"] = target.sender_id.into();
-    p["sender"]["type"] = "User".into();
     serde_json::to_vec(&p).expect("a JSON value serialises")
 }
 

@@ -71,7 +71,7 @@ impl Server {
             .env("BOSUN_DATA_DIR", dir.path().join("data"))
             .env("BOSUN_LISTEN", addr.to_string())
             // Per-delivery info lines would make the benchmark measure the logger.
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", server_log_level())
             .envs(env.extra.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -186,7 +186,8 @@ impl Server {
         Ok(Scrape::parse(&answer.text().await?))
     }
 
-    /// The last `lines` lines of the server's log (RUST_LOG=warn: warnings and errors only).
+    /// The last `lines` lines of the server's log (warnings and errors only, unless
+    /// `BENCH_SERVER_LOG` asks for more).
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
@@ -236,4 +237,10 @@ pub async fn wait_engine_up(fake: &fake_github::FakeGitHub, server: &Server) -> 
         server.log_tail(30)
     );
     Ok(())
+}
+
+/// The server's `RUST_LOG`: `warn`, or `BENCH_SERVER_LOG` to look inside a run (the README's
+/// numbers are measured at `warn`).
+pub fn server_log_level() -> String {
+    std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into())
 }

@@ -10,6 +10,7 @@ use crate::load::{self, Outcome, Window};
 use crate::payloads::{self, Payload, Target};
 use crate::procfs::{self, mib};
 use crate::run::{rand_bytes, start_agent_server, AgentBench};
+use crate::server::Server;
 use crate::stats::Percentiles;
 use bytes::Bytes;
 use fake_github::{FakeGitHub, RequestRecord};
@@ -17,8 +18,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-const REPOS: usize = 10;
-const WRITER: &str = "bench-writer";
+pub(crate) const REPOS: usize = 10;
+pub(crate) const WRITER: &str = "bench-writer";
 /// A small repository: this measures many tasks, not checkouts of a big one (`run` does).
 const FILES: usize = 200;
 const COMMITS: usize = 5;
@@ -48,45 +49,55 @@ pub struct Report {
     quota_spent: bool,
 }
 
-fn agents_running(data: &Path, tasks: u64) -> u64 {
-    (1..=tasks)
-        .filter(|t| {
-            std::fs::read_to_string(
-                data.join(format!("data/runs/task-{t}/attempt-1/round-1/agent.log")),
-            )
-            .is_ok_and(|log| log.contains("\"subtype\":\"init\""))
-        })
-        .count() as u64
+/// How many of the tasks `ids` have an agent that started (its first line in the run log).
+pub(crate) fn agents_running(data: &Path, ids: std::ops::RangeInclusive<u64>) -> u64 {
+    ids.filter(|t| {
+        std::fs::read_to_string(
+            data.join(format!("data/runs/task-{t}/attempt-1/round-1/agent.log")),
+        )
+        .is_ok_and(|log| log.contains("\"subtype\":\"init\""))
+    })
+    .count() as u64
 }
 
-fn prs_open(requests: &[RequestRecord]) -> u64 {
+pub(crate) fn prs_open(requests: &[RequestRecord]) -> u64 {
     requests
         .iter()
         .filter(|r| r.method == "POST" && r.path.ends_with("/pulls") && r.status == 201)
         .count() as u64
 }
 
-pub async fn run(
+/// Ten repositories on the fake GitHub, each cloned from the bench's small bare repository,
+/// and a server in agent mode with a worker and a run slot for each of `tasks` tasks.
+pub(crate) struct Fleet {
+    /// Holds the bare repository and the run configuration for as long as the server runs.
+    _bench: AgentBench,
+    pub fake: FakeGitHub,
+    pub targets: Vec<Target>,
+    pub server: Server,
+    pub secret: String,
+}
+
+pub(crate) async fn fleet(
     bin: &Path,
+    name: &str,
     tasks: u64,
     agent_secs: u64,
-    connections: usize,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<Fleet> {
     let bench = AgentBench::new(
-        "tasks",
+        name,
         agent_secs,
         FILES,
         COMMITS,
         &format!("limits:\n  max_runs: {tasks}\n"),
     )?;
-    let (bare, config) = (&bench.bare, &bench.config);
     let fake = FakeGitHub::start().await;
     let mut targets = Vec::new();
     for r in 0..REPOS {
         let name = format!("bench-org/repo-{r}");
         let (repo_id, installation_id) = fake.add_repo(&name);
         fake.set_permission(&name, WRITER, "write");
-        fake.set_clone_url(&name, &format!("file://{}", bare.display()));
+        fake.set_clone_url(&name, &format!("file://{}", bench.bare.display()));
         targets.push(Target {
             full_name: name,
             repo_id,
@@ -98,7 +109,56 @@ pub async fn run(
     let secret = hex::encode(rand_bytes()?);
     // A worker per task, and some for the quick jobs beside them.
     let workers = ("BOSUN_WORKERS".into(), (tasks + 4).to_string());
-    let server = start_agent_server(bin, &fake, &secret, config, vec![workers]).await?;
+    let server = start_agent_server(bin, &fake, &secret, &bench.config, vec![workers]).await?;
+    Ok(Fleet {
+        _bench: bench,
+        fake,
+        targets,
+        server,
+        secret,
+    })
+}
+
+impl Fleet {
+    /// Opens `count` issues spread over the repositories (the `n`th of them titled `task
+    /// {first + n}`), labels each `bosun` on the fake and sends its trigger. Returns where
+    /// each one is: the repository's index and the issue's number.
+    pub(crate) async fn trigger(
+        &self,
+        first: u64,
+        count: u64,
+    ) -> anyhow::Result<Vec<(usize, u64)>> {
+        let (http, template) = (reqwest::Client::new(), payloads::labeled_template()?);
+        let mut issues = Vec::new();
+        for t in first..first + count {
+            let repo = t as usize % REPOS;
+            let target = &self.targets[repo];
+            let n = self.fake.add_issue(
+                &target.full_name,
+                &format!("task {t}"),
+                "Edit bench.txt.",
+                WRITER,
+            );
+            self.fake.label_issue(&target.full_name, n, "bosun");
+            let body = payloads::labeled(&template, target, n, "bosun");
+            self.server
+                .send_issues_event(&http, &self.secret, &format!("bench-task-{t}"), body)
+                .await?;
+            issues.push((repo, n));
+        }
+        Ok(issues)
+    }
+}
+
+pub async fn run(
+    bin: &Path,
+    tasks: u64,
+    agent_secs: u64,
+    connections: usize,
+) -> anyhow::Result<Report> {
+    let fleet = fleet(bin, "tasks", tasks, agent_secs).await?;
+    let (fake, server, secret, targets) =
+        (&fleet.fake, &fleet.server, &fleet.secret, &fleet.targets);
     let http = reqwest::Client::new();
     let template = payloads::labeled_template()?;
 
@@ -116,7 +176,7 @@ pub async fn run(
     server
         .send_issues_event(
             &http,
-            &secret,
+            secret,
             "bench-tasks-primer",
             flood_mix[0].body.to_vec(),
         )
@@ -128,7 +188,7 @@ pub async fn run(
             stop: Some(stop),
             ..Window::starting_now(Duration::from_secs(1), BATCH_TIMEOUT)
         };
-        let (addr, secret) = (server.addr(), secret.clone());
+        let (addr, secret) = (server.addr(), secret.to_string());
         Some(tokio::spawn(async move {
             load::drive(conns, addr, &flood_mix, &secret, window).await
         }))
@@ -141,26 +201,13 @@ pub async fn run(
     }
 
     let started = Instant::now();
-    for t in 0..tasks {
-        let target = &targets[t as usize % REPOS];
-        let n = fake.add_issue(
-            &target.full_name,
-            &format!("task {t}"),
-            "Edit bench.txt.",
-            WRITER,
-        );
-        fake.label_issue(&target.full_name, n, "bosun");
-        let body = payloads::labeled(&template, target, n, "bosun");
-        server
-            .send_issues_event(&http, &secret, &format!("bench-task-{t}"), body)
-            .await?;
-    }
+    fleet.trigger(0, tasks).await?;
     let (mut all_running, mut all_prs, mut first_pr) = (None, None, None);
     let mut peak_kib = 0;
     let mut quota_spent = false;
     while started.elapsed() < BATCH_TIMEOUT {
         peak_kib = peak_kib.max(procfs::memory(server.pid())?.peak_kib);
-        if all_running.is_none() && agents_running(server.data_dir(), tasks) == tasks {
+        if all_running.is_none() && agents_running(server.data_dir(), 1..=tasks) == tasks {
             all_running = Some(started.elapsed());
         }
         let requests = fake.requests();
