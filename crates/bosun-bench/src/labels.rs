@@ -79,16 +79,12 @@ pub struct Report {
 /// Every stored delivery handled and no job queued or running.
 fn idle(scrape: &Scrape) -> bool {
     let received = crate::ingest::received(scrape);
-    let busy: f64 = scrape
-        .by_label("bosun_jobs")
-        .iter()
-        .filter(|(state, _)| state == "queued" || state == "running")
-        .map(|(_, n)| n)
-        .sum();
+    let busy = scrape.total_of("bosun_jobs", &["queued", "running"]);
     received == 0.0 && busy == 0.0
 }
 
-fn jobs_total(scrape: &Scrape) -> f64 {
+/// Every job bosun has, whatever its state (the `bosun_jobs` gauges).
+pub(crate) fn jobs_total(scrape: &Scrape) -> f64 {
     scrape.total("bosun_jobs")
 }
 

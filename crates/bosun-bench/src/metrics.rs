@@ -55,6 +55,15 @@ impl Scrape {
         self.by_label(family).iter().map(|(_, v)| v).sum()
     }
 
+    /// The sum of a one-label family's series whose label is one of `values`, 0 when absent.
+    pub fn total_of(&self, family: &str, values: &[&str]) -> f64 {
+        self.by_label(family)
+            .iter()
+            .filter(|(value, _)| values.contains(&value.as_str()))
+            .map(|(_, v)| v)
+            .sum()
+    }
+
     /// `label n, label n` for a one-label family, for the report.
     pub fn describe(&self, family: &str) -> String {
         let parts: Vec<_> = self

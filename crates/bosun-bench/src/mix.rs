@@ -10,6 +10,7 @@
 //! aside, which last as long as their agents).
 
 use crate::disk;
+use crate::labels::jobs_total;
 use crate::load::{self, Outcome, Window};
 use crate::metrics::Scrape;
 use crate::payloads::{self, Payload, Target};
@@ -122,11 +123,20 @@ pub struct Issues {
     triggers: Vec<(usize, u64)>,
 }
 
-fn json(p: &Value) -> Bytes {
-    Bytes::from(serde_json::to_vec(p).expect("a JSON value serialises"))
+fn json(p: &Value) -> Vec<u8> {
+    serde_json::to_vec(p).expect("a JSON value serialises")
 }
 
-fn delivery(kind: Kind, slot: usize, ex: &Examples, targets: &[Target], on: &Issues) -> Payload {
+/// The delivery of `kind` in `slot` of the mix; a trigger is the mix's `nth_trigger`th, so
+/// that each trigger issue gets its turn.
+fn delivery(
+    kind: Kind,
+    slot: usize,
+    nth_trigger: usize,
+    ex: &Examples,
+    targets: &[Target],
+    on: &Issues,
+) -> Payload {
     let repo = slot % REPOS;
     let target = &targets[repo];
     let issue = on.issues[repo][(slot / REPOS) % on.issues[repo].len()];
@@ -137,24 +147,19 @@ fn delivery(kind: Kind, slot: usize, ex: &Examples, targets: &[Target], on: &Iss
             payloads::labeled(&ex.labeled, target, issue, label),
         ),
         Kind::Trigger => {
-            // The nth trigger of the mix, so that each trigger issue gets its turn.
-            let nth = order()[..slot]
-                .iter()
-                .filter(|k| **k == Kind::Trigger)
-                .count();
-            let (repo, issue) = on.triggers[nth % on.triggers.len()];
+            let (repo, issue) = on.triggers[nth_trigger % on.triggers.len()];
             let body = payloads::labeled(&ex.labeled, &targets[repo], issue, "bosun");
             ("issues", body)
         }
         Kind::LabelRemoved => {
             let mut p = payloads::retarget(&ex.unlabeled, target, Some(issue));
             p["label"]["name"] = label.into();
-            ("issues", json(&p).to_vec())
+            ("issues", json(&p))
         }
         Kind::Comment => {
             let mut p = payloads::retarget(&ex.comment, target, Some(issue));
             p["comment"]["body"] = "Thanks, that works for me.".into();
-            ("issue_comment", json(&p).to_vec())
+            ("issue_comment", json(&p))
         }
         Kind::PushDefaultBranch | Kind::PushTag | Kind::PushConfig => {
             let example = if kind == Kind::PushTag {
@@ -168,7 +173,7 @@ fn delivery(kind: Kind, slot: usize, ex: &Examples, targets: &[Target], on: &Iss
                 // the next label on this repository needs a job that reads it again.
                 p["commits"][0]["modified"] = serde_json::json!([".github/bosun.yml"]);
             }
-            ("push", json(&p).to_vec())
+            ("push", json(&p))
         }
         Kind::PullRequestOpened | Kind::PullRequestSynchronized | Kind::PullRequestClosed => {
             let example = match kind {
@@ -179,7 +184,7 @@ fn delivery(kind: Kind, slot: usize, ex: &Examples, targets: &[Target], on: &Iss
             let number = 10_000 + slot as u64;
             (
                 "pull_request",
-                json(&payloads::retarget(example, target, Some(number))).to_vec(),
+                json(&payloads::retarget(example, target, Some(number))),
             )
         }
         Kind::CheckSuiteCompleted | Kind::CheckSuiteRequested => {
@@ -190,7 +195,7 @@ fn delivery(kind: Kind, slot: usize, ex: &Examples, targets: &[Target], on: &Iss
             };
             (
                 "check_suite",
-                json(&payloads::retarget(example, target, None)).to_vec(),
+                json(&payloads::retarget(example, target, None)),
             )
         }
     };
@@ -203,10 +208,15 @@ fn delivery(kind: Kind, slot: usize, ex: &Examples, targets: &[Target], on: &Iss
 /// The mix, `MIX_LEN` deliveries long.
 fn mix(targets: &[Target], on: &Issues) -> anyhow::Result<Vec<Payload>> {
     let ex = Examples::load()?;
+    let mut triggers = 0;
     Ok(order()
         .into_iter()
         .enumerate()
-        .map(|(slot, kind)| delivery(kind, slot, &ex, targets, on))
+        .map(|(slot, kind)| {
+            let payload = delivery(kind, slot, triggers, &ex, targets, on);
+            triggers += usize::from(kind == Kind::Trigger);
+            payload
+        })
         .collect())
 }
 
@@ -220,20 +230,10 @@ pub struct Phase {
     drained_in: Option<Duration>,
 }
 
-fn jobs_total(scrape: &Scrape) -> f64 {
-    scrape.total("bosun_jobs")
-}
-
 /// No delivery waits for intake and no job is queued. Running jobs are left out: a task's run
 /// job lasts as long as its agent.
 fn drained(scrape: &Scrape) -> bool {
-    let queued: f64 = scrape
-        .by_label("bosun_jobs")
-        .iter()
-        .filter(|(state, _)| state == "queued")
-        .map(|(_, n)| n)
-        .sum();
-    crate::ingest::received(scrape) == 0.0 && queued == 0.0
+    crate::ingest::received(scrape) == 0.0 && scrape.total_of("bosun_jobs", &["queued"]) == 0.0
 }
 
 async fn load_and_drain(
