@@ -32,7 +32,8 @@ impl std::fmt::Debug for IngestWriter {
 
 impl IngestWriter {
     /// Opens a connection to the database the migrations already set up, with the settings of
-    /// the pool's connections (`connect_options`: change them together).
+    /// the pool's connections (`connect_options`: change them together; the page size is the
+    /// file's own, set when the migrations created it).
     pub(super) fn open(path: &Path, turn: Turn) -> rusqlite::Result<IngestWriter> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(super::BUSY_TIMEOUT)?;
