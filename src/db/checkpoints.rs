@@ -180,7 +180,8 @@ mod tests {
             .unwrap()
     }
 
-    /// One commit of at least `pages` pages: as many WAL frames and then some.
+    /// One commit of `pages` pages: as many WAL frames and then some (each row a blob just
+    /// under a page of 1 KiB, a database's page size, `connect_options`).
     async fn write_pages(conn: &mut SqliteConnection, pages: i64) {
         sqlx::query("CREATE TABLE IF NOT EXISTS filler (b BLOB)")
             .execute(&mut *conn)
@@ -188,7 +189,7 @@ mod tests {
             .unwrap();
         sqlx::query(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-             INSERT INTO filler SELECT randomblob(3900) FROM n",
+             INSERT INTO filler SELECT randomblob(900) FROM n",
         )
         .bind(pages)
         .execute(&mut *conn)

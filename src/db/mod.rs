@@ -222,7 +222,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_database_has_pages_of_one_kib_and_an_old_one_keeps_its_own() {
-        let (db, dir) = super::test_db().await;
+        let (db, _dir) = super::test_db().await;
         let size = |row: sqlx::sqlite::SqliteRow| row.get::<i64, _>(0);
         let new = sqlx::query("PRAGMA page_size").fetch_one(&db.read).await;
         assert_eq!(new.map(size).unwrap(), 1024);
@@ -246,6 +246,5 @@ mod tests {
         let kept = sqlx::query("PRAGMA page_size").fetch_one(&old.read).await;
         assert_eq!(kept.map(size).unwrap(), 4096);
         old.close().await;
-        drop(dir);
     }
 }
