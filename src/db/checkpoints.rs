@@ -12,13 +12,18 @@
 //! file's new size through the filesystem's journal as well, where overwriting the blocks of a
 //! WAL already that long does not (on this project's machine, fdatasync of 16 KiB took p50
 //! 0.19–0.21 ms appending against 0.10–0.14 ms overwriting), and every webhook's answer waits
-//! for that fsync. So once the WAL is past `RESTART_FRAMES`, the checkpointer runs passes back
+//! for that fsync. So once the WAL is past `RESTART_BYTES`, the checkpointer runs passes back
 //! to back until one is short, then one last short pass holding the write turn
 //! (`write_turn`), so that no commit comes between it and the next transaction, which then
 //! writes from the start of the file again. The webhook answers wait for that one short pass:
-//! 1–2.7 ms, about twice a second while the label flood ran (`bosun-bench labels`), and the
-//! WAL file stayed at 64–104 MB where it had reached 2.7 GB in 20 s (both with the 4 KiB
-//! pages of that time; `connect_options` has why they are 1 KiB now).
+//! 1–2.7 ms when it was measured first (`bosun-bench labels`, 4 KiB pages), 2–3 ms (p50, at
+//! most 7) with the 1 KiB pages of now (`connect_options` has why), and the WAL file stayed at
+//! 64–104 MB where it had reached 2.7 GB in 20 s.
+//!
+//! Every such pause delays every answer in flight, so how often the WAL starts over matters
+//! as much as how long the pause is. The threshold is in bytes, not frames: when pages became
+//! 1 KiB, the same 8,192 frames meant a restart twice a second (as often as the checkpointer
+//! looks), and with those pauses the flood's p99 passed 5 ms in three runs of five.
 
 use super::{connect_options, Db};
 use sqlx::sqlite::SqliteConnection;
@@ -26,10 +31,11 @@ use sqlx::{Connection, Row};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// The WAL's length in frames (one page each) past which it is started over: 8 MiB of the
-/// 1 KiB pages a database has now (32 MiB in one made before with 4 KiB pages), about 2,000
-/// deliveries, a fifth of a second of the label flood.
-const RESTART_FRAMES: i64 = 8192;
+/// The WAL's length past which it is started over: 64 MiB, whatever the page size. Under the
+/// label flood (`bosun-bench labels`) the WAL now starts over every 1.5–2 s, where 8,192
+/// frames of 1 KiB made it twice a second, and the answers pause a third as often
+/// (architecture.md, "Ingest performance", step 11).
+const RESTART_BYTES: i64 = 64 << 20;
 /// A pass that copied fewer frames than this was short, and so will the next one be: few
 /// frames are written while a short pass runs.
 const SHORT_PASS_FRAMES: i64 = 512;
@@ -37,7 +43,10 @@ const SHORT_PASS_FRAMES: i64 = 512;
 const MAX_PASSES: usize = 12;
 /// `journal_size_limit`: a WAL that grew past this (a reader held it, or the writes
 /// outpaced the copies) is cut back to it when it starts over, so it stays a file reused.
-pub(super) const WAL_KEEP_BYTES: i64 = 64 << 20;
+/// Room above `RESTART_BYTES` for what is written between the checkpointer's looks and
+/// during its passes (under the flood the WAL reached 86 MiB): a WAL cut back each time
+/// would grow again, and each fsync while it grows journals the new size.
+pub(super) const WAL_KEEP_BYTES: i64 = 128 << 20;
 
 /// What one `PRAGMA wal_checkpoint` reports: the frames in the WAL, and how many of them are
 /// now copied into the database file.
@@ -60,6 +69,14 @@ async fn passive(conn: &mut SqliteConnection) -> Result<Pass, sqlx::Error> {
     })
 }
 
+/// The database's page size: each WAL frame holds one page (1 KiB in a database made now,
+/// 4 KiB in one made before 90677f2, `connect_options`).
+async fn page_size(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(&mut *conn)
+        .await
+}
+
 impl Db {
     /// Copies committed WAL frames into the database file every `every`, on a connection of
     /// its own, and starts the WAL over once it is long (see the module's comment), until
@@ -73,6 +90,10 @@ impl Db {
         {
             Ok(c) => c,
             Err(e) => return tracing::error!(error = %e, "checkpointer cannot connect"),
+        };
+        let restart_frames = match page_size(&mut conn).await {
+            Ok(size) => RESTART_BYTES / size.max(512),
+            Err(e) => return tracing::error!(error = %e, "checkpointer cannot read the page size"),
         };
         // The WAL's length when it was last copied whole under the turn.
         let mut copied_whole = None;
@@ -91,7 +112,7 @@ impl Db {
             // A pass reports the WAL as it was when the pass began, so `copied == frames` does
             // not tell whether commits came meanwhile; an unchanged length after a whole copy
             // does (nothing was written since: the next commit starts the WAL over by itself).
-            if pass.frames >= RESTART_FRAMES && copied_whole != Some(pass.frames) {
+            if pass.frames >= restart_frames && copied_whole != Some(pass.frames) {
                 match self.start_wal_over(&mut conn, pass).await {
                     Ok(whole) => copied_whole = whole,
                     Err(e) => {
@@ -180,6 +201,10 @@ mod tests {
             .unwrap()
     }
 
+    /// A long WAL for the tests (8 MiB): `start_wal_over` is called directly, so it need not
+    /// reach `RESTART_BYTES`.
+    const LONG_WAL_PAGES: i64 = 8192;
+
     /// One commit of `pages` pages: as many WAL frames and then some (each row a blob just
     /// under a page of 1 KiB, a database's page size, `connect_options`).
     async fn write_pages(conn: &mut SqliteConnection, pages: i64) {
@@ -201,9 +226,9 @@ mod tests {
     async fn a_long_wal_is_copied_whole_and_written_again_from_its_start() {
         let (db, _dir) = super::super::test_db().await;
         let (mut checkpointer, mut writer) = (connect(&db).await, connect(&db).await);
-        write_pages(&mut writer, RESTART_FRAMES + 100).await;
+        write_pages(&mut writer, LONG_WAL_PAGES).await;
         let long = passive(&mut checkpointer).await.unwrap();
-        assert!(long.frames >= RESTART_FRAMES, "{long:?}");
+        assert!(long.frames >= LONG_WAL_PAGES, "{long:?}");
         let size = wal_len(&db);
 
         let whole = db.start_wal_over(&mut checkpointer, long).await.unwrap();
@@ -227,7 +252,7 @@ mod tests {
             .fetch_all(&mut reader)
             .await
             .unwrap();
-        write_pages(&mut writer, RESTART_FRAMES).await;
+        write_pages(&mut writer, LONG_WAL_PAGES).await;
         let long = passive(&mut checkpointer).await.unwrap();
 
         assert_eq!(
@@ -237,6 +262,6 @@ mod tests {
         sqlx::query("COMMIT").execute(&mut reader).await.unwrap();
         write_pages(&mut writer, 1).await;
         let still = passive(&mut checkpointer).await.unwrap();
-        assert!(still.frames > RESTART_FRAMES, "{still:?}");
+        assert!(still.frames > LONG_WAL_PAGES, "{still:?}");
     }
 }
