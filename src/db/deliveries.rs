@@ -1,35 +1,31 @@
 //! Webhook deliveries: the durable inbox between the HTTP handler and intake.
+//!
+//! A delivery's body is remembered by its fingerprint, the HMAC the signature check has just
+//! verified (see `NewDelivery::fingerprint`), for as long as its row is kept (`prune_deliveries`,
+//! 30 days), and a body already stored is a duplicate, whatever its delivery id.
+//!
+//! Why a body and not the id: `X-GitHub-Delivery` (like `X-GitHub-Event`) is not covered by the
+//! signature, only the body is, so whoever captured one signed delivery could send its body
+//! again under a fresh id and have it acted on again. GitHub's own redeliveries (by hand, or
+//! asked for by bosun's sweep) keep the event's id and its body, so the body refuses them too.
+//! Two different events never have the same body: every payload carries the state of what it is
+//! about at that moment (`updated_at`, to the second, on the issue, pull request or comment; a
+//! new comment or review has a new `id`), its `action` and its `sender`, so two events differ in
+//! at least one of these. (Only the same change made, undone and made again on one object within
+//! one second could repeat a body; the repeat then says nothing the first copy did not.)
+//!
+//! One index, not two: the fingerprint's index is the only one whose keys come in random order,
+//! and each such key rewrites a leaf page in the commit every answer waits for (migration 0013;
+//! architecture.md, "Ingest performance", step 12). The price: a redelivery asked for after the
+//! webhook secret was rotated is signed with the new secret, so its fingerprint is new and it is
+//! taken as a new delivery (intake then judges it like any other: a trigger is checked against
+//! GitHub again before it acts).
 
 use super::{now_ms, Db};
 use bosun_core::ids::DeliveryId;
 use bytes::Bytes;
 use sqlx::Row;
 use std::collections::HashSet;
-
-/// How long a delivery's body is remembered to refuse it under another delivery id: 24 hours.
-/// A body is remembered by its fingerprint, the HMAC the signature check has just verified
-/// (see `NewDelivery::fingerprint`).
-///
-/// Why a body at all: `X-GitHub-Delivery` (like `X-GitHub-Event`) is not covered by the
-/// signature, only the body is, so whoever captured one signed delivery could send its body
-/// again under a fresh id and have it acted on again. GitHub never does that itself: its
-/// redeliveries (by hand, or asked for by bosun's sweep) keep the event's id, which the id
-/// check catches for as long as the row is kept, and two different events never have the same
-/// body: every payload carries the state of what it is about at that moment (`updated_at`,
-/// to the second, on the issue, pull request or comment; a new comment or review has a new
-/// `id`), its `action` and its `sender`, so two events differ in at least one of these. (Only
-/// the same change made, undone and made again on one object within one second could repeat a
-/// body; the repeat then says nothing the first copy did not.)
-///
-/// Why a day: nothing signed says when a body was sent, so any window is a trade-off. A
-/// captured delivery is worth replaying while what it describes is still current (the label
-/// still on, the comment still there); after a day a replay is taken as new and meets the
-/// other defences (intake reads GitHub again before a trigger acts, so a label since taken off
-/// or a comment deleted starts nothing). A day is far inside how long `prune_deliveries` keeps
-/// a delivery's row (30 days) and with it the fingerprint, so the window holds after a payload
-/// kept for intake or quarantine is dropped (3 days); and the check costs one index lookup
-/// whatever the window's length.
-pub const REPLAY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A verified delivery as the webhook handler hands it over.
 #[derive(Debug)]
@@ -38,12 +34,12 @@ pub struct NewDelivery {
     pub event: String,
     /// As received.
     pub payload: Bytes,
-    /// The body's verified `X-Hub-Signature-256` digest: a body seen within
-    /// `REPLAY_WINDOW_MS` is a duplicate. The HMAC is already computed and identifies the body
-    /// as well as a second hash would: a replay carries the captured signature, and another
-    /// valid signature for the same body needs the secret. (Rows from before migration 0012
-    /// hold a SHA-256 instead, which matches nothing now: for the day after an upgrade a body
-    /// sent before it is checked by its id only.)
+    /// The body's verified `X-Hub-Signature-256` digest: a body already stored is a
+    /// duplicate. The HMAC is already computed and identifies the body as well as a second
+    /// hash would: a replay carries the captured signature, and another valid signature for
+    /// the same body needs the secret. (Rows from before migration 0012 hold a SHA-256
+    /// instead, which matches nothing now: a body received before that upgrade is not
+    /// recognised when it comes again.)
     pub fingerprint: [u8; 32],
     pub received_at: i64,
 }
@@ -169,8 +165,8 @@ impl DeliveryState {
 }
 
 /// What one group commit did: for each new delivery (in the order given), its sequence number
-/// if it was stored, `None` if it was a duplicate (its id already known, in the table or
-/// earlier in the group, or its body seen within `REPLAY_WINDOW_MS`); the deliveries whose
+/// if it was stored, `None` if it was a duplicate (its body already in the table, or its id or
+/// its body earlier in the group); the deliveries whose
 /// intake decision took effect; and how many jobs it queued.
 #[derive(Debug)]
 pub struct GroupWritten {
@@ -216,7 +212,8 @@ impl Db {
         Ok(written.finished.len())
     }
 
-    /// How intake left a delivery, with its outcome note (tests and the dashboard read it).
+    /// How intake left a delivery, with its outcome note. For tests: ids have no index of their
+    /// own (migration 0013), so this reads the whole table.
     pub async fn delivery_state(
         &self,
         id: &DeliveryId,
@@ -235,9 +232,9 @@ impl Db {
     }
 
     /// Drops the payloads of handled deliveries older than `age_ms` (the row stays, with its
-    /// id and its body's fingerprint, so a late redelivery, or a replay within `REPLAY_WINDOW_MS`, is
-    /// still recognised; quarantined ones keep theirs for a human to read) and forgets rows
-    /// older than `forget_ms` (which should be longer than `REPLAY_WINDOW_MS`).
+    /// id and its body's fingerprint, so a late redelivery or a replay is still recognised;
+    /// quarantined ones keep theirs for a human to read) and forgets rows older than
+    /// `forget_ms`, and with them their bodies: one sent again after that is taken as new.
     pub async fn prune_deliveries(&self, age_ms: i64, forget_ms: i64) -> Result<u64, sqlx::Error> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
@@ -319,7 +316,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_body_seen_within_the_window_is_a_duplicate_under_any_id() {
+    async fn a_body_already_stored_is_a_duplicate_under_any_id_until_its_row_is_forgotten() {
         let (db, _dir) = super::super::test_db().await;
         let now = now_ms();
         // A captured delivery sent again under new ids: in a later group, and twice in one.
@@ -348,22 +345,40 @@ mod tests {
         ];
         assert_eq!(kept(&write(&db, mixed).await), [true, false, false]);
 
-        // Outside the window the body is new again; one received just inside it is not.
-        let old = now - REPLAY_WINDOW_MS - 60_000;
-        let recent = now - REPLAY_WINDOW_MS + 60_000;
+        // However old the first copy, as long as its row is kept; once `prune_deliveries`
+        // forgets the row, the body is new again.
+        let day = 24 * 60 * 60 * 1000;
         write(
             &db,
             [
-                sent("old", "reopened", old),
-                sent("recent", "typed", recent),
+                sent("old", "reopened", now - 31 * day),
+                sent("recent", "typed", now - 29 * day),
             ],
         )
         .await;
-        let late = [
-            sent("late-1", "reopened", now),
-            sent("late-2", "typed", now),
-        ];
-        assert_eq!(kept(&write(&db, late).await), [true, false]);
+        let seqs: Vec<i64> = sqlx::query_scalar(
+            "SELECT seq FROM deliveries WHERE delivery_id IN ('old', 'recent') ORDER BY seq",
+        )
+        .fetch_all(&db.read)
+        .await
+        .unwrap();
+        let decided: Vec<_> = seqs
+            .iter()
+            .map(|&seq| Handled {
+                seq,
+                verdict: Verdict::plain(DeliveryState::Ignored, ""),
+            })
+            .collect();
+        db.finish_deliveries(&decided).await.unwrap();
+        let late = |n| {
+            [
+                sent(&format!("late-{n}a"), "reopened", now),
+                sent(&format!("late-{n}b"), "typed", now),
+            ]
+        };
+        assert_eq!(kept(&write(&db, late(1)).await), [false, false]);
+        db.prune_deliveries(3 * day, 30 * day).await.unwrap();
+        assert_eq!(kept(&write(&db, late(2)).await), [true, false]);
 
         let waiting = db.waiting_deliveries(20).await.unwrap();
         let shown: Vec<_> = waiting
@@ -376,9 +391,7 @@ mod tests {
                 ("real", body("labeled")),
                 ("other", body("opened")),
                 ("closed", body("closed")),
-                ("old", body("reopened")),
-                ("recent", body("typed")),
-                ("late-1", body("reopened")),
+                ("late-2a", body("reopened")),
             ]
         );
     }

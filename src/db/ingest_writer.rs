@@ -9,7 +9,6 @@
 
 use super::deliveries::{
     encode_payload, Arriving, DeliveryState, GroupWritten, Handled, Verdict, PAYLOAD_ENCODING,
-    REPLAY_WINDOW_MS,
 };
 use super::{now_ms, write_turn::Turn};
 use bosun_core::job::{BodyEdit, NewJob};
@@ -102,9 +101,8 @@ fn firsts_in_batch(batch: &[Arriving]) -> Vec<usize> {
         .collect()
 }
 
-/// Stores each delivery whose id is not in the table (`OR IGNORE` on its `UNIQUE` index) and
-/// whose body was not received within `REPLAY_WINDOW_MS` (one lookup in
-/// `deliveries_body_fingerprint`), with its verdict's effects when it has one.
+/// Stores each delivery whose body is not in the table (`OR IGNORE` on the `UNIQUE` index of
+/// fingerprints, `deliveries_body_fingerprint`), with its verdict's effects when it has one.
 fn insert(
     tx: &mut Transaction<'_>,
     batch: &[Arriving],
@@ -125,9 +123,7 @@ fn insert(
             .prepare_cached(
                 "INSERT OR IGNORE INTO deliveries
                    (delivery_id, event, received_at, body_fingerprint, state, outcome, processed_at)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
-                 WHERE NOT EXISTS (SELECT 1 FROM deliveries d
-                   WHERE d.body_fingerprint = ?4 AND d.received_at > ?8)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  RETURNING seq",
             )?
             .query_row(
@@ -139,7 +135,6 @@ fn insert(
                     state.as_str(),
                     outcome,
                     processed_at,
-                    d.received_at - REPLAY_WINDOW_MS
                 ],
                 |row| row.get(0),
             )

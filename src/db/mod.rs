@@ -120,12 +120,35 @@ fn connect_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
     )
 }
 
+/// Applies pending migrations on a connection of their own with foreign keys off, as SQLite
+/// asks for a change a table cannot take in place (rebuilt, dropped, renamed: migration 0013).
+/// `PRAGMA foreign_keys` does nothing inside a transaction, and sqlx runs every SQLite
+/// migration in one, so it is set on the connection before. What the migrations leave is then
+/// checked against the foreign keys, and a violation stops the start.
+async fn migrate(options: &SqliteConnectOptions) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut conn =
+        sqlx::SqliteConnection::connect_with(&options.clone().foreign_keys(false)).await?;
+    MIGRATOR.run(&mut conn).await?;
+    let broken: Vec<(String, Option<i64>)> =
+        sqlx::query_as("SELECT \"table\", rowid FROM pragma_foreign_key_check")
+            .fetch_all(&mut conn)
+            .await?;
+    conn.close().await?;
+    anyhow::ensure!(
+        broken.is_empty(),
+        "the database's migrations left rows pointing at nothing: {broken:?}"
+    );
+    Ok(())
+}
+
 impl Db {
     /// Opens (creating if needed) `bosun.db` in `data_dir` and applies pending migrations.
     pub async fn open(data_dir: &Path) -> anyhow::Result<Self> {
         create_private_dir(data_dir)?;
         let path = data_dir.join("bosun.db");
         let options = connect_options(&path)?;
+        migrate(&options).await?;
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             // A ping per acquire costs a round trip on every group commit; the connection is
@@ -133,7 +156,6 @@ impl Db {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
-        MIGRATOR.run(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -246,5 +268,74 @@ mod tests {
         let kept = sqlx::query("PRAGMA page_size").fetch_one(&old.read).await;
         assert_eq!(kept.map(size).unwrap(), 4096);
         old.close().await;
+    }
+
+    /// Migration 0013 rebuilds `deliveries` (one random index instead of two) under a database
+    /// that has rows: every row and payload stays, a body stored twice before (a replay taken
+    /// as new after the 24 hours a body was remembered then) keeps its fingerprint on its first
+    /// row only, and the payloads still belong to their deliveries.
+    #[tokio::test]
+    async fn the_deliveries_table_is_rebuilt_with_its_rows_and_payloads() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = super::connect_options(&dir.path().join("bosun.db")).unwrap();
+        let mut conn = sqlx::ConnectOptions::connect(&options).await.unwrap();
+        let before = sqlx::migrate::Migrator {
+            migrations: super::MIGRATOR.migrations[..12].to_vec().into(),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        before.run(&mut conn).await.unwrap();
+        for (seq, id, fingerprint) in [(1, "a", &b"x"[..]), (2, "b", b"y"), (3, "c", b"x")] {
+            sqlx::query(
+                "INSERT INTO deliveries (seq, delivery_id, event, received_at, body_fingerprint)
+                 VALUES (?, ?, 'ping', ?, ?)",
+            )
+            .bind(seq)
+            .bind(id)
+            .bind(1_000 * seq)
+            .bind(fingerprint)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO delivery_payloads (seq, encoding, payload) VALUES (?, 'lz4', x'00')",
+            )
+            .bind(seq)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        sqlx::Connection::close(conn).await.unwrap();
+
+        let db = super::Db::open(dir.path()).await.unwrap();
+        let rows: Vec<(i64, String, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT seq, delivery_id, body_fingerprint FROM deliveries ORDER BY seq",
+        )
+        .fetch_all(&db.read)
+        .await
+        .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (1, "a".into(), Some(b"x".to_vec())),
+                (2, "b".into(), Some(b"y".to_vec())),
+                (3, "c".into(), None),
+            ]
+        );
+        // The payloads are still there, and still go with their delivery.
+        let payloads = || async {
+            sqlx::query_scalar::<_, i64>("SELECT seq FROM delivery_payloads ORDER BY seq")
+                .fetch_all(&db.read)
+                .await
+                .unwrap()
+        };
+        assert_eq!(payloads().await, [1, 2, 3]);
+        let mut writer = db.writer().await.unwrap();
+        sqlx::query("DELETE FROM deliveries WHERE seq = 2")
+            .execute(&mut *writer)
+            .await
+            .unwrap();
+        drop(writer);
+        assert_eq!(payloads().await, [1, 3]);
+        db.close().await;
     }
 }

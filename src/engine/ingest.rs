@@ -13,10 +13,9 @@
 //! them to intake in memory, in commit order, so intake does not read back what it was just
 //! given.
 //!
-//! A delivery is a duplicate when its id is known or its body was received within
-//! `db::deliveries::REPLAY_WINDOW_MS`; both are checked in the group's own transaction (the id
-//! by its unique index, the body by its fingerprint's index), so the answer costs no extra
-//! round trip.
+//! A delivery is a duplicate when its body is already stored (`db::deliveries`: a redelivery
+//! carries the same body, a replay under another id too), checked in the group's own
+//! transaction by the fingerprint's unique index, so the answer costs no extra round trip.
 
 use crate::db::{Arriving, Db, GroupWritten, Handled, IngestWriter, NewDelivery, StoredDelivery};
 use crate::engine::intake::{log_queued, Judge};
@@ -37,9 +36,8 @@ const SYNC_DEPTH: usize = 64;
 pub enum Stored {
     /// First sighting: durable now, intake will handle it.
     New,
-    /// Seen before (a redelivery or a concurrent copy), or its body was received within
-    /// `REPLAY_WINDOW_MS` under another id (a replay: the id is not signed, the body is):
-    /// nothing more will happen.
+    /// Its body seen before: a redelivery, a concurrent copy, or a replay under another id
+    /// (the id is not signed, the body is). Nothing more will happen.
     Duplicate,
 }
 
@@ -282,8 +280,8 @@ fn answer(group: Committed, durable: Result<(), IngestError>, feed: &FeedSender)
         }
     };
     let mut handed = Vec::new();
-    // `stored` follows `new`: a delivery not stored (its id known, in the table or earlier in
-    // the group, or its body received within `REPLAY_WINDOW_MS`) is a duplicate.
+    // `stored` follows `new`: a delivery not stored (its body in the table, or its id or body
+    // earlier in the group) is a duplicate.
     for ((arriving, reply), stored) in new.into_iter().zip(replies).zip(&written.stored) {
         let verdict = match stored {
             Some(seq) => {

@@ -3,7 +3,7 @@
 //! start-up, then periodically) reads the App's delivery log and asks GitHub, once per
 //! delivery, to redeliver what failed and never reached bosun's database.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -45,6 +45,14 @@ pub async fn sweep_once(github: &GitHub, db: &Db) -> anyhow::Result<usize> {
         .filter(|d| d.succeeded())
         .map(|d| &d.guid)
         .collect();
+    // When GitHub tried each delivery, first and last attempt: bosun finds a row by its id
+    // around those times (`Db::needs_redelivery`).
+    let mut sent: HashMap<_, (i64, i64)> = HashMap::new();
+    for d in &log {
+        let at = d.delivered_at.timestamp_millis();
+        let span = sent.entry(&d.guid).or_insert((at, at));
+        *span = (span.0.min(at), span.1.max(at));
+    }
     let mut considered = HashSet::new();
     let mut asked = 0;
     for d in &log {
@@ -52,7 +60,7 @@ pub async fn sweep_once(github: &GitHub, db: &Db) -> anyhow::Result<usize> {
             continue;
         }
         // Newest first: one request per delivery, for its latest failed attempt.
-        if !considered.insert(&d.guid) || !db.needs_redelivery(&d.guid).await? {
+        if !considered.insert(&d.guid) || !db.needs_redelivery(&d.guid, sent[&d.guid]).await? {
             continue;
         }
         match github.redeliver(d.id).await {
