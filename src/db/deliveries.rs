@@ -348,7 +348,7 @@ mod tests {
         // However old the first copy, as long as its row is kept; once `prune_deliveries`
         // forgets the row, the body is new again.
         let day = 24 * 60 * 60 * 1000;
-        write(
+        let stored = write(
             &db,
             [
                 sent("old", "reopened", now - 31 * day),
@@ -356,16 +356,10 @@ mod tests {
             ],
         )
         .await;
-        let seqs: Vec<i64> = sqlx::query_scalar(
-            "SELECT seq FROM deliveries WHERE delivery_id IN ('old', 'recent') ORDER BY seq",
-        )
-        .fetch_all(&db.read)
-        .await
-        .unwrap();
-        let decided: Vec<_> = seqs
-            .iter()
-            .map(|&seq| Handled {
-                seq,
+        let decided: Vec<_> = stored
+            .into_iter()
+            .map(|seq| Handled {
+                seq: seq.expect("both are new"),
                 verdict: Verdict::plain(DeliveryState::Ignored, ""),
             })
             .collect();

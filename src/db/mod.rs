@@ -104,10 +104,10 @@ fn connect_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
-            // Pages of 1 KiB, not SQLite's 4 KiB: a delivery adds a key to two indexes in
-            // random order (its id, its body's fingerprint), so each commit rewrites one page
-            // of each index per delivery, and a smaller page is fewer bytes to write and
-            // fsync before the answer (architecture.md, "Ingest performance"). It applies
+            // Pages of 1 KiB, not SQLite's 4 KiB: a delivery adds a key in random order to
+            // its body fingerprint's index (migration 0013), so each commit rewrites one page
+            // of it per delivery, and a smaller page is fewer bytes to write and fsync before
+            // the answer (architecture.md, "Ingest performance", steps 10 and 12). It applies
             // when the file is created; a database made before keeps the size it has.
             .page_size(1024)
             // Checkpoints run from a background task (`checkpoints`), not inside a commit.
